@@ -1,0 +1,194 @@
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError } from 'commander';
+import { configTableMarkdown } from '../lib/config.js';
+import { parseCouponsCsv } from '../lib/coupon-csv.js';
+import { generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
+import { ConfigError, RedemptionError } from '../lib/errors.js';
+import { migrateToLatest } from '../lib/mysql.js';
+import { stackDown, stackStatus, stackUp } from '../scripts/stack/stack.js';
+import { tailAudit } from './commands/audit.js';
+import { consume, formatStats } from './commands/consume.js';
+import { demo } from './commands/demo.js';
+import { produceFile, produceSimulation } from './commands/produce.js';
+import { Runtime } from './runtime.js';
+
+const print = (line: string) => process.stdout.write(`${line}\n`);
+
+function int(min: number) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || Number(value) < min) throw new InvalidArgumentError(`must be a whole number >= ${min}`);
+    return Number(value);
+  };
+}
+
+function share(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('must be a number between 0 and 1');
+  return n;
+}
+
+function isoDate(value: string): Date {
+  const d = new Date(value);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(d.getTime())) throw new InvalidArgumentError('must be an ISO-8601 time, e.g. 2026-11-24T00:00:00Z');
+  return d;
+}
+
+/** Runs a command with a Runtime built from the environment, and always closes it. */
+async function withRuntime<T>(work: (rt: Runtime) => Promise<T>): Promise<T> {
+  const rt = Runtime.fromEnv();
+  try {
+    return await work(rt);
+  } finally {
+    await rt.close();
+  }
+}
+
+const program = new Command('redeem').description('The coupon-redemption pipeline: Kafka in, exactly-once effects in MySQL, an audit stream out.');
+
+const stack = program.command('stack').description('the local Kafka, schema registry, Redis and MySQL');
+stack.command('up').description('start what is not running (idempotent)').action(() => stackUp(print));
+stack.command('down').description('stop what `stack up` started').action(() => stackDown(print));
+stack
+  .command('status')
+  .description('each component, its address and whether it answers')
+  .action(async () => {
+    const rows = await stackStatus();
+    for (const r of rows) print(`${r.component.padEnd(9)} ${r.address.padEnd(16)} ${(r.up ? 'up' : 'DOWN').padEnd(5)} ${r.managed}`);
+    if (rows.some((r) => !r.up)) process.exitCode = 1;
+  });
+
+program
+  .command('migrate')
+  .description('create the database named in MYSQL_URL if missing and run pending migrations')
+  .action(() =>
+    withRuntime(async (rt) => {
+      const ran = await migrateToLatest(rt.config.mysqlUrl);
+      print(ran.length > 0 ? `migrated: ${ran.join(', ')}` : 'already up to date');
+    }),
+  );
+
+const coupons = program.command('coupons').description('the coupon catalogue');
+coupons
+  .command('import <file>')
+  .description('load coupons from a CSV (code,campaign_id,quota,per_user_limit,valid_from,valid_until); a bad file loads nothing')
+  .action((file: string) =>
+    withRuntime(async (rt) => {
+      const rows = parseCouponsCsv(readFileSync(file, 'utf8'));
+      await upsertCoupons(rt.knex(), rows);
+      print(`imported ${rows.length} coupons from ${file}`);
+    }),
+  );
+coupons
+  .command('generate')
+  .description('make demo coupons PREFIX-000001...')
+  .requiredOption('--count <n>', 'how many', int(1))
+  .option('--prefix <prefix>', 'code prefix', 'DEMO')
+  .option('--campaigns <n>', 'spread over this many campaigns', int(1), 5)
+  .option('--quota <n>', 'quota of each coupon', int(0), 100)
+  .option('--per-user-limit <n>', 'redemptions per user', int(1), 2)
+  .option('--valid-from <time>', 'ISO-8601', isoDate, new Date('2026-01-01T00:00:00Z'))
+  .option('--valid-until <time>', 'ISO-8601', isoDate, new Date('2027-01-01T00:00:00Z'))
+  .action((o: { count: number; prefix: string; campaigns: number; quota: number; perUserLimit: number; validFrom: Date; validUntil: Date }) =>
+    withRuntime(async (rt) => {
+      const n = await upsertCoupons(rt.knex(), generateCoupons(o));
+      print(`generated ${n} coupons ${o.prefix}-*`);
+    }),
+  );
+
+program
+  .command('produce')
+  .description('send RedemptionRequested events: from a JSON-lines file, or a simulated checkout')
+  .option('--file <path>', 'one request per line, JSON with the schema field names')
+  .option('--generate <n>', 'simulate n checkout requests', int(1))
+  .option('--coupons <n>', 'simulation: over coupons PREFIX-000001..n', int(1), 100)
+  .option('--coupon-prefix <prefix>', 'simulation: coupon code prefix', 'DEMO')
+  .option('--skew <s>', 'simulation: Zipf exponent of coupon popularity (0 = uniform)', Number, 1.0)
+  .option('--retry-share <x>', 'simulation: share of upstream retries', share, 0.03)
+  .option('--refund-share <x>', 'simulation: share of refunds', share, 0.02)
+  .option('--users <n>', 'simulation: distinct users', int(1), 5000)
+  .option('--seed <n>', 'simulation: seed, for a repeatable run', int(0), 42)
+  .option('--rate <n>', 'requests per second (default: as fast as acknowledged)', int(1))
+  .option('--no-progress', 'no progress bar')
+  .action(
+    (o: { file?: string; generate?: number; coupons: number; couponPrefix: string; skew: number; retryShare: number; refundShare: number; users: number; seed: number; rate?: number; progress: boolean }) =>
+      withRuntime(async (rt) => {
+        if ((o.file === undefined) === (o.generate === undefined)) throw new InvalidArgumentError('give exactly one of --file or --generate');
+        const pacing = { rate: o.rate ?? null, progress: o.progress };
+        const sent =
+          o.file !== undefined
+            ? await produceFile(rt, o.file, pacing)
+            : await produceSimulation(
+                rt,
+                {
+                  count: o.generate!,
+                  couponCodes: generateCoupons({ count: o.coupons, prefix: o.couponPrefix, campaigns: 1, quota: 0, perUserLimit: 1, validFrom: new Date(0), validUntil: new Date(0) }).map((c) => c.code),
+                  skew: o.skew,
+                  retryShare: o.retryShare,
+                  refundShare: o.refundShare,
+                  users: o.users,
+                  seed: o.seed,
+                },
+                pacing,
+              );
+        print(`produced ${sent} requests to ${rt.config.redemptionTopic}`);
+      }),
+  );
+
+program
+  .command('consume')
+  .description('run one member of the consumer group')
+  .option('--exit-when-idle <seconds>', 'exit 0 once there has been nothing to do for this long', int(1))
+  .action((o: { exitWhenIdle?: number }) =>
+    withRuntime(async (rt) => {
+      const stats = await consume(rt, o);
+      process.stderr.write(`${formatStats(stats)}\n`);
+    }),
+  );
+
+const audit = program.command('audit').description('the audit stream (RedemptionDecided)');
+audit
+  .command('tail')
+  .description('print audit records as JSON lines')
+  .option('--coupon <code>', 'only this coupon')
+  .option('--from-beginning', 'from the oldest record kept, not only new ones', false)
+  .option('--exit-when-idle <seconds>', 'exit once no record came for this long', int(1))
+  .action((o: { coupon?: string; fromBeginning: boolean; exitWhenIdle?: number }) => withRuntime(async (rt) => {
+      await tailAudit(rt, { ...o, write: print });
+    }),
+  );
+
+program
+  .command('demo')
+  .description('quick start: stack up, migrate, demo coupons, a checkout burst, consume it, summary')
+  .option('--requests <n>', 'checkout requests to simulate', int(1), 20000)
+  .option('--coupons <n>', 'demo coupons', int(1), 200)
+  .option('--seed <n>', 'simulation seed (default: a new one each run, so each run adds new requests)', int(0))
+  .action((o: { requests: number; coupons: number; seed?: number }) =>
+    withRuntime((rt) => demo(rt, { ...o, seed: o.seed ?? Date.now() % 1_000_000_000 }, print)),
+  );
+
+program
+  .command('config')
+  .description('print the effective configuration, or the settings table as Markdown')
+  .option('--markdown', 'the README table of every setting')
+  .action((o: { markdown?: boolean }) => {
+    if (o.markdown) print(configTableMarkdown());
+    else print(JSON.stringify(Runtime.fromEnv().config, null, 2));
+  });
+
+program.parseAsync(process.argv).then(
+  () => process.exit(process.exitCode ?? 0),
+  (error: unknown) => {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`redeem: ${error.message}\n`);
+      process.exit(2);
+    }
+    if (error instanceof InvalidArgumentError) {
+      process.stderr.write(`redeem: ${error.message}\n`);
+      process.exit(2);
+    }
+    const message = error instanceof RedemptionError ? `${error.code}: ${error.message}` : error instanceof Error ? (error.stack ?? error.message) : String(error);
+    process.stderr.write(`redeem: ${message}\n`);
+    process.exit(1);
+  },
+);

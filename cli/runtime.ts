@@ -1,0 +1,55 @@
+import type { Kafka } from 'kafkajs';
+import type { Knex } from 'knex';
+import type { Redis } from 'ioredis';
+import { loadConfig, type Config } from '../lib/config.js';
+import { createKafka } from '../lib/kafka.js';
+import { createLogger, type Logger } from '../lib/logger.js';
+import { createKnex } from '../lib/mysql.js';
+import { createRedis } from '../lib/redis.js';
+import { SchemaRegistryClient } from '../schemas/registry.js';
+
+/**
+ * What a command needs, built on first use from the validated configuration, and closed together at the
+ * end so that no command leaves a connection open behind it.
+ */
+export class Runtime {
+  readonly logger: Logger;
+  private kafkaClient?: Kafka;
+  private registryClient?: SchemaRegistryClient;
+  private redisClient?: Redis;
+  private knexClient?: Knex;
+
+  constructor(readonly config: Config) {
+    this.logger = createLogger(config.logLevel);
+  }
+
+  static fromEnv(overrides: Parameters<typeof loadConfig>[1] = {}): Runtime {
+    return new Runtime(loadConfig(process.env, overrides));
+  }
+
+  kafka(clientId = 'redeem'): Kafka {
+    this.kafkaClient ??= createKafka(this.config.kafkaBrokers, clientId, this.logger);
+    return this.kafkaClient;
+  }
+
+  registry(): SchemaRegistryClient {
+    this.registryClient ??= new SchemaRegistryClient(this.config.schemaRegistryUrl);
+    return this.registryClient;
+  }
+
+  redis(): Redis {
+    this.redisClient ??= createRedis(this.config.redisUrl);
+    return this.redisClient;
+  }
+
+  knex(): Knex {
+    // Each concurrently consumed partition holds one connection through its flush.
+    this.knexClient ??= createKnex(this.config.mysqlUrl, { min: 0, max: this.config.partitionsConsumedConcurrently + 2 });
+    return this.knexClient;
+  }
+
+  async close(): Promise<void> {
+    await this.knexClient?.destroy();
+    this.redisClient?.disconnect();
+  }
+}

@@ -1,0 +1,88 @@
+import type { KafkaMessage } from 'kafkajs';
+import type { Logger } from 'pino';
+import { isKafkaError, isRetriableStorageError, retryUntilDone } from '../lib/retry.js';
+import type { Codec } from '../schemas/registry.js';
+import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
+import type { ConsumerStats } from './consumer-stats.js';
+import { decodeBatch } from './decode.js';
+import type { DecisionCache } from './decision-cache.js';
+import type { DecisionPublisher } from './decision-publisher.js';
+import type { LedgerStore } from './ledger-store.js';
+import { auditRecordOf, decisionKey, duplicateRecordOf, isSameMessage, type SourcedRequest } from './types.js';
+
+export interface BatchProcessorDeps {
+  codec: Codec<RedemptionRequested>;
+  cache: DecisionCache;
+  store: LedgerStore;
+  publisher: DecisionPublisher;
+  stats: ConsumerStats;
+  logger: Logger;
+  consumerId: string;
+  maxMessageBytes: number;
+  /** True once the consumer is shutting down or lost the partition: stop retrying. */
+  shouldStop(): boolean;
+}
+
+/**
+ * One flush of one partition's messages, in the order the pipeline promises:
+ *   decode → Redis lookup → MySQL transaction (decide + write) → Redis update → audit + dead letters.
+ * The caller commits the offsets afterwards. A crash anywhere before that commit redelivers the
+ * messages, and the decisions stored in MySQL turn the redelivery into identical audit records instead
+ * of second effects.
+ */
+export class BatchProcessor {
+  constructor(private readonly deps: BatchProcessorDeps) {}
+
+  async process(topic: string, partition: number, messages: readonly KafkaMessage[]): Promise<void> {
+    const { deps } = this;
+    const { requests, deadLetters } = await this.retrying('decode', () => decodeBatch(messages, topic, partition, deps.codec, deps.maxMessageBytes));
+
+    const { decisions: cached, redelivered } = await deps.cache.lookup(requests);
+    deps.stats.redisRoundTrips += requests.length > 0 ? 1 : 0;
+    deps.stats.redeliveries += redelivered;
+
+    const records: (RedemptionDecided | undefined)[] = new Array(requests.length);
+    const toFlush: SourcedRequest[] = [];
+    const flushSlots: number[] = [];
+    const decidedAt = Date.now();
+    requests.forEach((source, i) => {
+      const known = cached.get(decisionKey(source.request.coupon_code, source.request.request_id));
+      if (!known) {
+        toFlush.push(source);
+        flushSlots.push(i);
+      } else {
+        records[i] = isSameMessage(known, source) ? auditRecordOf(known) : duplicateRecordOf(source, decidedAt, deps.consumerId);
+      }
+    });
+
+    if (toFlush.length > 0) {
+      const flushed = await this.retrying('flush', () => deps.store.flush(toFlush, deps.consumerId, Date.now()));
+      flushed.records.forEach((record, j) => (records[flushSlots[j]!] = record));
+      deps.stats.mysqlStatements += flushed.statements;
+      await deps.cache.remember(flushed.committed);
+      deps.stats.redisRoundTrips += flushed.committed.length > 0 ? 1 : 0;
+    }
+
+    const audit = records as RedemptionDecided[];
+    await this.retrying('publish', () => deps.publisher.publish(audit, deadLetters));
+    deps.stats.recordDecisions(audit);
+    deps.stats.deadLetters += deadLetters.length;
+    deps.stats.messages += messages.length;
+    deps.stats.batches += 1;
+    for (const dl of deadLetters) {
+      deps.logger.warn({ topic, partition, offset: dl.message.offset, code: dl.code, reason: dl.reason }, 'dead-lettered a message');
+    }
+  }
+
+  private retrying<T>(stage: 'decode' | 'flush' | 'publish', work: () => Promise<T>): Promise<T> {
+    return retryUntilDone(work, {
+      // KafkaJS has retried a produce before it throws; past that the broker is down, and we wait for it.
+      isRetriable: stage === 'publish' ? (error) => isRetriableStorageError(error) || isKafkaError(error) : isRetriableStorageError,
+      shouldStop: this.deps.shouldStop,
+      onRetry: (error, attempt, delayMs) => {
+        if (stage === 'flush') this.deps.stats.mysqlRetries += 1;
+        this.deps.logger.warn({ err: error, stage, attempt, delayMs }, 'retrying');
+      },
+    });
+  }
+}

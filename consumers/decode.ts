@@ -1,0 +1,63 @@
+import type { KafkaMessage } from 'kafkajs';
+import { UnprocessableMessageError } from '../lib/errors.js';
+import type { Codec } from '../schemas/registry.js';
+import { requestProblems } from '../schemas/request-validation.js';
+import type { RedemptionRequested } from '../schemas/types.js';
+import type { SourcedRequest } from './types.js';
+
+/** A message the pipeline will never be able to process, and why. */
+export interface DeadLetter {
+  message: KafkaMessage;
+  topic: string;
+  partition: number;
+  code: UnprocessableMessageError['code'];
+  reason: string;
+}
+
+export interface DecodedBatch {
+  requests: SourcedRequest[];
+  deadLetters: DeadLetter[];
+}
+
+/**
+ * Decodes a batch. What cannot be a valid request (null value, oversized, not the wire format, unknown
+ * schema id, a record that fails validation) becomes a dead letter; anything else that goes wrong, such
+ * as the registry not answering, is thrown so the batch is retried.
+ */
+export async function decodeBatch(
+  messages: readonly KafkaMessage[],
+  topic: string,
+  partition: number,
+  codec: Codec<RedemptionRequested>,
+  maxMessageBytes: number,
+): Promise<DecodedBatch> {
+  const requests: SourcedRequest[] = [];
+  const deadLetters: DeadLetter[] = [];
+  for (const message of messages) {
+    try {
+      const request = await decodeOne(message, codec, maxMessageBytes);
+      requests.push({ request, topic, partition, offset: Number(message.offset) });
+    } catch (error) {
+      if (!(error instanceof UnprocessableMessageError)) throw error;
+      deadLetters.push({ message, topic, partition, code: error.code, reason: error.message });
+    }
+  }
+  return { requests, deadLetters };
+}
+
+async function decodeOne(message: KafkaMessage, codec: Codec<RedemptionRequested>, maxMessageBytes: number): Promise<RedemptionRequested> {
+  const value = message.value;
+  if (value === null) throw new UnprocessableMessageError('MESSAGE_UNDECODABLE', 'the message has no value (null)');
+  if (value.length > maxMessageBytes) {
+    throw new UnprocessableMessageError('MESSAGE_TOO_LARGE', `the value is ${value.length} bytes, over MAX_MESSAGE_BYTES (${maxMessageBytes})`);
+  }
+  const request = await codec.decode(value);
+  const problems = requestProblems(request);
+  if (problems.length > 0) throw new UnprocessableMessageError('REQUEST_INVALID', `invalid request: ${problems.join('; ')}`);
+  const key = message.key?.toString();
+  if (key !== request.coupon_code) {
+    // Keyed by anything else, the request may sit in another partition than its coupon's other events.
+    throw new UnprocessableMessageError('REQUEST_INVALID', `message key "${key ?? ''}" is not the coupon code "${request.coupon_code}"`);
+  }
+  return request;
+}

@@ -1,0 +1,145 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Knex } from 'knex';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from '../lib/config.js';
+import type { SchemaRegistryClient } from '../schemas/registry.js';
+import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
+import { BatchProcessor } from './batch-processor.js';
+import { ConsumerStats } from './consumer-stats.js';
+import { DecisionCache } from './decision-cache.js';
+import { DecisionPublisher } from './decision-publisher.js';
+import { LedgerStore } from './ledger-store.js';
+
+export interface ConsumerDeps {
+  kafka: Kafka;
+  registry: SchemaRegistryClient;
+  redis: Redis;
+  knex: Knex;
+  logger: Logger;
+}
+
+export function newConsumerId(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * One member of the consumer group. It commits offsets itself, and only after a chunk's effects are in
+ * MySQL and its audit records are acknowledged, so a crash at any point redelivers rather than loses.
+ * During long work (a big flush, a retry loop waiting for MySQL) it keeps heartbeating, so a slow batch
+ * does not cost a rebalance.
+ */
+export class RedemptionConsumer {
+  readonly stats = new ConsumerStats();
+  private consumer: Consumer | null = null;
+  private publisher: DecisionPublisher | null = null;
+  private stopping = false;
+  private joined = false;
+  private inFlight = 0;
+  private lastActivity = Date.now();
+
+  constructor(
+    private readonly config: Config,
+    private readonly deps: ConsumerDeps,
+    readonly consumerId: string = newConsumerId(),
+  ) {}
+
+  async start(): Promise<void> {
+    const { config, deps } = this;
+    const logger = deps.logger.child({ consumerId: this.consumerId });
+    const [requestCodec, decidedCodec] = await Promise.all([
+      deps.registry.codecFor<RedemptionRequested>('requested', config.redemptionTopic),
+      deps.registry.codecFor<RedemptionDecided>('decided', config.auditTopic),
+    ]);
+    this.publisher = await DecisionPublisher.connect(deps.kafka, decidedCodec, config.auditTopic, this.consumerId);
+    const processor = new BatchProcessor({
+      codec: requestCodec,
+      cache: new DecisionCache(deps.redis, config.redisKeyPrefix, config.decisionCacheTtlSeconds, logger, () => (this.stats.redisErrors += 1)),
+      store: new LedgerStore(deps.knex),
+      publisher: this.publisher,
+      stats: this.stats,
+      logger,
+      consumerId: this.consumerId,
+      maxMessageBytes: config.maxMessageBytes,
+      shouldStop: () => this.stopping,
+    });
+
+    const consumer = deps.kafka.consumer({
+      groupId: config.consumerGroup,
+      sessionTimeout: config.sessionTimeoutMs,
+      heartbeatInterval: config.heartbeatIntervalMs,
+      rebalanceTimeout: config.rebalanceTimeoutMs,
+      maxBytes: config.fetchMaxBytes,
+      maxBytesPerPartition: config.fetchMaxBytesPerPartition,
+      maxWaitTimeInMs: config.fetchMaxWaitMs,
+      allowAutoTopicCreation: false,
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (event) => {
+      if (this.joined) this.stats.rebalances += 1;
+      this.joined = true;
+      this.lastActivity = Date.now();
+      logger.info({ memberAssignment: event.payload.memberAssignment, generationId: event.payload.groupProtocol }, 'joined the group');
+    });
+    consumer.on(consumer.events.CRASH, (event) => logger.error({ err: event.payload.error, restart: event.payload.restart }, 'consumer crashed'));
+
+    await consumer.connect();
+    await consumer.subscribe({ topic: config.redemptionTopic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
+      eachBatch: (payload) => this.handleBatch(payload, processor, logger),
+    });
+  }
+
+  private async handleBatch(payload: EachBatchPayload, processor: BatchProcessor, logger: Logger): Promise<void> {
+    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
+    this.inFlight += 1;
+    const keepAlive = setInterval(() => {
+      heartbeat().catch((error: unknown) => logger.warn({ err: error }, 'heartbeat during a batch failed'));
+    }, this.config.heartbeatIntervalMs);
+    try {
+      const { messages } = batch;
+      for (let start = 0; start < messages.length; start += this.config.flushMaxMessages) {
+        if (!isRunning() || isStale()) break;
+        const chunk = messages.slice(start, start + this.config.flushMaxMessages);
+        const now = Date.now();
+        this.stats.firstMessageAt ??= now;
+        await processor.process(batch.topic, batch.partition, chunk);
+        const last = chunk[chunk.length - 1]!.offset;
+        resolveOffset(last);
+        await this.consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+        this.stats.lastMessageAt = Date.now();
+        this.lastActivity = Date.now();
+        await heartbeat();
+      }
+    } finally {
+      clearInterval(keepAlive);
+      this.inFlight -= 1;
+      this.lastActivity = Date.now();
+    }
+  }
+
+  /** Resolves once the member has been in the group and had nothing to do for `seconds`. */
+  async idleFor(seconds: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        if (this.stopping || (this.joined && this.inFlight === 0 && Date.now() - this.lastActivity >= seconds * 1000)) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 200);
+    });
+  }
+
+  /** Finishes the batch in hand, commits it and leaves the group. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    await this.consumer?.disconnect();
+    await this.publisher?.disconnect();
+  }
+}

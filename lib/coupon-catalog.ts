@@ -1,0 +1,42 @@
+import type { Knex } from 'knex';
+import type { CouponTermsRow } from './coupon-csv.js';
+
+const CHUNK = 1000;
+
+/**
+ * Writes coupon terms in one transaction: new codes are inserted, existing ones get the new terms and
+ * keep their redeemed_count, which only the pipeline changes.
+ */
+export async function upsertCoupons(knex: Knex, coupons: readonly CouponTermsRow[]): Promise<number> {
+  const now = new Date();
+  await knex.transaction(async (trx) => {
+    for (let i = 0; i < coupons.length; i += CHUNK) {
+      const rows = coupons.slice(i, i + CHUNK).map((c) => ({ ...c, redeemed_count: 0, updated_at: now }));
+      await trx('coupons').insert(rows).onConflict('code').merge(['campaign_id', 'quota', 'per_user_limit', 'valid_from', 'valid_until', 'updated_at']);
+    }
+  });
+  return coupons.length;
+}
+
+export interface GenerateOptions {
+  count: number;
+  prefix: string;
+  campaigns: number;
+  quota: number;
+  perUserLimit: number;
+  validFrom: Date;
+  validUntil: Date;
+}
+
+/** Demo coupons PREFIX-000001 ... spread over a few campaigns. */
+export function generateCoupons(o: GenerateOptions): CouponTermsRow[] {
+  const width = Math.max(6, String(o.count).length);
+  return Array.from({ length: o.count }, (_, i) => ({
+    code: `${o.prefix}-${String(i + 1).padStart(width, '0')}`,
+    campaign_id: `${o.prefix.toLowerCase()}-campaign-${(i % o.campaigns) + 1}`,
+    quota: o.quota,
+    per_user_limit: o.perUserLimit,
+    valid_from: o.validFrom,
+    valid_until: o.validUntil,
+  }));
+}

@@ -1,0 +1,65 @@
+import { Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs';
+import type { Logger } from 'pino';
+
+const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+export function createKafka(brokers: string[], clientId: string, logger: Logger): Kafka {
+  // The default partitioner (murmur2, as the Java client) is what we want; silence KafkaJS's v2 notice.
+  process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+  const kafkaLogger = logger.child({ component: 'kafkajs' });
+  return new Kafka({
+    clientId,
+    brokers,
+    connectionTimeout: 3000,
+    requestTimeout: 30000,
+    retry: { initialRetryTime: 300, retries: 8, maxRetryTime: 5000 },
+    // KafkaJS's INFO lines are connection chatter; warnings and errors still reach the log.
+    logLevel: logLevel.WARN,
+    logCreator: () => (entry: LogEntry) => {
+      const { message, ...rest } = entry.log;
+      kafkaLogger[PINO_LEVEL[entry.level] ?? 'info']({ namespace: entry.namespace, ...rest }, message);
+    },
+  });
+}
+
+export interface TopicSpec {
+  topic: string;
+  partitions: number;
+  configs?: Record<string, string>;
+}
+
+/**
+ * Creates the topics that do not exist yet. An existing topic keeps its partition count: changing it
+ * would move coupons between partitions and break their order, so a mismatch is only reported.
+ */
+export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], logger: Logger): Promise<void> {
+  const existing = new Set(await admin.listTopics());
+  const missing = specs.filter((s) => !existing.has(s.topic));
+  if (missing.length > 0) {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((s) => ({
+        topic: s.topic,
+        numPartitions: s.partitions,
+        replicationFactor: -1,
+        configEntries: Object.entries(s.configs ?? {}).map(([name, value]) => ({ name, value })),
+      })),
+    });
+    logger.info({ topics: missing.map((s) => s.topic) }, 'created topics');
+  }
+  const present = specs.filter((s) => existing.has(s.topic));
+  if (present.length > 0) {
+    const metadata = await admin.fetchTopicMetadata({ topics: present.map((s) => s.topic) });
+    for (const t of metadata.topics) {
+      const wanted = specs.find((s) => s.topic === t.name)!.partitions;
+      if (t.partitions.length !== wanted) {
+        logger.warn({ topic: t.name, partitions: t.partitions.length, configured: wanted }, 'topic exists with another partition count; keeping it');
+      }
+    }
+  }
+}

@@ -1,0 +1,75 @@
+import { fileURLToPath } from 'node:url';
+import knexFactory, { type Knex } from 'knex';
+import mysql from 'mysql2/promise';
+import { RedemptionError } from './errors.js';
+
+const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url));
+
+export function databaseName(mysqlUrl: string): string {
+  return new URL(mysqlUrl).pathname.replace(/^\//, '');
+}
+
+/** A URL for the same server with another database, e.g. for a rebuild or an isolated test. */
+export function withDatabase(mysqlUrl: string, database: string): string {
+  const url = new URL(mysqlUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+function connectionOptions(mysqlUrl: string): mysql.ConnectionOptions {
+  const url = new URL(mysqlUrl);
+  return {
+    host: url.hostname,
+    port: url.port ? Number(url.port) : 3306,
+    user: decodeURIComponent(url.username || 'root'),
+    password: decodeURIComponent(url.password),
+    // Dates go in and come out as UTC, whatever the server's or the host's zone.
+    timezone: 'Z',
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+  };
+}
+
+export function createKnex(mysqlUrl: string, pool: { min: number; max: number } = { min: 0, max: 8 }): Knex {
+  return knexFactory({
+    client: 'mysql2',
+    connection: { ...connectionOptions(mysqlUrl), database: databaseName(mysqlUrl) } as Knex.MySql2ConnectionConfig,
+    pool,
+    migrations: { directory: MIGRATIONS_DIR, loadExtensions: ['.ts'], tableName: 'knex_migrations' },
+  });
+}
+
+export async function createDatabaseIfMissing(mysqlUrl: string): Promise<void> {
+  let connection: mysql.Connection;
+  try {
+    connection = await mysql.createConnection(connectionOptions(mysqlUrl));
+  } catch (error) {
+    throw new RedemptionError('STORAGE_UNAVAILABLE', `MySQL at ${new URL(mysqlUrl).host} does not answer: ${(error as Error).message}`, { cause: error, retriable: true });
+  }
+  try {
+    await connection.query(`CREATE DATABASE IF NOT EXISTS \`${databaseName(mysqlUrl)}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+  } finally {
+    await connection.end();
+  }
+}
+
+export async function dropDatabase(mysqlUrl: string): Promise<void> {
+  const connection = await mysql.createConnection(connectionOptions(mysqlUrl));
+  try {
+    await connection.query(`DROP DATABASE IF EXISTS \`${databaseName(mysqlUrl)}\``);
+  } finally {
+    await connection.end();
+  }
+}
+
+/** Creates the database if needed and runs every pending migration; returns the names it ran. */
+export async function migrateToLatest(mysqlUrl: string): Promise<string[]> {
+  await createDatabaseIfMissing(mysqlUrl);
+  const knex = createKnex(mysqlUrl, { min: 0, max: 1 });
+  try {
+    const [, ran] = (await knex.migrate.latest()) as [number, string[]];
+    return ran;
+  } finally {
+    await knex.destroy();
+  }
+}

@@ -1,0 +1,32 @@
+import { Redis } from 'ioredis';
+
+/**
+ * A Redis client that fails fast instead of queueing: callers treat Redis as a fast path and fall back
+ * to MySQL, so a command waiting on a dead connection would only add latency.
+ */
+export function createRedis(redisUrl: string): Redis {
+  return new Redis(redisUrl, {
+    lazyConnect: false,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 2000,
+    connectTimeout: 2000,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+  });
+}
+
+/** Resolves once the client is connected, or rejects after `timeoutMs`. */
+export async function redisReady(redis: Redis, timeoutMs = 5000): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      reject(new Error(`Redis not ready within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    redis.once('ready', onReady);
+  });
+}

@@ -1,0 +1,76 @@
+import type { RedemptionRequested } from './types.js';
+
+/**
+ * The checks a RedemptionRequested must pass beyond its Avro schema. The producer refuses a request that
+ * fails them (nothing is sent); the consumer dead-letters one that arrives anyway.
+ */
+export function requestProblems(r: RedemptionRequested): string[] {
+  const problems: string[] = [];
+  const text = (field: keyof RedemptionRequested, value: string, max: number) => {
+    if (value.trim() === '') problems.push(`${field} must not be empty`);
+    else if (value.length > max) problems.push(`${field} must be at most ${max} characters`);
+  };
+  text('request_id', r.request_id, 128);
+  text('coupon_code', r.coupon_code, 64);
+  text('user_id', r.user_id, 128);
+  text('order_id', r.order_id, 128);
+  text('source', r.source, 128);
+  if (r.op !== 'REDEEM' && r.op !== 'REVERSE') problems.push(`op must be REDEEM or REVERSE, got ${String(r.op)}`);
+  if (r.op === 'REVERSE' && (r.reverses_request_id === null || r.reverses_request_id.trim() === '')) {
+    problems.push('a REVERSE needs reverses_request_id (the redemption it refunds)');
+  }
+  if (r.op === 'REVERSE' && r.reverses_request_id === r.request_id) problems.push('a REVERSE cannot reverse itself');
+  if (r.op === 'REDEEM' && r.reverses_request_id !== null) problems.push('a REDEEM must not carry reverses_request_id');
+  if (!Number.isSafeInteger(r.amount_cents) || r.amount_cents < 0) problems.push(`amount_cents must be a whole number >= 0, got ${r.amount_cents}`);
+  if (!/^[A-Z]{3}$/.test(r.currency)) problems.push(`currency must be a 3-letter ISO code, got "${r.currency}"`);
+  if (!(r.occurred_at instanceof Date) || Number.isNaN(r.occurred_at.getTime())) problems.push('occurred_at must be a valid time');
+  return problems;
+}
+
+/**
+ * Builds a request from loose JSON (a line of a file, an API body): occurred_at as ISO-8601 or epoch
+ * millis, reverses_request_id optional. Returns the request or every problem found.
+ */
+export function requestFromJson(input: unknown): { request: RedemptionRequested } | { problems: string[] } {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return { problems: ['must be a JSON object'] };
+  const o = input as Record<string, unknown>;
+  const problems: string[] = [];
+  const str = (field: string): string => {
+    const v = o[field];
+    if (typeof v === 'string') return v;
+    problems.push(v === undefined ? `${field} is missing` : `${field} must be a string`);
+    return '';
+  };
+  const request_id = str('request_id');
+  const coupon_code = str('coupon_code');
+  const user_id = str('user_id');
+  const order_id = str('order_id');
+  const currency = str('currency');
+  const source = str('source');
+  const op = o.op;
+  if (op !== 'REDEEM' && op !== 'REVERSE') problems.push(`op must be "REDEEM" or "REVERSE"`);
+  const reverses = o.reverses_request_id;
+  if (reverses !== undefined && reverses !== null && typeof reverses !== 'string') problems.push('reverses_request_id must be a string or null');
+  const amount = o.amount_cents;
+  if (typeof amount !== 'number') problems.push('amount_cents must be a number');
+  const occurred = o.occurred_at;
+  let occurred_at = new Date(NaN);
+  if (typeof occurred === 'number') occurred_at = new Date(occurred);
+  else if (typeof occurred === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(occurred)) occurred_at = new Date(occurred);
+  if (Number.isNaN(occurred_at.getTime())) problems.push('occurred_at must be ISO-8601 (e.g. 2026-11-24T10:00:00Z) or epoch millis');
+  if (problems.length > 0) return { problems };
+  const request: RedemptionRequested = {
+    request_id,
+    coupon_code,
+    user_id,
+    order_id,
+    op: op as RedemptionRequested['op'],
+    reverses_request_id: (reverses as string | null | undefined) ?? null,
+    amount_cents: amount as number,
+    currency,
+    occurred_at,
+    source,
+  };
+  const invalid = requestProblems(request);
+  return invalid.length > 0 ? { problems: invalid } : { request };
+}
