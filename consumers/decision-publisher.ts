@@ -1,3 +1,4 @@
+import { IDEMPOTENT_PRODUCER } from '../lib/kafka.js';
 import type { Kafka, Message, Producer } from 'kafkajs';
 import { deadLetterTopic } from '../lib/config.js';
 import type { Codec } from '../schemas/registry.js';
@@ -17,7 +18,7 @@ export class DecisionPublisher {
   ) {}
 
   static async connect(kafka: Kafka, codec: Codec<RedemptionDecided>, auditTopic: string, consumerId: string): Promise<DecisionPublisher> {
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    const producer = kafka.producer(IDEMPOTENT_PRODUCER);
     await producer.connect();
     return new DecisionPublisher(producer, codec, auditTopic, consumerId);
   }

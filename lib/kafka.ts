@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type LogEntry, type ProducerConfig } from 'kafkajs';
 import type { Logger } from 'pino';
 
 const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -22,7 +22,10 @@ export function createKafka(brokers: string[], clientId: string, logger: Logger)
     logLevel: logLevel.WARN,
     logCreator: () => (entry: LogEntry) => {
       const { message, ...rest } = entry.log;
-      kafkaLogger[PINO_LEVEL[entry.level] ?? 'info']({ namespace: entry.namespace, ...rest }, message);
+      // KafkaJS logs every error response at ERROR before it retries ("coordinator is loading" at start);
+      // only what it gives up on reaches us as a thrown error, so these are warnings.
+      const level = entry.namespace === 'Connection' && entry.level === logLevel.ERROR ? 'warn' : (PINO_LEVEL[entry.level] ?? 'info');
+      kafkaLogger[level]({ namespace: entry.namespace, ...rest }, message);
     },
   });
 }
@@ -63,3 +66,15 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], lo
     }
   }
 }
+
+/**
+ * Idempotent, acks=all, one request in flight (so retries keep order), and retries without limit: an
+ * idempotent producer that gives up may leave its sequence numbers in doubt, and the pipeline would
+ * rather wait for a broker that is restarting than fail the batch.
+ */
+export const IDEMPOTENT_PRODUCER: ProducerConfig = {
+  idempotent: true,
+  maxInFlightRequests: 1,
+  allowAutoTopicCreation: false,
+  retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5000 },
+};

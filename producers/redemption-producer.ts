@@ -1,3 +1,4 @@
+import { IDEMPOTENT_PRODUCER } from '../lib/kafka.js';
 import type { Kafka, Producer } from 'kafkajs';
 import { InputError } from '../lib/errors.js';
 import { requestProblems } from '../schemas/request-validation.js';
@@ -19,7 +20,7 @@ export class RedemptionProducer {
 
   static async connect(kafka: Kafka, codec: Codec<RedemptionRequested>, topic: string): Promise<RedemptionProducer> {
     // One request in flight keeps file order across retries; idempotence makes the retries safe.
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    const producer = kafka.producer(IDEMPOTENT_PRODUCER);
     await producer.connect();
     return new RedemptionProducer(producer, codec, topic);
   }

@@ -33,6 +33,7 @@ export function readSchemaText(schema: SchemaName): string {
   return readFileSync(fileURLToPath(new URL(SCHEMA_FILES[schema], import.meta.url)), 'utf8');
 }
 
+/** A fresh options object per schema: avsc records every named type in it and refuses a name twice. */
 export function avroType(schemaText: string): avro.Type {
-  return avro.Type.forSchema(JSON.parse(schemaText) as avro.Schema, avroOptions);
+  return avro.Type.forSchema(JSON.parse(schemaText) as avro.Schema, { ...avroOptions });
 }

@@ -29,7 +29,7 @@ export async function demo(rt: Runtime, o: DemoOptions, print: (line: string) =>
     count: o.coupons,
     prefix: 'DEMO',
     campaigns: 5,
-    quota: Math.max(10, Math.round((o.requests / o.coupons) * 2)),
+    quota: Math.max(10, Math.round((o.requests / o.coupons) * 4)),
     perUserLimit: 2,
     validFrom: new Date(startAt.getTime() - 30 * DAY),
     validUntil: new Date(startAt.getTime() + 30 * DAY),
@@ -47,9 +47,9 @@ export async function demo(rt: Runtime, o: DemoOptions, print: (line: string) =>
   print(`== coupons: ${valid.length} DEMO-* (quota ${valid[0]!.quota}, 2 per user), ${expired.length} expired OLD-*`);
 
   print(`== produce: ${o.requests} checkout requests (seed ${o.seed})`);
-  // Expired coupons sit in the middle of the popularity order, so a few requests hit them.
+  // Expired coupons sit in the lukewarm middle of the popularity order, so a few requests hit them.
   const codes = [...valid.map((c) => c.code)];
-  codes.splice(Math.min(10, codes.length), 0, ...expired.map((c) => c.code));
+  codes.splice(Math.floor(codes.length / 2), 0, ...expired.map((c) => c.code));
   const started = Date.now();
   const produced = await produceSimulation(rt, { count: o.requests, couponCodes: codes, seed: o.seed, startAt, users: Math.max(50, o.requests / 10) }, { rate: null, progress: true });
   print(`produced ${produced} in ${((Date.now() - started) / 1000).toFixed(1)} s`);

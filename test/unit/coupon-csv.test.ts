@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { parseCouponsCsv } from '../../lib/coupon-csv.js';
+
+const HEADER = 'code,campaign_id,quota,per_user_limit,valid_from,valid_until';
+
+describe('coupons CSV', () => {
+  it('parses rows with ISO-8601 times and quoted fields', () => {
+    const rows = parseCouponsCsv(`${HEADER}\nA1,"spring, 2026",10,1,2026-01-01T00:00:00Z,2026-02-01T00:00:00+01:00\n\n`);
+    expect(rows).toEqual([
+      { code: 'A1', campaign_id: 'spring, 2026', quota: 10, per_user_limit: 1, valid_from: new Date('2026-01-01T00:00:00Z'), valid_until: new Date('2026-01-31T23:00:00Z') },
+    ]);
+  });
+
+  it('reports every bad row by line number and returns nothing', () => {
+    const text = [
+      HEADER,
+      'OK1,c,10,1,2026-01-01T00:00:00Z,2026-02-01T00:00:00Z',
+      'BAD1,c,-3,1,2026-01-01T00:00:00Z,2026-02-01T00:00:00Z',
+      'BAD2,c,10,1,yesterday,2026-02-01T00:00:00Z',
+      'BAD3,c,10,1,2026-03-01T00:00:00Z,2026-02-01T00:00:00Z',
+      'OK1,c,10,1,2026-01-01T00:00:00Z,2026-02-01T00:00:00Z',
+      'short,row',
+    ].join('\n');
+    expect(() => parseCouponsCsv(text)).toThrow(
+      /5 bad row\(s\), nothing loaded:\nline 3: quota must be a whole number, got "-3"\nline 4: valid_from must be an ISO-8601 time.*\nline 5: valid_until must be after valid_from\nline 6: code OK1 already appears on line 2\nline 7: expected 6 fields, got 2/,
+    );
+  });
+
+  it('refuses a file without the expected header', () => {
+    expect(() => parseCouponsCsv('code,quota\nA,1')).toThrow(/line 1: the header must be/);
+  });
+});

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { requestFromJson, requestProblems } from '../../schemas/request-validation.js';
+
+const good = { request_id: 'r1', coupon_code: 'C1', user_id: 'u1', order_id: 'o1', op: 'REDEEM', amount_cents: 1299, currency: 'EUR', occurred_at: '2026-11-24T10:00:00Z', source: 'web' };
+
+describe('request validation', () => {
+  it('accepts ISO-8601 or epoch millis for occurred_at', () => {
+    const iso = requestFromJson(good);
+    const millis = requestFromJson({ ...good, occurred_at: Date.parse('2026-11-24T10:00:00Z') });
+    expect(iso).toEqual(millis);
+    expect('request' in iso && iso.request.reverses_request_id).toBeNull();
+  });
+
+  it('lists every problem of a bad request', () => {
+    const result = requestFromJson({ ...good, coupon_code: '', amount_cents: -5, op: 'REVERSE', currency: 'euro' });
+    expect(result).toEqual({
+      problems: [
+        'coupon_code must not be empty',
+        'a REVERSE needs reverses_request_id (the redemption it refunds)',
+        'amount_cents must be a whole number >= 0, got -5',
+        'currency must be a 3-letter ISO code, got "euro"',
+      ],
+    });
+  });
+
+  it('reports missing fields and bad times', () => {
+    expect(requestFromJson({ op: 'REDEEM', occurred_at: 'soon' })).toEqual({
+      problems: expect.arrayContaining(['request_id is missing', 'amount_cents must be a number', expect.stringMatching(/^occurred_at must be ISO-8601/)]),
+    });
+    expect(requestFromJson([1])).toEqual({ problems: ['must be a JSON object'] });
+  });
+
+  it('refuses a REDEEM that names a redemption to reverse', () => {
+    const r = { ...good, occurred_at: new Date(), op: 'REDEEM' as const, reverses_request_id: 'x' };
+    expect(requestProblems(r)).toContain('a REDEEM must not carry reverses_request_id');
+  });
+});

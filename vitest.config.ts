@@ -1,0 +1,28 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * Two suites: unit tests (pure logic, in-memory data) run first and in parallel; integration tests talk
+ * to the real broker, registry, Redis and MariaDB and run one file at a time, since they share a 2-core
+ * machine with those services.
+ */
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node', sequence: { groupOrder: 0 } },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          environment: 'node',
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 120_000,
+          globalSetup: ['test/integration/global-setup.ts'],
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
+  },
+});
