@@ -1,9 +1,7 @@
-import { fileURLToPath } from 'node:url';
 import knexFactory, { type Knex } from 'knex';
 import mysql from 'mysql2/promise';
+import { migrationSource } from '../migrations/index.js';
 import { RedemptionError } from './errors.js';
-
-const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url));
 
 export function databaseName(mysqlUrl: string): string {
   return new URL(mysqlUrl).pathname.replace(/^\//, '');
@@ -35,7 +33,7 @@ export function createKnex(mysqlUrl: string, pool: { min: number; max: number } 
     client: 'mysql2',
     connection: { ...connectionOptions(mysqlUrl), database: databaseName(mysqlUrl) } as Knex.MySql2ConnectionConfig,
     pool,
-    migrations: { directory: MIGRATIONS_DIR, loadExtensions: ['.ts'], tableName: 'knex_migrations' },
+    migrations: { migrationSource, tableName: 'knex_migrations' },
   });
 }
 

@@ -1,0 +1,148 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { KafkaMessage } from 'kafkajs';
+import { loadConfig, type Config } from '../../lib/config.js';
+import { migrateToLatest, dropDatabase, withDatabase } from '../../lib/mysql.js';
+import { Runtime } from '../../cli/runtime.js';
+import { pipelineTopics } from '../../lib/topics.js';
+import { RedemptionProducer } from '../../producers/redemption-producer.js';
+import type { RedemptionDecided, RedemptionRequested } from '../../schemas/types.js';
+import { ensureTopics } from '../../lib/kafka.js';
+import { redisReady } from '../../lib/redis.js';
+
+const BIN = fileURLToPath(new URL('../../bin/redeem.mjs', import.meta.url));
+
+/**
+ * One test's own world: topics, consumer group, database and Redis key prefix named after a random id,
+ * so tests never see each other's data; `cleanup` removes all of it.
+ */
+export class IsolatedPipeline {
+  readonly id = randomBytes(4).toString('hex');
+  readonly env: Record<string, string>;
+  readonly config: Config;
+  readonly rt: Runtime;
+
+  constructor(extraEnv: Record<string, string> = {}) {
+    this.env = {
+      REDEMPTION_TOPIC: `test-${this.id}.requested`,
+      AUDIT_TOPIC: `test-${this.id}.decided`,
+      CONSUMER_GROUP: `test-${this.id}-group`,
+      REDIS_KEY_PREFIX: `test-${this.id}`,
+      MYSQL_URL: withDatabase(loadConfig({}).mysqlUrl, `redeem_test_${this.id}`),
+      TOPIC_PARTITIONS: '3',
+      LOG_LEVEL: 'warn',
+      ...extraEnv,
+    };
+    this.config = loadConfig(this.env);
+    this.rt = new Runtime(this.config);
+  }
+
+  async setUp(): Promise<void> {
+    await migrateToLatest(this.config.mysqlUrl);
+    const admin = this.rt.kafka().admin();
+    await admin.connect();
+    try {
+      await ensureTopics(admin, pipelineTopics(this.config), this.rt.logger);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  async producer(): Promise<RedemptionProducer> {
+    const codec = await this.rt.registry().codecFor<RedemptionRequested>('requested', this.config.redemptionTopic);
+    return RedemptionProducer.connect(this.rt.kafka(), codec, this.config.redemptionTopic);
+  }
+
+  async produce(requests: readonly RedemptionRequested[]): Promise<void> {
+    const producer = await this.producer();
+    try {
+      for (let i = 0; i < requests.length; i += 1000) await producer.sendAll(requests.slice(i, i + 1000));
+    } finally {
+      await producer.disconnect();
+    }
+  }
+
+  /** Runs `npx redeem ...` as a child process with this pipeline's environment. */
+  cli(args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> {
+    return runCli(args, { ...this.env, ...extraEnv });
+  }
+
+  /** Every message on `topic`, read under a throwaway group, once at least `atLeast` have arrived. */
+  async readTopic(topic: string, atLeast: number, timeoutMs = 60_000): Promise<KafkaMessage[]> {
+    const consumer = this.rt.kafka().consumer({ groupId: `test-${this.id}-reader-${randomBytes(3).toString('hex')}`, maxWaitTimeInMs: 100 });
+    const messages: KafkaMessage[] = [];
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic, fromBeginning: true });
+      let settle: () => void = () => {};
+      const enough = new Promise<void>((resolve) => (settle = resolve));
+      await consumer.run({
+        autoCommit: false,
+        eachMessage: async ({ message }) => {
+          messages.push(message);
+          if (messages.length >= atLeast) settle();
+        },
+      });
+      if (atLeast === 0) settle();
+      await Promise.race([enough, new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${messages.length} of ${atLeast} messages on ${topic} after ${timeoutMs} ms`)), timeoutMs))]);
+      // A moment more, to catch anything beyond the expected count (a test asserts on exact numbers).
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      return messages;
+    } finally {
+      await consumer.disconnect();
+    }
+  }
+
+  async auditRecords(atLeast: number): Promise<RedemptionDecided[]> {
+    const decoder = this.rt.registry().decoderFor<RedemptionDecided>('decided');
+    const messages = await this.readTopic(this.config.auditTopic, atLeast);
+    return Promise.all(messages.map((m) => decoder.decode(m.value!)));
+  }
+
+  async cleanup(): Promise<void> {
+    const admin = this.rt.kafka().admin();
+    await admin.connect();
+    try {
+      const topics = (await admin.listTopics()).filter((t) => t.startsWith(`test-${this.id}`));
+      if (topics.length > 0) await admin.deleteTopics({ topics });
+    } finally {
+      await admin.disconnect();
+    }
+    const redis = this.rt.redis();
+    await redisReady(redis);
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${this.config.redisKeyPrefix}:*`, 'COUNT', 1000);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+    await this.rt.close();
+    await dropDatabase(this.config.mysqlUrl);
+  }
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: string[], env: Record<string, string>, timeoutMs = 170_000): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`redeem ${args.join(' ')} did not finish in ${timeoutMs} ms\n${stderr}`));
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}

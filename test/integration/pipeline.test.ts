@@ -1,0 +1,141 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RedemptionDecided } from '../../schemas/types.js';
+import { ReferenceLedger, type ReferenceLedger as Ledger } from '../reference-ledger.js';
+import { couponsCsv, mixedCoupons, mixedRequests, writeJsonLines, writeTemp } from './fixtures.js';
+import { IsolatedPipeline } from './helpers.js';
+
+const SIM_COUPONS = 30;
+const SIM_REQUESTS = 4000;
+
+interface DbState {
+  counts: Map<string, number>;
+  redemptions: Map<string, { user_id: string; order_id: string; amount_cents: number; status: string }>;
+}
+
+async function dbState(p: IsolatedPipeline): Promise<DbState> {
+  const knex = p.rt.knex();
+  const coupons = (await knex('coupons').select('code', 'redeemed_count')) as { code: string; redeemed_count: number }[];
+  const rows = (await knex('redemptions').select('coupon_code', 'request_id', 'user_id', 'order_id', 'amount_cents', 'status')) as {
+    coupon_code: string;
+    request_id: string;
+    user_id: string;
+    order_id: string;
+    amount_cents: number | string;
+    status: string;
+  }[];
+  return {
+    counts: new Map(coupons.map((c) => [c.code, c.redeemed_count])),
+    redemptions: new Map(rows.map((r) => [`${r.coupon_code}/${r.request_id}`, { user_id: r.user_id, order_id: r.order_id, amount_cents: Number(r.amount_cents), status: r.status }])),
+  };
+}
+
+function expectedState(ref: Ledger): DbState {
+  return {
+    counts: new Map(ref.counts),
+    redemptions: new Map([...ref.redemptions].map(([k, r]) => [k, { user_id: r.user_id, order_id: r.order_id, amount_cents: r.amount_cents, status: r.status }])),
+  };
+}
+
+/** The decisions of each coupon, in the order its messages sat in the partition. */
+function decisionsByCoupon(records: readonly { coupon_code: string; request_id: string; decision: string; reason: string | null }[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const r of records) {
+    const list = out.get(r.coupon_code) ?? [];
+    list.push(`${r.request_id}:${r.decision}${r.reason ? `:${r.reason}` : ''}`);
+    out.set(r.coupon_code, list);
+  }
+  return out;
+}
+
+function byPartitionOrder(records: RedemptionDecided[]): RedemptionDecided[] {
+  return [...records].sort((a, b) => a.source_partition - b.source_partition || a.source_offset - b.source_offset);
+}
+
+describe('the pipeline end to end', () => {
+  const p = new IsolatedPipeline();
+  const coupons = mixedCoupons(SIM_COUPONS);
+  const requests = mixedRequests(SIM_COUPONS, SIM_REQUESTS);
+  const reference = new ReferenceLedger(coupons);
+  for (const r of requests) reference.apply(r);
+
+  beforeAll(async () => {
+    await p.setUp();
+  });
+  afterAll(async () => {
+    await p.cleanup();
+  });
+
+  it('imports the coupons, produces the file, consumes it: MySQL and the audit stream equal the reference', async () => {
+    const imported = await p.cli(['coupons', 'import', writeTemp(couponsCsv(coupons), 'coupons.csv')]);
+    expect(imported.stderr).toBe('');
+    expect(imported.stdout).toContain(`imported ${coupons.length} coupons`);
+
+    const produced = await p.cli(['produce', '--file', writeJsonLines(requests, 'requests'), '--no-progress']);
+    expect(produced.code, produced.stderr).toBe(0);
+    expect(produced.stdout).toContain(`produced ${requests.length} requests`);
+
+    const consumed = await p.cli(['consume', '--exit-when-idle', '3']);
+    expect(consumed.code, consumed.stderr).toBe(0);
+    expect(consumed.stderr).toContain(`decided      ${requests.length}`);
+
+    expect(await dbState(p)).toEqual(expectedState(reference));
+
+    const audit = byPartitionOrder(await p.auditRecords(requests.length));
+    expect(audit).toHaveLength(requests.length);
+    expect(decisionsByCoupon(audit)).toEqual(decisionsByCoupon(reference.decisions));
+    // Keyed by coupon, the audit record lands on the same partition number as its request.
+    const auditMessages = await p.readTopic(p.config.auditTopic, requests.length);
+    expect(auditMessages.every((m) => m.key !== null)).toBe(true);
+  });
+
+  it('keeps per-coupon order: a refund that came first frees the quota for the redemption after it', async () => {
+    const audit = await p.auditRecords(requests.length);
+    const order = byPartitionOrder(audit.filter((r) => r.coupon_code === 'ORDER')).map((r) => `${r.request_id}:${r.decision}${r.reason ? `:${r.reason}` : ''}`);
+    expect(order).toEqual(['o1:APPLIED', 'o2:REJECTED:EXHAUSTED', 'o3:APPLIED', 'o4:APPLIED']);
+  });
+
+  it('covers every rule in this mix', () => {
+    const seen = new Set(reference.decisions.map((d) => d.reason ?? d.decision));
+    for (const outcome of ['APPLIED', 'DUPLICATE', 'NOT_FOUND', 'NOT_YET_VALID', 'EXPIRED', 'EXHAUSTED', 'USER_LIMIT', 'NOT_REDEEMED']) expect(seen).toContain(outcome);
+  });
+
+  it('treats the same file sent again (upstream retries of every request) as duplicates, changing nothing', async () => {
+    const before = await dbState(p);
+    const admin = p.rt.kafka().admin();
+    await admin.connect();
+    const ends = new Map((await admin.fetchTopicOffsets(p.config.redemptionTopic)).map((o) => [o.partition, Number(o.high)]));
+    await admin.disconnect();
+    const again = await p.cli(['produce', '--file', writeJsonLines(requests, 'requests-again'), '--no-progress']);
+    expect(again.code, again.stderr).toBe(0);
+    // Redis forgets everything first: MySQL alone must recognise the retries.
+    await p.cli(['consume', '--exit-when-idle', '3'], { REDIS_KEY_PREFIX: `${p.config.redisKeyPrefix}-forgotten` });
+    expect(await dbState(p)).toEqual(before);
+    const audit = await p.auditRecords(requests.length * 2);
+    const second = audit.filter((r) => r.source_offset >= ends.get(r.source_partition)!);
+    expect(audit).toHaveLength(requests.length * 2);
+    expect(second).toHaveLength(requests.length);
+    expect(second.every((r) => r.decision === 'DUPLICATE')).toBe(true);
+  });
+
+  it('a redelivery of already-decided messages re-emits the identical decisions and changes nothing', async () => {
+    const before = await dbState(p);
+    const admin = p.rt.kafka().admin();
+    await admin.connect();
+    await admin.resetOffsets({ groupId: p.config.consumerGroup, topic: p.config.redemptionTopic, earliest: true });
+    await admin.disconnect();
+    const replay = await p.cli(['consume', '--exit-when-idle', '3']);
+    expect(replay.code, replay.stderr).toBe(0);
+    expect(await dbState(p)).toEqual(before);
+    const audit = await p.auditRecords(requests.length * 4);
+    const bySource = new Map<string, string[]>();
+    for (const r of audit) {
+      const key = `${r.source_partition}/${r.source_offset}`;
+      bySource.set(key, [...(bySource.get(key) ?? []), `${r.decision}:${r.reason}:${r.remaining_quota}`]);
+    }
+    // Every message now has two records; for APPLIED and REJECTED they are identical.
+    for (const [, decisions] of bySource) {
+      expect(decisions).toHaveLength(2);
+      if (decisions[0] !== 'DUPLICATE:null:null') expect(decisions[1]).toBe(decisions[0]);
+    }
+  });
+});
