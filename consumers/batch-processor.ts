@@ -1,7 +1,7 @@
 import type { KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
 import { isKafkaError, isRetriableStorageError, retryUntilDone } from '../lib/retry.js';
-import type { Codec } from '../schemas/registry.js';
+import type { Decoder } from '../schemas/registry.js';
 import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
 import type { ConsumerStats } from './consumer-stats.js';
 import { decodeBatch } from './decode.js';
@@ -11,7 +11,7 @@ import type { LedgerStore } from './ledger-store.js';
 import { auditRecordOf, decisionKey, duplicateRecordOf, isSameMessage, type SourcedRequest } from './types.js';
 
 export interface BatchProcessorDeps {
-  codec: Codec<RedemptionRequested>;
+  decoder: Decoder<RedemptionRequested>;
   cache: DecisionCache;
   store: LedgerStore;
   publisher: DecisionPublisher;
@@ -35,7 +35,7 @@ export class BatchProcessor {
 
   async process(topic: string, partition: number, messages: readonly KafkaMessage[]): Promise<void> {
     const { deps } = this;
-    const { requests, deadLetters } = await this.retrying('decode', () => decodeBatch(messages, topic, partition, deps.codec, deps.maxMessageBytes));
+    const { requests, deadLetters } = await this.retrying('decode', () => decodeBatch(messages, topic, partition, deps.decoder, deps.maxMessageBytes));
 
     const { decisions: cached, redelivered } = await deps.cache.lookup(requests);
     deps.stats.redisRoundTrips += requests.length > 0 ? 1 : 0;

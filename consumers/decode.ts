@@ -1,6 +1,6 @@
 import type { KafkaMessage } from 'kafkajs';
 import { UnprocessableMessageError } from '../lib/errors.js';
-import type { Codec } from '../schemas/registry.js';
+import type { Decoder } from '../schemas/registry.js';
 import { requestProblems } from '../schemas/request-validation.js';
 import type { RedemptionRequested } from '../schemas/types.js';
 import type { SourcedRequest } from './types.js';
@@ -28,14 +28,14 @@ export async function decodeBatch(
   messages: readonly KafkaMessage[],
   topic: string,
   partition: number,
-  codec: Codec<RedemptionRequested>,
+  decoder: Decoder<RedemptionRequested>,
   maxMessageBytes: number,
 ): Promise<DecodedBatch> {
   const requests: SourcedRequest[] = [];
   const deadLetters: DeadLetter[] = [];
   for (const message of messages) {
     try {
-      const request = await decodeOne(message, codec, maxMessageBytes);
+      const request = await decodeOne(message, decoder, maxMessageBytes);
       requests.push({ request, topic, partition, offset: Number(message.offset) });
     } catch (error) {
       if (!(error instanceof UnprocessableMessageError)) throw error;
@@ -45,13 +45,13 @@ export async function decodeBatch(
   return { requests, deadLetters };
 }
 
-async function decodeOne(message: KafkaMessage, codec: Codec<RedemptionRequested>, maxMessageBytes: number): Promise<RedemptionRequested> {
+async function decodeOne(message: KafkaMessage, decoder: Decoder<RedemptionRequested>, maxMessageBytes: number): Promise<RedemptionRequested> {
   const value = message.value;
   if (value === null) throw new UnprocessableMessageError('MESSAGE_UNDECODABLE', 'the message has no value (null)');
   if (value.length > maxMessageBytes) {
     throw new UnprocessableMessageError('MESSAGE_TOO_LARGE', `the value is ${value.length} bytes, over MAX_MESSAGE_BYTES (${maxMessageBytes})`);
   }
-  const request = await codec.decode(value);
+  const request = await decoder.decode(value);
   const problems = requestProblems(request);
   if (problems.length > 0) throw new UnprocessableMessageError('REQUEST_INVALID', `invalid request: ${problems.join('; ')}`);
   const key = message.key?.toString();

@@ -49,13 +49,12 @@ export class RedemptionConsumer {
   async start(): Promise<void> {
     const { config, deps } = this;
     const logger = deps.logger.child({ consumerId: this.consumerId });
-    const [requestCodec, decidedCodec] = await Promise.all([
-      deps.registry.codecFor<RedemptionRequested>('requested', config.redemptionTopic),
-      deps.registry.codecFor<RedemptionDecided>('decided', config.auditTopic),
-    ]);
+    // Requests are only read (any registered writer schema, resolved into ours); audit records are written.
+    const requestDecoder = deps.registry.decoderFor<RedemptionRequested>('requested');
+    const decidedCodec = await deps.registry.codecFor<RedemptionDecided>('decided', config.auditTopic);
     this.publisher = await DecisionPublisher.connect(deps.kafka, decidedCodec, config.auditTopic, this.consumerId);
     const processor = new BatchProcessor({
-      codec: requestCodec,
+      decoder: requestDecoder,
       cache: new DecisionCache(deps.redis, config.redisKeyPrefix, config.decisionCacheTtlSeconds, logger, () => (this.stats.redisErrors += 1)),
       store: new LedgerStore(deps.knex),
       publisher: this.publisher,

@@ -131,8 +131,14 @@ export class SchemaRegistryClient {
 }
 
 export class RegistryResponseError extends RedemptionError {
-  constructor(method: string, path: string, readonly status: number, body: string) {
+  constructor(method: string, path: string, readonly status: number, responseBody: string) {
     const incompatible = status === 409;
+    let body = responseBody;
+    try {
+      body = (JSON.parse(responseBody) as { message?: string }).message ?? responseBody;
+    } catch {
+      // not JSON: keep the body as it came
+    }
     super(
       incompatible ? 'SCHEMA_INCOMPATIBLE' : 'SCHEMA_REGISTRY_UNAVAILABLE',
       incompatible
