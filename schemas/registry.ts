@@ -1,6 +1,7 @@
+import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type avro from 'avsc';
 import { RedemptionError, UnprocessableMessageError } from '../lib/errors.js';
-import { avroType, readSchemaText, type SchemaName } from './avro.js';
+import { avroOptions, avroType, readSchemaText, type SchemaName } from './avro.js';
 
 /**
  * A client of the Confluent schema registry REST API (served by Apicurio under /apis/ccompat/v7 and by
@@ -12,8 +13,11 @@ import { avroType, readSchemaText, type SchemaName } from './avro.js';
  *
  * Subjects follow the topic-name strategy (`<topic>-value`) with BACKWARD compatibility, so a new reader
  * schema can always read what older writers wrote.
+ *
+ * @kafkajs/confluent-schema-registry talks to the registry (registration, compatibility, the id → schema
+ * cache); the framing is done here so that each failure is classified: bytes that can never decode go to
+ * the dead-letter topic, a registry that does not answer is waited for.
  */
-const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
 const MAGIC_BYTE = 0;
 const HEADER_BYTES = 5;
 
@@ -26,29 +30,29 @@ export interface Codec<T> extends Decoder<T> {
 }
 
 export class SchemaRegistryClient {
-  private readonly writerTypes = new Map<number, Promise<avro.Type>>();
+  private readonly registry: SchemaRegistry;
 
-  constructor(private readonly baseUrl: string) {}
-
-  /** Sets BACKWARD compatibility on the subject and registers the schema; returns its id. */
-  async register(subject: string, schemaText: string): Promise<number> {
-    await this.request('PUT', `/config/${encodeURIComponent(subject)}`, { compatibility: 'BACKWARD' });
-    const body = (await this.request('POST', `/subjects/${encodeURIComponent(subject)}/versions`, {
-      schema: JSON.stringify(JSON.parse(schemaText)),
-      schemaType: 'AVRO',
-    })) as { id: number };
-    return body.id;
+  constructor(baseUrl: string) {
+    this.registry = new SchemaRegistry({ host: baseUrl, retry: { retries: 2 } }, { [SchemaType.AVRO]: avroOptions });
   }
 
-  /** The writer schema of an id, cached: a given id never changes its schema. */
-  writerType(id: number): Promise<avro.Type> {
-    let type = this.writerTypes.get(id);
-    if (!type) {
-      type = this.request('GET', `/schemas/ids/${id}`).then((body) => avroType((body as { schema: string }).schema));
-      type.catch(() => this.writerTypes.delete(id));
-      this.writerTypes.set(id, type);
+  /** Registers the schema under the subject with BACKWARD compatibility; returns its id. */
+  async register(subject: string, schemaText: string): Promise<number> {
+    try {
+      const { id } = await this.registry.register({ type: SchemaType.AVRO, schema: schemaText }, { subject, compatibility: COMPATIBILITY.BACKWARD });
+      return id;
+    } catch (error) {
+      throw registryError(`registering ${subject}`, error);
     }
-    return type;
+  }
+
+  /** The writer schema of an id (cached by the library: an id never changes its schema). */
+  async writerType(id: number): Promise<avro.Type> {
+    try {
+      return (await this.registry.getSchema(id)) as unknown as avro.Type;
+    } catch (error) {
+      throw registryError(`looking up schema id ${id}`, error);
+    }
   }
 
   /**
@@ -108,42 +112,23 @@ export class SchemaRegistryClient {
       throw error;
     }
   }
+}
 
-  private async request(method: string, path: string, body?: unknown): Promise<unknown> {
-    let response: Response;
-    try {
-      response = await fetch(`${this.baseUrl}${path}`, {
-        method,
-        headers: { 'content-type': CONTENT_TYPE, accept: CONTENT_TYPE },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(10_000),
-      });
-    } catch (error) {
-      throw new RedemptionError('SCHEMA_REGISTRY_UNAVAILABLE', `schema registry ${this.baseUrl} does not answer: ${(error as Error).message}`, {
-        retriable: true,
-        cause: error,
-      });
-    }
-    const text = await response.text();
-    if (!response.ok) throw new RegistryResponseError(method, path, response.status, text);
-    return text ? (JSON.parse(text) as unknown) : undefined;
-  }
+function registryError(what: string, error: unknown): RedemptionError {
+  const status = (error as { status?: unknown }).status;
+  if (typeof status === 'number' && status > 0) return new RegistryResponseError(what, status, (error as Error).message);
+  return new RedemptionError('SCHEMA_REGISTRY_UNAVAILABLE', `schema registry does not answer (${what}): ${(error as Error).message}`, { retriable: true, cause: error });
 }
 
 export class RegistryResponseError extends RedemptionError {
-  constructor(method: string, path: string, readonly status: number, responseBody: string) {
+  constructor(what: string, readonly status: number, detail: string) {
     const incompatible = status === 409;
-    let body = responseBody;
-    try {
-      body = (JSON.parse(responseBody) as { message?: string }).message ?? responseBody;
-    } catch {
-      // not JSON: keep the body as it came
-    }
+    const body = detail.replace(/^Confluent_Schema_Registry - /, '');
     super(
       incompatible ? 'SCHEMA_INCOMPATIBLE' : 'SCHEMA_REGISTRY_UNAVAILABLE',
       incompatible
         ? `schema refused by the registry as incompatible with the subject's BACKWARD rule: ${body}`
-        : `schema registry answered ${status} to ${method} ${path}: ${body}`,
+        : `schema registry answered ${status} ${what}: ${body}`,
       { retriable: status >= 500 },
     );
     this.name = 'RegistryResponseError';

@@ -105,8 +105,16 @@ const registry: ManagedService = {
     const app = join(registryDir, 'app');
     if (existsSync(join(app, '.complete'))) return;
     rmSync(app, { recursive: true, force: true });
-    // dependency:unpack takes the artifact alone: Central does not serve the parent POM its descriptor names.
-    mvn(['dependency:unpack', `-Dartifact=${APICURIO_ARTIFACT}`, `-DoutputDirectory=${app}`], 'Apicurio Registry', print);
+    // dependency:copy takes the artifact alone (Central does not serve the parent POM its descriptor
+    // names); tar unpacks it, since the plugin's unpack goal skips archives it believes it has seen.
+    const download = join(registryDir, 'download');
+    mvn(['dependency:copy', `-Dartifact=${APICURIO_ARTIFACT}`, `-DoutputDirectory=${download}`, '-Dmdep.overWriteReleases=true'], 'Apicurio Registry', print);
+    const archive = readdirSync(download).find((f) => f.endsWith('.tar.gz'));
+    if (!archive) throw new RedemptionError('STACK_FAILED', `no Apicurio archive in ${download} after mvn dependency:copy`);
+    mkdirSync(app, { recursive: true });
+    const untar = spawnSync('tar', ['-xzf', join(download, archive), '-C', app], { stdio: 'inherit' });
+    if (untar.status !== 0) throw new RedemptionError('STACK_FAILED', `unpacking ${archive} failed (exit ${untar.status})`);
+    rmSync(download, { recursive: true, force: true });
     writeFileSync(join(app, '.complete'), '');
   },
   command() {
