@@ -59,6 +59,9 @@ describe('the pipeline end to end', () => {
   for (const r of requests) reference.apply(r);
 
   beforeAll(async () => {
+    const migrated = await p.cli(['migrate']);
+    expect(migrated.code, migrated.stderr).toBe(0);
+    expect(migrated.stdout).toContain('migrated: 20261124000001_initial_schema');
     await p.setUp();
   });
   afterAll(async () => {
