@@ -94,6 +94,17 @@ export class IsolatedPipeline {
     }
   }
 
+  /** The next offset to be written on each partition of `topic`. */
+  async endOffsets(topic: string): Promise<Map<number, number>> {
+    const admin = this.rt.kafka().admin();
+    await admin.connect();
+    try {
+      return new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, Number(o.high)]));
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
   async auditRecords(atLeast: number): Promise<RedemptionDecided[]> {
     const decoder = this.rt.registry().decoderFor<RedemptionDecided>('decided');
     const messages = await this.readTopic(this.config.auditTopic, atLeast);

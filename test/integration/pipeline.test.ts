@@ -104,10 +104,7 @@ describe('the pipeline end to end', () => {
 
   it('treats the same file sent again (upstream retries of every request) as duplicates, changing nothing', async () => {
     const before = await dbState(p);
-    const admin = p.rt.kafka().admin();
-    await admin.connect();
-    const ends = new Map((await admin.fetchTopicOffsets(p.config.redemptionTopic)).map((o) => [o.partition, Number(o.high)]));
-    await admin.disconnect();
+    const ends = await p.endOffsets(p.config.redemptionTopic);
     const again = await p.cli(['produce', '--file', writeJsonLines(requests, 'requests-again'), '--no-progress']);
     expect(again.code, again.stderr).toBe(0);
     // Redis forgets everything first: MySQL alone must recognise the retries.
