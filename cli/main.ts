@@ -11,6 +11,8 @@ import { consume, formatStats } from './commands/consume.js';
 import { demo } from './commands/demo.js';
 import { produceFile, produceSimulation } from './commands/produce.js';
 import { Runtime } from './runtime.js';
+import { formatVerifyReport, verify } from '../verify/verify.js';
+import type { RedemptionRequested } from '../schemas/types.js';
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -168,6 +170,23 @@ program
   );
 
 program
+  .command('verify')
+  .description('recompute the expected state from the whole requests topic and compare it with MySQL; exit 1 on any difference')
+  .option('--no-progress', 'no progress bar')
+  .action((o: { progress: boolean }) =>
+    withRuntime(async (rt) => {
+      const report = await verify(
+        { kafka: rt.kafka(), knex: rt.knex(), decoder: rt.registry().decoderFor<RedemptionRequested>('requested') },
+        rt.config.redemptionTopic,
+        rt.config.maxMessageBytes,
+        o.progress,
+      );
+      print(formatVerifyReport(report));
+      if (!report.equal) process.exitCode = 1;
+    }),
+  );
+
+program
   .command('config')
   .description('print the effective configuration, or the settings table as Markdown')
   .option('--markdown', 'the README table of every setting')
@@ -186,6 +205,11 @@ program.parseAsync(process.argv).then(
     if (error instanceof InvalidArgumentError) {
       process.stderr.write(`redeem: ${error.message}\n`);
       process.exit(2);
+    }
+    const mysqlCode = (error as { code?: unknown }).code;
+    if (mysqlCode === 'ER_NO_SUCH_TABLE' || mysqlCode === 'ER_BAD_DB_ERROR') {
+      process.stderr.write(`redeem: the database in MYSQL_URL is missing or not migrated (${(error as Error).message}); run \`npx redeem migrate\`\n`);
+      process.exit(1);
     }
     const message = error instanceof RedemptionError ? `${error.code}: ${error.message}` : error instanceof Error ? (error.stack ?? error.message) : String(error);
     process.stderr.write(`redeem: ${message}\n`);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../../producers/checkout-simulator.js';
 import type { RedemptionRequested } from '../../schemas/types.js';
-import type { ReferenceCoupon } from '../reference-ledger.js';
+import type { ReferenceCoupon } from '../../verify/reference-ledger.js';
 
 export const T0 = new Date('2026-11-24T00:00:00Z');
 const DAY = 86_400_000;

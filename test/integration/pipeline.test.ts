@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RedemptionDecided } from '../../schemas/types.js';
-import { ReferenceLedger, type ReferenceLedger as Ledger } from '../reference-ledger.js';
+import { ReferenceLedger, type ReferenceLedger as Ledger } from '../../verify/reference-ledger.js';
 import { couponsCsv, mixedCoupons, mixedRequests, writeJsonLines, writeTemp } from './fixtures.js';
 import { IsolatedPipeline } from './helpers.js';
 

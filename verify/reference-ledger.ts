@@ -1,9 +1,10 @@
 import type { Decision, RedemptionRequested, RejectReason } from '../schemas/types.js';
 
 /**
- * A plain reference implementation of the coupon rules, written from the specification and sharing no
- * code with the consumer: one event at a time, in order, all state in plain maps. Tests compare what
- * the pipeline wrote to MySQL and the audit stream against what this computes from the same events.
+ * The oracle: a plain reference implementation of the coupon rules, written from the specification and
+ * sharing no code with the consumer's decision path (only the schema types): one event at a time, in
+ * partition order, no batching, no Redis, all state in plain maps. `redeem verify` and the tests compare
+ * what the pipeline wrote to MySQL against what this computes from the same events.
  */
 export interface ReferenceCoupon {
   code: string;
@@ -37,7 +38,10 @@ export class ReferenceLedger {
   private readonly decided = new Set<string>();
   private readonly userCounts = new Map<string, number>();
 
-  constructor(coupons: readonly ReferenceCoupon[]) {
+  constructor(
+    coupons: readonly ReferenceCoupon[],
+    private readonly options: { keepDecisions: boolean } = { keepDecisions: true },
+  ) {
     for (const c of coupons) {
       this.coupons.set(c.code, c);
       this.counts.set(c.code, 0);
@@ -48,7 +52,7 @@ export class ReferenceLedger {
     const key = `${e.coupon_code}/${e.request_id}`;
     const result = (decision: Decision, reason: RejectReason | null = null): ReferenceDecision => {
       const d = { request_id: e.request_id, coupon_code: e.coupon_code, decision, reason };
-      this.decisions.push(d);
+      if (this.options.keepDecisions) this.decisions.push(d);
       if (decision !== 'DUPLICATE') this.decided.add(key);
       return d;
     };

@@ -1,0 +1,96 @@
+import type { Kafka } from 'kafkajs';
+import type { Knex } from 'knex';
+import { ProgressBar } from '../lib/progress.js';
+import type { Decoder } from '../schemas/registry.js';
+import type { RedemptionRequested } from '../schemas/types.js';
+import { ReferenceLedger, type ReferenceCoupon } from './reference-ledger.js';
+import { readRequestsTopic } from './requests-topic.js';
+
+export interface VerifyReport {
+  equal: boolean;
+  messages: number;
+  decided: number;
+  unprocessable: number;
+  coupons: number;
+  redemptions: number;
+  differences: string[];
+}
+
+interface RedemptionRow {
+  coupon_code: string;
+  request_id: string;
+  user_id: string;
+  order_id: string;
+  amount_cents: number | string;
+  status: string;
+}
+
+/**
+ * Recomputes the expected state from the whole requests topic with the reference ledger and compares
+ * it with MySQL: every coupon's redeemed_count, every redemption row and its status. The coupons' terms
+ * are taken from MySQL, so a coupon whose terms changed after requests were decided shows up as a
+ * difference too.
+ */
+export async function verify(deps: { kafka: Kafka; knex: Knex; decoder: Decoder<RedemptionRequested> }, topic: string, maxMessageBytes: number, progress: boolean): Promise<VerifyReport> {
+  const coupons = (await deps.knex('coupons').select('code', 'quota', 'per_user_limit', 'valid_from', 'valid_until')) as ReferenceCoupon[];
+  const reference = new ReferenceLedger(coupons, { keepDecisions: false });
+  const bar = new ProgressBar('verify: reading', null, progress);
+  let decided = 0;
+  const read = await readRequestsTopic(
+    deps.kafka,
+    topic,
+    deps.decoder,
+    maxMessageBytes,
+    (request) => {
+      reference.apply(request);
+      decided += 1;
+    },
+    (n) => bar.update(n),
+  );
+  bar.finish(read.messages);
+
+  const differences: string[] = [];
+  const actualCounts = new Map(((await deps.knex('coupons').select('code', 'redeemed_count')) as { code: string; redeemed_count: number }[]).map((c) => [c.code, c.redeemed_count]));
+  for (const [code, expected] of reference.counts) {
+    const actual = actualCounts.get(code);
+    if (actual !== expected) differences.push(`coupon ${code}: redeemed_count is ${actual}, expected ${expected}`);
+  }
+
+  const rows = (await deps.knex('redemptions').select('coupon_code', 'request_id', 'user_id', 'order_id', 'amount_cents', 'status')) as RedemptionRow[];
+  const seen = new Set<string>();
+  for (const row of rows) {
+    const key = `${row.coupon_code}/${row.request_id}`;
+    seen.add(key);
+    const expected = reference.redemptions.get(key);
+    if (!expected) {
+      differences.push(`redemption ${key}: in MySQL (${row.status}) but no request applies it`);
+      continue;
+    }
+    const fields: [string, unknown, unknown][] = [
+      ['status', row.status, expected.status],
+      ['user_id', row.user_id, expected.user_id],
+      ['order_id', row.order_id, expected.order_id],
+      ['amount_cents', Number(row.amount_cents), expected.amount_cents],
+    ];
+    for (const [field, actual, want] of fields) if (actual !== want) differences.push(`redemption ${key}: ${field} is ${String(actual)}, expected ${String(want)}`);
+  }
+  for (const [key, expected] of reference.redemptions) {
+    if (!seen.has(key)) differences.push(`redemption ${key}: missing from MySQL (expected ${expected.status})`);
+  }
+  return {
+    equal: differences.length === 0,
+    messages: read.messages,
+    decided,
+    unprocessable: read.unprocessable,
+    coupons: reference.counts.size,
+    redemptions: reference.redemptions.size,
+    differences,
+  };
+}
+
+export function formatVerifyReport(r: VerifyReport, limit = 50): string {
+  const head = `verify: ${r.messages} messages (${r.decided} requests, ${r.unprocessable} dead-letterable), ${r.coupons} coupons, ${r.redemptions} redemptions expected`;
+  if (r.equal) return `${head}\nEQUAL: MySQL holds exactly the state the rules give`;
+  const more = r.differences.length > limit ? `\n... and ${r.differences.length - limit} more` : '';
+  return `${head}\nDIFFERENT: ${r.differences.length} difference(s)\n${r.differences.slice(0, limit).join('\n')}${more}`;
+}
