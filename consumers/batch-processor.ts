@@ -1,6 +1,7 @@
 import type { KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
 import { isKafkaError, isRetriableStorageError, retryUntilDone } from '../lib/retry.js';
+import type { FaultInjector } from '../lib/faults.js';
 import type { Decoder } from '../schemas/registry.js';
 import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
 import type { ConsumerStats } from './consumer-stats.js';
@@ -19,6 +20,7 @@ export interface BatchProcessorDeps {
   logger: Logger;
   consumerId: string;
   maxMessageBytes: number;
+  faults: FaultInjector;
   /** True once the consumer is shutting down or lost the partition: stop retrying. */
   shouldStop(): boolean;
 }
@@ -56,15 +58,18 @@ export class BatchProcessor {
     });
 
     if (toFlush.length > 0) {
-      const flushed = await this.retrying('flush', () => deps.store.flush(toFlush, deps.consumerId, Date.now()));
+      const flushed = await this.retrying('flush', () => deps.store.flush(toFlush, deps.consumerId, Date.now(), () => deps.faults.at('crash-before-db-commit')));
+      deps.faults.at('crash-after-db-commit');
       flushed.records.forEach((record, j) => (records[flushSlots[j]!] = record));
       deps.stats.mysqlStatements += flushed.statements;
       await deps.cache.remember(flushed.committed);
       deps.stats.redisRoundTrips += flushed.committed.length > 0 ? 1 : 0;
+      deps.faults.at('crash-after-redis');
     }
 
     const audit = records as RedemptionDecided[];
     await this.retrying('publish', () => deps.publisher.publish(audit, deadLetters));
+    deps.faults.at('crash-after-audit');
     deps.stats.recordDecisions(audit);
     deps.stats.deadLetters += deadLetters.length;
     deps.stats.messages += messages.length;

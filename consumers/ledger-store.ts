@@ -64,7 +64,7 @@ interface RedemptionDbRow {
 export class LedgerStore {
   constructor(private readonly knex: Knex) {}
 
-  async flush(requests: readonly SourcedRequest[], consumerId: string, decidedAt: number): Promise<FlushResult> {
+  async flush(requests: readonly SourcedRequest[], consumerId: string, decidedAt: number, beforeCommit: () => void = () => {}): Promise<FlushResult> {
     return this.knex.transaction(
       async (trx) => {
         let statements = 0;
@@ -159,6 +159,7 @@ export class LedgerStore {
         if (couponUpdates.length > 0) {
           await run(trx('coupons').insert(couponUpdates).onConflict('code').merge(['redeemed_count', 'updated_at']));
         }
+        beforeCommit();
         return { records, committed, statements: statements + 2 };
       },
       { isolationLevel: 'read committed' },

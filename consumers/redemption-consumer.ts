@@ -5,6 +5,7 @@ import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../lib/config.js';
+import { FaultInjector } from '../lib/faults.js';
 import type { SchemaRegistryClient } from '../schemas/registry.js';
 import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
 import { BatchProcessor } from './batch-processor.js';
@@ -62,6 +63,7 @@ export class RedemptionConsumer {
       logger,
       consumerId: this.consumerId,
       maxMessageBytes: config.maxMessageBytes,
+      faults: new FaultInjector(config.faults),
       shouldStop: () => this.stopping,
     });
 

@@ -1,4 +1,5 @@
 import { ConfigError, type SettingProblem } from './errors.js';
+import { parseFaultPlan } from './faults.js';
 
 /**
  * Every setting the pipeline reads, declared once: its environment variable, default, why that default,
@@ -125,6 +126,12 @@ export const SETTINGS = {
     parse: positiveInt(64),
   },
   logLevel: { env: 'LOG_LEVEL', default: 'info', doc: 'pino log level.', parse: level },
+  faults: {
+    env: 'REDEEM_FAULTS',
+    default: '',
+    doc: 'Fault injection for tests and chaos runs, off by default: e.g. `crash-after-db-commit:0.02` kills the consumer with SIGKILL at that point of 2% of flushes. Points: crash-before-db-commit, crash-after-db-commit, crash-after-redis, crash-after-audit.',
+    parse: parseFaultPlan,
+  },
 } satisfies Record<string, SettingSpec<unknown>>;
 
 type Settings = typeof SETTINGS;

@@ -133,6 +133,32 @@ export class IsolatedPipeline {
   }
 }
 
+/** Runs `redeem verify` for this pipeline; returns its report, and whether it found MySQL equal. */
+export async function verifyEqual(p: IsolatedPipeline): Promise<{ equal: boolean; report: string }> {
+  const result = await p.cli(['verify', '--no-progress']);
+  return { equal: result.code === 0 && result.stdout.includes('EQUAL'), report: result.stdout + result.stderr };
+}
+
+/**
+ * The audit stream's promise: every decided message has at least one record, and all records of one
+ * message (a repeat after a crash) agree.
+ */
+export function auditProblems(records: readonly RedemptionDecided[], messages: Map<number, number>): string[] {
+  const bySource = new Map<string, string>();
+  const problems: string[] = [];
+  for (const r of records) {
+    const source = `${r.source_partition}/${r.source_offset}`;
+    const decision = `${r.request_id}:${r.decision}:${r.reason}`;
+    const earlier = bySource.get(source);
+    if (earlier !== undefined && earlier !== decision) problems.push(`message ${source} has conflicting decisions ${earlier} and ${decision}`);
+    bySource.set(source, decision);
+  }
+  for (const [partition, end] of messages) {
+    for (let offset = 0; offset < end; offset++) if (!bySource.has(`${partition}/${offset}`)) problems.push(`message ${partition}/${offset} has no decision record`);
+  }
+  return problems;
+}
+
 export interface CliResult {
   code: number | null;
   stdout: string;

@@ -39,3 +39,15 @@ describe('configuration', () => {
     for (const spec of Object.values(SETTINGS)) expect(table).toContain(`\`${spec.env}\``);
   });
 });
+
+describe('fault injection settings', () => {
+  it('are off by default and parse named points with probabilities', () => {
+    expect(loadConfig({}).faults).toEqual({});
+    expect(loadConfig({ REDEEM_FAULTS: 'crash-after-db-commit:0.02, crash-after-audit:1' }).faults).toEqual({ 'crash-after-db-commit': 0.02, 'crash-after-audit': 1 });
+  });
+
+  it('refuse unknown points and bad probabilities, naming the setting', () => {
+    expect(() => loadConfig({ REDEEM_FAULTS: 'crash-sometimes:0.1' })).toThrow(/REDEEM_FAULTS: unknown fault point "crash-sometimes"/);
+    expect(() => loadConfig({ REDEEM_FAULTS: 'crash-after-redis:2' })).toThrow(/REDEEM_FAULTS: "crash-after-redis:2" needs a probability between 0 and 1/);
+  });
+});
