@@ -13,6 +13,8 @@ import { ConsumerStats } from './consumer-stats.js';
 import { DecisionCache } from './decision-cache.js';
 import { DecisionPublisher } from './decision-publisher.js';
 import { LedgerStore } from './ledger-store.js';
+import { stickyAssigner } from './sticky-assigner.js';
+import type { Ownership } from './sticky-assignment.js';
 
 export interface ConsumerDeps {
   kafka: Kafka;
@@ -40,6 +42,7 @@ export class RedemptionConsumer {
   private joined = false;
   private inFlight = 0;
   private lastActivity = Date.now();
+  private owned: Ownership = new Map();
 
   constructor(
     private readonly config: Config,
@@ -76,13 +79,15 @@ export class RedemptionConsumer {
       maxBytesPerPartition: config.fetchMaxBytesPerPartition,
       maxWaitTimeInMs: config.fetchMaxWaitMs,
       allowAutoTopicCreation: false,
+      partitionAssigners: [stickyAssigner(() => this.owned)],
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
       if (this.joined) this.stats.rebalances += 1;
       this.joined = true;
       this.lastActivity = Date.now();
-      logger.info({ memberAssignment: event.payload.memberAssignment, generationId: event.payload.groupProtocol }, 'joined the group');
+      this.owned = new Map(Object.entries(event.payload.memberAssignment));
+      logger.info({ assignment: event.payload.memberAssignment, protocol: event.payload.groupProtocol, rebalances: this.stats.rebalances }, 'joined the group');
     });
     consumer.on(consumer.events.CRASH, (event) => logger.error({ err: event.payload.error, restart: event.payload.restart }, 'consumer crashed'));
 

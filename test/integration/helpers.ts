@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { KafkaMessage } from 'kafkajs';
@@ -157,6 +157,59 @@ export function auditProblems(records: readonly RedemptionDecided[], messages: M
     for (let offset = 0; offset < end; offset++) if (!bySource.has(`${partition}/${offset}`)) problems.push(`message ${partition}/${offset} has no decision record`);
   }
   return problems;
+}
+
+/** A `redeem consume` running in the background, as an operator would run it. */
+export class BackgroundConsumer {
+  readonly child: ChildProcess;
+  stderr = '';
+  readonly exited: Promise<number | null>;
+
+  constructor(env: Record<string, string>, args: string[] = []) {
+    this.child = spawn(process.execPath, [BIN, 'consume', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
+    this.exited = new Promise((resolve) => this.child.on('close', (code) => resolve(code)));
+  }
+
+  /** SIGTERM, and the exit code once it has left the group. */
+  async stop(): Promise<number | null> {
+    this.child.kill('SIGTERM');
+    return this.exited;
+  }
+
+  kill9(): Promise<number | null> {
+    this.child.kill('SIGKILL');
+    return this.exited;
+  }
+
+  /** The rebalances this member counted, from its summary (after it stopped). */
+  rebalances(): number {
+    const match = /rebalances (\d+)/.exec(this.stderr);
+    return match ? Number(match[1]) : NaN;
+  }
+}
+
+/** Polls until `check` holds, failing with `what` after the timeout: never sleep and hope. */
+export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** True once the pipeline's group has committed every partition up to its end. */
+export async function drained(p: IsolatedPipeline): Promise<boolean> {
+  const ends = await p.endOffsets(p.config.redemptionTopic);
+  const admin = p.rt.kafka().admin();
+  await admin.connect();
+  try {
+    const [committed] = await admin.fetchOffsets({ groupId: p.config.consumerGroup, topics: [p.config.redemptionTopic] });
+    return [...ends].every(([partition, end]) => end === 0 || Number(committed!.partitions.find((c) => c.partition === partition)?.offset ?? -1) >= end);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 export interface CliResult {
