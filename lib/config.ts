@@ -119,6 +119,12 @@ export const SETTINGS = {
     doc: 'How long members get to finish their batch and rejoin during a rebalance.',
     parse: positiveInt(1000, 600000),
   },
+  mysqlLockWaitTimeoutSeconds: {
+    env: 'MYSQL_LOCK_WAIT_TIMEOUT_SECONDS',
+    default: '10',
+    doc: "InnoDB lock wait timeout of the consumer's sessions: a flush stuck behind a foreign lock fails fast and is retried (with heartbeats going on) instead of hanging for MySQL's default 50 s.",
+    parse: positiveInt(1, 3600),
+  },
   maxMessageBytes: {
     env: 'MAX_MESSAGE_BYTES',
     default: '65536',

@@ -28,11 +28,21 @@ function connectionOptions(mysqlUrl: string): mysql.ConnectionOptions {
   };
 }
 
-export function createKnex(mysqlUrl: string, pool: { min: number; max: number } = { min: 0, max: 8 }): Knex {
+export function createKnex(mysqlUrl: string, pool: { min: number; max: number } = { min: 0, max: 8 }, lockWaitTimeoutSeconds?: number): Knex {
   return knexFactory({
     client: 'mysql2',
     connection: { ...connectionOptions(mysqlUrl), database: databaseName(mysqlUrl) } as Knex.MySql2ConnectionConfig,
-    pool,
+    pool: {
+      ...pool,
+      afterCreate: (connection: mysql.Connection, done: (error: Error | null, connection: mysql.Connection) => void) => {
+        if (lockWaitTimeoutSeconds === undefined) return done(null, connection);
+        // The callback-style connection knex hands over: set the session's lock wait timeout once.
+        (connection as unknown as { query(sql: string, cb: (error: Error | null) => void): void }).query(
+          `SET SESSION innodb_lock_wait_timeout = ${Math.floor(lockWaitTimeoutSeconds)}`,
+          (error) => done(error, connection),
+        );
+      },
+    },
     migrations: { migrationSource, tableName: 'knex_migrations' },
   });
 }

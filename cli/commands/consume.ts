@@ -46,5 +46,6 @@ export function formatStats(stats: ConsumerStats): string {
     `rejected     ${stats.decisions.REJECTED}${rejected ? `  (${rejected})` : ''}`,
     `dead letters ${stats.deadLetters}`,
     `batches      ${stats.batches}, MySQL statements ${stats.mysqlStatements}, Redis round trips ${stats.redisRoundTrips}, rebalances ${stats.rebalances}`,
+    `retries      MySQL ${stats.mysqlRetries}, Redis errors ${stats.redisErrors}, redeliveries seen ${stats.redeliveries}`,
   ].join('\n');
 }

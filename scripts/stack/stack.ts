@@ -301,6 +301,19 @@ async function ensureLocal(service: LocalService, print: Print): Promise<void> {
   print(`${service.name}: up on ${host}:${port}`);
 }
 
+/**
+ * Stops the machine's Redis (SHUTDOWN NOSAVE) and, after `downMs`, starts it again as `stack up` would:
+ * the chaos run and the outage tests use this to take Redis away and give it back.
+ */
+export async function bounceRedis(downMs: number, print: Print = () => {}): Promise<void> {
+  const { host, port } = ADDRESSES.redis;
+  spawnSync('redis-cli', ['-h', host, '-p', String(port), 'shutdown', 'nosave']);
+  await waitFor('Redis to stop', async () => !(await portOpen(host, port)), 10_000);
+  print('redis: stopped');
+  await new Promise((resolve) => setTimeout(resolve, downMs));
+  await ensureLocal(LOCAL.find((s) => s.name === 'redis')!, print);
+}
+
 export async function stackUp(print: Print = console.log): Promise<void> {
   for (const service of LOCAL) await ensureLocal(service, print);
   for (const service of MANAGED) await startManaged(service, print);

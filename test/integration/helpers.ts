@@ -9,6 +9,7 @@ import { pipelineTopics } from '../../lib/topics.js';
 import { RedemptionProducer } from '../../producers/redemption-producer.js';
 import type { RedemptionDecided, RedemptionRequested } from '../../schemas/types.js';
 import { ensureTopics } from '../../lib/kafka.js';
+import type { Redis } from 'ioredis';
 import { redisReady } from '../../lib/redis.js';
 
 const BIN = fileURLToPath(new URL('../../bin/redeem.mjs', import.meta.url));
@@ -94,6 +95,13 @@ export class IsolatedPipeline {
     }
   }
 
+  /** A connected Redis client (the runtime's fails fast rather than queueing before it connects). */
+  async redis(): Promise<Redis> {
+    const redis = this.rt.redis();
+    await redisReady(redis);
+    return redis;
+  }
+
   /** The next offset to be written on each partition of `topic`. */
   async endOffsets(topic: string): Promise<Map<number, number>> {
     const admin = this.rt.kafka().admin();
@@ -120,8 +128,7 @@ export class IsolatedPipeline {
     } finally {
       await admin.disconnect();
     }
-    const redis = this.rt.redis();
-    await redisReady(redis);
+    const redis = await this.redis();
     let cursor = '0';
     do {
       const [next, keys] = await redis.scan(cursor, 'MATCH', `${this.config.redisKeyPrefix}:*`, 'COUNT', 1000);
@@ -199,17 +206,22 @@ export async function waitUntil(what: string, check: () => Promise<boolean>, tim
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
-/** True once the pipeline's group has committed every partition up to its end. */
-export async function drained(p: IsolatedPipeline): Promise<boolean> {
-  const ends = await p.endOffsets(p.config.redemptionTopic);
+/** The pipeline group's committed offset per partition (0 where nothing is committed yet). */
+export async function committedOffsets(p: IsolatedPipeline): Promise<Map<number, number>> {
   const admin = p.rt.kafka().admin();
   await admin.connect();
   try {
     const [committed] = await admin.fetchOffsets({ groupId: p.config.consumerGroup, topics: [p.config.redemptionTopic] });
-    return [...ends].every(([partition, end]) => end === 0 || Number(committed!.partitions.find((c) => c.partition === partition)?.offset ?? -1) >= end);
+    return new Map(committed!.partitions.map((c) => [c.partition, Math.max(0, Number(c.offset))]));
   } finally {
     await admin.disconnect();
   }
+}
+
+/** True once the pipeline's group has committed every partition up to its end. */
+export async function drained(p: IsolatedPipeline): Promise<boolean> {
+  const [ends, committed] = await Promise.all([p.endOffsets(p.config.redemptionTopic), committedOffsets(p)]);
+  return [...ends].every(([partition, end]) => (committed.get(partition) ?? 0) >= end);
 }
 
 export interface CliResult {

@@ -1,0 +1,114 @@
+import { execFileSync } from 'node:child_process';
+import { afterAll, describe, expect, it } from 'vitest';
+import { bounceRedis, stackRestart } from '../../scripts/stack/stack.js';
+import type { RedemptionRequested } from '../../schemas/types.js';
+import { auditProblems, BackgroundConsumer, committedOffsets, drained, IsolatedPipeline, runCli, verifyEqual, waitUntil } from './helpers.js';
+
+const REQUESTS = 20_000;
+const GROUP = { SESSION_TIMEOUT_MS: '10000', HEARTBEAT_INTERVAL_MS: '1000', REBALANCE_TIMEOUT_MS: '15000' };
+const pipelines: IsolatedPipeline[] = [];
+
+afterAll(async () => {
+  for (const p of pipelines) await p.cleanup();
+});
+
+/**
+ * Runs a paced checkout load through one background consumer, strikes with `outage` once the consumer
+ * is under way, then waits for the group to drain and checks the result with `redeem verify` and the
+ * audit stream. Returns the consumer, stopped, for its summary.
+ */
+async function underLoad(env: Record<string, string>, outage: (p: IsolatedPipeline) => Promise<void>): Promise<BackgroundConsumer> {
+  const p = new IsolatedPipeline({ ...GROUP, ...env });
+  pipelines.push(p);
+  await p.setUp();
+  expect((await p.cli(['coupons', 'generate', '--count', '100', '--prefix', 'DEMO', '--quota', '150'])).code).toBe(0);
+  const producing = runCli(['produce', '--generate', String(REQUESTS), '--coupons', '100', '--rate', '2000', '--no-progress'], p.env);
+  const consumer = new BackgroundConsumer(p.env);
+  try {
+    await waitUntil('the consumer to get going', async () => [...(await committedOffsets(p)).values()].reduce((a, b) => a + b, 0) >= 2000);
+    await outage(p);
+    const produced = await producing;
+    expect(produced.code, produced.stderr).toBe(0);
+    await waitUntil('the group to drain the topic', () => drained(p), 180_000);
+    expect(await consumer.stop(), consumer.stderr).toBe(0);
+  } finally {
+    consumer.child.kill('SIGKILL');
+  }
+  const { equal, report } = await verifyEqual(p);
+  expect(equal, report).toBe(true);
+  expect(auditProblems(await p.auditRecords(REQUESTS), await p.endOffsets(p.config.redemptionTopic))).toEqual([]);
+  return consumer;
+}
+
+function mariadbPid(): string {
+  return execFileSync('pidof', ['mariadbd']).toString().trim().split(' ')[0]!;
+}
+
+describe('outages heal by themselves, losing nothing and applying nothing twice', () => {
+  it('Redis flushed mid-run', async () => {
+    await underLoad({}, async (p) => {
+      await (await p.redis()).flushall();
+    });
+  });
+
+  it('Redis restarted mid-run', async () => {
+    const consumer = await underLoad({}, () => bounceRedis(500));
+    expect(consumer.stderr).toMatch(/decided\s+20000/);
+  });
+
+  it('Redis unreachable for 30 s: the consumer keeps deciding through MySQL and uses Redis again once it is back', async () => {
+    const consumer = await underLoad({}, () => bounceRedis(30_000));
+    expect(Number(/Redis errors (\d+)/.exec(consumer.stderr)?.[1])).toBeGreaterThan(0);
+    expect(consumer.rebalances()).toBe(0);
+  });
+
+  it('MySQL stalled for 30 s, three times the session timeout: no rebalance, nothing lost', async () => {
+    const consumer = await underLoad({}, async () => {
+      const pid = mariadbPid();
+      process.kill(Number(pid), 'SIGSTOP');
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 30_000));
+      } finally {
+        process.kill(Number(pid), 'SIGCONT');
+      }
+    });
+    expect(consumer.rebalances()).toBe(0);
+  });
+
+  it('lock-wait timeouts are retried until the foreign lock goes', async () => {
+    const consumer = await underLoad({ MYSQL_LOCK_WAIT_TIMEOUT_SECONDS: '1' }, async (p) => {
+      // An operator's open transaction holds the hottest coupons' rows for 5 s.
+      await p.rt.knex().transaction(async (trx) => {
+        await trx('coupons').whereIn('code', ['DEMO-000001', 'DEMO-000002', 'DEMO-000003']).forUpdate();
+        await new Promise((resolve) => setTimeout(resolve, 5000));
+      });
+    });
+    expect(Number(/MySQL (\d+)/.exec(consumer.stderr)?.[1])).toBeGreaterThan(0);
+  });
+
+  it('the Kafka broker restarted mid-run', async () => {
+    await underLoad({}, () => stackRestart('kafka'));
+  });
+});
+
+describe('an upstream retry long after the first request', () => {
+  it('is still a DUPLICATE once Redis has forgotten the request', async () => {
+    const p = new IsolatedPipeline({ DECISION_CACHE_TTL_SECONDS: '1' });
+    pipelines.push(p);
+    await p.setUp();
+    expect((await p.cli(['coupons', 'generate', '--count', '1', '--prefix', 'LATE'])).code).toBe(0);
+    const request: RedemptionRequested = { request_id: 'late-1', coupon_code: 'LATE-000001', user_id: 'u', order_id: 'o', op: 'REDEEM', reverses_request_id: null, amount_cents: 100, currency: 'EUR', occurred_at: new Date('2026-11-24T00:00:00Z'), source: 'test' };
+    await p.produce([request]);
+    expect((await p.cli(['consume', '--exit-when-idle', '2'])).code).toBe(0);
+    const redis = await p.redis();
+    await waitUntil('Redis to expire the decision', async () => (await redis.keys(`${p.config.redisKeyPrefix}:d:*`)).length === 0, 10_000);
+    await p.produce([request]);
+    expect((await p.cli(['consume', '--exit-when-idle', '2'])).code).toBe(0);
+    const audit = await p.auditRecords(2);
+    expect(audit.map((r) => r.decision).sort()).toEqual(['APPLIED', 'DUPLICATE']);
+    const [{ redeemed_count }] = (await p.rt.knex()('coupons').select('redeemed_count')) as [{ redeemed_count: number }];
+    expect(redeemed_count).toBe(1);
+    const { equal, report } = await verifyEqual(p);
+    expect(equal, report).toBe(true);
+  });
+});
