@@ -12,6 +12,7 @@ import { demo } from './commands/demo.js';
 import { produceFile, produceSimulation } from './commands/produce.js';
 import { Runtime } from './runtime.js';
 import { formatVerifyReport, verify } from '../verify/verify.js';
+import { formatChaosSummary, runChaos } from '../scripts/chaos-run.js';
 import type { RedemptionRequested } from '../schemas/types.js';
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
@@ -27,6 +28,12 @@ function share(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('must be a number between 0 and 1');
   return n;
+}
+
+function duration(value: string): number {
+  const match = /^(\d+)(ms|s|m|h)?$/.exec(value);
+  if (!match) throw new InvalidArgumentError('must be a duration like 90s, 5m or 1h');
+  return Number(match[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
 }
 
 function isoDate(value: string): Date {
@@ -185,6 +192,20 @@ program
       if (!report.equal) process.exitCode = 1;
     }),
   );
+
+program
+  .command('chaos')
+  .description('a load through several consumers while faults strike; then drain, verify and summarise (exit 1 unless equal)')
+  .option('--duration <d>', 'how long the load runs (e.g. 90s, 5m)', duration, 300_000)
+  .option('--interval <d>', 'time between faults', duration, 15_000)
+  .option('--rate <n>', 'requests per second', int(1), 1000)
+  .option('--consumers <n>', 'consumer processes at the start', int(1), 2)
+  .option('--seed <n>', 'seed of the load and of the fault order', int(0), 7)
+  .action(async (o: { duration: number; interval: number; rate: number; consumers: number; seed: number }) => {
+    const summary = await runChaos({ durationMs: o.duration, intervalMs: o.interval, rate: o.rate, consumers: o.consumers, seed: o.seed, print });
+    print(formatChaosSummary(summary));
+    if (!summary.verify.equal || summary.produced !== summary.decided + summary.deadLettered) process.exitCode = 1;
+  });
 
 program
   .command('config')

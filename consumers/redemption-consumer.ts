@@ -80,6 +80,17 @@ export class RedemptionConsumer {
       maxWaitTimeInMs: config.fetchMaxWaitMs,
       allowAutoTopicCreation: false,
       partitionAssigners: [stickyAssigner(() => this.owned)],
+      retry: {
+        initialRetryTime: 300,
+        maxRetryTime: 5000,
+        retries: 10,
+        // By default KafkaJS gives up for good on an error it deems not retriable (seen after a broker
+        // restart), leaving a live process that consumes nothing. Processing is idempotent, so restart.
+        restartOnFailure: async (error: Error) => {
+          logger.error({ err: error }, 'consumer failed; restarting it');
+          return !this.stopping;
+        },
+      },
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (event) => {

@@ -323,11 +323,19 @@ export async function stackDown(print: Print = console.log): Promise<void> {
   for (const service of [...MANAGED].reverse()) await stopManaged(service, print);
 }
 
-/** Restarts one managed service (the chaos run restarts the broker this way). */
-export async function stackRestart(name: 'kafka' | 'registry', print: Print = console.log): Promise<void> {
+/**
+ * Restarts one managed service (the chaos run restarts the broker this way). Returns false, touching
+ * nothing, when the running service was not started by this checkout's `stack up`.
+ */
+export async function stackRestart(name: 'kafka' | 'registry', print: Print = console.log): Promise<boolean> {
   const service = MANAGED.find((s) => s.name === name)!;
+  if (runningPid(service) === null) {
+    print(`${name}: not started by this checkout's stack; not restarting it`);
+    return false;
+  }
   await stopManaged(service, print);
   await startManaged(service, print);
+  return true;
 }
 
 export interface ComponentStatus {

@@ -87,7 +87,9 @@ describe('outages heal by themselves, losing nothing and applying nothing twice'
   });
 
   it('the Kafka broker restarted mid-run', async () => {
-    await underLoad({}, () => stackRestart('kafka'));
+    await underLoad({}, async () => {
+      expect(await stackRestart('kafka', () => {}), 'the broker must be the one this checkout started').toBe(true);
+    });
   });
 });
 

@@ -1,0 +1,273 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { Runtime } from '../cli/runtime.js';
+import { loadConfig, deadLetterTopic } from '../lib/config.js';
+import { generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
+import { migrateToLatest, withDatabase } from '../lib/mysql.js';
+import { redisReady } from '../lib/redis.js';
+import { ensurePipelineTopics } from '../lib/topics.js';
+import { DEFAULT_SIMULATION, seededRandom, simulateCheckout } from '../producers/checkout-simulator.js';
+import { RedemptionProducer } from '../producers/redemption-producer.js';
+import { RateLimiter } from '../lib/progress.js';
+import type { RedemptionRequested } from '../schemas/types.js';
+import { verify, type VerifyReport } from '../verify/verify.js';
+import { bounceRedis, stackRestart } from './stack/stack.js';
+
+/**
+ * The chaos run: a paced checkout load through a few consumer processes while faults strike one after
+ * another (kill -9 a consumer, add one, stop one, flush Redis, restart Redis, pause MySQL, restart the
+ * broker); then it waits for the group to drain, runs `verify`, and prints what happened. It works in a
+ * namespace of its own (topics, group, database, Redis prefix named chaos-<id>), touches only processes
+ * it started and the local services, and stops by itself.
+ */
+export const FAULT_KINDS = ['kill-9-consumer', 'add-consumer', 'stop-consumer', 'flush-redis', 'restart-redis', 'pause-mysql', 'restart-kafka'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+export interface ChaosOptions {
+  durationMs: number;
+  intervalMs: number;
+  rate: number;
+  consumers: number;
+  seed: number;
+  print: (line: string) => void;
+}
+
+export interface ChaosSummary {
+  namespace: string;
+  faults: Record<FaultKind, number>;
+  skipped: string[];
+  produced: number;
+  decided: number;
+  deadLettered: number;
+  rebalances: number;
+  verify: VerifyReport;
+}
+
+const BIN = fileURLToPath(new URL('../bin/redeem.mjs', import.meta.url));
+
+class ConsumerProcess {
+  readonly child: ChildProcess;
+  stderr = '';
+  readonly exited: Promise<void>;
+  constructor(env: NodeJS.ProcessEnv, logFile: string) {
+    this.child = spawn(process.execPath, [BIN, 'consume'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child.stderr!.on('data', (d: Buffer) => {
+      this.stderr += d.toString();
+      appendFileSync(logFile, d);
+    });
+    this.exited = new Promise((resolve) => this.child.on('close', () => resolve()));
+  }
+  /** Group joins after the first: each one is a rebalance this member went through. */
+  rebalances(): number {
+    return Math.max(0, this.stderr.split('\n').filter((l) => l.includes('"joined the group"')).length - 1);
+  }
+}
+
+export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
+  const id = randomBytes(3).toString('hex');
+  const base = loadConfig(process.env);
+  const env: Record<string, string> = {
+    REDEMPTION_TOPIC: `chaos-${id}.requested`,
+    AUDIT_TOPIC: `chaos-${id}.decided`,
+    CONSUMER_GROUP: `chaos-${id}`,
+    REDIS_KEY_PREFIX: `chaos-${id}`,
+    MYSQL_URL: withDatabase(base.mysqlUrl, `redeem_chaos_${id}`),
+    // Short sessions, so a killed member is noticed in seconds; the production defaults are longer.
+    SESSION_TIMEOUT_MS: '10000',
+    HEARTBEAT_INTERVAL_MS: '1000',
+    REBALANCE_TIMEOUT_MS: '15000',
+    LOG_LEVEL: 'info',
+  };
+  const config = loadConfig({ ...process.env, ...env });
+  const rt = new Runtime({ ...config, logLevel: 'warn' });
+  const childEnv = { ...process.env, ...env };
+  o.print(`chaos ${id}: topics chaos-${id}.*, database redeem_chaos_${id}, ${o.rate}/s for ${o.durationMs / 1000} s, faults every ${o.intervalMs / 1000} s`);
+
+  await migrateToLatest(config.mysqlUrl);
+  const admin = rt.kafka().admin();
+  await admin.connect();
+  await ensurePipelineTopics(admin, config, rt.logger);
+  await admin.disconnect();
+  const coupons = generateCoupons({ count: 300, prefix: 'CHAOS', campaigns: 3, quota: Math.max(20, Math.round((o.rate * o.durationMs) / 1000 / 300)), perUserLimit: 3, validFrom: new Date('2026-01-01T00:00:00Z'), validUntil: new Date('2027-01-01T00:00:00Z') });
+  await upsertCoupons(rt.knex(), coupons);
+
+  const logDir = join(tmpdir(), `redeem-chaos-${id}`);
+  mkdirSync(logDir, { recursive: true });
+  let started = 0;
+  const startConsumer = () => new ConsumerProcess(childEnv, join(logDir, `consumer-${++started}.log`));
+  o.print(`consumer logs in ${logDir}`);
+  const consumers: ConsumerProcess[] = [];
+  const retired: ConsumerProcess[] = [];
+  for (let i = 0; i < o.consumers; i++) consumers.push(startConsumer());
+
+  // The load: in this process, so that it rides out broker restarts with the producer's own retries.
+  const codec = await rt.registry().codecFor<RedemptionRequested>('requested', config.redemptionTopic);
+  const producer = await RedemptionProducer.connect(rt.kafka(), codec, config.redemptionTopic);
+  const endAt = Date.now() + o.durationMs;
+  let produced = 0;
+  const load = (async () => {
+    const limiter = new RateLimiter(o.rate);
+    const batch = Math.max(1, Math.round(o.rate / 20));
+    const requests = simulateCheckout({ ...DEFAULT_SIMULATION, count: Number.MAX_SAFE_INTEGER, couponCodes: coupons.map((c) => c.code), users: 3000, seed: o.seed });
+    while (Date.now() < endAt) {
+      const chunk: RedemptionRequested[] = [];
+      for (let i = 0; i < batch; i++) chunk.push(requests.next().value as RedemptionRequested);
+      await producer.sendAll(chunk);
+      produced += chunk.length;
+      await limiter.wait(produced);
+    }
+  })();
+
+  const faults = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
+  const skipped: string[] = [];
+  const random = seededRandom(o.seed);
+  const strike = async (kind: FaultKind): Promise<boolean> => {
+    switch (kind) {
+      case 'kill-9-consumer': {
+        const victim = consumers.splice(Math.floor(random() * consumers.length), 1)[0]!;
+        victim.child.kill('SIGKILL');
+        retired.push(victim);
+        consumers.push(startConsumer());
+        return true;
+      }
+      case 'add-consumer':
+        consumers.push(startConsumer());
+        return true;
+      case 'stop-consumer': {
+        if (consumers.length <= 1) return false;
+        const leaving = consumers.pop()!;
+        leaving.child.kill('SIGTERM');
+        retired.push(leaving);
+        return true;
+      }
+      case 'flush-redis': {
+        const redis = rt.redis();
+        await redisReady(redis);
+        await redis.flushall();
+        return true;
+      }
+      case 'restart-redis':
+        await bounceRedis(1000);
+        return true;
+      case 'pause-mysql': {
+        const pid = Number(execFileSync('pidof', ['mariadbd']).toString().trim().split(' ')[0]);
+        process.kill(pid, 'SIGSTOP');
+        try {
+          await new Promise((resolve) => setTimeout(resolve, 5000));
+        } finally {
+          process.kill(pid, 'SIGCONT');
+        }
+        return true;
+      }
+      case 'restart-kafka':
+        return stackRestart('kafka', () => {});
+    }
+  };
+
+  let order: FaultKind[] = [];
+  while (Date.now() + o.intervalMs < endAt) {
+    await new Promise((resolve) => setTimeout(resolve, o.intervalMs));
+    if (order.length === 0) order = [...FAULT_KINDS].sort(() => random() - 0.5);
+    const kind = order.shift()!;
+    const started = Date.now();
+    if (await strike(kind)) {
+      faults[kind] += 1;
+      o.print(`  ${new Date().toISOString()} ${kind} (${Date.now() - started} ms; ${consumers.length} consumers)`);
+    } else {
+      skipped.push(kind);
+      o.print(`  ${new Date().toISOString()} ${kind} skipped`);
+    }
+  }
+  await load;
+  await producer.disconnect();
+  o.print(`load done: ${produced} produced; waiting for the group to drain`);
+
+  await waitForDrain(rt, config.redemptionTopic, config.consumerGroup, 300_000);
+  for (const c of consumers) c.child.kill('SIGTERM');
+  await Promise.all([...consumers, ...retired].map((c) => c.exited));
+
+  const decided = await distinctAuditSources(rt, config.auditTopic);
+  const deadLettered = await topicSize(rt, deadLetterTopic(config.redemptionTopic));
+  const report = await verify({ kafka: rt.kafka(), knex: rt.knex(), decoder: rt.registry().decoderFor<RedemptionRequested>('requested') }, config.redemptionTopic, config.maxMessageBytes, false);
+  const rebalances = [...consumers, ...retired].reduce((sum, c) => sum + c.rebalances(), 0);
+  await rt.close();
+  return { namespace: `chaos-${id}`, faults, skipped, produced, decided, deadLettered, rebalances, verify: report };
+}
+
+async function waitForDrain(rt: Runtime, topic: string, groupId: string, timeoutMs: number): Promise<void> {
+  const admin = rt.kafka().admin();
+  await admin.connect();
+  try {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const ends = await admin.fetchTopicOffsets(topic);
+      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      if (ends.every((e) => Number(committed!.partitions.find((c) => c.partition === e.partition)?.offset ?? -1) >= Number(e.high) || e.high === '0')) return;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    throw new Error(`the group did not drain ${topic} within ${timeoutMs / 1000} s`);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function topicSize(rt: Runtime, topic: string): Promise<number> {
+  const admin = rt.kafka().admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(topic)).reduce((sum, o) => sum + Number(o.high) - Number(o.low), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Messages of the requests topic with at least one audit record: the decided count. */
+async function distinctAuditSources(rt: Runtime, auditTopic: string): Promise<number> {
+  const decoder = rt.registry().decoderFor<{ source_partition: number; source_offset: number }>('decided');
+  const total = await topicSize(rt, auditTopic);
+  const sources = new Set<string>();
+  if (total === 0) return 0;
+  const consumer = rt.kafka().consumer({ groupId: `chaos-audit-${randomBytes(3).toString('hex')}`, maxWaitTimeInMs: 200 });
+  await consumer.connect();
+  let seen = 0;
+  try {
+    await consumer.subscribe({ topic: auditTopic, fromBeginning: true });
+    await new Promise<void>((resolve) => {
+      void consumer.run({
+        autoCommit: false,
+        eachBatch: async ({ batch }) => {
+          for (const m of batch.messages) {
+            const r = await decoder.decode(m.value!);
+            sources.add(`${r.source_partition}/${r.source_offset}`);
+          }
+          seen += batch.messages.length;
+          if (seen >= total) resolve();
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return sources.size;
+}
+
+export function formatChaosSummary(s: ChaosSummary): string {
+  const rows: [string, string][] = [
+    ...FAULT_KINDS.map((k): [string, string] => [`faults: ${k}`, String(s.faults[k])]),
+    ['requests produced', String(s.produced)],
+    ['decided', String(s.decided)],
+    ['dead-lettered', String(s.deadLettered)],
+    ['produced = decided + dead-lettered', s.produced === s.decided + s.deadLettered ? 'yes' : 'NO'],
+    ['rebalances', String(s.rebalances)],
+    ['verify', s.verify.equal ? 'EQUAL' : `DIFFERENT (${s.verify.differences.length})`],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  const lines = rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`);
+  if (s.skipped.length > 0) lines.push(`skipped: ${s.skipped.join(', ')}`);
+  if (!s.verify.equal) lines.push(...s.verify.differences.slice(0, 20));
+  return [`chaos summary (${s.namespace})`, ...lines].join('\n');
+}
