@@ -201,8 +201,9 @@ program
   .option('--rate <n>', 'requests per second', int(1), 1000)
   .option('--consumers <n>', 'consumer processes at the start', int(1), 2)
   .option('--seed <n>', 'seed of the load and of the fault order', int(0), 7)
-  .action(async (o: { duration: number; interval: number; rate: number; consumers: number; seed: number }) => {
-    const summary = await runChaos({ durationMs: o.duration, intervalMs: o.interval, rate: o.rate, consumers: o.consumers, seed: o.seed, print });
+  .option('--cleanup', 'remove the run\'s topics, database and Redis keys at the end', false)
+  .action(async (o: { duration: number; interval: number; rate: number; consumers: number; seed: number; cleanup: boolean }) => {
+    const summary = await runChaos({ durationMs: o.duration, intervalMs: o.interval, rate: o.rate, consumers: o.consumers, seed: o.seed, cleanup: o.cleanup, print });
     print(formatChaosSummary(summary));
     if (!summary.verify.equal || summary.produced !== summary.decided + summary.deadLettered) process.exitCode = 1;
   });

@@ -3,6 +3,7 @@ import type { RedemptionDecided } from '../../schemas/types.js';
 import { ReferenceLedger, type ReferenceLedger as Ledger } from '../../verify/reference-ledger.js';
 import { couponsCsv, mixedCoupons, mixedRequests, writeJsonLines, writeTemp } from './fixtures.js';
 import { IsolatedPipeline } from './helpers.js';
+import { dropDatabase } from '../../lib/mysql.js';
 
 const SIM_COUPONS = 30;
 const SIM_REQUESTS = 4000;
@@ -115,6 +116,21 @@ describe('the pipeline end to end', () => {
     expect(audit).toHaveLength(requests.length * 2);
     expect(second).toHaveLength(requests.length);
     expect(second.every((r) => r.decision === 'DUPLICATE')).toBe(true);
+  });
+
+  it('replaying the whole topic into a fresh database gives the same state', async () => {
+    const fresh = { MYSQL_URL: p.config.mysqlUrl.replace(/redeem_test_(\w+)$/, 'redeem_test_$1_rebuild'), CONSUMER_GROUP: `${p.config.consumerGroup}-rebuild`, REDIS_KEY_PREFIX: `${p.config.redisKeyPrefix}-rebuild`, AUDIT_TOPIC: `${p.config.auditTopic}.rebuild` };
+    expect((await p.cli(['migrate'], fresh)).code).toBe(0);
+    expect((await p.cli(['coupons', 'import', writeTemp(couponsCsv(coupons), 'coupons-rebuild.csv')], fresh)).code).toBe(0);
+    const rebuilt = await p.cli(['consume', '--exit-when-idle', '3'], fresh);
+    expect(rebuilt.code, rebuilt.stderr).toBe(0);
+    const other = new IsolatedPipeline({ ...p.env, ...fresh });
+    try {
+      expect(await dbState(other)).toEqual(await dbState(p));
+    } finally {
+      await other.rt.close();
+      await dropDatabase(other.config.mysqlUrl);
+    }
   });
 
   it('a redelivery of already-decided messages re-emits the identical decisions and changes nothing', async () => {
