@@ -40,7 +40,7 @@ export class BatchProcessor {
     const { requests, deadLetters } = await this.retrying('decode', () => decodeBatch(messages, topic, partition, deps.decoder, deps.maxMessageBytes));
 
     const { decisions: cached, redelivered } = await deps.cache.lookup(requests);
-    deps.stats.redisRoundTrips += requests.length > 0 ? 1 : 0;
+    if (requests.length > 0) deps.stats.recordRedisRoundTrip();
     deps.stats.redeliveries += redelivered;
 
     const records: (RedemptionDecided | undefined)[] = new Array(requests.length);
@@ -61,9 +61,9 @@ export class BatchProcessor {
       const flushed = await this.retrying('flush', () => deps.store.flush(toFlush, deps.consumerId, Date.now(), () => deps.faults.at('crash-before-db-commit')));
       deps.faults.at('crash-after-db-commit');
       flushed.records.forEach((record, j) => (records[flushSlots[j]!] = record));
-      deps.stats.mysqlStatements += flushed.statements;
+      deps.stats.recordMysqlStatements(flushed.statements);
       await deps.cache.remember(flushed.committed);
-      deps.stats.redisRoundTrips += flushed.committed.length > 0 ? 1 : 0;
+      if (flushed.committed.length > 0) deps.stats.recordRedisRoundTrip();
       deps.faults.at('crash-after-redis');
     }
 
@@ -71,10 +71,8 @@ export class BatchProcessor {
     await this.retrying('publish', () => deps.publisher.publish(audit, deadLetters));
     deps.faults.at('crash-after-audit');
     deps.stats.recordDecisions(audit);
-    deps.stats.deadLetters += deadLetters.length;
-    deps.stats.messages += messages.length;
-    deps.stats.batches += 1;
     for (const dl of deadLetters) {
+      deps.stats.recordDeadLetter(dl.code);
       deps.logger.warn({ topic, partition, offset: dl.message.offset, code: dl.code, reason: dl.reason }, 'dead-lettered a message');
     }
   }
@@ -85,7 +83,7 @@ export class BatchProcessor {
       isRetriable: stage === 'publish' ? (error) => isRetriableStorageError(error) || isKafkaError(error) : isRetriableStorageError,
       shouldStop: this.deps.shouldStop,
       onRetry: (error, attempt, delayMs) => {
-        if (stage === 'flush') this.deps.stats.mysqlRetries += 1;
+        this.deps.stats.recordRetry(stage);
         this.deps.logger.warn({ err: error, stage, attempt, delayMs }, 'retrying');
       },
     });

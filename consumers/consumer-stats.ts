@@ -1,6 +1,11 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Decision, RedemptionDecided, RejectReason } from '../schemas/types.js';
 
-/** What one consumer has done so far; the CLI's summary and the metrics read it. */
+/**
+ * What one consumer has done: plain figures for its summary, and the same events as Prometheus metrics
+ * for its /metrics endpoint. Labels are bounded by construction: decision, reason, error code,
+ * partition, operation; never a coupon code, user id or request id.
+ */
 export class ConsumerStats {
   readonly decisions: Record<Decision, number> = { APPLIED: 0, DUPLICATE: 0, REJECTED: 0 };
   readonly rejectedBy = new Map<RejectReason, number>();
@@ -15,32 +20,77 @@ export class ConsumerStats {
   rebalances = 0;
   firstMessageAt: number | null = null;
   lastMessageAt: number | null = null;
+  lastFlushAt: number | null = null;
+
+  readonly registry = new Registry();
+  private readonly m = {
+    messages: new Counter({ name: 'redeem_messages_total', help: 'Messages read from the requests topic', registers: [this.registry] }),
+    decisions: new Counter({ name: 'redeem_decisions_total', help: 'Decisions by outcome and reject reason', labelNames: ['decision', 'reason'] as const, registers: [this.registry] }),
+    deadLetters: new Counter({ name: 'redeem_dead_letters_total', help: 'Messages sent to the dead-letter topic, by error code', labelNames: ['code'] as const, registers: [this.registry] }),
+    batchSize: new Histogram({ name: 'redeem_batch_size', help: 'Messages per flush', buckets: [1, 10, 50, 100, 250, 500, 1000, 2000, 5000], registers: [this.registry] }),
+    flushSeconds: new Histogram({ name: 'redeem_flush_duration_seconds', help: 'Time from a chunk read to its offsets committed', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry] }),
+    endToEnd: new Histogram({ name: 'redeem_end_to_end_latency_seconds', help: 'From the request reaching the broker to its decision committed', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [this.registry] }),
+    lag: new Gauge({ name: 'redeem_consumer_lag', help: 'Messages behind the partition end, as of the last batch', labelNames: ['partition'] as const, registers: [this.registry] }),
+    rebalances: new Counter({ name: 'redeem_rebalances_total', help: 'Rebalances this member went through', registers: [this.registry] }),
+    redisErrors: new Counter({ name: 'redeem_redis_errors_total', help: 'Redis calls that failed (the batch went on through MySQL)', labelNames: ['operation'] as const, registers: [this.registry] }),
+    retries: new Counter({ name: 'redeem_retries_total', help: 'Retried failures by stage (flush = MySQL)', labelNames: ['stage'] as const, registers: [this.registry] }),
+    mysqlStatements: new Counter({ name: 'redeem_mysql_statements_total', help: 'MySQL statements sent by flushes', registers: [this.registry] }),
+    redisRoundTrips: new Counter({ name: 'redeem_redis_round_trips_total', help: 'Redis round trips made by flushes', registers: [this.registry] }),
+    lastFlush: new Gauge({ name: 'redeem_last_flush_timestamp_seconds', help: 'When the last flush committed', registers: [this.registry] }),
+  };
 
   recordDecisions(records: readonly RedemptionDecided[]): void {
     for (const r of records) {
       this.decisions[r.decision] += 1;
       if (r.reason) this.rejectedBy.set(r.reason, (this.rejectedBy.get(r.reason) ?? 0) + 1);
+      this.m.decisions.inc({ decision: r.decision, reason: r.reason ?? '' });
     }
+  }
+
+  recordDeadLetter(code: string): void {
+    this.deadLetters += 1;
+    this.m.deadLetters.inc({ code });
+  }
+
+  recordChunk(messages: number, seconds: number, brokerTimestamps: readonly number[], lag: { partition: number; behind: number }): void {
+    const now = Date.now();
+    this.messages += messages;
+    this.batches += 1;
+    this.lastFlushAt = now;
+    this.m.messages.inc(messages);
+    this.m.batchSize.observe(messages);
+    this.m.flushSeconds.observe(seconds);
+    for (const t of brokerTimestamps) this.m.endToEnd.observe(Math.max(0, now - t) / 1000);
+    this.m.lag.set({ partition: String(lag.partition) }, lag.behind);
+    this.m.lastFlush.set(now / 1000);
+  }
+
+  recordMysqlStatements(n: number): void {
+    this.mysqlStatements += n;
+    this.m.mysqlStatements.inc(n);
+  }
+
+  recordRedisRoundTrip(): void {
+    this.redisRoundTrips += 1;
+    this.m.redisRoundTrips.inc();
+  }
+
+  recordRedisError(operation: 'lookup' | 'remember'): void {
+    this.redisErrors += 1;
+    this.m.redisErrors.inc({ operation });
+  }
+
+  recordRetry(stage: 'decode' | 'flush' | 'publish'): void {
+    if (stage === 'flush') this.mysqlRetries += 1;
+    this.m.retries.inc({ stage });
+  }
+
+  recordRebalance(): void {
+    this.rebalances += 1;
+    this.m.rebalances.inc();
   }
 
   get decided(): number {
     return this.decisions.APPLIED + this.decisions.DUPLICATE + this.decisions.REJECTED;
-  }
-
-  toJSON(): Record<string, unknown> {
-    return {
-      messages: this.messages,
-      decided: this.decided,
-      ...this.decisions,
-      rejectedBy: Object.fromEntries(this.rejectedBy),
-      deadLetters: this.deadLetters,
-      batches: this.batches,
-      mysqlStatements: this.mysqlStatements,
-      mysqlRetries: this.mysqlRetries,
-      redisRoundTrips: this.redisRoundTrips,
-      redisErrors: this.redisErrors,
-      redeliveries: this.redeliveries,
-      rebalances: this.rebalances,
-    };
   }
 }

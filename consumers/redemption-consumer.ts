@@ -13,6 +13,8 @@ import { ConsumerStats } from './consumer-stats.js';
 import { DecisionCache } from './decision-cache.js';
 import { DecisionPublisher } from './decision-publisher.js';
 import { LedgerStore } from './ledger-store.js';
+import { startOpsServer } from './ops-server.js';
+import type { Server } from 'node:http';
 import { stickyAssigner } from './sticky-assigner.js';
 import type { Ownership } from './sticky-assignment.js';
 
@@ -43,6 +45,9 @@ export class RedemptionConsumer {
   private inFlight = 0;
   private lastActivity = Date.now();
   private owned: Ownership = new Map();
+  private opsServer: Server | null = null;
+  /** The port /metrics, /healthz and /readyz are served on, once started. */
+  opsPort: number | null = null;
 
   constructor(
     private readonly config: Config,
@@ -53,13 +58,17 @@ export class RedemptionConsumer {
   async start(): Promise<void> {
     const { config, deps } = this;
     const logger = deps.logger.child({ consumerId: this.consumerId });
+    const ops = await startOpsServer(config.metricsPort, { registry: this.stats.registry, ready: () => this.joined && !this.stopping && this.owned.size > 0 });
+    this.opsServer = ops.server;
+    this.opsPort = ops.port;
+    logger.info({ port: ops.port }, 'serving /metrics, /healthz and /readyz');
     // Requests are only read (any registered writer schema, resolved into ours); audit records are written.
     const requestDecoder = deps.registry.decoderFor<RedemptionRequested>('requested');
     const decidedCodec = await deps.registry.codecFor<RedemptionDecided>('decided', config.auditTopic);
     this.publisher = await DecisionPublisher.connect(deps.kafka, decidedCodec, config.auditTopic, this.consumerId);
     const processor = new BatchProcessor({
       decoder: requestDecoder,
-      cache: new DecisionCache(deps.redis, config.redisKeyPrefix, config.decisionCacheTtlSeconds, logger, () => (this.stats.redisErrors += 1)),
+      cache: new DecisionCache(deps.redis, config.redisKeyPrefix, config.decisionCacheTtlSeconds, logger, (operation) => this.stats.recordRedisError(operation)),
       store: new LedgerStore(deps.knex),
       publisher: this.publisher,
       stats: this.stats,
@@ -94,7 +103,7 @@ export class RedemptionConsumer {
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
-      if (this.joined) this.stats.rebalances += 1;
+      if (this.joined) this.stats.recordRebalance();
       this.joined = true;
       this.lastActivity = Date.now();
       this.owned = new Map(Object.entries(event.payload.memberAssignment));
@@ -123,13 +132,19 @@ export class RedemptionConsumer {
       for (let start = 0; start < messages.length; start += this.config.flushMaxMessages) {
         if (!isRunning() || isStale()) break;
         const chunk = messages.slice(start, start + this.config.flushMaxMessages);
-        const now = Date.now();
-        this.stats.firstMessageAt ??= now;
+        const startedAt = Date.now();
+        this.stats.firstMessageAt ??= startedAt;
         await processor.process(batch.topic, batch.partition, chunk);
         const last = chunk[chunk.length - 1]!.offset;
         resolveOffset(last);
         await this.consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
         this.stats.lastMessageAt = Date.now();
+        this.stats.recordChunk(
+          chunk.length,
+          (this.stats.lastMessageAt - startedAt) / 1000,
+          chunk.map((m) => Number(m.timestamp)),
+          { partition: batch.partition, behind: Math.max(0, Number(batch.highWatermark) - Number(last) - 1) },
+        );
         this.lastActivity = Date.now();
         await heartbeat();
       }
@@ -158,5 +173,6 @@ export class RedemptionConsumer {
     this.stopping = true;
     await this.consumer?.disconnect();
     await this.publisher?.disconnect();
+    await new Promise<void>((resolve) => (this.opsServer ? this.opsServer.close(() => resolve()) : resolve()));
   }
 }

@@ -13,7 +13,7 @@ interface SettingSpec<T> {
   parse(raw: string): T;
 }
 
-const positiveInt = (min = 1, max = Number.MAX_SAFE_INTEGER) => (raw: string): number => {
+const wholeNumber = (min = 1, max = Number.MAX_SAFE_INTEGER) => (raw: string): number => {
   if (!/^\d+$/.test(raw.trim())) throw new Error(`must be a whole number, got "${raw}"`);
   const n = Number(raw);
   if (n < min || n > max) throw new Error(`must be between ${min} and ${max}, got ${n}`);
@@ -81,7 +81,7 @@ export const SETTINGS = {
     env: 'TOPIC_PARTITIONS',
     default: '6',
     doc: 'Partitions of the topics the project creates: 6 lets up to 6 consumers share the load, few enough for a 2-core host.',
-    parse: positiveInt(1, 1000),
+    parse: wholeNumber(1, 1000),
   },
   consumerGroup: { env: 'CONSUMER_GROUP', default: 'redemption-pipeline', doc: 'Consumer group of `redeem consume`.', parse: name },
   redisKeyPrefix: { env: 'REDIS_KEY_PREFIX', default: 'redeem', doc: 'Prefix of every Redis key, so several pipelines can share one Redis.', parse: name },
@@ -89,47 +89,53 @@ export const SETTINGS = {
     env: 'DECISION_CACHE_TTL_SECONDS',
     default: '604800',
     doc: 'How long Redis remembers a decided request (7 days). Past it MySQL still answers, so expiry never lets a retry apply twice.',
-    parse: positiveInt(1),
+    parse: wholeNumber(1),
   },
   flushMaxMessages: {
     env: 'FLUSH_MAX_MESSAGES',
     default: '2000',
     doc: 'Most messages written in one MySQL transaction; a fetched batch is flushed in chunks of this size, bounding lock time and heartbeat gaps.',
-    parse: positiveInt(1, 100000),
+    parse: wholeNumber(1, 100000),
   },
-  fetchMaxBytes: { env: 'FETCH_MAX_BYTES', default: '4194304', doc: 'Most bytes one fetch returns (all partitions), bounding memory per fetch.', parse: positiveInt(1024) },
-  fetchMaxBytesPerPartition: { env: 'FETCH_MAX_BYTES_PER_PARTITION', default: '1048576', doc: 'Most bytes per partition per fetch.', parse: positiveInt(1024) },
-  fetchMaxWaitMs: { env: 'FETCH_MAX_WAIT_MS', default: '100', doc: 'How long the broker may hold a fetch to fill it: the linger that trades latency for batch size.', parse: positiveInt(0, 60000) },
+  fetchMaxBytes: { env: 'FETCH_MAX_BYTES', default: '4194304', doc: 'Most bytes one fetch returns (all partitions), bounding memory per fetch.', parse: wholeNumber(1024) },
+  fetchMaxBytesPerPartition: { env: 'FETCH_MAX_BYTES_PER_PARTITION', default: '1048576', doc: 'Most bytes per partition per fetch.', parse: wholeNumber(1024) },
+  fetchMaxWaitMs: { env: 'FETCH_MAX_WAIT_MS', default: '100', doc: 'How long the broker may hold a fetch to fill it: the linger that trades latency for batch size.', parse: wholeNumber(0, 60000) },
   partitionsConsumedConcurrently: {
     env: 'PARTITIONS_CONSUMED_CONCURRENTLY',
     default: '3',
     doc: 'Partition batches processed at once by one consumer; each is its own MySQL transaction, so this overlaps round trips.',
-    parse: positiveInt(1, 64),
+    parse: wholeNumber(1, 64),
   },
   sessionTimeoutMs: {
     env: 'SESSION_TIMEOUT_MS',
     default: '45000',
     doc: 'Group session timeout: far above the worst flush, since heartbeats also run during long work.',
-    parse: positiveInt(6000, 300000),
+    parse: wholeNumber(6000, 300000),
   },
-  heartbeatIntervalMs: { env: 'HEARTBEAT_INTERVAL_MS', default: '3000', doc: 'Heartbeat interval; well under a third of the session timeout.', parse: positiveInt(100, 100000) },
+  heartbeatIntervalMs: { env: 'HEARTBEAT_INTERVAL_MS', default: '3000', doc: 'Heartbeat interval; well under a third of the session timeout.', parse: wholeNumber(100, 100000) },
   rebalanceTimeoutMs: {
     env: 'REBALANCE_TIMEOUT_MS',
     default: '60000',
     doc: 'How long members get to finish their batch and rejoin during a rebalance.',
-    parse: positiveInt(1000, 600000),
+    parse: wholeNumber(1000, 600000),
   },
   mysqlLockWaitTimeoutSeconds: {
     env: 'MYSQL_LOCK_WAIT_TIMEOUT_SECONDS',
     default: '10',
     doc: "InnoDB lock wait timeout of the consumer's sessions: a flush stuck behind a foreign lock fails fast and is retried (with heartbeats going on) instead of hanging for MySQL's default 50 s.",
-    parse: positiveInt(1, 3600),
+    parse: wholeNumber(1, 3600),
   },
   maxMessageBytes: {
     env: 'MAX_MESSAGE_BYTES',
     default: '65536',
     doc: 'A request larger than this is dead-lettered unread: no genuine request comes near it.',
-    parse: positiveInt(64),
+    parse: wholeNumber(64),
+  },
+  metricsPort: {
+    env: 'METRICS_PORT',
+    default: '9464',
+    doc: 'Port of the consumer\'s /metrics, /healthz and /readyz; 0 takes any free port (several consumers on one host).',
+    parse: wholeNumber(0, 65535),
   },
   logLevel: { env: 'LOG_LEVEL', default: 'info', doc: 'pino log level.', parse: level },
   faults: {

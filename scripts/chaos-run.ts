@@ -83,6 +83,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
     HEARTBEAT_INTERVAL_MS: '1000',
     REBALANCE_TIMEOUT_MS: '15000',
     LOG_LEVEL: 'info',
+    METRICS_PORT: '0',
   };
   const config = loadConfig({ ...process.env, ...env });
   const rt = new Runtime({ ...config, logLevel: 'warn' });

@@ -33,6 +33,7 @@ export class IsolatedPipeline {
       MYSQL_URL: withDatabase(loadConfig({}).mysqlUrl, `redeem_test_${this.id}`),
       TOPIC_PARTITIONS: '3',
       LOG_LEVEL: 'warn',
+      METRICS_PORT: '0',
       ...extraEnv,
     };
     this.config = loadConfig(this.env);

@@ -1,0 +1,58 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_SIMULATION, simulateCheckout } from '../../producers/checkout-simulator.js';
+import { BackgroundConsumer, drained, IsolatedPipeline, waitUntil } from './helpers.js';
+
+const ALLOWED_LABELS = new Set(['decision', 'reason', 'code', 'partition', 'operation', 'stage', 'le']);
+
+describe('the consumer serves metrics, liveness and readiness', () => {
+  const p = new IsolatedPipeline({ LOG_LEVEL: 'info' });
+  let consumer: BackgroundConsumer | undefined;
+  beforeAll(() => p.setUp());
+  afterAll(async () => {
+    await consumer?.kill9();
+    await p.cleanup();
+  });
+
+  it('counts decisions by bounded labels only, and answers /healthz and /readyz', async () => {
+    expect((await p.cli(['coupons', 'generate', '--count', '20', '--prefix', 'MET', '--quota', '10'])).code).toBe(0);
+    const codes = Array.from({ length: 25 }, (_, i) => `MET-${String(i + 1).padStart(6, '0')}`); // 5 of them unknown
+    const requests = [...simulateCheckout({ ...DEFAULT_SIMULATION, count: 3000, couponCodes: codes, users: 50 })];
+    await p.produce(requests);
+    consumer = new BackgroundConsumer(p.env);
+    await waitUntil('the consumer to drain the topic', () => drained(p));
+    const port = Number(/"port":(\d+),"msg":"serving \/metrics/.exec(consumer.stderr)?.[1]);
+    expect(port).toBeGreaterThan(0);
+
+    const base = `http://127.0.0.1:${port}`;
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    const body = await (await fetch(`${base}/metrics`)).text();
+
+    const samples = body.split('\n').filter((l) => l && !l.startsWith('#'));
+    const value = (series: string) => Number(samples.find((l) => l.startsWith(`${series} `))?.split(' ')[1]);
+    expect(value('redeem_messages_total')).toBe(requests.length);
+    const decided = samples.filter((l) => l.startsWith('redeem_decisions_total{')).reduce((sum, l) => sum + Number(l.split(' ')[1]), 0);
+    expect(decided).toBe(requests.length);
+    expect(samples.some((l) => l.startsWith('redeem_decisions_total{decision="REJECTED",reason="EXHAUSTED"}'))).toBe(true);
+    expect(samples.some((l) => l.startsWith('redeem_end_to_end_latency_seconds_count'))).toBe(true);
+    expect(samples.some((l) => /^redeem_consumer_lag\{partition="\d+"\} 0$/.test(l))).toBe(true);
+
+    // Cardinality: only bounded label names, and no value that names a coupon, user or request.
+    const identities = new Set(requests.flatMap((r) => [r.coupon_code, r.user_id, r.request_id, r.order_id]));
+    const seriesPerMetric = new Map<string, number>();
+    for (const line of samples) {
+      const match = /^([a-z_]+)(?:\{(.*)\})? /.exec(line);
+      expect(match, line).not.toBeNull();
+      const [, metric, labels] = match!;
+      seriesPerMetric.set(metric!, (seriesPerMetric.get(metric!) ?? 0) + 1);
+      for (const [, name, labelValue] of (labels ?? '').matchAll(/(\w+)="([^"]*)"/g)) {
+        expect(ALLOWED_LABELS.has(name!), `label ${name} on ${metric}`).toBe(true);
+        expect(identities.has(labelValue!), `${metric} labelled with ${labelValue}`).toBe(false);
+      }
+    }
+    for (const [metric, series] of seriesPerMetric) {
+      if (metric.startsWith('redeem_')) expect(series, metric).toBeLessThanOrEqual(30);
+    }
+    expect(await consumer.stop()).toBe(0);
+  });
+});
