@@ -9,6 +9,10 @@ import { stackDown, stackStatus, stackUp } from '../scripts/stack/stack.js';
 import { tailAudit } from './commands/audit.js';
 import { consume, formatStats } from './commands/consume.js';
 import { demo } from './commands/demo.js';
+import { status } from './commands/status.js';
+import { rebuild, replay } from './commands/replay.js';
+import { diffDatabases } from './commands/diff.js';
+import { databaseName } from '../lib/mysql.js';
 import { produceFile, produceSimulation } from './commands/produce.js';
 import { Runtime } from './runtime.js';
 import { formatVerifyReport, verify } from '../verify/verify.js';
@@ -174,6 +178,75 @@ program
   .option('--seed <n>', 'simulation seed (default: a new one each run, so each run adds new requests)', int(0))
   .action((o: { requests: number; coupons: number; seed?: number }) =>
     withRuntime((rt) => demo(rt, { ...o, seed: o.seed ?? Date.now() % 1_000_000_000 }, print)),
+  );
+
+function partitionOffsets(value: string): Map<number, number> {
+  const map = new Map<number, number>();
+  for (const part of value.split(',')) {
+    const match = /^(\d+):(\d+)$/.exec(part.trim());
+    if (!match) throw new InvalidArgumentError('must be partition:offset pairs, e.g. 0:1200,1:980');
+    map.set(Number(match[1]), Number(match[2]));
+  }
+  return map;
+}
+
+program
+  .command('replay')
+  .description('run the requests topic, or a range of it, through the pipeline under its own group (safe next to the live group)')
+  .option('--from-timestamp <time>', 'start at the first message at or after this time (ISO-8601)', isoDate)
+  .option('--to-timestamp <time>', 'stop before the first message at or after this time', isoDate)
+  .option('--from-offsets <list>', 'start offsets, partition:offset[,partition:offset...]', partitionOffsets)
+  .option('--rate <n>', 'messages per second at most', int(1))
+  .option('--group <name>', 'consumer group (default: <CONSUMER_GROUP>-replay-<time>)')
+  .option('--dry-run', 'decide and report what would change, writing nothing', false)
+  .option('--no-progress', 'no progress bar')
+  .action((o: { fromTimestamp?: Date; toTimestamp?: Date; fromOffsets?: Map<number, number>; rate?: number; group?: string; dryRun: boolean; progress: boolean }) =>
+    withRuntime(async (rt) => {
+      const stats = await replay(rt, { ...o, rate: o.rate ?? null });
+      print(`${o.dryRun ? 'dry run, nothing written: ' : ''}replayed ${stats.messages} messages`);
+      print(formatStats(stats));
+    }),
+  );
+
+program
+  .command('rebuild')
+  .description('rebuild the whole MySQL state from the requests topic into a fresh database (coupon terms copied from the live one)')
+  .requiredOption('--into <database>', 'the fresh database to build')
+  .option('--rate <n>', 'messages per second at most', int(1))
+  .option('--no-progress', 'no progress bar')
+  .action((o: { into: string; rate?: number; progress: boolean }) =>
+    withRuntime(async (rt) => {
+      if (!/^[A-Za-z0-9_]{1,64}$/.test(o.into)) throw new InvalidArgumentError('--into must be a database name (letters, digits, "_")');
+      const stats = await rebuild(rt, o.into, { rate: o.rate ?? null, progress: o.progress });
+      print(`rebuilt ${o.into} from ${stats.messages} messages`);
+      print(formatStats(stats));
+      print(`compare with: npx redeem diff ${o.into}`);
+    }),
+  );
+
+program
+  .command('diff <database> [other]')
+  .description('compare coupon counts and redemption rows of two databases (other: the one in MYSQL_URL); exit 1 when they differ')
+  .action((left: string, right: string | undefined) =>
+    withRuntime(async (rt) => {
+      const other = right ?? databaseName(rt.config.mysqlUrl);
+      const differences = await diffDatabases(rt.config.mysqlUrl, left, other);
+      if (differences.length === 0) print(`no differences between ${left} and ${other}`);
+      else {
+        print(`${differences.length} difference(s) between ${left} and ${other}:`);
+        for (const d of differences.slice(0, 200)) print(`  ${d}`);
+        process.exitCode = 1;
+      }
+    }),
+  );
+
+program
+  .command('status')
+  .description('services, group members and their partitions, lag per partition, the last flush')
+  .action(() =>
+    withRuntime(async (rt) => {
+      if (!(await status(rt, print))) process.exitCode = 1;
+    }),
   );
 
 program

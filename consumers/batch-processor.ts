@@ -21,6 +21,10 @@ export interface BatchProcessorDeps {
   consumerId: string;
   maxMessageBytes: number;
   faults: FaultInjector;
+  /** Decide and report, but write nothing anywhere (replay --dry-run). */
+  dryRun: boolean;
+  /** Publish audit records and dead letters (a rebuild into another database does not). */
+  publish: boolean;
   /** True once the consumer is shutting down or lost the partition: stop retrying. */
   shouldStop(): boolean;
 }
@@ -44,6 +48,7 @@ export class BatchProcessor {
     deps.stats.redeliveries += redelivered;
 
     const records: (RedemptionDecided | undefined)[] = new Array(requests.length);
+    const reemitted: boolean[] = new Array(requests.length).fill(false);
     const toFlush: SourcedRequest[] = [];
     const flushSlots: number[] = [];
     const decidedAt = Date.now();
@@ -53,24 +58,35 @@ export class BatchProcessor {
         toFlush.push(source);
         flushSlots.push(i);
       } else {
-        records[i] = isSameMessage(known, source) ? auditRecordOf(known) : duplicateRecordOf(source, decidedAt, deps.consumerId);
+        reemitted[i] = isSameMessage(known, source);
+        records[i] = reemitted[i] ? auditRecordOf(known) : duplicateRecordOf(source, decidedAt, deps.consumerId);
       }
     });
 
     if (toFlush.length > 0) {
-      const flushed = await this.retrying('flush', () => deps.store.flush(toFlush, deps.consumerId, Date.now(), () => deps.faults.at('crash-before-db-commit')));
-      deps.faults.at('crash-after-db-commit');
-      flushed.records.forEach((record, j) => (records[flushSlots[j]!] = record));
+      const flushed = await this.retrying('flush', () =>
+        deps.store.flush(toFlush, deps.consumerId, Date.now(), () => deps.faults.at('crash-before-db-commit'), deps.dryRun),
+      );
+      flushed.records.forEach((record, j) => {
+        records[flushSlots[j]!] = record;
+        reemitted[flushSlots[j]!] = flushed.reemitted[j]!;
+      });
       deps.stats.recordMysqlStatements(flushed.statements);
-      await deps.cache.remember(flushed.committed);
-      if (flushed.committed.length > 0) deps.stats.recordRedisRoundTrip();
-      deps.faults.at('crash-after-redis');
+      if (!deps.dryRun) {
+        deps.faults.at('crash-after-db-commit');
+        await deps.cache.remember(flushed.committed);
+        if (flushed.committed.length > 0) deps.stats.recordRedisRoundTrip();
+        deps.faults.at('crash-after-redis');
+      }
     }
 
     const audit = records as RedemptionDecided[];
-    await this.retrying('publish', () => deps.publisher.publish(audit, deadLetters));
-    deps.faults.at('crash-after-audit');
-    deps.stats.recordDecisions(audit);
+    if (deps.publish && !deps.dryRun) {
+      await this.retrying('publish', () => deps.publisher.publish(audit, deadLetters));
+      deps.faults.at('crash-after-audit');
+    }
+    deps.stats.recordDecisions(audit.filter((_, i) => !reemitted[i]));
+    deps.stats.recordAlreadyDecided(reemitted.filter(Boolean).length);
     for (const dl of deadLetters) {
       deps.stats.recordDeadLetter(dl.code);
       deps.logger.warn({ topic, partition, offset: dl.message.offset, code: dl.code, reason: dl.reason }, 'dead-lettered a message');

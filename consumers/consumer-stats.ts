@@ -17,6 +17,8 @@ export class ConsumerStats {
   redisRoundTrips = 0;
   redisErrors = 0;
   redeliveries = 0;
+  /** Messages whose decision was already stored (redelivered or replayed): re-emitted, nothing changed. */
+  alreadyDecided = 0;
   rebalances = 0;
   firstMessageAt: number | null = null;
   lastMessageAt: number | null = null;
@@ -31,6 +33,7 @@ export class ConsumerStats {
     flushSeconds: new Histogram({ name: 'redeem_flush_duration_seconds', help: 'Time from a chunk read to its offsets committed', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry] }),
     endToEnd: new Histogram({ name: 'redeem_end_to_end_latency_seconds', help: 'From the request reaching the broker to its decision committed', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [this.registry] }),
     lag: new Gauge({ name: 'redeem_consumer_lag', help: 'Messages behind the partition end, as of the last batch', labelNames: ['partition'] as const, registers: [this.registry] }),
+    alreadyDecided: new Counter({ name: 'redeem_already_decided_total', help: 'Redelivered or replayed messages whose stored decision was re-emitted unchanged', registers: [this.registry] }),
     rebalances: new Counter({ name: 'redeem_rebalances_total', help: 'Rebalances this member went through', registers: [this.registry] }),
     redisErrors: new Counter({ name: 'redeem_redis_errors_total', help: 'Redis calls that failed (the batch went on through MySQL)', labelNames: ['operation'] as const, registers: [this.registry] }),
     retries: new Counter({ name: 'redeem_retries_total', help: 'Retried failures by stage (flush = MySQL)', labelNames: ['stage'] as const, registers: [this.registry] }),
@@ -45,6 +48,11 @@ export class ConsumerStats {
       if (r.reason) this.rejectedBy.set(r.reason, (this.rejectedBy.get(r.reason) ?? 0) + 1);
       this.m.decisions.inc({ decision: r.decision, reason: r.reason ?? '' });
     }
+  }
+
+  recordAlreadyDecided(n: number): void {
+    this.alreadyDecided += n;
+    this.m.alreadyDecided.inc(n);
   }
 
   recordDeadLetter(code: string): void {
@@ -90,7 +98,8 @@ export class ConsumerStats {
     this.m.rebalances.inc();
   }
 
+  /** Messages with a decision, new or re-emitted. */
   get decided(): number {
-    return this.decisions.APPLIED + this.decisions.DUPLICATE + this.decisions.REJECTED;
+    return this.decisions.APPLIED + this.decisions.DUPLICATE + this.decisions.REJECTED + this.alreadyDecided;
   }
 }

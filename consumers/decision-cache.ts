@@ -71,6 +71,7 @@ export class DecisionCache {
     try {
       const pipeline = this.redis.pipeline();
       for (const d of decisions) pipeline.set(this.decisionRedisKey(d.couponCode, d.requestId), JSON.stringify(d), 'EX', this.ttlSeconds);
+      pipeline.set(lastFlushKey(this.prefix), JSON.stringify({ at: Date.now(), consumerId: decisions[0]!.consumerId, decisions: decisions.length }));
       for (const [code, d] of versions) {
         pipeline.eval(RAISE_VERSION, 1, this.versionRedisKey(code), d.sourceTopic, d.sourcePartition, d.sourceOffset, this.ttlSeconds);
       }
@@ -82,6 +83,11 @@ export class DecisionCache {
       this.logger.warn({ err: error }, 'Redis update failed; the decisions are safe in MySQL');
     }
   }
+}
+
+/** Where the last flush that decided something is recorded, for `redeem status`. */
+export function lastFlushKey(prefix: string): string {
+  return `${prefix}:last-flush`;
 }
 
 /**

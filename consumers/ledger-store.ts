@@ -7,6 +7,8 @@ import { auditRecordOf, decisionKey, duplicateRecordOf, isSameMessage, type Sour
 export interface FlushResult {
   /** One audit record per input request, in input order. */
   records: RedemptionDecided[];
+  /** Per record: true when it repeats a decision already stored for the same message (a redelivery). */
+  reemitted: boolean[];
   /** Decisions this flush made and committed: the ones to cache in Redis. */
   committed: StoredDecision[];
   statements: number;
@@ -50,6 +52,9 @@ interface RedemptionDbRow {
   reversed_by_request_id: string | null;
 }
 
+/** Thrown inside a dry-run transaction so that knex rolls it back. */
+const DRY_RUN_ROLLBACK = new Error('dry run: rolled back');
+
 /**
  * The MySQL side of a flush: in one READ COMMITTED transaction it locks the batch's coupons, reads what
  * the rules need (prior decisions, per-user counts, redemptions being reversed), decides every request
@@ -64,8 +69,13 @@ interface RedemptionDbRow {
 export class LedgerStore {
   constructor(private readonly knex: Knex) {}
 
-  async flush(requests: readonly SourcedRequest[], consumerId: string, decidedAt: number, beforeCommit: () => void = () => {}): Promise<FlushResult> {
-    return this.knex.transaction(
+  /**
+   * Decides and writes a chunk. With `dryRun` everything is decided and written inside the transaction
+   * as usual, then rolled back: the result says what would change, and nothing does.
+   */
+  async flush(requests: readonly SourcedRequest[], consumerId: string, decidedAt: number, beforeCommit: () => void = () => {}, dryRun = false): Promise<FlushResult> {
+    let rolledBack: FlushResult | undefined;
+    const result = await this.knex.transaction(
       async (trx) => {
         let statements = 0;
         const run = <T>(query: Knex.QueryBuilder | Knex.Raw): Promise<T> => {
@@ -115,6 +125,7 @@ export class LedgerStore {
         }
 
         const records: RedemptionDecided[] = [];
+        const reemitted: boolean[] = [];
         const committed: StoredDecision[] = [];
         for (const source of requests) {
           const { request } = source;
@@ -122,9 +133,11 @@ export class LedgerStore {
           const earlier = prior.get(decisionKey(request.coupon_code, request.request_id));
           if (earlier && isSameMessage(earlier, source)) {
             records.push(auditRecordOf(earlier));
+            reemitted.push(true);
             continue;
           }
           const outcome = decide(ledger, request);
+          reemitted.push(false);
           if (outcome.decision === 'DUPLICATE') {
             records.push(duplicateRecordOf(source, decidedAt, consumerId));
             continue;
@@ -159,11 +172,20 @@ export class LedgerStore {
         if (couponUpdates.length > 0) {
           await run(trx('coupons').insert(couponUpdates).onConflict('code').merge(['redeemed_count', 'updated_at']));
         }
+        const flushed = { records, reemitted, committed, statements: statements + 2 };
+        if (dryRun) {
+          rolledBack = flushed;
+          throw DRY_RUN_ROLLBACK;
+        }
         beforeCommit();
-        return { records, committed, statements: statements + 2 };
+        return flushed;
       },
       { isolationLevel: 'read committed' },
-    );
+    ).catch((error: unknown) => {
+      if (error === DRY_RUN_ROLLBACK && rolledBack) return rolledBack;
+      throw error;
+    });
+    return result;
   }
 }
 

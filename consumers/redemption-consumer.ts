@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../lib/config.js';
 import { FaultInjector } from '../lib/faults.js';
+import { RateLimiter } from '../lib/progress.js';
 import type { SchemaRegistryClient } from '../schemas/registry.js';
 import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
 import { BatchProcessor } from './batch-processor.js';
@@ -24,6 +25,19 @@ export interface ConsumerDeps {
   redis: Redis;
   knex: Knex;
   logger: Logger;
+}
+
+/**
+ * How a member runs. The pipeline's members take the defaults; a replay or rebuild reads a range under
+ * its own group, maybe paced, maybe without writing (dry run) or without publishing audit records.
+ */
+export interface RunMode {
+  /** Per partition, read from `start` up to `stop` (exclusive), then finish. */
+  range?: Map<number, { start: number; stop: number }>;
+  ratePerSecond?: number | null;
+  dryRun?: boolean;
+  publish?: boolean;
+  onProgress?(messages: number): void;
 }
 
 export function newConsumerId(): string {
@@ -49,11 +63,27 @@ export class RedemptionConsumer {
   /** The port /metrics, /healthz and /readyz are served on, once started. */
   opsPort: number | null = null;
 
+  private readonly pending: Set<number>;
+  private readonly limiter: RateLimiter;
+  private readonly finishedRange: Promise<void>;
+  private finishRange: () => void = () => {};
+
   constructor(
     private readonly config: Config,
     private readonly deps: ConsumerDeps,
     readonly consumerId: string = newConsumerId(),
-  ) {}
+    private readonly mode: RunMode = {},
+  ) {
+    this.limiter = new RateLimiter(mode.ratePerSecond ?? null);
+    this.pending = new Set([...(mode.range ?? [])].filter(([, r]) => r.start < r.stop).map(([partition]) => partition));
+    this.finishedRange = new Promise((resolve) => (this.finishRange = resolve));
+    if (mode.range && this.pending.size === 0) this.finishRange();
+  }
+
+  /** Resolves once every partition of the run's range has been read (never, without a range). */
+  rangeDone(): Promise<void> {
+    return this.finishedRange;
+  }
 
   async start(): Promise<void> {
     const { config, deps } = this;
@@ -76,6 +106,8 @@ export class RedemptionConsumer {
       consumerId: this.consumerId,
       maxMessageBytes: config.maxMessageBytes,
       faults: new FaultInjector(config.faults),
+      dryRun: this.mode.dryRun ?? false,
+      publish: this.mode.publish ?? true,
       shouldStop: () => this.stopping,
     });
 
@@ -111,6 +143,19 @@ export class RedemptionConsumer {
     });
     consumer.on(consumer.events.CRASH, (event) => logger.error({ err: event.payload.error, restart: event.payload.restart }, 'consumer crashed'));
 
+    if (this.mode.range) {
+      const admin = deps.kafka.admin();
+      await admin.connect();
+      try {
+        await admin.setOffsets({
+          groupId: config.consumerGroup,
+          topic: config.redemptionTopic,
+          partitions: [...this.mode.range].map(([partition, r]) => ({ partition, offset: String(r.start) })),
+        });
+      } finally {
+        await admin.disconnect();
+      }
+    }
     await consumer.connect();
     await consumer.subscribe({ topic: config.redemptionTopic, fromBeginning: true });
     await consumer.run({
@@ -128,16 +173,20 @@ export class RedemptionConsumer {
       heartbeat().catch((error: unknown) => logger.warn({ err: error }, 'heartbeat during a batch failed'));
     }, this.config.heartbeatIntervalMs);
     try {
-      const { messages } = batch;
+      const stop = this.mode.range?.get(batch.partition)?.stop;
+      const messages = stop === undefined ? batch.messages : batch.messages.filter((m) => Number(m.offset) < stop);
       for (let start = 0; start < messages.length; start += this.config.flushMaxMessages) {
         if (!isRunning() || isStale()) break;
         const chunk = messages.slice(start, start + this.config.flushMaxMessages);
+        await this.limiter.wait(this.stats.messages);
         const startedAt = Date.now();
         this.stats.firstMessageAt ??= startedAt;
         await processor.process(batch.topic, batch.partition, chunk);
         const last = chunk[chunk.length - 1]!.offset;
         resolveOffset(last);
-        await this.consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+        if (!this.mode.dryRun) {
+          await this.consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+        }
         this.stats.lastMessageAt = Date.now();
         this.stats.recordChunk(
           chunk.length,
@@ -146,13 +195,21 @@ export class RedemptionConsumer {
           { partition: batch.partition, behind: Math.max(0, Number(batch.highWatermark) - Number(last) - 1) },
         );
         this.lastActivity = Date.now();
+        this.mode.onProgress?.(this.stats.messages);
+        if (stop !== undefined && Number(last) + 1 >= stop) this.partitionDone(batch.partition);
         await heartbeat();
       }
+      if (stop !== undefined && messages.length === 0 && Number(batch.messages[0]?.offset ?? -1) >= stop) this.partitionDone(batch.partition);
     } finally {
       clearInterval(keepAlive);
       this.inFlight -= 1;
       this.lastActivity = Date.now();
     }
+  }
+
+  private partitionDone(partition: number): void {
+    this.pending.delete(partition);
+    if (this.pending.size === 0) this.finishRange();
   }
 
   /** Resolves once the member has been in the group and had nothing to do for `seconds`. */

@@ -44,6 +44,7 @@ export function formatStats(stats: ConsumerStats): string {
     `applied      ${stats.decisions.APPLIED}`,
     `duplicates   ${stats.decisions.DUPLICATE}`,
     `rejected     ${stats.decisions.REJECTED}${rejected ? `  (${rejected})` : ''}`,
+    `unchanged    ${stats.alreadyDecided}  (already decided: redelivered or replayed)`,
     `dead letters ${stats.deadLetters}`,
     `batches      ${stats.batches}, MySQL statements ${stats.mysqlStatements}, Redis round trips ${stats.redisRoundTrips}, rebalances ${stats.rebalances}`,
     `retries      MySQL ${stats.mysqlRetries}, Redis errors ${stats.redisErrors}, redeliveries seen ${stats.redeliveries}`,

@@ -1,0 +1,37 @@
+import { createKnex, withDatabase } from '../../lib/mysql.js';
+
+interface Side {
+  counts: Map<string, number>;
+  redemptions: Map<string, string>;
+}
+
+async function load(url: string): Promise<Side> {
+  const knex = createKnex(url, { min: 0, max: 1 });
+  try {
+    const coupons = (await knex('coupons').select('code', 'redeemed_count')) as { code: string; redeemed_count: number }[];
+    const rows = (await knex('redemptions').select('coupon_code', 'request_id', 'user_id', 'order_id', 'amount_cents', 'status')) as Record<string, unknown>[];
+    return {
+      counts: new Map(coupons.map((c) => [c.code, c.redeemed_count])),
+      redemptions: new Map(rows.map((r) => [`${String(r.coupon_code)}/${String(r.request_id)}`, `${String(r.status)} user=${String(r.user_id)} order=${String(r.order_id)} amount=${String(r.amount_cents)}`])),
+    };
+  } finally {
+    await knex.destroy();
+  }
+}
+
+/** Compares two databases' coupon counts and redemption rows; returns every difference. */
+export async function diffDatabases(mysqlUrl: string, left: string, right: string): Promise<string[]> {
+  const [a, b] = await Promise.all([load(withDatabase(mysqlUrl, left)), load(withDatabase(mysqlUrl, right))]);
+  const out: string[] = [];
+  for (const code of new Set([...a.counts.keys(), ...b.counts.keys()])) {
+    const x = a.counts.get(code);
+    const y = b.counts.get(code);
+    if (x !== y) out.push(`coupon ${code}: redeemed_count ${x ?? 'missing'} in ${left}, ${y ?? 'missing'} in ${right}`);
+  }
+  for (const key of new Set([...a.redemptions.keys(), ...b.redemptions.keys()])) {
+    const x = a.redemptions.get(key);
+    const y = b.redemptions.get(key);
+    if (x !== y) out.push(`redemption ${key}: ${x ?? 'missing'} in ${left}, ${y ?? 'missing'} in ${right}`);
+  }
+  return out;
+}
