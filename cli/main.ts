@@ -6,7 +6,8 @@ import { generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
 import { ConfigError, RedemptionError } from '../lib/errors.js';
 import { migrateToLatest } from '../lib/mysql.js';
 import { stackDown, stackStatus, stackUp } from '../scripts/stack/stack.js';
-import { tailAudit } from './commands/audit.js';
+import { auditStats, formatAuditStats, tailAudit } from './commands/audit.js';
+import { DECISIONS, REJECT_REASONS, type Decision, type RejectReason } from '../schemas/types.js';
 import { consume, formatStats } from './commands/consume.js';
 import { demo } from './commands/demo.js';
 import { status } from './commands/status.js';
@@ -112,6 +113,7 @@ program
   .command('produce')
   .description('send RedemptionRequested events: from a JSON-lines file, or a simulated checkout')
   .option('--file <path>', 'one request per line, JSON with the schema field names')
+  .option('--resume', 'with --file: continue after the last line the broker acknowledged (recorded in <file>.produced)', false)
   .option('--generate <n>', 'simulate n checkout requests', int(1))
   .option('--coupons <n>', 'simulation: over coupons PREFIX-000001..n', int(1), 100)
   .option('--coupon-prefix <prefix>', 'simulation: coupon code prefix', 'DEMO')
@@ -123,13 +125,13 @@ program
   .option('--rate <n>', 'requests per second (default: as fast as acknowledged)', int(1))
   .option('--no-progress', 'no progress bar')
   .action(
-    (o: { file?: string; generate?: number; coupons: number; couponPrefix: string; skew: number; retryShare: number; refundShare: number; users: number; seed: number; rate?: number; progress: boolean }) =>
+    (o: { file?: string; resume: boolean; generate?: number; coupons: number; couponPrefix: string; skew: number; retryShare: number; refundShare: number; users: number; seed: number; rate?: number; progress: boolean }) =>
       withRuntime(async (rt) => {
         if ((o.file === undefined) === (o.generate === undefined)) throw new InvalidArgumentError('give exactly one of --file or --generate');
         const pacing = { rate: o.rate ?? null, progress: o.progress };
         const sent =
           o.file !== undefined
-            ? await produceFile(rt, o.file, pacing)
+            ? await produceFile(rt, o.file, { ...pacing, resume: o.resume })
             : await produceSimulation(
                 rt,
                 {
@@ -159,14 +161,42 @@ program
   );
 
 const audit = program.command('audit').description('the audit stream (RedemptionDecided)');
+function oneOf<T extends string>(allowed: readonly T[]) {
+  return (value: string): T => {
+    if (!allowed.includes(value as T)) throw new InvalidArgumentError(`must be one of ${allowed.join(', ')}`);
+    return value as T;
+  };
+}
+
+/** "1h", "30m", "2d" ago, or an ISO-8601 time. */
+function since(value: string): Date {
+  const match = /^(\d+)(s|m|h|d)$/.exec(value);
+  if (match) return new Date(Date.now() - Number(match[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 's' | 'm' | 'h' | 'd']);
+  return isoDate(value);
+}
+
 audit
   .command('tail')
   .description('print audit records as JSON lines')
   .option('--coupon <code>', 'only this coupon')
+  .option('--decision <decision>', `only this decision (${DECISIONS.join(', ')})`, oneOf(DECISIONS))
+  .option('--reason <reason>', `only this reject reason (${REJECT_REASONS.join(', ')})`, oneOf(REJECT_REASONS))
+  .option('--since <when>', 'from records received since then: 1h, 30m, 2d or an ISO-8601 time', since)
   .option('--from-beginning', 'from the oldest record kept, not only new ones', false)
   .option('--exit-when-idle <seconds>', 'exit once no record came for this long', int(1))
-  .action((o: { coupon?: string; fromBeginning: boolean; exitWhenIdle?: number }) => withRuntime(async (rt) => {
+  .action((o: { coupon?: string; decision?: Decision; reason?: RejectReason; since?: Date; fromBeginning: boolean; exitWhenIdle?: number }) =>
+    withRuntime(async (rt) => {
       await tailAudit(rt, { ...o, write: print });
+    }),
+  );
+audit
+  .command('stats')
+  .description('counts by decision and reason, and the top coupons by redemptions applied')
+  .option('--since <when>', '1h, 30m, 2d or an ISO-8601 time', since, new Date(Date.now() - 3_600_000))
+  .option('--top <n>', 'how many coupons to list', int(1), 10)
+  .action((o: { since: Date; top: number }) =>
+    withRuntime(async (rt) => {
+      print(formatAuditStats(await auditStats(rt, o.since, o.top), o.since));
     }),
   );
 

@@ -10,6 +10,8 @@ export interface SendOptions {
   total: number | null;
   label: string;
   progress: boolean;
+  /** Called after each acknowledged produce call with the total acknowledged so far. */
+  onAcked?(sent: number): void;
 }
 
 /**
@@ -27,6 +29,7 @@ export async function sendStream(producer: RedemptionProducer, requests: AsyncIt
     await producer.sendAll(batch);
     sent += batch.length;
     batch = [];
+    o.onAcked?.(sent);
     bar.update(sent);
   };
   for await (const request of requests) {

@@ -1,12 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import type { RedemptionDecided } from '../../schemas/types.js';
+import type { Decision, RedemptionDecided, RejectReason } from '../../schemas/types.js';
 import type { Runtime } from '../runtime.js';
 
-export interface TailOptions {
+export interface AuditFilter {
   coupon?: string;
-  fromBeginning: boolean;
-  exitWhenIdle?: number;
-  write(line: string): void;
+  decision?: Decision;
+  reason?: RejectReason;
+  /** Only records the broker received at or after this time. */
+  since?: Date;
+}
+
+export function matches(record: RedemptionDecided, f: AuditFilter): boolean {
+  return (f.coupon === undefined || record.coupon_code === f.coupon) && (f.decision === undefined || record.decision === f.decision) && (f.reason === undefined || record.reason === f.reason);
 }
 
 /** The JSON line printed for an audit record: times as ISO-8601. */
@@ -14,40 +19,69 @@ export function auditJson(record: RedemptionDecided): string {
   return JSON.stringify({ ...record, decided_at: record.decided_at.toISOString() });
 }
 
+interface ReadOptions {
+  fromBeginning: boolean;
+  since?: Date;
+  /** 'end': stop at the end offsets the topic had when the read began; else follow until stopped. */
+  until: 'end' | { exitWhenIdle?: number };
+  onRecord(record: RedemptionDecided, key: string | undefined): void;
+}
+
 /**
- * Prints the audit stream as JSON lines. It reads under a throwaway consumer group of its own and
- * commits nothing, so it never disturbs the pipeline or anyone else's group.
+ * Reads the audit topic under a throwaway consumer group of its own that commits nothing, so it never
+ * disturbs the pipeline or an analyst's group.
  */
-export async function tailAudit(rt: Runtime, o: TailOptions): Promise<number> {
+async function readAudit(rt: Runtime, o: ReadOptions): Promise<void> {
+  const topic = rt.config.auditTopic;
   const decoder = rt.registry().decoderFor<RedemptionDecided>('decided');
-  const consumer = rt.kafka('redeem-audit-tail').consumer({ groupId: `redeem-audit-tail-${randomBytes(4).toString('hex')}`, maxWaitTimeInMs: 200 });
-  let printed = 0;
+  const groupId = `redeem-audit-${randomBytes(4).toString('hex')}`;
+  const admin = rt.kafka('redeem-audit').admin();
+  await admin.connect();
+  let ends: Map<number, number>;
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    ends = new Map(offsets.map((x) => [x.partition, Number(x.high)]));
+    if (o.since) {
+      const from = await admin.fetchTopicOffsetsByTimestamp(topic, o.since.getTime());
+      await admin.setOffsets({ groupId, topic, partitions: from.map((x) => ({ partition: x.partition, offset: Number(x.offset) < 0 ? String(ends.get(x.partition)) : x.offset })) });
+    }
+  } finally {
+    await admin.disconnect();
+  }
+  const pending = new Set([...ends].filter(([, end]) => end > 0).map(([p]) => p));
+  const consumer = rt.kafka('redeem-audit').consumer({ groupId, maxWaitTimeInMs: 200 });
   let lastActivity = Date.now();
   await consumer.connect();
   try {
-    await consumer.subscribe({ topic: rt.config.auditTopic, fromBeginning: o.fromBeginning });
+    await consumer.subscribe({ topic, fromBeginning: o.fromBeginning || o.since !== undefined });
     const stop = new Promise<void>((resolve) => {
       process.once('SIGINT', () => resolve());
       process.once('SIGTERM', () => resolve());
-      if (o.exitWhenIdle !== undefined) {
-        const timer = setInterval(() => {
-          if (Date.now() - lastActivity >= o.exitWhenIdle! * 1000) {
-            clearInterval(timer);
-            resolve();
-          }
-        }, 200);
-      }
+      const idle = o.until === 'end' ? undefined : o.until.exitWhenIdle;
+      const timer = setInterval(() => {
+        const atEnd = o.until === 'end' && pending.size === 0;
+        const idleLongEnough = idle !== undefined && Date.now() - lastActivity >= idle * 1000;
+        if (atEnd || idleLongEnough) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 100);
     });
     consumer.on(consumer.events.GROUP_JOIN, () => (lastActivity = Date.now()));
+    consumer.on(consumer.events.FETCH, () => {
+      // A bounded read whose partitions are all behind `since` ends when the fetch comes back empty.
+      if (o.until === 'end' && Date.now() - lastActivity > 2000) pending.clear();
+    });
     await consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch }) => {
         for (const message of batch.messages) {
-          if (o.coupon !== undefined && message.key?.toString() !== o.coupon) continue;
-          if (message.value === null) continue;
-          const record = await decoder.decode(message.value);
-          o.write(auditJson(record));
-          printed += 1;
+          if (o.until === 'end' && Number(message.offset) >= ends.get(batch.partition)!) {
+            pending.delete(batch.partition);
+            break;
+          }
+          if (message.value !== null) o.onRecord(await decoder.decode(message.value), message.key?.toString());
+          if (Number(message.offset) + 1 >= ends.get(batch.partition)!) pending.delete(batch.partition);
         }
         lastActivity = Date.now();
       },
@@ -56,5 +90,65 @@ export async function tailAudit(rt: Runtime, o: TailOptions): Promise<number> {
   } finally {
     await consumer.disconnect();
   }
+}
+
+export interface TailOptions extends AuditFilter {
+  fromBeginning: boolean;
+  exitWhenIdle?: number;
+  write(line: string): void;
+}
+
+/** Prints the audit stream as JSON lines, filtered, until stopped (or idle that long). */
+export async function tailAudit(rt: Runtime, o: TailOptions): Promise<number> {
+  let printed = 0;
+  await readAudit(rt, {
+    fromBeginning: o.fromBeginning,
+    since: o.since,
+    until: { exitWhenIdle: o.exitWhenIdle },
+    onRecord: (record) => {
+      if (!matches(record, o)) return;
+      o.write(auditJson(record));
+      printed += 1;
+    },
+  });
   return printed;
+}
+
+export interface AuditStats {
+  records: number;
+  byDecision: Map<string, number>;
+  byReason: Map<string, number>;
+  topCoupons: [string, number][];
+}
+
+/** Counts by decision and reason, and the coupons with the most applied redemptions, since a time. */
+export async function auditStats(rt: Runtime, since: Date, top = 10): Promise<AuditStats> {
+  const byDecision = new Map<string, number>();
+  const byReason = new Map<string, number>();
+  const redeemed = new Map<string, number>();
+  let records = 0;
+  const bump = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
+  await readAudit(rt, {
+    fromBeginning: true,
+    since,
+    until: 'end',
+    onRecord: (r) => {
+      records += 1;
+      bump(byDecision, r.decision);
+      if (r.reason) bump(byReason, r.reason);
+      if (r.decision === 'APPLIED' && r.op === 'REDEEM') bump(redeemed, r.coupon_code);
+    },
+  });
+  const topCoupons = [...redeemed].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, top);
+  return { records, byDecision, byReason, topCoupons };
+}
+
+export function formatAuditStats(s: AuditStats, since: Date): string {
+  const lines = [`audit records since ${since.toISOString()}: ${s.records}`, 'by decision'];
+  for (const [k, v] of [...s.byDecision].sort()) lines.push(`  ${k.padEnd(14)} ${v}`);
+  lines.push('rejected by reason');
+  for (const [k, v] of [...s.byReason].sort()) lines.push(`  ${k.padEnd(14)} ${v}`);
+  lines.push('top coupons by redemptions applied');
+  for (const [k, v] of s.topCoupons) lines.push(`  ${k.padEnd(20)} ${v}`);
+  return lines.join('\n');
 }

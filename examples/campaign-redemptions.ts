@@ -1,0 +1,93 @@
+/**
+ * An analyst's consumer of the audit stream: net redemptions per campaign, printed every minute.
+ *
+ *   npx tsx examples/campaign-redemptions.ts            # follow the stream, a line per minute
+ *   npx tsx examples/campaign-redemptions.ts --once     # read what is there, print totals, exit
+ *
+ * It reads under its own consumer group (ANALYST_GROUP, default analyst-campaign-redemptions), so it
+ * never disturbs the pipeline, and maps coupon → campaign from the coupons table. The audit stream is
+ * delivered at least once: a record repeated after a crash has the same (source_partition,
+ * source_offset), so it is counted once.
+ */
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { Kafka, logLevel } from 'kafkajs';
+import knexFactory from 'knex';
+
+const env = (name: string, fallback: string) => process.env[name] ?? fallback;
+const once = process.argv.includes('--once');
+const mysqlUrl = new URL(env('MYSQL_URL', 'mysql://root@127.0.0.1:3306/redemptions'));
+const topic = env('AUDIT_TOPIC', 'redemption.decided');
+
+const kafka = new Kafka({ brokers: env('KAFKA_BROKERS', '127.0.0.1:9092').split(','), clientId: 'analyst-example', logLevel: logLevel.WARN });
+const registry = new SchemaRegistry({ host: env('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:8081/apis/ccompat/v7') });
+const db = knexFactory({
+  client: 'mysql2',
+  connection: { host: mysqlUrl.hostname, port: Number(mysqlUrl.port || 3306), user: mysqlUrl.username || 'root', password: mysqlUrl.password, database: mysqlUrl.pathname.slice(1) },
+});
+
+interface Decided {
+  coupon_code: string;
+  op: 'REDEEM' | 'REVERSE';
+  decision: string;
+  source_partition: number;
+  source_offset: number;
+}
+
+const campaignOf = new Map<string, string>();
+async function campaign(code: string): Promise<string> {
+  if (!campaignOf.has(code)) {
+    const row = (await db('coupons').where({ code }).first('campaign_id')) as { campaign_id: string } | undefined;
+    campaignOf.set(code, row?.campaign_id ?? '(unknown coupon)');
+  }
+  return campaignOf.get(code)!;
+}
+
+const seen = new Set<string>();
+const net = new Map<string, number>();
+function report(): void {
+  const rows = [...net].sort((a, b) => b[1] - a[1]);
+  console.log(JSON.stringify({ at: new Date().toISOString(), net_redemptions_by_campaign: Object.fromEntries(rows) }));
+}
+
+const admin = kafka.admin();
+await admin.connect();
+const ends = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, Number(o.high)]));
+await admin.disconnect();
+const pending = new Set([...ends].filter(([, end]) => end > 0).map(([p]) => p));
+
+const consumer = kafka.consumer({ groupId: env('ANALYST_GROUP', 'analyst-campaign-redemptions') });
+await consumer.connect();
+await consumer.subscribe({ topic, fromBeginning: true });
+let done: () => void = () => {};
+const finished = new Promise<void>((resolve) => (done = resolve));
+if (once && pending.size === 0) done();
+await consumer.run({
+  eachMessage: async ({ partition, message }) => {
+    if (message.value) {
+      const r = (await registry.decode(message.value)) as Decided;
+      const source = `${r.source_partition}/${r.source_offset}`;
+      if (r.decision === 'APPLIED' && !seen.has(source)) {
+        seen.add(source);
+        const c = await campaign(r.coupon_code);
+        net.set(c, (net.get(c) ?? 0) + (r.op === 'REDEEM' ? 1 : -1));
+      }
+    }
+    if (once && Number(message.offset) + 1 >= (ends.get(partition) ?? 0)) {
+      pending.delete(partition);
+      if (pending.size === 0) done();
+    }
+  },
+});
+
+if (once) {
+  await finished;
+  report();
+} else {
+  setInterval(report, 60_000);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+await consumer.disconnect();
+await db.destroy();
