@@ -18,6 +18,8 @@ import { produceFile, produceSimulation } from './commands/produce.js';
 import { Runtime } from './runtime.js';
 import { formatVerifyReport, verify } from '../verify/verify.js';
 import { formatChaosSummary, runChaos } from '../scripts/chaos-run.js';
+import { runBench, SMOKE } from '../bench/run.js';
+import { formatBench } from '../bench/report.js';
 import type { RedemptionRequested } from '../schemas/types.js';
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
@@ -309,6 +311,25 @@ program
     const summary = await runChaos({ durationMs: o.duration, intervalMs: o.interval, rate: o.rate, consumers: o.consumers, seed: o.seed, cleanup: o.cleanup, print });
     print(formatChaosSummary(summary));
     if (!summary.verify.equal || summary.produced !== summary.decided + summary.deadLettered) process.exitCode = 1;
+  });
+
+program
+  .command('bench')
+  .description('the benchmark: drain throughput, latency at fixed rates, the naive baseline, raw stage limits, cost; JSON and SVG under bench/results/')
+  .option('--requests <n>', 'requests produced ahead for the drain runs', int(1), 200_000)
+  .option('--coupons <n>', 'coupons they spread over (skewed toward hot ones)', int(1), 10_000)
+  .option('--naive-requests <n>', 'how many of them the naive baseline handles', int(1), 10_000)
+  .option('--rates <list>', 'offered rates for the latency runs, comma-separated', (v: string) => v.split(',').map((x) => int(1)(x.trim())), [1000, 5000, 10000])
+  .option('--latency-seconds <n>', 'seconds of load per offered rate', int(1), 20)
+  .option('--seed <n>', 'seed of the data', int(0), 42)
+  .option('--smoke', 'a few thousand requests, to check the benchmark runs (CI)', false)
+  .option('--out <dir>', 'where the JSON and SVG go', 'bench/results')
+  .action(async (o: { requests: number; coupons: number; naiveRequests: number; rates: number[]; latencySeconds: number; seed: number; smoke: boolean; out: string }) => {
+    const { smoke, out, ...rest } = o;
+    const { file, result } = await runBench({ ...rest, ...(smoke ? SMOKE : {}), outDir: out, print: (line) => process.stderr.write(`${line}\n`) });
+    print(formatBench(result));
+    print(`results: ${file} (chart: ${file.replace(/\.json$/, '.svg')})`);
+    if (!result.correct) process.exitCode = 1;
   });
 
 program

@@ -11,7 +11,7 @@ export interface TopicReadResult {
 }
 
 /**
- * Reads a topic from its start up to the end offsets it had when the read began, partition by
+ * Reads a topic from its start up to the end offsets it had when the read began (or `stops`), partition by
  * partition in offset order, under a throwaway consumer group that commits nothing. Calls `onRequest`
  * for every message the pipeline would decide.
  */
@@ -22,6 +22,8 @@ export async function readRequestsTopic(
   maxMessageBytes: number,
   onRequest: (request: RedemptionRequested, partition: number, offset: number) => void,
   onProgress: (messages: number, total: number) => void = () => {},
+  /** Read only up to these offsets (exclusive) instead of the partition ends. */
+  stops?: ReadonlyMap<number, number>,
 ): Promise<TopicReadResult> {
   const admin = kafka.admin();
   await admin.connect();
@@ -29,7 +31,7 @@ export async function readRequestsTopic(
   const starts = new Map<number, number>();
   try {
     for (const o of await admin.fetchTopicOffsets(topic)) {
-      ends.set(o.partition, Number(o.high));
+      ends.set(o.partition, Math.min(Number(o.high), stops?.get(o.partition) ?? Number.MAX_SAFE_INTEGER));
       starts.set(o.partition, Number(o.low));
     }
   } finally {

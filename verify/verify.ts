@@ -31,7 +31,14 @@ interface RedemptionRow {
  * are taken from MySQL, so a coupon whose terms changed after requests were decided shows up as a
  * difference too.
  */
-export async function verify(deps: { kafka: Kafka; knex: Knex; decoder: Decoder<RedemptionRequested> }, topic: string, maxMessageBytes: number, progress: boolean): Promise<VerifyReport> {
+export async function verify(
+  deps: { kafka: Kafka; knex: Knex; decoder: Decoder<RedemptionRequested> },
+  topic: string,
+  maxMessageBytes: number,
+  progress: boolean,
+  /** Verify only the topic up to these offsets (exclusive): a run that processed only that much. */
+  stops?: ReadonlyMap<number, number>,
+): Promise<VerifyReport> {
   const coupons = (await deps.knex('coupons').select('code', 'quota', 'per_user_limit', 'valid_from', 'valid_until')) as ReferenceCoupon[];
   const reference = new ReferenceLedger(coupons, { keepDecisions: false });
   const bar = new ProgressBar('verify: reading', null, progress);
@@ -46,6 +53,7 @@ export async function verify(deps: { kafka: Kafka; knex: Knex; decoder: Decoder<
       decided += 1;
     },
     (n) => bar.update(n),
+    stops,
   );
   bar.finish(read.messages);
 

@@ -48,5 +48,12 @@ export function formatStats(stats: ConsumerStats): string {
     `dead letters ${stats.deadLetters}`,
     `batches      ${stats.batches}, MySQL statements ${stats.mysqlStatements}, Redis round trips ${stats.redisRoundTrips}, rebalances ${stats.rebalances}`,
     `retries      MySQL ${stats.mysqlRetries}, Redis errors ${stats.redisErrors}, redeliveries seen ${stats.redeliveries}`,
+    resourcesLine(),
   ].join('\n');
+}
+
+/** This process's CPU time and peak resident memory so far. */
+export function resourcesLine(): string {
+  const usage = process.resourceUsage();
+  return `resources    cpu ${((usage.userCPUTime + usage.systemCPUTime) / 1e6).toFixed(2)} s, peak RSS ${(usage.maxRSS / 1024).toFixed(1)} MiB`;
 }
