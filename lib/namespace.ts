@@ -1,0 +1,27 @@
+import type { Kafka } from 'kafkajs';
+import type { Redis } from 'ioredis';
+import { dropDatabase } from './mysql.js';
+import { redisReady } from './redis.js';
+
+/**
+ * Removes what a test, chaos or benchmark run made for itself: the topics whose names start with
+ * `topicPrefix`, the Redis keys under `redisPattern`, and the given databases.
+ */
+export async function removeNamespace(o: { kafka: Kafka; redis: Redis; topicPrefix: string; redisPattern: string; databases: readonly string[] }): Promise<void> {
+  const admin = o.kafka.admin();
+  await admin.connect();
+  try {
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(o.topicPrefix));
+    if (topics.length > 0) await admin.deleteTopics({ topics });
+  } finally {
+    await admin.disconnect();
+  }
+  await redisReady(o.redis);
+  let cursor = '0';
+  do {
+    const [next, keys] = await o.redis.scan(cursor, 'MATCH', o.redisPattern, 'COUNT', 1000);
+    if (keys.length > 0) await o.redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  for (const url of o.databases) await dropDatabase(url);
+}
