@@ -43,8 +43,8 @@ export class Runtime {
   }
 
   knex(): Knex {
-    // Each concurrently consumed partition holds one connection through its flush.
-    this.knexClient ??= createKnex(this.config.mysqlUrl, { min: 0, max: this.config.partitionsConsumedConcurrently + 2 }, this.config.mysqlLockWaitTimeoutSeconds);
+    // Each concurrent flush holds one connection through its transaction.
+    this.knexClient ??= createKnex(this.config.mysqlUrl, { min: 0, max: this.config.flushConcurrency + 2 }, this.config.mysqlLockWaitTimeoutSeconds);
     return this.knexClient;
   }
 

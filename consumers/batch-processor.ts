@@ -11,6 +11,13 @@ import type { DecisionPublisher } from './decision-publisher.js';
 import type { LedgerStore } from './ledger-store.js';
 import { auditRecordOf, decisionKey, duplicateRecordOf, isSameMessage, type SourcedRequest } from './types.js';
 
+/** Consecutive messages of one partition. */
+export interface PartitionChunk {
+  topic: string;
+  partition: number;
+  messages: readonly KafkaMessage[];
+}
+
 export interface BatchProcessorDeps {
   decoder: Decoder<RedemptionRequested>;
   cache: DecisionCache;
@@ -30,7 +37,7 @@ export interface BatchProcessorDeps {
 }
 
 /**
- * One flush of one partition's messages, in the order the pipeline promises:
+ * One flush, in the order the pipeline promises:
  *   decode → Redis lookup → MySQL transaction (decide + write) → Redis update → audit + dead letters.
  * The caller commits the offsets afterwards. A crash anywhere before that commit redelivers the
  * messages, and the decisions stored in MySQL turn the redelivery into identical audit records instead
@@ -39,9 +46,16 @@ export interface BatchProcessorDeps {
 export class BatchProcessor {
   constructor(private readonly deps: BatchProcessorDeps) {}
 
-  async process(topic: string, partition: number, messages: readonly KafkaMessage[]): Promise<void> {
+  /**
+   * Processes chunks of one or more partitions as one flush: one Redis lookup, one MySQL transaction,
+   * one Redis update and one produce for all of them. Each partition's messages stay in their order, and
+   * a coupon lives in one partition, so per-coupon order holds.
+   */
+  async process(parts: readonly PartitionChunk[]): Promise<void> {
     const { deps } = this;
-    const { requests, deadLetters } = await this.retrying('decode', () => decodeBatch(messages, topic, partition, deps.decoder, deps.maxMessageBytes));
+    const decoded = await this.retrying('decode', () => Promise.all(parts.map((c) => decodeBatch(c.messages, c.topic, c.partition, deps.decoder, deps.maxMessageBytes))));
+    const requests = decoded.flatMap((d) => d.requests);
+    const deadLetters = decoded.flatMap((d) => d.deadLetters);
 
     const { decisions: cached, redelivered } = await deps.cache.lookup(requests);
     if (requests.length > 0) deps.stats.recordRedisRoundTrip();
@@ -89,7 +103,7 @@ export class BatchProcessor {
     deps.stats.recordAlreadyDecided(reemitted.filter(Boolean).length);
     for (const dl of deadLetters) {
       deps.stats.recordDeadLetter(dl.code);
-      deps.logger.warn({ topic, partition, offset: dl.message.offset, code: dl.code, reason: dl.reason }, 'dead-lettered a message');
+      deps.logger.warn({ topic: dl.topic, partition: dl.partition, offset: dl.message.offset, code: dl.code, reason: dl.reason }, 'dead-lettered a message');
     }
   }
 

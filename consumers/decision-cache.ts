@@ -19,7 +19,7 @@ export class DecisionCache {
   ) {}
 
   private decisionRedisKey(couponCode: string, requestId: string): string {
-    // The hash tag keeps a coupon's keys in one slot should this ever run on Redis Cluster.
+    // The batch scripts below touch many keys at once: this needs a standalone Redis, not Redis Cluster.
     return `${this.prefix}:d:{${couponCode}}:${requestId}`;
   }
 
@@ -69,12 +69,21 @@ export class DecisionCache {
       if (!seen || d.sourceOffset > seen.sourceOffset) versions.set(d.couponCode, d);
     }
     try {
+      // One command for the whole batch: a pipeline of thousands of SETs costs more in the client than
+      // in Redis.
+      const keys = decisions.map((d) => this.decisionRedisKey(d.couponCode, d.requestId));
+      const values = decisions.map((d) => JSON.stringify(d));
       const pipeline = this.redis.pipeline();
-      for (const d of decisions) pipeline.set(this.decisionRedisKey(d.couponCode, d.requestId), JSON.stringify(d), 'EX', this.ttlSeconds);
+      pipeline.eval(SET_ALL_WITH_TTL, keys.length, ...keys, this.ttlSeconds, ...values);
       pipeline.set(lastFlushKey(this.prefix), JSON.stringify({ at: Date.now(), consumerId: decisions[0]!.consumerId, decisions: decisions.length }));
-      for (const [code, d] of versions) {
-        pipeline.eval(RAISE_VERSION, 1, this.versionRedisKey(code), d.sourceTopic, d.sourcePartition, d.sourceOffset, this.ttlSeconds);
-      }
+      const raised = [...versions];
+      pipeline.eval(
+        RAISE_VERSIONS,
+        raised.length,
+        ...raised.map(([code]) => this.versionRedisKey(code)),
+        this.ttlSeconds,
+        ...raised.flatMap(([, d]) => [d.sourceTopic, d.sourcePartition, d.sourceOffset]),
+      );
       const results = (await pipeline.exec()) ?? [];
       const failed = results.find(([error]) => error);
       if (failed) throw failed[0];
@@ -85,6 +94,15 @@ export class DecisionCache {
   }
 }
 
+/** KEYS: the decision keys; ARGV[1]: the TTL; ARGV[2..]: the values, in the keys' order. */
+const SET_ALL_WITH_TTL = `
+local ttl = ARGV[1]
+for i, key in ipairs(KEYS) do
+  redis.call('SET', key, ARGV[i + 1], 'EX', ttl)
+end
+return #KEYS
+`;
+
 /** Where the last flush that decided something is recorded, for `redeem status`. */
 export function lastFlushKey(prefix: string): string {
   return `${prefix}:last-flush`;
@@ -92,18 +110,24 @@ export function lastFlushKey(prefix: string): string {
 
 /**
  * A member that lost its partitions may still finish a flush after the new owner moved on, so a version
- * only ever rises. Stored as "topic|partition|offset".
+ * only ever rises. Stored as "topic|partition|offset". KEYS: version keys; ARGV[1]: the TTL; then a
+ * (topic, partition, offset) triple per key.
  */
-const RAISE_VERSION = `
-local current = redis.call('GET', KEYS[1])
-if current then
-  local topic, partition, offset = string.match(current, '^(.*)|(%d+)|(%d+)$')
-  if topic == ARGV[1] and partition == ARGV[2] and tonumber(offset) >= tonumber(ARGV[3]) then
-    return 0
+const RAISE_VERSIONS = `
+local ttl = ARGV[1]
+for i, key in ipairs(KEYS) do
+  local topic, partition, offset = ARGV[3 * i - 1], ARGV[3 * i], ARGV[3 * i + 1]
+  local current = redis.call('GET', key)
+  local keep = false
+  if current then
+    local t, p, o = string.match(current, '^(.*)|(%d+)|(%d+)$')
+    keep = t == topic and p == partition and tonumber(o) >= tonumber(offset)
+  end
+  if not keep then
+    redis.call('SET', key, topic .. '|' .. partition .. '|' .. offset, 'EX', ttl)
   end
 end
-redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2] .. '|' .. ARGV[3], 'EX', ARGV[4])
-return 1
+return #KEYS
 `;
 
 function parseVersion(value: string | null): { topic: string; partition: number; offset: number } | null {

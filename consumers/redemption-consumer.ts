@@ -10,6 +10,7 @@ import { RateLimiter } from '../lib/progress.js';
 import type { SchemaRegistryClient } from '../schemas/registry.js';
 import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
 import { BatchProcessor } from './batch-processor.js';
+import { FlushCoalescer } from './flush-coalescer.js';
 import { ConsumerStats } from './consumer-stats.js';
 import { DecisionCache } from './decision-cache.js';
 import { DecisionPublisher } from './decision-publisher.js';
@@ -111,6 +112,7 @@ export class RedemptionConsumer {
       shouldStop: () => this.stopping,
     });
 
+    const coalescer = new FlushCoalescer(processor, () => this.consumer!, config.flushMaxMessages, config.flushConcurrency, !this.mode.dryRun);
     const consumer = deps.kafka.consumer({
       groupId: config.consumerGroup,
       sessionTimeout: config.sessionTimeoutMs,
@@ -162,11 +164,11 @@ export class RedemptionConsumer {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
-      eachBatch: (payload) => this.handleBatch(payload, processor, logger),
+      eachBatch: (payload) => this.handleBatch(payload, coalescer, logger),
     });
   }
 
-  private async handleBatch(payload: EachBatchPayload, processor: BatchProcessor, logger: Logger): Promise<void> {
+  private async handleBatch(payload: EachBatchPayload, coalescer: FlushCoalescer, logger: Logger): Promise<void> {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     this.inFlight += 1;
     const keepAlive = setInterval(() => {
@@ -181,13 +183,11 @@ export class RedemptionConsumer {
         await this.limiter.wait(this.stats.messages);
         const startedAt = Date.now();
         this.stats.firstMessageAt ??= startedAt;
-        await processor.process(batch.topic, batch.partition, chunk);
+        await coalescer.submit({ topic: batch.topic, partition: batch.partition, messages: chunk });
         const last = chunk[chunk.length - 1]!.offset;
         resolveOffset(last);
-        if (!this.mode.dryRun) {
-          await this.consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
-        }
         this.stats.lastMessageAt = Date.now();
+        logger.debug({ partition: batch.partition, messages: chunk.length, ms: this.stats.lastMessageAt - startedAt, behind: Number(batch.highWatermark) - Number(last) - 1 }, 'flushed');
         this.stats.recordChunk(
           chunk.length,
           (this.stats.lastMessageAt - startedAt) / 1000,

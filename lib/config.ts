@@ -94,16 +94,22 @@ export const SETTINGS = {
   flushMaxMessages: {
     env: 'FLUSH_MAX_MESSAGES',
     default: '2000',
-    doc: 'Most messages written in one MySQL transaction; a fetched batch is flushed in chunks of this size, bounding lock time and heartbeat gaps.',
+    doc: 'Most messages in one flush (one MySQL transaction), across partitions; bounds lock time, memory and the work a shutdown waits for. 5000 was 3% faster here and used 60 MiB more.',
     parse: wholeNumber(1, 100000),
+  },
+  flushConcurrency: {
+    env: 'FLUSH_CONCURRENCY',
+    default: '3',
+    doc: 'Flushes one consumer runs at once, on disjoint partitions; chunks submitted meanwhile are merged into the next flush (group commit). 3 keeps MySQL, Redis and Kafka busy at once; measured best on 2 cores.',
+    parse: wholeNumber(1, 16),
   },
   fetchMaxBytes: { env: 'FETCH_MAX_BYTES', default: '4194304', doc: 'Most bytes one fetch returns (all partitions), bounding memory per fetch.', parse: wholeNumber(1024) },
   fetchMaxBytesPerPartition: { env: 'FETCH_MAX_BYTES_PER_PARTITION', default: '1048576', doc: 'Most bytes per partition per fetch.', parse: wholeNumber(1024) },
   fetchMaxWaitMs: { env: 'FETCH_MAX_WAIT_MS', default: '100', doc: 'How long the broker may hold a fetch to fill it: the linger that trades latency for batch size.', parse: wholeNumber(0, 60000) },
   partitionsConsumedConcurrently: {
     env: 'PARTITIONS_CONSUMED_CONCURRENTLY',
-    default: '3',
-    doc: 'Partition batches processed at once by one consumer; each is its own MySQL transaction, so this overlaps round trips.',
+    default: '6',
+    doc: 'Partition batches KafkaJS hands over at once; as many as the topic has partitions, so that every partition\'s chunk can join the next flush.',
     parse: wholeNumber(1, 64),
   },
   sessionTimeoutMs: {
