@@ -7,7 +7,8 @@ import type { Admin } from 'kafkajs';
 import { Runtime } from '../cli/runtime.js';
 import { generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
 import { loadConfig, type Config } from '../lib/config.js';
-import { dropDatabase, migrateToLatest, withDatabase } from '../lib/mysql.js';
+import { migrateToLatest, withDatabase } from '../lib/mysql.js';
+import { removeNamespace } from '../lib/namespace.js';
 import { redisReady } from '../lib/redis.js';
 import { ensurePipelineTopics } from '../lib/topics.js';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../producers/checkout-simulator.js';
@@ -216,7 +217,7 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
     writeFileSync(`${o.outDir}/bench-${stamp}.svg`, benchChart(result));
     return { file, result };
   } finally {
-    await cleanupBench(rt, id, databases);
+    await removeNamespace({ kafka: rt.kafka(), redis: rt.redis(), topicPrefix: `bench-${id}`, redisPattern: `bench-${id}*`, databases });
     await rt.close();
   }
 }
@@ -341,23 +342,4 @@ async function latencyRun(
     await admin.disconnect();
     child.kill('SIGKILL');
   }
-}
-
-async function cleanupBench(rt: Runtime, id: string, databases: string[]): Promise<void> {
-  const admin = rt.kafka().admin();
-  await admin.connect();
-  try {
-    const topics = (await admin.listTopics()).filter((t) => t.startsWith(`bench-${id}`));
-    if (topics.length > 0) await admin.deleteTopics({ topics });
-  } finally {
-    await admin.disconnect();
-  }
-  const redis = await readyRedis(rt);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `bench-${id}*`, 'COUNT', 1000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  for (const url of databases) await dropDatabase(url);
 }

@@ -17,9 +17,6 @@ import { databaseName } from '../lib/mysql.js';
 import { produceFile, produceSimulation } from './commands/produce.js';
 import { Runtime } from './runtime.js';
 import { formatVerifyReport, verify } from '../verify/verify.js';
-import { formatChaosSummary, runChaos } from '../scripts/chaos-run.js';
-import { runBench, SMOKE } from '../bench/run.js';
-import { formatBench } from '../bench/report.js';
 import type { RedemptionRequested } from '../schemas/types.js';
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
@@ -308,6 +305,8 @@ program
   .option('--seed <n>', 'seed of the load and of the fault order', int(0), 7)
   .option('--cleanup', 'remove the run\'s topics, database and Redis keys at the end', false)
   .action(async (o: { duration: number; interval: number; rate: number; consumers: number; seed: number; cleanup: boolean }) => {
+    // Loaded on demand: the chaos run and the benchmark are not needed by everyday commands.
+    const { formatChaosSummary, runChaos } = await import('../scripts/chaos-run.js');
     const summary = await runChaos({ durationMs: o.duration, intervalMs: o.interval, rate: o.rate, consumers: o.consumers, seed: o.seed, cleanup: o.cleanup, print });
     print(formatChaosSummary(summary));
     if (!summary.verify.equal || summary.produced !== summary.decided + summary.deadLettered) process.exitCode = 1;
@@ -326,6 +325,8 @@ program
   .option('--out <dir>', 'where the JSON and SVG go', 'bench/results')
   .action(async (o: { requests: number; coupons: number; naiveRequests: number; rates: number[]; latencySeconds: number; seed: number; smoke: boolean; out: string }) => {
     const { smoke, out, ...rest } = o;
+    const { runBench, SMOKE } = await import('../bench/run.js');
+    const { formatBench } = await import('../bench/report.js');
     const { file, result } = await runBench({ ...rest, ...(smoke ? SMOKE : {}), outDir: out, print: (line) => process.stderr.write(`${line}\n`) });
     print(formatBench(result));
     print(`results: ${file} (chart: ${file.replace(/\.json$/, '.svg')})`);

@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { Runtime } from '../cli/runtime.js';
 import { loadConfig, deadLetterTopic } from '../lib/config.js';
 import { generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
-import { dropDatabase, migrateToLatest, withDatabase } from '../lib/mysql.js';
+import { migrateToLatest, withDatabase } from '../lib/mysql.js';
+import { removeNamespace } from '../lib/namespace.js';
 import { redisReady } from '../lib/redis.js';
 import { ensurePipelineTopics } from '../lib/topics.js';
 import { DEFAULT_SIMULATION, seededRandom, simulateCheckout } from '../producers/checkout-simulator.js';
@@ -197,29 +198,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
   const deadLettered = await topicSize(rt, deadLetterTopic(config.redemptionTopic));
   const report = await verify({ kafka: rt.kafka(), knex: rt.knex(), decoder: rt.registry().decoderFor<RedemptionRequested>('requested') }, config.redemptionTopic, config.maxMessageBytes, false);
   const rebalances = [...consumers, ...retired].reduce((sum, c) => sum + c.rebalances(), 0);
-  if (o.cleanup) await removeNamespace(rt, id, config.mysqlUrl);
+  if (o.cleanup) await removeNamespace({ kafka: rt.kafka(), redis: rt.redis(), topicPrefix: `chaos-${id}.`, redisPattern: `chaos-${id}:*`, databases: [config.mysqlUrl] });
   await rt.close();
   return { namespace: `chaos-${id}`, faults, skipped, produced, decided, deadLettered, rebalances, verify: report };
-}
-
-async function removeNamespace(rt: Runtime, id: string, mysqlUrl: string): Promise<void> {
-  const admin = rt.kafka().admin();
-  await admin.connect();
-  try {
-    const topics = (await admin.listTopics()).filter((t) => t.startsWith(`chaos-${id}.`));
-    if (topics.length > 0) await admin.deleteTopics({ topics });
-  } finally {
-    await admin.disconnect();
-  }
-  const redis = rt.redis();
-  await redisReady(redis);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `chaos-${id}:*`, 'COUNT', 1000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  await dropDatabase(mysqlUrl);
 }
 
 async function waitForDrain(rt: Runtime, topic: string, groupId: string, timeoutMs: number): Promise<void> {

@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { KafkaMessage } from 'kafkajs';
 import { loadConfig, type Config } from '../../lib/config.js';
-import { migrateToLatest, dropDatabase, withDatabase } from '../../lib/mysql.js';
+import { migrateToLatest, withDatabase } from '../../lib/mysql.js';
+import { removeNamespace } from '../../lib/namespace.js';
 import { Runtime } from '../../cli/runtime.js';
 import { pipelineTopics } from '../../lib/topics.js';
 import { RedemptionProducer } from '../../producers/redemption-producer.js';
@@ -121,24 +122,10 @@ export class IsolatedPipeline {
   }
 
   async cleanup(): Promise<void> {
-    const admin = this.rt.kafka().admin();
-    await admin.connect();
-    try {
-      const topics = (await admin.listTopics()).filter((t) => t.startsWith(`test-${this.id}`));
-      if (topics.length > 0) await admin.deleteTopics({ topics });
-    } finally {
-      await admin.disconnect();
-    }
-    const redis = await this.redis();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${this.config.redisKeyPrefix}:*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    await removeNamespace({ kafka: this.rt.kafka(), redis: this.rt.redis(), topicPrefix: `test-${this.id}`, redisPattern: `${this.config.redisKeyPrefix}:*`, databases: [this.config.mysqlUrl] });
     await this.rt.close();
-    await dropDatabase(this.config.mysqlUrl);
   }
+
 }
 
 /** Runs `redeem verify` for this pipeline; returns its report, and whether it found MySQL equal. */
