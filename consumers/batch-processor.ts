@@ -44,6 +44,8 @@ export interface BatchProcessorDeps {
  * of second effects.
  */
 export class BatchProcessor {
+  private flushes = 0;
+
   constructor(private readonly deps: BatchProcessorDeps) {}
 
   /**
@@ -53,7 +55,9 @@ export class BatchProcessor {
    */
   async process(parts: readonly PartitionChunk[]): Promise<void> {
     const { deps } = this;
-    const decoded = await this.retrying('decode', () => Promise.all(parts.map((c) => decodeBatch(c.messages, c.topic, c.partition, deps.decoder, deps.maxMessageBytes))));
+    // Every log line of this flush carries its batch id, next to the consumer id.
+    const log = deps.logger.child({ batchId: `${deps.consumerId}#${++this.flushes}` });
+    const decoded = await this.retrying(log, 'decode', () => Promise.all(parts.map((c) => decodeBatch(c.messages, c.topic, c.partition, deps.decoder, deps.maxMessageBytes))));
     const requests = decoded.flatMap((d) => d.requests);
     const deadLetters = decoded.flatMap((d) => d.deadLetters);
 
@@ -78,7 +82,7 @@ export class BatchProcessor {
     });
 
     if (toFlush.length > 0) {
-      const flushed = await this.retrying('flush', () =>
+      const flushed = await this.retrying(log, 'flush', () =>
         deps.store.flush(toFlush, deps.consumerId, Date.now(), () => deps.faults.at('crash-before-db-commit'), deps.dryRun),
       );
       flushed.records.forEach((record, j) => {
@@ -96,25 +100,25 @@ export class BatchProcessor {
 
     const audit = records as RedemptionDecided[];
     if (deps.publish && !deps.dryRun) {
-      await this.retrying('publish', () => deps.publisher.publish(audit, deadLetters));
+      await this.retrying(log, 'publish', () => deps.publisher.publish(audit, deadLetters));
       deps.faults.at('crash-after-audit');
     }
     deps.stats.recordDecisions(audit.filter((_, i) => !reemitted[i]));
     deps.stats.recordAlreadyDecided(reemitted.filter(Boolean).length);
     for (const dl of deadLetters) {
       deps.stats.recordDeadLetter(dl.code);
-      deps.logger.warn({ topic: dl.topic, partition: dl.partition, offset: dl.message.offset, code: dl.code, reason: dl.reason }, 'dead-lettered a message');
+      log.warn({ topic: dl.topic, partition: dl.partition, offset: dl.message.offset, code: dl.code, reason: dl.reason }, 'dead-lettered a message');
     }
   }
 
-  private retrying<T>(stage: 'decode' | 'flush' | 'publish', work: () => Promise<T>): Promise<T> {
+  private retrying<T>(log: Logger, stage: 'decode' | 'flush' | 'publish', work: () => Promise<T>): Promise<T> {
     return retryUntilDone(work, {
       // KafkaJS has retried a produce before it throws; past that the broker is down, and we wait for it.
       isRetriable: stage === 'publish' ? (error) => isRetriableStorageError(error) || isKafkaError(error) : isRetriableStorageError,
       shouldStop: this.deps.shouldStop,
       onRetry: (error, attempt, delayMs) => {
         this.deps.stats.recordRetry(stage);
-        this.deps.logger.warn({ err: error, stage, attempt, delayMs }, 'retrying');
+        log.warn({ err: error, stage, attempt, delayMs }, 'retrying');
       },
     });
   }
