@@ -9,6 +9,7 @@ import { generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
 import { loadConfig, type Config } from '../lib/config.js';
 import { migrateToLatest, withDatabase } from '../lib/mysql.js';
 import { removeNamespace } from '../lib/namespace.js';
+import { groupProgress } from '../lib/kafka.js';
 import { redisReady } from '../lib/redis.js';
 import { ensurePipelineTopics } from '../lib/topics.js';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../producers/checkout-simulator.js';
@@ -229,8 +230,8 @@ async function readyRedis(rt: Runtime) {
 }
 
 async function committedTotal(admin: Admin, groupId: string, topic: string): Promise<number> {
-  const [c] = await admin.fetchOffsets({ groupId, topics: [topic] });
-  return c!.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+  const { committed } = await groupProgress(admin, groupId, topic);
+  return [...committed.values()].reduce((sum, offset) => sum + offset, 0);
 }
 
 /** Starts `processes` consumers and times the group from its first commit to the full drain. */

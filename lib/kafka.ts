@@ -78,3 +78,22 @@ export const IDEMPOTENT_PRODUCER: ProducerConfig = {
   allowAutoTopicCreation: false,
   retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5000 },
 };
+
+export interface GroupProgress {
+  /** partition → the next offset to be written */
+  ends: Map<number, number>;
+  /** partition → the group's committed offset (0 where nothing is committed yet) */
+  committed: Map<number, number>;
+  /** messages not yet committed by the group, over all partitions */
+  lag: number;
+}
+
+/** How far a consumer group has come through a topic. */
+export async function groupProgress(admin: Admin, groupId: string, topic: string): Promise<GroupProgress> {
+  const [offsets, [committedTopic]] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+  const ends = new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+  const committed = new Map(committedTopic!.partitions.map((c) => [c.partition, Math.max(0, Number(c.offset))]));
+  let lag = 0;
+  for (const [partition, end] of ends) lag += Math.max(0, end - (committed.get(partition) ?? 0));
+  return { ends, committed, lag };
+}

@@ -9,6 +9,7 @@ import { loadConfig, deadLetterTopic } from '../lib/config.js';
 import { generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
 import { migrateToLatest, withDatabase } from '../lib/mysql.js';
 import { removeNamespace } from '../lib/namespace.js';
+import { groupProgress } from '../lib/kafka.js';
 import { redisReady } from '../lib/redis.js';
 import { ensurePipelineTopics } from '../lib/topics.js';
 import { DEFAULT_SIMULATION, seededRandom, simulateCheckout } from '../producers/checkout-simulator.js';
@@ -209,9 +210,7 @@ async function waitForDrain(rt: Runtime, topic: string, groupId: string, timeout
   try {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      const ends = await admin.fetchTopicOffsets(topic);
-      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      if (ends.every((e) => Number(committed!.partitions.find((c) => c.partition === e.partition)?.offset ?? -1) >= Number(e.high) || e.high === '0')) return;
+      if ((await groupProgress(admin, groupId, topic)).lag === 0) return;
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
     throw new Error(`the group did not drain ${topic} within ${timeoutMs / 1000} s`);

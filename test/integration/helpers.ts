@@ -9,7 +9,7 @@ import { Runtime } from '../../cli/runtime.js';
 import { pipelineTopics } from '../../lib/topics.js';
 import { RedemptionProducer } from '../../producers/redemption-producer.js';
 import type { RedemptionDecided, RedemptionRequested } from '../../schemas/types.js';
-import { ensureTopics } from '../../lib/kafka.js';
+import { ensureTopics, groupProgress } from '../../lib/kafka.js';
 import type { Redis } from 'ioredis';
 import { redisReady } from '../../lib/redis.js';
 
@@ -194,22 +194,24 @@ export async function waitUntil(what: string, check: () => Promise<boolean>, tim
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
-/** The pipeline group's committed offset per partition (0 where nothing is committed yet). */
-export async function committedOffsets(p: IsolatedPipeline): Promise<Map<number, number>> {
+async function progress(p: IsolatedPipeline) {
   const admin = p.rt.kafka().admin();
   await admin.connect();
   try {
-    const [committed] = await admin.fetchOffsets({ groupId: p.config.consumerGroup, topics: [p.config.redemptionTopic] });
-    return new Map(committed!.partitions.map((c) => [c.partition, Math.max(0, Number(c.offset))]));
+    return await groupProgress(admin, p.config.consumerGroup, p.config.redemptionTopic);
   } finally {
     await admin.disconnect();
   }
 }
 
+/** The pipeline group's committed offset per partition (0 where nothing is committed yet). */
+export async function committedOffsets(p: IsolatedPipeline): Promise<Map<number, number>> {
+  return (await progress(p)).committed;
+}
+
 /** True once the pipeline's group has committed every partition up to its end. */
 export async function drained(p: IsolatedPipeline): Promise<boolean> {
-  const [ends, committed] = await Promise.all([p.endOffsets(p.config.redemptionTopic), committedOffsets(p)]);
-  return [...ends].every(([partition, end]) => (committed.get(partition) ?? 0) >= end);
+  return (await progress(p)).lag === 0;
 }
 
 export interface CliResult {
