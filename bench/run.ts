@@ -234,7 +234,7 @@ async function committedTotal(admin: Admin, groupId: string, topic: string): Pro
   return [...committed.values()].reduce((sum, offset) => sum + offset, 0);
 }
 
-/** Starts `processes` consumers and times the group from its first commit to the full drain. */
+/** Starts `processes` consumers and times the group from its joining to the full drain. */
 async function drainRun(rt: Runtime, c: Config, env: Record<string, string>, processes: number, total: number): Promise<ConsumerRun> {
   const children = Array.from({ length: processes }, () => {
     const child = spawn(process.execPath, [BIN, 'consume', '--exit-when-idle', '3'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -244,14 +244,19 @@ async function drainRun(rt: Runtime, c: Config, env: Record<string, string>, pro
   });
   const admin = rt.kafka().admin();
   await admin.connect();
+  // The clock starts when the group first forms (processing starts), not at the first commit: with group
+  // commit a small run can be committed in one flush, leaving nothing to time after it. With several
+  // processes the first to join starts alone, and the rebalance when the others join is part of the time.
   let t0 = 0;
   let c0 = 0;
   let t1 = 0;
   try {
     for (;;) {
-      const done = await committedTotal(admin, c.consumerGroup, c.redemptionTopic);
-      if (!t0 && done > 0) [t0, c0] = [Date.now(), done];
-      if (done >= total) {
+      if (!t0) {
+        const { groups } = await admin.describeGroups([c.consumerGroup]);
+        if (groups[0]!.state === 'Stable' && groups[0]!.members.length > 0) [t0, c0] = [Date.now(), await committedTotal(admin, c.consumerGroup, c.redemptionTopic)];
+      }
+      if (t0 && (await committedTotal(admin, c.consumerGroup, c.redemptionTopic)) >= total) {
         t1 = Date.now();
         break;
       }

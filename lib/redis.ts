@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
  * to MySQL, so a command waiting on a dead connection would only add latency.
  */
 export function createRedis(redisUrl: string): Redis {
-  return new Redis(redisUrl, {
+  const redis = new Redis(redisUrl, {
     lazyConnect: false,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -13,6 +13,10 @@ export function createRedis(redisUrl: string): Redis {
     connectTimeout: 2000,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
   });
+  // While Redis is down every reconnect attempt emits an error; the commands that fail meanwhile are what
+  // callers see, log and count, so the events themselves are only noise.
+  redis.on('error', () => {});
+  return redis;
 }
 
 /** Resolves once the client is connected, or rejects after `timeoutMs`. */
