@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
+import { readTopicFromStart } from '../lib/kafka.js';
 import { DecisionCache } from '../consumers/decision-cache.js';
 import { LedgerStore } from '../consumers/ledger-store.js';
 import type { SourcedRequest } from '../consumers/types.js';
@@ -20,24 +20,12 @@ const rate = (requests: number, seconds: number): StageRate => ({ requests, seco
 /** Raw Kafka: the topic read and decoded under a throwaway group, nothing else. Keeps what it decoded. */
 export async function rawKafka(kafka: Kafka, topic: string, decoder: Decoder<RedemptionRequested>, total: number): Promise<{ rate: StageRate; requests: SourcedRequest[] }> {
   const requests: SourcedRequest[] = [];
-  const consumer = kafka.consumer({ groupId: `bench-raw-${randomBytes(3).toString('hex')}`, maxBytes: 4 << 20, maxWaitTimeInMs: 100 });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
   let started = 0;
-  let finish: () => void = () => {};
-  const done = new Promise<void>((resolve) => (finish = resolve));
-  await consumer.run({
-    autoCommit: false,
-    eachBatch: async ({ batch }) => {
-      started ||= Date.now();
-      for (const m of batch.messages) requests.push({ request: await decoder.decode(m.value!), topic, partition: batch.partition, offset: Number(m.offset) });
-      if (requests.length >= total) finish();
-    },
+  await readTopicFromStart(kafka, topic, total, async (batch) => {
+    started ||= Date.now();
+    for (const m of batch.messages) requests.push({ request: await decoder.decode(m.value!), topic, partition: batch.partition, offset: Number(m.offset) });
   });
-  await done;
-  const seconds = (Date.now() - started) / 1000;
-  await consumer.disconnect();
-  return { rate: rate(requests.length, seconds), requests };
+  return { rate: rate(requests.length, (Date.now() - started) / 1000), requests };
 }
 
 /** Raw Redis: the pipeline's dedupe round trips (one pipelined lookup and one pipelined update per chunk). */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { configTableMarkdown } from '../lib/config.js';
 import { parseCouponsCsv } from '../lib/coupon-csv.js';
-import { generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
+import { couponCodes, generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
 import { ConfigError, RedemptionError } from '../lib/errors.js';
 import { migrateToLatest } from '../lib/mysql.js';
 import { stackDown, stackStatus, stackUp } from '../scripts/stack/stack.js';
@@ -135,7 +135,7 @@ program
                 rt,
                 {
                   count: o.generate!,
-                  couponCodes: generateCoupons({ count: o.coupons, prefix: o.couponPrefix, campaigns: 1, quota: 0, perUserLimit: 1, validFrom: new Date(0), validUntil: new Date(0) }).map((c) => c.code),
+                  couponCodes: couponCodes(o.couponPrefix, o.coupons),
                   skew: o.skew,
                   retryShare: o.retryShare,
                   refundShare: o.refundShare,

@@ -5,7 +5,7 @@ import { loadConfig, type Config } from '../lib/config.js';
 import { createKafka } from '../lib/kafka.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { createKnex } from '../lib/mysql.js';
-import { createRedis } from '../lib/redis.js';
+import { createRedis, redisReady } from '../lib/redis.js';
 import { SchemaRegistryClient } from '../schemas/registry.js';
 
 /**
@@ -40,6 +40,16 @@ export class Runtime {
   redis(): Redis {
     this.redisClient ??= createRedis(this.config.redisUrl);
     return this.redisClient;
+  }
+
+  /**
+   * The Redis client once it is connected: `redis()` fails fast instead of queueing, so a command sent
+   * before the connection is up would fail.
+   */
+  async connectedRedis(): Promise<Redis> {
+    const redis = this.redis();
+    await redisReady(redis);
+    return redis;
   }
 
   knex(): Knex {

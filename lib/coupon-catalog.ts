@@ -28,11 +28,16 @@ export interface GenerateOptions {
   validUntil: Date;
 }
 
+/** The codes of `count` demo coupons: PREFIX-000001, PREFIX-000002, ... */
+export function couponCodes(prefix: string, count: number): string[] {
+  const width = Math.max(6, String(count).length);
+  return Array.from({ length: count }, (_, i) => `${prefix}-${String(i + 1).padStart(width, '0')}`);
+}
+
 /** Demo coupons PREFIX-000001 ... spread over a few campaigns. */
 export function generateCoupons(o: GenerateOptions): CouponTermsRow[] {
-  const width = Math.max(6, String(o.count).length);
-  return Array.from({ length: o.count }, (_, i) => ({
-    code: `${o.prefix}-${String(i + 1).padStart(width, '0')}`,
+  return couponCodes(o.prefix, o.count).map((code, i) => ({
+    code,
     campaign_id: `${o.prefix.toLowerCase()}-campaign-${(i % o.campaigns) + 1}`,
     quota: o.quota,
     per_user_limit: o.perUserLimit,

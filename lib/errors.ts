@@ -63,8 +63,3 @@ export class InputError extends RedemptionError {
     this.name = 'InputError';
   }
 }
-
-export function describeError(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return String(error);
-}

@@ -1,4 +1,5 @@
-import { Kafka, logLevel, type Admin, type LogEntry, type ProducerConfig } from 'kafkajs';
+import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel, type Admin, type Batch, type LogEntry, type ProducerConfig } from 'kafkajs';
 import type { Logger } from 'pino';
 
 const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -96,4 +97,31 @@ export async function groupProgress(admin: Admin, groupId: string, topic: string
   let lag = 0;
   for (const [partition, end] of ends) lag += Math.max(0, end - (committed.get(partition) ?? 0));
   return { ends, committed, lag };
+}
+
+/**
+ * Reads a topic from its start under a throwaway consumer group that commits nothing, handing each
+ * batch to `onBatch`, until at least `count` messages have been read.
+ */
+export async function readTopicFromStart(kafka: Kafka, topic: string, count: number, onBatch: (batch: Batch) => Promise<void> | void): Promise<void> {
+  if (count <= 0) return;
+  const consumer = kafka.consumer({ groupId: `redeem-read-${randomBytes(4).toString('hex')}`, maxBytes: 8 << 20, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    let seen = 0;
+    let finish: () => void = () => {};
+    const done = new Promise<void>((resolve) => (finish = resolve));
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        await onBatch(batch);
+        seen += batch.messages.length;
+        if (seen >= count) finish();
+      },
+    });
+    await done;
+  } finally {
+    await consumer.disconnect();
+  }
 }

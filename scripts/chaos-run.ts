@@ -9,8 +9,7 @@ import { loadConfig, deadLetterTopic } from '../lib/config.js';
 import { generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
 import { migrateToLatest, withDatabase } from '../lib/mysql.js';
 import { removeNamespace } from '../lib/namespace.js';
-import { groupProgress } from '../lib/kafka.js';
-import { redisReady } from '../lib/redis.js';
+import { groupProgress, readTopicFromStart } from '../lib/kafka.js';
 import { ensurePipelineTopics } from '../lib/topics.js';
 import { DEFAULT_SIMULATION, seededRandom, simulateCheckout } from '../producers/checkout-simulator.js';
 import { RedemptionProducer } from '../producers/redemption-producer.js';
@@ -150,9 +149,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
         return true;
       }
       case 'flush-redis': {
-        const redis = rt.redis();
-        await redisReady(redis);
-        await redis.flushall();
+        await (await rt.connectedRedis()).flushall();
         return true;
       }
       case 'restart-redis':
@@ -232,30 +229,13 @@ async function topicSize(rt: Runtime, topic: string): Promise<number> {
 /** Messages of the requests topic with at least one audit record: the decided count. */
 async function distinctAuditSources(rt: Runtime, auditTopic: string): Promise<number> {
   const decoder = rt.registry().decoderFor<{ source_partition: number; source_offset: number }>('decided');
-  const total = await topicSize(rt, auditTopic);
   const sources = new Set<string>();
-  if (total === 0) return 0;
-  const consumer = rt.kafka().consumer({ groupId: `chaos-audit-${randomBytes(3).toString('hex')}`, maxWaitTimeInMs: 200 });
-  await consumer.connect();
-  let seen = 0;
-  try {
-    await consumer.subscribe({ topic: auditTopic, fromBeginning: true });
-    await new Promise<void>((resolve) => {
-      void consumer.run({
-        autoCommit: false,
-        eachBatch: async ({ batch }) => {
-          for (const m of batch.messages) {
-            const r = await decoder.decode(m.value!);
-            sources.add(`${r.source_partition}/${r.source_offset}`);
-          }
-          seen += batch.messages.length;
-          if (seen >= total) resolve();
-        },
-      });
-    });
-  } finally {
-    await consumer.disconnect();
-  }
+  await readTopicFromStart(rt.kafka(), auditTopic, await topicSize(rt, auditTopic), async (batch) => {
+    for (const m of batch.messages) {
+      const r = await decoder.decode(m.value!);
+      sources.add(`${r.source_partition}/${r.source_offset}`);
+    }
+  });
   return sources.size;
 }
 

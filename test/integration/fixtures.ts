@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { couponCodes } from '../../lib/coupon-catalog.js';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../../producers/checkout-simulator.js';
 import type { RedemptionRequested } from '../../schemas/types.js';
 import type { ReferenceCoupon } from '../../verify/reference-ledger.js';
@@ -18,7 +19,7 @@ export function mixedCoupons(simulated: number): ReferenceCoupon[] {
     { code: 'EXPIRED', quota: 100, per_user_limit: 1, valid_from: new Date(T0.getTime() - 3 * DAY), valid_until: new Date(T0.getTime() - DAY) },
     { code: 'FUTURE', quota: 100, per_user_limit: 1, valid_from: new Date(T0.getTime() + DAY), valid_until: new Date(T0.getTime() + 2 * DAY) },
   ];
-  for (let i = 1; i <= simulated; i++) coupons.push({ code: `SIM-${String(i).padStart(6, '0')}`, quota: 40, per_user_limit: 2, ...valid });
+  for (const code of couponCodes('SIM', simulated)) coupons.push({ code, quota: 40, per_user_limit: 2, ...valid });
   return coupons;
 }
 
@@ -57,7 +58,7 @@ export function mixedRequests(simulatedCoupons: number, simulatedCount: number, 
     reverse('n2', 'NO-SUCH-COUPON', 'n1', 21),
     request('h5', 'HOT', 'd', 22), // a rejected request repeated: DUPLICATE
   ];
-  const codes = Array.from({ length: simulatedCoupons }, (_, i) => `SIM-${String(i + 1).padStart(6, '0')}`);
+  const codes = couponCodes('SIM', simulatedCoupons);
   const simulated = [...simulateCheckout({ ...DEFAULT_SIMULATION, count: simulatedCount, couponCodes: codes, users: 300, seed, startAt: new Date(T0.getTime() + 100), retryShare: 0.05, refundShare: 0.05, unknownCouponShare: 0.01 })];
   return [...handMade, ...simulated];
 }

@@ -10,8 +10,6 @@ import { pipelineTopics } from '../../lib/topics.js';
 import { RedemptionProducer } from '../../producers/redemption-producer.js';
 import type { RedemptionDecided, RedemptionRequested } from '../../schemas/types.js';
 import { ensureTopics, groupProgress } from '../../lib/kafka.js';
-import type { Redis } from 'ioredis';
-import { redisReady } from '../../lib/redis.js';
 
 const BIN = fileURLToPath(new URL('../../bin/redeem.mjs', import.meta.url));
 
@@ -95,13 +93,6 @@ export class IsolatedPipeline {
     } finally {
       await consumer.disconnect();
     }
-  }
-
-  /** A connected Redis client (the runtime's fails fast rather than queueing before it connects). */
-  async redis(): Promise<Redis> {
-    const redis = this.rt.redis();
-    await redisReady(redis);
-    return redis;
   }
 
   /** The next offset to be written on each partition of `topic`. */

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { couponCodes } from '../../lib/coupon-catalog.js';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../../producers/checkout-simulator.js';
 import { BackgroundConsumer, drained, IsolatedPipeline, waitUntil } from './helpers.js';
 
@@ -15,7 +16,7 @@ describe('the consumer serves metrics, liveness and readiness', () => {
 
   it('counts decisions by bounded labels only, and answers /healthz and /readyz', async () => {
     expect((await p.cli(['coupons', 'generate', '--count', '20', '--prefix', 'MET', '--quota', '10'])).code).toBe(0);
-    const codes = Array.from({ length: 25 }, (_, i) => `MET-${String(i + 1).padStart(6, '0')}`); // 5 of them unknown
+    const codes = couponCodes('MET', 25); // 5 of them unknown
     const requests = [...simulateCheckout({ ...DEFAULT_SIMULATION, count: 3000, couponCodes: codes, users: 50 })];
     await p.produce(requests);
     consumer = new BackgroundConsumer(p.env);

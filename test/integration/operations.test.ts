@@ -3,13 +3,14 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkpointPath } from '../../cli/commands/produce.js';
+import { couponCodes } from '../../lib/coupon-catalog.js';
 import { dropDatabase, withDatabase } from '../../lib/mysql.js';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../../producers/checkout-simulator.js';
 import { writeJsonLines } from './fixtures.js';
 import { drained, IsolatedPipeline, verifyEqual, waitUntil } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../../bin/redeem.mjs', import.meta.url));
-const CODES = Array.from({ length: 40 }, (_, i) => `OPS-${String(i + 1).padStart(6, '0')}`);
+const CODES = couponCodes('OPS', 40);
 const burst = (count: number, seed: number) => [...simulateCheckout({ ...DEFAULT_SIMULATION, count, couponCodes: CODES, users: 200, seed })];
 
 async function snapshot(p: IsolatedPipeline): Promise<unknown> {

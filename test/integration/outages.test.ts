@@ -47,7 +47,7 @@ function mariadbPid(): string {
 describe('outages heal by themselves, losing nothing and applying nothing twice', () => {
   it('Redis flushed mid-run', async () => {
     await underLoad({}, async (p) => {
-      await (await p.redis()).flushall();
+      await (await p.rt.connectedRedis()).flushall();
     });
   });
 
@@ -102,7 +102,7 @@ describe('an upstream retry long after the first request', () => {
     const request: RedemptionRequested = { request_id: 'late-1', coupon_code: 'LATE-000001', user_id: 'u', order_id: 'o', op: 'REDEEM', reverses_request_id: null, amount_cents: 100, currency: 'EUR', occurred_at: new Date('2026-11-24T00:00:00Z'), source: 'test' };
     await p.produce([request]);
     expect((await p.cli(['consume', '--exit-when-idle', '2'])).code).toBe(0);
-    const redis = await p.redis();
+    const redis = await p.rt.connectedRedis();
     await waitUntil('Redis to expire the decision', async () => (await redis.keys(`${p.config.redisKeyPrefix}:d:*`)).length === 0, 10_000);
     await p.produce([request]);
     expect((await p.cli(['consume', '--exit-when-idle', '2'])).code).toBe(0);
