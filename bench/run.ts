@@ -9,8 +9,7 @@ import { generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
 import { loadConfig, type Config } from '../lib/config.js';
 import { migrateToLatest, withDatabase } from '../lib/mysql.js';
 import { removeNamespace } from '../lib/namespace.js';
-import { groupProgress } from '../lib/kafka.js';
-import { redisReady } from '../lib/redis.js';
+import { groupProgress, readTopicFromStart } from '../lib/kafka.js';
 import { ensurePipelineTopics } from '../lib/topics.js';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../producers/checkout-simulator.js';
 import { RedemptionProducer } from '../producers/redemption-producer.js';
@@ -155,7 +154,7 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
     const naive = await runNaiveConsumer({
       kafka: naiveRt.kafka(),
       knex: naiveRt.knex(),
-      redis: await readyRedis(naiveRt),
+      redis: await naiveRt.connectedRedis(),
       decoder: naiveRt.registry().decoderFor<RedemptionRequested>('requested'),
       auditCodec: await naiveRt.registry().codecFor<RedemptionDecided>('decided', naiveConfig.auditTopic),
       topic: naiveConfig.redemptionTopic,
@@ -172,7 +171,7 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
     // 4. Raw limits of each stage, on the same data.
     o.print('raw stages: Kafka (decode only), Redis (the dedupe round trips), MySQL (the flush statements)');
     const raw = await rawKafka(rt.kafka(), ns('c1').redemptionTopic, rt.registry().decoderFor<RedemptionRequested>('requested'), o.requests);
-    const rawRedisRate = await rawRedis(await readyRedis(rt), `bench-${id}-raw`, raw.requests, base.flushMaxMessages);
+    const rawRedisRate = await rawRedis(await rt.connectedRedis(), `bench-${id}-raw`, raw.requests, base.flushMaxMessages);
     const rawConfig = ns('raw');
     await prepare(rawConfig);
     const rawRt = new Runtime(rawConfig);
@@ -223,18 +222,15 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
   }
 }
 
-async function readyRedis(rt: Runtime) {
-  const redis = rt.redis();
-  await redisReady(redis);
-  return redis;
-}
-
 async function committedTotal(admin: Admin, groupId: string, topic: string): Promise<number> {
   const { committed } = await groupProgress(admin, groupId, topic);
   return [...committed.values()].reduce((sum, offset) => sum + offset, 0);
 }
 
-/** Starts `processes` consumers and times the group from its joining to the full drain. */
+/**
+ * Starts `processes` consumers, lets them drain the topic and exit when idle, and times the group from
+ * its first decision to the publish of its last audit record.
+ */
 async function drainRun(rt: Runtime, c: Config, env: Record<string, string>, processes: number, total: number): Promise<ConsumerRun> {
   const children = Array.from({ length: processes }, () => {
     const child = spawn(process.execPath, [BIN, 'consume', '--exit-when-idle', '3'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -242,43 +238,38 @@ async function drainRun(rt: Runtime, c: Config, env: Record<string, string>, pro
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     return { exited: new Promise<string>((resolve) => child.on('close', () => resolve(stderr))) };
   });
-  const admin = rt.kafka().admin();
-  await admin.connect();
-  // The clock starts when the group first forms (processing starts), not at the first commit: with group
-  // commit a small run can be committed in one flush, leaving nothing to time after it. With several
-  // processes the first to join starts alone, and the rebalance when the others join is part of the time.
-  let t0 = 0;
-  let c0 = 0;
-  let t1 = 0;
-  try {
-    for (;;) {
-      if (!t0) {
-        const { groups } = await admin.describeGroups([c.consumerGroup]);
-        if (groups[0]!.state === 'Stable' && groups[0]!.members.length > 0) [t0, c0] = [Date.now(), await committedTotal(admin, c.consumerGroup, c.redemptionTopic)];
-      }
-      if (t0 && (await committedTotal(admin, c.consumerGroup, c.redemptionTopic)) >= total) {
-        t1 = Date.now();
-        break;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  } finally {
-    await admin.disconnect();
-  }
   const summaries = await Promise.all(children.map((ch) => ch.exited));
   const sum = (pattern: RegExp) => summaries.reduce((acc, s) => acc + Number(pattern.exec(s)?.[1] ?? NaN), 0);
-  const seconds = (t1 - t0) / 1000;
+  const seconds = (await decidingSpan(rt, c.auditTopic, total)) / 1000;
   return {
     processes,
     requests: total,
     seconds,
-    perSecond: Math.round((total - c0) / seconds),
+    perSecond: Math.round(total / seconds),
     cpuSeconds: sum(/cpu ([\d.]+) s/),
     peakRssMiB: Math.max(...summaries.map((s) => Number(/peak RSS ([\d.]+) MiB/.exec(s)?.[1] ?? NaN))),
     mysqlStatements: sum(/MySQL statements (\d+)/),
     redisRoundTrips: sum(/Redis round trips (\d+)/),
     correct: false,
   };
+}
+
+/**
+ * Milliseconds from the first decision (the earliest decided_at, taken as a flush starts) to the last
+ * audit record published (the latest CreateTime on the audit topic), read off the audit stream itself:
+ * polling the group's offsets instead missed small runs, which one flush can commit entirely.
+ */
+async function decidingSpan(rt: Runtime, auditTopic: string, records: number): Promise<number> {
+  const decoder = rt.registry().decoderFor<RedemptionDecided>('decided');
+  let first = Number.POSITIVE_INFINITY;
+  let last = 0;
+  await readTopicFromStart(rt.kafka(), auditTopic, records, async (batch) => {
+    for (const m of batch.messages) {
+      first = Math.min(first, (await decoder.decode(m.value!)).decided_at.getTime());
+      last = Math.max(last, Number(m.timestamp));
+    }
+  });
+  return last - first;
 }
 
 /** A partition-proportional cut of the topic holding about `wanted` messages: the naive run's range. */
