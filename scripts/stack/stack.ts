@@ -46,7 +46,10 @@ const registryDir = join(STACK_DIR, 'registry');
 
 function mvn(args: string[], what: string, print: Print): void {
   print(`fetching ${what} from Maven Central (first run only)...`);
-  const result = spawnSync('mvn', ['-q', '-B', ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+  // A working directory of our own: run elsewhere, Maven plugins write `${project.basedir}/...` markers
+  // into whatever directory the command was started from. No colour codes in our output either.
+  mkdirSync(STACK_DIR, { recursive: true });
+  const result = spawnSync('mvn', ['-q', '-B', '-Dstyle.color=never', ...args], { stdio: ['ignore', 'inherit', 'inherit'], cwd: STACK_DIR });
   if (result.error) throw new RedemptionError('STACK_FAILED', `cannot run mvn (install Maven and Java 17): ${result.error.message}`);
   if (result.status !== 0) throw new RedemptionError('STACK_FAILED', `mvn failed fetching ${what} (exit ${result.status})`);
 }
@@ -64,7 +67,7 @@ const kafka: ManagedService = {
   prepare(print) {
     const data = join(kafkaDir, 'data');
     const properties = join(kafkaDir, 'server.properties');
-    writeFileSync(properties, readFileSync(join(SCRIPT_DIR, 'server.properties'), 'utf8').replaceAll('@DATA_DIR@', data));
+    writeFileSync(properties, readFileSync(join(SCRIPT_DIR, 'server.properties.template'), 'utf8').replaceAll('@DATA_DIR@', data));
     if (existsSync(join(data, 'meta.properties'))) return;
     print('formatting Kafka storage (first run only)...');
     mkdirSync(data, { recursive: true });
