@@ -86,7 +86,7 @@ coupons
   .description('load coupons from a CSV (code,campaign_id,quota,per_user_limit,valid_from,valid_until); a bad file loads nothing')
   .action((file: string) =>
     withRuntime(async (rt) => {
-      const rows = parseCouponsCsv(readFileSync(file, 'utf8'));
+      const rows = parseCouponsCsv(readFileSync(file));
       await upsertCoupons(rt.knex(), rows);
       print(`imported ${rows.length} coupons from ${file}`);
     }),

@@ -23,8 +23,12 @@ export interface StoredDecision {
   consumerId: string;
 }
 
+/**
+ * The in-memory key of a (coupon, request) pair. JSON keeps the two parts apart whatever they contain
+ * (a separator character could also occur inside an id and join two different pairs into one key).
+ */
 export function decisionKey(couponCode: string, requestId: string): string {
-  return `${couponCode}\u0000${requestId}`;
+  return JSON.stringify([couponCode, requestId]);
 }
 
 /** True when `stored` was made for this very message, i.e. the message is being redelivered. */

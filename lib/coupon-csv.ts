@@ -1,4 +1,5 @@
 import { InputError } from './errors.js';
+import { hasControlCharacter, parseIsoInstant } from './time-input.js';
 
 /** A coupon's terms as loaded from a file or generated; redeemed_count is the pipeline's, never loaded. */
 export interface CouponTermsRow {
@@ -11,8 +12,6 @@ export interface CouponTermsRow {
 }
 
 export const CSV_HEADER = ['code', 'campaign_id', 'quota', 'per_user_limit', 'valid_from', 'valid_until'] as const;
-
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})$/;
 
 /** Splits one CSV line; fields may be double-quoted, with "" for a quote inside. */
 function splitCsvLine(line: string): string[] {
@@ -45,16 +44,45 @@ function wholeNumber(value: string, field: string, min: number): number {
 }
 
 function isoTime(value: string, field: string): Date {
-  const date = new Date(value);
-  if (!ISO_8601.test(value) || Number.isNaN(date.getTime())) throw new Error(`${field} must be an ISO-8601 time with a zone (e.g. 2026-11-24T00:00:00Z), got "${value}"`);
-  return date;
+  const parsed = parseIsoInstant(value);
+  if (!(parsed instanceof Date)) throw new Error(`${field} ${parsed.problem}`);
+  return parsed;
+}
+
+/**
+ * The file's text, refusing bytes that are not UTF-8 (a file saved as Latin-1, say) with the line they
+ * are on, instead of loading U+FFFD in their place.
+ */
+export function decodeUtf8Lines(bytes: Uint8Array, what: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    const bad: number[] = [];
+    let line = 1;
+    let start = 0;
+    const strict = new TextDecoder('utf-8', { fatal: true });
+    for (let i = 0; i <= bytes.length; i++) {
+      if (i === bytes.length || bytes[i] === 0x0a) {
+        try {
+          strict.decode(bytes.subarray(start, i));
+        } catch {
+          bad.push(line);
+        }
+        line += 1;
+        start = i + 1;
+      }
+    }
+    const shown = bad.slice(0, 10).join(', ') + (bad.length > 10 ? ` and ${bad.length - 10} more` : '');
+    throw new InputError('CSV_INVALID', `${what} is not valid UTF-8: line${bad.length > 1 ? 's' : ''} ${shown}`);
+  }
 }
 
 /**
  * Parses a coupons CSV. Every bad row is reported with its line number, all at once; a file with any
  * bad row yields no coupons at all, so nothing of it is half-loaded.
  */
-export function parseCouponsCsv(text: string): CouponTermsRow[] {
+export function parseCouponsCsv(input: string | Uint8Array): CouponTermsRow[] {
+  const text = typeof input === 'string' ? input : decodeUtf8Lines(input, 'the CSV');
   const lines = text.split(/\r?\n/);
   const header = splitCsvLine(lines[0] ?? '');
   if (header.join(',') !== CSV_HEADER.join(',')) {
@@ -72,6 +100,7 @@ export function parseCouponsCsv(text: string): CouponTermsRow[] {
       const [code, campaign, quota, perUser, from, until] = fields as [string, string, string, string, string, string];
       if (!/^[A-Za-z0-9_.-]{1,64}$/.test(code)) throw new Error(`code must be 1-64 letters, digits, "_", "." or "-", got "${code}"`);
       if (campaign === '' || campaign.length > 64) throw new Error('campaign_id must be 1-64 characters');
+      if (hasControlCharacter(campaign)) throw new Error(`campaign_id must not contain control characters, got ${JSON.stringify(campaign)}`);
       const row: CouponTermsRow = {
         code,
         campaign_id: campaign,
