@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { configTableMarkdown } from '../lib/config.js';
 import { parseCouponsCsv } from '../lib/coupon-csv.js';
+import { parseIsoInstant } from '../lib/time-input.js';
 import { couponCodes, generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
 import { ConfigError, RedemptionError } from '../lib/errors.js';
 import { migrateToLatest } from '../lib/mysql.js';
@@ -41,9 +42,9 @@ function duration(value: string): number {
 }
 
 function isoDate(value: string): Date {
-  const d = new Date(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(d.getTime())) throw new InvalidArgumentError('must be an ISO-8601 time, e.g. 2026-11-24T00:00:00Z');
-  return d;
+  const parsed = parseIsoInstant(value);
+  if (!(parsed instanceof Date)) throw new InvalidArgumentError(parsed.problem);
+  return parsed;
 }
 
 /** Runs a command with a Runtime built from the environment, and always closes it. */

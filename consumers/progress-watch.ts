@@ -57,7 +57,17 @@ export class ProgressWatch {
     this.progressed();
   }
 
-  /** A flush committed. */
+  /**
+   * A partition's chunk committed, leaving it `behind` its end as the batch saw it: the lag is fresh
+   * between polls for the partitions this member works on.
+   */
+  committed(partition: number, behind: number): void {
+    this.lag.set(partition, behind);
+    this.o.stats.recordGroupLag(new Map([[partition, behind]]));
+    this.progressed();
+  }
+
+  /** A flush committed, the member joined, or its partitions were found caught up. */
   progressed(now = Date.now()): void {
     this.lastProgressAt = now;
     this.o.stats.recordProgress(now);

@@ -237,7 +237,7 @@ export class RedemptionConsumer {
           (this.stats.lastMessageAt - startedAt) / 1000,
           chunk.map((m) => Number(m.timestamp)),
         );
-        this.watch?.progressed();
+        this.watch?.committed(batch.partition, Math.max(0, Number(batch.highWatermark) - Number(last) - 1));
         this.lastActivity = Date.now();
         this.mode.onProgress?.(this.stats.messages);
         if (stop !== undefined && Number(last) + 1 >= stop) this.partitionDone(batch.partition);
