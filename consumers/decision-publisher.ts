@@ -7,8 +7,12 @@ import type { DeadLetter } from './decode.js';
 
 /** What the broker takes when a topic sets no `max.message.bytes` of its own (Kafka's default). */
 const BROKER_DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
-/** A dead letter carries at most this much of the original key or value; the rest stays in the source topic. */
-export const DEAD_LETTER_CARRY_BYTES = 64 * 1024;
+/**
+ * A dead letter carries at most this much of the original key or value (and at most a quarter of a
+ * produce call, so that several always fit one); beyond it a truncated copy, the original staying in
+ * the source topic.
+ */
+export const DEAD_LETTER_CARRY_BYTES = 256 * 1024;
 /** What a truncated copy keeps of the original: enough to recognise it. */
 export const TRUNCATED_COPY_BYTES = 1024;
 const MAX_REASON_CHARS = 2000;
