@@ -1,9 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { configTableMarkdown } from '../lib/config.js';
-import { parseCouponsCsv } from '../lib/coupon-csv.js';
 import { parseIsoInstant } from '../lib/time-input.js';
-import { couponCodes, generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
+import { couponCodes, generateCoupons, importCouponsFile, upsertCoupons } from '../lib/coupon-catalog.js';
 import { ConfigError, RedemptionError } from '../lib/errors.js';
 import { migrateToLatest } from '../lib/mysql.js';
 import { stackDown, stackStatus, stackUp } from '../scripts/stack/stack.js';
@@ -87,9 +85,8 @@ coupons
   .description('load coupons from a CSV (code,campaign_id,quota,per_user_limit,valid_from,valid_until); a bad file loads nothing')
   .action((file: string) =>
     withRuntime(async (rt) => {
-      const rows = parseCouponsCsv(readFileSync(file));
-      await upsertCoupons(rt.knex(), rows);
-      print(`imported ${rows.length} coupons from ${file}`);
+      const imported = await importCouponsFile(rt.knex(), file);
+      print(`imported ${imported} coupons from ${file}`);
     }),
   );
 coupons
