@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Admin } from 'kafkajs';
-import { Runtime } from '../cli/runtime.js';
+import { Runtime } from '../lib/runtime.js';
 import { generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
 import { loadConfig, type Config } from '../lib/config.js';
 import { migrateToLatest, withDatabase } from '../lib/mysql.js';

@@ -3,4 +3,7 @@
 import { register } from 'tsx/esm/api';
 
 register();
-await import('../cli/main.ts');
+// The tools of a checkout (local stack, demo, chaos run, benchmark) have their own entry point: the
+// product CLI never loads them.
+const TOOLS = new Set(['stack', 'demo', 'chaos', 'bench']);
+await import(TOOLS.has(process.argv[2] ?? '') ? '../scripts/tools.ts' : '../cli/main.ts');

@@ -1,73 +1,25 @@
 import { Command, InvalidArgumentError } from 'commander';
+import { duration, int, isoDate, print, runProgram, share, withRuntime } from './program.js';
 import { configTableMarkdown } from '../lib/config.js';
-import { parseIsoInstant } from '../lib/time-input.js';
 import { couponCodes, generateCoupons, importCouponsFile, upsertCoupons } from '../lib/coupon-catalog.js';
-import { ConfigError, RedemptionError } from '../lib/errors.js';
 import { migrateToLatest } from '../lib/mysql.js';
-import { stackDown, stackStatus, stackUp } from '../scripts/stack/stack.js';
 import { auditStats, formatAuditStats, tailAudit } from './commands/audit.js';
 import { DECISIONS, REJECT_REASONS, type Decision, type RejectReason } from '../schemas/types.js';
 import { consume, formatStats } from './commands/consume.js';
-import { demo } from './commands/demo.js';
 import { status } from './commands/status.js';
 import { rebuild, replay } from './commands/replay.js';
 import { diffDatabases } from './commands/diff.js';
 import { databaseName } from '../lib/mysql.js';
 import { produceFile, produceSimulation } from './commands/produce.js';
-import { Runtime } from './runtime.js';
+import { Runtime } from '../lib/runtime.js';
 import { formatVerifyReport, verify } from '../verify/verify.js';
 import type { RedemptionRequested } from '../schemas/types.js';
 
-const print = (line: string) => process.stdout.write(`${line}\n`);
-
-function int(min: number) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value) || Number(value) < min) throw new InvalidArgumentError(`must be a whole number >= ${min}`);
-    return Number(value);
-  };
-}
-
-function share(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('must be a number between 0 and 1');
-  return n;
-}
-
-function duration(value: string): number {
-  const match = /^(\d+)(ms|s|m|h)?$/.exec(value);
-  if (!match) throw new InvalidArgumentError('must be a duration like 90s, 5m or 1h');
-  return Number(match[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
-}
-
-function isoDate(value: string): Date {
-  const parsed = parseIsoInstant(value);
-  if (!(parsed instanceof Date)) throw new InvalidArgumentError(parsed.problem);
-  return parsed;
-}
-
-/** Runs a command with a Runtime built from the environment, and always closes it. */
-async function withRuntime<T>(work: (rt: Runtime) => Promise<T>): Promise<T> {
-  const rt = Runtime.fromEnv();
-  try {
-    return await work(rt);
-  } finally {
-    await rt.close();
-  }
-}
-
 const program = new Command('redeem').description('The coupon-redemption pipeline: Kafka in, exactly-once effects in MySQL, an audit stream out.');
-
-const stack = program.command('stack').description('the local Kafka, schema registry, Redis and MySQL');
-stack.command('up').description('start what is not running (idempotent)').action(() => stackUp(print));
-stack.command('down').description('stop what `stack up` started').action(() => stackDown(print));
-stack
-  .command('status')
-  .description('each component, its address and whether it answers')
-  .action(async () => {
-    const rows = await stackStatus();
-    for (const r of rows) print(`${r.component.padEnd(9)} ${r.address.padEnd(16)} ${(r.up ? 'up' : 'DOWN').padEnd(5)} ${r.managed}`);
-    if (rows.some((r) => !r.up)) process.exitCode = 1;
-  });
+program.addHelpText(
+  'after',
+  '\nTools of a checkout (scripts/tools.ts, same command): stack up|down|status, demo, chaos, bench. `redeem stack --help` for theirs.',
+);
 
 program
   .command('migrate')
@@ -197,16 +149,6 @@ audit
     }),
   );
 
-program
-  .command('demo')
-  .description('quick start: stack up, migrate, demo coupons, a checkout burst, consume it, summary')
-  .option('--requests <n>', 'checkout requests to simulate', int(1), 20000)
-  .option('--coupons <n>', 'demo coupons', int(1), 200)
-  .option('--seed <n>', 'simulation seed (default: a new one each run, so each run adds new requests)', int(0))
-  .action((o: { requests: number; coupons: number; seed?: number }) =>
-    withRuntime((rt) => demo(rt, { ...o, seed: o.seed ?? Date.now() % 1_000_000_000 }, print)),
-  );
-
 function partitionOffsets(value: string): Map<number, number> {
   const map = new Map<number, number>();
   for (const part of value.split(',')) {
@@ -294,44 +236,6 @@ program
   );
 
 program
-  .command('chaos')
-  .description('a load through several consumers while faults strike; then drain, verify and summarise (exit 1 unless equal)')
-  .option('--duration <d>', 'how long the load runs (e.g. 90s, 5m)', duration, 300_000)
-  .option('--interval <d>', 'time between faults', duration, 15_000)
-  .option('--rate <n>', 'requests per second', int(1), 1000)
-  .option('--consumers <n>', 'consumer processes at the start', int(1), 2)
-  .option('--seed <n>', 'seed of the load and of the fault order', int(0), 7)
-  .option('--cleanup', 'remove the run\'s topics, database and Redis keys at the end', false)
-  .action(async (o: { duration: number; interval: number; rate: number; consumers: number; seed: number; cleanup: boolean }) => {
-    // Loaded on demand: the chaos run and the benchmark are not needed by everyday commands.
-    const { formatChaosSummary, runChaos } = await import('../scripts/chaos-run.js');
-    const summary = await runChaos({ durationMs: o.duration, intervalMs: o.interval, rate: o.rate, consumers: o.consumers, seed: o.seed, cleanup: o.cleanup, print });
-    print(formatChaosSummary(summary));
-    if (!summary.verify.equal || summary.produced !== summary.decided + summary.deadLettered) process.exitCode = 1;
-  });
-
-program
-  .command('bench')
-  .description('the benchmark: drain throughput, latency at fixed rates, the naive baseline, raw stage limits, cost; JSON and SVG under bench/results/')
-  .option('--requests <n>', 'requests produced ahead for the drain runs', int(1), 200_000)
-  .option('--coupons <n>', 'coupons they spread over (skewed toward hot ones)', int(1), 10_000)
-  .option('--naive-requests <n>', 'how many of them the naive baseline handles (it is slow)', int(1), 5_000)
-  .option('--rates <list>', 'offered rates for the latency runs, comma-separated', (v: string) => v.split(',').map((x) => int(1)(x.trim())), [1000, 5000, 10000])
-  .option('--latency-seconds <n>', 'seconds of load per offered rate', int(1), 20)
-  .option('--seed <n>', 'seed of the data', int(0), 42)
-  .option('--smoke', 'a few thousand requests, to check the benchmark runs (CI)', false)
-  .option('--out <dir>', 'where the JSON and SVG go', 'bench/results')
-  .action(async (o: { requests: number; coupons: number; naiveRequests: number; rates: number[]; latencySeconds: number; seed: number; smoke: boolean; out: string }) => {
-    const { smoke, out, ...rest } = o;
-    const { runBench, SMOKE } = await import('../bench/run.js');
-    const { formatBench } = await import('../bench/report.js');
-    const { file, result } = await runBench({ ...rest, ...(smoke ? SMOKE : {}), outDir: out, print: (line) => process.stderr.write(`${line}\n`) });
-    print(formatBench(result));
-    print(`results: ${file} (chart: ${file.replace(/\.json$/, '.svg')})`);
-    if (!result.correct) process.exitCode = 1;
-  });
-
-program
   .command('config')
   .description('print the effective configuration, or the settings table as Markdown')
   .option('--markdown', 'the README table of every setting')
@@ -340,24 +244,4 @@ program
     else print(JSON.stringify(Runtime.fromEnv().config, null, 2));
   });
 
-program.parseAsync(process.argv).then(
-  () => process.exit(process.exitCode ?? 0),
-  (error: unknown) => {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`redeem: ${error.message}\n`);
-      process.exit(2);
-    }
-    if (error instanceof InvalidArgumentError) {
-      process.stderr.write(`redeem: ${error.message}\n`);
-      process.exit(2);
-    }
-    const mysqlCode = (error as { code?: unknown }).code;
-    if (mysqlCode === 'ER_NO_SUCH_TABLE' || mysqlCode === 'ER_BAD_DB_ERROR') {
-      process.stderr.write(`redeem: the database in MYSQL_URL is missing or not migrated (${(error as Error).message}); run \`npx redeem migrate\`\n`);
-      process.exit(1);
-    }
-    const message = error instanceof RedemptionError ? `${error.code}: ${error.message}` : error instanceof Error ? (error.stack ?? error.message) : String(error);
-    process.stderr.write(`redeem: ${message}\n`);
-    process.exit(1);
-  },
-);
+runProgram(program);

@@ -44,6 +44,9 @@ export function createKnex(mysqlUrl: string, pool: { min: number; max: number } 
       },
     },
     migrations: { migrationSource, tableName: 'knex_migrations' },
+    // knex prints pool errors ("Acquire connection error" with a stack) to the console; the same error
+    // reaches the caller, which reports it once in its own words.
+    log: { warn: () => {}, error: () => {}, deprecate: () => {}, debug: () => {} },
   });
 }
 

@@ -6,7 +6,7 @@ import { sendStream } from '../../producers/send-stream.js';
 import { InputError } from '../../lib/errors.js';
 import { ensurePipelineTopics } from '../../lib/topics.js';
 import type { RedemptionRequested } from '../../schemas/types.js';
-import type { Runtime } from '../runtime.js';
+import type { Runtime } from '../../lib/runtime.js';
 
 async function connectProducer(rt: Runtime): Promise<RedemptionProducer> {
   const admin = rt.kafka().admin();

@@ -1,7 +1,7 @@
 import { AssignerProtocol } from 'kafkajs';
 import { lastFlushKey } from '../../consumers/decision-cache.js';
-import { stackStatus } from '../../scripts/stack/stack.js';
-import type { Runtime } from '../runtime.js';
+import { probeServices } from '../../lib/service-probes.js';
+import type { Runtime } from '../../lib/runtime.js';
 
 /**
  * What whoever is on call wants first: do the services answer, who is in the group with which
@@ -10,9 +10,10 @@ import type { Runtime } from '../runtime.js';
 export async function status(rt: Runtime, print: (line: string) => void): Promise<boolean> {
   let healthy = true;
   print('services');
-  for (const s of await stackStatus()) {
-    print(`  ${s.component.padEnd(9)} ${s.address.padEnd(16)} ${s.up ? 'up' : 'DOWN'}`);
-    healthy &&= s.up;
+  for (const s of await probeServices(rt)) {
+    const state = { usable: 'up', refused: 'ANSWERS BUT REFUSES US', down: 'DOWN' }[s.state];
+    print(`  ${s.service.padEnd(9)} ${s.address.padEnd(28)} ${state}${s.detail ? `: ${s.detail}` : ''}`);
+    healthy &&= s.state === 'usable';
   }
   if (!healthy) return false;
 

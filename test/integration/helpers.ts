@@ -5,7 +5,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { loadConfig, type Config } from '../../lib/config.js';
 import { migrateToLatest, withDatabase } from '../../lib/mysql.js';
 import { removeNamespace } from '../../lib/namespace.js';
-import { Runtime } from '../../cli/runtime.js';
+import { Runtime } from '../../lib/runtime.js';
 import { pipelineTopics } from '../../lib/topics.js';
 import { RedemptionProducer } from '../../producers/redemption-producer.js';
 import type { RedemptionDecided, RedemptionRequested } from '../../schemas/types.js';

@@ -1,11 +1,11 @@
 import type { Kafka } from 'kafkajs';
 import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
-import { loadConfig, type Config } from '../lib/config.js';
-import { createKafka } from '../lib/kafka.js';
-import { createLogger, type Logger } from '../lib/logger.js';
-import { createKnex } from '../lib/mysql.js';
-import { createRedis, redisReady } from '../lib/redis.js';
+import { loadConfig, type Config } from './config.js';
+import { createKafka } from './kafka.js';
+import { createLogger, type Logger } from './logger.js';
+import { createKnex } from './mysql.js';
+import { createRedis, redisReady } from './redis.js';
 import { SchemaRegistryClient } from '../schemas/registry.js';
 
 /**

@@ -1,9 +1,9 @@
-import { generateCoupons, upsertCoupons } from '../../lib/coupon-catalog.js';
-import { migrateToLatest } from '../../lib/mysql.js';
-import { stackUp } from '../../scripts/stack/stack.js';
-import type { Runtime } from '../runtime.js';
-import { consume, formatStats } from './consume.js';
-import { produceSimulation } from './produce.js';
+import { generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
+import { migrateToLatest } from '../lib/mysql.js';
+import { stackUp } from './stack/stack.js';
+import type { Runtime } from '../lib/runtime.js';
+import { consume, formatStats } from '../cli/commands/consume.js';
+import { produceSimulation } from '../cli/commands/produce.js';
 
 export interface DemoOptions {
   requests: number;
