@@ -89,10 +89,10 @@ export class RedemptionConsumer {
   async start(): Promise<void> {
     const { config, deps } = this;
     const logger = deps.logger.child({ consumerId: this.consumerId });
-    const ops = await startOpsServer(config.metricsPort, { registry: this.stats.registry, ready: () => this.joined && !this.stopping && this.owned.size > 0 });
+    const ops = await startOpsServer(config.metricsPort, { registry: this.stats.registry, ready: () => this.joined && !this.stopping && this.owned.size > 0 }, config.metricsHost);
     this.opsServer = ops.server;
     this.opsPort = ops.port;
-    logger.info({ port: ops.port }, 'serving /metrics, /healthz and /readyz');
+    logger.info({ host: ops.host, port: ops.port }, 'serving /metrics, /healthz and /readyz');
     // Requests are only read (any registered writer schema, resolved into ours); audit records are written.
     const requestDecoder = deps.registry.decoderFor<RedemptionRequested>('requested');
     const decidedCodec = await deps.registry.codecFor<RedemptionDecided>('decided', config.auditTopic);

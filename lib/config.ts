@@ -54,6 +54,13 @@ const mysqlUrl = (raw: string): string => {
   return raw;
 };
 
+/** An IPv4 or IPv6 literal or a host name to listen on; never empty (Node would take that as every interface). */
+const listenHost = (raw: string): string => {
+  const host = raw.trim();
+  if (!/^(?:[A-Za-z0-9.-]{1,253}|\[?[0-9A-Fa-f:.]{2,45}\]?)$/.test(host)) throw new Error(`must be an IP address or host name to listen on, e.g. 127.0.0.1 or 0.0.0.0, got "${raw}"`);
+  return host.replace(/^\[(.*)\]$/, '$1');
+};
+
 const level = (raw: string): string => {
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
   if (!levels.includes(raw)) throw new Error(`must be one of ${levels.join(', ')}, got "${raw}"`);
@@ -142,6 +149,12 @@ export const SETTINGS = {
     default: '9464',
     doc: 'Port of the consumer\'s /metrics, /healthz and /readyz; 0 takes any free port (several consumers on one host).',
     parse: wholeNumber(0, 65535),
+  },
+  metricsHost: {
+    env: 'METRICS_HOST',
+    default: '127.0.0.1',
+    doc: 'Address the consumer\'s /metrics, /healthz and /readyz listen on: loopback only by default, since they are unauthenticated; `0.0.0.0` (or an interface\'s address) lets a scraper on another host in.',
+    parse: listenHost,
   },
   logLevel: { env: 'LOG_LEVEL', default: 'info', doc: 'pino log level.', parse: level },
   faults: {
