@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
-import { configTableMarkdown } from '../lib/config.js';
+import { configTableMarkdown, printableConfig } from '../lib/config.js';
+import { redactProcessOutput, rememberSecretsFromEnv } from '../lib/secrets.js';
 import { parseCouponsCsv } from '../lib/coupon-csv.js';
 import { couponCodes, generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
 import { ConfigError, RedemptionError } from '../lib/errors.js';
@@ -18,6 +19,11 @@ import { produceFile, produceSimulation } from './commands/produce.js';
 import { Runtime } from './runtime.js';
 import { formatVerifyReport, verify } from '../verify/verify.js';
 import type { RedemptionRequested } from '../schemas/types.js';
+
+// First of all: nothing this process prints (output, logs, errors, stack traces) may carry a secret it
+// was given.
+rememberSecretsFromEnv(process.env);
+redactProcessOutput();
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -339,7 +345,7 @@ program
   .option('--markdown', 'the README table of every setting')
   .action((o: { markdown?: boolean }) => {
     if (o.markdown) print(configTableMarkdown());
-    else print(JSON.stringify(Runtime.fromEnv().config, null, 2));
+    else print(JSON.stringify(printableConfig(Runtime.fromEnv().config), null, 2));
   });
 
 program.parseAsync(process.argv).then(

@@ -1,5 +1,6 @@
 import { ConfigError, type SettingProblem } from './errors.js';
 import { parseFaultPlan } from './faults.js';
+import { REDACTED, redactUrl, rememberSecretsFromEnv } from './secrets.js';
 
 /**
  * Every setting the pipeline reads, declared once: its environment variable, default, why that default,
@@ -11,6 +12,8 @@ interface SettingSpec<T> {
   default: string;
   doc: string;
   parse(raw: string): T;
+  /** How `redeem config` shows the value, when it may carry a secret (a URL's password, a password). */
+  show?(value: T): unknown;
 }
 
 const wholeNumber = (min = 1, max = Number.MAX_SAFE_INTEGER) => (raw: string): number => {
@@ -25,7 +28,7 @@ const url = (protocols: readonly string[]) => (raw: string): string => {
   try {
     parsed = new URL(raw);
   } catch {
-    throw new Error(`must be a URL (${protocols.join(' or ')}), got "${raw}"`);
+    throw new Error(`must be a URL (${protocols.join(' or ')}), got "${redactUrl(raw)}"`);
   }
   if (!protocols.includes(parsed.protocol.replace(/:$/, ''))) {
     throw new Error(`must use ${protocols.join(' or ')}, got "${parsed.protocol}"`);
@@ -74,13 +77,15 @@ export const SETTINGS = {
     default: 'http://127.0.0.1:8081/apis/ccompat/v7',
     doc: 'Confluent-compatible schema registry (Apicurio serves it under /apis/ccompat/v7).',
     parse: url(['http', 'https']),
+    show: redactUrl,
   },
-  redisUrl: { env: 'REDIS_URL', default: 'redis://127.0.0.1:6379', doc: 'Redis holding the dedupe fast path.', parse: url(['redis', 'rediss']) },
+  redisUrl: { env: 'REDIS_URL', default: 'redis://127.0.0.1:6379', doc: 'Redis holding the dedupe fast path.', parse: url(['redis', 'rediss']), show: redactUrl },
   mysqlUrl: {
     env: 'MYSQL_URL',
     default: 'mysql://root@127.0.0.1:3306/redemptions',
     doc: 'MySQL/MariaDB, the source of truth; the path names the database (created by `redeem migrate`).',
     parse: mysqlUrl,
+    show: redactUrl,
   },
   redemptionTopic: { env: 'REDEMPTION_TOPIC', default: 'redemption.requested', doc: 'Topic of RedemptionRequested events; dead letters go to `<topic>.dlq`.', parse: name },
   auditTopic: { env: 'AUDIT_TOPIC', default: 'redemption.decided', doc: 'Topic of RedemptionDecided audit records.', parse: name },
@@ -173,6 +178,9 @@ export type Config = { [K in keyof Settings]: ReturnType<Settings[K]['parse']> }
  * setting and why, so an operator fixes them all in one go.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Record<keyof Settings, string>> = {}): Config {
+  // Before anything can be printed about them: from here on every output path scrubs these values.
+  rememberSecretsFromEnv(env);
+  rememberSecretsFromEnv(Object.fromEntries(Object.entries(overrides).map(([key, value]) => [SETTINGS[key as keyof Settings].env, value])));
   const problems: SettingProblem[] = [];
   const config: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(SETTINGS) as [keyof Settings, SettingSpec<unknown>][]) {
@@ -197,6 +205,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
 export function deadLetterTopic(topic: string): string {
   return `${topic}.dlq`;
 }
+
+/** The configuration as `redeem config` prints it: every value that may carry a secret redacted. */
+export function printableConfig(config: Config): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(SETTINGS) as [keyof Settings, SettingSpec<unknown>][]) {
+    const value = config[key];
+    out[key] = spec.show ? spec.show(value) : value;
+  }
+  return out;
+}
+
+/** For `show` of a setting that is a secret as a whole: whether it is set, never its value. */
+export const showSecret = (value: unknown): string => (value === undefined || value === null || value === '' ? '' : REDACTED);
 
 export function configTableMarkdown(): string {
   const rows = Object.values(SETTINGS).map((s: SettingSpec<unknown>) => `| \`${s.env}\` | \`${s.default}\` | ${s.doc} |`);

@@ -47,12 +47,27 @@ export function createKnex(mysqlUrl: string, pool: { min: number; max: number } 
   });
 }
 
+/** MySQL's answer to a login with a wrong user or password, or a user without rights on the database. */
+export function isAccessDenied(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === 'ER_ACCESS_DENIED_ERROR' || code === 'ER_DBACCESS_DENIED_ERROR' || code === 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR';
+}
+
+/** A failed connection, told apart: a server that does not answer, or one that refuses the credentials. */
+export function mysqlConnectError(mysqlUrl: string, error: unknown): RedemptionError {
+  const host = new URL(mysqlUrl).host;
+  const message = isAccessDenied(error)
+    ? `MySQL at ${host} answers but refuses the user and password of MYSQL_URL: ${(error as Error).message}`
+    : `MySQL at ${host} does not answer: ${(error as Error).message}`;
+  return new RedemptionError('STORAGE_UNAVAILABLE', message, { cause: error, retriable: !isAccessDenied(error) });
+}
+
 export async function createDatabaseIfMissing(mysqlUrl: string): Promise<void> {
   let connection: mysql.Connection;
   try {
     connection = await mysql.createConnection(connectionOptions(mysqlUrl));
   } catch (error) {
-    throw new RedemptionError('STORAGE_UNAVAILABLE', `MySQL at ${new URL(mysqlUrl).host} does not answer: ${(error as Error).message}`, { cause: error, retriable: true });
+    throw mysqlConnectError(mysqlUrl, error);
   }
   try {
     await connection.query(`CREATE DATABASE IF NOT EXISTS \`${databaseName(mysqlUrl)}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
