@@ -117,7 +117,7 @@ coupons
 program
   .command('produce')
   .description('send RedemptionRequested events: from a JSON-lines file, or a simulated checkout')
-  .option('--file <path>', 'one request per line, JSON with the schema field names')
+  .option('--file <path>', 'one request per line, JSON with the schema field names; - (or a pipe) reads standard input once')
   .option('--resume', 'with --file: continue after the last line the broker acknowledged (recorded in <file>.produced)', false)
   .option('--generate <n>', 'simulate n checkout requests', int(1))
   .option('--coupons <n>', 'simulation: over coupons PREFIX-000001..n', int(1), 100)
