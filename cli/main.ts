@@ -4,7 +4,7 @@ import { configTableMarkdown, printableConfig } from '../lib/config.js';
 import { redactProcessOutput, rememberSecretsFromEnv } from '../lib/secrets.js';
 import { parseCouponsCsv } from '../lib/coupon-csv.js';
 import { couponCodes, generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
-import { ConfigError, RedemptionError } from '../lib/errors.js';
+import { ConfigError, InputError, RedemptionError } from '../lib/errors.js';
 import { migrateToLatest } from '../lib/mysql.js';
 import { stackDown, stackStatus, stackUp } from '../scripts/stack/stack.js';
 import { auditStats, formatAuditStats, tailAudit } from './commands/audit.js';
@@ -14,7 +14,7 @@ import { demo } from './commands/demo.js';
 import { status } from './commands/status.js';
 import { rebuild, replay } from './commands/replay.js';
 import { diffDatabases } from './commands/diff.js';
-import { databaseName } from '../lib/mysql.js';
+import { checkDatabaseName, databaseName } from '../lib/mysql.js';
 import { produceFile, produceSimulation } from './commands/produce.js';
 import { Runtime } from './runtime.js';
 import { formatVerifyReport, verify } from '../verify/verify.js';
@@ -251,7 +251,7 @@ program
   .option('--no-progress', 'no progress bar')
   .action((o: { into: string; rate?: number; progress: boolean }) =>
     withRuntime(async (rt) => {
-      if (!/^[A-Za-z0-9_]{1,64}$/.test(o.into)) throw new InvalidArgumentError('--into must be a database name (letters, digits, "_")');
+      checkDatabaseName(o.into, '--into');
       const stats = await rebuild(rt, o.into, { rate: o.rate ?? null, progress: o.progress });
       print(`rebuilt ${o.into} from ${stats.messages} messages`);
       print(formatStats(stats));
@@ -264,7 +264,9 @@ program
   .description('compare coupon counts and redemption rows of two databases (other: the one in MYSQL_URL); exit 1 when they differ')
   .action((left: string, right: string | undefined) =>
     withRuntime(async (rt) => {
-      const other = right ?? databaseName(rt.config.mysqlUrl);
+      checkDatabaseName(left, 'diff: the first');
+      const other = right === undefined ? databaseName(rt.config.mysqlUrl) : checkDatabaseName(right, 'diff: the second');
+      if (left === other) throw new InputError('INPUT_INVALID', `diff: both sides are ${left}; name two different databases (the second defaults to the one in MYSQL_URL)`);
       const differences = await diffDatabases(rt.config.mysqlUrl, left, other);
       if (differences.length === 0) print(`no differences between ${left} and ${other}`);
       else {

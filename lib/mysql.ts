@@ -1,14 +1,25 @@
 import knexFactory, { type Knex } from 'knex';
 import mysql from 'mysql2/promise';
 import { migrationSource } from '../migrations/index.js';
-import { RedemptionError } from './errors.js';
+import { InputError, RedemptionError } from './errors.js';
 
 export function databaseName(mysqlUrl: string): string {
   return new URL(mysqlUrl).pathname.replace(/^\//, '');
 }
 
+/**
+ * A database name as a command takes it (diff, rebuild): a plain identifier, checked as given. It is put
+ * into a URL's path, where "../x", "x/y" or "%2e%2e" would be normalised into another name (or none),
+ * so anything else is refused, never cleaned up.
+ */
+export function checkDatabaseName(name: string, what = 'database name'): string {
+  if (!/^[A-Za-z0-9_]{1,64}$/.test(name)) throw new InputError('INPUT_INVALID', `${what} "${name}" is not a database name: use 1-64 letters, digits or "_"`);
+  return name;
+}
+
 /** A URL for the same server with another database, e.g. for a rebuild or an isolated test. */
 export function withDatabase(mysqlUrl: string, database: string): string {
+  checkDatabaseName(database);
   const url = new URL(mysqlUrl);
   url.pathname = `/${database}`;
   return url.toString();
@@ -71,6 +82,20 @@ export async function createDatabaseIfMissing(mysqlUrl: string): Promise<void> {
   }
   try {
     await connection.query(`CREATE DATABASE IF NOT EXISTS \`${databaseName(mysqlUrl)}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+  } finally {
+    await connection.end();
+  }
+}
+
+/**
+ * Logs in with the URL's credentials to its database and reads one of the pipeline's tables: what
+ * `redeem status` calls usable. Throws MySQL's own reason (access denied, unknown database, no table).
+ * A plain connection, not the pool: knex logs every failed acquire, and status reports it itself.
+ */
+export async function checkMysqlUsable(mysqlUrl: string): Promise<void> {
+  const connection = await mysql.createConnection({ ...connectionOptions(mysqlUrl), database: databaseName(mysqlUrl), connectTimeout: 5000 });
+  try {
+    await connection.query('SELECT 1 FROM decisions LIMIT 1');
   } finally {
     await connection.end();
   }

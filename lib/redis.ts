@@ -19,6 +19,25 @@ export function createRedis(redisUrl: string): Redis {
   return redis;
 }
 
+/**
+ * Connects once with the URL's credentials, without retrying, and reads `key`: what `redeem status`
+ * calls usable. Throws Redis's own reason (WRONGPASS, NOPERM, a refused connection).
+ */
+export async function checkRedisUsable(redisUrl: string, key: string): Promise<void> {
+  const redis = new Redis(redisUrl, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 3000, commandTimeout: 3000, retryStrategy: () => null });
+  // A refused AUTH surfaces as an 'error' event, and connect() then only says the connection closed.
+  let reason: Error | undefined;
+  redis.on('error', (error: Error) => (reason ??= error));
+  try {
+    await redis.connect().catch((error: unknown) => {
+      throw reason ?? error;
+    });
+    await redis.get(key);
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /** Resolves once the client is connected, or rejects after `timeoutMs`. */
 export async function redisReady(redis: Redis, timeoutMs = 5000): Promise<void> {
   if (redis.status === 'ready') return;
