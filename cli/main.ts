@@ -255,7 +255,7 @@ program
       const stats = await rebuild(rt, o.into, { rate: o.rate ?? null, progress: o.progress });
       print(`rebuilt ${o.into} from ${stats.messages} messages`);
       print(formatStats(stats));
-      print(`compare with: npx redeem diff ${o.into}`);
+      print(`compare with: npm run redeem -- diff ${o.into}`);
     }),
   );
 
@@ -363,7 +363,7 @@ program.parseAsync(process.argv).then(
     }
     const mysqlCode = (error as { code?: unknown }).code;
     if (mysqlCode === 'ER_NO_SUCH_TABLE' || mysqlCode === 'ER_BAD_DB_ERROR') {
-      process.stderr.write(`redeem: the database in MYSQL_URL is missing or not migrated (${(error as Error).message}); run \`npx redeem migrate\`\n`);
+      process.stderr.write(`redeem: the database in MYSQL_URL is missing or not migrated (${(error as Error).message}); run \`npm run redeem -- migrate\`\n`);
       process.exit(1);
     }
     const message = error instanceof RedemptionError ? `${error.code}: ${error.message}` : error instanceof Error ? (error.stack ?? error.message) : String(error);

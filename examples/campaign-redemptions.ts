@@ -1,8 +1,8 @@
 /**
  * An analyst's consumer of the audit stream: net redemptions per campaign, printed every minute.
  *
- *   npx tsx examples/campaign-redemptions.ts            # follow the stream, a line per minute
- *   npx tsx examples/campaign-redemptions.ts --once     # read what is there, print totals, exit
+ *   npx --no-install tsx examples/campaign-redemptions.ts            # follow the stream, a line per minute
+ *   npx --no-install tsx examples/campaign-redemptions.ts --once     # read what is there, print totals, exit
  *
  * It reads under its own consumer group (ANALYST_GROUP, default analyst-campaign-redemptions), so it
  * never disturbs the pipeline, and maps coupon → campaign from the coupons table. The audit stream is

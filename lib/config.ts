@@ -5,7 +5,7 @@ import { REDACTED, redactUrl, rememberSecretsFromEnv } from './secrets.js';
 /**
  * Every setting the pipeline reads, declared once: its environment variable, default, why that default,
  * and how a value is checked. The README's configuration table is printed from this list
- * (`npx redeem config --markdown`), so the two cannot drift apart.
+ * (`npm run redeem -- config --markdown`), so the two cannot drift apart.
  */
 interface SettingSpec<T> {
   env: string;
