@@ -4,6 +4,7 @@ import { createConnection } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RedemptionError } from '../../lib/errors.js';
+import { verifyArtifacts } from './artifacts.js';
 
 /**
  * The local stack: Apache Kafka (KRaft, one node) and Apicurio Registry, both run from jars fetched from
@@ -49,7 +50,9 @@ function mvn(args: string[], what: string, print: Print): void {
   // A working directory of our own: run elsewhere, Maven plugins write `${project.basedir}/...` markers
   // into whatever directory the command was started from. No colour codes in our output either.
   mkdirSync(STACK_DIR, { recursive: true });
-  const result = spawnSync('mvn', ['-q', '-B', '-Dstyle.color=never', ...args], { stdio: ['ignore', 'inherit', 'inherit'], cwd: STACK_DIR });
+  // -C (--strict-checksums): a download whose .sha1/.md5 does not match fails, instead of Maven's
+  // default of warning and using it. The pinned SHA-256 digests are checked on top (artifacts.ts).
+  const result = spawnSync('mvn', ['-q', '-B', '-C', '-Dstyle.color=never', ...args], { stdio: ['ignore', 'inherit', 'inherit'], cwd: STACK_DIR });
   if (result.error) throw new RedemptionError('STACK_FAILED', `cannot run mvn (install Maven and Java 17): ${result.error.message}`);
   if (result.status !== 0) throw new RedemptionError('STACK_FAILED', `mvn failed fetching ${what} (exit ${result.status})`);
 }
@@ -62,9 +65,13 @@ const kafka: ManagedService = {
     if (existsSync(join(libs, '.complete'))) return;
     rmSync(libs, { recursive: true, force: true });
     mvn(['-f', join(SCRIPT_DIR, 'kafka-pom.xml'), 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${libs}`], 'Apache Kafka', print);
+    verifyArtifacts('kafka', libs);
+    print('Apache Kafka: every jar matches its pinned SHA-256');
     writeFileSync(join(libs, '.complete'), '');
   },
   prepare(print) {
+    // Checked again at every start, not only after the download: the jars are what runs as the broker.
+    verifyArtifacts('kafka', join(kafkaDir, 'libs'));
     const data = join(kafkaDir, 'data');
     const properties = join(kafkaDir, 'server.properties');
     writeFileSync(properties, readFileSync(join(SCRIPT_DIR, 'server.properties.template'), 'utf8').replaceAll('@DATA_DIR@', data));
@@ -114,6 +121,9 @@ const registry: ManagedService = {
     mvn(['dependency:copy', `-Dartifact=${APICURIO_ARTIFACT}`, `-DoutputDirectory=${download}`, '-Dmdep.overWriteReleases=true'], 'Apicurio Registry', print);
     const archive = readdirSync(download).find((f) => f.endsWith('.tar.gz'));
     if (!archive) throw new RedemptionError('STACK_FAILED', `no Apicurio archive in ${download} after mvn dependency:copy`);
+    // Before tar reads a byte of it.
+    verifyArtifacts('registry', download);
+    print('Apicurio Registry: the archive matches its pinned SHA-256');
     mkdirSync(app, { recursive: true });
     const untar = spawnSync('tar', ['-xzf', join(download, archive), '-C', app], { stdio: 'inherit' });
     if (untar.status !== 0) throw new RedemptionError('STACK_FAILED', `unpacking ${archive} failed (exit ${untar.status})`);
