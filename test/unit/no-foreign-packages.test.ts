@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
- * `npx NAME` runs a package of that name from the npm registry whenever the checkout's own is not
- * installed (before `npm ci`, or from another directory): for `redeem` that is an unrelated package.
+ * A package name run through `npx` without --no-install comes from the npm registry whenever the
+ * checkout's own is not installed (before `npm ci`, or from another directory): for `redeem` that is an unrelated package.
  * No command we document, print or run may be written that way; `npx --no-install` (or `--no`) is fine.
  */
 describe('advice never resolves to a foreign npm package', () => {
@@ -21,7 +21,7 @@ describe('advice never resolves to a foreign npm package', () => {
     for (const f of ['README.md', '.ci/run', 'cli/main.ts', 'test/integration/helpers.ts']) expect(files).toContain(f);
   });
 
-  it('finds no bare npx in any tracked file', () => {
+  it('finds no unsafe `npx` call in any tracked file', () => {
     const found = files.flatMap((f) =>
       readFileSync(`${ROOT}/${f}`, 'utf8')
         .split('\n')
