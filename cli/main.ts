@@ -5,7 +5,7 @@ import { redactProcessOutput, rememberSecretsFromEnv } from '../lib/secrets.js';
 import { parseCouponsCsv } from '../lib/coupon-csv.js';
 import { couponCodes, generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
 import { ConfigError, InputError, RedemptionError } from '../lib/errors.js';
-import { migrateToLatest } from '../lib/mysql.js';
+import { migrate } from './commands/migrate.js';
 import { stackDown, stackStatus, stackUp } from '../scripts/stack/stack.js';
 import { auditStats, formatAuditStats, tailAudit } from './commands/audit.js';
 import { DECISIONS, REJECT_REASONS, type Decision, type RejectReason } from '../schemas/types.js';
@@ -78,13 +78,8 @@ stack
 
 program
   .command('migrate')
-  .description('create the database named in MYSQL_URL if missing and run pending migrations')
-  .action(() =>
-    withRuntime(async (rt) => {
-      const ran = await migrateToLatest(rt.config.mysqlUrl);
-      print(ran.length > 0 ? `migrated: ${ran.join(', ')}` : 'already up to date');
-    }),
-  );
+  .description('create the database named in MYSQL_URL if missing and run pending migrations (as MYSQL_ADMIN_URL, which also creates the least-privilege user of MYSQL_URL, when set)')
+  .action(() => withRuntime((rt) => migrate(rt.config, print)));
 
 const coupons = program.command('coupons').description('the coupon catalogue');
 coupons

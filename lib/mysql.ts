@@ -25,9 +25,21 @@ export function withDatabase(mysqlUrl: string, database: string): string {
   return url.toString();
 }
 
+/**
+ * TLS for every MySQL connection this process makes (MYSQL_SSL_CA_FILE), set once at start by the
+ * Runtime. Process-wide rather than passed along: connections are made from a URL in many places
+ * (migrate, diff, rebuild, tests, namespaces), and one of them going out in clear must not be possible.
+ */
+let tls: mysql.SslOptions | undefined;
+
+export function useMysqlTls(options: { ca: string; rejectUnauthorized: true } | undefined): void {
+  tls = options;
+}
+
 function connectionOptions(mysqlUrl: string): mysql.ConnectionOptions {
   const url = new URL(mysqlUrl);
   return {
+    ...(tls ? { ssl: tls } : {}),
     host: url.hostname,
     port: url.port ? Number(url.port) : 3306,
     user: decodeURIComponent(url.username || 'root'),
@@ -108,6 +120,40 @@ export async function dropDatabase(mysqlUrl: string): Promise<void> {
   } finally {
     await connection.end();
   }
+}
+
+/** The rights the pipeline's own user needs on its database: read, insert and update rows, nothing else. */
+export const RUNTIME_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE'] as const;
+
+/**
+ * Creates (or updates) MYSQL_URL's user as the administrator of `adminUrl`: its password is the one in
+ * MYSQL_URL, and on its database it holds exactly RUNTIME_PRIVILEGES (anything it had there before is
+ * revoked first). No DDL, no DELETE, nothing on other databases.
+ */
+export async function ensureRuntimeUser(adminUrl: string, runtimeUrl: string, host: string): Promise<{ user: string; host: string; privileges: readonly string[] }> {
+  const runtime = new URL(runtimeUrl);
+  const user = decodeURIComponent(runtime.username);
+  const password = decodeURIComponent(runtime.password);
+  const database = databaseName(runtimeUrl);
+  let connection: mysql.Connection;
+  try {
+    connection = await mysql.createConnection(connectionOptions(adminUrl));
+  } catch (error) {
+    throw mysqlConnectError(adminUrl, error);
+  }
+  try {
+    await connection.query('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?', [user, host, password]);
+    // An existing user gets the password of MYSQL_URL: rotating it is editing MYSQL_URL and migrating.
+    await connection.query('ALTER USER ?@? IDENTIFIED BY ?', [user, host, password]);
+    await connection.query(`REVOKE ALL PRIVILEGES ON \`${database}\`.* FROM ?@?`, [user, host]).catch((error: { code?: string }) => {
+      // Nothing granted on it yet.
+      if (error.code !== 'ER_NONEXISTING_GRANT') throw error;
+    });
+    await connection.query(`GRANT ${RUNTIME_PRIVILEGES.join(', ')} ON \`${database}\`.* TO ?@?`, [user, host]);
+  } finally {
+    await connection.end();
+  }
+  return { user, host, privileges: RUNTIME_PRIVILEGES };
 }
 
 /** Creates the database if needed and runs every pending migration; returns the names it ran. */

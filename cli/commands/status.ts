@@ -5,6 +5,7 @@ import { AssignerProtocol } from 'kafkajs';
 import { lastFlushKey } from '../../consumers/decision-cache.js';
 import { checkMysqlUsable, databaseName } from '../../lib/mysql.js';
 import { checkRedisUsable } from '../../lib/redis.js';
+import { redisTls, registryConnection, type RegistryConnection } from '../../lib/connections.js';
 import { redactUrl } from '../../lib/secrets.js';
 import type { Runtime } from '../runtime.js';
 
@@ -58,17 +59,14 @@ async function check(service: ServiceCheck['service'], address: string, answers:
   }
 }
 
-/** The HTTP status of GET <registry>/subjects, with the URL's credentials sent as basic auth. */
-function registryStatus(baseUrl: string): Promise<number> {
+/** The HTTP status of GET <registry>/subjects, with the configured basic auth and CA. */
+function registryStatus(baseUrl: string, connection: RegistryConnection): Promise<number> {
   const url = new URL(`${baseUrl.replace(/\/$/, '')}/subjects`);
   const headers: Record<string, string> = {};
-  if (url.username || url.password) {
-    headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
-    url.username = '';
-    url.password = '';
-  }
+  if (connection.auth) headers.authorization = `Basic ${Buffer.from(`${connection.auth.username}:${connection.auth.password}`).toString('base64')}`;
   return new Promise((resolve, reject) => {
-    const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { headers, timeout: 5000 }, (response) => {
+    const options = { headers, timeout: 5000, ...(connection.ca ? { ca: connection.ca } : {}) };
+    const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, options, (response) => {
       response.resume();
       resolve(response.statusCode ?? 0);
     });
@@ -111,7 +109,7 @@ export async function checkServices(rt: Runtime): Promise<ServiceCheck[]> {
         return tcpAnswers(host, port);
       },
       async () => {
-        const status = await registryStatus(config.schemaRegistryUrl);
+        const status = await registryStatus(config.schemaRegistryUrl, registryConnection(config));
         if (status === 401 || status === 403) throw new Error(`the registry refuses these credentials (HTTP ${status})`);
         if (status !== 200) throw new Error(`GET /subjects answered HTTP ${status}`);
       },
@@ -123,7 +121,7 @@ export async function checkServices(rt: Runtime): Promise<ServiceCheck[]> {
         const { host, port } = hostPort(redis, 6379);
         return tcpAnswers(host, port);
       },
-      () => checkRedisUsable(config.redisUrl, lastFlushKey(config.redisKeyPrefix)),
+      () => checkRedisUsable(config.redisUrl, lastFlushKey(config.redisKeyPrefix), redisTls(config)),
     ),
     check(
       'mysql',

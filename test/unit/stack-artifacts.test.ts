@@ -32,7 +32,8 @@ describe('the stack checks what it fetched against pinned SHA-256 digests', () =
     const { dir, pinned } = downloaded();
     const file = join(dir, 'kafka-clients-4.1.1.jar');
     const bytes = readFileSync(file);
-    bytes[bytes.length - 100] ^= 0x01; // one bit
+    const at = bytes.length - 100;
+    bytes[at] = bytes[at]! ^ 0x01; // one bit
     writeFileSync(file, bytes);
     const problems = artifactProblems('kafka', dir, pinned);
     expect(problems).toEqual([`kafka-clients-4.1.1.jar: SHA-256 ${sha256(bytes)}, pinned ${pinned.get('kafka/kafka-clients-4.1.1.jar')}`]);
