@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx, so there is no build step between a checkout and `npx redeem`.
+// Runs the TypeScript CLI through tsx, so there is no build step between a checkout and `npm run redeem --`.
 import { register } from 'tsx/esm/api';
 
 register();

@@ -1,15 +1,16 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { duration, int, isoDate, print, runProgram, share, withRuntime } from './program.js';
-import { configTableMarkdown } from '../lib/config.js';
+import { configTableMarkdown, printableConfig } from '../lib/config.js';
+import { InputError } from '../lib/errors.js';
+import { migrate } from './commands/migrate.js';
 import { couponCodes, generateCoupons, importCouponsFile, upsertCoupons } from '../lib/coupon-catalog.js';
-import { migrateToLatest } from '../lib/mysql.js';
 import { auditStats, formatAuditStats, tailAudit } from './commands/audit.js';
 import { DECISIONS, REJECT_REASONS, type Decision, type RejectReason } from '../schemas/types.js';
 import { consume, formatStats } from './commands/consume.js';
 import { status } from './commands/status.js';
 import { rebuild, replay } from './commands/replay.js';
 import { diffDatabases } from './commands/diff.js';
-import { databaseName } from '../lib/mysql.js';
+import { checkDatabaseName, databaseName } from '../lib/mysql.js';
 import { produceFile, produceSimulation } from './commands/produce.js';
 import { Runtime } from '../lib/runtime.js';
 import { formatVerifyReport, verify } from '../verify/verify.js';
@@ -23,13 +24,8 @@ program.addHelpText(
 
 program
   .command('migrate')
-  .description('create the database named in MYSQL_URL if missing and run pending migrations')
-  .action(() =>
-    withRuntime(async (rt) => {
-      const ran = await migrateToLatest(rt.config.mysqlUrl);
-      print(ran.length > 0 ? `migrated: ${ran.join(', ')}` : 'already up to date');
-    }),
-  );
+  .description('create the database named in MYSQL_URL if missing and run pending migrations (as MYSQL_ADMIN_URL, which also creates the least-privilege user of MYSQL_URL, when set)')
+  .action(() => withRuntime((rt) => migrate(rt.config, print)));
 
 const coupons = program.command('coupons').description('the coupon catalogue');
 coupons
@@ -61,7 +57,7 @@ coupons
 program
   .command('produce')
   .description('send RedemptionRequested events: from a JSON-lines file, or a simulated checkout')
-  .option('--file <path>', 'one request per line, JSON with the schema field names')
+  .option('--file <path>', 'one request per line, JSON with the schema field names; - (or a pipe) reads standard input once')
   .option('--resume', 'with --file: continue after the last line the broker acknowledged (recorded in <file>.produced)', false)
   .option('--generate <n>', 'simulate n checkout requests', int(1))
   .option('--coupons <n>', 'simulation: over coupons PREFIX-000001..n', int(1), 100)
@@ -185,11 +181,11 @@ program
   .option('--no-progress', 'no progress bar')
   .action((o: { into: string; rate?: number; progress: boolean }) =>
     withRuntime(async (rt) => {
-      if (!/^[A-Za-z0-9_]{1,64}$/.test(o.into)) throw new InvalidArgumentError('--into must be a database name (letters, digits, "_")');
+      checkDatabaseName(o.into, '--into');
       const stats = await rebuild(rt, o.into, { rate: o.rate ?? null, progress: o.progress });
       print(`rebuilt ${o.into} from ${stats.messages} messages`);
       print(formatStats(stats));
-      print(`compare with: npx redeem diff ${o.into}`);
+      print(`compare with: npm run redeem -- diff ${o.into}`);
     }),
   );
 
@@ -198,7 +194,9 @@ program
   .description('compare coupon counts and redemption rows of two databases (other: the one in MYSQL_URL); exit 1 when they differ')
   .action((left: string, right: string | undefined) =>
     withRuntime(async (rt) => {
-      const other = right ?? databaseName(rt.config.mysqlUrl);
+      checkDatabaseName(left, 'diff: the first');
+      const other = right === undefined ? databaseName(rt.config.mysqlUrl) : checkDatabaseName(right, 'diff: the second');
+      if (left === other) throw new InputError('INPUT_INVALID', `diff: both sides are ${left}; name two different databases (the second defaults to the one in MYSQL_URL)`);
       const differences = await diffDatabases(rt.config.mysqlUrl, left, other);
       if (differences.length === 0) print(`no differences between ${left} and ${other}`);
       else {
@@ -241,7 +239,7 @@ program
   .option('--markdown', 'the README table of every setting')
   .action((o: { markdown?: boolean }) => {
     if (o.markdown) print(configTableMarkdown());
-    else print(JSON.stringify(Runtime.fromEnv().config, null, 2));
+    else print(JSON.stringify(printableConfig(Runtime.fromEnv().config), null, 2));
   });
 
 runProgram(program);

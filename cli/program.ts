@@ -5,7 +5,13 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { ConfigError, RedemptionError } from '../lib/errors.js';
 import { Runtime } from '../lib/runtime.js';
+import { redactProcessOutput, rememberSecretsFromEnv } from '../lib/secrets.js';
 import { parseIsoInstant } from '../lib/time-input.js';
+
+// First of all: nothing this process prints (output, logs, errors, stack traces) may carry a secret it
+// was given.
+rememberSecretsFromEnv(process.env);
+redactProcessOutput();
 
 export const print = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -59,7 +65,7 @@ export function runProgram(program: Command): void {
       }
       const mysqlCode = (error as { code?: unknown }).code;
       if (mysqlCode === 'ER_NO_SUCH_TABLE' || mysqlCode === 'ER_BAD_DB_ERROR') {
-        process.stderr.write(`redeem: the database in MYSQL_URL is missing or not migrated (${(error as Error).message}); run \`npx redeem migrate\`\n`);
+        process.stderr.write(`redeem: the database in MYSQL_URL is missing or not migrated (${(error as Error).message}); run \`npm run redeem -- migrate\`\n`);
         process.exit(1);
       }
       const message = error instanceof RedemptionError ? `${error.code}: ${error.message}` : error instanceof Error ? (error.stack ?? error.message) : String(error);

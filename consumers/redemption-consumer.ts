@@ -119,13 +119,17 @@ export class RedemptionConsumer {
       pollIntervalMs: Math.min(5000, Math.max(500, (config.stallThresholdSeconds * 1000) / 4)),
     });
     await this.watch.start();
-    const ops = await startOpsServer(config.metricsPort, {
-      registry: this.stats.registry,
-      ready: () => this.joined && !this.stopping && this.owned.size > 0 && !this.watch!.stalled(),
-    });
+    const ops = await startOpsServer(
+      config.metricsPort,
+      {
+        registry: this.stats.registry,
+        ready: () => this.joined && !this.stopping && this.owned.size > 0 && !this.watch!.stalled(),
+      },
+      config.metricsHost,
+    );
     this.opsServer = ops.server;
     this.opsPort = ops.port;
-    logger.info({ port: ops.port }, 'serving /metrics, /healthz and /readyz');
+    logger.info({ host: ops.host, port: ops.port }, 'serving /metrics, /healthz and /readyz');
     // Requests are only read (any registered writer schema, resolved into ours); audit records are written.
     const requestDecoder = deps.registry.decoderFor<RedemptionRequested>('requested');
     const decidedCodec = await deps.registry.codecFor<RedemptionDecided>('decided', config.auditTopic);

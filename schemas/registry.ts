@@ -1,5 +1,6 @@
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type avro from 'avsc';
+import type { Agent } from 'node:http';
 import { RedemptionError, UnprocessableMessageError } from '../lib/errors.js';
 import { avroOptions, avroType, readSchemaText, type SchemaName } from './avro.js';
 
@@ -32,8 +33,9 @@ export interface Codec<T> extends Decoder<T> {
 export class SchemaRegistryClient {
   private readonly registry: SchemaRegistry;
 
-  constructor(baseUrl: string) {
-    this.registry = new SchemaRegistry({ host: baseUrl, retry: { retries: 2 } }, { [SchemaType.AVRO]: avroOptions });
+  /** `connection`: basic auth and an https agent with the registry's CA (lib/connections.ts). */
+  constructor(baseUrl: string, connection: { auth?: { username: string; password: string }; agent?: Agent } = {}) {
+    this.registry = new SchemaRegistry({ host: baseUrl, retry: { retries: 2 }, ...connection }, { [SchemaType.AVRO]: avroOptions });
   }
 
   /** Registers the schema under the subject with BACKWARD compatibility; returns its id. */

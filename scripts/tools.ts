@@ -11,7 +11,11 @@ import { stackDown, stackStatus, stackUp } from './stack/stack.js';
 const program = new Command('redeem').description('Tools of the coupon-redemption pipeline: the local stack, the demo, the chaos run, the benchmark.');
 
 const stack = program.command('stack').description('the local Kafka, schema registry, Redis and MySQL');
-stack.command('up').description('start what is not running (idempotent)').action(() => stackUp(print));
+stack
+  .command('up')
+  .description('start what is not running (idempotent)')
+  .option('--secure', 'also a SASL_SSL broker (SCRAM-SHA-512 and PLAIN over TLS) on its own ports (STACK_SECURE_KAFKA_PORT, default 9094); client settings in .stack/kafka-secure/client.env', false)
+  .action((o: { secure: boolean }) => stackUp(print, o));
 stack.command('down').description('stop what `stack up` started').action(() => stackDown(print));
 stack
   .command('status')

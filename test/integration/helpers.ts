@@ -64,7 +64,7 @@ export class IsolatedPipeline {
     }
   }
 
-  /** Runs `npx redeem ...` as a child process with this pipeline's environment. */
+  /** Runs `npm run redeem -- ...` as a child process with this pipeline's environment. */
   cli(args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> {
     return runCli(args, { ...this.env, ...extraEnv });
   }
