@@ -13,6 +13,7 @@ export const ERROR_CODES = [
   'INPUT_INVALID',
   'STACK_FAILED',
   'STORAGE_UNAVAILABLE',
+  'WRONG_PARTITION',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -50,7 +51,7 @@ export class ConfigError extends RedemptionError {
  * at once with this reason. Everything else is retried.
  */
 export class UnprocessableMessageError extends RedemptionError {
-  constructor(code: 'MESSAGE_UNDECODABLE' | 'MESSAGE_TOO_LARGE' | 'REQUEST_INVALID', message: string, cause?: unknown) {
+  constructor(code: 'MESSAGE_UNDECODABLE' | 'MESSAGE_TOO_LARGE' | 'REQUEST_INVALID' | 'WRONG_PARTITION', message: string, cause?: unknown) {
     super(code, message, { retriable: false, cause });
     this.name = 'UnprocessableMessageError';
   }

@@ -14,6 +14,7 @@ describe('errors', () => {
       'INPUT_INVALID',
       'STACK_FAILED',
       'STORAGE_UNAVAILABLE',
+      'WRONG_PARTITION',
     ]);
   });
 
