@@ -33,7 +33,7 @@ export class Runtime {
   }
 
   registry(): SchemaRegistryClient {
-    this.registryClient ??= new SchemaRegistryClient(this.config.schemaRegistryUrl);
+    this.registryClient ??= new SchemaRegistryClient(this.config.schemaRegistryUrl, (message) => this.logger.warn(message));
     return this.registryClient;
   }
 

@@ -14,6 +14,7 @@ export const ERROR_CODES = [
   'STACK_FAILED',
   'STORAGE_UNAVAILABLE',
   'WRONG_PARTITION',
+  'SCHEMA_REGISTRY_REFUSED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -15,6 +15,7 @@ describe('errors', () => {
       'STACK_FAILED',
       'STORAGE_UNAVAILABLE',
       'WRONG_PARTITION',
+      'SCHEMA_REGISTRY_REFUSED',
     ]);
   });
 
