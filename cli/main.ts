@@ -13,6 +13,7 @@ import { demo } from './commands/demo.js';
 import { status } from './commands/status.js';
 import { rebuild, replay } from './commands/replay.js';
 import { diffDatabases } from './commands/diff.js';
+import { formatRedriveSummary, redrive } from './commands/dlq.js';
 import { databaseName } from '../lib/mysql.js';
 import { produceFile, produceSimulation } from './commands/produce.js';
 import { Runtime } from './runtime.js';
@@ -275,6 +276,21 @@ program
   .action(() =>
     withRuntime(async (rt) => {
       if (!(await status(rt, print))) process.exitCode = 1;
+    }),
+  );
+
+const DEAD_LETTER_CODES = ['MESSAGE_UNDECODABLE', 'MESSAGE_TOO_LARGE', 'REQUEST_INVALID', 'WRONG_PARTITION'] as const;
+const dlq = program.command('dlq').description('the dead-letter topic (<REDEMPTION_TOPIC>.dlq)');
+dlq
+  .command('redrive')
+  .description("send dead letters' requests again through the project's producer, each at most once, in the order first produced")
+  .option('--code <code>', `only dead letters with this code (${DEAD_LETTER_CODES.join(', ')})`, oneOf(DEAD_LETTER_CODES))
+  .option('--since <when>', 'only dead letters written since then: 1h, 30m, 2d or an ISO-8601 time', since)
+  .option('--dry-run', 'report what would be sent, send nothing', false)
+  .option('--no-progress', 'no progress bar')
+  .action((o: { code?: string; since?: Date; dryRun: boolean; progress: boolean }) =>
+    withRuntime(async (rt) => {
+      print(formatRedriveSummary(await redrive(rt, o)));
     }),
   );
 

@@ -1,5 +1,5 @@
 import { createKafka, IDEMPOTENT_PRODUCER } from '../lib/kafka.js';
-import type { Kafka, Message, Producer } from 'kafkajs';
+import type { Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
 import { InputError } from '../lib/errors.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { requestProblems } from '../schemas/request-validation.js';
@@ -104,12 +104,13 @@ export class RedemptionProducer {
 
   /**
    * Sends the requests in one acknowledged produce call, in their order. All are validated first: one
-   * bad request refuses the whole call (RequestRefusedError) and nothing is sent.
+   * bad request refuses the whole call (RequestRefusedError) and nothing is sent. Returns the broker's
+   * acknowledgement per partition (base offset: the first of the call's messages in that partition).
    */
-  async sendAll(requests: readonly RedemptionRequested[]): Promise<void> {
+  async sendAll(requests: readonly RedemptionRequested[]): Promise<RecordMetadata[]> {
     const messages = requests.map((request, i) => this.messageOf(request, requests.length > 1 ? i : null));
-    if (messages.length === 0) return;
-    await this.producer.send({ topic: this.topic, acks: -1, messages });
+    if (messages.length === 0) return [];
+    return this.producer.send({ topic: this.topic, acks: -1, messages });
   }
 
   /** Waits for the requests already passed to `send`, then leaves: nothing accepted is dropped. */
