@@ -26,10 +26,28 @@ function partitionMetadata(count: number): PartitionMetadata[] {
   return metadata;
 }
 
+/**
+ * KafkaJS's murmur2 works on 64-bit Long objects: about 3 µs a key here, 7% of a core at the pipeline's
+ * 24,000 requests/s. Coupon keys repeat (hot coupons most), so results are remembered per key, up to
+ * CACHE_LIMIT keys per partition count (then forgotten wholesale: a cheap bound on memory).
+ */
+const CACHE_LIMIT = 100_000;
+const cacheByCount = new Map<number, Map<string, number>>();
+
 /** The partition a key belongs in on a topic of `partitionCount` partitions. */
 export function murmur2Partition(key: Buffer | string, partitionCount: number): number {
   if (!Number.isSafeInteger(partitionCount) || partitionCount < 1) throw new RangeError(`partition count must be a whole number >= 1, got ${partitionCount}`);
-  return murmur2Partitioner({ topic: '', partitionMetadata: partitionMetadata(partitionCount), message: { key: Buffer.isBuffer(key) ? key : Buffer.from(key, 'utf8'), value: null } });
+  const bytes = Buffer.isBuffer(key) ? key : Buffer.from(key, 'utf8');
+  // latin1 maps each byte to one character: an exact, cheap cache key for any bytes.
+  const cacheKey = bytes.toString('latin1');
+  let cache = cacheByCount.get(partitionCount);
+  if (!cache) cacheByCount.set(partitionCount, (cache = new Map()));
+  const known = cache.get(cacheKey);
+  if (known !== undefined) return known;
+  const partition = murmur2Partitioner({ topic: '', partitionMetadata: partitionMetadata(partitionCount), message: { key: bytes, value: null } });
+  if (cache.size >= CACHE_LIMIT) cache.clear();
+  cache.set(cacheKey, partition);
+  return partition;
 }
 
 /**
