@@ -73,6 +73,7 @@ export class SchemaRegistryClient {
    * Confluent's registry answers GET /config/<subject>?defaultToGlobal=false with 404 when the subject has
    * no level of its own. Apicurio 3.0.x ignores the parameter and answers the global level; its native
    * API then tells whether the subject (an artifact of the default group) has a COMPATIBILITY rule.
+   * (Apicurio keeps no subject-level NONE: PUT NONE deletes the rule, so such a subject has no level.)
    */
   async subjectCompatibility(subject: string): Promise<string | null> {
     const path = `/config/${encodeURIComponent(subject)}?defaultToGlobal=false`;

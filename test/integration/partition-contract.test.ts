@@ -135,6 +135,8 @@ describe('the partition contract: requests outside their murmur2 partition are d
     expect(sentCount).toBe(toRedrive);
     const requestsAfter = await p.endOffsets(requestsTopic);
 
+    const later = await p.cli(['dlq', 'redrive', '--since', '2099-01-01T00:00:00Z', '--no-progress']);
+    expect(later.stdout).toContain('selected 0');
     const again = await p.cli(['dlq', 'redrive', '--no-progress']);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain('redriven 0');

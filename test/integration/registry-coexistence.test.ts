@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSchemaText } from '../../schemas/avro.js';
+import { SchemaRegistryClient } from '../../schemas/registry.js';
 import type { RedemptionRequested } from '../../schemas/types.js';
 import { T0, writeJsonLines } from './fixtures.js';
 import { IsolatedPipeline } from './helpers.js';
@@ -78,6 +79,21 @@ describe('registry coexistence: whoever registers the subject first', () => {
     expect(consumed.code, consumed.stderr).toBe(0);
     const audit = await p.auditRecords(2);
     expect(audit.map((r) => `${r.request_id}:${r.decision}:${r.reason}`).sort()).toEqual(['c1:REJECTED:NOT_FOUND', 'c2:REJECTED:NOT_FOUND']);
+  });
+
+  it('keeps a level of its own that is not BACKWARD, with a warning (Apicurio stores no subject-level NONE: that is no level)', async () => {
+    const subject = `test-${p.id}.explicit-value`;
+    try {
+      expect((await registry(p, 'PUT', `/config/${subject}`, { compatibility: 'FORWARD' })).status).toBe(200);
+      const warnings: string[] = [];
+      const client = new SchemaRegistryClient(p.config.schemaRegistryUrl, (m) => warnings.push(m));
+      expect(await client.subjectCompatibility(subject)).toBe('FORWARD');
+      await client.register(subject, readSchemaText('requested'));
+      expect((await registry<{ compatibilityLevel: string }>(p, 'GET', `/config/${subject}`)).body.compatibilityLevel).toBe('FORWARD');
+      expect(warnings).toEqual([`subject ${subject} has its own compatibility level FORWARD, not BACKWARD; keeping it (readers of older records rely on BACKWARD)`]);
+    } finally {
+      await deleteSubject(p, subject);
+    }
   });
 
   it('keeps a level the subject has of its own', async () => {
