@@ -37,7 +37,7 @@ export interface RedriveSummary {
   dryRun: boolean;
 }
 
-interface DeadLetterRecord {
+export interface DeadLetterRecord {
   code: string;
   sourceTopic: string;
   sourcePartition: number;
@@ -76,45 +76,15 @@ export async function redrive(rt: Runtime, o: RedriveOptions): Promise<RedriveSu
   const letters = await readWholeTopic(kafka, deadLetterTopic(requestsTopic), o.progress);
   const summary: RedriveSummary = { deadLetters: letters.length, selected: 0, repeats: 0, alreadyRedriven: 0, redrivenCopies: 0, refused: new Map(), redriven: new Map(), missingOriginals: 0, dryRun: o.dryRun };
 
-  const redriven = (await knex('redriven_dead_letters').where({ source_topic: requestsTopic }).select('source_partition', 'source_offset', 'target_partition', 'target_offset')) as {
-    source_partition: number;
-    source_offset: number | string;
-    target_partition: number;
-    target_offset: number | string;
-  }[];
-  const sentOrigins = new Set(redriven.map((r) => `${r.source_partition}/${Number(r.source_offset)}`));
-  const sentCopies = new Set(redriven.map((r) => `${r.target_partition}/${Number(r.target_offset)}`));
-
-  const seen = new Set<string>();
-  const candidates: DeadLetterRecord[] = [];
-  for (const { message } of letters) {
-    const code = header(message.headers, 'dlq.code') ?? '';
-    if (o.code !== undefined && code !== o.code) continue;
-    if (o.since !== undefined && Number(message.timestamp) < o.since.getTime()) continue;
-    summary.selected += 1;
-    const sourceTopic = header(message.headers, 'dlq.topic') ?? requestsTopic;
-    const sourcePartition = Number(header(message.headers, 'dlq.partition'));
-    const sourceOffset = Number(header(message.headers, 'dlq.offset'));
-    const origin = `${sourcePartition}/${sourceOffset}`;
-    if (sourceTopic !== requestsTopic || !Number.isSafeInteger(sourcePartition) || !Number.isSafeInteger(sourceOffset)) {
-      count(summary.refused, code);
-      continue;
-    }
-    if (seen.has(origin)) {
-      summary.repeats += 1;
-      continue;
-    }
-    seen.add(origin);
-    if (sentOrigins.has(origin)) {
-      summary.alreadyRedriven += 1;
-      continue;
-    }
-    if (sentCopies.has(origin)) {
-      summary.redrivenCopies += 1;
-      continue;
-    }
-    candidates.push({ code, sourceTopic, sourcePartition, sourceOffset, truncated: header(message.headers, 'dlq.truncated') === 'true', key: message.key, value: message.value });
-  }
+  const redriven = (
+    (await knex('redriven_dead_letters').where({ source_topic: requestsTopic }).select('source_partition', 'source_offset', 'target_partition', 'target_offset')) as {
+      source_partition: number;
+      source_offset: number | string;
+      target_partition: number;
+      target_offset: number | string;
+    }[]
+  ).map((r) => ({ sourcePartition: r.source_partition, sourceOffset: Number(r.source_offset), targetPartition: r.target_partition, targetOffset: Number(r.target_offset) }));
+  const candidates = selectDeadLetters(letters.map((l) => l.message), requestsTopic, redriven, o, summary);
 
   // Truncated copies: the original is still in the requests topic (kept forever).
   const truncated = candidates.filter((c) => c.truncated);
@@ -187,6 +157,61 @@ export async function redrive(rt: Runtime, o: RedriveOptions): Promise<RedriveSu
     await producer.disconnect();
   }
   return summary;
+}
+
+/** A redrive already done: where the dead letter came from, and where its copy went. */
+export interface RedrivenRecord {
+  sourcePartition: number;
+  sourceOffset: number;
+  targetPartition: number;
+  targetOffset: number;
+}
+
+/**
+ * Which dead letters a redrive sends (pure; counted into `summary`): those the filters select, one per
+ * origin, except an origin already redriven and a dead letter of a copy a redrive sent (which would go
+ * round in circles). A dead letter without a usable origin is refused.
+ */
+export function selectDeadLetters(
+  letters: readonly KafkaMessage[],
+  requestsTopic: string,
+  redriven: readonly RedrivenRecord[],
+  filters: { code?: string; since?: Date },
+  summary: Pick<RedriveSummary, 'selected' | 'repeats' | 'alreadyRedriven' | 'redrivenCopies' | 'refused'>,
+): DeadLetterRecord[] {
+  const sentOrigins = new Set(redriven.map((r) => `${r.sourcePartition}/${r.sourceOffset}`));
+  const sentCopies = new Set(redriven.map((r) => `${r.targetPartition}/${r.targetOffset}`));
+  const seen = new Set<string>();
+  const candidates: DeadLetterRecord[] = [];
+  for (const message of letters) {
+    const code = header(message.headers, 'dlq.code') ?? '';
+    if (filters.code !== undefined && code !== filters.code) continue;
+    if (filters.since !== undefined && Number(message.timestamp) < filters.since.getTime()) continue;
+    summary.selected += 1;
+    const sourceTopic = header(message.headers, 'dlq.topic');
+    const sourcePartition = Number(header(message.headers, 'dlq.partition') ?? NaN);
+    const sourceOffset = Number(header(message.headers, 'dlq.offset') ?? NaN);
+    const origin = `${sourcePartition}/${sourceOffset}`;
+    if (sourceTopic !== requestsTopic || !Number.isSafeInteger(sourcePartition) || !Number.isSafeInteger(sourceOffset)) {
+      count(summary.refused, code);
+      continue;
+    }
+    if (seen.has(origin)) {
+      summary.repeats += 1;
+      continue;
+    }
+    seen.add(origin);
+    if (sentOrigins.has(origin)) {
+      summary.alreadyRedriven += 1;
+      continue;
+    }
+    if (sentCopies.has(origin)) {
+      summary.redrivenCopies += 1;
+      continue;
+    }
+    candidates.push({ code, sourceTopic, sourcePartition, sourceOffset, truncated: header(message.headers, 'dlq.truncated') === 'true', key: message.key, value: message.value });
+  }
+  return candidates;
 }
 
 function count(map: Map<string, number>, key: string): void {
