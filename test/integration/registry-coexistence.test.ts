@@ -77,6 +77,20 @@ describe('registry coexistence: whoever registers the subject first', () => {
     expect(audit.map((r) => `${r.request_id}:${r.decision}:${r.reason}`).sort()).toEqual(['c1:REJECTED:NOT_FOUND', 'c2:REJECTED:NOT_FOUND']);
   });
 
+  it('after the project registered: a normalised lookup of the text without its trailing newline finds its version; an auto-registration of it adds one (README, Other clients)', async () => {
+    const subject = `test-${p.id}.project-first-value`;
+    const id = await p.rt.registry().register(subject, readSchemaText('requested'));
+    const stripped = readSchemaText('requested').trimEnd();
+    const lookup = await registry<{ id: number; version: number }>(p, 'POST', `/subjects/${subject}?normalize=true`, { schema: stripped });
+    expect(lookup.body).toMatchObject({ id, version: 1 });
+    // What a client that registers without normalising does: Apicurio matches the exact text.
+    const plain = await registry<{ id: number }>(p, 'POST', `/subjects/${subject}/versions`, { schema: stripped });
+    expect(plain.body.id).not.toBe(id);
+    expect((await registry<number[]>(p, 'GET', `/subjects/${subject}/versions`)).body).toEqual([1, 2]);
+    await fetch(`${p.config.schemaRegistryUrl}/subjects/${subject}`, { method: 'DELETE' });
+    await fetch(`${p.config.schemaRegistryUrl}/subjects/${subject}?permanent=true`, { method: 'DELETE' });
+  });
+
   it('keeps a level of its own that is not BACKWARD, with a warning (Apicurio stores no subject-level NONE: that is no level)', async () => {
     const subject = `test-${p.id}.explicit-value`;
     try {
