@@ -5,6 +5,7 @@ import { CouponLedger } from '../consumers/coupon-ledger.js';
 import { decide, remainingQuota } from '../consumers/rules.js';
 import type { Codec, Decoder } from '../schemas/registry.js';
 import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
+import { decisionRedisKey } from '../consumers/decision-cache.js';
 
 /**
  * The design the pipeline replaces, for the benchmark's baseline: one message at a time, one Redis check,
@@ -42,7 +43,7 @@ export async function runNaiveConsumer(o: {
       if (offset >= (o.stops.get(partition) ?? 0)) return;
       first ||= Date.now();
       const request = await o.decoder.decode(message.value!);
-      const key = `${o.prefix}:d:${request.coupon_code}:${request.request_id}`;
+      const key = decisionRedisKey(o.prefix, request.coupon_code, request.request_id);
       const cached = await o.redis.get(key);
       let record: RedemptionDecided;
       if (cached) {

@@ -56,7 +56,7 @@ export async function rawMysql(knex: Knex, requests: readonly SourcedRequest[], 
   const started = Date.now();
   const worker = async () => {
     for (let q = queues.shift(); q; q = queues.shift()) {
-      for (let i = 0; i < q.length; i += chunk) await store.flush(q.slice(i, i + chunk), 'bench', Date.now());
+      for (let i = 0; i < q.length; i += chunk) await store.flush(q.slice(i, i + chunk), { consumerId: 'bench', decidedAt: Date.now(), mode: { kind: 'commit' } });
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));

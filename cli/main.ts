@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { configTableMarkdown } from '../lib/config.js';
-import { parseCouponsCsv } from '../lib/coupon-csv.js';
-import { couponCodes, generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
+import { parseIsoInstant } from '../lib/time-input.js';
+import { couponCodes, generateCoupons, importCouponsFile, upsertCoupons } from '../lib/coupon-catalog.js';
 import { ConfigError, RedemptionError } from '../lib/errors.js';
 import { migrateToLatest } from '../lib/mysql.js';
 import { stackDown, stackStatus, stackUp } from '../scripts/stack/stack.js';
@@ -42,9 +41,9 @@ function duration(value: string): number {
 }
 
 function isoDate(value: string): Date {
-  const d = new Date(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(d.getTime())) throw new InvalidArgumentError('must be an ISO-8601 time, e.g. 2026-11-24T00:00:00Z');
-  return d;
+  const parsed = parseIsoInstant(value);
+  if (!(parsed instanceof Date)) throw new InvalidArgumentError(parsed.problem);
+  return parsed;
 }
 
 /** Runs a command with a Runtime built from the environment, and always closes it. */
@@ -87,9 +86,8 @@ coupons
   .description('load coupons from a CSV (code,campaign_id,quota,per_user_limit,valid_from,valid_until); a bad file loads nothing')
   .action((file: string) =>
     withRuntime(async (rt) => {
-      const rows = parseCouponsCsv(readFileSync(file, 'utf8'));
-      await upsertCoupons(rt.knex(), rows);
-      print(`imported ${rows.length} coupons from ${file}`);
+      const imported = await importCouponsFile(rt.knex(), file);
+      print(`imported ${imported} coupons from ${file}`);
     }),
   );
 coupons

@@ -1,6 +1,7 @@
 import type { KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
-import { isKafkaError, isRetriableStorageError, retryUntilDone } from '../lib/retry.js';
+import { RedemptionError } from '../lib/errors.js';
+import { isMysqlDataError, isRetriableKafkaError, isRetriableStorageError, retryUntilDone } from '../lib/retry.js';
 import type { FaultInjector } from '../lib/faults.js';
 import type { Decoder } from '../schemas/registry.js';
 import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
@@ -8,8 +9,8 @@ import type { ConsumerStats } from './consumer-stats.js';
 import { decodeBatch } from './decode.js';
 import type { DecisionCache } from './decision-cache.js';
 import type { DecisionPublisher } from './decision-publisher.js';
-import type { LedgerStore } from './ledger-store.js';
-import { auditRecordOf, decisionKey, duplicateRecordOf, isSameMessage, type SourcedRequest } from './types.js';
+import type { FlushResult, LedgerStore } from './ledger-store.js';
+import { decisionKey, priorState, type SourcedRequest } from './types.js';
 
 /** Consecutive messages of one partition. */
 export interface PartitionChunk {
@@ -73,24 +74,28 @@ export class BatchProcessor {
     const flushSlots: number[] = [];
     const decidedAt = Date.now();
     requests.forEach((source, i) => {
-      const known = cached.get(decisionKey(source.request.coupon_code, source.request.request_id));
-      if (!known) {
+      const before = priorState(cached.get(decisionKey(source.request.coupon_code, source.request.request_id)), source, decidedAt, deps.consumerId);
+      if (before.kind === 'new') {
         toFlush.push(source);
         flushSlots.push(i);
       } else {
-        reemitted[i] = isSameMessage(known, source);
-        records[i] = reemitted[i] ? auditRecordOf(known) : duplicateRecordOf(source, decidedAt, deps.consumerId);
+        reemitted[i] = before.kind === 'redelivered';
+        records[i] = before.record;
       }
     });
 
     if (toFlush.length > 0) {
-      const flushed = await this.retrying(log, 'flush', () =>
-        deps.store.flush(toFlush, deps.consumerId, Date.now(), () => deps.faults.at('crash-before-db-commit'), deps.dryRun),
-      );
+      const flushed = await this.flushIsolatingRefusals(log, toFlush);
       flushed.records.forEach((record, j) => {
+        if (record === null) return;
         records[flushSlots[j]!] = record;
         reemitted[flushSlots[j]!] = flushed.reemitted[j]!;
       });
+      for (const { index, error } of flushed.refused) {
+        const source = toFlush[index]!;
+        const message = parts.find((c) => c.topic === source.topic && c.partition === source.partition)!.messages.find((m) => Number(m.offset) === source.offset)!;
+        deadLetters.push({ message, topic: source.topic, partition: source.partition, code: 'STORAGE_REFUSED', reason: `MySQL refused the request: ${(error as Error).message}` });
+      }
       deps.stats.recordMysqlStatements(flushed.statements);
       if (!deps.dryRun) {
         deps.faults.at('crash-after-db-commit');
@@ -100,28 +105,94 @@ export class BatchProcessor {
       }
     }
 
-    const audit = records as RedemptionDecided[];
+    // A request MySQL refused has no record: it is a dead letter instead.
+    const audit = records.filter((r): r is RedemptionDecided => r !== undefined);
+    const auditReemitted = reemitted.filter((_, i) => records[i] !== undefined);
     if (deps.publish && !deps.dryRun) {
       await this.retrying(log, 'publish', () => deps.publisher.publish(audit, deadLetters));
       deps.faults.at('crash-after-audit');
     }
-    deps.stats.recordDecisions(audit.filter((_, i) => !reemitted[i]));
-    deps.stats.recordAlreadyDecided(reemitted.filter(Boolean).length);
+    deps.stats.recordDecisions(audit.filter((_, i) => !auditReemitted[i]));
+    deps.stats.recordAlreadyDecided(auditReemitted.filter(Boolean).length);
     for (const dl of deadLetters) {
       deps.stats.recordDeadLetter(dl.code);
       log.warn({ topic: dl.topic, partition: dl.partition, offset: dl.message.offset, code: dl.code, reason: dl.reason }, 'dead-lettered a message');
     }
   }
 
-  private retrying<T>(log: Logger, stage: 'decode' | 'flush' | 'publish', work: () => Promise<T>): Promise<T> {
-    return retryUntilDone(work, {
-      // KafkaJS has retried a produce before it throws; past that the broker is down, and we wait for it.
-      isRetriable: stage === 'publish' ? (error) => isRetriableStorageError(error) || isKafkaError(error) : isRetriableStorageError,
-      shouldStop: this.deps.shouldStop,
-      onRetry: (error, attempt, delayMs) => {
-        this.deps.stats.recordRetry(stage);
-        log.warn({ err: error, stage, attempt, delayMs }, 'retrying');
-      },
-    });
+  /**
+   * Flushes the requests; when MySQL refuses the flush for a data error (a value it cannot store, never a
+   * connection, lock or deadlock error, which are retried), splits it in halves, in order, until the
+   * refused requests stand alone, and commits everything else. Never retries a data error.
+   */
+  private async flushIsolatingRefusals(log: Logger, requests: readonly SourcedRequest[]): Promise<IsolatedFlush> {
+    const { deps } = this;
+    try {
+      const flushed = await this.retrying(log, 'flush', () =>
+        deps.store.flush(requests, {
+          consumerId: deps.consumerId,
+          decidedAt: Date.now(),
+          mode: deps.dryRun ? { kind: 'dry-run' } : { kind: 'commit', beforeCommit: () => deps.faults.at('crash-before-db-commit') },
+        }),
+      );
+      return { ...flushed, refused: [] };
+    } catch (error) {
+      if (!isMysqlDataError(error) || deps.shouldStop()) throw error;
+      if (requests.length === 1) {
+        log.warn({ err: error, partition: requests[0]!.partition, offset: requests[0]!.offset }, 'MySQL refused a request; dead-lettering it');
+        return { records: [null], reemitted: [false], committed: [], statements: 0, refused: [{ index: 0, error }] };
+      }
+      log.warn({ err: error, requests: requests.length }, 'MySQL refused the flush for its data; splitting it to find the request');
+      const middle = Math.ceil(requests.length / 2);
+      const first = await this.flushIsolatingRefusals(log, requests.slice(0, middle));
+      const second = await this.flushIsolatingRefusals(log, requests.slice(middle));
+      return {
+        records: [...first.records, ...second.records],
+        reemitted: [...first.reemitted, ...second.reemitted],
+        committed: [...first.committed, ...second.committed],
+        statements: first.statements + second.statements,
+        refused: [...first.refused, ...second.refused.map((r) => ({ ...r, index: r.index + middle }))],
+      };
+    }
   }
+
+  private async retrying<T>(log: Logger, stage: Stage, work: () => Promise<T>): Promise<T> {
+    try {
+      return await retryUntilDone(work, {
+        // KafkaJS has retried a produce before it throws a retriable error; past that the broker is down
+        // and we wait for it. A refusal (a message too large, an authorization error) is final.
+        isRetriable: stage === 'publish' ? isRetriableKafkaError : isRetriableStorageError,
+        shouldStop: this.deps.shouldStop,
+        onRetry: (error, attempt, delayMs) => {
+          this.deps.stats.recordRetry(stage);
+          log.warn({ err: error, stage, attempt, delayMs }, 'retrying');
+        },
+      });
+    } catch (error) {
+      throw stageFailure(stage, error);
+    }
+  }
+}
+
+type Stage = 'decode' | 'flush' | 'publish';
+
+/** A flush's result where some requests may have been refused by MySQL (null record, listed in `refused`). */
+interface IsolatedFlush extends Omit<FlushResult, 'records'> {
+  records: (RedemptionDecided | null)[];
+  refused: { index: number; error: unknown }[];
+}
+
+const STAGE_FAILURE = { decode: 'CONSUMER_FAILED', flush: 'STORAGE_FAILED', publish: 'PUBLISH_FAILED' } as const;
+
+/**
+ * An error a stage cannot retry, marked as not retriable for KafkaJS too: its retrier would otherwise
+ * run the batch again ten times and restart the consumer onto it forever. A data error from MySQL is
+ * passed through as it is, for the flush to isolate.
+ */
+function stageFailure(stage: Stage, error: unknown): unknown {
+  if (error instanceof RedemptionError && !error.retriable) return error;
+  if (stage === 'flush' && isMysqlDataError(error)) return error;
+  if (isRetriableStorageError(error) || isRetriableKafkaError(error)) return error;
+  const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return new RedemptionError(STAGE_FAILURE[stage], `the ${stage} stage failed and cannot be retried: ${detail}`, { retriable: false, cause: error });
 }

@@ -32,7 +32,8 @@ export class ConsumerStats {
     batchSize: new Histogram({ name: 'redeem_batch_size', help: 'Messages per flush', buckets: [1, 10, 50, 100, 250, 500, 1000, 2000, 5000], registers: [this.registry] }),
     flushSeconds: new Histogram({ name: 'redeem_flush_duration_seconds', help: 'Time from a chunk read to its offsets committed', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry] }),
     endToEnd: new Histogram({ name: 'redeem_end_to_end_latency_seconds', help: 'From the request reaching the broker to its decision committed', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [this.registry] }),
-    lag: new Gauge({ name: 'redeem_consumer_lag', help: 'Messages behind the partition end, as of the last batch', labelNames: ['partition'] as const, registers: [this.registry] }),
+    lag: new Gauge({ name: 'redeem_consumer_lag', help: "The group's committed offset behind the partition's end, for every partition of the topic (polled)", labelNames: ['partition'] as const, registers: [this.registry] }),
+    lastProgress: new Gauge({ name: 'redeem_last_progress_timestamp_seconds', help: 'When this member last committed a flush or found its partitions caught up', registers: [this.registry] }),
     alreadyDecided: new Counter({ name: 'redeem_already_decided_total', help: 'Redelivered or replayed messages whose stored decision was re-emitted unchanged', registers: [this.registry] }),
     rebalances: new Counter({ name: 'redeem_rebalances_total', help: 'Rebalances this member went through', registers: [this.registry] }),
     redisErrors: new Counter({ name: 'redeem_redis_errors_total', help: 'Redis calls that failed (the batch went on through MySQL)', labelNames: ['operation'] as const, registers: [this.registry] }),
@@ -60,7 +61,16 @@ export class ConsumerStats {
     this.m.deadLetters.inc({ code });
   }
 
-  recordChunk(messages: number, seconds: number, brokerTimestamps: readonly number[], lag: { partition: number; behind: number }): void {
+  /** The group's lag per partition, as last polled (all partitions, owned by this member or not). */
+  recordGroupLag(lag: ReadonlyMap<number, number>): void {
+    for (const [partition, behind] of lag) this.m.lag.set({ partition: String(partition) }, behind);
+  }
+
+  recordProgress(at: number): void {
+    this.m.lastProgress.set(at / 1000);
+  }
+
+  recordChunk(messages: number, seconds: number, brokerTimestamps: readonly number[]): void {
     const now = Date.now();
     this.messages += messages;
     this.batches += 1;
@@ -69,7 +79,6 @@ export class ConsumerStats {
     this.m.batchSize.observe(messages);
     this.m.flushSeconds.observe(seconds);
     for (const t of brokerTimestamps) this.m.endToEnd.observe(Math.max(0, now - t) / 1000);
-    this.m.lag.set({ partition: String(lag.partition) }, lag.behind);
     this.m.lastFlush.set(now / 1000);
   }
 

@@ -19,12 +19,11 @@ export class DecisionCache {
   ) {}
 
   private decisionRedisKey(couponCode: string, requestId: string): string {
-    // The batch scripts below touch many keys at once: this needs a standalone Redis, not Redis Cluster.
-    return `${this.prefix}:d:{${couponCode}}:${requestId}`;
+    return decisionRedisKey(this.prefix, couponCode, requestId);
   }
 
   private versionRedisKey(couponCode: string): string {
-    return `${this.prefix}:v:{${couponCode}}`;
+    return versionRedisKey(this.prefix, couponCode);
   }
 
   /**
@@ -92,6 +91,21 @@ export class DecisionCache {
       this.logger.warn({ err: error }, 'Redis update failed; the decisions are safe in MySQL');
     }
   }
+}
+
+/**
+ * Redis keys, collision-free whatever the ids contain: the coupon code's length comes first, so the
+ * code's end is known without a separator that could also occur inside it (with a plain separator,
+ * coupon "A}:r1" and request "x" would share a key with coupon "A" and request "r1}:x"). The braces make
+ * a coupon's keys share a hash slot. The batch scripts below touch many keys at once: this needs a
+ * standalone Redis, not Redis Cluster.
+ */
+export function decisionRedisKey(prefix: string, couponCode: string, requestId: string): string {
+  return `${prefix}:d:${couponCode.length}:{${couponCode}}${requestId}`;
+}
+
+export function versionRedisKey(prefix: string, couponCode: string): string {
+  return `${prefix}:v:${couponCode.length}:{${couponCode}}`;
 }
 
 /** KEYS: the decision keys; ARGV[1]: the TTL; ARGV[2..]: the values, in the keys' order. */

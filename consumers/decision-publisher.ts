@@ -1,13 +1,35 @@
-import { IDEMPOTENT_PRODUCER } from '../lib/kafka.js';
-import type { Kafka, Message, Producer } from 'kafkajs';
+import type { Admin, IHeaders, Kafka, Message, Producer } from 'kafkajs';
 import { deadLetterTopic } from '../lib/config.js';
+import { IDEMPOTENT_PRODUCER } from '../lib/kafka.js';
 import type { Codec } from '../schemas/registry.js';
 import type { RedemptionDecided } from '../schemas/types.js';
 import type { DeadLetter } from './decode.js';
 
+/** What the broker takes when a topic sets no `max.message.bytes` of its own (Kafka's default). */
+const BROKER_DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
 /**
- * Publishes a batch's audit records and dead letters in one acknowledged produce call. A dead letter
- * keeps the original key and value; its headers say why and where it came from.
+ * A dead letter carries at most this much of the original key or value (and at most a quarter of a
+ * produce call, so that several always fit one); beyond it a truncated copy, the original staying in
+ * the source topic.
+ */
+export const DEAD_LETTER_CARRY_BYTES = 256 * 1024;
+/** What a truncated copy keeps of the original: enough to recognise it. */
+export const TRUNCATED_COPY_BYTES = 1024;
+const MAX_REASON_CHARS = 2000;
+
+/** One message to produce, with the bytes it adds to a record batch (key, value, headers). */
+interface Outgoing {
+  topic: string;
+  message: Message;
+  bytes: number;
+}
+
+/**
+ * Publishes a flush's audit records and dead letters, acknowledged (acks=all), in as few produce calls
+ * as fit under the broker's limit. A dead letter keeps the original key and value, or a truncated copy
+ * of them when they are too large to carry (headers then give the original's size and place); its
+ * headers say why and where it came from. A produce is never larger than the topics accept, so a
+ * hostile record cannot make its own dead letter unpublishable.
  */
 export class DecisionPublisher {
   private constructor(
@@ -15,43 +37,98 @@ export class DecisionPublisher {
     private readonly codec: Codec<RedemptionDecided>,
     private readonly auditTopic: string,
     private readonly consumerId: string,
+    /** Most bytes of messages in one produce call: well under the smallest topic limit. */
+    private readonly maxCallBytes: number,
   ) {}
 
-  static async connect(kafka: Kafka, codec: Codec<RedemptionDecided>, auditTopic: string, consumerId: string): Promise<DecisionPublisher> {
+  static async connect(kafka: Kafka, codec: Codec<RedemptionDecided>, auditTopic: string, requestTopic: string, consumerId: string): Promise<DecisionPublisher> {
+    const limit = await smallestMessageLimit(kafka, [auditTopic, deadLetterTopic(requestTopic)]);
     const producer = kafka.producer(IDEMPOTENT_PRODUCER);
     await producer.connect();
-    return new DecisionPublisher(producer, codec, auditTopic, consumerId);
+    // A record batch adds its own header and per-record framing: keep a quarter of the limit spare.
+    return new DecisionPublisher(producer, codec, auditTopic, consumerId, Math.floor(limit * 0.75));
   }
 
   async publish(records: readonly RedemptionDecided[], deadLetters: readonly DeadLetter[]): Promise<void> {
-    const topicMessages: { topic: string; messages: Message[] }[] = [];
-    if (records.length > 0) {
-      topicMessages.push({ topic: this.auditTopic, messages: records.map((r) => ({ key: r.coupon_code, value: this.codec.encode(r) })) });
+    const outgoing: Outgoing[] = records.map((r) => {
+      const value = this.codec.encode(r);
+      return { topic: this.auditTopic, message: { key: r.coupon_code, value }, bytes: Buffer.byteLength(r.coupon_code) + value.length + 64 };
+    });
+    for (const dl of deadLetters) outgoing.push(deadLetterMessage(dl, this.consumerId, Math.min(DEAD_LETTER_CARRY_BYTES, Math.floor(this.maxCallBytes / 4))));
+    for (const call of packCalls(outgoing, this.maxCallBytes)) {
+      const byTopic = new Map<string, Message[]>();
+      for (const o of call) byTopic.set(o.topic, [...(byTopic.get(o.topic) ?? []), o.message]);
+      await this.producer.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })), acks: -1 });
     }
-    for (const dl of deadLetters) {
-      topicMessages.push({
-        topic: deadLetterTopic(dl.topic),
-        messages: [
-          {
-            key: dl.message.key,
-            value: dl.message.value,
-            headers: {
-              'dlq.code': dl.code,
-              'dlq.reason': dl.reason,
-              'dlq.topic': dl.topic,
-              'dlq.partition': String(dl.partition),
-              'dlq.offset': dl.message.offset,
-              'dlq.consumer': this.consumerId,
-            },
-          },
-        ],
-      });
-    }
-    if (topicMessages.length === 0) return;
-    await this.producer.sendBatch({ topicMessages, acks: -1 });
   }
 
   async disconnect(): Promise<void> {
     await this.producer.disconnect();
+  }
+}
+
+/** Splits messages, in order, into calls of at most `maxBytes` each (a single message always goes). */
+export function packCalls<T extends { bytes: number }>(items: readonly T[], maxBytes: number): T[][] {
+  const calls: T[][] = [];
+  let current: T[] = [];
+  let size = 0;
+  for (const item of items) {
+    if (current.length > 0 && size + item.bytes > maxBytes) {
+      calls.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(item);
+    size += item.bytes;
+  }
+  if (current.length > 0) calls.push(current);
+  return calls;
+}
+
+/** The dead letter of `dl`: the original key and value, or truncated copies when larger than `carryBytes`. */
+export function deadLetterMessage(dl: DeadLetter, consumerId: string, carryBytes: number): Outgoing {
+  const reason = dl.reason.length > MAX_REASON_CHARS ? `${dl.reason.slice(0, MAX_REASON_CHARS)}... (${dl.reason.length} characters)` : dl.reason;
+  const headers: IHeaders = {
+    'dlq.code': dl.code,
+    'dlq.reason': reason,
+    'dlq.topic': dl.topic,
+    'dlq.partition': String(dl.partition),
+    'dlq.offset': dl.message.offset,
+    'dlq.consumer': consumerId,
+  };
+  const { key, value } = dl.message;
+  const keyTooLarge = key !== null && key.length > carryBytes;
+  const valueTooLarge = value !== null && value.length > carryBytes;
+  if (keyTooLarge || valueTooLarge) headers['dlq.truncated'] = 'true';
+  if (keyTooLarge) headers['dlq.original-key-bytes'] = String(key.length);
+  if (valueTooLarge) headers['dlq.original-bytes'] = String(value.length);
+  const carriedKey = keyTooLarge ? key.subarray(0, TRUNCATED_COPY_BYTES) : key;
+  const carriedValue = valueTooLarge ? value.subarray(0, TRUNCATED_COPY_BYTES) : value;
+  const headerBytes = Object.entries(headers).reduce((sum, [name, v]) => sum + name.length + Buffer.byteLength(String(v)), 0);
+  return {
+    topic: deadLetterTopic(dl.topic),
+    message: { key: carriedKey, value: carriedValue, headers },
+    bytes: (carriedKey?.length ?? 0) + (carriedValue?.length ?? 0) + headerBytes + 64,
+  };
+}
+
+/** The smallest `max.message.bytes` of these topics (the broker's default where a topic sets none). */
+async function smallestMessageLimit(kafka: Kafka, topics: readonly string[]): Promise<number> {
+  const admin: Admin = kafka.admin();
+  await admin.connect();
+  try {
+    const { resources } = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: topics.map((name) => ({ type: 2 /* ConfigResourceTypes.TOPIC */, name, configNames: ['max.message.bytes'] })),
+    });
+    const limits = resources.flatMap((r) => r.configEntries.filter((e) => e.configName === 'max.message.bytes').map((e) => Number(e.configValue)));
+    const valid = limits.filter((n) => Number.isFinite(n) && n > 0);
+    return valid.length > 0 ? Math.min(...valid) : BROKER_DEFAULT_MAX_MESSAGE_BYTES;
+  } catch (error) {
+    // A run that publishes nothing (a rebuild) may not have the topics; the broker's default then holds.
+    if ((error as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return BROKER_DEFAULT_MAX_MESSAGE_BYTES;
+    throw error;
+  } finally {
+    await admin.disconnect();
   }
 }

@@ -1,5 +1,5 @@
 import type { KafkaMessage } from 'kafkajs';
-import { UnprocessableMessageError } from '../lib/errors.js';
+import { UnprocessableMessageError, type DeadLetterCode } from '../lib/errors.js';
 import type { Decoder } from '../schemas/registry.js';
 import { requestProblems } from '../schemas/request-validation.js';
 import type { RedemptionRequested } from '../schemas/types.js';
@@ -11,7 +11,7 @@ export interface DeadLetter {
   message: KafkaMessage;
   topic: string;
   partition: number;
-  code: UnprocessableMessageError['code'];
+  code: DeadLetterCode;
   reason: string;
 }
 

@@ -16,6 +16,8 @@ import { DecisionCache } from './decision-cache.js';
 import { DecisionPublisher } from './decision-publisher.js';
 import { LedgerStore } from './ledger-store.js';
 import { startOpsServer } from './ops-server.js';
+import { ProgressWatch } from './progress-watch.js';
+import { RedemptionError } from '../lib/errors.js';
 import type { Server } from 'node:http';
 import { stickyAssigner } from './sticky-assigner.js';
 import type { Ownership } from './sticky-assignment.js';
@@ -70,6 +72,10 @@ export class RedemptionConsumer {
   private readonly limiter: RateLimiter;
   private readonly finishedRange: Promise<void>;
   private finishRange: () => void = () => {};
+  private watch: ProgressWatch | null = null;
+  /** Rejects once the member has failed in a way KafkaJS will not restart from. */
+  private readonly failure: Promise<never>;
+  private fail: (error: RedemptionError) => void = () => {};
 
   constructor(
     private readonly config: Config,
@@ -81,24 +87,51 @@ export class RedemptionConsumer {
     this.pending = new Set([...(mode.range ?? [])].filter(([, r]) => r.start < r.stop).map(([partition]) => partition));
     this.finishedRange = new Promise((resolve) => (this.finishRange = resolve));
     if (mode.range && this.pending.size === 0) this.finishRange();
+    this.failure = new Promise<never>((_, reject) => (this.fail = reject));
+    // Observed by whoever waits on the member; never an unhandled rejection of its own.
+    this.failure.catch(() => {});
   }
 
-  /** Resolves once every partition of the run's range has been read (never, without a range). */
+  /**
+   * Resolves once every partition of the run's range has been read (never, without a range); rejects
+   * if the member fails for good first.
+   */
   rangeDone(): Promise<void> {
-    return this.finishedRange;
+    return Promise.race([this.finishedRange, this.failure]);
+  }
+
+  /**
+   * Rejects when the member has crashed with an error KafkaJS does not restart from (a refusal, a bug):
+   * it consumes nothing any more, and its process should exit so that its supervisor restarts it.
+   */
+  failed(): Promise<never> {
+    return this.failure;
   }
 
   async start(): Promise<void> {
     const { config, deps } = this;
     const logger = deps.logger.child({ consumerId: this.consumerId });
-    const ops = await startOpsServer(config.metricsPort, { registry: this.stats.registry, ready: () => this.joined && !this.stopping && this.owned.size > 0 });
+    this.watch = new ProgressWatch({
+      kafka: deps.kafka,
+      groupId: config.consumerGroup,
+      topic: config.redemptionTopic,
+      stats: this.stats,
+      logger,
+      stallThresholdMs: config.stallThresholdSeconds * 1000,
+      pollIntervalMs: Math.min(5000, Math.max(500, (config.stallThresholdSeconds * 1000) / 4)),
+    });
+    await this.watch.start();
+    const ops = await startOpsServer(config.metricsPort, {
+      registry: this.stats.registry,
+      ready: () => this.joined && !this.stopping && this.owned.size > 0 && !this.watch!.stalled(),
+    });
     this.opsServer = ops.server;
     this.opsPort = ops.port;
     logger.info({ port: ops.port }, 'serving /metrics, /healthz and /readyz');
     // Requests are only read (any registered writer schema, resolved into ours); audit records are written.
     const requestDecoder = deps.registry.decoderFor<RedemptionRequested>('requested');
     const decidedCodec = await deps.registry.codecFor<RedemptionDecided>('decided', config.auditTopic);
-    this.publisher = await DecisionPublisher.connect(deps.kafka, decidedCodec, config.auditTopic, this.consumerId);
+    this.publisher = await DecisionPublisher.connect(deps.kafka, decidedCodec, config.auditTopic, config.redemptionTopic, this.consumerId);
     const processor = new BatchProcessor({
       decoder: requestDecoder,
       cache: new DecisionCache(deps.redis, config.redisKeyPrefix, config.decisionCacheTtlSeconds, logger, (operation) => this.stats.recordRedisError(operation)),
@@ -149,9 +182,20 @@ export class RedemptionConsumer {
       this.joined = true;
       this.lastActivity = Date.now();
       this.owned = new Map(Object.entries(event.payload.memberAssignment));
+      this.watch?.assigned(event.payload.memberAssignment[config.redemptionTopic] ?? []);
       logger.info({ assignment: event.payload.memberAssignment, protocol: event.payload.groupProtocol, rebalances: this.stats.rebalances }, 'joined the group');
     });
-    consumer.on(consumer.events.CRASH, (event) => logger.error({ err: event.payload.error, restart: event.payload.restart }, 'consumer crashed'));
+    consumer.on(consumer.events.CRASH, (event) => {
+      const { error, restart } = event.payload;
+      logger.error({ err: error, restart }, 'consumer crashed');
+      if (restart || this.stopping) return;
+      // KafkaJS restarts only after retriable errors; after any other it leaves the process alive and
+      // consuming nothing. Fail loudly instead, so that the process exits and is restarted.
+      const cause = rootCause(error);
+      this.fail(
+        new RedemptionError('CONSUMER_FAILED', `the consumer stopped on an error it cannot recover from: ${cause.name}: ${cause.message}`, { cause: error }),
+      );
+    });
 
     if (this.mode.range) {
       const admin = deps.kafka.admin();
@@ -200,8 +244,8 @@ export class RedemptionConsumer {
           chunk.length,
           (this.stats.lastMessageAt - startedAt) / 1000,
           chunk.map((m) => Number(m.timestamp)),
-          { partition: batch.partition, behind: Math.max(0, Number(batch.highWatermark) - Number(last) - 1) },
         );
+        this.watch?.committed(batch.partition, Math.max(0, Number(batch.highWatermark) - Number(last) - 1));
         this.lastActivity = Date.now();
         this.mode.onProgress?.(this.stats.messages);
         if (stop !== undefined && Number(last) + 1 >= stop) this.partitionDone(batch.partition);
@@ -222,14 +266,21 @@ export class RedemptionConsumer {
 
   /** Resolves once the member has been in the group and had nothing to do for `seconds`. */
   async idleFor(seconds: number): Promise<void> {
-    await new Promise<void>((resolve) => {
-      const timer = setInterval(() => {
-        if (this.stopping || (this.joined && this.inFlight === 0 && Date.now() - this.lastActivity >= seconds * 1000)) {
-          clearInterval(timer);
-          resolve();
-        }
+    await this.untilIdle(seconds);
+  }
+
+  private async untilIdle(seconds: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const idle = new Promise<void>((resolve) => {
+      timer = setInterval(() => {
+        if (this.stopping || (this.joined && this.inFlight === 0 && Date.now() - this.lastActivity >= seconds * 1000)) resolve();
       }, 200);
     });
+    try {
+      await Promise.race([idle, this.failure]);
+    } finally {
+      clearInterval(timer);
+    }
   }
 
   /** Finishes the batch in hand, commits it and leaves the group. */
@@ -238,6 +289,7 @@ export class RedemptionConsumer {
     this.stopping = true;
     await this.consumer?.disconnect();
     await this.publisher?.disconnect();
+    await this.watch?.stop();
     await new Promise<void>((resolve) => (this.opsServer ? this.opsServer.close(() => resolve()) : resolve()));
   }
 }
@@ -251,4 +303,11 @@ async function requestsPartitionCount(kafka: Kafka, topic: string): Promise<numb
   } finally {
     await admin.disconnect();
   }
+}
+
+/** What KafkaJS's wrappers (retries exceeded, not retriable) wrap: the error our batch handler threw. */
+function rootCause(error: Error): Error {
+  let current: Error = error;
+  while (current.name.startsWith('KafkaJS') && current.cause instanceof Error) current = current.cause;
+  return current;
 }

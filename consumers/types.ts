@@ -23,13 +23,29 @@ export interface StoredDecision {
   consumerId: string;
 }
 
+/**
+ * The in-memory key of a (coupon, request) pair. JSON keeps the two parts apart whatever they contain
+ * (a separator character could also occur inside an id and join two different pairs into one key).
+ */
 export function decisionKey(couponCode: string, requestId: string): string {
-  return `${couponCode}\u0000${requestId}`;
+  return JSON.stringify([couponCode, requestId]);
 }
 
 /** True when `stored` was made for this very message, i.e. the message is being redelivered. */
 export function isSameMessage(stored: StoredDecision, source: SourcedRequest): boolean {
   return stored.sourceTopic === source.topic && stored.sourcePartition === source.partition && stored.sourceOffset === source.offset;
+}
+
+/**
+ * What a message is, given the decision already stored for its (coupon, request), if any: `new` (no
+ * decision yet: the rules decide it), `redelivered` (the decision was made for this very message: its
+ * audit record is re-emitted unchanged) or `duplicate` (another message, an upstream retry, was decided).
+ */
+export type PriorState = { kind: 'new' } | { kind: 'redelivered'; record: RedemptionDecided } | { kind: 'duplicate'; record: RedemptionDecided };
+
+export function priorState(stored: StoredDecision | undefined, source: SourcedRequest, decidedAt: number, consumerId: string): PriorState {
+  if (!stored) return { kind: 'new' };
+  return isSameMessage(stored, source) ? { kind: 'redelivered', record: auditRecordOf(stored) } : { kind: 'duplicate', record: duplicateRecordOf(source, decidedAt, consumerId) };
 }
 
 export function auditRecordOf(stored: StoredDecision): RedemptionDecided {

@@ -134,14 +134,20 @@ export const SETTINGS = {
   maxMessageBytes: {
     env: 'MAX_MESSAGE_BYTES',
     default: '65536',
-    doc: 'A request larger than this is dead-lettered unread: no genuine request comes near it.',
-    parse: wholeNumber(64),
+    doc: 'A request larger than this is dead-lettered unread (its dead letter carries a truncated copy): no genuine request comes near it.',
+    parse: wholeNumber(64, 1048576),
   },
   metricsPort: {
     env: 'METRICS_PORT',
     default: '9464',
     doc: 'Port of the consumer\'s /metrics, /healthz and /readyz; 0 takes any free port (several consumers on one host).',
     parse: wholeNumber(0, 65535),
+  },
+  stallThresholdSeconds: {
+    env: 'STALL_THRESHOLD_SECONDS',
+    default: '60',
+    doc: 'A consumer whose partitions have lag and that has committed no flush for this long reports itself stalled: /readyz answers 503 and the log says why. Well above a slow flush and its retries, well below what a checkout notices.',
+    parse: wholeNumber(1, 86400),
   },
   logLevel: { env: 'LOG_LEVEL', default: 'info', doc: 'pino log level.', parse: level },
   faults: {

@@ -13,6 +13,10 @@ export const ERROR_CODES = [
   'INPUT_INVALID',
   'STACK_FAILED',
   'STORAGE_UNAVAILABLE',
+  'STORAGE_REFUSED',
+  'STORAGE_FAILED',
+  'PUBLISH_FAILED',
+  'CONSUMER_FAILED',
   'WRONG_PARTITION',
   'SCHEMA_REGISTRY_REFUSED',
 ] as const;
@@ -48,11 +52,27 @@ export class ConfigError extends RedemptionError {
 }
 
 /**
+ * Why a message went to the dead-letter topic (its `dlq.code` header):
+ * - MESSAGE_UNDECODABLE: no value, not the Confluent wire format, an unknown schema id, a schema that
+ *   is not a request schema, or a body that does not decode;
+ * - MESSAGE_TOO_LARGE: larger than MAX_MESSAGE_BYTES;
+ * - REQUEST_INVALID: decoded, but fails validation (empty or control characters in ids, a time out of
+ *   range, a key that is not the coupon code, ...);
+ * - STORAGE_REFUSED: valid, but MySQL refused to store it (a data error found by splitting the flush);
+ * - WRONG_PARTITION: valid, but not in the partition its key hashes to with murmur2: its producer
+ *   partitions differently (consumers/partition-contract.ts); `redeem dlq redrive` sends it again.
+ */
+export const DEAD_LETTER_CODES = ['MESSAGE_UNDECODABLE', 'MESSAGE_TOO_LARGE', 'REQUEST_INVALID', 'STORAGE_REFUSED', 'WRONG_PARTITION'] as const satisfies readonly ErrorCode[];
+export type DeadLetterCode = (typeof DEAD_LETTER_CODES)[number];
+
+/**
  * A message that can never be processed, however often it is retried: it goes to the dead-letter topic
  * at once with this reason. Everything else is retried.
  */
 export class UnprocessableMessageError extends RedemptionError {
-  constructor(code: 'MESSAGE_UNDECODABLE' | 'MESSAGE_TOO_LARGE' | 'REQUEST_INVALID' | 'WRONG_PARTITION', message: string, cause?: unknown) {
+  declare readonly code: DeadLetterCode;
+
+  constructor(code: DeadLetterCode, message: string, cause?: unknown) {
     super(code, message, { retriable: false, cause });
     this.name = 'UnprocessableMessageError';
   }

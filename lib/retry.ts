@@ -53,7 +53,28 @@ export async function retryUntilDone<T>(work: () => Promise<T>, options: RetryOp
   }
 }
 
-/** Any error KafkaJS raised (connection, broker, retries exhausted), as opposed to a bug of ours. */
-export function isKafkaError(error: unknown): boolean {
-  return error instanceof Error && error.name.startsWith('KafkaJS');
+/**
+ * A KafkaJS error that waiting can cure: a broker down or restarting, a leader moving, a timeout (KafkaJS
+ * marks these `retriable`, and gives up on them only after its own retries). A refusal (a message too
+ * large for the topic, an authorization error, an unknown topic) is not, nor is a bug of ours.
+ */
+export function isRetriableKafkaError(error: unknown): boolean {
+  if (!(error instanceof Error) || !error.name.startsWith('KafkaJS')) return false;
+  if (error.name === 'KafkaJSNonRetriableError') return false;
+  if (error.name === 'KafkaJSNumberOfRetriesExceeded') return true;
+  return (error as { retriable?: unknown }).retriable === true;
+}
+
+/**
+ * MySQL refused a statement for the data in it: a value out of range, too long, of the wrong kind, a
+ * NULL where none may be, a check or foreign key failed (SQLSTATE classes 22 and 23, and the codes
+ * MariaDB and MySQL report under HY000 for the same). Retrying the same rows can never succeed.
+ */
+const DATA_ERRNOS = new Set([1048, 1263, 1264, 1265, 1292, 1300, 1365, 1366, 1367, 1406, 1411, 1416, 1690, 3819, 4025]);
+
+export function isMysqlDataError(error: unknown): boolean {
+  if (!(error instanceof Error) || isRetriableStorageError(error)) return false;
+  const { sqlState, errno } = error as { sqlState?: unknown; errno?: unknown };
+  if (typeof errno === 'number' && DATA_ERRNOS.has(errno)) return true;
+  return typeof sqlState === 'string' && (sqlState.startsWith('22') || sqlState.startsWith('23'));
 }

@@ -171,7 +171,8 @@ export class SchemaRegistryClient {
   }
 
   private decoder<T>(readerType: avro.Type, ownWriterId?: number): Decoder<T> {
-    const resolvers = new Map<number, avro.Resolver | null>();
+    // Per schema id: how to read it into ours (null: it is ours), or why it can never be read.
+    const resolvers = new Map<number, avro.Resolver | null | UnprocessableMessageError>();
     return {
       decode: async (message: Buffer) => {
         if (message.length < HEADER_BYTES || message.readUInt8(0) !== MAGIC_BYTE) {
@@ -180,9 +181,10 @@ export class SchemaRegistryClient {
         const id = message.readInt32BE(1);
         let resolver = resolvers.get(id);
         if (resolver === undefined) {
-          resolver = id === ownWriterId ? null : readerType.createResolver(await this.writerTypeOrUnknown(id));
+          resolver = id === ownWriterId ? null : this.resolverOrRefusal(readerType, id, await this.writerTypeOrUnknown(id));
           resolvers.set(id, resolver);
         }
+        if (resolver instanceof UnprocessableMessageError) throw resolver;
         try {
           return readerType.fromBuffer(message.subarray(HEADER_BYTES), resolver ?? undefined) as T;
         } catch (error) {
@@ -192,12 +194,32 @@ export class SchemaRegistryClient {
     };
   }
 
+  /**
+   * A writer schema that cannot be read as ours (another registered schema, such as the audit record's,
+   * or a request schema changed incompatibly) makes every message written with it unreadable: a fact
+   * about the id, decided once.
+   */
+  private resolverOrRefusal(readerType: avro.Type, id: number, writerType: avro.Type): avro.Resolver | UnprocessableMessageError {
+    try {
+      return readerType.createResolver(writerType);
+    } catch (error) {
+      const writerName = (writerType as { name?: string }).name ?? writerType.typeName;
+      return new UnprocessableMessageError(
+        'MESSAGE_UNDECODABLE',
+        `schema id ${id} (${writerName}) cannot be read as ${(readerType as { name?: string }).name ?? 'the request schema'}: ${(error as Error).message}`,
+        error,
+      );
+    }
+  }
+
   private async writerTypeOrUnknown(id: number): Promise<avro.Type> {
     try {
       return await this.writerType(id);
     } catch (error) {
-      if (error instanceof RegistryResponseError && error.status === 404) {
-        throw new UnprocessableMessageError('MESSAGE_UNDECODABLE', `unknown schema id ${id}`, error);
+      // 404: no such id. Other 4xx answers about one id (a bad id, a schema the registry cannot parse)
+      // are about the message too; authentication and throttling are about us, and are not.
+      if (error instanceof RegistryResponseError && error.status >= 400 && error.status < 500 && ![401, 403, 408, 429].includes(error.status)) {
+        throw new UnprocessableMessageError('MESSAGE_UNDECODABLE', error.status === 404 ? `unknown schema id ${id}` : `schema id ${id} refused by the registry (${error.status})`, error);
       }
       throw error;
     }
@@ -223,19 +245,22 @@ function registryError(what: string, error: unknown): RedemptionError {
 
 /**
  * The registry answered, with an error status. 409: the schema breaks the subject's compatibility rule
- * (SCHEMA_INCOMPATIBLE, for good). Another 4xx: the registry refused the request (SCHEMA_REGISTRY_REFUSED,
- * for good: an invalid schema, a missing subject). 5xx: the registry is in trouble; retriable.
+ * (SCHEMA_INCOMPATIBLE, for good). 5xx, 408, 429: the registry is in trouble or busy; retriable
+ * (SCHEMA_REGISTRY_UNAVAILABLE). Another 4xx: the registry refused the request (SCHEMA_REGISTRY_REFUSED,
+ * for good: an invalid schema, a missing subject, no authorisation).
  */
 export class RegistryResponseError extends RedemptionError {
   constructor(what: string, readonly status: number, detail: string) {
     const incompatible = status === 409;
+    // 5xx, a timeout (408) and throttling (429) say "try later"; other 4xx are answers.
+    const later = status >= 500 || status === 408 || status === 429;
     const body = detail.replace(/^Confluent_Schema_Registry - /, '');
     super(
-      incompatible ? 'SCHEMA_INCOMPATIBLE' : status < 500 ? 'SCHEMA_REGISTRY_REFUSED' : 'SCHEMA_REGISTRY_UNAVAILABLE',
+      incompatible ? 'SCHEMA_INCOMPATIBLE' : later ? 'SCHEMA_REGISTRY_UNAVAILABLE' : 'SCHEMA_REGISTRY_REFUSED',
       incompatible
         ? `schema refused by the registry as incompatible with the subject's compatibility rule (BACKWARD unless the subject has a level of its own), ${what}: ${body}`
         : `schema registry answered ${status} ${what}: ${body}`,
-      { retriable: status >= 500 },
+      { retriable: later },
     );
     this.name = 'RegistryResponseError';
   }

@@ -1,3 +1,4 @@
+import { hasControlCharacter, parseIsoInstant, timeRangeProblem } from '../lib/time-input.js';
 import type { RedemptionRequested } from './types.js';
 
 /**
@@ -7,8 +8,11 @@ import type { RedemptionRequested } from './types.js';
 export function requestProblems(r: RedemptionRequested): string[] {
   const problems: string[] = [];
   const text = (field: keyof RedemptionRequested, value: string, max: number) => {
-    if (value.trim() === '') problems.push(`${field} must not be empty`);
+    if (typeof value !== 'string') problems.push(`${field} must be a string`);
+    else if (value.trim() === '') problems.push(`${field} must not be empty`);
     else if (value.length > max) problems.push(`${field} must be at most ${max} characters`);
+    // A NUL, newline or escape in an id is never genuine, and it would let two ids join into one key.
+    else if (hasControlCharacter(value)) problems.push(`${field} must not contain control characters, got ${JSON.stringify(value)}`);
   };
   text('request_id', r.request_id, 128);
   text('coupon_code', r.coupon_code, 64);
@@ -19,11 +23,18 @@ export function requestProblems(r: RedemptionRequested): string[] {
   if (r.op === 'REVERSE' && (r.reverses_request_id === null || r.reverses_request_id.trim() === '')) {
     problems.push('a REVERSE needs reverses_request_id (the redemption it refunds)');
   }
+  if (r.op === 'REVERSE' && typeof r.reverses_request_id === 'string' && r.reverses_request_id.trim() !== '') {
+    text('reverses_request_id', r.reverses_request_id, 128);
+  }
   if (r.op === 'REVERSE' && r.reverses_request_id === r.request_id) problems.push('a REVERSE cannot reverse itself');
   if (r.op === 'REDEEM' && r.reverses_request_id !== null) problems.push('a REDEEM must not carry reverses_request_id');
   if (!Number.isSafeInteger(r.amount_cents) || r.amount_cents < 0) problems.push(`amount_cents must be a whole number >= 0, got ${r.amount_cents}`);
   if (!/^[A-Z]{3}$/.test(r.currency)) problems.push(`currency must be a 3-letter ISO code, got "${r.currency}"`);
   if (!(r.occurred_at instanceof Date) || Number.isNaN(r.occurred_at.getTime())) problems.push('occurred_at must be a valid time');
+  else {
+    const outOfRange = timeRangeProblem(r.occurred_at);
+    if (outOfRange) problems.push(`occurred_at ${outOfRange}`);
+  }
   return problems;
 }
 
@@ -55,9 +66,12 @@ export function requestFromJson(input: unknown): { request: RedemptionRequested 
   if (typeof amount !== 'number') problems.push('amount_cents must be a number');
   const occurred = o.occurred_at;
   let occurred_at = new Date(NaN);
-  if (typeof occurred === 'number') occurred_at = new Date(occurred);
-  else if (typeof occurred === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(occurred)) occurred_at = new Date(occurred);
-  if (Number.isNaN(occurred_at.getTime())) problems.push('occurred_at must be ISO-8601 (e.g. 2026-11-24T10:00:00Z) or epoch millis');
+  if (typeof occurred === 'number' && Number.isSafeInteger(occurred)) occurred_at = new Date(occurred);
+  else if (typeof occurred === 'string') {
+    const parsed = parseIsoInstant(occurred);
+    if (parsed instanceof Date) occurred_at = parsed;
+    else problems.push(`occurred_at ${parsed.problem}`);
+  } else problems.push('occurred_at must be ISO-8601 with a zone (e.g. 2026-11-24T10:00:00Z) or whole epoch millis');
   if (problems.length > 0) return { problems };
   const request: RedemptionRequested = {
     request_id,

@@ -49,7 +49,7 @@ export class ReferenceLedger {
   }
 
   apply(e: RedemptionRequested): ReferenceDecision {
-    const key = `${e.coupon_code}/${e.request_id}`;
+    const key = JSON.stringify([e.coupon_code, e.request_id]);
     const result = (decision: Decision, reason: RejectReason | null = null): ReferenceDecision => {
       const d = { request_id: e.request_id, coupon_code: e.coupon_code, decision, reason };
       if (this.options.keepDecisions) this.decisions.push(d);
@@ -59,10 +59,10 @@ export class ReferenceLedger {
     if (this.decided.has(key)) return result('DUPLICATE');
     const coupon = this.coupons.get(e.coupon_code);
     if (e.op === 'REVERSE') {
-      const target = this.redemptions.get(`${e.coupon_code}/${e.reverses_request_id}`);
+      const target = this.redemptions.get(JSON.stringify([e.coupon_code, e.reverses_request_id]));
       if (!target || target.status !== 'REDEEMED') return result('REJECTED', 'NOT_REDEEMED');
       target.status = 'REVERSED';
-      this.userCounts.set(`${e.coupon_code}/${target.user_id}`, this.userCounts.get(`${e.coupon_code}/${target.user_id}`)! - 1);
+      this.userCounts.set(JSON.stringify([e.coupon_code, target.user_id]), this.userCounts.get(JSON.stringify([e.coupon_code, target.user_id]))! - 1);
       this.counts.set(e.coupon_code, this.counts.get(e.coupon_code)! - 1);
       return result('APPLIED');
     }
@@ -71,7 +71,7 @@ export class ReferenceLedger {
     if (t < coupon.valid_from.getTime()) return result('REJECTED', 'NOT_YET_VALID');
     if (t >= coupon.valid_until.getTime()) return result('REJECTED', 'EXPIRED');
     if (this.counts.get(coupon.code)! >= coupon.quota) return result('REJECTED', 'EXHAUSTED');
-    const userKey = `${coupon.code}/${e.user_id}`;
+    const userKey = JSON.stringify([coupon.code, e.user_id]);
     if ((this.userCounts.get(userKey) ?? 0) >= coupon.per_user_limit) return result('REJECTED', 'USER_LIMIT');
     this.redemptions.set(key, { coupon_code: e.coupon_code, request_id: e.request_id, user_id: e.user_id, order_id: e.order_id, amount_cents: e.amount_cents, status: 'REDEEMED' });
     this.counts.set(coupon.code, this.counts.get(coupon.code)! + 1);

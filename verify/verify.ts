@@ -67,7 +67,7 @@ export async function verify(
   const rows = (await deps.knex('redemptions').select('coupon_code', 'request_id', 'user_id', 'order_id', 'amount_cents', 'status')) as RedemptionRow[];
   const seen = new Set<string>();
   for (const row of rows) {
-    const key = `${row.coupon_code}/${row.request_id}`;
+    const key = JSON.stringify([row.coupon_code, row.request_id]);
     seen.add(key);
     const expected = reference.redemptions.get(key);
     if (!expected) {

@@ -27,11 +27,19 @@ export async function consume(rt: Runtime, options: ConsumeOptions): Promise<Con
   });
   await consumer.start();
   rt.logger.info({ consumerId: consumer.consumerId, group: rt.config.consumerGroup, topic: rt.config.redemptionTopic }, 'consuming');
-  if (options.exitWhenIdle !== undefined) {
-    await Promise.race([consumer.idleFor(options.exitWhenIdle), stopped]);
-    await consumer.stop();
-  } else {
-    await stopped;
+  try {
+    if (options.exitWhenIdle !== undefined) {
+      await Promise.race([consumer.idleFor(options.exitWhenIdle), stopped, consumer.failed()]);
+      await consumer.stop();
+    } else {
+      await Promise.race([stopped, consumer.failed()]);
+    }
+  } catch (error) {
+    // A member that cannot go on must not linger: the command fails, naming the error, and its
+    // supervisor restarts it.
+    rt.logger.fatal({ err: error }, 'the consumer cannot go on; exiting');
+    await consumer.stop().catch(() => {});
+    throw error;
   }
   return consumer.stats;
 }

@@ -14,6 +14,10 @@ describe('errors', () => {
       'INPUT_INVALID',
       'STACK_FAILED',
       'STORAGE_UNAVAILABLE',
+      'STORAGE_REFUSED',
+      'STORAGE_FAILED',
+      'PUBLISH_FAILED',
+      'CONSUMER_FAILED',
       'WRONG_PARTITION',
       'SCHEMA_REGISTRY_REFUSED',
     ]);
