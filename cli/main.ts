@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { configTableMarkdown } from '../lib/config.js';
 import { parseIsoInstant } from '../lib/time-input.js';
 import { couponCodes, generateCoupons, importCouponsFile, upsertCoupons } from '../lib/coupon-catalog.js';
-import { ConfigError, RedemptionError } from '../lib/errors.js';
+import { ConfigError, DEAD_LETTER_CODES, RedemptionError } from '../lib/errors.js';
 import { migrateToLatest } from '../lib/mysql.js';
 import { stackDown, stackStatus, stackUp } from '../scripts/stack/stack.js';
 import { auditStats, formatAuditStats, tailAudit } from './commands/audit.js';
@@ -277,7 +277,6 @@ program
     }),
   );
 
-const DEAD_LETTER_CODES = ['MESSAGE_UNDECODABLE', 'MESSAGE_TOO_LARGE', 'REQUEST_INVALID', 'WRONG_PARTITION'] as const;
 const dlq = program.command('dlq').description('the dead-letter topic (<REDEMPTION_TOPIC>.dlq)');
 dlq
   .command('redrive')
