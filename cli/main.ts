@@ -4,6 +4,7 @@ import { configTableMarkdown, printableConfig } from '../lib/config.js';
 import { InputError } from '../lib/errors.js';
 import { migrate } from './commands/migrate.js';
 import { couponCodes, generateCoupons, importCouponsFile, upsertCoupons } from '../lib/coupon-catalog.js';
+import { DEAD_LETTER_CODES } from '../lib/errors.js';
 import { auditStats, formatAuditStats, tailAudit } from './commands/audit.js';
 import { DECISIONS, REJECT_REASONS, type Decision, type RejectReason } from '../schemas/types.js';
 import { consume, formatStats } from './commands/consume.js';
@@ -11,6 +12,7 @@ import { status } from './commands/status.js';
 import { rebuild, replay } from './commands/replay.js';
 import { diffDatabases } from './commands/diff.js';
 import { checkDatabaseName, databaseName } from '../lib/mysql.js';
+import { formatRedriveSummary, redrive } from './commands/dlq.js';
 import { produceFile, produceSimulation } from './commands/produce.js';
 import { Runtime } from '../lib/runtime.js';
 import { formatVerifyReport, verify } from '../verify/verify.js';
@@ -213,6 +215,20 @@ program
   .action(() =>
     withRuntime(async (rt) => {
       if (!(await status(rt, print))) process.exitCode = 1;
+    }),
+  );
+
+const dlq = program.command('dlq').description('the dead-letter topic (<REDEMPTION_TOPIC>.dlq)');
+dlq
+  .command('redrive')
+  .description("send dead letters' requests again through the project's producer, each at most once, in the order first produced")
+  .option('--code <code>', `only dead letters with this code (${DEAD_LETTER_CODES.join(', ')})`, oneOf(DEAD_LETTER_CODES))
+  .option('--since <when>', 'only dead letters written since then: 1h, 30m, 2d or an ISO-8601 time', since)
+  .option('--dry-run', 'report what would be sent, send nothing', false)
+  .option('--no-progress', 'no progress bar')
+  .action((o: { code?: string; since?: Date; dryRun: boolean; progress: boolean }) =>
+    withRuntime(async (rt) => {
+      print(formatRedriveSummary(await redrive(rt, o)));
     }),
   );
 

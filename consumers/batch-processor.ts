@@ -17,6 +17,8 @@ export interface PartitionChunk {
   topic: string;
   partition: number;
   messages: readonly KafkaMessage[];
+  /** The topic's partition count, when known: each request's partition is checked against its key. */
+  partitionCount?: number;
 }
 
 export interface BatchProcessorDeps {
@@ -58,7 +60,7 @@ export class BatchProcessor {
     const { deps } = this;
     // Every log line of this flush carries its batch id, next to the consumer id.
     const log = deps.logger.child({ batchId: `${deps.consumerId}#${++this.flushes}` });
-    const decoded = await this.retrying(log, 'decode', () => Promise.all(parts.map((c) => decodeBatch(c.messages, c.topic, c.partition, deps.decoder, deps.maxMessageBytes))));
+    const decoded = await this.retrying(log, 'decode', () => Promise.all(parts.map((c) => decodeBatch(c.messages, c.topic, c.partition, deps.decoder, deps.maxMessageBytes, c.partitionCount))));
     const requests = decoded.flatMap((d) => d.requests);
     const deadLetters = decoded.flatMap((d) => d.deadLetters);
 

@@ -38,7 +38,7 @@ export class Runtime {
   }
 
   registry(): SchemaRegistryClient {
-    this.registryClient ??= new SchemaRegistryClient(this.config.schemaRegistryUrl, registryConnection(this.config));
+    this.registryClient ??= new SchemaRegistryClient(this.config.schemaRegistryUrl, registryConnection(this.config), (message) => this.logger.warn(message));
     return this.registryClient;
   }
 

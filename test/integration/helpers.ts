@@ -113,6 +113,12 @@ export class IsolatedPipeline {
   }
 
   async cleanup(): Promise<void> {
+    // The registry subjects of the test's topics too (soft delete first: Apicurio and Confluent want it).
+    for (const topic of [this.config.redemptionTopic, this.config.auditTopic]) {
+      const subject = `${this.config.schemaRegistryUrl}/subjects/${encodeURIComponent(`${topic}-value`)}`;
+      await fetch(subject, { method: 'DELETE' }).catch(() => undefined);
+      await fetch(`${subject}?permanent=true`, { method: 'DELETE' }).catch(() => undefined);
+    }
     await removeNamespace({ kafka: this.rt.kafka(), redis: this.rt.redis(), topicPrefix: `test-${this.id}`, redisPattern: `${this.config.redisKeyPrefix}:*`, databases: [this.config.mysqlUrl] });
     await this.rt.close();
   }
