@@ -33,6 +33,17 @@ export function createKafka(brokers: string[], clientId: string, logger: Logger,
   });
 }
 
+/** Runs `work` with a connected admin client of `kafka`, and always disconnects it. */
+export async function withAdmin<T>(kafka: Kafka, work: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await work(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 export interface TopicSpec {
   topic: string;
   partitions: number;

@@ -1,3 +1,4 @@
+import { withAdmin } from './kafka.js';
 import type { Kafka } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import { dropDatabase } from './mysql.js';
@@ -8,14 +9,10 @@ import { redisReady } from './redis.js';
  * `topicPrefix`, the Redis keys under `redisPattern`, and the given databases.
  */
 export async function removeNamespace(o: { kafka: Kafka; redis: Redis; topicPrefix: string; redisPattern: string; databases: readonly string[] }): Promise<void> {
-  const admin = o.kafka.admin();
-  await admin.connect();
-  try {
+  await withAdmin(o.kafka, async (admin) => {
     const topics = (await admin.listTopics()).filter((t) => t.startsWith(o.topicPrefix));
     if (topics.length > 0) await admin.deleteTopics({ topics });
-  } finally {
-    await admin.disconnect();
-  }
+  });
   await redisReady(o.redis);
   let cursor = '0';
   do {

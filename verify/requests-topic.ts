@@ -1,3 +1,4 @@
+import { withAdmin } from '../lib/kafka.js';
 import { randomBytes } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { murmur2Partition } from '../consumers/partition-contract.js';
@@ -26,17 +27,11 @@ export async function readRequestsTopic(
   /** Read only up to these offsets (exclusive) instead of the partition ends. */
   stops?: ReadonlyMap<number, number>,
 ): Promise<TopicReadResult> {
-  const admin = kafka.admin();
-  await admin.connect();
   const ends = new Map<number, number>();
   const starts = new Map<number, number>();
-  try {
-    for (const o of await admin.fetchTopicOffsets(topic)) {
-      ends.set(o.partition, Math.min(Number(o.high), stops?.get(o.partition) ?? Number.MAX_SAFE_INTEGER));
-      starts.set(o.partition, Number(o.low));
-    }
-  } finally {
-    await admin.disconnect();
+  for (const o of await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic))) {
+    ends.set(o.partition, Math.min(Number(o.high), stops?.get(o.partition) ?? Number.MAX_SAFE_INTEGER));
+    starts.set(o.partition, Number(o.low));
   }
   const total = [...ends].reduce((sum, [p, end]) => sum + end - starts.get(p)!, 0);
   const result: TopicReadResult = { messages: 0, unprocessable: 0 };

@@ -1,3 +1,4 @@
+import { withAdmin } from '../../lib/kafka.js';
 import { randomBytes } from 'node:crypto';
 import type { Decision, RedemptionDecided, RejectReason } from '../../schemas/types.js';
 import type { Runtime } from '../../lib/runtime.js';
@@ -35,19 +36,15 @@ async function readAudit(rt: Runtime, o: ReadOptions): Promise<void> {
   const topic = rt.config.auditTopic;
   const decoder = rt.registry().decoderFor<RedemptionDecided>('decided');
   const groupId = `redeem-audit-${randomBytes(4).toString('hex')}`;
-  const admin = rt.kafka('redeem-audit').admin();
-  await admin.connect();
-  let ends: Map<number, number>;
-  try {
+  const ends = await withAdmin(rt.kafka('redeem-audit'), async (admin) => {
     const offsets = await admin.fetchTopicOffsets(topic);
-    ends = new Map(offsets.map((x) => [x.partition, Number(x.high)]));
+    const high = new Map(offsets.map((x) => [x.partition, Number(x.high)]));
     if (o.since) {
       const from = await admin.fetchTopicOffsetsByTimestamp(topic, o.since.getTime());
-      await admin.setOffsets({ groupId, topic, partitions: from.map((x) => ({ partition: x.partition, offset: Number(x.offset) < 0 ? String(ends.get(x.partition)) : x.offset })) });
+      await admin.setOffsets({ groupId, topic, partitions: from.map((x) => ({ partition: x.partition, offset: Number(x.offset) < 0 ? String(high.get(x.partition)) : x.offset })) });
     }
-  } finally {
-    await admin.disconnect();
-  }
+    return high;
+  });
   const pending = new Set([...ends].filter(([, end]) => end > 0).map(([p]) => p));
   const consumer = rt.kafka('redeem-audit').consumer({ groupId, maxWaitTimeInMs: 200 });
   let lastActivity = Date.now();

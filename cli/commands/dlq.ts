@@ -1,3 +1,4 @@
+import { withAdmin } from '../../lib/kafka.js';
 import { randomBytes } from 'node:crypto';
 import type { IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import { deadLetterTopic } from '../../lib/config.js';
@@ -231,26 +232,12 @@ export function formatRedriveSummary(s: RedriveSummary): string {
 }
 
 async function partitionCount(kafka: Kafka, topic: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    return (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions.length;
-  } finally {
-    await admin.disconnect();
-  }
+  return withAdmin(kafka, async (admin) => (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions.length);
 }
 
 /** Every message of a topic up to the end it had when the read began, per partition in offset order. */
 async function readWholeTopic(kafka: Kafka, topic: string, progress: boolean): Promise<{ partition: number; message: KafkaMessage }[]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  let offsets: { partition: number; low: string; high: string }[];
-  try {
-    if (!(await admin.listTopics()).includes(topic)) return [];
-    offsets = await admin.fetchTopicOffsets(topic);
-  } finally {
-    await admin.disconnect();
-  }
+  const offsets = await withAdmin(kafka, async (admin) => ((await admin.listTopics()).includes(topic) ? admin.fetchTopicOffsets(topic) : []));
   const wanted = offsets.filter((o) => Number(o.high) > Number(o.low)).map((o) => ({ partition: o.partition, from: Number(o.low), to: Number(o.high) }));
   const bar = new ProgressBar('dlq: reading', wanted.reduce((n, w) => n + w.to - w.from, 0), progress);
   const out: { partition: number; message: KafkaMessage }[] = [];

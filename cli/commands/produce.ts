@@ -1,3 +1,4 @@
+import { withAdmin } from '../../lib/kafka.js';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, constants, createReadStream, createWriteStream, fsyncSync, lstatSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,13 +13,7 @@ import type { RedemptionRequested } from '../../schemas/types.js';
 import type { Runtime } from '../../lib/runtime.js';
 
 async function connectProducer(rt: Runtime): Promise<RedemptionProducer> {
-  const admin = rt.kafka().admin();
-  await admin.connect();
-  try {
-    await ensurePipelineTopics(admin, rt.config, rt.logger);
-  } finally {
-    await admin.disconnect();
-  }
+  await withAdmin(rt.kafka(), (admin) => ensurePipelineTopics(admin, rt.config, rt.logger));
   const codec = await rt.registry().codecFor<RedemptionRequested>('requested', rt.config.redemptionTopic);
   return RedemptionProducer.connect(rt.kafka(), codec, rt.config.redemptionTopic);
 }

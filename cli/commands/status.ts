@@ -1,3 +1,4 @@
+import { withAdmin } from '../../lib/kafka.js';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createConnection } from 'node:net';
@@ -92,13 +93,7 @@ export async function checkServices(rt: Runtime): Promise<ServiceCheck[]> {
       config.kafkaBrokers.join(','),
       async () => (await Promise.all(brokers.map((b) => tcpAnswers(b.host, b.port)))).some(Boolean),
       async () => {
-        const admin = rt.kafka('redeem-status').admin();
-        await admin.connect();
-        try {
-          await admin.describeCluster();
-        } finally {
-          await admin.disconnect();
-        }
+        await withAdmin(rt.kafka('redeem-status'), (admin) => admin.describeCluster());
       },
     ),
     check(
