@@ -11,6 +11,7 @@
 import type { Knex } from 'knex';
 import type { RedemptionDecided } from '../schemas/types.js';
 import { decideBatch, type BatchDecisions, type LoadedState } from './decide-batch.js';
+import { DryRunState } from './dry-run-state.js';
 import { countUserRedemptions, insertDecisions, lockCoupons, selectPriorDecisions, selectRedemptions, updateCouponCounts, upsertRedemptions } from './sql/statements.js';
 import type { SourcedRequest, StoredDecision } from './types.js';
 
@@ -39,21 +40,35 @@ export interface FlushOptions {
 }
 
 export class LedgerStore {
+  /**
+   * What this store's dry-run flushes decided so far, laid over MySQL in the next ones: every flush is
+   * rolled back, and without it a range of many flushes would be decided against MySQL as it was before
+   * the run (retries counted as new, quota used up earlier still free).
+   */
+  private readonly dry = new DryRunState();
+
   constructor(private readonly knex: Knex) {}
 
   async flush(requests: readonly SourcedRequest[], options: FlushOptions): Promise<FlushResult> {
     const trx = await this.knex.transaction({ isolationLevel: 'read committed' });
     try {
-      const { state, statements: reads } = await load(trx, requests);
+      const loaded = await load(trx, requests);
+      const { mode } = options;
+      const state = mode.kind === 'dry-run' ? this.dry.overlay(loaded.state, requests) : loaded.state;
       const decided = decideBatch(requests, state, options);
       const writes = await write(trx, decided);
-      if (options.mode.kind === 'dry-run') {
+      const statements = loaded.statements + writes + 2;
+      if (mode.kind === 'dry-run') {
         await trx.rollback();
-        return { records: decided.records, reemitted: decided.reemitted, committed: [], statements: reads + writes + 2 };
+        // Recorded only once the transaction is over, so a flush that fails and is retried counts once.
+        const knownBefore = new Map<string, Set<string>>();
+        for (const row of state.redemptions) knownBefore.set(row.couponCode, (knownBefore.get(row.couponCode) ?? new Set()).add(row.requestId));
+        this.dry.record(decided.committed, decided.coupons, decided.redemptions, knownBefore);
+        return { records: decided.records, reemitted: decided.reemitted, committed: [], statements };
       }
-      options.mode.beforeCommit?.();
+      mode.beforeCommit?.();
       await trx.commit();
-      return { records: decided.records, reemitted: decided.reemitted, committed: decided.committed, statements: reads + writes + 2 };
+      return { records: decided.records, reemitted: decided.reemitted, committed: decided.committed, statements };
     } catch (error) {
       if (!trx.isCompleted()) await trx.rollback().catch(() => {});
       throw error;
