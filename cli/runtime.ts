@@ -28,7 +28,7 @@ export class Runtime {
   }
 
   kafka(clientId = 'redeem'): Kafka {
-    this.kafkaClient ??= createKafka(this.config.kafkaBrokers, clientId, this.logger);
+    this.kafkaClient ??= createKafka(this.config.kafkaBrokers, clientId, this.logger, this.config.requestTimeoutMs);
     return this.kafkaClient;
   }
 
