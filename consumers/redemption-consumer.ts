@@ -57,6 +57,8 @@ export class RedemptionConsumer {
   private publisher: DecisionPublisher | null = null;
   private stopping = false;
   private joined = false;
+  /** Crashed since the last join: the rejoin counts as a rebalance. */
+  private crashed = false;
   private inFlight = 0;
   private lastActivity = Date.now();
   private owned: Ownership = new Map();
@@ -122,7 +124,7 @@ export class RedemptionConsumer {
       maxBytesPerPartition: config.fetchMaxBytesPerPartition,
       maxWaitTimeInMs: config.fetchMaxWaitMs,
       allowAutoTopicCreation: false,
-      partitionAssigners: [stickyAssigner(() => this.owned)],
+      partitionAssigners: [stickyAssigner(() => this.owned, this.consumerId)],
       retry: {
         initialRetryTime: 300,
         maxRetryTime: 5000,
@@ -137,13 +139,21 @@ export class RedemptionConsumer {
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
-      if (this.joined) this.stats.recordRebalance();
+      if (this.joined || this.crashed) this.stats.recordRebalance();
+      this.crashed = false;
       this.joined = true;
       this.lastActivity = Date.now();
       this.owned = new Map(Object.entries(event.payload.memberAssignment));
       logger.info({ assignment: event.payload.memberAssignment, protocol: event.payload.groupProtocol, rebalances: this.stats.rebalances }, 'joined the group');
     });
-    consumer.on(consumer.events.CRASH, (event) => logger.error({ err: event.payload.error, restart: event.payload.restart }, 'consumer crashed'));
+    consumer.on(consumer.events.CRASH, (event) => {
+      logger.error({ err: event.payload.error, restart: event.payload.restart }, 'consumer crashed');
+      // KafkaJS restarts under a new member id: the partitions are no longer ours, and a stale claim in
+      // the next join metadata would make the sticky assignor take them from their new owner.
+      this.owned = new Map();
+      this.joined = false;
+      this.crashed = true;
+    });
 
     if (this.mode.range) {
       const admin = deps.kafka.admin();
