@@ -234,6 +234,11 @@ export class RedemptionConsumer {
     });
   }
 
+  /** How long the member has had nothing to do, in ms: 0 while a batch is in hand or before it joined. */
+  idleMs(): number {
+    return this.joined && this.inFlight === 0 ? Date.now() - this.lastActivity : 0;
+  }
+
   /** Finishes the batch in hand, commits it and leaves the group. */
   async stop(): Promise<void> {
     if (this.stopping) return;

@@ -13,6 +13,8 @@ export const ERROR_CODES = [
   'INPUT_INVALID',
   'STACK_FAILED',
   'STORAGE_UNAVAILABLE',
+  'DRAIN_INCOMPLETE',
+  'REPLAY_AHEAD_OF_LIVE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,13 +1,19 @@
 import { RedemptionConsumer } from '../../consumers/redemption-consumer.js';
 import type { ConsumerStats } from '../../consumers/consumer-stats.js';
 import { ensurePipelineTopics } from '../../lib/topics.js';
+import { waitForDrain } from '../../consumers/drain.js';
 import type { Runtime } from '../runtime.js';
 
 export interface ConsumeOptions {
   exitWhenIdle?: number;
+  /** With exitWhenIdle: give up after this many seconds, naming the remaining lag (DrainIncompleteError). */
+  maxWait?: number;
 }
 
-/** Runs one group member until SIGINT/SIGTERM, or until it has been idle for `exitWhenIdle` seconds. */
+/**
+ * Runs one group member until SIGINT/SIGTERM, or (with `exitWhenIdle`) until the work is done: the group
+ * has committed the whole topic and this member has had nothing to do for `exitWhenIdle` seconds.
+ */
 export async function consume(rt: Runtime, options: ConsumeOptions): Promise<ConsumerStats> {
   const admin = rt.kafka().admin();
   await admin.connect();
@@ -28,7 +34,25 @@ export async function consume(rt: Runtime, options: ConsumeOptions): Promise<Con
   await consumer.start();
   rt.logger.info({ consumerId: consumer.consumerId, group: rt.config.consumerGroup, topic: rt.config.redemptionTopic }, 'consuming');
   if (options.exitWhenIdle !== undefined) {
-    await Promise.race([consumer.idleFor(options.exitWhenIdle), stopped]);
+    const admin = rt.kafka().admin();
+    await admin.connect();
+    try {
+      await waitForDrain({
+        admin,
+        groupId: rt.config.consumerGroup,
+        topic: rt.config.redemptionTopic,
+        idleSeconds: options.exitWhenIdle,
+        idleMs: () => consumer.idleMs(),
+        maxWaitSeconds: options.maxWait,
+        abandon: stopped,
+      });
+    } catch (error) {
+      await consumer.stop();
+      process.stderr.write(`${formatStats(consumer.stats)}\n`);
+      throw error;
+    } finally {
+      await admin.disconnect();
+    }
     await consumer.stop();
   } else {
     await stopped;
