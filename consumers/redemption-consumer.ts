@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../lib/config.js';
 import { FaultInjector } from '../lib/faults.js';
+import { cachePrefix } from '../lib/database-identity.js';
 import { RateLimiter } from '../lib/progress.js';
 import type { SchemaRegistryClient } from '../schemas/registry.js';
 import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
@@ -101,7 +102,8 @@ export class RedemptionConsumer {
     this.publisher = await DecisionPublisher.connect(deps.kafka, decidedCodec, config.auditTopic, this.consumerId);
     const processor = new BatchProcessor({
       decoder: requestDecoder,
-      cache: new DecisionCache(deps.redis, config.redisKeyPrefix, config.decisionCacheTtlSeconds, logger, (operation) => this.stats.recordRedisError(operation)),
+      // Bound to this database's identity: a cache filled for another (or an earlier copy of this) one is never read.
+      cache: new DecisionCache(deps.redis, await cachePrefix(deps.knex, config.redisKeyPrefix), config.decisionCacheTtlSeconds, logger, (operation) => this.stats.recordRedisError(operation)),
       store: new LedgerStore(deps.knex),
       publisher: this.publisher,
       stats: this.stats,

@@ -8,6 +8,8 @@ import { DrainIncompleteError, waitForDrain } from '../../consumers/drain.js';
 import { InputError, RedemptionError } from '../../lib/errors.js';
 import { createDatabaseIfMissing, migrateToLatest, withDatabase } from '../../lib/mysql.js';
 import { ProgressBar } from '../../lib/progress.js';
+import { cachePrefix } from '../../lib/database-identity.js';
+import { removeRedisKeys } from '../../lib/namespace.js';
 import { Runtime } from '../runtime.js';
 
 export interface ReplayOptions {
@@ -140,6 +142,10 @@ export async function rebuild(rt: Runtime, database: string, o: { rate: number |
     // A fresh database: the live group's progress does not matter to it.
     return await replay(into, { rate: o.rate, dryRun: false, progress: o.progress, maxWait: o.maxWait, group: `${rt.config.consumerGroup}-rebuild-${database}-${Date.now()}` }, false, false);
   } finally {
+    // The rebuild's cache (named by the fresh database's identity, so never shared) is of no use after.
+    await removeRedisKeys(await into.connectedRedis(), `${await cachePrefix(into.knex(), into.config.redisKeyPrefix)}:*`).catch((error: unknown) =>
+      rt.logger.warn({ err: error }, 'could not remove the rebuild\'s Redis keys'),
+    );
     await into.close();
   }
 }

@@ -1,6 +1,7 @@
 import { AssignerProtocol } from 'kafkajs';
 import { lastFlushKey } from '../../consumers/decision-cache.js';
 import { stackStatus } from '../../scripts/stack/stack.js';
+import { cachePrefix } from '../../lib/database-identity.js';
 import type { Runtime } from '../runtime.js';
 
 /**
@@ -43,7 +44,7 @@ export async function status(rt: Runtime, print: (line: string) => void): Promis
     await admin.disconnect();
   }
 
-  const last = await (await rt.connectedRedis()).get(lastFlushKey(rt.config.redisKeyPrefix));
+  const last = await (await rt.connectedRedis()).get(lastFlushKey(await cachePrefix(rt.knex(), rt.config.redisKeyPrefix)));
   if (last) {
     const { at, consumerId, decisions } = JSON.parse(last) as { at: number; consumerId: string; decisions: number };
     print(`last flush ${new Date(at).toISOString()} (${Math.round((Date.now() - at) / 1000)} s ago) by ${consumerId}: ${decisions} decision(s)`);
