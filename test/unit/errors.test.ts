@@ -14,6 +14,8 @@ describe('errors', () => {
       'INPUT_INVALID',
       'STACK_FAILED',
       'STORAGE_UNAVAILABLE',
+      'DRAIN_INCOMPLETE',
+      'REPLAY_AHEAD_OF_LIVE',
     ]);
   });
 
