@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { RedemptionDecided, RejectReason } from '../schemas/types.js';
 import { CouponLedger, type RedemptionRow } from './coupon-ledger.js';
+import { DryRunState } from './dry-run-state.js';
 import { decide, remainingQuota } from './rules.js';
 import { auditRecordOf, decisionKey, duplicateRecordOf, isSameMessage, type SourcedRequest, type StoredDecision } from './types.js';
 
@@ -67,14 +68,21 @@ const DRY_RUN_ROLLBACK = new Error('dry run: rolled back');
  * the retry sees the first decision).
  */
 export class LedgerStore {
+  /** What this store's dry-run flushes decided so far, laid over MySQL in the next ones. */
+  private readonly dry = new DryRunState();
+
   constructor(private readonly knex: Knex) {}
 
   /**
    * Decides and writes a chunk. With `dryRun` everything is decided and written inside the transaction
-   * as usual, then rolled back: the result says what would change, and nothing does.
+   * as usual, then rolled back: the result says what would change, and nothing does. A dry run's
+   * decisions and effects are kept in memory (DryRunState) and count in its next flushes, as they would
+   * in the real run.
    */
   async flush(requests: readonly SourcedRequest[], consumerId: string, decidedAt: number, beforeCommit: () => void = () => {}, dryRun = false): Promise<FlushResult> {
     let rolledBack: FlushResult | undefined;
+    let dryLedgers: CouponLedger[] = [];
+    const knownBefore = new Map<string, Set<string>>();
     const result = await this.knex.transaction(
       async (trx) => {
         let statements = 0;
@@ -93,7 +101,8 @@ export class LedgerStore {
           const terms = row
             ? { quota: row.quota, perUserLimit: row.per_user_limit, validFrom: row.valid_from.getTime(), validUntil: row.valid_until.getTime() }
             : null;
-          ledgers.set(code, new CouponLedger(code, terms, row?.redeemed_count ?? 0));
+          const redeemed = (dryRun ? this.dry.redeemedCount(code) : undefined) ?? row?.redeemed_count ?? 0;
+          ledgers.set(code, new CouponLedger(code, terms, redeemed));
         }
 
         const prior = new Map<string, StoredDecision>();
@@ -102,6 +111,14 @@ export class LedgerStore {
           const stored = storedDecisionOf(row);
           prior.set(decisionKey(stored.couponCode, stored.requestId), stored);
           ledgers.get(stored.couponCode)?.knowDecided(stored.requestId);
+        }
+        if (dryRun) {
+          for (const { request } of requests) {
+            const stored = this.dry.decisionFor(request.coupon_code, request.request_id);
+            if (!stored) continue;
+            prior.set(decisionKey(stored.couponCode, stored.requestId), stored);
+            ledgers.get(stored.couponCode)?.knowDecided(stored.requestId);
+          }
         }
 
         const redeemers = [...new Set(requests.filter((r) => r.request.op === 'REDEEM' && couponRows.has(r.request.coupon_code)).map((r) => r.request.user_id))];
@@ -116,12 +133,34 @@ export class LedgerStore {
               .groupBy('coupon_code', 'user_id'),
           );
           for (const c of counts) ledgers.get(c.coupon_code)?.knowUserCount(c.user_id, Number(c.n));
+          if (dryRun) {
+            const inMysql = new Map(counts.map((c) => [`${c.coupon_code}\u0000${c.user_id}`, Number(c.n)]));
+            for (const { request } of requests) {
+              if (request.op !== 'REDEEM' || !couponRows.has(request.coupon_code)) continue;
+              const n = inMysql.get(`${request.coupon_code}\u0000${request.user_id}`) ?? 0;
+              ledgers.get(request.coupon_code)!.knowUserCount(request.user_id, this.dry.userCount(request.coupon_code, request.user_id, n));
+            }
+          }
         }
 
         const targets = [...new Set(requests.flatMap((r) => (r.request.op === 'REVERSE' && r.request.reverses_request_id ? [r.request.reverses_request_id] : [])))];
         if (targets.length > 0) {
           const rows = await run<RedemptionDbRow[]>(trx('redemptions').whereIn('coupon_code', codes).whereIn('request_id', targets));
-          for (const row of rows) ledgers.get(row.coupon_code)?.knowRedemption(redemptionRowOf(row));
+          for (const row of rows) {
+            ledgers.get(row.coupon_code)?.knowRedemption(redemptionRowOf(row));
+            if (!knownBefore.has(row.coupon_code)) knownBefore.set(row.coupon_code, new Set());
+            knownBefore.get(row.coupon_code)!.add(row.request_id);
+          }
+          if (dryRun) {
+            for (const { request } of requests) {
+              if (request.op !== 'REVERSE' || !request.reverses_request_id) continue;
+              const row = this.dry.redemption(request.coupon_code, request.reverses_request_id);
+              if (!row) continue;
+              ledgers.get(request.coupon_code)?.knowRedemption(row);
+              if (!knownBefore.has(row.couponCode)) knownBefore.set(row.couponCode, new Set());
+              knownBefore.get(row.couponCode)!.add(row.requestId);
+            }
+          }
         }
 
         const records: RedemptionDecided[] = [];
@@ -175,6 +214,7 @@ export class LedgerStore {
         const flushed = { records, reemitted, committed, statements: statements + 2 };
         if (dryRun) {
           rolledBack = flushed;
+          dryLedgers = [...ledgers.values()];
           throw DRY_RUN_ROLLBACK;
         }
         beforeCommit();
@@ -182,7 +222,11 @@ export class LedgerStore {
       },
       { isolationLevel: 'read committed' },
     ).catch((error: unknown) => {
-      if (error === DRY_RUN_ROLLBACK && rolledBack) return rolledBack;
+      if (error === DRY_RUN_ROLLBACK && rolledBack) {
+        // Recorded only once the transaction is over, so a flush that fails and is retried counts once.
+        this.dry.record(rolledBack.committed, dryLedgers, knownBefore);
+        return rolledBack;
+      }
       throw error;
     });
     return result;
