@@ -1,20 +1,33 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin } from 'kafkajs';
-import { groupProgress } from './kafka.js';
+import { groupProgress, type GroupProgress } from './kafka.js';
 
 /**
  * Time to recover from a fault, as the group shows it: from the moment the fault struck until every
  * partition that has work (messages past its committed offset) has had its committed offset move on.
  * A partition whose member was killed stays put until the group has noticed and handed it on, so this
  * is the longest stall any partition went through. Resolves with the milliseconds, or null if some
- * partition did not move within `timeoutMs`.
+ * partition did not move within `timeoutMs`. The broker may itself be the fault (restarting): a failed
+ * look at the group's offsets is retried until the deadline.
  */
 export async function timeToRecover(admin: Admin, groupId: string, topic: string, struckAt: number, timeoutMs: number, pollMs = 250): Promise<number | null> {
-  const before = await groupProgress(admin, groupId, topic);
-  const waiting = new Set([...before.ends].filter(([partition, end]) => end > (before.committed.get(partition) ?? 0)).map(([partition]) => partition));
   const deadline = struckAt + timeoutMs;
+  const look = async (): Promise<GroupProgress | null> => {
+    while (Date.now() < deadline) {
+      try {
+        return await groupProgress(admin, groupId, topic);
+      } catch {
+        await sleep(pollMs);
+      }
+    }
+    return null;
+  };
+  const before = await look();
+  if (!before) return null;
+  const waiting = new Set([...before.ends].filter(([partition, end]) => end > (before.committed.get(partition) ?? 0)).map(([partition]) => partition));
   while (Date.now() < deadline) {
-    const now = await groupProgress(admin, groupId, topic);
+    const now = await look();
+    if (!now) return null;
     for (const partition of [...waiting]) {
       if ((now.committed.get(partition) ?? 0) > (before.committed.get(partition) ?? 0)) waiting.delete(partition);
     }
