@@ -83,6 +83,8 @@ describe('operating the pipeline: replay, rebuild, diff, status, audit, the anal
     const rebuilt = await p.cli(['rebuild', '--into', rebuildDb, '--no-progress']);
     expect(rebuilt.code, rebuilt.stderr).toBe(0);
     expect(rebuilt.stdout).toContain('rebuilt');
+    // Its cache namespace was its own (named by the fresh database's identity) and is gone afterwards.
+    expect(await (await p.rt.connectedRedis()).keys(`${p.config.redisKeyPrefix}-rebuild-${rebuildDb}:*`)).toEqual([]);
     const same = await p.cli(['diff', rebuildDb]);
     expect(same.code, same.stdout).toBe(0);
     expect(same.stdout).toContain('no differences');
