@@ -34,11 +34,11 @@ export async function consume(rt: Runtime, options: ConsumeOptions): Promise<Con
   await consumer.start();
   rt.logger.info({ consumerId: consumer.consumerId, group: rt.config.consumerGroup, topic: rt.config.redemptionTopic }, 'consuming');
   if (options.exitWhenIdle !== undefined) {
-    const admin = rt.kafka().admin();
-    await admin.connect();
+    const drainAdmin = rt.kafka().admin();
+    await drainAdmin.connect();
     try {
       await waitForDrain({
-        admin,
+        admin: drainAdmin,
         groupId: rt.config.consumerGroup,
         topic: rt.config.redemptionTopic,
         idleSeconds: options.exitWhenIdle,
@@ -51,7 +51,7 @@ export async function consume(rt: Runtime, options: ConsumeOptions): Promise<Con
       process.stderr.write(`${formatStats(consumer.stats)}\n`);
       throw error;
     } finally {
-      await admin.disconnect();
+      await drainAdmin.disconnect();
     }
     await consumer.stop();
   } else {
