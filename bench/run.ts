@@ -233,7 +233,7 @@ async function committedTotal(admin: Admin, groupId: string, topic: string): Pro
  */
 async function drainRun(rt: Runtime, c: Config, env: Record<string, string>, processes: number, total: number): Promise<ConsumerRun> {
   const children = Array.from({ length: processes }, () => {
-    const child = spawn(process.execPath, [BIN, 'consume', '--exit-when-idle', '3'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'consume', '--exit-when-idle', '3', '--max-wait', '900'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     return { exited: new Promise<string>((resolve) => child.on('close', () => resolve(stderr))) };
@@ -295,7 +295,7 @@ async function latencyRun(
   simulation: (count: number, seed: number) => Generator<RedemptionRequested>,
   seed: number,
 ): Promise<{ achievedPerSecond: number; keptUp: boolean; drainAfterSeconds: number } & LatencySummary> {
-  const child = spawn(process.execPath, [BIN, 'consume', '--exit-when-idle', '3'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'consume', '--exit-when-idle', '3', '--max-wait', '900'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
   const admin = rt.kafka().admin();
   await admin.connect();

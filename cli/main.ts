@@ -99,9 +99,11 @@ program
 program
   .command('consume')
   .description('run one member of the consumer group')
-  .option('--exit-when-idle <seconds>', 'exit 0 once there has been nothing to do for this long', int(1))
-  .action((o: { exitWhenIdle?: number }) =>
+  .option('--exit-when-idle <seconds>', 'exit 0 once the work is done: the group has committed the whole topic and nothing came for this long', int(1))
+  .option('--max-wait <seconds>', 'with --exit-when-idle: give up after this long, exit 1 naming the remaining lag per partition', int(1))
+  .action((o: { exitWhenIdle?: number; maxWait?: number }) =>
     withRuntime(async (rt) => {
+      if (o.maxWait !== undefined && o.exitWhenIdle === undefined) throw new InvalidArgumentError('--max-wait needs --exit-when-idle');
       const stats = await consume(rt, o);
       process.stderr.write(`${formatStats(stats)}\n`);
     }),
@@ -166,8 +168,9 @@ program
   .option('--rate <n>', 'messages per second at most', int(1))
   .option('--group <name>', 'consumer group (default: <CONSUMER_GROUP>-replay-<time>)')
   .option('--dry-run', 'decide and report what would change, writing nothing', false)
+  .option('--max-wait <seconds>', 'wait this long at most for the live group to pass the range and for the replay to finish; then exit 1 naming the lag', int(1))
   .option('--no-progress', 'no progress bar')
-  .action((o: { fromTimestamp?: Date; toTimestamp?: Date; fromOffsets?: Map<number, number>; rate?: number; group?: string; dryRun: boolean; progress: boolean }) =>
+  .action((o: { fromTimestamp?: Date; toTimestamp?: Date; fromOffsets?: Map<number, number>; rate?: number; group?: string; dryRun: boolean; progress: boolean; maxWait?: number }) =>
     withRuntime(async (rt) => {
       const stats = await replay(rt, { ...o, rate: o.rate ?? null });
       print(`${o.dryRun ? 'dry run, nothing written: ' : ''}replayed ${stats.messages} messages`);
@@ -180,11 +183,12 @@ program
   .description('rebuild the whole MySQL state from the requests topic into a fresh database (coupon terms copied from the live one)')
   .requiredOption('--into <database>', 'the fresh database to build')
   .option('--rate <n>', 'messages per second at most', int(1))
+  .option('--max-wait <seconds>', 'give up after this long, exit 1 naming the lag per partition', int(1))
   .option('--no-progress', 'no progress bar')
-  .action((o: { into: string; rate?: number; progress: boolean }) =>
+  .action((o: { into: string; rate?: number; progress: boolean; maxWait?: number }) =>
     withRuntime(async (rt) => {
       checkDatabaseName(o.into, '--into');
-      const stats = await rebuild(rt, o.into, { rate: o.rate ?? null, progress: o.progress });
+      const stats = await rebuild(rt, o.into, { rate: o.rate ?? null, progress: o.progress, maxWait: o.maxWait });
       print(`rebuilt ${o.into} from ${stats.messages} messages`);
       print(formatStats(stats));
       print(`compare with: npm run redeem -- diff ${o.into}`);

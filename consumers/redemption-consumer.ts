@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../lib/config.js';
 import { FaultInjector } from '../lib/faults.js';
+import { cachePrefix } from '../lib/database-identity.js';
 import { RateLimiter } from '../lib/progress.js';
 import type { SchemaRegistryClient } from '../schemas/registry.js';
 import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
@@ -59,6 +60,8 @@ export class RedemptionConsumer {
   private publisher: DecisionPublisher | null = null;
   private stopping = false;
   private joined = false;
+  /** Crashed since the last join: the rejoin counts as a rebalance. */
+  private crashed = false;
   private inFlight = 0;
   private lastActivity = Date.now();
   private owned: Ownership = new Map();
@@ -138,7 +141,8 @@ export class RedemptionConsumer {
     this.publisher = await DecisionPublisher.connect(deps.kafka, decidedCodec, config.auditTopic, config.redemptionTopic, this.consumerId);
     const processor = new BatchProcessor({
       decoder: requestDecoder,
-      cache: new DecisionCache(deps.redis, config.redisKeyPrefix, config.decisionCacheTtlSeconds, logger, (operation) => this.stats.recordRedisError(operation)),
+      // Bound to this database's identity: a cache filled for another (or an earlier copy of this) one is never read.
+      cache: new DecisionCache(deps.redis, await cachePrefix(deps.knex, config.redisKeyPrefix), config.decisionCacheTtlSeconds, logger, (operation) => this.stats.recordRedisError(operation)),
       store: new LedgerStore(deps.knex),
       publisher: this.publisher,
       stats: this.stats,
@@ -161,7 +165,7 @@ export class RedemptionConsumer {
       maxBytesPerPartition: config.fetchMaxBytesPerPartition,
       maxWaitTimeInMs: config.fetchMaxWaitMs,
       allowAutoTopicCreation: false,
-      partitionAssigners: [stickyAssigner(() => this.owned)],
+      partitionAssigners: [stickyAssigner(() => this.owned, this.consumerId)],
       retry: {
         initialRetryTime: 300,
         maxRetryTime: 5000,
@@ -182,7 +186,8 @@ export class RedemptionConsumer {
         (count) => (this.partitionCount = count),
         (error: unknown) => logger.warn({ err: error }, 'could not refresh the partition count of the requests topic; keeping the last one'),
       );
-      if (this.joined) this.stats.recordRebalance();
+      if (this.joined || this.crashed) this.stats.recordRebalance();
+      this.crashed = false;
       this.joined = true;
       this.lastActivity = Date.now();
       this.owned = new Map(Object.entries(event.payload.memberAssignment));
@@ -192,6 +197,11 @@ export class RedemptionConsumer {
     consumer.on(consumer.events.CRASH, (event) => {
       const { error, restart } = event.payload;
       logger.error({ err: error, restart }, 'consumer crashed');
+      // KafkaJS restarts under a new member id: the partitions are no longer ours, and a stale claim in
+      // the next join metadata would make the sticky assignor take them from their new owner.
+      this.owned = new Map();
+      this.joined = false;
+      this.crashed = true;
       if (restart || this.stopping) return;
       // KafkaJS restarts only after retriable errors; after any other it leaves the process alive and
       // consuming nothing. Fail loudly instead, so that the process exits and is restarted.
@@ -285,6 +295,11 @@ export class RedemptionConsumer {
     } finally {
       clearInterval(timer);
     }
+  }
+
+  /** How long the member has had nothing to do, in ms: 0 while a batch is in hand or before it joined. */
+  idleMs(): number {
+    return this.joined && this.inFlight === 0 ? Date.now() - this.lastActivity : 0;
   }
 
   /** Finishes the batch in hand, commits it and leaves the group. */

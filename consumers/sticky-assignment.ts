@@ -10,6 +10,37 @@ export interface MemberState {
   memberId: string;
   /** topic → partitions this member owned before the rebalance */
   owned: Ownership;
+  /** The process behind the member (its consumer id), when the member says. */
+  instance?: string;
+  /** Which of that process's join attempts this member id comes from: higher is later. */
+  attempt?: number;
+}
+
+/**
+ * The members that have proven themselves alive in this generation, where the leader can tell. One
+ * process can appear under several member ids: a join that failed (a request timed out, the member
+ * crashed and KafkaJS restarted it) is retried under a new member id, and the broker keeps the old one
+ * until its session expires. Only the process's latest attempt will ever sync and fetch; an earlier
+ * one is a ghost, and partitions given to it would sit unread until its session ends. So ghosts get no
+ * partitions, and their ownership claims (stale by definition) are ignored. A dead process's member
+ * cannot be told from a live one here; the short session timeout bounds what it costs.
+ */
+export function liveMembers(members: readonly MemberState[]): { live: MemberState[]; ghosts: MemberState[] } {
+  const latest = new Map<string, MemberState>();
+  for (const m of members) {
+    if (m.instance === undefined) continue;
+    const other = latest.get(m.instance);
+    if (!other || later(m, other)) latest.set(m.instance, m);
+  }
+  const live: MemberState[] = [];
+  const ghosts: MemberState[] = [];
+  for (const m of members) (m.instance === undefined || latest.get(m.instance) === m ? live : ghosts).push(m);
+  return { live, ghosts };
+}
+
+function later(a: MemberState, b: MemberState): boolean {
+  const byAttempt = (a.attempt ?? 0) - (b.attempt ?? 0);
+  return byAttempt !== 0 ? byAttempt > 0 : a.memberId.localeCompare(b.memberId) > 0;
 }
 
 export function stickyAssign(members: readonly MemberState[], partitionsByTopic: ReadonlyMap<string, readonly number[]>): Map<string, Ownership> {

@@ -190,15 +190,21 @@ export const SETTINGS = {
   },
   sessionTimeoutMs: {
     env: 'SESSION_TIMEOUT_MS',
-    default: '45000',
-    doc: 'Group session timeout: far above the worst flush, since heartbeats also run during long work.',
+    default: '10000',
+    doc: 'Group session timeout: how soon a killed member is noticed and its partitions move. Heartbeats also run during long work (a flush, a MySQL retry loop), so a slow flush does not count as dead.',
     parse: wholeNumber(6000, 300000),
   },
-  heartbeatIntervalMs: { env: 'HEARTBEAT_INTERVAL_MS', default: '3000', doc: 'Heartbeat interval; well under a third of the session timeout.', parse: wholeNumber(100, 100000) },
+  heartbeatIntervalMs: { env: 'HEARTBEAT_INTERVAL_MS', default: '1000', doc: 'Heartbeat interval; at most a third of the session timeout (10 missed before the 10 s session ends).', parse: wholeNumber(100, 100000) },
   rebalanceTimeoutMs: {
     env: 'REBALANCE_TIMEOUT_MS',
-    default: '60000',
-    doc: 'How long members get to finish their batch and rejoin during a rebalance.',
+    default: '20000',
+    doc: 'How long members get to finish their batch and rejoin during a rebalance; a flush takes well under a second, so 20 s is ample and bounds how long a rebalance can wait for a dead joiner.',
+    parse: wholeNumber(1000, 600000),
+  },
+  requestTimeoutMs: {
+    env: 'REQUEST_TIMEOUT_MS',
+    default: '30000',
+    doc: 'KafkaJS request timeout; must exceed REBALANCE_TIMEOUT_MS, since the coordinator may hold a SyncGroup that long and a client that gives up first restarts its join.',
     parse: wholeNumber(1000, 600000),
   },
   mysqlLockWaitTimeoutSeconds: {
@@ -307,6 +313,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     const c = config as Config;
     if (c.heartbeatIntervalMs * 3 > c.sessionTimeoutMs) {
       problems.push({ setting: 'HEARTBEAT_INTERVAL_MS', problem: `must be at most a third of SESSION_TIMEOUT_MS (${c.sessionTimeoutMs})` });
+    }
+    if (c.requestTimeoutMs <= c.rebalanceTimeoutMs) {
+      problems.push({ setting: 'REQUEST_TIMEOUT_MS', problem: `must be greater than REBALANCE_TIMEOUT_MS (${c.rebalanceTimeoutMs}): the coordinator may hold a SyncGroup request that long` });
     }
     if (c.auditTopic === c.redemptionTopic) problems.push({ setting: 'AUDIT_TOPIC', problem: 'must differ from REDEMPTION_TOPIC' });
     problems.push(...securityProblems(c));

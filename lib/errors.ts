@@ -19,6 +19,8 @@ export const ERROR_CODES = [
   'CONSUMER_FAILED',
   'WRONG_PARTITION',
   'SCHEMA_REGISTRY_REFUSED',
+  'DRAIN_INCOMPLETE',
+  'REPLAY_AHEAD_OF_LIVE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

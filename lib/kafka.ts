@@ -9,8 +9,12 @@ const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
-/** `security`: TLS and SASL (lib/connections.ts `kafkaSecurity`); none for the local stack. */
-export function createKafka(brokers: string[], clientId: string, logger: Logger, security: Pick<KafkaConfig, 'ssl' | 'sasl'> = {}): Kafka {
+/**
+ * `security`: TLS and SASL (lib/connections.ts `kafkaSecurity`); none for the local stack.
+ * `requestTimeoutMs` must exceed the consumers' rebalance timeout: the coordinator may hold a SyncGroup
+ * that long (see REQUEST_TIMEOUT_MS and patches/kafkajs+2.2.4.patch).
+ */
+export function createKafka(brokers: string[], clientId: string, logger: Logger, security: Pick<KafkaConfig, 'ssl' | 'sasl'> = {}, requestTimeoutMs = 30000): Kafka {
   // The default partitioner (murmur2, as the Java client) is what we want; silence KafkaJS's v2 notice.
   process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
   const kafkaLogger = logger.child({ component: 'kafkajs' });
@@ -19,7 +23,7 @@ export function createKafka(brokers: string[], clientId: string, logger: Logger,
     brokers,
     ...security,
     connectionTimeout: 3000,
-    requestTimeout: 30000,
+    requestTimeout: requestTimeoutMs,
     retry: { initialRetryTime: 300, retries: 8, maxRetryTime: 5000 },
     // KafkaJS's INFO lines are connection chatter; warnings and errors still reach the log.
     logLevel: logLevel.WARN,

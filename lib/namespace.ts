@@ -13,12 +13,19 @@ export async function removeNamespace(o: { kafka: Kafka; redis: Redis; topicPref
     const topics = (await admin.listTopics()).filter((t) => t.startsWith(o.topicPrefix));
     if (topics.length > 0) await admin.deleteTopics({ topics });
   });
-  await redisReady(o.redis);
+  await removeRedisKeys(o.redis, o.redisPattern);
+  for (const url of o.databases) await dropDatabase(url);
+}
+
+/** Deletes the Redis keys matching `pattern` (SCAN, so Redis is never blocked); returns how many. */
+export async function removeRedisKeys(redis: Redis, pattern: string): Promise<number> {
+  await redisReady(redis);
+  let removed = 0;
   let cursor = '0';
   do {
-    const [next, keys] = await o.redis.scan(cursor, 'MATCH', o.redisPattern, 'COUNT', 1000);
-    if (keys.length > 0) await o.redis.del(...keys);
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    if (keys.length > 0) removed += await redis.del(...keys);
     cursor = next;
   } while (cursor !== '0');
-  for (const url of o.databases) await dropDatabase(url);
+  return removed;
 }

@@ -33,7 +33,7 @@ export class Runtime {
   }
 
   kafka(clientId = 'redeem'): Kafka {
-    this.kafkaClient ??= createKafka(this.config.kafkaBrokers, clientId, this.logger, kafkaSecurity(this.config));
+    this.kafkaClient ??= createKafka(this.config.kafkaBrokers, clientId, this.logger, kafkaSecurity(this.config), this.config.requestTimeoutMs);
     return this.kafkaClient;
   }
 

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as initialSchema from './20261124000001_initial_schema.js';
 import * as redrivenDeadLetters from './20261125000001_redriven_dead_letters.js';
+import * as databaseIdentity from './20261125000001_database_identity.js';
 
 /**
  * Every migration, in order. Append-only: a released migration is never edited; a change is a new file
@@ -9,6 +10,7 @@ import * as redrivenDeadLetters from './20261125000001_redriven_dead_letters.js'
 const MIGRATIONS: readonly [string, Knex.Migration][] = [
   ['20261124000001_initial_schema', initialSchema],
   ['20261125000001_redriven_dead_letters', redrivenDeadLetters],
+  ['20261125000001_database_identity', databaseIdentity],
 ];
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -10,6 +10,7 @@ import { generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
 import { migrateToLatest, withDatabase } from '../lib/mysql.js';
 import { removeNamespace } from '../lib/namespace.js';
 import { groupProgress, readTopicFromStart } from '../lib/kafka.js';
+import { timeToRecover } from '../lib/recovery.js';
 import { ensurePipelineTopics } from '../lib/topics.js';
 import { DEFAULT_SIMULATION, seededRandom, simulateCheckout } from '../producers/checkout-simulator.js';
 import { RedemptionProducer } from '../producers/redemption-producer.js';
@@ -48,6 +49,8 @@ export interface ChaosSummary {
   deadLettered: number;
   rebalances: number;
   verify: VerifyReport;
+  /** Per fault struck: milliseconds until every partition with work was committing again (null: not within 2 min). */
+  recoveries: { kind: FaultKind; ms: number | null }[];
 }
 
 const BIN = fileURLToPath(new URL('../bin/redeem.mjs', import.meta.url));
@@ -79,7 +82,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
     CONSUMER_GROUP: `chaos-${id}`,
     REDIS_KEY_PREFIX: `chaos-${id}`,
     MYSQL_URL: withDatabase(base.mysqlUrl, `redeem_chaos_${id}`),
-    // Short sessions, so a killed member is noticed in seconds; the production defaults are longer.
+    // Short sessions, so a killed member is noticed in seconds (the production defaults are 10 s / 1 s /
+    // 20 s now as well; a shorter rebalance timeout keeps the short run moving).
     SESSION_TIMEOUT_MS: '10000',
     HEARTBEAT_INTERVAL_MS: '1000',
     REBALANCE_TIMEOUT_MS: '15000',
@@ -170,6 +174,21 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
     }
   };
 
+  // Recovery is measured in the background, so that the next fault strikes on time.
+  const probe = rt.kafka().admin();
+  await probe.connect();
+  const measuring: Promise<{ kind: FaultKind; ms: number | null }>[] = [];
+  const measure = (kind: FaultKind, struckAt: number) =>
+    measuring.push(
+      timeToRecover(probe, config.consumerGroup, config.redemptionTopic, struckAt, 120_000).then(
+        (ms) => {
+          o.print(`  recovered from ${kind} in ${ms === null ? 'MORE THAN 120 s' : `${(ms / 1000).toFixed(1)} s`}`);
+          return { kind, ms };
+        },
+        () => ({ kind, ms: null }),
+      ),
+    );
+
   let order: FaultKind[] = [];
   while (Date.now() + o.intervalMs < endAt) {
     await new Promise((resolve) => setTimeout(resolve, o.intervalMs));
@@ -178,6 +197,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
     const started = Date.now();
     if (await strike(kind)) {
       faults[kind] += 1;
+      measure(kind, started);
       o.print(`  ${new Date().toISOString()} ${kind} (${Date.now() - started} ms; ${consumers.length} consumers)`);
     } else {
       skipped.push(kind);
@@ -189,6 +209,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
   o.print(`load done: ${produced} produced; waiting for the group to drain`);
 
   await waitForDrain(rt, config.redemptionTopic, config.consumerGroup, 300_000);
+  const recoveries = await Promise.all(measuring);
+  await probe.disconnect();
   for (const c of consumers) c.child.kill('SIGTERM');
   await Promise.all([...consumers, ...retired].map((c) => c.exited));
 
@@ -198,7 +220,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
   const rebalances = [...consumers, ...retired].reduce((sum, c) => sum + c.rebalances(), 0);
   if (o.cleanup) await removeNamespace({ kafka: rt.kafka(), redis: rt.redis(), topicPrefix: `chaos-${id}.`, redisPattern: `chaos-${id}:*`, databases: [config.mysqlUrl] });
   await rt.close();
-  return { namespace: `chaos-${id}`, faults, skipped, produced, decided, deadLettered, rebalances, verify: report };
+  return { namespace: `chaos-${id}`, faults, skipped, produced, decided, deadLettered, rebalances, verify: report, recoveries };
 }
 
 async function waitForDrain(rt: Runtime, topic: string, groupId: string, timeoutMs: number): Promise<void> {
@@ -239,9 +261,18 @@ async function distinctAuditSources(rt: Runtime, auditTopic: string): Promise<nu
   return sources.size;
 }
 
+/** "3.2 s" or "max 12.0 s, median 3.1 s (4)"; a fault not recovered from within the probe's limit shows as such. */
+function formatRecoveries(list: readonly { ms: number | null }[]): string {
+  if (list.some((r) => r.ms === null)) return `NOT RECOVERED within 120 s (${list.filter((r) => r.ms === null).length} of ${list.length})`;
+  const ms = list.map((r) => r.ms!).sort((a, b) => a - b);
+  const s = (x: number) => `${(x / 1000).toFixed(1)} s`;
+  return ms.length === 1 ? s(ms[0]!) : `max ${s(ms[ms.length - 1]!)}, median ${s(ms[Math.floor(ms.length / 2)]!)} (${ms.length})`;
+}
+
 export function formatChaosSummary(s: ChaosSummary): string {
   const rows: [string, string][] = [
     ...FAULT_KINDS.map((k): [string, string] => [`faults: ${k}`, String(s.faults[k])]),
+    ...FAULT_KINDS.filter((k) => s.faults[k] > 0).map((k): [string, string] => [`recovery: ${k}`, formatRecoveries(s.recoveries.filter((r) => r.kind === k))]),
     ['requests produced', String(s.produced)],
     ['decided', String(s.decided)],
     ['dead-lettered', String(s.deadLettered)],

@@ -1,21 +1,22 @@
 import { RedemptionConsumer } from '../../consumers/redemption-consumer.js';
 import type { ConsumerStats } from '../../consumers/consumer-stats.js';
 import { ensurePipelineTopics } from '../../lib/topics.js';
+import { waitForDrain } from '../../consumers/drain.js';
+import { withAdmin } from '../../lib/kafka.js';
 import type { Runtime } from '../../lib/runtime.js';
 
 export interface ConsumeOptions {
   exitWhenIdle?: number;
+  /** With exitWhenIdle: give up after this many seconds, naming the remaining lag (DrainIncompleteError). */
+  maxWait?: number;
 }
 
-/** Runs one group member until SIGINT/SIGTERM, or until it has been idle for `exitWhenIdle` seconds. */
+/**
+ * Runs one group member until SIGINT/SIGTERM, or (with `exitWhenIdle`) until the work is done: the group
+ * has committed the whole topic and this member has had nothing to do for `exitWhenIdle` seconds.
+ */
 export async function consume(rt: Runtime, options: ConsumeOptions): Promise<ConsumerStats> {
-  const admin = rt.kafka().admin();
-  await admin.connect();
-  try {
-    await ensurePipelineTopics(admin, rt.config, rt.logger);
-  } finally {
-    await admin.disconnect();
-  }
+  await withAdmin(rt.kafka(), (admin) => ensurePipelineTopics(admin, rt.config, rt.logger));
   const consumer = new RedemptionConsumer(rt.config, { kafka: rt.kafka(), registry: rt.registry(), redis: rt.redis(), knex: rt.knex(), logger: rt.logger });
   const stopped = new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
@@ -29,16 +30,29 @@ export async function consume(rt: Runtime, options: ConsumeOptions): Promise<Con
   rt.logger.info({ consumerId: consumer.consumerId, group: rt.config.consumerGroup, topic: rt.config.redemptionTopic }, 'consuming');
   try {
     if (options.exitWhenIdle !== undefined) {
-      await Promise.race([consumer.idleFor(options.exitWhenIdle), stopped, consumer.failed()]);
+      const drained = withAdmin(rt.kafka('redeem-drain'), (admin) =>
+        waitForDrain({
+          admin,
+          groupId: rt.config.consumerGroup,
+          topic: rt.config.redemptionTopic,
+          idleSeconds: options.exitWhenIdle!,
+          idleMs: () => consumer.idleMs(),
+          maxWaitSeconds: options.maxWait,
+          abandon: stopped,
+        }),
+      );
+      drained.catch(() => {}); // observed by the race below; never an unhandled rejection after a failure
+      await Promise.race([drained, consumer.failed()]);
       await consumer.stop();
     } else {
       await Promise.race([stopped, consumer.failed()]);
     }
   } catch (error) {
-    // A member that cannot go on must not linger: the command fails, naming the error, and its
-    // supervisor restarts it.
-    rt.logger.fatal({ err: error }, 'the consumer cannot go on; exiting');
+    // A member that cannot go on (or a drain that did not finish in time) must not linger: the command
+    // fails, naming the error, and its supervisor restarts it.
+    rt.logger.error({ err: error }, 'the consumer stops: its work is not done');
     await consumer.stop().catch(() => {});
+    process.stderr.write(`${formatStats(consumer.stats)}\n`);
     throw error;
   }
   return consumer.stats;

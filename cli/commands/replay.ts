@@ -3,10 +3,14 @@ import { RedemptionConsumer } from '../../consumers/redemption-consumer.js';
 import type { ConsumerStats } from '../../consumers/consumer-stats.js';
 import type { CouponTermsRow } from '../../lib/coupon-csv.js';
 import { upsertCoupons } from '../../lib/coupon-catalog.js';
-import { InputError } from '../../lib/errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DrainIncompleteError, waitForDrain } from '../../consumers/drain.js';
+import { InputError, RedemptionError } from '../../lib/errors.js';
 import { createDatabaseIfMissing, migrateToLatest, withDatabase } from '../../lib/mysql.js';
 import { ProgressBar } from '../../lib/progress.js';
 import { Runtime } from '../../lib/runtime.js';
+import { cachePrefix } from '../../lib/database-identity.js';
+import { removeRedisKeys } from '../../lib/namespace.js';
 
 export interface ReplayOptions {
   fromTimestamp?: Date;
@@ -17,6 +21,8 @@ export interface ReplayOptions {
   dryRun: boolean;
   group?: string;
   progress: boolean;
+  /** Give up after this many seconds (the replay's drain, and the wait for the live group). */
+  maxWait?: number;
 }
 
 async function offsetsAt(admin: Admin, topic: string, at: Date, ends: Map<number, number>): Promise<Map<number, number>> {
@@ -51,11 +57,40 @@ export async function replayRange(rt: Runtime, o: Pick<ReplayOptions, 'fromTimes
 }
 
 /**
- * Runs a range of the requests topic through the pipeline under a group of its own. Next to the live
- * group it is safe: what was already decided is re-emitted unchanged, so it only applies what is new.
+ * A real replay into the live database must not run ahead of the live group: deciding a request before
+ * the live group has decided the ones before it in its partition would decide them out of order (a
+ * coupon's quota taken by a later request). So it waits (up to `maxWaitSeconds`, default not at all)
+ * until the live group has committed past the end of the replay's range in every partition, or
+ * refuses, naming the partitions.
  */
-export async function replay(rt: Runtime, o: ReplayOptions, publish = true): Promise<ConsumerStats> {
+async function waitForLiveGroup(rt: Runtime, range: Map<number, { start: number; stop: number }>, maxWaitSeconds: number): Promise<void> {
+  const targets = new Map([...range].filter(([, r]) => r.start < r.stop).map(([partition, r]) => [partition, r.stop]));
+  if (targets.size === 0) return;
+  const admin = rt.kafka().admin();
+  await admin.connect();
+  try {
+    await waitForDrain({ admin, groupId: rt.config.consumerGroup, topic: rt.config.redemptionTopic, idleSeconds: 0, idleMs: () => 0, targets, maxWaitSeconds, pollMs: 1000 });
+  } catch (error) {
+    if (!(error instanceof DrainIncompleteError)) throw error;
+    const behind = error.remaining.map((r) => `partition ${r.partition}: live group committed ${r.committed}, replay reads up to ${r.target}`).join('; ');
+    throw new RedemptionError(
+      'REPLAY_AHEAD_OF_LIVE',
+      `the live group ${rt.config.consumerGroup} has not yet decided the whole range (${behind}); a replay must not decide requests before it. Let the live group catch up (or pass --max-wait SECONDS to wait for it), or end the range where it is (--to-timestamp)`,
+    );
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Runs a range of the requests topic through the pipeline under a group of its own. Next to the live
+ * group it is safe: what was already decided is re-emitted unchanged, so it only applies what is new,
+ * and a real run waits for (or refuses to run ahead of) the live group. It returns once the replay's
+ * group has committed the whole range (a dry run commits nothing: once it has read it).
+ */
+export async function replay(rt: Runtime, o: ReplayOptions, publish = true, guardLive = true): Promise<ConsumerStats> {
   const range = await replayRange(rt, o);
+  if (!o.dryRun && guardLive) await waitForLiveGroup(rt, range, o.maxWait ?? 0);
   const total = [...range.values()].reduce((sum, r) => sum + r.stop - r.start, 0);
   const bar = new ProgressBar(o.dryRun ? 'replay (dry run)' : 'replay', total, o.progress);
   const config = { ...rt.config, consumerGroup: o.group ?? `${rt.config.consumerGroup}-replay-${Date.now()}`, metricsPort: 0 };
@@ -67,9 +102,21 @@ export async function replay(rt: Runtime, o: ReplayOptions, publish = true): Pro
     onProgress: (n) => bar.update(n),
   });
   await consumer.start();
+  const admin = rt.kafka().admin();
+  await admin.connect();
   try {
-    await consumer.rangeDone();
+    if (o.dryRun) {
+      const timeout = o.maxWait === undefined ? null : sleep(o.maxWait * 1000, 'timeout' as const);
+      if ((await Promise.race([consumer.rangeDone().then(() => 'done' as const), ...(timeout ? [timeout] : [])])) === 'timeout') {
+        throw new RedemptionError('DRAIN_INCOMPLETE', `gave up after ${o.maxWait} s: the dry run read ${consumer.stats.messages} of ${total} messages`);
+      }
+    } else {
+      // Done means committed: the replay's group has committed every partition to the end of the range.
+      const targets = new Map([...range].map(([partition, r]) => [partition, r.stop]));
+      await waitForDrain({ admin, groupId: config.consumerGroup, topic: config.redemptionTopic, idleSeconds: 0, idleMs: () => 0, targets, maxWaitSeconds: o.maxWait });
+    }
   } finally {
+    await admin.disconnect();
     await consumer.stop();
   }
   bar.finish(consumer.stats.messages);
@@ -81,7 +128,7 @@ export async function replay(rt: Runtime, o: ReplayOptions, publish = true): Pro
  * copied from the live database (with nothing redeemed), then every request is replayed into it under
  * its own group and Redis prefix, publishing no audit records.
  */
-export async function rebuild(rt: Runtime, database: string, o: { rate: number | null; progress: boolean }): Promise<ConsumerStats> {
+export async function rebuild(rt: Runtime, database: string, o: { rate: number | null; progress: boolean; maxWait?: number }): Promise<ConsumerStats> {
   const target = withDatabase(rt.config.mysqlUrl, database);
   if (target === rt.config.mysqlUrl) throw new InputError('INPUT_INVALID', `--into ${database} is the live database; rebuild into a fresh one`);
   await createDatabaseIfMissing(target);
@@ -92,8 +139,13 @@ export async function rebuild(rt: Runtime, database: string, o: { rate: number |
     if (Number(n) > 0) throw new InputError('INPUT_INVALID', `database ${database} already holds ${n} decisions; rebuild into a fresh database`);
     const coupons = (await rt.knex()('coupons').select('code', 'campaign_id', 'quota', 'per_user_limit', 'valid_from', 'valid_until')) as CouponTermsRow[];
     await upsertCoupons(into.knex(), coupons);
-    return await replay(into, { rate: o.rate, dryRun: false, progress: o.progress, group: `${rt.config.consumerGroup}-rebuild-${database}-${Date.now()}` }, false);
+    // A fresh database: the live group's progress does not matter to it.
+    return await replay(into, { rate: o.rate, dryRun: false, progress: o.progress, maxWait: o.maxWait, group: `${rt.config.consumerGroup}-rebuild-${database}-${Date.now()}` }, false, false);
   } finally {
+    // The rebuild's cache (named by the fresh database's identity, so never shared) is of no use after.
+    await removeRedisKeys(await into.connectedRedis(), `${await cachePrefix(into.knex(), into.config.redisKeyPrefix)}:*`).catch((error: unknown) =>
+      rt.logger.warn({ err: error }, 'could not remove the rebuild\'s Redis keys'),
+    );
     await into.close();
   }
 }

@@ -129,6 +129,7 @@ export async function checkServices(rt: Runtime): Promise<ServiceCheck[]> {
     ),
   ]);
 }
+import { cachePrefix } from '../../lib/database-identity.js';
 
 /**
  * What whoever is on call wants first: do the services answer, who is in the group with which
@@ -173,12 +174,14 @@ export async function status(rt: Runtime, print: (line: string) => void): Promis
     await admin.disconnect();
   }
 
-  const last = await (await rt.connectedRedis()).get(lastFlushKey(rt.config.redisKeyPrefix));
+  // The cache (and its last-flush key) is named by the database's identity, which MySQL holds.
+  const prefix = await cachePrefix(rt.knex(), rt.config.redisKeyPrefix).catch(() => null);
+  const last = prefix === null ? null : await (await rt.connectedRedis()).get(lastFlushKey(prefix));
   if (last) {
     const { at, consumerId, decisions } = JSON.parse(last) as { at: number; consumerId: string; decisions: number };
     print(`last flush ${new Date(at).toISOString()} (${Math.round((Date.now() - at) / 1000)} s ago) by ${consumerId}: ${decisions} decision(s)`);
   } else {
-    print('last flush: none recorded');
+    print(prefix === null ? 'last flush: unknown (the database identity could not be read from MySQL)' : 'last flush: none recorded');
   }
   return true;
 }

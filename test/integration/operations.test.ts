@@ -46,7 +46,7 @@ describe('operating the pipeline: replay, rebuild, diff, status, audit, the anal
     expect(await snapshot(p)).toEqual(before);
   });
 
-  it('--dry-run reports what new requests would change and writes nothing; the real run then does exactly that', async () => {
+  it('--dry-run reports what new requests would change and writes nothing; a real replay will not run ahead of the live group, which then does exactly what the dry run said', async () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     const secondBurstAt = new Date(Date.now());
     await p.produce(burst(1000, 2));
@@ -55,13 +55,20 @@ describe('operating the pipeline: replay, rebuild, diff, status, audit, the anal
     expect(dry.code, dry.stderr).toBe(0);
     expect(dry.stdout).toContain('dry run, nothing written: replayed 1000 messages');
     expect(await snapshot(p)).toEqual(before);
+    // The live group has not decided the new burst yet: a real replay of it would decide ahead of it.
+    const ahead = await p.cli(['replay', '--from-timestamp', secondBurstAt.toISOString(), '--to-timestamp', new Date().toISOString(), '--no-progress']);
+    expect(ahead.code).toBe(1);
+    expect(ahead.stderr).toMatch(/REPLAY_AHEAD_OF_LIVE: the live group test-\w+-group has not yet decided the whole range \(partition \d: live group committed \d+, replay reads up to \d+/);
+    expect(await snapshot(p)).toEqual(before);
+    const live = await p.cli(['consume', '--exit-when-idle', '2', '--max-wait', '120']);
+    expect(live.code, live.stderr).toBe(0);
+    for (const label of ['applied', 'duplicates', 'rejected']) expect(figure(live.stderr, label)).toBe(figure(dry.stdout, label));
+    expect(figure(live.stderr, 'applied')).toBeGreaterThan(0);
+    // Now the replay may run, and finds it all decided.
     const real = await p.cli(['replay', '--from-timestamp', secondBurstAt.toISOString(), '--to-timestamp', new Date().toISOString(), '--no-progress']);
     expect(real.code, real.stderr).toBe(0);
-    for (const label of ['applied', 'duplicates', 'rejected']) expect(figure(real.stdout, label)).toBe(figure(dry.stdout, label));
-    expect(figure(real.stdout, 'applied')).toBeGreaterThan(0);
-    // The live group then finds it all decided.
-    const live = await p.cli(['consume', '--exit-when-idle', '2']);
-    expect(figure(live.stderr, 'applied')).toBe(0);
+    expect(figure(real.stdout, 'applied')).toBe(0);
+    expect(figure(real.stdout, 'unchanged') + figure(real.stdout, 'duplicates')).toBe(1000);
     expect((await verifyEqual(p)).equal).toBe(true);
   });
 
@@ -76,6 +83,8 @@ describe('operating the pipeline: replay, rebuild, diff, status, audit, the anal
     const rebuilt = await p.cli(['rebuild', '--into', rebuildDb, '--no-progress']);
     expect(rebuilt.code, rebuilt.stderr).toBe(0);
     expect(rebuilt.stdout).toContain('rebuilt');
+    // Its cache namespace was its own (named by the fresh database's identity) and is gone afterwards.
+    expect(await (await p.rt.connectedRedis()).keys(`${p.config.redisKeyPrefix}-rebuild-${rebuildDb}:*`)).toEqual([]);
     const same = await p.cli(['diff', rebuildDb]);
     expect(same.code, same.stdout).toBe(0);
     expect(same.stdout).toContain('no differences');

@@ -103,7 +103,7 @@ describe('an upstream retry long after the first request', () => {
     await p.produce([request]);
     expect((await p.cli(['consume', '--exit-when-idle', '2'])).code).toBe(0);
     const redis = await p.rt.connectedRedis();
-    await waitUntil('Redis to expire the decision', async () => (await redis.keys(`${p.config.redisKeyPrefix}:d:*`)).length === 0, 10_000);
+    await waitUntil('Redis to expire the decision', async () => (await redis.keys(`${p.config.redisKeyPrefix}:*:d:*`)).length === 0, 10_000);
     await p.produce([request]);
     expect((await p.cli(['consume', '--exit-when-idle', '2'])).code).toBe(0);
     const audit = await p.auditRecords(2);

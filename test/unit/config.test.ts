@@ -30,6 +30,18 @@ describe('configuration', () => {
     expect(() => loadConfig({ AUDIT_TOPIC: 'same', REDEMPTION_TOPIC: 'same' })).toThrow(/AUDIT_TOPIC: must differ/);
   });
 
+  it('wants the request timeout above the rebalance timeout, naming the setting', () => {
+    expect(() => loadConfig({ REBALANCE_TIMEOUT_MS: '30000', REQUEST_TIMEOUT_MS: '30000' })).toThrow(/REQUEST_TIMEOUT_MS: must be greater than REBALANCE_TIMEOUT_MS \(30000\)/);
+    expect(() => loadConfig({ REBALANCE_TIMEOUT_MS: '60000' })).toThrow(/REQUEST_TIMEOUT_MS/);
+    expect(loadConfig({ REBALANCE_TIMEOUT_MS: '60000', REQUEST_TIMEOUT_MS: '70000' }).requestTimeoutMs).toBe(70000);
+  });
+
+  it('notices a dead member in seconds by default', () => {
+    const config = loadConfig({});
+    expect(config.sessionTimeoutMs).toBeLessThanOrEqual(10_000);
+    expect(config.requestTimeoutMs).toBeGreaterThan(config.rebalanceTimeoutMs);
+  });
+
   it('refuses a database name that is not a plain identifier', () => {
     expect(() => loadConfig({ MYSQL_URL: 'mysql://root@127.0.0.1:3306/' })).toThrow(/MYSQL_URL: must name a database/);
   });

@@ -20,6 +20,8 @@ describe('errors', () => {
       'CONSUMER_FAILED',
       'WRONG_PARTITION',
       'SCHEMA_REGISTRY_REFUSED',
+      'DRAIN_INCOMPLETE',
+      'REPLAY_AHEAD_OF_LIVE',
     ]);
   });
 

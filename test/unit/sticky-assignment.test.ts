@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { stickyAssign, type MemberState } from '../../consumers/sticky-assignment.js';
+import { AssignerProtocol } from 'kafkajs';
+import { decodeClaim, stickyAssigner } from '../../consumers/sticky-assigner.js';
+import { liveMembers, stickyAssign, type MemberState } from '../../consumers/sticky-assignment.js';
 
 const topic = 't';
 const six = new Map([[topic, [0, 1, 2, 3, 4, 5]]]);
@@ -36,5 +38,40 @@ describe('sticky assignment', () => {
   it('ignores partitions that no longer exist', () => {
     const plan = stickyAssign([member('a', [0, 9])], new Map([[topic, [0, 1]]]));
     expect(of(plan, 'a')).toEqual([0, 1]);
+  });
+});
+
+describe('ghost members', () => {
+  const attempt = (memberId: string, instance: string, n: number, owned: number[] = []): MemberState => ({ ...member(memberId, owned), instance, attempt: n });
+
+  it('only the latest join attempt of a process is alive; earlier ones get nothing and their claims are ignored', () => {
+    const members = [attempt('m-old', 'proc-1', 3, [0, 1, 2]), attempt('m-new', 'proc-1', 5), attempt('m-other', 'proc-2', 1, [3, 4, 5])];
+    const { live, ghosts } = liveMembers(members);
+    expect(ghosts.map((g) => g.memberId)).toEqual(['m-old']);
+    const plan = stickyAssign(live, six);
+    expect(plan.has('m-old')).toBe(false);
+    expect([...of(plan, 'm-new'), ...of(plan, 'm-other')].sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(of(plan, 'm-other')).toEqual([3, 4, 5]);
+  });
+
+  it('members that do not say which process they are all count as alive', () => {
+    expect(liveMembers([member('a'), member('b')]).ghosts).toEqual([]);
+  });
+
+  it('reads the join metadata of both versions', () => {
+    const v1 = AssignerProtocol.MemberMetadata.encode({ version: 1, topics: [topic], userData: Buffer.from(JSON.stringify({ t: [1, 2] })) });
+    expect(decodeClaim(v1)).toEqual({ owned: new Map([[topic, [1, 2]]]) });
+    const v2 = AssignerProtocol.MemberMetadata.encode({ version: 1, topics: [topic], userData: Buffer.from(JSON.stringify({ v: 2, owned: { t: [3] }, instance: 'p', attempt: 4 })) });
+    expect(decodeClaim(v2)).toEqual({ owned: new Map([[topic, [3]]]), instance: 'p', attempt: 4 });
+  });
+
+  it('counts join attempts and reports the current ownership in its metadata', () => {
+    let owned = new Map([[topic, [0]]]);
+    const assigner = stickyAssigner(() => owned, 'proc-9')({ cluster: {} as never, groupId: 'g', logger: {} as never });
+    const first = decodeClaim(assigner.protocol({ topics: [topic] }).metadata);
+    owned = new Map();
+    const second = decodeClaim(assigner.protocol({ topics: [topic] }).metadata);
+    expect(first).toEqual({ owned: new Map([[topic, [0]]]), instance: 'proc-9', attempt: 1 });
+    expect(second).toEqual({ owned: new Map(), instance: 'proc-9', attempt: 2 });
   });
 });
