@@ -118,7 +118,7 @@ export class SchemaRegistryClient {
     if (!native) return null;
     const url = `${native[1]}/apis/registry/v3/groups/default/artifacts/${encodeURIComponent(subject)}/rules`;
     try {
-      const response = await this.request('GET', url);
+      const response = await this.request('GET', url, undefined, 'application/json');
       if (response.status < 200 || response.status >= 300) return null;
       const rules = JSON.parse(response.body) as unknown;
       return Array.isArray(rules) ? rules.map(String) : null;
@@ -141,9 +141,9 @@ export class SchemaRegistryClient {
   }
 
   /** An HTTP request with the configured basic auth and CA (fetch cannot take an agent with a CA). */
-  private request(method: string, url: string, body?: unknown): Promise<{ status: number; body: string }> {
+  private request(method: string, url: string, body?: unknown, accept = 'application/vnd.schemaregistry.v1+json'): Promise<{ status: number; body: string }> {
     const target = new URL(url);
-    const headers: Record<string, string> = { Accept: 'application/vnd.schemaregistry.v1+json' };
+    const headers: Record<string, string> = { Accept: accept };
     if (body !== undefined) headers['Content-Type'] = 'application/vnd.schemaregistry.v1+json';
     const { auth, agent } = this.connection;
     if (auth) headers.Authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
