@@ -1,7 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
-import { CouponLedger } from '../consumers/coupon-ledger.js';
+import { CouponState } from '../consumers/coupon-state.js';
 import { decide, remainingQuota } from '../consumers/rules.js';
 import type { Codec, Decoder } from '../schemas/registry.js';
 import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
@@ -72,7 +72,7 @@ async function decideOne(trx: Knex.Transaction, request: RedemptionRequested, pa
   const coupon = (await trx('coupons').where({ code: request.coupon_code }).forUpdate().first()) as
     | { quota: number; per_user_limit: number; valid_from: Date; valid_until: Date; redeemed_count: number }
     | undefined;
-  const ledger = new CouponLedger(
+  const ledger = new CouponState(
     request.coupon_code,
     coupon ? { quota: coupon.quota, perUserLimit: coupon.per_user_limit, validFrom: coupon.valid_from.getTime(), validUntil: coupon.valid_until.getTime() } : null,
     coupon?.redeemed_count ?? 0,

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { readTopicFromStart } from '../lib/kafka.js';
 import { DecisionCache } from '../consumers/decision-cache.js';
-import { LedgerStore } from '../consumers/ledger-store.js';
+import { RedemptionStore } from '../consumers/redemption-store.js';
 import type { SourcedRequest } from '../consumers/types.js';
 import type { Decoder } from '../schemas/registry.js';
 import type { RedemptionRequested } from '../schemas/types.js';
@@ -44,7 +44,7 @@ export async function rawRedis(redis: Redis, prefix: string, requests: readonly 
 
 /** Raw MySQL: the same multi-row flush transactions, fed directly, without Kafka or Redis. */
 export async function rawMysql(knex: Knex, requests: readonly SourcedRequest[], chunk: number, concurrency: number): Promise<StageRate> {
-  const store = new LedgerStore(knex);
+  const store = new RedemptionStore(knex);
   // Chunks per partition, partitions flushed concurrently as the consumer does.
   const byPartition = new Map<number, SourcedRequest[]>();
   for (const r of requests) {

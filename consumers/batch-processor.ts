@@ -9,8 +9,9 @@ import type { ConsumerStats } from './consumer-stats.js';
 import { decodeBatch } from './decode.js';
 import type { DecisionCache } from './decision-cache.js';
 import type { DecisionPublisher } from './decision-publisher.js';
-import type { FlushResult, LedgerStore } from './ledger-store.js';
-import { decisionKey, priorState, type SourcedRequest } from './types.js';
+import type { FlushResult, RedemptionStore } from './redemption-store.js';
+import { type SourcedRequest } from './types.js';
+import { decisionKey, priorState } from './decision-records.js';
 
 /** Consecutive messages of one partition. */
 export interface PartitionChunk {
@@ -24,7 +25,7 @@ export interface PartitionChunk {
 export interface BatchProcessorDeps {
   decoder: Decoder<RedemptionRequested>;
   cache: DecisionCache;
-  store: LedgerStore;
+  store: RedemptionStore;
   publisher: DecisionPublisher;
   stats: ConsumerStats;
   logger: Logger;

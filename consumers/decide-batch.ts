@@ -4,10 +4,11 @@
  * steps surround it, and the unit tests call it directly.
  */
 import type { RedemptionDecided } from '../schemas/types.js';
-import { CouponLedger, type RedemptionRow } from './coupon-ledger.js';
+import { CouponState, type RedemptionRow } from './coupon-state.js';
 import { decide, remainingQuota } from './rules.js';
 import { couponTermsOf, type CouponDbRow } from './sql/rows.js';
-import { auditRecordOf, decisionKey, duplicateRecordOf, priorState, type SourcedRequest, type StoredDecision } from './types.js';
+import { type SourcedRequest, type StoredDecision } from './types.js';
+import { auditRecordOf, decisionKey, duplicateRecordOf, priorState } from './decision-records.js';
 
 /** What MySQL holds that the batch's decisions depend on, read at the start of its transaction. */
 export interface LoadedState {
@@ -42,44 +43,44 @@ export interface BatchDecisions {
 /** Decides the batch's requests in order, each seeing the effects of those before it. */
 export function decideBatch(requests: readonly SourcedRequest[], state: LoadedState, context: DecisionContext): BatchDecisions {
   const couponRows = new Map(state.coupons.map((c) => [c.code, c]));
-  const ledgers = new Map<string, CouponLedger>();
+  const coupons = new Map<string, CouponState>();
   for (const code of new Set(requests.map((r) => r.request.coupon_code))) {
     const row = couponRows.get(code);
-    ledgers.set(code, new CouponLedger(code, row ? couponTermsOf(row) : null, row?.redeemed_count ?? 0));
+    coupons.set(code, new CouponState(code, row ? couponTermsOf(row) : null, row?.redeemed_count ?? 0));
   }
   const prior = new Map<string, StoredDecision>();
   for (const stored of state.prior) {
     prior.set(decisionKey(stored.couponCode, stored.requestId), stored);
-    ledgers.get(stored.couponCode)?.knowDecided(stored.requestId);
+    coupons.get(stored.couponCode)?.knowDecided(stored.requestId);
   }
-  for (const c of state.userCounts) ledgers.get(c.couponCode)?.knowUserCount(c.userId, c.redeemed);
-  for (const row of state.redemptions) ledgers.get(row.couponCode)?.knowRedemption(row);
+  for (const c of state.userCounts) coupons.get(c.couponCode)?.knowUserCount(c.userId, c.redeemed);
+  for (const row of state.redemptions) coupons.get(row.couponCode)?.knowRedemption(row);
 
   const decisions: BatchDecisions = { records: [], reemitted: [], committed: [], redemptions: [], coupons: [] };
   for (const source of requests) {
     const { request } = source;
-    const ledger = ledgers.get(request.coupon_code)!;
+    const coupon = coupons.get(request.coupon_code)!;
     const before = priorState(prior.get(decisionKey(request.coupon_code, request.request_id)), source, context.decidedAt, context.consumerId);
     decisions.reemitted.push(before.kind === 'redelivered');
     if (before.kind !== 'new') {
       decisions.records.push(before.record);
       continue;
     }
-    const outcome = decide(ledger, request);
+    const outcome = decide(coupon, request);
     if (outcome.decision === 'DUPLICATE') {
       // Decided earlier in this very batch (an upstream retry in the same flush).
       decisions.records.push(duplicateRecordOf(source, context.decidedAt, context.consumerId));
       continue;
     }
-    if (outcome.decision === 'APPLIED') ledger.apply(outcome.effect);
-    ledger.markDecided(request.request_id);
+    if (outcome.decision === 'APPLIED') coupon.apply(outcome.effect);
+    coupon.markDecided(request.request_id);
     const stored: StoredDecision = {
       couponCode: request.coupon_code,
       requestId: request.request_id,
       op: request.op,
       decision: outcome.decision,
       reason: outcome.decision === 'REJECTED' ? outcome.reason : null,
-      remainingQuota: remainingQuota(ledger),
+      remainingQuota: remainingQuota(coupon),
       sourceTopic: source.topic,
       sourcePartition: source.partition,
       sourceOffset: source.offset,
@@ -89,9 +90,9 @@ export function decideBatch(requests: readonly SourcedRequest[], state: LoadedSt
     decisions.committed.push(stored);
     decisions.records.push(auditRecordOf(stored));
   }
-  for (const ledger of ledgers.values()) {
-    decisions.redemptions.push(...ledger.changedRedemptions());
-    if (ledger.countChanged) decisions.coupons.push({ ...couponRows.get(ledger.code)!, redeemed_count: ledger.redeemedCount, updated_at: new Date(context.decidedAt) });
+  for (const coupon of coupons.values()) {
+    decisions.redemptions.push(...coupon.changedRedemptions());
+    if (coupon.countChanged) decisions.coupons.push({ ...couponRows.get(coupon.code)!, redeemed_count: coupon.redeemedCount, updated_at: new Date(context.decidedAt) });
   }
   return decisions;
 }

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { decisionKey, type SourcedRequest, type StoredDecision } from './types.js';
+import { type SourcedRequest, type StoredDecision } from './types.js';
+import { decisionKey } from './decision-records.js';
 
 /**
  * Redis as the fast path of deduplication: the decisions MySQL has committed, one key per

@@ -1,6 +1,7 @@
-import type { RedemptionRow } from './coupon-ledger.js';
+import type { RedemptionRow } from './coupon-state.js';
 import type { LoadedState } from './decide-batch.js';
-import { decisionKey, type SourcedRequest, type StoredDecision } from './types.js';
+import { type SourcedRequest, type StoredDecision } from './types.js';
+import { decisionKey } from './decision-records.js';
 
 /**
  * What a dry run has decided so far. A dry run rolls every flush back, so without this each flush

@@ -15,13 +15,13 @@ import { FlushCoalescer } from './flush-coalescer.js';
 import { ConsumerStats } from './consumer-stats.js';
 import { DecisionCache } from './decision-cache.js';
 import { DecisionPublisher } from './decision-publisher.js';
-import { LedgerStore } from './ledger-store.js';
+import { RedemptionStore } from './redemption-store.js';
 import { startOpsServer } from './ops-server.js';
 import { ProgressWatch } from './progress-watch.js';
 import { RedemptionError } from '../lib/errors.js';
 import type { Server } from 'node:http';
-import { stickyAssigner } from './sticky-assigner.js';
-import type { Ownership } from './sticky-assignment.js';
+import { stickyAssignor } from './sticky-assignor.js';
+import type { Ownership } from './sticky-plan.js';
 
 export interface ConsumerDeps {
   kafka: Kafka;
@@ -143,7 +143,7 @@ export class RedemptionConsumer {
       decoder: requestDecoder,
       // Bound to this database's identity: a cache filled for another (or an earlier copy of this) one is never read.
       cache: new DecisionCache(deps.redis, await cachePrefix(deps.knex, config.redisKeyPrefix), config.decisionCacheTtlSeconds, logger, (operation) => this.stats.recordRedisError(operation)),
-      store: new LedgerStore(deps.knex),
+      store: new RedemptionStore(deps.knex),
       publisher: this.publisher,
       stats: this.stats,
       logger,
@@ -165,7 +165,7 @@ export class RedemptionConsumer {
       maxBytesPerPartition: config.fetchMaxBytesPerPartition,
       maxWaitTimeInMs: config.fetchMaxWaitMs,
       allowAutoTopicCreation: false,
-      partitionAssigners: [stickyAssigner(() => this.owned, this.consumerId)],
+      partitionAssigners: [stickyAssignor(() => this.owned, this.consumerId)],
       retry: {
         initialRetryTime: 300,
         maxRetryTime: 5000,

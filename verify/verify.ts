@@ -16,7 +16,7 @@ export interface VerifyReport {
   differences: string[];
 }
 
-interface RedemptionRow {
+interface MysqlRedemption {
   coupon_code: string;
   request_id: string;
   user_id: string;
@@ -64,7 +64,7 @@ export async function verify(
     if (actual !== expected) differences.push(`coupon ${code}: redeemed_count is ${actual}, expected ${expected}`);
   }
 
-  const rows = (await deps.knex('redemptions').select('coupon_code', 'request_id', 'user_id', 'order_id', 'amount_cents', 'status')) as RedemptionRow[];
+  const rows = (await deps.knex('redemptions').select('coupon_code', 'request_id', 'user_id', 'order_id', 'amount_cents', 'status')) as MysqlRedemption[];
   const seen = new Set<string>();
   for (const row of rows) {
     const key = JSON.stringify([row.coupon_code, row.request_id]);

@@ -3,7 +3,7 @@
  * the pipeline's own shapes (camelCase, numbers and Dates where MySQL may hand back strings).
  */
 import type { RejectReason } from '../../schemas/types.js';
-import type { RedemptionRow } from '../coupon-ledger.js';
+import type { RedemptionRow } from '../coupon-state.js';
 import type { CouponTerms } from '../rules.js';
 import type { StoredDecision } from '../types.js';
 

@@ -4,7 +4,7 @@
  * never on its size.
  */
 import type { Knex } from 'knex';
-import type { RedemptionRow } from '../coupon-ledger.js';
+import type { RedemptionRow } from '../coupon-state.js';
 import type { StoredDecision } from '../types.js';
 import { decisionRows, redemptionRows, type CouponDbRow, type DecisionDbRow, type RedemptionDbRow } from './rows.js';
 

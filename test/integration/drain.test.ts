@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stickyAssigner } from '../../consumers/sticky-assigner.js';
+import { stickyAssignor } from '../../consumers/sticky-assignor.js';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../../producers/checkout-simulator.js';
 import { drained, IsolatedPipeline, verifyEqual, waitUntil } from './helpers.js';
 
@@ -28,7 +28,7 @@ describe('--exit-when-idle means the work is done', () => {
   it('waits while another member holds undone work, and --max-wait gives up naming the lag per partition', async () => {
     // A member of the same group (same assignor) that takes its partitions and never finishes a batch,
     // heartbeating all along so that the group keeps it.
-    blocker = p.rt.kafka().consumer({ groupId: p.config.consumerGroup, sessionTimeout: 10_000, heartbeatInterval: 1000, rebalanceTimeout: 15_000, partitionAssigners: [stickyAssigner(() => new Map(), 'blocker')] });
+    blocker = p.rt.kafka().consumer({ groupId: p.config.consumerGroup, sessionTimeout: 10_000, heartbeatInterval: 1000, rebalanceTimeout: 15_000, partitionAssigners: [stickyAssignor(() => new Map(), 'blocker')] });
     const held = new Set<number>();
     await blocker.connect();
     await blocker.subscribe({ topic: p.config.redemptionTopic, fromBeginning: true });

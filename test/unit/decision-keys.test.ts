@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decisionRedisKey, versionRedisKey } from '../../consumers/decision-cache.js';
-import { decisionKey } from '../../consumers/types.js';
+import { decisionKey } from '../../consumers/decision-records.js';
 
 // Finding 4 of the liveness issue: ids joined with a separator collided, and a real redemption was
 // answered DUPLICATE. Every key of a (coupon, request) pair must tell the pair apart, whatever it holds.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RedemptionRow } from '../../consumers/coupon-ledger.js';
+import type { RedemptionRow } from '../../consumers/coupon-state.js';
 import { decideBatch, type BatchDecisions, type LoadedState } from '../../consumers/decide-batch.js';
 import type { CouponDbRow } from '../../consumers/sql/rows.js';
 import type { StoredDecision } from '../../consumers/types.js';

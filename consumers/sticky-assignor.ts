@@ -1,5 +1,5 @@
 import { AssignerProtocol, type PartitionAssigner } from 'kafkajs';
-import { liveMembers, stickyAssign, type MemberState, type Ownership } from './sticky-assignment.js';
+import { liveMembers, stickyAssign, type MemberState, type Ownership } from './sticky-plan.js';
 
 /**
  * KafkaJS has no sticky assignor of its own; this one plugs `stickyAssign` into its custom assigner
@@ -8,7 +8,7 @@ import { liveMembers, stickyAssign, type MemberState, type Ownership } from './s
  * to a ghost of a failed earlier attempt (`liveMembers`). `currentOwnership` is read at every join, so
  * the member reports what it holds now (nothing after a crash: see RedemptionConsumer).
  */
-export const STICKY_ASSIGNER_NAME = 'RedemptionSticky';
+export const STICKY_ASSIGNOR_NAME = 'RedemptionSticky';
 
 /** What a member says about itself in its join metadata. */
 interface JoinClaim {
@@ -18,11 +18,11 @@ interface JoinClaim {
   attempt: number;
 }
 
-export function stickyAssigner(currentOwnership: () => Ownership, instance: string): PartitionAssigner {
+export function stickyAssignor(currentOwnership: () => Ownership, instance: string): PartitionAssigner {
   // KafkaJS calls protocol() once per JoinGroup request, so this counts the process's join attempts.
   let attempt = 0;
   return ({ cluster, logger }) => ({
-    name: STICKY_ASSIGNER_NAME,
+    name: STICKY_ASSIGNOR_NAME,
     version: 1,
     async assign({ members, topics }) {
       const partitionsByTopic = new Map<string, number[]>();
@@ -48,7 +48,7 @@ export function stickyAssigner(currentOwnership: () => Ownership, instance: stri
       attempt += 1;
       const claim: JoinClaim = { v: 2, owned: Object.fromEntries(currentOwnership()), instance, attempt };
       return {
-        name: STICKY_ASSIGNER_NAME,
+        name: STICKY_ASSIGNOR_NAME,
         metadata: AssignerProtocol.MemberMetadata.encode({ version: 1, topics, userData: Buffer.from(JSON.stringify(claim)) }),
       };
     },

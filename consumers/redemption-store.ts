@@ -39,7 +39,7 @@ export interface FlushOptions {
   mode: FlushMode;
 }
 
-export class LedgerStore {
+export class RedemptionStore {
   /**
    * What this store's dry-run flushes decided so far, laid over MySQL in the next ones: every flush is
    * rolled back, and without it a range of many flushes would be decided against MySQL as it was before

@@ -20,7 +20,7 @@ export interface RedemptionRow {
  * effects applied so far in the batch. It answers the rules' questions and remembers which rows changed,
  * so the flush writes only the last state of each key.
  */
-export class CouponLedger implements CouponView {
+export class CouponState implements CouponView {
   redeemedCount: number;
   countChanged = false;
   private readonly decided = new Set<string>();

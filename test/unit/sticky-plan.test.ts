@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AssignerProtocol } from 'kafkajs';
-import { decodeClaim, stickyAssigner } from '../../consumers/sticky-assigner.js';
-import { liveMembers, stickyAssign, type MemberState } from '../../consumers/sticky-assignment.js';
+import { decodeClaim, stickyAssignor } from '../../consumers/sticky-assignor.js';
+import { liveMembers, stickyAssign, type MemberState } from '../../consumers/sticky-plan.js';
 
 const topic = 't';
 const six = new Map([[topic, [0, 1, 2, 3, 4, 5]]]);
@@ -67,7 +67,7 @@ describe('ghost members', () => {
 
   it('counts join attempts and reports the current ownership in its metadata', () => {
     let owned = new Map([[topic, [0]]]);
-    const assigner = stickyAssigner(() => owned, 'proc-9')({ cluster: {} as never, groupId: 'g', logger: {} as never });
+    const assigner = stickyAssignor(() => owned, 'proc-9')({ cluster: {} as never, groupId: 'g', logger: {} as never });
     const first = decodeClaim(assigner.protocol({ topics: [topic] }).metadata);
     owned = new Map();
     const second = decodeClaim(assigner.protocol({ topics: [topic] }).metadata);
