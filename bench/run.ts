@@ -105,7 +105,7 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
   const check = async (c: Config, stops?: Map<number, number>) => {
     const r = new Runtime(c);
     try {
-      const report = await verify({ kafka: r.kafka(), knex: r.knex(), decoder: r.registry().decoderFor<RedemptionRequested>('requested') }, c.redemptionTopic, c.maxMessageBytes, false, stops);
+      const report = await verify({ kafka: r.kafka(), knex: r.knex(), decoder: r.registry().decoderFor<RedemptionRequested>('requested'), topic: c.redemptionTopic, maxMessageBytes: c.maxMessageBytes, stops });
       if (!report.equal) o.print(`  INCORRECT: ${report.differences.slice(0, 5).join('; ')}`);
       return report.equal;
     } finally {

@@ -242,12 +242,14 @@ program
   .option('--no-progress', 'no progress bar')
   .action((o: { progress: boolean }) =>
     withRuntime(async (rt) => {
-      const report = await verify(
-        { kafka: rt.kafka(), knex: rt.knex(), decoder: rt.registry().decoderFor<RedemptionRequested>('requested') },
-        rt.config.redemptionTopic,
-        rt.config.maxMessageBytes,
-        o.progress,
-      );
+      const report = await verify({
+        kafka: rt.kafka(),
+        knex: rt.knex(),
+        decoder: rt.registry().decoderFor<RedemptionRequested>('requested'),
+        topic: rt.config.redemptionTopic,
+        maxMessageBytes: rt.config.maxMessageBytes,
+        progress: o.progress,
+      });
       print(formatVerifyReport(report));
       if (!report.equal) process.exitCode = 1;
     }),

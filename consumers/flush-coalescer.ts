@@ -6,6 +6,19 @@ interface Pending extends PartitionChunk {
   reject(error: unknown): void;
 }
 
+export interface FlushCoalescerOptions {
+  /** Runs one flush (decode, dedupe, decide, write, publish). */
+  processor: BatchProcessor;
+  /** The group member whose offsets each flush commits (known once the member is created). */
+  consumer: () => Consumer;
+  /** Most messages in one flush: FLUSH_MAX_MESSAGES. */
+  maxMessages: number;
+  /** Flushes at once, on disjoint partitions: FLUSH_CONCURRENCY. */
+  concurrency: number;
+  /** Commit each flush's offsets (false for a dry run, which must leave the group where it was). */
+  commitOffsets: boolean;
+}
+
 /**
  * Group commit across partitions. KafkaJS hands each partition's batch to its own handler; the chunks
  * they submit are flushed together, as one transaction with one Redis round trip, one produce and one
@@ -22,13 +35,19 @@ export class FlushCoalescer {
   private running = 0;
   private scheduled = false;
 
-  constructor(
-    private readonly processor: BatchProcessor,
-    private readonly consumer: () => Consumer,
-    private readonly maxMessages: number,
-    private readonly concurrency: number,
-    private readonly commit: boolean,
-  ) {}
+  private readonly processor: BatchProcessor;
+  private readonly consumer: () => Consumer;
+  private readonly maxMessages: number;
+  private readonly concurrency: number;
+  private readonly commit: boolean;
+
+  constructor(o: FlushCoalescerOptions) {
+    this.processor = o.processor;
+    this.consumer = o.consumer;
+    this.maxMessages = o.maxMessages;
+    this.concurrency = o.concurrency;
+    this.commit = o.commitOffsets;
+  }
 
   /** Resolves once the chunk's effects are committed, its audit records published and its offset committed. */
   submit(chunk: PartitionChunk): Promise<void> {

@@ -155,7 +155,13 @@ export class RedemptionConsumer {
       shouldStop: () => this.stopping,
     });
 
-    const coalescer = new FlushCoalescer(processor, () => this.consumer!, config.flushMaxMessages, config.flushConcurrency, !this.mode.dryRun);
+    const coalescer = new FlushCoalescer({
+      processor,
+      consumer: () => this.consumer!,
+      maxMessages: config.flushMaxMessages,
+      concurrency: config.flushConcurrency,
+      commitOffsets: !this.mode.dryRun,
+    });
     const consumer = deps.kafka.consumer({
       groupId: config.consumerGroup,
       sessionTimeout: config.sessionTimeoutMs,

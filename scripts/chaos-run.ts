@@ -216,7 +216,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
 
   const decided = await distinctAuditSources(rt, config.auditTopic);
   const deadLettered = await topicSize(rt, deadLetterTopic(config.redemptionTopic));
-  const report = await verify({ kafka: rt.kafka(), knex: rt.knex(), decoder: rt.registry().decoderFor<RedemptionRequested>('requested') }, config.redemptionTopic, config.maxMessageBytes, false);
+  const report = await verify({ kafka: rt.kafka(), knex: rt.knex(), decoder: rt.registry().decoderFor<RedemptionRequested>('requested'), topic: config.redemptionTopic, maxMessageBytes: config.maxMessageBytes });
   const rebalances = [...consumers, ...retired].reduce((sum, c) => sum + c.rebalances(), 0);
   if (o.cleanup) await removeNamespace({ kafka: rt.kafka(), redis: rt.redis(), topicPrefix: `chaos-${id}.`, redisPattern: `chaos-${id}:*`, databases: [config.mysqlUrl] });
   await rt.close();

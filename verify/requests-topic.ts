@@ -17,16 +17,21 @@ export interface TopicReadResult {
  * partition in offset order, under a throwaway consumer group that commits nothing. Calls `onRequest`
  * for every message the pipeline would decide.
  */
-export async function readRequestsTopic(
-  kafka: Kafka,
-  topic: string,
-  decoder: Decoder<RedemptionRequested>,
-  maxMessageBytes: number,
-  onRequest: (request: RedemptionRequested, partition: number, offset: number) => void,
-  onProgress: (messages: number, total: number) => void = () => {},
-  /** Read only up to these offsets (exclusive) instead of the partition ends. */
-  stops?: ReadonlyMap<number, number>,
-): Promise<TopicReadResult> {
+export interface ReadRequestsOptions {
+  kafka: Kafka;
+  topic: string;
+  decoder: Decoder<RedemptionRequested>;
+  /** The consumer's MAX_MESSAGE_BYTES: a larger message is one it dead-letters. */
+  maxMessageBytes: number;
+  onRequest(request: RedemptionRequested, partition: number, offset: number): void;
+  /** Called after each batch. @defaultValue nothing */
+  onProgress?(messages: number, total: number): void;
+  /** Read only up to these offsets (exclusive) instead of the partition ends. @defaultValue the ends */
+  stops?: ReadonlyMap<number, number>;
+}
+
+export async function readRequestsTopic(o: ReadRequestsOptions): Promise<TopicReadResult> {
+  const { kafka, topic, decoder, maxMessageBytes, onRequest, onProgress = () => {}, stops } = o;
   const ends = new Map<number, number>();
   const starts = new Map<number, number>();
   for (const o of await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic))) {

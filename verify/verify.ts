@@ -31,30 +31,38 @@ interface MysqlRedemption {
  * are taken from MySQL, so a coupon whose terms changed after requests were decided shows up as a
  * difference too.
  */
-export async function verify(
-  deps: { kafka: Kafka; knex: Knex; decoder: Decoder<RedemptionRequested> },
-  topic: string,
-  maxMessageBytes: number,
-  progress: boolean,
-  /** Verify only the topic up to these offsets (exclusive): a run that processed only that much. */
-  stops?: ReadonlyMap<number, number>,
-): Promise<VerifyReport> {
+export interface VerifyOptions {
+  kafka: Kafka;
+  knex: Knex;
+  decoder: Decoder<RedemptionRequested>;
+  /** The requests topic. */
+  topic: string;
+  /** The consumer's MAX_MESSAGE_BYTES. */
+  maxMessageBytes: number;
+  /** Show a progress bar. @defaultValue false */
+  progress?: boolean;
+  /** Verify only the topic up to these offsets (exclusive): a run that processed only that much. @defaultValue the ends */
+  stops?: ReadonlyMap<number, number>;
+}
+
+export async function verify(deps: VerifyOptions): Promise<VerifyReport> {
+  const { topic, maxMessageBytes, progress = false, stops } = deps;
   const coupons = (await deps.knex('coupons').select('code', 'quota', 'per_user_limit', 'valid_from', 'valid_until')) as ReferenceCoupon[];
   const reference = new ReferenceLedger(coupons, { keepDecisions: false });
   const bar = new ProgressBar('verify: reading', null, progress);
   let decided = 0;
-  const read = await readRequestsTopic(
-    deps.kafka,
+  const read = await readRequestsTopic({
+    kafka: deps.kafka,
     topic,
-    deps.decoder,
+    decoder: deps.decoder,
     maxMessageBytes,
-    (request) => {
+    onRequest: (request) => {
       reference.apply(request);
       decided += 1;
     },
-    (n) => bar.update(n),
+    onProgress: (n) => bar.update(n),
     stops,
-  );
+  });
   bar.finish(read.messages);
 
   const differences: string[] = [];

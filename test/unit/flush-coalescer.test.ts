@@ -24,7 +24,7 @@ const tick = () => new Promise((resolve) => setImmediate(resolve));
 describe('flush coalescer', () => {
   it('merges the chunks submitted together into one flush', async () => {
     const { processor, groups, release } = recordingProcessor();
-    const c = new FlushCoalescer(processor, () => undefined as never, 100, 1, false);
+    const c = new FlushCoalescer({ processor, consumer: () => undefined as never, maxMessages: 100, concurrency: 1, commitOffsets: false });
     const done = [c.submit(chunk(0, 0, 10)), c.submit(chunk(1, 0, 10)), c.submit(chunk(2, 0, 10))];
     await tick();
     expect(groups).toEqual([['0@0+10', '1@0+10', '2@0+10']]);
@@ -34,7 +34,7 @@ describe('flush coalescer', () => {
 
   it('never puts two chunks of one partition in flight at once, and keeps their order', async () => {
     const { processor, groups, release } = recordingProcessor();
-    const c = new FlushCoalescer(processor, () => undefined as never, 100, 3, false);
+    const c = new FlushCoalescer({ processor, consumer: () => undefined as never, maxMessages: 100, concurrency: 3, commitOffsets: false });
     const done = [c.submit(chunk(0, 0, 5)), c.submit(chunk(0, 5, 5)), c.submit(chunk(1, 0, 5))];
     await tick();
     expect(groups).toEqual([['0@0+5', '1@0+5']]);
@@ -48,7 +48,7 @@ describe('flush coalescer', () => {
 
   it('caps a flush at maxMessages and runs up to `concurrency` flushes on disjoint partitions', async () => {
     const { processor, groups, release } = recordingProcessor();
-    const c = new FlushCoalescer(processor, () => undefined as never, 20, 2, false);
+    const c = new FlushCoalescer({ processor, consumer: () => undefined as never, maxMessages: 20, concurrency: 2, commitOffsets: false });
     const done = [0, 1, 2, 3, 4].map((p) => c.submit(chunk(p, 0, 10)));
     await tick();
     expect(groups).toEqual([
@@ -65,7 +65,7 @@ describe('flush coalescer', () => {
 
   it('fails every chunk of a failed flush, so their handlers retry them', async () => {
     const processor = { process: () => Promise.reject(new Error('MySQL gone')) } as unknown as BatchProcessor;
-    const c = new FlushCoalescer(processor, () => undefined as never, 100, 1, false);
+    const c = new FlushCoalescer({ processor, consumer: () => undefined as never, maxMessages: 100, concurrency: 1, commitOffsets: false });
     const results = await Promise.allSettled([c.submit(chunk(0, 0, 1)), c.submit(chunk(1, 0, 1))]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
   });
