@@ -97,6 +97,20 @@ describe('MySQL over TLS with MYSQL_SSL_CA_FILE', () => {
     expect(rows[0]?.Value).not.toBe('');
   });
 
+  it('migrate as the administrator over TLS makes a runtime user that must use TLS', async () => {
+    const result = await p.cli(['migrate'], {
+      MYSQL_ADMIN_URL: `mysql://root@127.0.0.1:${port}`,
+      MYSQL_URL: `mysql://tls_app:app-Pw-1234@127.0.0.1:${port}/redeem_tls`,
+      MYSQL_RUNTIME_USER_HOST: '127.0.0.1',
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain("runtime user 'tls_app'@'127.0.0.1': SELECT, INSERT, UPDATE on redeem_tls, nothing else; TLS required");
+    const [rows] = (await p.rt.knex().raw("SHOW CREATE USER 'tls_app'@'127.0.0.1'")) as [Record<string, string>[]];
+    expect(Object.values(rows[0]!)[0]).toMatch(/REQUIRE SSL/);
+    const status = await p.cli(['status'], { MYSQL_URL: `mysql://tls_app:app-Pw-1234@127.0.0.1:${port}/redeem_tls` });
+    expect(status.stdout).toMatch(/mysql\s+\S+\s+up: answers, logged in and usable/);
+  });
+
   it('without the CA (no TLS) the server refuses; with another CA the client refuses the server', async () => {
     const noCa = await p.cli(['status'], { MYSQL_SSL_CA_FILE: '' });
     expect(noCa.code).toBe(1);
