@@ -161,9 +161,10 @@ const MANAGED: readonly ManagedService[] = [kafka, registry];
 
 /**
  * `stack up --secure`: a second, secured broker beside the plaintext one, for trying and testing the
- * pipeline's TLS and SASL settings. Its only client listener is SASL_SSL (SCRAM-SHA-512 and PLAIN), with
- * a broker certificate signed by a CA made here; passwords are generated at its first start. Its ports
- * (STACK_SECURE_KAFKA_PORT, default 9094, and STACK_SECURE_CONTROLLER_PORT, 9095) and folder are its own,
+ * pipeline's TLS and SASL settings. Its client listeners both authenticate (SCRAM-SHA-512 and PLAIN):
+ * SASL_SSL, with a broker certificate signed by a CA made here, and SASL_PLAINTEXT; passwords are
+ * generated at its first start. Its ports (STACK_SECURE_KAFKA_PORT, default 9094,
+ * STACK_SECURE_CONTROLLER_PORT, 9095, STACK_SECURE_SASL_PLAINTEXT_PORT, 9096) and folder are its own,
  * so it never touches the plaintext broker. `.stack/kafka-secure/client.env` holds the settings a client
  * needs (the password itself is in a file it names, readable by its owner only).
  */
@@ -173,6 +174,8 @@ export const SECURE_KAFKA = {
   host: '127.0.0.1',
   port: Number(process.env.STACK_SECURE_KAFKA_PORT ?? 9094),
   controllerPort: Number(process.env.STACK_SECURE_CONTROLLER_PORT ?? 9095),
+  /** SASL without TLS (SASL_PLAINTEXT), for trying KAFKA_SASL_* with KAFKA_SSL=false. */
+  saslPlaintextPort: Number(process.env.STACK_SECURE_SASL_PLAINTEXT_PORT ?? 9096),
   /** The SCRAM and PLAIN user the pipeline logs in as. */
   user: 'pipeline',
   clientEnv: join(secureDir, 'client.env'),
@@ -255,6 +258,7 @@ const kafkaSecure: ManagedService = {
     const text = readFileSync(join(SCRIPT_DIR, 'server-secure.properties.template'), 'utf8')
       .replaceAll('@PORT@', String(SECURE_KAFKA.port))
       .replaceAll('@CONTROLLER_PORT@', String(SECURE_KAFKA.controllerPort))
+      .replaceAll('@SASL_PLAINTEXT_PORT@', String(SECURE_KAFKA.saslPlaintextPort))
       .replaceAll('@ADMIN_PASSWORD@', admin)
       .replaceAll('@PIPELINE_PASSWORD@', pipeline)
       .replaceAll('@KEYSTORE_PASSWORD@', keystore)
@@ -488,11 +492,12 @@ export async function stackUp(print: Print = console.log, o: { secure?: boolean 
   for (const service of LOCAL) await ensureLocal(service, print);
   for (const service of MANAGED) await startManaged(service, print);
   if (o.secure) {
-    if (SECURE_KAFKA.port === ADDRESSES.kafka.port || SECURE_KAFKA.controllerPort === ADDRESSES.kafka.port + 1) {
-      throw new RedemptionError('STACK_FAILED', 'STACK_SECURE_KAFKA_PORT and STACK_SECURE_CONTROLLER_PORT must differ from the plaintext broker\'s 9092 and 9093');
+    const ports = [SECURE_KAFKA.port, SECURE_KAFKA.controllerPort, SECURE_KAFKA.saslPlaintextPort];
+    if (ports.some((port) => port === ADDRESSES.kafka.port || port === ADDRESSES.kafka.port + 1) || new Set(ports).size !== ports.length) {
+      throw new RedemptionError('STACK_FAILED', 'STACK_SECURE_KAFKA_PORT, STACK_SECURE_CONTROLLER_PORT and STACK_SECURE_SASL_PLAINTEXT_PORT must differ from each other and from the plaintext broker\'s 9092 and 9093');
     }
     await startManaged(kafkaSecure, print);
-    print(`kafka-secure: SASL_SSL on ${SECURE_KAFKA.host}:${SECURE_KAFKA.port}; client settings in ${SECURE_KAFKA.clientEnv}`);
+    print(`kafka-secure: SASL_SSL on ${SECURE_KAFKA.host}:${SECURE_KAFKA.port}, SASL_PLAINTEXT on ${SECURE_KAFKA.saslPlaintextPort}; client settings in ${SECURE_KAFKA.clientEnv}`);
   }
 }
 

@@ -32,7 +32,12 @@ describe('the pipeline over SASL_SSL, against `stack up --secure`', () => {
   const outputs: CliResult[] = [];
 
   beforeAll(async () => {
-    stackEnv = { STACK_DIR: stackDir, STACK_SECURE_KAFKA_PORT: String(await freePort()), STACK_SECURE_CONTROLLER_PORT: String(await freePort()) };
+    stackEnv = {
+      STACK_DIR: stackDir,
+      STACK_SECURE_KAFKA_PORT: String(await freePort()),
+      STACK_SECURE_CONTROLLER_PORT: String(await freePort()),
+      STACK_SECURE_SASL_PLAINTEXT_PORT: String(await freePort()),
+    };
   });
   afterAll(async () => {
     await p?.cleanup();
@@ -91,6 +96,23 @@ describe('the pipeline over SASL_SSL, against `stack up --secure`', () => {
     const plain = await run(['status'], { KAFKA_SASL_MECHANISM: 'plain' });
     expect(plain.stdout).toMatch(/kafka\s+\S+\s+up: answers, logged in and usable/);
     expect(plain.stderr).not.toContain('without KAFKA_SSL=true');
+  });
+
+  it('SASL without TLS (SASL_PLAINTEXT listener): SCRAM works end to end, PLAIN logs in with its warning', async () => {
+    const clear = { KAFKA_BROKERS: `127.0.0.1:${stackEnv.STACK_SECURE_SASL_PLAINTEXT_PORT}`, KAFKA_SSL: 'false', KAFKA_SSL_CA_FILE: '' };
+    const produced = await p!.cli(['produce', '--generate', '200', '--coupons', '12', '--coupon-prefix', 'TLS', '--no-progress'], clear);
+    outputs.push(produced);
+    expect(produced.code, produced.stderr).toBe(0);
+    const consumed = await p!.cli(['consume', '--exit-when-idle', '3'], clear);
+    outputs.push(consumed);
+    expect(consumed.code, consumed.stderr).toBe(0);
+    const verify = await p!.cli(['verify', '--no-progress'], clear);
+    outputs.push(verify);
+    expect(verify.stdout).toContain('EQUAL');
+    const plain = await p!.cli(['status'], { ...clear, KAFKA_SASL_MECHANISM: 'plain' });
+    outputs.push(plain);
+    expect(plain.stdout).toMatch(/kafka\s+\S+\s+up: answers, logged in and usable/);
+    expect(plain.stderr).toContain('KAFKA_SASL_MECHANISM=plain without KAFKA_SSL=true');
   });
 
   it('refuses a wrong password and a broker certificate it cannot verify', async () => {
