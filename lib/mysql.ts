@@ -133,7 +133,7 @@ export const RUNTIME_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE'] as const;
  * MYSQL_URL, and on its database it holds exactly RUNTIME_PRIVILEGES (anything it had there before is
  * revoked first). No DDL, no DELETE, nothing on other databases.
  */
-export async function ensureRuntimeUser(adminUrl: string, runtimeUrl: string, host: string): Promise<{ user: string; host: string; privileges: readonly string[] }> {
+export async function ensureRuntimeUser(adminUrl: string, runtimeUrl: string, host: string): Promise<{ user: string; host: string; privileges: readonly string[]; requireSsl: boolean }> {
   const runtime = new URL(runtimeUrl);
   const user = decodeURIComponent(runtime.username);
   const password = decodeURIComponent(runtime.password);
@@ -147,7 +147,9 @@ export async function ensureRuntimeUser(adminUrl: string, runtimeUrl: string, ho
   try {
     await connection.query('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?', [user, host, password]);
     // An existing user gets the password of MYSQL_URL: rotating it is editing MYSQL_URL and migrating.
-    await connection.query('ALTER USER ?@? IDENTIFIED BY ?', [user, host, password]);
+    // With TLS configured, the server also refuses this user any connection without it, so a client
+    // that lost its CA setting fails instead of sending the password in clear.
+    await connection.query(`ALTER USER ?@? IDENTIFIED BY ? REQUIRE ${tls ? 'SSL' : 'NONE'}`, [user, host, password]);
     await connection.query(`REVOKE ALL PRIVILEGES ON \`${database}\`.* FROM ?@?`, [user, host]).catch((error: { code?: string }) => {
       // Nothing granted on it yet.
       if (error.code !== 'ER_NONEXISTING_GRANT') throw error;
@@ -156,7 +158,7 @@ export async function ensureRuntimeUser(adminUrl: string, runtimeUrl: string, ho
   } finally {
     await connection.end();
   }
-  return { user, host, privileges: RUNTIME_PRIVILEGES };
+  return { user, host, privileges: RUNTIME_PRIVILEGES, requireSsl: tls !== undefined };
 }
 
 /** Creates the database if needed and runs every pending migration; returns the names it ran. */

@@ -11,7 +11,7 @@ export async function migrate(config: Config, print: (line: string) => void): Pr
   const ran = await migrateToLatest(adminUrl ?? config.mysqlUrl);
   print(ran.length > 0 ? `migrated: ${ran.join(', ')}` : 'already up to date');
   if (adminUrl !== null) {
-    const { user, host, privileges } = await ensureRuntimeUser(adminUrl, config.mysqlUrl, config.mysqlRuntimeUserHost);
-    print(`runtime user '${user}'@'${host}': ${privileges.join(', ')} on ${databaseName(config.mysqlUrl)}, nothing else`);
+    const { user, host, privileges, requireSsl } = await ensureRuntimeUser(adminUrl, config.mysqlUrl, config.mysqlRuntimeUserHost);
+    print(`runtime user '${user}'@'${host}': ${privileges.join(', ')} on ${databaseName(config.mysqlUrl)}, nothing else${requireSsl ? '; TLS required' : ''}`);
   }
 }

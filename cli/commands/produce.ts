@@ -147,7 +147,13 @@ export async function produceFile(rt: Runtime, path: string, o: { rate: number |
     if (after > 0) rt.logger.info({ after }, 'resuming after the last acknowledged line');
     // Before anything is sent: from now on a checkpoint exists, so `--resume` never finds none after a
     // run that sent something.
-    if (checkpoint && after === 0) writeCheckpoint(checkpoint, 0);
+    if (checkpoint && after === 0) {
+      try {
+        writeCheckpoint(checkpoint, 0);
+      } catch (error) {
+        throw new InputError('INPUT_INVALID', `cannot write the checkpoint ${checkpoint} (${(error as Error).message}); nothing sent. Its folder must be writable, or send the file through a pipe (--file -), which keeps no checkpoint`);
+      }
+    }
     return await sendLines(rt, source, checkpoint, after, check.requests, o);
   } finally {
     spooled?.remove();

@@ -161,9 +161,11 @@ const MANAGED: readonly ManagedService[] = [kafka, registry];
 
 /**
  * `stack up --secure`: a second, secured broker beside the plaintext one, for trying and testing the
- * pipeline's TLS and SASL settings. Its only client listener is SASL_SSL (SCRAM-SHA-512 and PLAIN), with
- * a broker certificate signed by a CA made here; passwords are generated at its first start. Its ports
- * (STACK_SECURE_KAFKA_PORT, default 9094, and STACK_SECURE_CONTROLLER_PORT, 9095) and folder are its own,
+ * pipeline's TLS and SASL settings. Its client listeners both authenticate (SCRAM-SHA-512 and PLAIN):
+ * SASL_SSL, with a broker certificate signed by a CA made here and client certificates required, and
+ * SASL_PLAINTEXT; passwords are
+ * generated at its first start. Its ports (STACK_SECURE_KAFKA_PORT, default 9094,
+ * STACK_SECURE_CONTROLLER_PORT, 9095, STACK_SECURE_SASL_PLAINTEXT_PORT, 9096) and folder are its own,
  * so it never touches the plaintext broker. `.stack/kafka-secure/client.env` holds the settings a client
  * needs (the password itself is in a file it names, readable by its owner only).
  */
@@ -173,6 +175,8 @@ export const SECURE_KAFKA = {
   host: '127.0.0.1',
   port: Number(process.env.STACK_SECURE_KAFKA_PORT ?? 9094),
   controllerPort: Number(process.env.STACK_SECURE_CONTROLLER_PORT ?? 9095),
+  /** SASL without TLS (SASL_PLAINTEXT), for trying KAFKA_SASL_* with KAFKA_SSL=false. */
+  saslPlaintextPort: Number(process.env.STACK_SECURE_SASL_PLAINTEXT_PORT ?? 9096),
   /** The SCRAM and PLAIN user the pipeline logs in as. */
   user: 'pipeline',
   clientEnv: join(secureDir, 'client.env'),
@@ -196,19 +200,29 @@ function run(command: string, args: string[], what: string): void {
   if (result.status !== 0) throw new RedemptionError('STACK_FAILED', `${what} failed (${command} exit ${result.status}): ${result.stderr || result.stdout}`);
 }
 
-/** A CA, and a broker certificate for 127.0.0.1 signed by it in a PKCS12 keystore (openssl). */
+/**
+ * A CA, a broker certificate for 127.0.0.1 signed by it in a PKCS12 keystore, and a client certificate
+ * for the pipeline (the SASL_SSL listener requires one: TLS client authentication on top of SASL), all
+ * made with openssl. The CA's key stays (owner only) so that more client certificates can be issued.
+ */
 function makeCertificates(keystorePassword: string, print: Print): void {
-  if (existsSync(join(tlsDir, 'broker.p12'))) return;
-  print('kafka-secure: making a CA and a broker certificate (first run only)...');
-  mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
   const at = (f: string) => join(tlsDir, f);
-  run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('ca.key'), '-out', at('ca.pem'), '-days', '825', '-subj', '/CN=redeem local stack CA'], 'making the CA');
-  run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('broker.key'), '-out', at('broker.csr'), '-subj', '/CN=127.0.0.1'], 'making the broker key');
-  // Clients check the address they dialled against the certificate: 127.0.0.1 must be in it as an IP.
-  writeFileSync(at('san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  run('openssl', ['x509', '-req', '-in', at('broker.csr'), '-CA', at('ca.pem'), '-CAkey', at('ca.key'), '-CAcreateserial', '-out', at('broker.pem'), '-days', '825', '-extfile', at('san.ext')], 'signing the broker certificate');
-  run('openssl', ['pkcs12', '-export', '-in', at('broker.pem'), '-inkey', at('broker.key'), '-certfile', at('ca.pem'), '-out', at('broker.p12'), '-passout', `pass:${keystorePassword}`], 'making the broker keystore');
-  for (const f of ['ca.key', 'broker.key', 'broker.csr']) rmSync(at(f), { force: true });
+  if (!existsSync(at('broker.p12'))) {
+    print('kafka-secure: making a CA and a broker certificate (first run only)...');
+    mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
+    run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('ca.key'), '-out', at('ca.pem'), '-days', '825', '-subj', '/CN=redeem local stack CA'], 'making the CA');
+    run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('broker.key'), '-out', at('broker.csr'), '-subj', '/CN=127.0.0.1'], 'making the broker key');
+    // Clients check the address they dialled against the certificate: 127.0.0.1 must be in it as an IP.
+    writeFileSync(at('san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+    run('openssl', ['x509', '-req', '-in', at('broker.csr'), '-CA', at('ca.pem'), '-CAkey', at('ca.key'), '-CAcreateserial', '-out', at('broker.pem'), '-days', '825', '-extfile', at('san.ext')], 'signing the broker certificate');
+    run('openssl', ['pkcs12', '-export', '-in', at('broker.pem'), '-inkey', at('broker.key'), '-certfile', at('ca.pem'), '-out', at('broker.p12'), '-passout', `pass:${keystorePassword}`], 'making the broker keystore');
+    for (const f of ['broker.key', 'broker.csr']) rmSync(at(f), { force: true });
+  }
+  if (!existsSync(at('client.pem')) && existsSync(at('ca.key'))) {
+    run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('client.key'), '-out', at('client.csr'), '-subj', `/CN=${SECURE_KAFKA.user}`], 'making the client key');
+    run('openssl', ['x509', '-req', '-in', at('client.csr'), '-CA', at('ca.pem'), '-CAkey', at('ca.key'), '-CAcreateserial', '-out', at('client.pem'), '-days', '825'], 'signing the client certificate');
+    rmSync(at('client.csr'), { force: true });
+  }
 }
 
 async function secureKafkaAnswers(): Promise<boolean> {
@@ -220,7 +234,7 @@ async function secureKafkaAnswers(): Promise<boolean> {
     logLevel: logLevel.NOTHING,
     retry: { retries: 0 },
     connectionTimeout: 3000,
-    ssl: { ca: [readFileSync(join(tlsDir, 'ca.pem'), 'utf8')], rejectUnauthorized: true },
+    ssl: { ca: [readFileSync(join(tlsDir, 'ca.pem'), 'utf8')], cert: readFileSync(join(tlsDir, 'client.pem'), 'utf8'), key: readFileSync(join(tlsDir, 'client.key'), 'utf8'), rejectUnauthorized: true },
     sasl: { mechanism: 'scram-sha-512', username: SECURE_KAFKA.user, password: stackSecret(SECURE_KAFKA.user) },
   }).admin();
   try {
@@ -255,6 +269,7 @@ const kafkaSecure: ManagedService = {
     const text = readFileSync(join(SCRIPT_DIR, 'server-secure.properties.template'), 'utf8')
       .replaceAll('@PORT@', String(SECURE_KAFKA.port))
       .replaceAll('@CONTROLLER_PORT@', String(SECURE_KAFKA.controllerPort))
+      .replaceAll('@SASL_PLAINTEXT_PORT@', String(SECURE_KAFKA.saslPlaintextPort))
       .replaceAll('@ADMIN_PASSWORD@', admin)
       .replaceAll('@PIPELINE_PASSWORD@', pipeline)
       .replaceAll('@KEYSTORE_PASSWORD@', keystore)
@@ -269,6 +284,8 @@ const kafkaSecure: ManagedService = {
         `KAFKA_BROKERS=${SECURE_KAFKA.host}:${SECURE_KAFKA.port}`,
         'KAFKA_SSL=true',
         `KAFKA_SSL_CA_FILE=${join(tlsDir, 'ca.pem')}`,
+        `KAFKA_SSL_CERT_FILE=${join(tlsDir, 'client.pem')}`,
+        `KAFKA_SSL_KEY_FILE=${join(tlsDir, 'client.key')}`,
         'KAFKA_SASL_MECHANISM=scram-sha-512',
         `KAFKA_SASL_USERNAME=${SECURE_KAFKA.user}`,
         `KAFKA_SASL_PASSWORD_FILE=${join(secureDir, `${SECURE_KAFKA.user}.password`)}`,
@@ -488,11 +505,12 @@ export async function stackUp(print: Print = console.log, o: { secure?: boolean 
   for (const service of LOCAL) await ensureLocal(service, print);
   for (const service of MANAGED) await startManaged(service, print);
   if (o.secure) {
-    if (SECURE_KAFKA.port === ADDRESSES.kafka.port || SECURE_KAFKA.controllerPort === ADDRESSES.kafka.port + 1) {
-      throw new RedemptionError('STACK_FAILED', 'STACK_SECURE_KAFKA_PORT and STACK_SECURE_CONTROLLER_PORT must differ from the plaintext broker\'s 9092 and 9093');
+    const ports = [SECURE_KAFKA.port, SECURE_KAFKA.controllerPort, SECURE_KAFKA.saslPlaintextPort];
+    if (ports.some((port) => port === ADDRESSES.kafka.port || port === ADDRESSES.kafka.port + 1) || new Set(ports).size !== ports.length) {
+      throw new RedemptionError('STACK_FAILED', 'STACK_SECURE_KAFKA_PORT, STACK_SECURE_CONTROLLER_PORT and STACK_SECURE_SASL_PLAINTEXT_PORT must differ from each other and from the plaintext broker\'s 9092 and 9093');
     }
     await startManaged(kafkaSecure, print);
-    print(`kafka-secure: SASL_SSL on ${SECURE_KAFKA.host}:${SECURE_KAFKA.port}; client settings in ${SECURE_KAFKA.clientEnv}`);
+    print(`kafka-secure: SASL_SSL on ${SECURE_KAFKA.host}:${SECURE_KAFKA.port}, SASL_PLAINTEXT on ${SECURE_KAFKA.saslPlaintextPort}; client settings in ${SECURE_KAFKA.clientEnv}`);
   }
 }
 

@@ -23,6 +23,8 @@ describe('the consumer serves metrics, liveness and readiness', () => {
     await waitUntil('the consumer to drain the topic', () => drained(p));
     const port = Number(/"port":(\d+),"msg":"serving \/metrics/.exec(consumer.stderr)?.[1]);
     expect(port).toBeGreaterThan(0);
+    // Unauthenticated, so on loopback only unless METRICS_HOST says otherwise.
+    expect(consumer.stderr).toMatch(/"host":"127\.0\.0\.1","port":\d+,"msg":"serving \/metrics/);
 
     const base = `http://127.0.0.1:${port}`;
     expect((await fetch(`${base}/healthz`)).status).toBe(200);

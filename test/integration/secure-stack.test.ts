@@ -32,7 +32,12 @@ describe('the pipeline over SASL_SSL, against `stack up --secure`', () => {
   const outputs: CliResult[] = [];
 
   beforeAll(async () => {
-    stackEnv = { STACK_DIR: stackDir, STACK_SECURE_KAFKA_PORT: String(await freePort()), STACK_SECURE_CONTROLLER_PORT: String(await freePort()) };
+    stackEnv = {
+      STACK_DIR: stackDir,
+      STACK_SECURE_KAFKA_PORT: String(await freePort()),
+      STACK_SECURE_CONTROLLER_PORT: String(await freePort()),
+      STACK_SECURE_SASL_PLAINTEXT_PORT: String(await freePort()),
+    };
   });
   afterAll(async () => {
     await p?.cleanup();
@@ -62,6 +67,8 @@ describe('the pipeline over SASL_SSL, against `stack up --secure`', () => {
         .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
     );
     expect(clientEnv.KAFKA_SASL_MECHANISM).toBe('scram-sha-512');
+    expect(clientEnv.KAFKA_SSL_CERT_FILE).toMatch(/client\.pem$/);
+    expect(statSync(clientEnv.KAFKA_SSL_KEY_FILE!).mode & 0o077).toBe(0);
     for (const f of [envFile, clientEnv.KAFKA_SASL_PASSWORD_FILE!, join(stackDir, 'kafka-secure', 'server.properties')]) expect(statSync(f).mode & 0o077).toBe(0);
     expect(statSync(join(stackDir, 'kafka-secure')).mode & 0o077).toBe(0);
     // The shared plaintext broker is still the one answering on 9092, untouched.
@@ -93,11 +100,32 @@ describe('the pipeline over SASL_SSL, against `stack up --secure`', () => {
     expect(plain.stderr).not.toContain('without KAFKA_SSL=true');
   });
 
-  it('refuses a wrong password and a broker certificate it cannot verify', async () => {
+  it('SASL without TLS (SASL_PLAINTEXT listener): SCRAM works end to end, PLAIN logs in with its warning', async () => {
+    const clear = { KAFKA_BROKERS: `127.0.0.1:${stackEnv.STACK_SECURE_SASL_PLAINTEXT_PORT}`, KAFKA_SSL: 'false', KAFKA_SSL_CA_FILE: '', KAFKA_SSL_CERT_FILE: '', KAFKA_SSL_KEY_FILE: '' };
+    const produced = await p!.cli(['produce', '--generate', '200', '--coupons', '12', '--coupon-prefix', 'TLS', '--no-progress'], clear);
+    outputs.push(produced);
+    expect(produced.code, produced.stderr).toBe(0);
+    const consumed = await p!.cli(['consume', '--exit-when-idle', '3'], clear);
+    outputs.push(consumed);
+    expect(consumed.code, consumed.stderr).toBe(0);
+    const verify = await p!.cli(['verify', '--no-progress'], clear);
+    outputs.push(verify);
+    expect(verify.stdout).toContain('EQUAL');
+    const plain = await p!.cli(['status'], { ...clear, KAFKA_SASL_MECHANISM: 'plain' });
+    outputs.push(plain);
+    expect(plain.stdout).toMatch(/kafka\s+\S+\s+up: answers, logged in and usable/);
+    expect(plain.stderr).toContain('KAFKA_SASL_MECHANISM=plain without KAFKA_SSL=true');
+  });
+
+  it('refuses a wrong password, a client without a certificate, and a broker certificate it cannot verify', async () => {
     const wrong = await p!.cli(['status'], { KAFKA_SASL_PASSWORD_FILE: '', KAFKA_SASL_PASSWORD: 'not-the-password' });
     outputs.push(wrong);
     expect(wrong.code).toBe(1);
     expect(wrong.stdout).toMatch(/kafka\s+\S+\s+NOT USABLE: answers, but SASL SCRAM SHA512 authentication failed/);
+    const noCert = await p!.cli(['status'], { KAFKA_SSL_CERT_FILE: '', KAFKA_SSL_KEY_FILE: '' });
+    outputs.push(noCert);
+    expect(noCert.code).toBe(1);
+    expect(noCert.stdout).toMatch(/kafka\s+\S+\s+NOT USABLE: answers, but/);
     const noCa = await p!.cli(['status'], { KAFKA_SSL_CA_FILE: '' });
     outputs.push(noCa);
     expect(noCa.code).toBe(1);
