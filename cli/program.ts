@@ -41,8 +41,8 @@ export function isoDate(value: string): Date {
 }
 
 /** Runs a command with a Runtime built from the environment, and always closes it. */
-export async function withRuntime<T>(work: (rt: Runtime) => Promise<T>): Promise<T> {
-  const rt = Runtime.fromEnv();
+export async function withRuntime<T>(work: (rt: Runtime) => Promise<T>, options: { logFile?: string } = {}): Promise<T> {
+  const rt = Runtime.fromEnv({}, options);
   try {
     return await work(rt);
   } finally {

@@ -20,16 +20,20 @@ export class Runtime {
   private redisClient?: Redis;
   private knexClient?: Knex;
 
-  constructor(readonly config: Config) {
-    this.logger = createLogger(config.logLevel);
+  /** `logFile`: where the logs go instead of stderr (an interactive command keeps its output readable). */
+  constructor(
+    readonly config: Config,
+    options: { logFile?: string } = {},
+  ) {
+    this.logger = createLogger(config.logLevel, {}, options.logFile);
     useMysqlTls(mysqlTls(config));
     if (config.kafkaSaslMechanism === 'plain' && !config.kafkaSsl) {
       this.logger.warn('KAFKA_SASL_MECHANISM=plain without KAFKA_SSL=true: the Kafka password crosses the network in clear');
     }
   }
 
-  static fromEnv(overrides: Parameters<typeof loadConfig>[1] = {}): Runtime {
-    return new Runtime(loadConfig(process.env, overrides));
+  static fromEnv(overrides: Parameters<typeof loadConfig>[1] = {}, options: { logFile?: string } = {}): Runtime {
+    return new Runtime(loadConfig(process.env, overrides), options);
   }
 
   kafka(clientId = 'redeem'): Kafka {

@@ -24,9 +24,12 @@ export async function demo(rt: Runtime, o: DemoOptions, print: (line: string) =>
   await migrate(rt.config, print);
 
   const startAt = new Date('2026-11-24T00:00:00Z');
+  // Coupons of this run's own, so a second demo finds fresh quotas and prints the same kind of summary
+  // (the state of earlier runs stays, as a pipeline's would).
+  const run = o.seed.toString(36).toUpperCase();
   const valid = generateCoupons({
     count: o.coupons,
-    prefix: 'DEMO',
+    prefix: `DEMO${run}`,
     campaigns: 5,
     quota: Math.max(10, Math.round((o.requests / o.coupons) * 4)),
     perUserLimit: 2,
@@ -35,7 +38,7 @@ export async function demo(rt: Runtime, o: DemoOptions, print: (line: string) =>
   });
   const expired = generateCoupons({
     count: Math.max(1, Math.round(o.coupons / 20)),
-    prefix: 'OLD',
+    prefix: `OLD${run}`,
     campaigns: 1,
     quota: 1000,
     perUserLimit: 1,
@@ -43,7 +46,7 @@ export async function demo(rt: Runtime, o: DemoOptions, print: (line: string) =>
     validUntil: new Date(startAt.getTime() - 30 * DAY),
   });
   await upsertCoupons(rt.knex(), [...valid, ...expired]);
-  print(`== coupons: ${valid.length} DEMO-* (quota ${valid[0]!.quota}, 2 per user), ${expired.length} expired OLD-*`);
+  print(`== coupons: ${valid.length} DEMO${run}-* (quota ${valid[0]!.quota}, 2 per user), ${expired.length} expired OLD${run}-*`);
 
   print(`== produce: ${o.requests} checkout requests (seed ${o.seed})`);
   // Expired coupons sit in the lukewarm middle of the popularity order, so a few requests hit them.

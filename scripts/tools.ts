@@ -3,6 +3,8 @@
  * here): the local stack, the demo, the chaos run and the benchmark. They use the product; the product
  * never uses them (a lint rule holds that).
  */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Command } from 'commander';
 import { duration, int, print, runProgram, withRuntime } from '../cli/program.js';
 import { demo } from './demo.js';
@@ -32,9 +34,13 @@ program
   .option('--requests <n>', 'checkout requests to simulate', int(1), 20000)
   .option('--coupons <n>', 'demo coupons', int(1), 200)
   .option('--seed <n>', 'simulation seed (default: a new one each run, so each run adds new requests)', int(0))
-  .action((o: { requests: number; coupons: number; seed?: number }) =>
-    withRuntime((rt) => demo(rt, { ...o, seed: o.seed ?? Date.now() % 1_000_000_000 }, print)),
-  );
+  .action((o: { requests: number; coupons: number; seed?: number }) => {
+    // The demo is read by a person: its progress bars and summary stay on the terminal, the logs
+    // (KafkaJS's warnings among them) go to a file it names.
+    const logFile = join(tmpdir(), `redeem-demo-${Date.now()}.log`);
+    print(`logs: ${logFile}`);
+    return withRuntime((rt) => demo(rt, { ...o, seed: o.seed ?? Date.now() % 1_000_000_000 }, print), { logFile });
+  });
 
 program
   .command('chaos')

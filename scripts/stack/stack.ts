@@ -54,8 +54,11 @@ function mvn(args: string[], what: string, print: Print): void {
   mkdirSync(STACK_DIR, { recursive: true });
   // -C (--strict-checksums): a download whose .sha1/.md5 does not match fails, instead of Maven's
   // default of warning and using it. The pinned SHA-256 digests are checked on top (artifacts.ts).
-  const result = spawnSync('mvn', ['-q', '-B', '-C', '-Dstyle.color=never', ...args], { stdio: ['ignore', 'inherit', 'inherit'], cwd: STACK_DIR });
+  const result = spawnSync('mvn', ['-q', '-B', '-C', '-Dstyle.color=never', ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: STACK_DIR, encoding: 'utf8' });
   if (result.error) throw new RedemptionError('STACK_FAILED', `cannot run mvn (install Maven and Java 17): ${result.error.message}`);
+  // Maven 3.8 writes ANSI resets even in batch mode with colour off: what it says is passed on without them.
+  const said = `${result.stdout ?? ''}${result.stderr ?? ''}`.replace(/\x1b\[[0-9;]*m/g, '').trim();
+  if (said !== '') print(said);
   if (result.status !== 0) throw new RedemptionError('STACK_FAILED', `mvn failed fetching ${what} (exit ${result.status})`);
 }
 
