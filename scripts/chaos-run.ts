@@ -1,9 +1,9 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
+import { ConsumerProcess } from './harness/consumer-process.js';
 import { Runtime } from '../lib/runtime.js';
 import { loadConfig, deadLetterTopic } from '../lib/config.js';
 import { generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
@@ -53,25 +53,6 @@ export interface ChaosSummary {
   recoveries: { kind: FaultKind; ms: number | null }[];
 }
 
-const BIN = fileURLToPath(new URL('../bin/redeem.mjs', import.meta.url));
-
-class ConsumerProcess {
-  readonly child: ChildProcess;
-  stderr = '';
-  readonly exited: Promise<void>;
-  constructor(env: NodeJS.ProcessEnv, logFile: string) {
-    this.child = spawn(process.execPath, [BIN, 'consume'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    this.child.stderr!.on('data', (d: Buffer) => {
-      this.stderr += d.toString();
-      appendFileSync(logFile, d);
-    });
-    this.exited = new Promise((resolve) => this.child.on('close', () => resolve()));
-  }
-  /** Group joins after the first: each one is a rebalance this member went through. */
-  rebalances(): number {
-    return Math.max(0, this.stderr.split('\n').filter((l) => l.includes('"joined the group"')).length - 1);
-  }
-}
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
   const id = randomBytes(3).toString('hex');
@@ -106,7 +87,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
   const logDir = join(tmpdir(), `redeem-chaos-${id}`);
   mkdirSync(logDir, { recursive: true });
   let started = 0;
-  const startConsumer = () => new ConsumerProcess(childEnv, join(logDir, `consumer-${++started}.log`));
+  const startConsumer = () => new ConsumerProcess(childEnv, { logFile: join(logDir, `consumer-${++started}.log`) });
   o.print(`consumer logs in ${logDir}`);
   const consumers: ConsumerProcess[] = [];
   const retired: ConsumerProcess[] = [];

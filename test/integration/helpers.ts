@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { ConsumerProcess } from '../../scripts/harness/consumer-process.js';
 import type { KafkaMessage } from 'kafkajs';
 import { loadConfig, type Config } from '../../lib/config.js';
 import { migrateToLatest, withDatabase } from '../../lib/mysql.js';
@@ -151,33 +152,10 @@ export function auditProblems(records: readonly RedemptionDecided[], messages: M
   return problems;
 }
 
-/** A `redeem consume` running in the background, as an operator would run it. */
-export class BackgroundConsumer {
-  readonly child: ChildProcess;
-  stderr = '';
-  readonly exited: Promise<number | null>;
-
+/** A `redeem consume` running in the background with a pipeline's environment (scripts/harness). */
+export class BackgroundConsumer extends ConsumerProcess {
   constructor(env: Record<string, string>, args: string[] = []) {
-    this.child = spawn(process.execPath, [BIN, 'consume', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
-    this.exited = new Promise((resolve) => this.child.on('close', (code) => resolve(code)));
-  }
-
-  /** SIGTERM, and the exit code once it has left the group. */
-  async stop(): Promise<number | null> {
-    this.child.kill('SIGTERM');
-    return this.exited;
-  }
-
-  kill9(): Promise<number | null> {
-    this.child.kill('SIGKILL');
-    return this.exited;
-  }
-
-  /** The rebalances this member counted, from its summary (after it stopped). */
-  rebalances(): number {
-    const match = /rebalances (\d+)/.exec(this.stderr);
-    return match ? Number(match[1]) : NaN;
+    super({ ...process.env, ...env }, { args });
   }
 }
 

@@ -1,0 +1,81 @@
+/**
+ * A `redeem consume` child process, as an operator runs it: the one wrapper the tests, the chaos run and
+ * the benchmark start consumers with. Its figures come from its machine-readable log lines (pino JSON on
+ * stderr), never from the human summary.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../../bin/redeem.mjs', import.meta.url));
+
+export interface ConsumerProcessOptions {
+  /** Arguments after `consume`, e.g. `--exit-when-idle 5`. @defaultValue none */
+  args?: readonly string[];
+  /** Also append everything it logs to this file. @defaultValue none */
+  logFile?: string;
+}
+
+export class ConsumerProcess {
+  readonly child: ChildProcess;
+  /** Everything it wrote to stderr so far: its JSON logs, then its summary. */
+  stderr = '';
+  /** Its exit code once it has exited (null when killed by a signal). */
+  readonly exited: Promise<number | null>;
+
+  /** `env`: the whole environment of the child (the caller merges process.env in where it wants it). */
+  constructor(env: NodeJS.ProcessEnv, o: ConsumerProcessOptions = {}) {
+    this.child = spawn(process.execPath, [BIN, 'consume', ...(o.args ?? [])], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child.stderr!.on('data', (d: Buffer) => {
+      this.stderr += d.toString();
+      if (o.logFile) appendFileSync(o.logFile, d);
+    });
+    this.exited = new Promise((resolve) => this.child.on('close', (code) => resolve(code)));
+  }
+
+  /** SIGTERM: it finishes and commits the flush in hand and leaves the group; resolves with its exit code. */
+  stop(): Promise<number | null> {
+    this.child.kill('SIGTERM');
+    return this.exited;
+  }
+
+  kill9(): Promise<number | null> {
+    this.child.kill('SIGKILL');
+    return this.exited;
+  }
+
+  /** The rebalances it went through so far (also after a kill -9): see `rebalancesInLog`. */
+  rebalances(): number {
+    return rebalancesInLog(this.stderr);
+  }
+
+  /** The port of its /metrics, /healthz and /readyz, once it serves them. */
+  metricsPort(): number | null {
+    for (const entry of logEntries(this.stderr)) if (entry.msg === 'serving /metrics, /healthz and /readyz' && typeof entry.port === 'number') return entry.port;
+    return null;
+  }
+}
+
+/** The JSON log lines of a consumer's stderr (other lines, such as its summary, are skipped). */
+export function logEntries(log: string): Record<string, unknown>[] {
+  const entries: Record<string, unknown>[] = [];
+  for (const line of log.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      entries.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      // a line cut short by a kill -9
+    }
+  }
+  return entries;
+}
+
+/**
+ * The rebalances a consumer counted, from the `rebalances` field of its "joined the group" log lines
+ * (the count after each join), the same figure as its summary and `redeem_rebalances_total`.
+ */
+export function rebalancesInLog(log: string): number {
+  let rebalances = 0;
+  for (const entry of logEntries(log)) if (entry.msg === 'joined the group' && typeof entry.rebalances === 'number') rebalances = Math.max(rebalances, entry.rebalances);
+  return rebalances;
+}
