@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 /**
  * A progress line on stderr for long work: done/total, rate and ETA. On a terminal it redraws in place;
  * otherwise (CI, a log file) it prints a line every few seconds.
@@ -53,6 +55,6 @@ export class RateLimiter {
     if (!this.perSecond) return;
     const due = this.started + (done / this.perSecond) * 1000;
     const delay = due - Date.now();
-    if (delay > 1) await new Promise((resolve) => setTimeout(resolve, delay));
+    if (delay > 1) await sleep(delay);
   }
 }

@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 /** MySQL error codes that a retry can cure: lock conflicts, a lost race on a key, a server going away. */
 const RETRIABLE_MYSQL_CODES = new Set([
   'ER_LOCK_DEADLOCK',
@@ -48,7 +50,7 @@ export async function retryUntilDone<T>(work: () => Promise<T>, options: RetryOp
       if (!options.isRetriable(error) || options.shouldStop?.()) throw error;
       const delay = Math.min(max, initial * 2 ** Math.min(attempt - 1, 16)) * (0.5 + Math.random() / 2);
       options.onRetry(error, attempt, Math.round(delay));
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await sleep(delay);
     }
   }
 }

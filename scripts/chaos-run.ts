@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -144,7 +145,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
         const pid = Number(execFileSync('pidof', ['mariadbd']).toString().trim().split(' ')[0]);
         process.kill(pid, 'SIGSTOP');
         try {
-          await new Promise((resolve) => setTimeout(resolve, 5000));
+          await sleep(5000);
         } finally {
           process.kill(pid, 'SIGCONT');
         }
@@ -172,7 +173,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
 
   let order: FaultKind[] = [];
   while (Date.now() + o.intervalMs < endAt) {
-    await new Promise((resolve) => setTimeout(resolve, o.intervalMs));
+    await sleep(o.intervalMs);
     if (order.length === 0) order = [...FAULT_KINDS].sort(() => random() - 0.5);
     const kind = order.shift()!;
     const started = Date.now();
@@ -211,7 +212,7 @@ async function waitForDrain(rt: Runtime, topic: string, groupId: string, timeout
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if ((await groupProgress(admin, groupId, topic)).lag === 0) return;
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await sleep(500);
     }
     throw new Error(`the group did not drain ${topic} within ${timeoutMs / 1000} s`);
   } finally {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -401,7 +402,7 @@ async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs: n
       exited = true;
       break;
     }
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sleep(500);
   }
   const tail = logFile && existsSync(logFile) ? `\nlast lines of ${logFile}:\n${readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n')}` : '';
   throw new RedemptionError('STACK_FAILED', `${what} ${exited ? 'exited before it answered' : `did not answer within ${timeoutMs / 1000} s`}${tail}`);
@@ -442,7 +443,7 @@ async function stopManaged(service: ManagedService, print: Print): Promise<void>
   }
   process.kill(pid, 'SIGTERM');
   const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline && runningPid(service) !== null) await new Promise((resolve) => setTimeout(resolve, 250));
+  while (Date.now() < deadline && runningPid(service) !== null) await sleep(250);
   if (runningPid(service) !== null) process.kill(pid, 'SIGKILL');
   rmSync(pidFile(service), { force: true });
   print(`${service.name}: stopped (pid ${pid})`);
@@ -500,7 +501,7 @@ export async function bounceRedis(downMs: number, print: Print = () => {}): Prom
   spawnSync('redis-cli', ['-h', host, '-p', String(port), 'shutdown', 'nosave']);
   await waitFor('Redis to stop', async () => !(await portOpen(host, port)), 10_000);
   print('redis: stopped');
-  await new Promise((resolve) => setTimeout(resolve, downMs));
+  await sleep(downMs);
   await ensureLocal(LOCAL.find((s) => s.name === 'redis')!, print);
 }
 

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -89,7 +90,7 @@ export class IsolatedPipeline {
       if (atLeast === 0) settle();
       await Promise.race([enough, new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${messages.length} of ${atLeast} messages on ${topic} after ${timeoutMs} ms`)), timeoutMs))]);
       // A moment more, to catch anything beyond the expected count (a test asserts on exact numbers).
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await sleep(1500);
       return messages;
     } finally {
       await consumer.disconnect();
@@ -164,7 +165,7 @@ export async function waitUntil(what: string, check: () => Promise<boolean>, tim
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditProblems, BackgroundConsumer, drained, IsolatedPipeline, runCli, verifyEqual, waitUntil } from './helpers.js';
 
@@ -47,7 +48,7 @@ describe('members join and leave during a run', () => {
     const c = new BackgroundConsumer(info);
     members.push(c);
     await stableWith(3);
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    await sleep(2000);
     expect(await c.stop()).toBe(0);
     await stableWith(2);
 

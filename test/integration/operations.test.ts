@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -47,7 +48,7 @@ describe('operating the pipeline: replay, rebuild, diff, status, audit, the anal
   });
 
   it('--dry-run reports what new requests would change and writes nothing; a real replay will not run ahead of the live group, which then does exactly what the dry run said', async () => {
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
     const secondBurstAt = new Date(Date.now());
     await p.produce(burst(1000, 2));
     const before = await snapshot(p);

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bounceRedis, stackRestart } from '../../scripts/stack/stack.js';
@@ -67,7 +68,7 @@ describe('outages heal by themselves, losing nothing and applying nothing twice'
       const pid = mariadbPid();
       process.kill(Number(pid), 'SIGSTOP');
       try {
-        await new Promise((resolve) => setTimeout(resolve, 30_000));
+        await sleep(30_000);
       } finally {
         process.kill(Number(pid), 'SIGCONT');
       }
@@ -80,7 +81,7 @@ describe('outages heal by themselves, losing nothing and applying nothing twice'
       // An operator's open transaction holds the hottest coupons' rows for 5 s.
       await p.rt.knex().transaction(async (trx) => {
         await trx('coupons').whereIn('code', ['DEMO-000001', 'DEMO-000002', 'DEMO-000003']).forUpdate();
-        await new Promise((resolve) => setTimeout(resolve, 5000));
+        await sleep(5000);
       });
     });
     expect(Number(/MySQL (\d+)/.exec(consumer.stderr)?.[1])).toBeGreaterThan(0);
