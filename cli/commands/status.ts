@@ -1,7 +1,7 @@
+import { tcpAnswers } from '../../lib/net.js';
 import { withAdmin } from '../../lib/kafka.js';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { createConnection } from 'node:net';
 import { AssignerProtocol } from 'kafkajs';
 import { lastFlushKey } from '../../consumers/decision-cache.js';
 import { checkMysqlUsable, databaseName } from '../../lib/mysql.js';
@@ -23,19 +23,6 @@ export interface ServiceCheck {
   usable: boolean;
   /** Why it is not usable, or does not answer. */
   problem?: string;
-}
-
-function tcpAnswers(host: string, port: number, timeoutMs = 1500): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host, port });
-    const done = (open: boolean) => {
-      socket.destroy();
-      resolve(open);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
 }
 
 function hostPort(url: URL, defaultPort: number): { host: string; port: number } {

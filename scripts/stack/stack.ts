@@ -1,8 +1,8 @@
+import { tcpAnswers } from '../../lib/net.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RedemptionError } from '../../lib/errors.js';
@@ -230,7 +230,7 @@ function makeCertificates(keystorePassword: string, print: Print): void {
 }
 
 async function secureKafkaAnswers(): Promise<boolean> {
-  if (!existsSync(SECURE_KAFKA.clientEnv) || !(await portOpen(SECURE_KAFKA.host, SECURE_KAFKA.port))) return false;
+  if (!existsSync(SECURE_KAFKA.clientEnv) || !(await tcpAnswers(SECURE_KAFKA.host, SECURE_KAFKA.port))) return false;
   const { Kafka, logLevel } = await import('kafkajs');
   const admin = new Kafka({
     brokers: [`${SECURE_KAFKA.host}:${SECURE_KAFKA.port}`],
@@ -350,21 +350,8 @@ function runningPid(service: ManagedService): number | null {
   }
 }
 
-function portOpen(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host, port });
-    const done = (open: boolean) => {
-      socket.destroy();
-      resolve(open);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
-
 async function kafkaAnswersMetadata(): Promise<boolean> {
-  if (!(await portOpen(ADDRESSES.kafka.host, ADDRESSES.kafka.port))) return false;
+  if (!(await tcpAnswers(ADDRESSES.kafka.host, ADDRESSES.kafka.port))) return false;
   const { Kafka, logLevel } = await import('kafkajs');
   const admin = new Kafka({
     brokers: [`${ADDRESSES.kafka.host}:${ADDRESSES.kafka.port}`],
@@ -414,7 +401,7 @@ async function startManaged(service: ManagedService, print: Print): Promise<void
     print(`${service.name}: already up on ${address.host}:${address.port}`);
     return;
   }
-  if (runningPid(service) === null && (await portOpen(address.host, address.port))) {
+  if (runningPid(service) === null && (await tcpAnswers(address.host, address.port))) {
     throw new RedemptionError('STACK_FAILED', `${service.name}: port ${address.port} is taken by a process that does not answer as ${service.name}`);
   }
   mkdirSync(service.dir, { recursive: true });
@@ -477,7 +464,7 @@ function installed(binary: string): boolean {
 
 async function ensureLocal(service: LocalService, print: Print): Promise<void> {
   const { host, port } = ADDRESSES[service.name];
-  if (await portOpen(host, port)) {
+  if (await tcpAnswers(host, port)) {
     print(`${service.name}: up on ${host}:${port}`);
     return;
   }
@@ -488,7 +475,7 @@ async function ensureLocal(service: LocalService, print: Print): Promise<void> {
   const [command, ...args] = service.start as [string, ...string[]];
   const result = spawnSync(command, args, { stdio: 'inherit' });
   if (result.status !== 0) throw new RedemptionError('STACK_FAILED', `starting ${service.name} failed (exit ${result.status})`);
-  await waitFor(`${service.name} on ${host}:${port}`, () => portOpen(host, port), 60_000);
+  await waitFor(`${service.name} on ${host}:${port}`, () => tcpAnswers(host, port), 60_000);
   print(`${service.name}: up on ${host}:${port}`);
 }
 
@@ -499,7 +486,7 @@ async function ensureLocal(service: LocalService, print: Print): Promise<void> {
 export async function bounceRedis(downMs: number, print: Print = () => {}): Promise<void> {
   const { host, port } = ADDRESSES.redis;
   spawnSync('redis-cli', ['-h', host, '-p', String(port), 'shutdown', 'nosave']);
-  await waitFor('Redis to stop', async () => !(await portOpen(host, port)), 10_000);
+  await waitFor('Redis to stop', async () => !(await tcpAnswers(host, port)), 10_000);
   print('redis: stopped');
   await sleep(downMs);
   await ensureLocal(LOCAL.find((s) => s.name === 'redis')!, print);
@@ -550,8 +537,8 @@ export async function stackStatus(): Promise<ComponentStatus[]> {
   const probes: Record<Component, () => Promise<boolean>> = {
     kafka: kafkaAnswersMetadata,
     registry: registryAnswers,
-    redis: () => portOpen(ADDRESSES.redis.host, ADDRESSES.redis.port),
-    mysql: () => portOpen(ADDRESSES.mysql.host, ADDRESSES.mysql.port),
+    redis: () => tcpAnswers(ADDRESSES.redis.host, ADDRESSES.redis.port),
+    mysql: () => tcpAnswers(ADDRESSES.mysql.host, ADDRESSES.mysql.port),
   };
   return Promise.all(
     (Object.keys(ADDRESSES) as Component[]).map(async (component) => {

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { ConsumerProcess } from '../../scripts/harness/consumer-process.js';
@@ -158,6 +159,18 @@ export class BackgroundConsumer extends ConsumerProcess {
   constructor(env: Record<string, string>, args: string[] = []) {
     super({ ...process.env, ...env }, { args });
   }
+}
+
+/** A port nobody listens on now (the kernel's pick), for a server a test starts of its own. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 /** Polls until `check` holds, failing with `what` after the timeout: never sleep and hope. */

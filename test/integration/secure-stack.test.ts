@@ -1,22 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IsolatedPipeline, runCli, type CliResult } from './helpers.js';
-
-/** A port nobody listens on now (the kernel's pick), for the secured broker of this test alone. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { IsolatedPipeline, runCli, type CliResult, freePort } from './helpers.js';
 
 /**
  * `stack up --secure` runs a SASL_SSL broker (SCRAM-SHA-512 and PLAIN over TLS, its own CA) on ports
