@@ -2,19 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deadLetterTopic } from '../../lib/config.js';
 import type { RedemptionRequested } from '../../schemas/types.js';
 import { IsolatedPipeline } from './helpers.js';
+import { request } from './fixtures.js';
 
-const valid = (id: string): RedemptionRequested => ({
-  request_id: id,
-  coupon_code: 'DLQ-OK',
-  user_id: 'u1',
-  order_id: `o-${id}`,
-  op: 'REDEEM',
-  reverses_request_id: null,
-  amount_cents: 100,
-  currency: 'EUR',
-  occurred_at: new Date('2026-11-24T00:00:00Z'),
-  source: 'test',
-});
+const valid = (id: string): RedemptionRequested => request(id, 'DLQ-OK', 'u1', 0, { source: 'test', amount_cents: 100, order_id: `o-${id}` });
 
 describe('poison input goes to the dead-letter topic and the pipeline goes on', () => {
   const p = new IsolatedPipeline();

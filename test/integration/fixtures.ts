@@ -27,7 +27,8 @@ export function couponsCsv(coupons: readonly ReferenceCoupon[], campaign = 'test
   return ['code,campaign_id,quota,per_user_limit,valid_from,valid_until', ...coupons.map((c) => [c.code, campaign, c.quota, c.per_user_limit, c.valid_from.toISOString(), c.valid_until.toISOString()].join(','))].join('\n');
 }
 
-function request(id: string, coupon: string, user: string, at: number, extra: Partial<RedemptionRequested> = {}): RedemptionRequested {
+/** A REDEEM of `coupon` by `user`, `at` ms after T0, with any field replaced by `extra`. */
+export function request(id: string, coupon: string, user = 'u1', at = 1, extra: Partial<RedemptionRequested> = {}): RedemptionRequested {
   return { request_id: id, coupon_code: coupon, user_id: user, order_id: `order-${id}`, op: 'REDEEM', reverses_request_id: null, amount_cents: 1000, currency: 'EUR', occurred_at: new Date(T0.getTime() + at), source: 'test', ...extra };
 }
 

@@ -3,24 +3,13 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The package's own name, as an upstream checkout imports it (tsconfig paths map it to index.ts here).
 import { RedemptionProducer, RequestRefusedError, type RedemptionRequested } from 'coupon-redemption-pipeline';
-import { T0 } from './fixtures.js';
+import { T0, request } from './fixtures.js';
 import { IsolatedPipeline } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-const request = (id: string, coupon: string, extra: Partial<RedemptionRequested> = {}): RedemptionRequested => ({
-  request_id: id,
-  coupon_code: coupon,
-  user_id: 'u1',
-  order_id: `o-${id}`,
-  op: 'REDEEM',
-  reverses_request_id: null,
-  amount_cents: 100,
-  currency: 'EUR',
-  occurred_at: new Date(T0.getTime() + 1),
-  source: 'lib-test',
-  ...extra,
-});
+const libraryRequest = (id: string, coupon: string, extra: Partial<RedemptionRequested> = {}): RedemptionRequested =>
+  request(id, coupon, 'u1', 1, { order_id: `o-${id}`, amount_cents: 100, source: 'lib-test', ...extra });
 
 describe('the producer as a library', () => {
   const p = new IsolatedPipeline();
@@ -29,15 +18,15 @@ describe('the producer as a library', () => {
 
   it('sends concurrent checkouts in call order, refuses a bad one alone with its problems, and drains on disconnect', async () => {
     const producer = await RedemptionProducer.create({ brokers: p.config.kafkaBrokers, schemaRegistryUrl: p.config.schemaRegistryUrl, topic: p.config.redemptionTopic, clientId: 'lib-test' });
-    const good = Array.from({ length: 300 }, (_, i) => request(`r${i}`, `LIB-${i % 7}`));
+    const good = Array.from({ length: 300 }, (_, i) => libraryRequest(`r${i}`, `LIB-${i % 7}`));
     const sends = good.map((r) => producer.send(r));
-    const refused = await producer.send(request('bad', 'LIB-0', { amount_cents: -1, currency: 'euro' })).catch((e: unknown) => e);
+    const refused = await producer.send(libraryRequest('bad', 'LIB-0', { amount_cents: -1, currency: 'euro' })).catch((e: unknown) => e);
     // Sent without waiting, right before disconnect: disconnect must still deliver them.
-    const late = [request('late-1', 'LIB-1'), request('late-2', 'LIB-1')];
+    const late = [libraryRequest('late-1', 'LIB-1'), libraryRequest('late-2', 'LIB-1')];
     const lateSends = late.map((r) => producer.send(r));
     await producer.disconnect();
     await Promise.all([...sends, ...lateSends]);
-    await expect(producer.send(request('after', 'LIB-1'))).rejects.toThrow(/disconnected/);
+    await expect(producer.send(libraryRequest('after', 'LIB-1'))).rejects.toThrow(/disconnected/);
 
     expect(refused).toBeInstanceOf(RequestRefusedError);
     expect((refused as RequestRefusedError).code).toBe('REQUEST_INVALID');
@@ -75,7 +64,7 @@ describe('the producer as a library', () => {
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     const post = (body: unknown) => fetch(`http://127.0.0.1:${port}/redemptions`, { method: 'POST', body: JSON.stringify(body) });
     const json = (r: RedemptionRequested) => ({ ...r, occurred_at: r.occurred_at.toISOString() });
-    const [ok1, ok2, bad] = await Promise.all([post(json(request('http-1', 'HTTP'))), post(json(request('http-2', 'HTTP'))), post(json(request('http-bad', '')))]);
+    const [ok1, ok2, bad] = await Promise.all([post(json(libraryRequest('http-1', 'HTTP'))), post(json(libraryRequest('http-2', 'HTTP'))), post(json(libraryRequest('http-bad', '')))]);
     expect([ok1.status, ok2.status, bad.status]).toEqual([202, 202, 422]);
     expect(((await bad.json()) as { problems: string[] }).problems).toEqual(['coupon_code must not be empty']);
     child.kill('SIGTERM');

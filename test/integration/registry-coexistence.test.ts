@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSchemaText } from '../../schemas/avro.js';
 import { SchemaRegistryClient } from '../../schemas/registry.js';
 import type { RedemptionRequested } from '../../schemas/types.js';
-import { T0, writeJsonLines } from './fixtures.js';
+import { T0, writeJsonLines, request } from './fixtures.js';
 import { IsolatedPipeline } from './helpers.js';
 
 /**
@@ -26,18 +26,7 @@ async function deleteSubject(p: IsolatedPipeline, subject: string): Promise<void
   await fetch(`${p.config.schemaRegistryUrl}/subjects/${subject}?permanent=true`, { method: 'DELETE' });
 }
 
-const request = (id: string): RedemptionRequested => ({
-  request_id: id,
-  coupon_code: 'COEXIST',
-  user_id: 'u1',
-  order_id: `o-${id}`,
-  op: 'REDEEM',
-  reverses_request_id: null,
-  amount_cents: 100,
-  currency: 'EUR',
-  occurred_at: new Date(T0.getTime() + 1),
-  source: 'test',
-});
+const coexistRequest = (id: string): RedemptionRequested => request(id, 'COEXIST', 'u1', 1, { order_id: `o-${id}`, amount_cents: 100 });
 
 describe('registry coexistence: whoever registers the subject first', () => {
   const p = new IsolatedPipeline();
@@ -56,7 +45,7 @@ describe('registry coexistence: whoever registers the subject first', () => {
     expect(foreign.status).toBe(200);
     expect(await p.rt.registry().subjectCompatibility(subject())).toBeNull();
 
-    const file = writeJsonLines([request('c1'), request('c2')], 'coexist');
+    const file = writeJsonLines([coexistRequest('c1'), coexistRequest('c2')], 'coexist');
     const produced = await p.cli(['produce', '--file', file, '--no-progress']);
     expect(produced.code, produced.stderr).toBe(0);
     expect(produced.stdout).toContain('produced 2 requests');
@@ -128,7 +117,7 @@ describe('registry coexistence: a foreign schema that is really incompatible', (
     amount.type = 'string';
     expect((await registry(p, 'POST', `/subjects/${subject()}/versions`, { schema: JSON.stringify(schema) })).status).toBe(200);
 
-    const file = writeJsonLines([request('x1')], 'incompatible');
+    const file = writeJsonLines([coexistRequest('x1')], 'incompatible');
     const produced = await p.cli(['produce', '--file', file, '--no-progress']);
     expect(produced.code).toBe(1);
     expect(produced.stderr).toMatch(/SCHEMA_INCOMPATIBLE: schema refused by the registry as incompatible with the subject's compatibility rule/);
