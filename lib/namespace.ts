@@ -1,13 +1,13 @@
 import type { Kafka } from 'kafkajs';
-import type { Redis } from 'ioredis';
+
 import { dropDatabase } from './mysql.js';
-import { redisReady } from './redis.js';
+import { isCluster, type RedisClient, redisMasters, redisReady } from './redis.js';
 
 /**
  * Removes what a test, chaos or benchmark run made for itself: the topics whose names start with
  * `topicPrefix`, the Redis keys under `redisPattern`, and the given databases.
  */
-export async function removeNamespace(o: { kafka: Kafka; redis: Redis; topicPrefix: string; redisPattern: string; databases: readonly string[] }): Promise<void> {
+export async function removeNamespace(o: { kafka: Kafka; redis: RedisClient; topicPrefix: string; redisPattern: string; databases: readonly string[] }): Promise<void> {
   const admin = o.kafka.admin();
   await admin.connect();
   try {
@@ -17,11 +17,21 @@ export async function removeNamespace(o: { kafka: Kafka; redis: Redis; topicPref
     await admin.disconnect();
   }
   await redisReady(o.redis);
-  let cursor = '0';
-  do {
-    const [next, keys] = await o.redis.scan(cursor, 'MATCH', o.redisPattern, 'COUNT', 1000);
-    if (keys.length > 0) await o.redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  // SCAN walks one server's keys: on a cluster, every master's. The keys of one SCAN page may lie in many
+  // slots, which one DEL on a cluster refuses, so they go one UNLINK per key there, pipelined per master.
+  for (const node of redisMasters(o.redis)) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', o.redisPattern, 'COUNT', 1000);
+      if (keys.length > 0) {
+        if (isCluster(o.redis)) {
+          const pipeline = node.pipeline();
+          for (const key of keys) pipeline.unlink(key);
+          await pipeline.exec();
+        } else await node.del(...keys);
+      }
+      cursor = next;
+    } while (cursor !== '0');
+  }
   for (const url of o.databases) await dropDatabase(url);
 }

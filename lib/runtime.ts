@@ -1,12 +1,12 @@
 import type { Kafka } from 'kafkajs';
 import type { Knex } from 'knex';
-import type { Redis } from 'ioredis';
-import { loadConfig, type Config } from './config.js';
+
+import { SchemaRegistryClient } from '../schemas/registry.js';
+import { type Config,loadConfig } from './config.js';
 import { createKafka } from './kafka.js';
 import { createLogger, type Logger } from './logger.js';
 import { createKnex } from './mysql.js';
-import { createRedis, redisReady } from './redis.js';
-import { SchemaRegistryClient } from '../schemas/registry.js';
+import { createRedis, type RedisClient, redisReady } from './redis.js';
 
 /**
  * What a command needs, built on first use from the validated configuration, and closed together at the
@@ -16,7 +16,7 @@ export class Runtime {
   readonly logger: Logger;
   private kafkaClient?: Kafka;
   private registryClient?: SchemaRegistryClient;
-  private redisClient?: Redis;
+  private redisClient?: RedisClient;
   private knexClient?: Knex;
 
   constructor(readonly config: Config) {
@@ -37,8 +37,9 @@ export class Runtime {
     return this.registryClient;
   }
 
-  redis(): Redis {
-    this.redisClient ??= createRedis(this.config.redisUrl);
+  /** Standalone Redis, or Redis Cluster when `REDIS_CLUSTER_NODES` names its nodes. */
+  redis(): RedisClient {
+    this.redisClient ??= createRedis(this.config.redisUrl, this.config.redisClusterNodes);
     return this.redisClient;
   }
 
@@ -46,7 +47,7 @@ export class Runtime {
    * The Redis client once it is connected: `redis()` fails fast instead of queueing, so a command sent
    * before the connection is up would fail.
    */
-  async connectedRedis(): Promise<Redis> {
+  async connectedRedis(): Promise<RedisClient> {
     const redis = this.redis();
     await redisReady(redis);
     return redis;
