@@ -34,6 +34,8 @@ export function createKafka(brokers: string[], clientId: string, logger: Logger)
 export interface TopicSpec {
   topic: string;
   partitions: number;
+  /** Replicas per partition; the broker's default.replication.factor when absent. */
+  replicationFactor?: number;
   configs?: Record<string, string>;
 }
 
@@ -50,7 +52,7 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], lo
       topics: missing.map((s) => ({
         topic: s.topic,
         numPartitions: s.partitions,
-        replicationFactor: -1,
+        replicationFactor: s.replicationFactor ?? -1,
         configEntries: Object.entries(s.configs ?? {}).map(([name, value]) => ({ name, value })),
       })),
     });

@@ -4,6 +4,7 @@ import { decisionRedisKey, versionRedisKey } from '../../consumers/decision-cach
 import { loadConfig } from '../../lib/config.js';
 import { type ConfigError } from '../../lib/errors.js';
 import { keySlot, parseRedisNodes } from '../../lib/redis.js';
+import { resolveReplication } from '../../lib/topics.js';
 
 describe('Redis Cluster hash slots', () => {
   it('match the values Redis documents (CRC16/XMODEM mod 16384)', () => {
@@ -48,5 +49,20 @@ describe('cluster settings', () => {
     expect(problemsOf({ TOPIC_REPLICATION_FACTOR: '2', TOPIC_MIN_INSYNC_REPLICAS: '3' })).toEqual(['TOPIC_MIN_INSYNC_REPLICAS']);
     expect(loadConfig({ TOPIC_REPLICATION_FACTOR: '3', TOPIC_MIN_INSYNC_REPLICAS: '2' })).toMatchObject({ topicReplicationFactor: 3, topicMinInsyncReplicas: 2 });
     expect(loadConfig({})).toMatchObject({ topicReplicationFactor: 'auto', topicMinInsyncReplicas: 'auto', redisClusterNodes: [] });
+  });
+});
+
+describe('topic replication', () => {
+  it('is min(3, brokers) with min.insync.replicas 2 from 3 replicas when left to auto', () => {
+    const auto = { topicReplicationFactor: 'auto', topicMinInsyncReplicas: 'auto' } as const;
+    expect(resolveReplication(auto, 1)).toEqual({ replicationFactor: 1, minInsyncReplicas: 1 });
+    expect(resolveReplication(auto, 2)).toEqual({ replicationFactor: 2, minInsyncReplicas: 1 });
+    expect(resolveReplication(auto, 3)).toEqual({ replicationFactor: 3, minInsyncReplicas: 2 });
+    expect(resolveReplication(auto, 5)).toEqual({ replicationFactor: 3, minInsyncReplicas: 2 });
+  });
+
+  it('refuses, naming the setting, what the cluster cannot honour', () => {
+    expect(() => resolveReplication({ topicReplicationFactor: 3, topicMinInsyncReplicas: 'auto' }, 1)).toThrow(/TOPIC_REPLICATION_FACTOR: is 3 but the cluster has 1 broker/);
+    expect(() => resolveReplication({ topicReplicationFactor: 'auto', topicMinInsyncReplicas: 2 }, 1)).toThrow(/TOPIC_MIN_INSYNC_REPLICAS: is 2 but topics get 1 replica/);
   });
 });
