@@ -1,21 +1,23 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess,execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { Runtime } from '../lib/runtime.js';
-import { loadConfig, deadLetterTopic } from '../lib/config.js';
+
+import { deadLetterTopic,loadConfig } from '../lib/config.js';
 import { generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
+import { groupProgress, readTopicFromStart } from '../lib/kafka.js';
 import { migrateToLatest, withDatabase } from '../lib/mysql.js';
 import { removeNamespace } from '../lib/namespace.js';
-import { groupProgress, readTopicFromStart } from '../lib/kafka.js';
+import { RateLimiter } from '../lib/progress.js';
+import { Runtime } from '../lib/runtime.js';
 import { ensurePipelineTopics } from '../lib/topics.js';
 import { DEFAULT_SIMULATION, seededRandom, simulateCheckout } from '../producers/checkout-simulator.js';
 import { RedemptionProducer } from '../producers/redemption-producer.js';
-import { RateLimiter } from '../lib/progress.js';
 import type { RedemptionRequested } from '../schemas/types.js';
 import { verify, type VerifyReport } from '../verify/verify.js';
+import { type ClusterFaultKind, clusterFaultKinds, flushAllMasters, strikeClusterFault } from './chaos-cluster-faults.js';
 import { bounceRedis, stackRestart } from './stack/stack.js';
 
 /**
@@ -41,7 +43,8 @@ export interface ChaosOptions {
 
 export interface ChaosSummary {
   namespace: string;
-  faults: Record<FaultKind, number>;
+  /** Per kind struck in this run (the cluster kinds only when the run used the cluster profile). */
+  faults: Partial<Record<FaultKind | ClusterFaultKind, number>>;
   skipped: string[];
   produced: number;
   decided: number;
@@ -126,10 +129,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
     }
   })();
 
-  const faults = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
+  // Pointed at the cluster profile, the run also kills brokers and Redis masters (scripts/chaos-cluster-faults.ts).
+  const kinds: (FaultKind | ClusterFaultKind)[] = [...FAULT_KINDS, ...clusterFaultKinds(config)];
+  const faults = Object.fromEntries(kinds.map((k) => [k, 0])) as Record<FaultKind | ClusterFaultKind, number>;
   const skipped: string[] = [];
   const random = seededRandom(o.seed);
-  const strike = async (kind: FaultKind): Promise<boolean> => {
+  const strike = async (kind: FaultKind | ClusterFaultKind): Promise<boolean> => {
     switch (kind) {
       case 'kill-9-consumer': {
         const victim = consumers.splice(Math.floor(random() * consumers.length), 1)[0]!;
@@ -149,10 +154,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
         return true;
       }
       case 'flush-redis': {
-        await (await rt.connectedRedis()).flushall();
+        await flushAllMasters(await rt.connectedRedis());
         return true;
       }
       case 'restart-redis':
+        // On Redis Cluster the machine's Redis is not the run's: kill-9-redis-master is the fault there.
+        if (config.redisClusterNodes.length > 0) return false;
         await bounceRedis(1000);
         return true;
       case 'pause-mysql': {
@@ -167,17 +174,19 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
       }
       case 'restart-kafka':
         return stackRestart('kafka', () => {});
+      default:
+        return strikeClusterFault(kind, { kafka: rt.kafka(), topic: config.redemptionTopic, hotKey: coupons[0]!.code });
     }
   };
 
-  let order: FaultKind[] = [];
+  let order: (FaultKind | ClusterFaultKind)[] = [];
   while (Date.now() + o.intervalMs < endAt) {
     await new Promise((resolve) => setTimeout(resolve, o.intervalMs));
-    if (order.length === 0) order = [...FAULT_KINDS].sort(() => random() - 0.5);
+    if (order.length === 0) order = [...kinds].sort(() => random() - 0.5);
     const kind = order.shift()!;
     const started = Date.now();
     if (await strike(kind)) {
-      faults[kind] += 1;
+      faults[kind] = (faults[kind] ?? 0) + 1;
       o.print(`  ${new Date().toISOString()} ${kind} (${Date.now() - started} ms; ${consumers.length} consumers)`);
     } else {
       skipped.push(kind);
@@ -241,7 +250,7 @@ async function distinctAuditSources(rt: Runtime, auditTopic: string): Promise<nu
 
 export function formatChaosSummary(s: ChaosSummary): string {
   const rows: [string, string][] = [
-    ...FAULT_KINDS.map((k): [string, string] => [`faults: ${k}`, String(s.faults[k])]),
+    ...(Object.keys(s.faults) as (FaultKind | ClusterFaultKind)[]).map((k): [string, string] => [`faults: ${k}`, String(s.faults[k] ?? 0)]),
     ['requests produced', String(s.produced)],
     ['decided', String(s.decided)],
     ['dead-lettered', String(s.deadLettered)],
