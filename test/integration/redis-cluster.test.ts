@@ -81,3 +81,27 @@ describe('the decision cache on Redis Cluster', () => {
     expect((await cache.lookup(requests)).redelivered).toBe(10);
   });
 });
+
+describe('the decision cache on a standalone Redis (the default profile)', () => {
+  it('sends one pipeline per call for the whole flush, and a version only rises', async () => {
+    const standalone = createRedis('redis://127.0.0.1:6379');
+    const standalonePrefix = `${prefix}-s`;
+    try {
+      await redisReady(standalone);
+      expect(isCluster(standalone)).toBe(false);
+      const cache = new DecisionCache(standalone, standalonePrefix, 600, pino({ level: 'silent' }));
+      const { requests, decisions } = batch(2000, 500);
+      await cache.remember(decisions);
+      await cache.remember([decisions[0]!]);
+      const found = await cache.lookup(requests);
+      expect(cache.nodeRoundTrips).toBe(3);
+      expect(found.decisions.size).toBe(2000);
+      expect(found.redelivered).toBe(2000);
+    } finally {
+      const keys = await standalone.keys(`${standalonePrefix}:*`);
+      if (keys.length > 0) await standalone.del(...keys);
+      standalone.disconnect();
+    }
+  });
+});
+
