@@ -1,5 +1,4 @@
 import type { Kafka } from 'kafkajs';
-
 import { dropDatabase } from './mysql.js';
 import { isCluster, type RedisClient, redisMasters, redisReady } from './redis.js';
 

@@ -1,7 +1,6 @@
 import type { Admin } from 'kafkajs';
 import type { Logger } from 'pino';
-
-import { type Config, deadLetterTopic } from './config.js';
+import { deadLetterTopic, type Config } from './config.js';
 import { ConfigError } from './errors.js';
 import { ensureTopics, type TopicSpec } from './kafka.js';
 

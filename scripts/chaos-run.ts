@@ -1,24 +1,23 @@
-import { type ChildProcess,execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-
-import { deadLetterTopic,loadConfig } from '../lib/config.js';
+import { Runtime } from '../lib/runtime.js';
+import { loadConfig, deadLetterTopic } from '../lib/config.js';
 import { generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
-import { groupProgress, readTopicFromStart } from '../lib/kafka.js';
 import { migrateToLatest, withDatabase } from '../lib/mysql.js';
 import { removeNamespace } from '../lib/namespace.js';
-import { RateLimiter } from '../lib/progress.js';
-import { Runtime } from '../lib/runtime.js';
+import { groupProgress, readTopicFromStart } from '../lib/kafka.js';
 import { ensurePipelineTopics } from '../lib/topics.js';
 import { DEFAULT_SIMULATION, seededRandom, simulateCheckout } from '../producers/checkout-simulator.js';
 import { RedemptionProducer } from '../producers/redemption-producer.js';
+import { RateLimiter } from '../lib/progress.js';
 import type { RedemptionRequested } from '../schemas/types.js';
 import { verify, type VerifyReport } from '../verify/verify.js';
-import { type ClusterFaultKind, clusterFaultKinds, flushAllMasters, strikeClusterFault } from './chaos-cluster-faults.js';
 import { bounceRedis, stackRestart } from './stack/stack.js';
+import { type ClusterFaultKind, clusterFaultKinds, flushAllMasters, strikeClusterFault } from './chaos-cluster-faults.js';
 
 /**
  * The chaos run: a paced checkout load through a few consumer processes while faults strike one after

@@ -1,17 +1,15 @@
-import { type ChildProcess,spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-
 import type { KafkaMessage } from 'kafkajs';
-
-import { type Config,loadConfig } from '../../lib/config.js';
-import { groupProgress } from '../../lib/kafka.js';
+import { loadConfig, type Config } from '../../lib/config.js';
 import { migrateToLatest, withDatabase } from '../../lib/mysql.js';
 import { removeNamespace } from '../../lib/namespace.js';
 import { Runtime } from '../../lib/runtime.js';
 import { ensurePipelineTopics } from '../../lib/topics.js';
 import { RedemptionProducer } from '../../producers/redemption-producer.js';
 import type { RedemptionDecided, RedemptionRequested } from '../../schemas/types.js';
+import { groupProgress } from '../../lib/kafka.js';
 
 const BIN = fileURLToPath(new URL('../../bin/redeem.mjs', import.meta.url));
 
