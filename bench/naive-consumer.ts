@@ -6,6 +6,7 @@ import { decide, remainingQuota } from '../consumers/rules.js';
 import type { Codec, Decoder } from '../schemas/registry.js';
 import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
 import { decisionRedisKey } from '../consumers/decision-cache.js';
+import type { RedisClient } from '../lib/redis.js';
 
 /**
  * The design the pipeline replaces, for the benchmark's baseline: one message at a time, one Redis check,
@@ -15,7 +16,7 @@ import { decisionRedisKey } from '../consumers/decision-cache.js';
 export async function runNaiveConsumer(o: {
   kafka: Kafka;
   knex: Knex;
-  redis: Redis;
+  redis: RedisClient;
   decoder: Decoder<RedemptionRequested>;
   auditCodec: Codec<RedemptionDecided>;
   topic: string;

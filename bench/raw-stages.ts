@@ -1,6 +1,5 @@
 import type { Kafka } from 'kafkajs';
 import type { Knex } from 'knex';
-import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { readTopicFromStart } from '../lib/kafka.js';
 import { DecisionCache } from '../consumers/decision-cache.js';
@@ -8,6 +7,7 @@ import { RedemptionStore } from '../consumers/redemption-store.js';
 import type { SourcedRequest } from '../consumers/types.js';
 import type { Decoder } from '../schemas/registry.js';
 import type { RedemptionRequested } from '../schemas/types.js';
+import type { RedisClient } from '../lib/redis.js';
 
 export interface StageRate {
   requests: number;
@@ -29,7 +29,7 @@ export async function rawKafka(kafka: Kafka, topic: string, decoder: Decoder<Red
 }
 
 /** Raw Redis: the pipeline's dedupe round trips (one pipelined lookup and one pipelined update per chunk). */
-export async function rawRedis(redis: Redis, prefix: string, requests: readonly SourcedRequest[], chunk: number): Promise<StageRate> {
+export async function rawRedis(redis: RedisClient, prefix: string, requests: readonly SourcedRequest[], chunk: number): Promise<StageRate> {
   const cache = new DecisionCache(redis, prefix, 600, pino({ level: 'silent' }));
   const started = Date.now();
   for (let i = 0; i < requests.length; i += chunk) {

@@ -1,18 +1,28 @@
-import type { Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
 import type { Logger } from 'pino';
-import { type SourcedRequest, type StoredDecision } from './types.js';
+
+import { isCluster, keySlot, type RedisClient, redisNodeOf } from '../lib/redis.js';
 import { decisionKey } from './decision-records.js';
+import { type SourcedRequest, type StoredDecision } from './types.js';
 
 /**
  * Redis as the fast path of deduplication: the decisions MySQL has committed, one key per
  * (coupon, request) with a TTL, and per coupon the highest source offset whose decisions are committed
  * (its version). Written only after the MySQL commit, so Redis is never ahead of MySQL; a miss (expiry,
- * flush, restart, outage) only sends the request on to MySQL, which decides. Every call is one pipelined
- * round trip for the whole batch, and a Redis failure degrades to "not known" instead of stopping.
+ * flush, restart, outage) only sends the request on to MySQL, which decides. A Redis failure degrades to
+ * "not known" instead of stopping.
+ *
+ * Round trips: standalone, each call is one pipelined round trip for the whole batch. On Redis Cluster a
+ * command may only touch keys of one hash slot and a pipeline may only go to one node, so each call sends
+ * one pipeline per master it touches (at once), holding one MGET or one script per slot: the round trips
+ * grow with the nodes, not with the keys. A node that fails costs only its own keys (not known).
  */
 export class DecisionCache {
+  /** Pipelines sent so far (one per node per call): what the round-trip claim above is tested by. */
+  nodeRoundTrips = 0;
+
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly ttlSeconds: number,
     private readonly logger: Logger,
@@ -28,36 +38,86 @@ export class DecisionCache {
   }
 
   /**
+   * Groups items by the node, then the slot, of their key. Standalone, everything is one group: a
+   * standalone server takes keys of any slots in one command, and computing slots would be wasted work.
+   */
+  private group<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, Map<number, T[]>> {
+    const cluster = isCluster(this.redis);
+    const nodes = new Map<string, Map<number, T[]>>();
+    for (const item of items) {
+      const slot = cluster ? keySlot(keyOf(item)) : 0;
+      const node = redisNodeOf(this.redis, slot);
+      let slots = nodes.get(node);
+      if (!slots) nodes.set(node, (slots = new Map()));
+      const list = slots.get(slot);
+      if (list) list.push(item);
+      else slots.set(slot, [item]);
+    }
+    return nodes;
+  }
+
+  /** Runs one pipeline per node, at once; resolves with the nodes whose pipeline failed (and why). */
+  private async perNode<T>(groups: Map<string, Map<number, T[]>>, fill: (pipeline: ChainableCommander, slot: number, items: T[]) => void, read: (results: [Error | null, unknown][], slots: [number, T[]][]) => void): Promise<unknown[]> {
+    const failures: unknown[] = [];
+    await Promise.all(
+      [...groups.values()].map(async (slots) => {
+        try {
+          const pipeline = this.redis.pipeline();
+          const entries = [...slots];
+          for (const [slot, items] of entries) fill(pipeline, slot, items);
+          this.nodeRoundTrips += 1;
+          const results = (await pipeline.exec()) ?? [];
+          const failed = results.find(([error]) => error);
+          if (failed) throw failed[0];
+          read(results, entries);
+        } catch (error) {
+          failures.push(error);
+        }
+      }),
+    );
+    return failures;
+  }
+
+  /**
    * The cached decisions for these requests, and the requests whose offset is at or below their coupon's
-   * version (known redeliveries). Returns empty maps when Redis does not answer.
+   * version (known redeliveries). Keys on a node that does not answer are treated as not known.
    */
   async lookup(requests: readonly SourcedRequest[]): Promise<{ decisions: Map<string, StoredDecision>; redelivered: number }> {
     const decisions = new Map<string, StoredDecision>();
     if (requests.length === 0) return { decisions, redelivered: 0 };
     const codes = [...new Set(requests.map((r) => r.request.coupon_code))];
-    try {
-      const pipeline = this.redis.pipeline();
-      pipeline.mget(requests.map((r) => this.decisionRedisKey(r.request.coupon_code, r.request.request_id)));
-      pipeline.mget(codes.map((c) => this.versionRedisKey(c)));
-      const [[decisionError, values], [versionError, versions]] = (await pipeline.exec()) as [[Error | null, (string | null)[]], [Error | null, (string | null)[]]];
-      if (decisionError) throw decisionError;
-      if (versionError) throw versionError;
-      for (const value of values) {
-        if (value === null) continue;
-        const stored = JSON.parse(value) as StoredDecision;
-        decisions.set(decisionKey(stored.couponCode, stored.requestId), stored);
-      }
-      const versionOf = new Map(codes.map((c, i) => [c, parseVersion(versions[i] ?? null)]));
-      const redelivered = requests.filter((r) => {
-        const version = versionOf.get(r.request.coupon_code);
-        return version !== undefined && version !== null && version.topic === r.topic && version.partition === r.partition && r.offset <= version.offset;
-      }).length;
-      return { decisions, redelivered };
-    } catch (error) {
+    type Lookup = { key: string; kind: 'decision' } | { key: string; kind: 'version'; code: string };
+    const wanted: Lookup[] = [
+      ...requests.map((r): Lookup => ({ key: this.decisionRedisKey(r.request.coupon_code, r.request.request_id), kind: 'decision' })),
+      ...codes.map((code): Lookup => ({ key: this.versionRedisKey(code), kind: 'version', code })),
+    ];
+    const versionOf = new Map<string, ReturnType<typeof parseVersion>>();
+    const failures = await this.perNode(
+      this.group(wanted, (w) => w.key),
+      (pipeline, _slot, items) => pipeline.mget(items.map((w) => w.key)),
+      (results, slots) => {
+        slots.forEach(([, items], i) => {
+          const values = results[i]![1] as (string | null)[];
+          items.forEach((w, j) => {
+            const value = values[j] ?? null;
+            if (w.kind === 'version') versionOf.set(w.code, parseVersion(value));
+            else if (value !== null) {
+              const stored = JSON.parse(value) as StoredDecision;
+              decisions.set(decisionKey(stored.couponCode, stored.requestId), stored);
+            }
+          });
+        });
+      },
+    );
+    if (failures.length > 0) {
       this.onError('lookup');
-      this.logger.warn({ err: error }, 'Redis lookup failed; MySQL decides this batch alone');
-      return { decisions: new Map(), redelivered: 0 };
+      this.logger.warn({ err: failures[0], failedNodes: failures.length }, 'Redis lookup failed; MySQL decides what Redis did not answer');
     }
+    const redelivered = requests.filter((r) => {
+      const version = versionOf.get(r.request.coupon_code);
+      return version !== undefined && version !== null && version.topic === r.topic && version.partition === r.partition && r.offset <= version.offset;
+    }).length;
+    return { decisions, redelivered };
   }
 
   /** Caches committed decisions and raises each coupon's version; never lowers it. */
@@ -68,28 +128,48 @@ export class DecisionCache {
       const seen = versions.get(d.couponCode);
       if (!seen || d.sourceOffset > seen.sourceOffset) versions.set(d.couponCode, d);
     }
-    try {
-      // One command for the whole batch: a pipeline of thousands of SETs costs more in the client than
-      // in Redis.
-      const keys = decisions.map((d) => this.decisionRedisKey(d.couponCode, d.requestId));
-      const values = decisions.map((d) => JSON.stringify(d));
-      const pipeline = this.redis.pipeline();
-      pipeline.eval(SET_ALL_WITH_TTL, keys.length, ...keys, this.ttlSeconds, ...values);
-      pipeline.set(lastFlushKey(this.prefix), JSON.stringify({ at: Date.now(), consumerId: decisions[0]!.consumerId, decisions: decisions.length }));
-      const raised = [...versions];
-      pipeline.eval(
-        RAISE_VERSIONS,
-        raised.length,
-        ...raised.map(([code]) => this.versionRedisKey(code)),
-        this.ttlSeconds,
-        ...raised.flatMap(([, d]) => [d.sourceTopic, d.sourcePartition, d.sourceOffset]),
-      );
-      const results = (await pipeline.exec()) ?? [];
-      const failed = results.find(([error]) => error);
-      if (failed) throw failed[0];
-    } catch (error) {
+    type Write = { key: string; kind: 'decision'; d: StoredDecision } | { key: string; kind: 'version'; d: StoredDecision } | { key: string; kind: 'last-flush'; value: string };
+    const writes: Write[] = [
+      ...decisions.map((d): Write => ({ key: this.decisionRedisKey(d.couponCode, d.requestId), kind: 'decision', d })),
+      ...[...versions.values()].map((d): Write => ({ key: this.versionRedisKey(d.couponCode), kind: 'version', d })),
+      { key: lastFlushKey(this.prefix), kind: 'last-flush', value: JSON.stringify({ at: Date.now(), consumerId: decisions[0]!.consumerId, decisions: decisions.length }) },
+    ];
+    const failures = await this.perNode(
+      this.group(writes, (w) => w.key),
+      (pipeline, _slot, items) => {
+        // One script per slot for all its keys: a pipeline of thousands of SETs costs more in the client
+        // than in Redis.
+        const set: StoredDecision[] = [];
+        const raised: StoredDecision[] = [];
+        const keys: string[] = [];
+        const versionKeys: string[] = [];
+        for (const w of items) {
+          if (w.kind === 'last-flush') pipeline.set(w.key, w.value);
+          else if (w.kind === 'decision') {
+            set.push(w.d);
+            keys.push(w.key);
+          } else {
+            raised.push(w.d);
+            versionKeys.push(w.key);
+          }
+        }
+        if (keys.length + versionKeys.length === 0) return;
+        pipeline.eval(
+          SET_AND_RAISE,
+          keys.length + versionKeys.length,
+          ...keys,
+          ...versionKeys,
+          this.ttlSeconds,
+          keys.length,
+          ...set.map((d) => JSON.stringify(d)),
+          ...raised.flatMap((d) => [d.sourceTopic, d.sourcePartition, d.sourceOffset]),
+        );
+      },
+      () => {},
+    );
+    if (failures.length > 0) {
       this.onError('remember');
-      this.logger.warn({ err: error }, 'Redis update failed; the decisions are safe in MySQL');
+      this.logger.warn({ err: failures[0], failedNodes: failures.length }, 'Redis update failed; the decisions are safe in MySQL');
     }
   }
 }
@@ -98,8 +178,8 @@ export class DecisionCache {
  * Redis keys, collision-free whatever the ids contain: the coupon code's length comes first, so the
  * code's end is known without a separator that could also occur inside it (with a plain separator,
  * coupon "A}:r1" and request "x" would share a key with coupon "A" and request "r1}:x"). The braces make
- * a coupon's keys share a hash slot. The batch scripts below touch many keys at once: this needs a
- * standalone Redis, not Redis Cluster.
+ * a coupon's keys share a hash slot, so on Redis Cluster a coupon's decisions and version go in one
+ * command; the cache groups a batch's keys by slot and node.
  */
 export function decisionRedisKey(prefix: string, couponCode: string, requestId: string): string {
   return `${prefix}:d:${couponCode.length}:{${couponCode}}${requestId}`;
@@ -109,37 +189,36 @@ export function versionRedisKey(prefix: string, couponCode: string): string {
   return `${prefix}:v:${couponCode.length}:{${couponCode}}`;
 }
 
-/** KEYS: the decision keys; ARGV[1]: the TTL; ARGV[2..]: the values, in the keys' order. */
-const SET_ALL_WITH_TTL = `
-local ttl = ARGV[1]
-for i, key in ipairs(KEYS) do
-  redis.call('SET', key, ARGV[i + 1], 'EX', ttl)
-end
-return #KEYS
-`;
-
 /** Where the last flush that decided something is recorded, for `redeem status`. */
 export function lastFlushKey(prefix: string): string {
   return `${prefix}:last-flush`;
 }
 
 /**
+ * Caches decisions and raises versions, for keys of one slot (all keys of a batch, standalone).
  * A member that lost its partitions may still finish a flush after the new owner moved on, so a version
- * only ever rises. Stored as "topic|partition|offset". KEYS: version keys; ARGV[1]: the TTL; then a
- * (topic, partition, offset) triple per key.
+ * only ever rises. Stored as "topic|partition|offset".
+ * KEYS: the decision keys, then the version keys. ARGV[1]: the TTL; ARGV[2]: how many decision keys;
+ * then a value per decision key; then a (topic, partition, offset) triple per version key.
  */
-const RAISE_VERSIONS = `
+const SET_AND_RAISE = `
 local ttl = ARGV[1]
-for i, key in ipairs(KEYS) do
-  local topic, partition, offset = ARGV[3 * i - 1], ARGV[3 * i], ARGV[3 * i + 1]
-  local current = redis.call('GET', key)
+local decisions = tonumber(ARGV[2])
+for i = 1, decisions do
+  redis.call('SET', KEYS[i], ARGV[i + 2], 'EX', ttl)
+end
+local base = decisions + 2
+for i = decisions + 1, #KEYS do
+  local at = base + 3 * (i - decisions - 1)
+  local topic, partition, offset = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
+  local current = redis.call('GET', KEYS[i])
   local keep = false
   if current then
     local t, p, o = string.match(current, '^(.*)|(%d+)|(%d+)$')
     keep = t == topic and p == partition and tonumber(o) >= tonumber(offset)
   end
   if not keep then
-    redis.call('SET', key, topic .. '|' .. partition .. '|' .. offset, 'EX', ttl)
+    redis.call('SET', KEYS[i], topic .. '|' .. partition .. '|' .. offset, 'EX', ttl)
   end
 end
 return #KEYS

@@ -2,7 +2,6 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Knex } from 'knex';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../lib/config.js';
 import { FaultInjector } from '../lib/faults.js';
@@ -22,11 +21,12 @@ import { RedemptionError } from '../lib/errors.js';
 import type { Server } from 'node:http';
 import { stickyAssignor } from './sticky-assignor.js';
 import type { Ownership } from './sticky-plan.js';
+import type { RedisClient } from '../lib/redis.js';
 
 export interface ConsumerDeps {
   kafka: Kafka;
   registry: SchemaRegistryClient;
-  redis: Redis;
+  redis: RedisClient;
   knex: Knex;
   logger: Logger;
 }

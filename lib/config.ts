@@ -2,6 +2,7 @@ import { ConfigError, type SettingProblem } from './errors.js';
 import { parseFaultPlan } from './faults.js';
 import { readFileSync, statSync } from 'node:fs';
 import { REDACTED, redactUrl, rememberSecret, rememberSecretsFromEnv } from './secrets.js';
+import { parseRedisNodes } from './redis.js';
 
 /**
  * Every setting the pipeline reads, declared once: its environment variable, default, why that default,
@@ -48,6 +49,9 @@ const brokers = (raw: string): string[] => {
   for (const b of list) if (!/^[^:\s]+:\d{1,5}$/.test(b)) throw new Error(`"${b}" is not host:port`);
   return list;
 };
+
+/** `auto` (resolved later against what it depends on, e.g. the cluster's size) or a value of `parse`. */
+const autoOr = <T>(parse: (raw: string) => T) => (raw: string): T | 'auto' => (raw.trim() === 'auto' ? 'auto' : parse(raw));
 
 const mysqlUrl = (raw: string): string => {
   url(['mysql'])(raw);
@@ -286,6 +290,24 @@ export const SETTINGS = {
     doc: 'Fault injection for tests and chaos runs, off by default: e.g. `crash-after-db-commit:0.02` kills the consumer with SIGKILL at that point of 2% of flushes. Points: crash-before-db-commit, crash-after-db-commit, crash-after-redis, crash-after-audit.',
     parse: parseFaultPlan,
   },
+  redisClusterNodes: {
+    env: 'REDIS_CLUSTER_NODES',
+    default: '',
+    doc: 'Redis Cluster seed nodes as comma-separated host:port (any few of the masters and replicas); when set, Redis Cluster is used instead of `REDIS_URL`. Empty: standalone Redis.',
+    parse: parseRedisNodes,
+  },
+  topicReplicationFactor: {
+    env: 'TOPIC_REPLICATION_FACTOR',
+    default: 'auto',
+    doc: 'Replicas of each partition of the topics the project creates; `auto` is min(3, brokers in the cluster). Checked against the cluster at topic creation. Existing topics keep theirs.',
+    parse: autoOr(wholeNumber(1, 16)),
+  },
+  topicMinInsyncReplicas: {
+    env: 'TOPIC_MIN_INSYNC_REPLICAS',
+    default: 'auto',
+    doc: '`min.insync.replicas` of those topics: an acks=all write needs this many replicas, so one broker can fail without losing an acknowledged request. `auto` is 2 with 3 or more replicas, else 1. At most `TOPIC_REPLICATION_FACTOR`.',
+    parse: autoOr(wholeNumber(1, 16)),
+  },
 } satisfies Record<string, SettingSpec<unknown>>;
 
 type Settings = typeof SETTINGS;
@@ -316,6 +338,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     }
     if (c.requestTimeoutMs <= c.rebalanceTimeoutMs) {
       problems.push({ setting: 'REQUEST_TIMEOUT_MS', problem: `must be greater than REBALANCE_TIMEOUT_MS (${c.rebalanceTimeoutMs}): the coordinator may hold a SyncGroup request that long` });
+    }
+    if (c.topicReplicationFactor !== 'auto' && c.topicMinInsyncReplicas !== 'auto' && c.topicMinInsyncReplicas > c.topicReplicationFactor) {
+      problems.push({ setting: 'TOPIC_MIN_INSYNC_REPLICAS', problem: `must be at most TOPIC_REPLICATION_FACTOR (${c.topicReplicationFactor}): no write could ever succeed` });
     }
     if (c.auditTopic === c.redemptionTopic) problems.push({ setting: 'AUDIT_TOPIC', problem: 'must differ from REDEMPTION_TOPIC' });
     problems.push(...securityProblems(c));

@@ -51,6 +51,8 @@ export async function withAdmin<T>(kafka: Kafka, work: (admin: Admin) => Promise
 export interface TopicSpec {
   topic: string;
   partitions: number;
+  /** Replicas per partition; the broker's default.replication.factor when absent. */
+  replicationFactor?: number;
   configs?: Record<string, string>;
 }
 
@@ -67,7 +69,7 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], lo
       topics: missing.map((s) => ({
         topic: s.topic,
         numPartitions: s.partitions,
-        replicationFactor: -1,
+        replicationFactor: s.replicationFactor ?? -1,
         configEntries: Object.entries(s.configs ?? {}).map(([name, value]) => ({ name, value })),
       })),
     });

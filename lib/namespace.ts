@@ -1,14 +1,13 @@
 import { withAdmin } from './kafka.js';
 import type { Kafka } from 'kafkajs';
-import type { Redis } from 'ioredis';
 import { dropDatabase } from './mysql.js';
-import { redisReady } from './redis.js';
+import { isCluster, type RedisClient, redisMasters, redisReady } from './redis.js';
 
 /**
  * Removes what a test, chaos or benchmark run made for itself: the topics whose names start with
  * `topicPrefix`, the Redis keys under `redisPattern`, and the given databases.
  */
-export async function removeNamespace(o: { kafka: Kafka; redis: Redis; topicPrefix: string; redisPattern: string; databases: readonly string[] }): Promise<void> {
+export async function removeNamespace(o: { kafka: Kafka; redis: RedisClient; topicPrefix: string; redisPattern: string; databases: readonly string[] }): Promise<void> {
   await withAdmin(o.kafka, async (admin) => {
     const topics = (await admin.listTopics()).filter((t) => t.startsWith(o.topicPrefix));
     if (topics.length > 0) await admin.deleteTopics({ topics });
@@ -17,15 +16,27 @@ export async function removeNamespace(o: { kafka: Kafka; redis: Redis; topicPref
   for (const url of o.databases) await dropDatabase(url);
 }
 
-/** Deletes the Redis keys matching `pattern` (SCAN, so Redis is never blocked); returns how many. */
-export async function removeRedisKeys(redis: Redis, pattern: string): Promise<number> {
+/**
+ * Deletes the Redis keys matching `pattern` (SCAN, so Redis is never blocked); returns how many. SCAN
+ * walks one server's keys: on a cluster, every master's. The keys of one SCAN page may lie in many slots,
+ * which one DEL on a cluster refuses, so they go one UNLINK per key there, pipelined per master.
+ */
+export async function removeRedisKeys(redis: RedisClient, pattern: string): Promise<number> {
   await redisReady(redis);
   let removed = 0;
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    if (keys.length > 0) removed += await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  for (const node of redisMasters(redis)) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      if (keys.length > 0) {
+        if (isCluster(redis)) {
+          const pipeline = node.pipeline();
+          for (const key of keys) pipeline.unlink(key);
+          removed += ((await pipeline.exec()) ?? []).filter(([error]) => !error).length;
+        } else removed += await node.del(...keys);
+      }
+      cursor = next;
+    } while (cursor !== '0');
+  }
   return removed;
 }

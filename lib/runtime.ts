@@ -1,12 +1,11 @@
 import type { Kafka } from 'kafkajs';
 import type { Knex } from 'knex';
-import type { Redis } from 'ioredis';
 import { loadConfig, type Config } from './config.js';
 import { createKafka } from './kafka.js';
 import { createLogger, type Logger } from './logger.js';
 import { createKnex, useMysqlTls } from './mysql.js';
 import { kafkaSecurity, mysqlTls, redisTls, registryConnection } from './connections.js';
-import { createRedis, redisReady } from './redis.js';
+import { createRedis, type RedisClient, redisReady } from './redis.js';
 import { SchemaRegistryClient } from '../schemas/registry.js';
 
 /**
@@ -17,7 +16,7 @@ export class Runtime {
   readonly logger: Logger;
   private kafkaClient?: Kafka;
   private registryClient?: SchemaRegistryClient;
-  private redisClient?: Redis;
+  private redisClient?: RedisClient;
   private knexClient?: Knex;
 
   /** `logFile`: where the logs go instead of stderr (an interactive command keeps its output readable). */
@@ -46,8 +45,9 @@ export class Runtime {
     return this.registryClient;
   }
 
-  redis(): Redis {
-    this.redisClient ??= createRedis(this.config.redisUrl, redisTls(this.config));
+  /** Standalone Redis, or Redis Cluster when `REDIS_CLUSTER_NODES` names its nodes. */
+  redis(): RedisClient {
+    this.redisClient ??= createRedis(this.config.redisUrl, this.config.redisClusterNodes, redisTls(this.config));
     return this.redisClient;
   }
 
@@ -55,7 +55,7 @@ export class Runtime {
    * The Redis client once it is connected: `redis()` fails fast instead of queueing, so a command sent
    * before the connection is up would fail.
    */
-  async connectedRedis(): Promise<Redis> {
+  async connectedRedis(): Promise<RedisClient> {
     const redis = this.redis();
     await redisReady(redis);
     return redis;

@@ -19,6 +19,7 @@ import { RateLimiter } from '../lib/progress.js';
 import type { RedemptionRequested } from '../schemas/types.js';
 import { verify, type VerifyReport } from '../verify/verify.js';
 import { bounceRedis, stackRestart } from './stack/stack.js';
+import { type ClusterFaultKind, clusterFaultKinds, flushAllMasters, strikeClusterFault } from './chaos-cluster-faults.js';
 
 /**
  * The chaos run: a paced checkout load through a few consumer processes while faults strike one after
@@ -43,7 +44,8 @@ export interface ChaosOptions {
 
 export interface ChaosSummary {
   namespace: string;
-  faults: Record<FaultKind, number>;
+  /** Per kind struck in this run (the cluster kinds only when the run used the cluster profile). */
+  faults: Partial<Record<FaultKind | ClusterFaultKind, number>>;
   skipped: string[];
   produced: number;
   decided: number;
@@ -51,7 +53,7 @@ export interface ChaosSummary {
   rebalances: number;
   verify: VerifyReport;
   /** Per fault struck: milliseconds until every partition with work was committing again (null: not within 2 min). */
-  recoveries: { kind: FaultKind; ms: number | null }[];
+  recoveries: { kind: FaultKind | ClusterFaultKind; ms: number | null }[];
 }
 
 
@@ -112,10 +114,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
     }
   })();
 
-  const faults = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
+  // Pointed at the cluster profile, the run also kills brokers and Redis masters (scripts/chaos-cluster-faults.ts).
+  const kinds: (FaultKind | ClusterFaultKind)[] = [...FAULT_KINDS, ...clusterFaultKinds(config)];
+  const faults = Object.fromEntries(kinds.map((k) => [k, 0])) as Record<FaultKind | ClusterFaultKind, number>;
   const skipped: string[] = [];
   const random = seededRandom(o.seed);
-  const strike = async (kind: FaultKind): Promise<boolean> => {
+  const strike = async (kind: FaultKind | ClusterFaultKind): Promise<boolean> => {
     switch (kind) {
       case 'kill-9-consumer': {
         const victim = consumers.splice(Math.floor(random() * consumers.length), 1)[0]!;
@@ -135,10 +139,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
         return true;
       }
       case 'flush-redis': {
-        await (await rt.connectedRedis()).flushall();
+        await flushAllMasters(await rt.connectedRedis());
         return true;
       }
       case 'restart-redis':
+        // On Redis Cluster the machine's Redis is not the run's: kill-9-redis-master is the fault there.
+        if (config.redisClusterNodes.length > 0) return false;
         await bounceRedis(1000);
         return true;
       case 'pause-mysql': {
@@ -153,14 +159,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
       }
       case 'restart-kafka':
         return stackRestart('kafka', () => {});
+      default:
+        return strikeClusterFault(kind, { kafka: rt.kafka(), topic: config.redemptionTopic, hotKey: coupons[0]!.code });
     }
   };
 
   // Recovery is measured in the background, so that the next fault strikes on time.
   const probe = rt.kafka().admin();
   await probe.connect();
-  const measuring: Promise<{ kind: FaultKind; ms: number | null }>[] = [];
-  const measure = (kind: FaultKind, struckAt: number) =>
+  const measuring: Promise<{ kind: FaultKind | ClusterFaultKind; ms: number | null }>[] = [];
+  const measure = (kind: FaultKind | ClusterFaultKind, struckAt: number) =>
     measuring.push(
       timeToRecover(probe, config.consumerGroup, config.redemptionTopic, struckAt, 120_000).then(
         (ms) => {
@@ -171,14 +179,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
       ),
     );
 
-  let order: FaultKind[] = [];
+  let order: (FaultKind | ClusterFaultKind)[] = [];
   while (Date.now() + o.intervalMs < endAt) {
     await sleep(o.intervalMs);
-    if (order.length === 0) order = [...FAULT_KINDS].sort(() => random() - 0.5);
+    if (order.length === 0) order = [...kinds].sort(() => random() - 0.5);
     const kind = order.shift()!;
     const started = Date.now();
     if (await strike(kind)) {
-      faults[kind] += 1;
+      faults[kind] = (faults[kind] ?? 0) + 1;
       measure(kind, started);
       o.print(`  ${new Date().toISOString()} ${kind} (${Date.now() - started} ms; ${consumers.length} consumers)`);
     } else {
@@ -253,8 +261,10 @@ function formatRecoveries(list: readonly { ms: number | null }[]): string {
 
 export function formatChaosSummary(s: ChaosSummary): string {
   const rows: [string, string][] = [
-    ...FAULT_KINDS.map((k): [string, string] => [`faults: ${k}`, String(s.faults[k])]),
-    ...FAULT_KINDS.filter((k) => s.faults[k] > 0).map((k): [string, string] => [`recovery: ${k}`, formatRecoveries(s.recoveries.filter((r) => r.kind === k))]),
+    ...(Object.keys(s.faults) as (FaultKind | ClusterFaultKind)[]).map((k): [string, string] => [`faults: ${k}`, String(s.faults[k] ?? 0)]),
+    ...(Object.keys(s.faults) as (FaultKind | ClusterFaultKind)[])
+      .filter((k) => (s.faults[k] ?? 0) > 0)
+      .map((k): [string, string] => [`recovery: ${k}`, formatRecoveries(s.recoveries.filter((r) => r.kind === k))]),
     ['requests produced', String(s.produced)],
     ['decided', String(s.decided)],
     ['dead-lettered', String(s.deadLettered)],

@@ -6,7 +6,9 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
+
 import { duration, int, print, runProgram, withRuntime } from '../cli/program.js';
+import { RedemptionError } from '../lib/errors.js';
 import { demo } from './demo.js';
 import { stackDown, stackStatus, stackUp } from './stack/stack.js';
 
@@ -17,14 +19,30 @@ stack
   .command('up')
   .description('start what is not running (idempotent)')
   .option('--secure', 'also a SASL_SSL broker (SCRAM-SHA-512 and PLAIN over TLS) on its own ports (STACK_SECURE_KAFKA_PORT, default 9094); client settings in .stack/kafka-secure/client.env', false)
-  .action((o: { secure: boolean }) => stackUp(print, o));
-stack.command('down').description('stop what `stack up` started').action(() => stackDown(print));
+  .option('--kafka-nodes <n>', 'also a replicated Kafka cluster of 3 KRaft nodes on 19092-19094 (1 = the single node only)', int(1), 1)
+  .option('--redis-cluster', 'also a Redis Cluster of 3 masters and 3 replicas on 7000-7005', false)
+  .action(async (o: { secure: boolean; kafkaNodes: number; redisCluster: boolean }) => {
+    if (o.kafkaNodes !== 1 && o.kafkaNodes !== 3) throw new RedemptionError('INPUT_INVALID', `--kafka-nodes must be 1 or 3, got ${o.kafkaNodes}`);
+    await stackUp(print, { secure: o.secure });
+    if (o.kafkaNodes === 1 && !o.redisCluster) return;
+    // The cluster profile runs beside the single-node stack (the schema registry, MySQL and the default
+    // stack stay as they are); its processes and folders are its own.
+    const { clusterUp } = await import('./stack/cluster-profile.js');
+    await clusterUp({ kafka: o.kafkaNodes === 3, redis: o.redisCluster }, print);
+  });
+stack
+  .command('down')
+  .description('stop what `stack up` started')
+  .action(async () => {
+    await (await import('./stack/cluster-profile.js')).clusterDown(print);
+    await stackDown(print);
+  });
 stack
   .command('status')
   .description('each component, its address and whether it answers')
   .action(async () => {
-    const rows = await stackStatus();
-    for (const r of rows) print(`${r.component.padEnd(9)} ${r.address.padEnd(16)} ${(r.up ? 'up' : 'DOWN').padEnd(5)} ${r.managed}`);
+    const rows = [...(await stackStatus()), ...(await (await import('./stack/cluster-profile.js')).clusterStatus())];
+    for (const r of rows) print(`${r.component.padEnd(10)} ${r.address.padEnd(16)} ${(r.up ? 'up' : 'DOWN').padEnd(5)} ${r.managed}`);
     if (rows.some((r) => !r.up)) process.exitCode = 1;
   });
 

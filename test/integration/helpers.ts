@@ -9,10 +9,10 @@ import { loadConfig, type Config } from '../../lib/config.js';
 import { migrateToLatest, withDatabase } from '../../lib/mysql.js';
 import { removeNamespace } from '../../lib/namespace.js';
 import { Runtime } from '../../lib/runtime.js';
-import { pipelineTopics } from '../../lib/topics.js';
+import { ensurePipelineTopics } from '../../lib/topics.js';
 import { RedemptionProducer } from '../../producers/redemption-producer.js';
 import type { RedemptionDecided, RedemptionRequested } from '../../schemas/types.js';
-import { ensureTopics, groupProgress } from '../../lib/kafka.js';
+import { groupProgress } from '../../lib/kafka.js';
 
 const BIN = fileURLToPath(new URL('../../bin/redeem.mjs', import.meta.url));
 
@@ -47,7 +47,7 @@ export class IsolatedPipeline {
     const admin = this.rt.kafka().admin();
     await admin.connect();
     try {
-      await ensureTopics(admin, pipelineTopics(this.config), this.rt.logger);
+      await ensurePipelineTopics(admin, this.config, this.rt.logger);
     } finally {
       await admin.disconnect();
     }

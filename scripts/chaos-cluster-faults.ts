@@ -1,0 +1,87 @@
+import type { Kafka } from 'kafkajs';
+
+import type { Config } from '../lib/config.js';
+import { keySlot, type RedisClient, redisMasters } from '../lib/redis.js';
+import { kafkaClusterBrokers, kafkaNodePid, liveBrokers, startKafkaNode, stopKafkaNode } from './stack/kafka-cluster.js';
+import { killRedisMaster, redisClusterNodes, startRedisNode } from './stack/redis-cluster.js';
+
+/**
+ * The chaos run's faults for the cluster profile (`stack up --kafka-nodes 3 --redis-cluster`), struck
+ * only when the run is pointed at it (KAFKA_BROKERS / REDIS_CLUSTER_NODES naming the profile's nodes)
+ * and this checkout's stack started those processes: kill -9 the broker leading most partitions of the
+ * requests topic and bring it back; kill -9 the Redis master of a hot coupon (its replica takes over,
+ * the killed node comes back as a replica); a rolling restart of the three brokers.
+ */
+export const CLUSTER_FAULT_KINDS = ['kill-9-broker', 'kill-9-redis-master', 'rolling-restart-kafka'] as const;
+export type ClusterFaultKind = (typeof CLUSTER_FAULT_KINDS)[number];
+
+export function clusterFaultKinds(config: Pick<Config, 'kafkaBrokers' | 'redisClusterNodes'>): ClusterFaultKind[] {
+  const kafka = config.kafkaBrokers.join(',') === kafkaClusterBrokers() && kafkaNodePid(1) !== null;
+  const redis = config.redisClusterNodes.map((n) => `${n.host}:${n.port}`).join(',') === redisClusterNodes();
+  return CLUSTER_FAULT_KINDS.filter((k) => (k === 'kill-9-redis-master' ? redis : kafka));
+}
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  throw new Error(`cluster fault: the cluster did not recover within ${timeoutMs / 1000} s`);
+}
+
+async function inSync(kafka: Kafka): Promise<boolean> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    const { topics } = await admin.fetchTopicMetadata();
+    return topics.every((t) => t.partitions.every((p) => p.leader >= 0 && p.isr.length === p.replicas.length));
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+async function busiestLeader(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const leads = new Map<number, number>();
+    for (const p of (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions) leads.set(p.leader, (leads.get(p.leader) ?? 0) + 1);
+    return [...leads].sort((a, b) => b[1] - a[1])[0]![0];
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Strikes `kind` and returns once the cluster is whole again (every replica in sync, every node back). */
+export async function strikeClusterFault(kind: ClusterFaultKind, o: { kafka: Kafka; topic: string; hotKey: string }): Promise<boolean> {
+  switch (kind) {
+    case 'kill-9-broker': {
+      const id = await busiestLeader(o.kafka, o.topic);
+      if (!(await stopKafkaNode(id, 'SIGKILL'))) return false;
+      await waitUntil(async () => !(await liveBrokers()).includes(id), 30_000);
+      startKafkaNode(id);
+      await waitUntil(() => inSync(o.kafka), 180_000);
+      return true;
+    }
+    case 'kill-9-redis-master': {
+      const { killed } = await killRedisMaster(keySlot(o.hotKey));
+      await startRedisNode(killed);
+      return true;
+    }
+    case 'rolling-restart-kafka':
+      for (const id of [1, 2, 3]) {
+        if (!(await stopKafkaNode(id, 'SIGTERM'))) return false;
+        startKafkaNode(id);
+        await waitUntil(() => inSync(o.kafka), 180_000);
+      }
+      return true;
+  }
+}
+
+/** FLUSHALL on every master: on a cluster, one FLUSHALL reaches only the node it is sent to. */
+export async function flushAllMasters(redis: RedisClient): Promise<void> {
+  await Promise.all(redisMasters(redis).map((node) => node.flushall()));
+}

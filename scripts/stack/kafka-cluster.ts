@@ -1,0 +1,207 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { RedemptionError } from '../../lib/errors.js';
+
+/**
+ * The replicated Kafka profile of the local stack: three KRaft nodes, each broker and controller in one
+ * process (a 3-voter controller quorum), from the same jars as the single node (.stack/kafka/libs),
+ * on 127.0.0.1:19092-19094 (controllers 19192-19194), each with its own storage and log under
+ * .stack/kafka-cluster/node-N/. Internal topics are replicated 3 ways with min.insync.replicas 2, so one
+ * node can die without losing an acknowledged write or the group's offsets. The single-node stack on
+ * 9092 is left alone: the two run side by side.
+ */
+
+const SCRIPT_DIR = dirname(fileURLToPath(import.meta.url));
+const STACK_DIR = process.env.STACK_DIR ?? join(SCRIPT_DIR, '..', '..', '.stack');
+const CLUSTER_DIR = join(STACK_DIR, 'kafka-cluster');
+const LIBS = process.env.KAFKA_LIBS_DIR ?? join(STACK_DIR, 'kafka', 'libs');
+const HOST = '127.0.0.1';
+export const KAFKA_NODE_IDS = [1, 2, 3] as const;
+export type KafkaNodeId = (typeof KAFKA_NODE_IDS)[number];
+
+type Print = (line: string) => void;
+
+export const brokerPort = (id: number): number => 19091 + id;
+const controllerPort = (id: number): number => 19191 + id;
+const nodeDir = (id: number): string => join(CLUSTER_DIR, `node-${id}`);
+const marker = (id: number): string => `-Dredemption.stack=kafka-cluster-${id}`;
+
+export function kafkaClusterBrokers(): string {
+  return KAFKA_NODE_IDS.map((id) => `${HOST}:${brokerPort(id)}`).join(',');
+}
+
+function properties(id: number): string {
+  const voters = KAFKA_NODE_IDS.map((v) => `${v}@${HOST}:${controllerPort(v)}`).join(',');
+  return `# Written by scripts/stack/kafka-cluster.ts; node ${id} of 3, broker and controller in one process.
+process.roles=broker,controller
+node.id=${id}
+controller.quorum.voters=${voters}
+listeners=PLAINTEXT://${HOST}:${brokerPort(id)},CONTROLLER://${HOST}:${controllerPort(id)}
+advertised.listeners=PLAINTEXT://${HOST}:${brokerPort(id)}
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=${join(nodeDir(id), 'data')}
+auto.create.topics.enable=false
+num.partitions=1
+default.replication.factor=3
+# The group's offsets and the idempotent producers' state survive the loss of one node.
+offsets.topic.replication.factor=3
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=3
+transaction.state.log.min.isr=2
+share.coordinator.state.topic.replication.factor=3
+share.coordinator.state.topic.min.isr=2
+# Never elect a replica that missed acknowledged writes.
+unclean.leader.election.enable=false
+# A killed node is fenced after 6 s without heartbeats (default 9 s) and its partitions move on.
+broker.heartbeat.interval.ms=1000
+broker.session.timeout.ms=6000
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=2
+num.replica.fetchers=1
+log.segment.bytes=268435456
+`;
+}
+
+/** The pid of node `id` if this stack started it and it still runs (pid file and command line). */
+export function kafkaNodePid(id: number): number | null {
+  const file = join(nodeDir(id), 'kafka.pid');
+  if (!existsSync(file)) return null;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker(id)) ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+function ensureLibs(print: Print): void {
+  if (existsSync(join(LIBS, '.complete'))) return;
+  print('fetching Apache Kafka from Maven Central (first run only)...');
+  mkdirSync(STACK_DIR, { recursive: true });
+  rmSync(LIBS, { recursive: true, force: true });
+  const result = spawnSync('mvn', ['-q', '-B', '-Dstyle.color=never', '-f', join(SCRIPT_DIR, 'kafka-pom.xml'), 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${LIBS}`], { stdio: ['ignore', 'inherit', 'inherit'], cwd: STACK_DIR });
+  if (result.status !== 0) throw new RedemptionError('STACK_FAILED', `mvn failed fetching Apache Kafka (exit ${result.status ?? result.error?.message})`);
+  writeFileSync(join(LIBS, '.complete'), '');
+}
+
+/** Writes each node's properties and formats the storage of all three with one cluster id (first run). */
+function prepare(print: Print): void {
+  for (const id of KAFKA_NODE_IDS) {
+    mkdirSync(nodeDir(id), { recursive: true });
+    writeFileSync(join(nodeDir(id), 'server.properties'), properties(id));
+  }
+  if (KAFKA_NODE_IDS.every((id) => existsSync(join(nodeDir(id), 'data', 'meta.properties')))) return;
+  print('kafka-cluster: formatting storage of 3 nodes (first run only)...');
+  const classpath = `${LIBS}/*`;
+  const uuid = spawnSync('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'random-uuid'], { encoding: 'utf8' });
+  const clusterId = uuid.stdout.trim().split('\n').pop() ?? '';
+  if (uuid.status !== 0 || !/^[A-Za-z0-9_-]{22}$/.test(clusterId)) throw new RedemptionError('STACK_FAILED', `kafka-storage random-uuid failed: ${uuid.stderr || uuid.stdout}`);
+  for (const id of KAFKA_NODE_IDS) {
+    rmSync(join(nodeDir(id), 'data'), { recursive: true, force: true });
+    // Static quorum (controller.quorum.voters): no --standalone / --initial-controllers.
+    const format = spawnSync('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', join(nodeDir(id), 'server.properties')], { encoding: 'utf8' });
+    if (format.status !== 0) throw new RedemptionError('STACK_FAILED', `formatting node ${id} failed: ${format.stderr || format.stdout}`);
+  }
+}
+
+/** Starts node `id` in the background unless this stack already runs it. */
+export function startKafkaNode(id: number, print: Print = () => {}): void {
+  if (kafkaNodePid(id) !== null) return;
+  const log = openSync(join(nodeDir(id), 'kafka.log'), 'a');
+  const child = spawn(
+    'java',
+    [
+      marker(id),
+      // Three brokers share 2 cores and the other services: small heaps.
+      '-Xms128m',
+      '-Xmx512m',
+      '-XX:+UseG1GC',
+      '-XX:MaxGCPauseMillis=20',
+      '-XX:ActiveProcessorCount=2',
+      '-Djava.awt.headless=true',
+      `-Dlog4j2.configurationFile=${join(SCRIPT_DIR, 'kafka-log4j2.yaml')}`,
+      '-cp',
+      `${LIBS}/*`,
+      'kafka.Kafka',
+      join(nodeDir(id), 'server.properties'),
+    ],
+    { detached: true, stdio: ['ignore', log, log], cwd: nodeDir(id) },
+  );
+  closeSync(log);
+  child.unref();
+  writeFileSync(join(nodeDir(id), 'kafka.pid'), String(child.pid));
+  print(`kafka-cluster: node ${id} started (pid ${child.pid}, ${HOST}:${brokerPort(id)})`);
+}
+
+/** The brokers the cluster's metadata lists as alive, asked through any node that answers. */
+export async function liveBrokers(): Promise<number[]> {
+  const { Kafka, logLevel } = await import('kafkajs');
+  const admin = new Kafka({ brokers: kafkaClusterBrokers().split(','), clientId: 'redeem-stack', logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 2000 }).admin();
+  try {
+    await admin.connect();
+    return (await admin.describeCluster()).brokers.map((b) => b.nodeId).sort();
+  } catch {
+    return [];
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+export async function waitForBrokers(count: number, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if ((await liveBrokers()).length >= count) return;
+    if (KAFKA_NODE_IDS.some((id) => existsSync(join(nodeDir(id), 'kafka.pid')) && kafkaNodePid(id) === null && count === KAFKA_NODE_IDS.length)) {
+      const dead = KAFKA_NODE_IDS.find((id) => kafkaNodePid(id) === null)!;
+      const log = join(nodeDir(dead), 'kafka.log');
+      throw new RedemptionError('STACK_FAILED', `kafka-cluster node ${dead} exited; last lines of ${log}:\n${readFileSync(log, 'utf8').split('\n').slice(-15).join('\n')}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new RedemptionError('STACK_FAILED', `kafka-cluster: ${count} brokers did not answer within ${timeoutMs / 1000} s`);
+}
+
+export async function kafkaClusterUp(print: Print = console.log): Promise<void> {
+  ensureLibs(print);
+  prepare(print);
+  for (const id of KAFKA_NODE_IDS) startKafkaNode(id, print);
+  await waitForBrokers(KAFKA_NODE_IDS.length);
+  print(`kafka-cluster: 3 brokers up (KAFKA_BROKERS=${kafkaClusterBrokers()})`);
+}
+
+/** SIGTERM (a controlled shutdown: leadership moves first) and wait for the process to end. */
+export async function stopKafkaNode(id: number, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<boolean> {
+  const pid = kafkaNodePid(id);
+  if (pid === null) return false;
+  process.kill(pid, signal);
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline && kafkaNodePid(id) !== null) await new Promise((resolve) => setTimeout(resolve, 200));
+  if (kafkaNodePid(id) !== null) process.kill(pid, 'SIGKILL');
+  return true;
+}
+
+export async function kafkaClusterDown(print: Print = console.log): Promise<void> {
+  for (const id of KAFKA_NODE_IDS) if (await stopKafkaNode(id)) print(`kafka-cluster: node ${id} stopped`);
+}
+
+export interface KafkaNodeStatus {
+  id: number;
+  address: string;
+  pid: number | null;
+  alive: boolean;
+}
+
+export async function kafkaClusterStatus(): Promise<KafkaNodeStatus[]> {
+  const alive = await liveBrokers();
+  return KAFKA_NODE_IDS.map((id) => ({ id, address: `${HOST}:${brokerPort(id)}`, pid: kafkaNodePid(id), alive: alive.includes(id) }));
+}
+
+export function kafkaClusterStarted(): boolean {
+  return KAFKA_NODE_IDS.some((id) => kafkaNodePid(id) !== null);
+}
