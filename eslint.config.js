@@ -31,10 +31,7 @@ export default tseslint.config(
     files: ['producers/**', 'consumers/**', 'schemas/**', 'lib/**', 'verify/**', 'cli/**', 'migrations/**'],
     rules: {
       'no-restricted-imports': ['error', TOOL_IMPORTS],
-      'no-restricted-syntax': [
-        'error',
-        { selector: 'ImportExpression[source.value=/(^|\\/)(scripts|bench)\\//]', message: TOOL_IMPORTS.patterns[0].message },
-      ],
+      'no-restricted-syntax': ['error', { selector: 'ImportExpression[source.value=/(^|\\/)(scripts|bench)\\//]', message: TOOL_IMPORTS.patterns[0].message }],
     },
   },
   {

@@ -6,8 +6,8 @@
  * Built to dist/ by `npm run build` (package.json "exports"); inside this repository tsconfig's
  * `paths` maps the name to this file, so the examples run with tsx without a build.
  */
-export { RedemptionProducer, RequestRefusedError, type RedemptionProducerOptions } from './producers/redemption-producer.js';
-export { requestFromJson, requestProblems } from './schemas/request-validation.js';
 export { murmur2Partition } from './consumers/partition-contract.js';
-export { RedemptionError, InputError, type ErrorCode } from './lib/errors.js';
-export type { RedemptionRequested, RedemptionDecided, RedemptionOp, Decision, RejectReason } from './schemas/types.js';
+export { type ErrorCode, InputError, RedemptionError } from './lib/errors.js';
+export { RedemptionProducer, type RedemptionProducerOptions, RequestRefusedError } from './producers/redemption-producer.js';
+export { requestFromJson, requestProblems } from './schemas/request-validation.js';
+export type { Decision, RedemptionDecided, RedemptionOp, RedemptionRequested, RejectReason } from './schemas/types.js';

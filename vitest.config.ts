@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+
 import { defineConfig } from 'vitest/config';
 
 // The package's own name, as its users import it, resolves to the source (no build needed for tests).

@@ -36,7 +36,9 @@ export function benchChart(r: ChartInput): string {
     ...Object.entries(r.raw).map(([stage, s]) => ({ label: `raw ${stage}`, value: s.perSecond, color: '#7f8c8d' })),
   ];
   const colors = { p50: '#27ae60', p95: '#f39c12', p99: '#8e44ad' };
-  const latency = r.latency.flatMap((l) => (['p50', 'p95', 'p99'] as const).map((p) => ({ label: `${l.offeredPerSecond}/s ${p}`, value: l[p], color: colors[p] })));
+  const latency = r.latency.flatMap((l) =>
+    (['p50', 'p95', 'p99'] as const).map((p) => ({ label: `${l.offeredPerSecond}/s ${p}`, value: l[p], color: colors[p] })),
+  );
   return [
     '<svg xmlns="http://www.w3.org/2000/svg" width="900" height="270" font-family="sans-serif">',
     '<rect width="900" height="270" fill="white"/>',

@@ -1,13 +1,14 @@
 import type { Kafka } from 'kafkajs';
 import type { Knex } from 'knex';
 import pino from 'pino';
-import { readTopicFromStart } from '../lib/kafka.js';
+
 import { DecisionCache } from '../consumers/decision-cache.js';
 import { RedemptionStore } from '../consumers/redemption-store.js';
 import type { SourcedRequest } from '../consumers/types.js';
+import { readTopicFromStart } from '../lib/kafka.js';
+import type { RedisClient } from '../lib/redis.js';
 import type { Decoder } from '../schemas/registry.js';
 import type { RedemptionRequested } from '../schemas/types.js';
-import type { RedisClient } from '../lib/redis.js';
 
 export interface StageRate {
   requests: number;
@@ -18,7 +19,12 @@ export interface StageRate {
 const rate = (requests: number, seconds: number): StageRate => ({ requests, seconds, perSecond: Math.round(requests / Math.max(seconds, 1e-6)) });
 
 /** Raw Kafka: the topic read and decoded under a throwaway group, nothing else. Keeps what it decoded. */
-export async function rawKafka(kafka: Kafka, topic: string, decoder: Decoder<RedemptionRequested>, total: number): Promise<{ rate: StageRate; requests: SourcedRequest[] }> {
+export async function rawKafka(
+  kafka: Kafka,
+  topic: string,
+  decoder: Decoder<RedemptionRequested>,
+  total: number,
+): Promise<{ rate: StageRate; requests: SourcedRequest[] }> {
   const requests: SourcedRequest[] = [];
   let started = 0;
   await readTopicFromStart(kafka, topic, total, async (batch) => {
@@ -36,7 +42,19 @@ export async function rawRedis(redis: RedisClient, prefix: string, requests: rea
     const slice = requests.slice(i, i + chunk);
     await cache.lookup(slice);
     await cache.remember(
-      slice.map((s) => ({ couponCode: s.request.coupon_code, requestId: s.request.request_id, op: s.request.op, decision: 'APPLIED', reason: null, remainingQuota: 1, sourceTopic: s.topic, sourcePartition: s.partition, sourceOffset: s.offset, decidedAt: Date.now(), consumerId: 'bench' })),
+      slice.map((s) => ({
+        couponCode: s.request.coupon_code,
+        requestId: s.request.request_id,
+        op: s.request.op,
+        decision: 'APPLIED',
+        reason: null,
+        remainingQuota: 1,
+        sourceTopic: s.topic,
+        sourcePartition: s.partition,
+        sourceOffset: s.offset,
+        decidedAt: Date.now(),
+        consumerId: 'bench',
+      })),
     );
   }
   return rate(requests.length, (Date.now() - started) / 1000);
@@ -56,7 +74,8 @@ export async function rawMysql(knex: Knex, requests: readonly SourcedRequest[], 
   const started = Date.now();
   const worker = async () => {
     for (let q = queues.shift(); q; q = queues.shift()) {
-      for (let i = 0; i < q.length; i += chunk) await store.flush(q.slice(i, i + chunk), { consumerId: 'bench', decidedAt: Date.now(), mode: { kind: 'commit' } });
+      for (let i = 0; i < q.length; i += chunk)
+        await store.flush(q.slice(i, i + chunk), { consumerId: 'bench', decidedAt: Date.now(), mode: { kind: 'commit' } });
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));

@@ -12,7 +12,10 @@ export function formatBench(r: Record<string, unknown>): string {
     correct: boolean;
   };
   const rows: [string, string][] = [
-    ...x.drain.map((d): [string, string] => [`drain, ${d.processes} consumer process(es)`, `${d.perSecond.toLocaleString('en-US')} requests/s${d.correct ? '' : '  INCORRECT'}`]),
+    ...x.drain.map((d): [string, string] => [
+      `drain, ${d.processes} consumer process(es)`,
+      `${d.perSecond.toLocaleString('en-US')} requests/s${d.correct ? '' : '  INCORRECT'}`,
+    ]),
     [`naive baseline (${x.naive.requests} requests)`, `${x.naive.perSecond.toLocaleString('en-US')} requests/s${x.naive.correct ? '' : '  INCORRECT'}`],
     ['pipeline / naive', `${x.pipelineOverNaive}x`],
     ...Object.entries(x.raw).map(([k, v]): [string, string] => [`raw ${k}`, `${v.perSecond.toLocaleString('en-US')} requests/s`]),

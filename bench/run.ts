@@ -1,19 +1,21 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem, hostname } from 'node:os';
+import { cpus, hostname, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
+
 import type { Admin } from 'kafkajs';
-import { Runtime } from '../lib/runtime.js';
+
+import { type Config, loadConfig } from '../lib/config.js';
 import { generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
-import { loadConfig, type Config } from '../lib/config.js';
+import { groupProgress, readTopicFromStart } from '../lib/kafka.js';
 import { migrateToLatest, withDatabase } from '../lib/mysql.js';
 import { removeNamespace } from '../lib/namespace.js';
-import { groupProgress, readTopicFromStart } from '../lib/kafka.js';
+import { ProgressBar, RateLimiter } from '../lib/progress.js';
+import { Runtime } from '../lib/runtime.js';
 import { ensurePipelineTopics } from '../lib/topics.js';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../producers/checkout-simulator.js';
 import { RedemptionProducer } from '../producers/redemption-producer.js';
-import { ProgressBar, RateLimiter } from '../lib/progress.js';
 import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
 import { stackUp } from '../scripts/stack/stack.js';
 import { verify } from '../verify/verify.js';
@@ -81,8 +83,25 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
   const rt = new Runtime(ns('setup'));
   const databases: string[] = [];
   const topics: string[] = [];
-  const coupons = generateCoupons({ count: o.coupons, prefix: 'BENCH', campaigns: 10, quota: Math.max(10, Math.round((o.requests / o.coupons) * 3)), perUserLimit: 3, validFrom: new Date('2026-01-01T00:00:00Z'), validUntil: new Date('2027-01-01T00:00:00Z') });
-  const simulation = (count: number, seed: number) => simulateCheckout({ ...DEFAULT_SIMULATION, count, couponCodes: coupons.map((c) => c.code), users: Math.max(1000, o.requests / 20), seed, retryShare: 0.03, refundShare: 0.02 });
+  const coupons = generateCoupons({
+    count: o.coupons,
+    prefix: 'BENCH',
+    campaigns: 10,
+    quota: Math.max(10, Math.round((o.requests / o.coupons) * 3)),
+    perUserLimit: 3,
+    validFrom: new Date('2026-01-01T00:00:00Z'),
+    validUntil: new Date('2027-01-01T00:00:00Z'),
+  });
+  const simulation = (count: number, seed: number) =>
+    simulateCheckout({
+      ...DEFAULT_SIMULATION,
+      count,
+      couponCodes: coupons.map((c) => c.code),
+      users: Math.max(1000, o.requests / 20),
+      seed,
+      retryShare: 0.03,
+      refundShare: 0.02,
+    });
 
   const prepare = async (c: Config) => {
     databases.push(c.mysqlUrl);
@@ -105,7 +124,14 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
   const check = async (c: Config, stops?: Map<number, number>) => {
     const r = new Runtime(c);
     try {
-      const report = await verify({ kafka: r.kafka(), knex: r.knex(), decoder: r.registry().decoderFor<RedemptionRequested>('requested'), topic: c.redemptionTopic, maxMessageBytes: c.maxMessageBytes, stops });
+      const report = await verify({
+        kafka: r.kafka(),
+        knex: r.knex(),
+        decoder: r.registry().decoderFor<RedemptionRequested>('requested'),
+        topic: c.redemptionTopic,
+        maxMessageBytes: c.maxMessageBytes,
+        stops,
+      });
       if (!report.equal) o.print(`  INCORRECT: ${report.differences.slice(0, 5).join('; ')}`);
       return report.equal;
     } finally {
@@ -117,7 +143,11 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
     // 1. The data, produced ahead of time.
     o.print(`bench ${id}: producing ${o.requests} requests over ${o.coupons} coupons (seed ${o.seed})`);
     await prepare(ns('c1'));
-    const producer = await RedemptionProducer.connect(rt.kafka(), await rt.registry().codecFor<RedemptionRequested>('requested', ns('c1').redemptionTopic), ns('c1').redemptionTopic);
+    const producer = await RedemptionProducer.connect(
+      rt.kafka(),
+      await rt.registry().codecFor<RedemptionRequested>('requested', ns('c1').redemptionTopic),
+      ns('c1').redemptionTopic,
+    );
     const bar = new ProgressBar('produce', o.requests);
     let sent = 0;
     let batch: RedemptionRequested[] = [];
@@ -183,12 +213,17 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
     o.print(`  kafka ${raw.rate.perSecond}/s, redis ${rawRedisRate.perSecond}/s, mysql ${rawMysqlRate.perSecond}/s`);
 
     // 5. Latency at fixed offered rates.
-    const latency: ({ offeredPerSecond: number; achievedPerSecond: number; keptUp: boolean; drainAfterSeconds: number; correct: boolean } & LatencySummary)[] = [];
+    const latency: ({ offeredPerSecond: number; achievedPerSecond: number; keptUp: boolean; drainAfterSeconds: number; correct: boolean } & LatencySummary)[] =
+      [];
     for (const offered of o.rates) {
       const c = { ...ns(`lat${offered}`), redemptionTopic: `bench-${id}-lat${offered}.requested` };
       await prepare(c);
       o.print(`latency at ${offered}/s offered for ${o.latencySeconds} s`);
-      latency.push({ offeredPerSecond: offered, ...(await latencyRun(rt, c, envOf(c), offered, o.latencySeconds, (count, seed) => simulation(count, seed), o.seed + offered)), correct: await check(c) });
+      latency.push({
+        offeredPerSecond: offered,
+        ...(await latencyRun(rt, c, envOf(c), offered, o.latencySeconds, (count, seed) => simulation(count, seed), o.seed + offered)),
+        correct: await check(c),
+      });
       const l = latency[latency.length - 1]!;
       o.print(`  p50 ${l.p50} ms, p95 ${l.p95} ms, p99 ${l.p99} ms, max ${l.max} ms; kept up: ${l.keptUp}; correct: ${l.correct}`);
     }
@@ -198,8 +233,30 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
     const result = {
       id,
       at: new Date().toISOString(),
-      machine: { hostname: hostname(), cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: process.platform, services: 'Kafka 4.1.1 (KRaft, 1 node), Apicurio Registry 3.0.9, Redis, MariaDB: all on this host' },
-      settings: { requests: o.requests, coupons: o.coupons, retryShare: 0.03, refundShare: 0.02, seed: o.seed, naiveRequests: naive.messages, rates: o.rates, latencySeconds: o.latencySeconds, partitions: base.topicPartitions, flushMaxMessages: base.flushMaxMessages, partitionsConsumedConcurrently: base.partitionsConsumedConcurrently, fetchMaxBytes: base.fetchMaxBytes, fetchMaxWaitMs: base.fetchMaxWaitMs },
+      machine: {
+        hostname: hostname(),
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model,
+        memoryGiB: Math.round(totalmem() / 2 ** 30),
+        node: process.version,
+        platform: process.platform,
+        services: 'Kafka 4.1.1 (KRaft, 1 node), Apicurio Registry 3.0.9, Redis, MariaDB: all on this host',
+      },
+      settings: {
+        requests: o.requests,
+        coupons: o.coupons,
+        retryShare: 0.03,
+        refundShare: 0.02,
+        seed: o.seed,
+        naiveRequests: naive.messages,
+        rates: o.rates,
+        latencySeconds: o.latencySeconds,
+        partitions: base.topicPartitions,
+        flushMaxMessages: base.flushMaxMessages,
+        partitionsConsumedConcurrently: base.partitionsConsumedConcurrently,
+        fetchMaxBytes: base.fetchMaxBytes,
+        fetchMaxWaitMs: base.fetchMaxWaitMs,
+      },
       drain,
       naive: { requests: naive.messages, seconds: naive.seconds, perSecond: naivePerSecond, correct: naiveCorrect },
       pipelineOverNaive: Math.round((one.perSecond / naivePerSecond) * 10) / 10,
@@ -207,7 +264,12 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
       slowestRawStage: slowest[0],
       pipelineShareOfSlowestStage: Math.round((one.perSecond / slowest[1].perSecond) * 100) / 100,
       latency,
-      cost: { peakRssMiB: one.peakRssMiB, cpuSecondsPer1000: per1000(one.cpuSeconds), mysqlStatementsPer1000: per1000(one.mysqlStatements), redisRoundTripsPer1000: per1000(one.redisRoundTrips) },
+      cost: {
+        peakRssMiB: one.peakRssMiB,
+        cpuSecondsPer1000: per1000(one.cpuSeconds),
+        mysqlStatementsPer1000: per1000(one.mysqlStatements),
+        redisRoundTripsPer1000: per1000(one.redisRoundTrips),
+      },
       correct: drain.every((d) => d.correct) && naiveCorrect && latency.every((l) => l.correct),
     };
     mkdirSync(o.outDir, { recursive: true });
@@ -233,7 +295,10 @@ async function committedTotal(admin: Admin, groupId: string, topic: string): Pro
  */
 async function drainRun(rt: Runtime, c: Config, env: Record<string, string>, processes: number, total: number): Promise<ConsumerRun> {
   const children = Array.from({ length: processes }, () => {
-    const child = spawn(process.execPath, [BIN, 'consume', '--exit-when-idle', '3', '--max-wait', '900'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'consume', '--exit-when-idle', '3', '--max-wait', '900'], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     return { exited: new Promise<string>((resolve) => child.on('close', () => resolve(stderr))) };
@@ -295,7 +360,10 @@ async function latencyRun(
   simulation: (count: number, seed: number) => Generator<RedemptionRequested>,
   seed: number,
 ): Promise<{ achievedPerSecond: number; keptUp: boolean; drainAfterSeconds: number } & LatencySummary> {
-  const child = spawn(process.execPath, [BIN, 'consume', '--exit-when-idle', '3', '--max-wait', '900'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'consume', '--exit-when-idle', '3', '--max-wait', '900'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
   const admin = rt.kafka().admin();
   await admin.connect();
@@ -305,7 +373,11 @@ async function latencyRun(
       if (groups[0]!.state === 'Stable') break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    const producer = await RedemptionProducer.connect(rt.kafka(), await rt.registry().codecFor<RedemptionRequested>('requested', c.redemptionTopic), c.redemptionTopic);
+    const producer = await RedemptionProducer.connect(
+      rt.kafka(),
+      await rt.registry().codecFor<RedemptionRequested>('requested', c.redemptionTopic),
+      c.redemptionTopic,
+    );
     const total = offered * seconds;
     const limiter = new RateLimiter(offered);
     const perSend = Math.max(1, Math.round(offered / 100));

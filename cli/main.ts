@@ -1,22 +1,23 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { duration, int, isoDate, print, runProgram, share, withRuntime } from './program.js';
+
 import { configTableMarkdown, printableConfig } from '../lib/config.js';
-import { InputError } from '../lib/errors.js';
-import { migrate } from './commands/migrate.js';
 import { couponCodes, generateCoupons, importCouponsFile, upsertCoupons } from '../lib/coupon-catalog.js';
+import { InputError } from '../lib/errors.js';
 import { DEAD_LETTER_CODES } from '../lib/errors.js';
-import { auditStats, formatAuditStats, tailAudit } from './commands/audit.js';
-import { DECISIONS, REJECT_REASONS, type Decision, type RejectReason } from '../schemas/types.js';
-import { consume, formatStats } from './commands/consume.js';
-import { status } from './commands/status.js';
-import { rebuild, replay } from './commands/replay.js';
-import { diffDatabases } from './commands/diff.js';
 import { checkDatabaseName, databaseName } from '../lib/mysql.js';
-import { formatRedriveSummary, redrive } from './commands/dlq.js';
-import { produceFile, produceSimulation } from './commands/produce.js';
 import { Runtime } from '../lib/runtime.js';
-import { formatVerifyReport, verify } from '../verify/verify.js';
 import type { RedemptionRequested } from '../schemas/types.js';
+import { type Decision, DECISIONS, REJECT_REASONS, type RejectReason } from '../schemas/types.js';
+import { formatVerifyReport, verify } from '../verify/verify.js';
+import { auditStats, formatAuditStats, tailAudit } from './commands/audit.js';
+import { consume, formatStats } from './commands/consume.js';
+import { diffDatabases } from './commands/diff.js';
+import { formatRedriveSummary, redrive } from './commands/dlq.js';
+import { migrate } from './commands/migrate.js';
+import { produceFile, produceSimulation } from './commands/produce.js';
+import { rebuild, replay } from './commands/replay.js';
+import { status } from './commands/status.js';
+import { int, isoDate, print, runProgram, share, withRuntime } from './program.js';
 
 const program = new Command('redeem').description('The coupon-redemption pipeline: Kafka in, exactly-once effects in MySQL, an audit stream out.');
 program.addHelpText(
@@ -26,7 +27,9 @@ program.addHelpText(
 
 program
   .command('migrate')
-  .description('create the database named in MYSQL_URL if missing and run pending migrations (as MYSQL_ADMIN_URL, which also creates the least-privilege user of MYSQL_URL, when set)')
+  .description(
+    'create the database named in MYSQL_URL if missing and run pending migrations (as MYSQL_ADMIN_URL, which also creates the least-privilege user of MYSQL_URL, when set)',
+  )
   .action(() => withRuntime((rt) => migrate(rt.config, print)));
 
 const coupons = program.command('coupons').description('the coupon catalogue');
@@ -72,7 +75,20 @@ program
   .option('--rate <n>', 'requests per second (default: as fast as acknowledged)', int(1))
   .option('--no-progress', 'no progress bar')
   .action(
-    (o: { file?: string; resume: boolean; generate?: number; coupons: number; couponPrefix: string; skew: number; retryShare: number; refundShare: number; users: number; seed: number; rate?: number; progress: boolean }) =>
+    (o: {
+      file?: string;
+      resume: boolean;
+      generate?: number;
+      coupons: number;
+      couponPrefix: string;
+      skew: number;
+      retryShare: number;
+      refundShare: number;
+      users: number;
+      seed: number;
+      rate?: number;
+      progress: boolean;
+    }) =>
       withRuntime(async (rt) => {
         if ((o.file === undefined) === (o.generate === undefined)) throw new InvalidArgumentError('give exactly one of --file or --generate');
         const pacing = { rate: o.rate ?? null, progress: o.progress };
@@ -168,14 +184,28 @@ program
   .option('--rate <n>', 'messages per second at most', int(1))
   .option('--group <name>', 'consumer group (default: <CONSUMER_GROUP>-replay-<time>)')
   .option('--dry-run', 'decide and report what would change, writing nothing', false)
-  .option('--max-wait <seconds>', 'wait this long at most for the live group to pass the range and for the replay to finish; then exit 1 naming the lag', int(1))
+  .option(
+    '--max-wait <seconds>',
+    'wait this long at most for the live group to pass the range and for the replay to finish; then exit 1 naming the lag',
+    int(1),
+  )
   .option('--no-progress', 'no progress bar')
-  .action((o: { fromTimestamp?: Date; toTimestamp?: Date; fromOffsets?: Map<number, number>; rate?: number; group?: string; dryRun: boolean; progress: boolean; maxWait?: number }) =>
-    withRuntime(async (rt) => {
-      const stats = await replay(rt, { ...o, rate: o.rate ?? null });
-      print(`${o.dryRun ? 'dry run, nothing written: ' : ''}replayed ${stats.messages} messages`);
-      print(formatStats(stats));
-    }),
+  .action(
+    (o: {
+      fromTimestamp?: Date;
+      toTimestamp?: Date;
+      fromOffsets?: Map<number, number>;
+      rate?: number;
+      group?: string;
+      dryRun: boolean;
+      progress: boolean;
+      maxWait?: number;
+    }) =>
+      withRuntime(async (rt) => {
+        const stats = await replay(rt, { ...o, rate: o.rate ?? null });
+        print(`${o.dryRun ? 'dry run, nothing written: ' : ''}replayed ${stats.messages} messages`);
+        print(formatStats(stats));
+      }),
   );
 
 program
@@ -202,7 +232,8 @@ program
     withRuntime(async (rt) => {
       checkDatabaseName(left, 'diff: the first');
       const other = right === undefined ? databaseName(rt.config.mysqlUrl) : checkDatabaseName(right, 'diff: the second');
-      if (left === other) throw new InputError('INPUT_INVALID', `diff: both sides are ${left}; name two different databases (the second defaults to the one in MYSQL_URL)`);
+      if (left === other)
+        throw new InputError('INPUT_INVALID', `diff: both sides are ${left}; name two different databases (the second defaults to the one in MYSQL_URL)`);
       const differences = await diffDatabases(rt.config.mysqlUrl, left, other);
       if (differences.length === 0) print(`no differences between ${left} and ${other}`);
       else {

@@ -3,6 +3,7 @@
  * failure ends the process (exit 2 for bad settings or arguments, 1 for anything else, the error named).
  */
 import { type Command, InvalidArgumentError } from 'commander';
+
 import { ConfigError, RedemptionError } from '../lib/errors.js';
 import { Runtime } from '../lib/runtime.js';
 import { redactProcessOutput, rememberSecretsFromEnv } from '../lib/secrets.js';
@@ -68,7 +69,8 @@ export function runProgram(program: Command): void {
         process.stderr.write(`redeem: the database in MYSQL_URL is missing or not migrated (${(error as Error).message}); run \`npm run redeem -- migrate\`\n`);
         process.exit(1);
       }
-      const message = error instanceof RedemptionError ? `${error.code}: ${error.message}` : error instanceof Error ? (error.stack ?? error.message) : String(error);
+      const message =
+        error instanceof RedemptionError ? `${error.code}: ${error.message}` : error instanceof Error ? (error.stack ?? error.message) : String(error);
       process.stderr.write(`redeem: ${message}\n`);
       process.exit(1);
     },

@@ -1,17 +1,18 @@
 import type { KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
+
 import { RedemptionError } from '../lib/errors.js';
-import { isMysqlDataError, isRetriableKafkaError, isRetriableStorageError, retryUntilDone } from '../lib/retry.js';
 import type { FaultInjector } from '../lib/faults.js';
+import { isMysqlDataError, isRetriableKafkaError, isRetriableStorageError, retryUntilDone } from '../lib/retry.js';
 import type { Decoder } from '../schemas/registry.js';
 import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
 import type { ConsumerStats } from './consumer-stats.js';
-import { decodeBatch } from './decode.js';
 import type { DecisionCache } from './decision-cache.js';
 import type { DecisionPublisher } from './decision-publisher.js';
+import { decisionKey, priorState } from './decision-records.js';
+import { decodeBatch } from './decode.js';
 import type { FlushResult, RedemptionStore } from './redemption-store.js';
 import { type SourcedRequest } from './types.js';
-import { decisionKey, priorState } from './decision-records.js';
 
 /** Consecutive messages of one partition. */
 export interface PartitionChunk {
@@ -61,7 +62,9 @@ export class BatchProcessor {
     const { deps } = this;
     // Every log line of this flush carries its batch id, next to the consumer id.
     const log = deps.logger.child({ batchId: `${deps.consumerId}#${++this.flushes}` });
-    const decoded = await this.retrying(log, 'decode', () => Promise.all(parts.map((c) => decodeBatch(c.messages, c.topic, c.partition, deps.decoder, deps.maxMessageBytes, c.partitionCount))));
+    const decoded = await this.retrying(log, 'decode', () =>
+      Promise.all(parts.map((c) => decodeBatch(c.messages, c.topic, c.partition, deps.decoder, deps.maxMessageBytes, c.partitionCount))),
+    );
     const requests = decoded.flatMap((d) => d.requests);
     const deadLetters = decoded.flatMap((d) => d.deadLetters);
 
@@ -94,8 +97,16 @@ export class BatchProcessor {
       });
       for (const { index, error } of flushed.refused) {
         const source = toFlush[index]!;
-        const message = parts.find((c) => c.topic === source.topic && c.partition === source.partition)!.messages.find((m) => Number(m.offset) === source.offset)!;
-        deadLetters.push({ message, topic: source.topic, partition: source.partition, code: 'STORAGE_REFUSED', reason: `MySQL refused the request: ${(error as Error).message}` });
+        const message = parts
+          .find((c) => c.topic === source.topic && c.partition === source.partition)!
+          .messages.find((m) => Number(m.offset) === source.offset)!;
+        deadLetters.push({
+          message,
+          topic: source.topic,
+          partition: source.partition,
+          code: 'STORAGE_REFUSED',
+          reason: `MySQL refused the request: ${(error as Error).message}`,
+        });
       }
       deps.stats.recordMysqlStatements(flushed.statements);
       if (!deps.dryRun) {

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
 import type { Decision, RedemptionDecided, RejectReason } from '../schemas/types.js';
 
 /**
@@ -27,17 +28,65 @@ export class ConsumerStats {
   readonly registry = new Registry();
   private readonly m = {
     messages: new Counter({ name: 'redeem_messages_total', help: 'Messages read from the requests topic', registers: [this.registry] }),
-    decisions: new Counter({ name: 'redeem_decisions_total', help: 'Decisions by outcome and reject reason', labelNames: ['decision', 'reason'] as const, registers: [this.registry] }),
-    deadLetters: new Counter({ name: 'redeem_dead_letters_total', help: 'Messages sent to the dead-letter topic, by error code', labelNames: ['code'] as const, registers: [this.registry] }),
-    batchSize: new Histogram({ name: 'redeem_batch_size', help: 'Messages per flush', buckets: [1, 10, 50, 100, 250, 500, 1000, 2000, 5000], registers: [this.registry] }),
-    flushSeconds: new Histogram({ name: 'redeem_flush_duration_seconds', help: 'Time from a chunk read to its offsets committed', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry] }),
-    endToEnd: new Histogram({ name: 'redeem_end_to_end_latency_seconds', help: 'From the request reaching the broker to its decision committed', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [this.registry] }),
-    lag: new Gauge({ name: 'redeem_consumer_lag', help: "The group's committed offset behind the partition's end, for every partition of the topic (polled)", labelNames: ['partition'] as const, registers: [this.registry] }),
-    lastProgress: new Gauge({ name: 'redeem_last_progress_timestamp_seconds', help: 'When this member last committed a flush or found its partitions caught up', registers: [this.registry] }),
-    alreadyDecided: new Counter({ name: 'redeem_already_decided_total', help: 'Redelivered or replayed messages whose stored decision was re-emitted unchanged', registers: [this.registry] }),
+    decisions: new Counter({
+      name: 'redeem_decisions_total',
+      help: 'Decisions by outcome and reject reason',
+      labelNames: ['decision', 'reason'] as const,
+      registers: [this.registry],
+    }),
+    deadLetters: new Counter({
+      name: 'redeem_dead_letters_total',
+      help: 'Messages sent to the dead-letter topic, by error code',
+      labelNames: ['code'] as const,
+      registers: [this.registry],
+    }),
+    batchSize: new Histogram({
+      name: 'redeem_batch_size',
+      help: 'Messages per flush',
+      buckets: [1, 10, 50, 100, 250, 500, 1000, 2000, 5000],
+      registers: [this.registry],
+    }),
+    flushSeconds: new Histogram({
+      name: 'redeem_flush_duration_seconds',
+      help: 'Time from a chunk read to its offsets committed',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [this.registry],
+    }),
+    endToEnd: new Histogram({
+      name: 'redeem_end_to_end_latency_seconds',
+      help: 'From the request reaching the broker to its decision committed',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [this.registry],
+    }),
+    lag: new Gauge({
+      name: 'redeem_consumer_lag',
+      help: "The group's committed offset behind the partition's end, for every partition of the topic (polled)",
+      labelNames: ['partition'] as const,
+      registers: [this.registry],
+    }),
+    lastProgress: new Gauge({
+      name: 'redeem_last_progress_timestamp_seconds',
+      help: 'When this member last committed a flush or found its partitions caught up',
+      registers: [this.registry],
+    }),
+    alreadyDecided: new Counter({
+      name: 'redeem_already_decided_total',
+      help: 'Redelivered or replayed messages whose stored decision was re-emitted unchanged',
+      registers: [this.registry],
+    }),
     rebalances: new Counter({ name: 'redeem_rebalances_total', help: 'Rebalances this member went through', registers: [this.registry] }),
-    redisErrors: new Counter({ name: 'redeem_redis_errors_total', help: 'Redis calls that failed (the batch went on through MySQL)', labelNames: ['operation'] as const, registers: [this.registry] }),
-    retries: new Counter({ name: 'redeem_retries_total', help: 'Retried failures by stage (flush = MySQL)', labelNames: ['stage'] as const, registers: [this.registry] }),
+    redisErrors: new Counter({
+      name: 'redeem_redis_errors_total',
+      help: 'Redis calls that failed (the batch went on through MySQL)',
+      labelNames: ['operation'] as const,
+      registers: [this.registry],
+    }),
+    retries: new Counter({
+      name: 'redeem_retries_total',
+      help: 'Retried failures by stage (flush = MySQL)',
+      labelNames: ['stage'] as const,
+      registers: [this.registry],
+    }),
     mysqlStatements: new Counter({ name: 'redeem_mysql_statements_total', help: 'MySQL statements sent by flushes', registers: [this.registry] }),
     redisRoundTrips: new Counter({ name: 'redeem_redis_round_trips_total', help: 'Redis round trips made by flushes', registers: [this.registry] }),
     lastFlush: new Gauge({ name: 'redeem_last_flush_timestamp_seconds', help: 'When the last flush committed', registers: [this.registry] }),

@@ -5,10 +5,10 @@
  */
 import type { RedemptionDecided } from '../schemas/types.js';
 import { CouponState, type RedemptionRow } from './coupon-state.js';
-import { decide, remainingQuota } from './rules.js';
-import { couponTermsOf, type CouponDbRow } from './sql/rows.js';
-import { type SourcedRequest, type StoredDecision } from './types.js';
 import { auditRecordOf, decisionKey, duplicateRecordOf, priorState } from './decision-records.js';
+import { decide, remainingQuota } from './rules.js';
+import { type CouponDbRow, couponTermsOf } from './sql/rows.js';
+import { type SourcedRequest, type StoredDecision } from './types.js';
 
 /** What MySQL holds that the batch's decisions depend on, read at the start of its transaction. */
 export interface LoadedState {
@@ -92,7 +92,8 @@ export function decideBatch(requests: readonly SourcedRequest[], state: LoadedSt
   }
   for (const coupon of coupons.values()) {
     decisions.redemptions.push(...coupon.changedRedemptions());
-    if (coupon.countChanged) decisions.coupons.push({ ...couponRows.get(coupon.code)!, redeemed_count: coupon.redeemedCount, updated_at: new Date(context.decidedAt) });
+    if (coupon.countChanged)
+      decisions.coupons.push({ ...couponRows.get(coupon.code)!, redeemed_count: coupon.redeemedCount, updated_at: new Date(context.decidedAt) });
   }
   return decisions;
 }

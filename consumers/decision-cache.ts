@@ -57,7 +57,11 @@ export class DecisionCache {
   }
 
   /** Runs one pipeline per node, at once; resolves with the nodes whose pipeline failed (and why). */
-  private async perNode<T>(groups: Map<string, Map<number, T[]>>, fill: (pipeline: ChainableCommander, slot: number, items: T[]) => void, read: (results: [Error | null, unknown][], slots: [number, T[]][]) => void): Promise<unknown[]> {
+  private async perNode<T>(
+    groups: Map<string, Map<number, T[]>>,
+    fill: (pipeline: ChainableCommander, slot: number, items: T[]) => void,
+    read: (results: [Error | null, unknown][], slots: [number, T[]][]) => void,
+  ): Promise<unknown[]> {
     const failures: unknown[] = [];
     await Promise.all(
       [...groups.values()].map(async (slots) => {
@@ -128,11 +132,18 @@ export class DecisionCache {
       const seen = versions.get(d.couponCode);
       if (!seen || d.sourceOffset > seen.sourceOffset) versions.set(d.couponCode, d);
     }
-    type Write = { key: string; kind: 'decision'; d: StoredDecision } | { key: string; kind: 'version'; d: StoredDecision } | { key: string; kind: 'last-flush'; value: string };
+    type Write =
+      | { key: string; kind: 'decision'; d: StoredDecision }
+      | { key: string; kind: 'version'; d: StoredDecision }
+      | { key: string; kind: 'last-flush'; value: string };
     const writes: Write[] = [
       ...decisions.map((d): Write => ({ key: this.decisionRedisKey(d.couponCode, d.requestId), kind: 'decision', d })),
       ...[...versions.values()].map((d): Write => ({ key: this.versionRedisKey(d.couponCode), kind: 'version', d })),
-      { key: lastFlushKey(this.prefix), kind: 'last-flush', value: JSON.stringify({ at: Date.now(), consumerId: decisions[0]!.consumerId, decisions: decisions.length }) },
+      {
+        key: lastFlushKey(this.prefix),
+        kind: 'last-flush',
+        value: JSON.stringify({ at: Date.now(), consumerId: decisions[0]!.consumerId, decisions: decisions.length }),
+      },
     ];
     const failures = await this.perNode(
       this.group(writes, (w) => w.key),

@@ -1,4 +1,5 @@
 import type { Admin, IHeaders, Kafka, Message, Producer } from 'kafkajs';
+
 import { deadLetterTopic } from '../lib/config.js';
 import { IDEMPOTENT_PRODUCER } from '../lib/kafka.js';
 import type { Codec } from '../schemas/registry.js';
@@ -41,7 +42,13 @@ export class DecisionPublisher {
     private readonly maxCallBytes: number,
   ) {}
 
-  static async connect(kafka: Kafka, codec: Codec<RedemptionDecided>, auditTopic: string, requestTopic: string, consumerId: string): Promise<DecisionPublisher> {
+  static async connect(
+    kafka: Kafka,
+    codec: Codec<RedemptionDecided>,
+    auditTopic: string,
+    requestTopic: string,
+    consumerId: string,
+  ): Promise<DecisionPublisher> {
     const limit = await smallestMessageLimit(kafka, [auditTopic, deadLetterTopic(requestTopic)]);
     const producer = kafka.producer(IDEMPOTENT_PRODUCER);
     await producer.connect();

@@ -27,7 +27,9 @@ export type PriorState = { kind: 'new' } | { kind: 'redelivered'; record: Redemp
 
 export function priorState(stored: StoredDecision | undefined, source: SourcedRequest, decidedAt: number, consumerId: string): PriorState {
   if (!stored) return { kind: 'new' };
-  return isSameMessage(stored, source) ? { kind: 'redelivered', record: auditRecordOf(stored) } : { kind: 'duplicate', record: duplicateRecordOf(source, decidedAt, consumerId) };
+  return isSameMessage(stored, source)
+    ? { kind: 'redelivered', record: auditRecordOf(stored) }
+    : { kind: 'duplicate', record: duplicateRecordOf(source, decidedAt, consumerId) };
 }
 
 export function auditRecordOf(stored: StoredDecision): RedemptionDecided {

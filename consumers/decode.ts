@@ -1,10 +1,11 @@
 import type { KafkaMessage } from 'kafkajs';
-import { UnprocessableMessageError, type DeadLetterCode } from '../lib/errors.js';
+
+import { type DeadLetterCode, UnprocessableMessageError } from '../lib/errors.js';
 import type { Decoder } from '../schemas/registry.js';
 import { requestProblems } from '../schemas/request-validation.js';
 import type { RedemptionRequested } from '../schemas/types.js';
-import type { SourcedRequest } from './types.js';
 import { assertPlacement } from './partition-contract.js';
+import type { SourcedRequest } from './types.js';
 
 /** A message the pipeline will never be able to process, and why. */
 export interface DeadLetter {

@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import type { Admin } from 'kafkajs';
+
 import { RedemptionError } from '../lib/errors.js';
 import { groupProgress } from '../lib/kafka.js';
 

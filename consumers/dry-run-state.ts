@@ -1,7 +1,7 @@
 import type { RedemptionRow } from './coupon-state.js';
 import type { LoadedState } from './decide-batch.js';
-import { type SourcedRequest, type StoredDecision } from './types.js';
 import { decisionKey } from './decision-records.js';
+import { type SourcedRequest, type StoredDecision } from './types.js';
 
 /**
  * What a dry run has decided so far. A dry run rolls every flush back, so without this each flush
@@ -95,7 +95,11 @@ export class DryRunState {
     for (const { request } of requests) {
       if (request.op !== 'REDEEM' || !existing.has(request.coupon_code)) continue;
       const key = decisionKey(request.coupon_code, request.user_id);
-      userCounts.set(key, { couponCode: request.coupon_code, userId: request.user_id, redeemed: this.userCount(request.coupon_code, request.user_id, inMysql.get(key) ?? 0) });
+      userCounts.set(key, {
+        couponCode: request.coupon_code,
+        userId: request.user_id,
+        redeemed: this.userCount(request.coupon_code, request.user_id, inMysql.get(key) ?? 0),
+      });
     }
     const redemptions = new Map(state.redemptions.map((r) => [decisionKey(r.couponCode, r.requestId), r]));
     for (const { request } of requests) {

@@ -1,4 +1,5 @@
 import type { Consumer } from 'kafkajs';
+
 import type { BatchProcessor, PartitionChunk } from './batch-processor.js';
 
 interface Pending extends PartitionChunk {
@@ -97,7 +98,7 @@ export class FlushCoalescer {
     const group: Pending[] = [];
     const taken = new Set<string>();
     let size = 0;
-    for (let i = 0; i < this.queue.length; ) {
+    for (let i = 0; i < this.queue.length;) {
       const next = this.queue[i]!;
       const k = key(next);
       const fits = group.length === 0 || size + next.messages.length <= this.maxMessages;

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+
 import type { Registry } from 'prom-client';
 
 export interface OpsProbe {
@@ -38,7 +39,14 @@ export async function startOpsServer(port: number, probe: OpsProbe, host = '127.
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new Error(error.code === 'EADDRINUSE' ? `METRICS_PORT: port ${port} is already in use (set another, or 0 for any free port)` : `METRICS_HOST/METRICS_PORT: cannot listen on ${host}:${port}: ${error.message}`, { cause: error })),
+      reject(
+        new Error(
+          error.code === 'EADDRINUSE'
+            ? `METRICS_PORT: port ${port} is already in use (set another, or 0 for any free port)`
+            : `METRICS_HOST/METRICS_PORT: cannot listen on ${host}:${port}: ${error.message}`,
+          { cause: error },
+        ),
+      ),
     );
     server.listen(port, host, () => resolve());
   });

@@ -1,4 +1,5 @@
-import { Partitioners, type IHeaders, type KafkaMessage, type PartitionMetadata } from 'kafkajs';
+import { type IHeaders, type KafkaMessage, Partitioners, type PartitionMetadata } from 'kafkajs';
+
 import { UnprocessableMessageError } from '../lib/errors.js';
 
 /**
@@ -69,16 +70,14 @@ export function producerClientId(headers: IHeaders | undefined): string | null {
  * Null when the record is where its key says, else why not (for the dead letter's reason and the log).
  * A record without a key is not checked here: the key check (key = coupon code) refuses it first.
  */
-export function misplacement(
-  key: Buffer | null,
-  partition: number,
-  partitionCount: number,
-  who: { clientId: string | null; source?: string },
-): string | null {
+export function misplacement(key: Buffer | null, partition: number, partitionCount: number, who: { clientId: string | null; source?: string }): string | null {
   if (key === null) return null;
   const expected = murmur2Partition(key, partitionCount);
   if (expected === partition) return null;
-  const producer = [who.clientId !== null ? `producer client.id "${who.clientId}"` : 'producer sent no client.id header', who.source !== undefined ? `source "${who.source}"` : null]
+  const producer = [
+    who.clientId !== null ? `producer client.id "${who.clientId}"` : 'producer sent no client.id header',
+    who.source !== undefined ? `source "${who.source}"` : null,
+  ]
     .filter((s) => s !== null)
     .join(', ');
   return (

@@ -1,5 +1,6 @@
 import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
+
 import { groupProgress } from '../lib/kafka.js';
 import type { ConsumerStats } from './consumer-stats.js';
 

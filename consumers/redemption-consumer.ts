@@ -1,27 +1,29 @@
-import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import { hostname } from 'node:os';
+
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
+
 import type { Config } from '../lib/config.js';
-import { FaultInjector } from '../lib/faults.js';
 import { cachePrefix } from '../lib/database-identity.js';
+import { RedemptionError } from '../lib/errors.js';
+import { FaultInjector } from '../lib/faults.js';
 import { RateLimiter } from '../lib/progress.js';
+import type { RedisClient } from '../lib/redis.js';
 import type { SchemaRegistryClient } from '../schemas/registry.js';
 import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
 import { BatchProcessor } from './batch-processor.js';
-import { FlushCoalescer } from './flush-coalescer.js';
 import { ConsumerStats } from './consumer-stats.js';
 import { DecisionCache } from './decision-cache.js';
 import { DecisionPublisher } from './decision-publisher.js';
-import { RedemptionStore } from './redemption-store.js';
+import { FlushCoalescer } from './flush-coalescer.js';
 import { startOpsServer } from './ops-server.js';
 import { ProgressWatch } from './progress-watch.js';
-import { RedemptionError } from '../lib/errors.js';
-import type { Server } from 'node:http';
+import { RedemptionStore } from './redemption-store.js';
 import { stickyAssignor } from './sticky-assignor.js';
 import type { Ownership } from './sticky-plan.js';
-import type { RedisClient } from '../lib/redis.js';
 
 export interface ConsumerDeps {
   kafka: Kafka;
@@ -142,7 +144,9 @@ export class RedemptionConsumer {
     const processor = new BatchProcessor({
       decoder: requestDecoder,
       // Bound to this database's identity: a cache filled for another (or an earlier copy of this) one is never read.
-      cache: new DecisionCache(deps.redis, await cachePrefix(deps.knex, config.redisKeyPrefix), config.decisionCacheTtlSeconds, logger, (operation) => this.stats.recordRedisError(operation)),
+      cache: new DecisionCache(deps.redis, await cachePrefix(deps.knex, config.redisKeyPrefix), config.decisionCacheTtlSeconds, logger, (operation) =>
+        this.stats.recordRedisError(operation),
+      ),
       store: new RedemptionStore(deps.knex),
       publisher: this.publisher,
       stats: this.stats,
@@ -259,7 +263,15 @@ export class RedemptionConsumer {
         const last = chunk[chunk.length - 1]!.offset;
         resolveOffset(last);
         this.stats.lastMessageAt = Date.now();
-        logger.debug({ partition: batch.partition, messages: chunk.length, ms: this.stats.lastMessageAt - startedAt, behind: Number(batch.highWatermark) - Number(last) - 1 }, 'flushed');
+        logger.debug(
+          {
+            partition: batch.partition,
+            messages: chunk.length,
+            ms: this.stats.lastMessageAt - startedAt,
+            behind: Number(batch.highWatermark) - Number(last) - 1,
+          },
+          'flushed',
+        );
         this.stats.recordChunk(
           chunk.length,
           (this.stats.lastMessageAt - startedAt) / 1000,

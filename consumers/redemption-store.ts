@@ -9,10 +9,19 @@
  * the retry sees the first decision).
  */
 import type { Knex } from 'knex';
+
 import type { RedemptionDecided } from '../schemas/types.js';
-import { decideBatch, type BatchDecisions, type LoadedState } from './decide-batch.js';
+import { type BatchDecisions, decideBatch, type LoadedState } from './decide-batch.js';
 import { DryRunState } from './dry-run-state.js';
-import { countUserRedemptions, insertDecisions, lockCoupons, selectPriorDecisions, selectRedemptions, updateCouponCounts, upsertRedemptions } from './sql/statements.js';
+import {
+  countUserRedemptions,
+  insertDecisions,
+  lockCoupons,
+  selectPriorDecisions,
+  selectRedemptions,
+  updateCouponCounts,
+  upsertRedemptions,
+} from './sql/statements.js';
 import type { SourcedRequest, StoredDecision } from './types.js';
 
 export interface FlushResult {

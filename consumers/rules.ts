@@ -27,14 +27,9 @@ export interface CouponView {
   redemption(requestId: string): { readonly status: RedemptionStatus; readonly userId: string } | undefined;
 }
 
-export type Effect =
-  | { kind: 'REDEEM'; request: RedemptionRequested }
-  | { kind: 'REVERSE'; request: RedemptionRequested; redemptionRequestId: string };
+export type Effect = { kind: 'REDEEM'; request: RedemptionRequested } | { kind: 'REVERSE'; request: RedemptionRequested; redemptionRequestId: string };
 
-export type Outcome =
-  | { decision: 'DUPLICATE' }
-  | { decision: 'REJECTED'; reason: RejectReason }
-  | { decision: 'APPLIED'; effect: Effect };
+export type Outcome = { decision: 'DUPLICATE' } | { decision: 'REJECTED'; reason: RejectReason } | { decision: 'APPLIED'; effect: Effect };
 
 export function decide(coupon: CouponView, request: RedemptionRequested): Outcome {
   if (coupon.isDecided(request.request_id)) return { decision: 'DUPLICATE' };

@@ -1,5 +1,6 @@
 import { AssignerProtocol, type PartitionAssigner } from 'kafkajs';
-import { liveMembers, stickyAssign, type MemberState, type Ownership } from './sticky-plan.js';
+
+import { liveMembers, type MemberState, type Ownership, stickyAssign } from './sticky-plan.js';
 
 /**
  * KafkaJS has no sticky assignor of its own; this one plugs `stickyAssign` into its custom assigner
@@ -27,12 +28,17 @@ export function stickyAssignor(currentOwnership: () => Ownership, instance: stri
     async assign({ members, topics }) {
       const partitionsByTopic = new Map<string, number[]>();
       for (const topic of topics) {
-        partitionsByTopic.set(topic, cluster.findTopicPartitionMetadata(topic).map((p) => p.partitionId));
+        partitionsByTopic.set(
+          topic,
+          cluster.findTopicPartitionMetadata(topic).map((p) => p.partitionId),
+        );
       }
       const states: MemberState[] = members.map((m) => ({ memberId: m.memberId, ...decodeClaim(m.memberMetadata) }));
       const { live, ghosts } = liveMembers(states);
       if (ghosts.length > 0) {
-        logger.warn('Not assigning partitions to ghost members (an earlier join attempt of a live process)', { ghosts: ghosts.map((g) => ({ memberId: g.memberId, instance: g.instance, attempt: g.attempt })) });
+        logger.warn('Not assigning partitions to ghost members (an earlier join attempt of a live process)', {
+          ghosts: ghosts.map((g) => ({ memberId: g.memberId, instance: g.instance, attempt: g.attempt })),
+        });
       }
       const plan = stickyAssign(live, partitionsByTopic);
       return members.map((m) => ({

@@ -74,7 +74,12 @@ export function stickyAssign(members: readonly MemberState[], partitionsByTopic:
       const mine = assigned.get(m.memberId)!;
       while (mine.length < quota.get(m.memberId)! && free.length > 0) mine.push(free.shift()!);
     }
-    for (const [memberId, mine] of assigned) if (mine.length > 0) result.get(memberId)!.set(topic, mine.sort((a, b) => a - b));
+    for (const [memberId, mine] of assigned)
+      if (mine.length > 0)
+        result.get(memberId)!.set(
+          topic,
+          mine.sort((a, b) => a - b),
+        );
   }
   return result;
 }

@@ -11,6 +11,7 @@
  */
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel } from 'kafkajs';
+
 import { loadConfig } from '../lib/config.js';
 import { kafkaSecurity, mysqlTls, registryConnection } from '../lib/connections.js';
 import { createKnex, useMysqlTls } from '../lib/mysql.js';

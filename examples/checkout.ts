@@ -15,7 +15,8 @@
  *      curl -X POST localhost:8080/redemptions -d '{"request_id":"r1","coupon_code":"DEMO-000001",...}'
  */
 import { createServer, type IncomingMessage } from 'node:http';
-import { RedemptionProducer, RequestRefusedError, requestFromJson } from 'coupon-redemption-pipeline';
+
+import { RedemptionProducer, requestFromJson, RequestRefusedError } from 'coupon-redemption-pipeline';
 
 const producer = await RedemptionProducer.create({
   brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),

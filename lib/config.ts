@@ -1,8 +1,9 @@
+import { readFileSync, statSync } from 'node:fs';
+
 import { ConfigError, type SettingProblem } from './errors.js';
 import { parseFaultPlan } from './faults.js';
-import { readFileSync, statSync } from 'node:fs';
-import { REDACTED, redactUrl, rememberSecret, rememberSecretsFromEnv } from './secrets.js';
 import { parseRedisNodes } from './redis.js';
+import { REDACTED, redactUrl, rememberSecret, rememberSecretsFromEnv } from './secrets.js';
 
 /**
  * Every setting the pipeline reads, declared once: its environment variable, default, why that default,
@@ -18,25 +19,29 @@ interface SettingSpec<T> {
   show?(value: T): unknown;
 }
 
-const wholeNumber = (min = 1, max = Number.MAX_SAFE_INTEGER) => (raw: string): number => {
-  if (!/^\d+$/.test(raw.trim())) throw new Error(`must be a whole number, got "${raw}"`);
-  const n = Number(raw);
-  if (n < min || n > max) throw new Error(`must be between ${min} and ${max}, got ${n}`);
-  return n;
-};
+const wholeNumber =
+  (min = 1, max = Number.MAX_SAFE_INTEGER) =>
+  (raw: string): number => {
+    if (!/^\d+$/.test(raw.trim())) throw new Error(`must be a whole number, got "${raw}"`);
+    const n = Number(raw);
+    if (n < min || n > max) throw new Error(`must be between ${min} and ${max}, got ${n}`);
+    return n;
+  };
 
-const url = (protocols: readonly string[]) => (raw: string): string => {
-  let parsed: URL;
-  try {
-    parsed = new URL(raw);
-  } catch {
-    throw new Error(`must be a URL (${protocols.join(' or ')}), got "${redactUrl(raw)}"`);
-  }
-  if (!protocols.includes(parsed.protocol.replace(/:$/, ''))) {
-    throw new Error(`must use ${protocols.join(' or ')}, got "${parsed.protocol}"`);
-  }
-  return raw;
-};
+const url =
+  (protocols: readonly string[]) =>
+  (raw: string): string => {
+    let parsed: URL;
+    try {
+      parsed = new URL(raw);
+    } catch {
+      throw new Error(`must be a URL (${protocols.join(' or ')}), got "${redactUrl(raw)}"`);
+    }
+    if (!protocols.includes(parsed.protocol.replace(/:$/, ''))) {
+      throw new Error(`must use ${protocols.join(' or ')}, got "${parsed.protocol}"`);
+    }
+    return raw;
+  };
 
 const name = (raw: string): string => {
   if (!/^[A-Za-z0-9._-]{1,200}$/.test(raw)) throw new Error(`must be 1-200 of letters, digits, ".", "_" or "-", got "${raw}"`);
@@ -44,14 +49,20 @@ const name = (raw: string): string => {
 };
 
 const brokers = (raw: string): string[] => {
-  const list = raw.split(',').map((b) => b.trim()).filter(Boolean);
+  const list = raw
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
   if (list.length === 0) throw new Error('must list at least one host:port');
   for (const b of list) if (!/^[^:\s]+:\d{1,5}$/.test(b)) throw new Error(`"${b}" is not host:port`);
   return list;
 };
 
 /** `auto` (resolved later against what it depends on, e.g. the cluster's size) or a value of `parse`. */
-const autoOr = <T>(parse: (raw: string) => T) => (raw: string): T | 'auto' => (raw.trim() === 'auto' ? 'auto' : parse(raw));
+const autoOr =
+  <T>(parse: (raw: string) => T) =>
+  (raw: string): T | 'auto' =>
+    raw.trim() === 'auto' ? 'auto' : parse(raw);
 
 const mysqlUrl = (raw: string): string => {
   url(['mysql'])(raw);
@@ -65,7 +76,8 @@ const mysqlUrl = (raw: string): string => {
 /** An IPv4 or IPv6 literal or a host name to listen on; never empty (Node would take that as every interface). */
 const listenHost = (raw: string): string => {
   const host = raw.trim();
-  if (!/^(?:[A-Za-z0-9.-]{1,253}|\[?[0-9A-Fa-f:.]{2,45}\]?)$/.test(host)) throw new Error(`must be an IP address or host name to listen on, e.g. 127.0.0.1 or 0.0.0.0, got "${raw}"`);
+  if (!/^(?:[A-Za-z0-9.-]{1,253}|\[?[0-9A-Fa-f:.]{2,45}\]?)$/.test(host))
+    throw new Error(`must be an IP address or host name to listen on, e.g. 127.0.0.1 or 0.0.0.0, got "${raw}"`);
   return host.replace(/^\[(.*)\]$/, '$1');
 };
 
@@ -79,12 +91,14 @@ const level = (raw: string): string => {
 export const showSecret = (value: unknown): string => (value === undefined || value === null || value === '' ? '' : REDACTED);
 
 /** An optional choice among fixed values (case-insensitive); '' when unset. */
-const optionalChoice = <T extends string>(allowed: readonly T[]) => (raw: string): T | '' => {
-  const value = raw.trim().toLowerCase();
-  if (value === '') return '';
-  if (!allowed.includes(value as T)) throw new Error(`must be one of ${allowed.join(', ')} (or empty for none), got "${raw}"`);
-  return value as T;
-};
+const optionalChoice =
+  <T extends string>(allowed: readonly T[]) =>
+  (raw: string): T | '' => {
+    const value = raw.trim().toLowerCase();
+    if (value === '') return '';
+    if (!allowed.includes(value as T)) throw new Error(`must be one of ${allowed.join(', ')} (or empty for none), got "${raw}"`);
+    return value as T;
+  };
 
 const flag = (raw: string): boolean => {
   const value = raw.trim().toLowerCase();
@@ -112,7 +126,7 @@ const readableFile = (raw: string): string => {
     if (!statSync(raw).isFile()) throw new Error('not a regular file');
     text = readFileSync(raw);
   } catch (error) {
-    throw new Error(`cannot read "${raw}": ${(error as Error).message.replace(/^[A-Z]+: /, '')}`);
+    throw new Error(`cannot read "${raw}": ${(error as Error).message.replace(/^[A-Z]+: /, '')}`, { cause: error });
   }
   if (text.length === 0) throw new Error(`"${raw}" is empty`);
   return raw;
@@ -147,7 +161,13 @@ export const SETTINGS = {
     parse: url(['http', 'https']),
     show: redactUrl,
   },
-  redisUrl: { env: 'REDIS_URL', default: 'redis://127.0.0.1:6379', doc: 'Redis holding the dedupe fast path.', parse: url(['redis', 'rediss']), show: redactUrl },
+  redisUrl: {
+    env: 'REDIS_URL',
+    default: 'redis://127.0.0.1:6379',
+    doc: 'Redis holding the dedupe fast path.',
+    parse: url(['redis', 'rediss']),
+    show: redactUrl,
+  },
   mysqlUrl: {
     env: 'MYSQL_URL',
     default: 'mysql://root@127.0.0.1:3306/redemptions',
@@ -155,7 +175,12 @@ export const SETTINGS = {
     parse: mysqlUrl,
     show: redactUrl,
   },
-  redemptionTopic: { env: 'REDEMPTION_TOPIC', default: 'redemption.requested', doc: 'Topic of RedemptionRequested events; dead letters go to `<topic>.dlq`.', parse: name },
+  redemptionTopic: {
+    env: 'REDEMPTION_TOPIC',
+    default: 'redemption.requested',
+    doc: 'Topic of RedemptionRequested events; dead letters go to `<topic>.dlq`.',
+    parse: name,
+  },
   auditTopic: { env: 'AUDIT_TOPIC', default: 'redemption.decided', doc: 'Topic of RedemptionDecided audit records.', parse: name },
   topicPartitions: {
     env: 'TOPIC_PARTITIONS',
@@ -183,13 +208,23 @@ export const SETTINGS = {
     doc: 'Flushes one consumer runs at once, on disjoint partitions; chunks submitted meanwhile are merged into the next flush (group commit). 3 keeps MySQL, Redis and Kafka busy at once; measured best on 2 cores.',
     parse: wholeNumber(1, 16),
   },
-  fetchMaxBytes: { env: 'FETCH_MAX_BYTES', default: '4194304', doc: 'Most bytes one fetch returns (all partitions), bounding memory per fetch.', parse: wholeNumber(1024) },
+  fetchMaxBytes: {
+    env: 'FETCH_MAX_BYTES',
+    default: '4194304',
+    doc: 'Most bytes one fetch returns (all partitions), bounding memory per fetch.',
+    parse: wholeNumber(1024),
+  },
   fetchMaxBytesPerPartition: { env: 'FETCH_MAX_BYTES_PER_PARTITION', default: '1048576', doc: 'Most bytes per partition per fetch.', parse: wholeNumber(1024) },
-  fetchMaxWaitMs: { env: 'FETCH_MAX_WAIT_MS', default: '100', doc: 'How long the broker may hold a fetch to fill it: the linger that trades latency for batch size.', parse: wholeNumber(0, 60000) },
+  fetchMaxWaitMs: {
+    env: 'FETCH_MAX_WAIT_MS',
+    default: '100',
+    doc: 'How long the broker may hold a fetch to fill it: the linger that trades latency for batch size.',
+    parse: wholeNumber(0, 60000),
+  },
   partitionsConsumedConcurrently: {
     env: 'PARTITIONS_CONSUMED_CONCURRENTLY',
     default: '6',
-    doc: 'Partition batches KafkaJS hands over at once; as many as the topic has partitions, so that every partition\'s chunk can join the next flush.',
+    doc: "Partition batches KafkaJS hands over at once; as many as the topic has partitions, so that every partition's chunk can join the next flush.",
     parse: wholeNumber(1, 64),
   },
   sessionTimeoutMs: {
@@ -198,7 +233,12 @@ export const SETTINGS = {
     doc: 'Group session timeout: how soon a killed member is noticed and its partitions move. Heartbeats also run during long work (a flush, a MySQL retry loop), so a slow flush does not count as dead.',
     parse: wholeNumber(6000, 300000),
   },
-  heartbeatIntervalMs: { env: 'HEARTBEAT_INTERVAL_MS', default: '1000', doc: 'Heartbeat interval; at most a third of the session timeout (10 missed before the 10 s session ends).', parse: wholeNumber(100, 100000) },
+  heartbeatIntervalMs: {
+    env: 'HEARTBEAT_INTERVAL_MS',
+    default: '1000',
+    doc: 'Heartbeat interval; at most a third of the session timeout (10 missed before the 10 s session ends).',
+    parse: wholeNumber(100, 100000),
+  },
   rebalanceTimeoutMs: {
     env: 'REBALANCE_TIMEOUT_MS',
     default: '20000',
@@ -226,7 +266,7 @@ export const SETTINGS = {
   metricsPort: {
     env: 'METRICS_PORT',
     default: '9464',
-    doc: 'Port of the consumer\'s /metrics, /healthz and /readyz; 0 takes any free port (several consumers on one host).',
+    doc: "Port of the consumer's /metrics, /healthz and /readyz; 0 takes any free port (several consumers on one host).",
     parse: wholeNumber(0, 65535),
   },
   stallThresholdSeconds: {
@@ -238,7 +278,7 @@ export const SETTINGS = {
   metricsHost: {
     env: 'METRICS_HOST',
     default: '127.0.0.1',
-    doc: 'Address the consumer\'s /metrics, /healthz and /readyz listen on: loopback only by default, since they are unauthenticated; `0.0.0.0` (or an interface\'s address) lets a scraper on another host in.',
+    doc: "Address the consumer's /metrics, /healthz and /readyz listen on: loopback only by default, since they are unauthenticated; `0.0.0.0` (or an interface's address) lets a scraper on another host in.",
     parse: listenHost,
   },
   kafkaSsl: {
@@ -247,8 +287,18 @@ export const SETTINGS = {
     doc: 'Connect to the brokers over TLS (certificates verified against the system CAs, or `KAFKA_SSL_CA_FILE`).',
     parse: flag,
   },
-  kafkaSslCaFile: { env: 'KAFKA_SSL_CA_FILE', default: '', doc: 'PEM file of the CA(s) that sign the brokers\' certificates; needs `KAFKA_SSL=true`.', parse: readableFile },
-  kafkaSslCertFile: { env: 'KAFKA_SSL_CERT_FILE', default: '', doc: 'PEM client certificate, for brokers that require TLS client authentication; with `KAFKA_SSL_KEY_FILE`.', parse: readableFile },
+  kafkaSslCaFile: {
+    env: 'KAFKA_SSL_CA_FILE',
+    default: '',
+    doc: "PEM file of the CA(s) that sign the brokers' certificates; needs `KAFKA_SSL=true`.",
+    parse: readableFile,
+  },
+  kafkaSslCertFile: {
+    env: 'KAFKA_SSL_CERT_FILE',
+    default: '',
+    doc: 'PEM client certificate, for brokers that require TLS client authentication; with `KAFKA_SSL_KEY_FILE`.',
+    parse: readableFile,
+  },
   kafkaSslKeyFile: { env: 'KAFKA_SSL_KEY_FILE', default: '', doc: 'PEM private key of `KAFKA_SSL_CERT_FILE`.', parse: secretFile },
   kafkaSaslMechanism: {
     env: 'KAFKA_SASL_MECHANISM',
@@ -257,30 +307,57 @@ export const SETTINGS = {
     parse: optionalChoice(['plain', 'scram-sha-256', 'scram-sha-512'] as const),
   },
   kafkaSaslUsername: { env: 'KAFKA_SASL_USERNAME', default: '', doc: 'SASL user name.', parse: optionalText },
-  kafkaSaslPassword: { env: 'KAFKA_SASL_PASSWORD', default: '', doc: 'SASL password (never printed); or use `KAFKA_SASL_PASSWORD_FILE`.', parse: secretText, show: showSecret },
-  kafkaSaslPasswordFile: { env: 'KAFKA_SASL_PASSWORD_FILE', default: '', doc: 'File holding the SASL password (one line), e.g. a mounted secret.', parse: secretFile },
-  schemaRegistryUsername: { env: 'SCHEMA_REGISTRY_USERNAME', default: '', doc: 'User for the registry\'s HTTP basic authentication.', parse: optionalText },
-  schemaRegistryPassword: { env: 'SCHEMA_REGISTRY_PASSWORD', default: '', doc: 'Password for the registry (never printed); or use `SCHEMA_REGISTRY_PASSWORD_FILE`.', parse: secretText, show: showSecret },
+  kafkaSaslPassword: {
+    env: 'KAFKA_SASL_PASSWORD',
+    default: '',
+    doc: 'SASL password (never printed); or use `KAFKA_SASL_PASSWORD_FILE`.',
+    parse: secretText,
+    show: showSecret,
+  },
+  kafkaSaslPasswordFile: {
+    env: 'KAFKA_SASL_PASSWORD_FILE',
+    default: '',
+    doc: 'File holding the SASL password (one line), e.g. a mounted secret.',
+    parse: secretFile,
+  },
+  schemaRegistryUsername: { env: 'SCHEMA_REGISTRY_USERNAME', default: '', doc: "User for the registry's HTTP basic authentication.", parse: optionalText },
+  schemaRegistryPassword: {
+    env: 'SCHEMA_REGISTRY_PASSWORD',
+    default: '',
+    doc: 'Password for the registry (never printed); or use `SCHEMA_REGISTRY_PASSWORD_FILE`.',
+    parse: secretText,
+    show: showSecret,
+  },
   schemaRegistryPasswordFile: { env: 'SCHEMA_REGISTRY_PASSWORD_FILE', default: '', doc: 'File holding the registry password (one line).', parse: secretFile },
-  schemaRegistryCaFile: { env: 'SCHEMA_REGISTRY_CA_FILE', default: '', doc: 'PEM file of the CA(s) that sign an `https` registry\'s certificate.', parse: readableFile },
-  redisCaFile: { env: 'REDIS_CA_FILE', default: '', doc: 'PEM file of the CA(s) that sign the certificate of a `rediss://` Redis (the ACL user and password go in `REDIS_URL`).', parse: readableFile },
+  schemaRegistryCaFile: {
+    env: 'SCHEMA_REGISTRY_CA_FILE',
+    default: '',
+    doc: "PEM file of the CA(s) that sign an `https` registry's certificate.",
+    parse: readableFile,
+  },
+  redisCaFile: {
+    env: 'REDIS_CA_FILE',
+    default: '',
+    doc: 'PEM file of the CA(s) that sign the certificate of a `rediss://` Redis (the ACL user and password go in `REDIS_URL`).',
+    parse: readableFile,
+  },
   mysqlSslCaFile: {
     env: 'MYSQL_SSL_CA_FILE',
     default: '',
-    doc: 'PEM file of the CA(s) that sign MySQL\'s certificate: when set, every MySQL connection uses TLS and verifies the server.',
+    doc: "PEM file of the CA(s) that sign MySQL's certificate: when set, every MySQL connection uses TLS and verifies the server.",
     parse: readableFile,
   },
   mysqlAdminUrl: {
     env: 'MYSQL_ADMIN_URL',
     default: '',
-    doc: 'An administrator\'s MySQL URL for `redeem migrate`: it creates the database, runs the migrations and creates or updates the user of `MYSQL_URL` with only the rights the pipeline needs (SELECT, INSERT, UPDATE on its database). Empty: `migrate` uses `MYSQL_URL` itself.',
+    doc: "An administrator's MySQL URL for `redeem migrate`: it creates the database, runs the migrations and creates or updates the user of `MYSQL_URL` with only the rights the pipeline needs (SELECT, INSERT, UPDATE on its database). Empty: `migrate` uses `MYSQL_URL` itself.",
     parse: mysqlAdminUrl,
     show: redactUrl,
   },
   mysqlRuntimeUserHost: {
     env: 'MYSQL_RUNTIME_USER_HOST',
     default: '%',
-    doc: 'The host part of the account `migrate` creates for `MYSQL_URL`\'s user (with `MYSQL_ADMIN_URL`), e.g. `10.0.0.%` to allow only the application network.',
+    doc: "The host part of the account `migrate` creates for `MYSQL_URL`'s user (with `MYSQL_ADMIN_URL`), e.g. `10.0.0.%` to allow only the application network.",
     parse: mysqlHost,
   },
   logLevel: { env: 'LOG_LEVEL', default: 'info', doc: 'pino log level.', parse: level },
@@ -337,10 +414,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       problems.push({ setting: 'HEARTBEAT_INTERVAL_MS', problem: `must be at most a third of SESSION_TIMEOUT_MS (${c.sessionTimeoutMs})` });
     }
     if (c.requestTimeoutMs <= c.rebalanceTimeoutMs) {
-      problems.push({ setting: 'REQUEST_TIMEOUT_MS', problem: `must be greater than REBALANCE_TIMEOUT_MS (${c.rebalanceTimeoutMs}): the coordinator may hold a SyncGroup request that long` });
+      problems.push({
+        setting: 'REQUEST_TIMEOUT_MS',
+        problem: `must be greater than REBALANCE_TIMEOUT_MS (${c.rebalanceTimeoutMs}): the coordinator may hold a SyncGroup request that long`,
+      });
     }
     if (c.topicReplicationFactor !== 'auto' && c.topicMinInsyncReplicas !== 'auto' && c.topicMinInsyncReplicas > c.topicReplicationFactor) {
-      problems.push({ setting: 'TOPIC_MIN_INSYNC_REPLICAS', problem: `must be at most TOPIC_REPLICATION_FACTOR (${c.topicReplicationFactor}): no write could ever succeed` });
+      problems.push({
+        setting: 'TOPIC_MIN_INSYNC_REPLICAS',
+        problem: `must be at most TOPIC_REPLICATION_FACTOR (${c.topicReplicationFactor}): no write could ever succeed`,
+      });
     }
     if (c.auditTopic === c.redemptionTopic) problems.push({ setting: 'AUDIT_TOPIC', problem: 'must differ from REDEMPTION_TOPIC' });
     problems.push(...securityProblems(c));
@@ -358,26 +441,39 @@ function securityProblems(c: Config): SettingProblem[] {
   const problems: SettingProblem[] = [];
   const problem = (setting: string, text: string) => problems.push({ setting, problem: text });
   const kafkaPasswordSet = c.kafkaSaslPassword !== '' || c.kafkaSaslPasswordFile !== '';
-  if (c.kafkaSaslPassword !== '' && c.kafkaSaslPasswordFile !== '') problem('KAFKA_SASL_PASSWORD', 'is set together with KAFKA_SASL_PASSWORD_FILE; set one of them');
+  if (c.kafkaSaslPassword !== '' && c.kafkaSaslPasswordFile !== '')
+    problem('KAFKA_SASL_PASSWORD', 'is set together with KAFKA_SASL_PASSWORD_FILE; set one of them');
   if (c.kafkaSaslMechanism === '') {
-    if (kafkaPasswordSet) problem(c.kafkaSaslPassword !== '' ? 'KAFKA_SASL_PASSWORD' : 'KAFKA_SASL_PASSWORD_FILE', 'is set but KAFKA_SASL_MECHANISM is not (set it to scram-sha-512, scram-sha-256 or plain)');
+    if (kafkaPasswordSet)
+      problem(
+        c.kafkaSaslPassword !== '' ? 'KAFKA_SASL_PASSWORD' : 'KAFKA_SASL_PASSWORD_FILE',
+        'is set but KAFKA_SASL_MECHANISM is not (set it to scram-sha-512, scram-sha-256 or plain)',
+      );
     if (c.kafkaSaslUsername !== '') problem('KAFKA_SASL_USERNAME', 'is set but KAFKA_SASL_MECHANISM is not');
   } else {
     if (c.kafkaSaslUsername === '') problem('KAFKA_SASL_USERNAME', `must be set with KAFKA_SASL_MECHANISM=${c.kafkaSaslMechanism}`);
     if (!kafkaPasswordSet) problem('KAFKA_SASL_PASSWORD', `(or KAFKA_SASL_PASSWORD_FILE) must be set with KAFKA_SASL_MECHANISM=${c.kafkaSaslMechanism}`);
   }
   if (!c.kafkaSsl) {
-    for (const [setting, value] of [['KAFKA_SSL_CA_FILE', c.kafkaSslCaFile], ['KAFKA_SSL_CERT_FILE', c.kafkaSslCertFile], ['KAFKA_SSL_KEY_FILE', c.kafkaSslKeyFile]] as const) {
+    for (const [setting, value] of [
+      ['KAFKA_SSL_CA_FILE', c.kafkaSslCaFile],
+      ['KAFKA_SSL_CERT_FILE', c.kafkaSslCertFile],
+      ['KAFKA_SSL_KEY_FILE', c.kafkaSslKeyFile],
+    ] as const) {
       if (value !== '') problem(setting, 'is set but KAFKA_SSL is not true: the connection would not use it');
     }
   }
-  if ((c.kafkaSslCertFile === '') !== (c.kafkaSslKeyFile === '')) problem(c.kafkaSslCertFile === '' ? 'KAFKA_SSL_CERT_FILE' : 'KAFKA_SSL_KEY_FILE', 'KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE go together');
+  if ((c.kafkaSslCertFile === '') !== (c.kafkaSslKeyFile === ''))
+    problem(c.kafkaSslCertFile === '' ? 'KAFKA_SSL_CERT_FILE' : 'KAFKA_SSL_KEY_FILE', 'KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE go together');
   const registryPasswordSet = c.schemaRegistryPassword !== '' || c.schemaRegistryPasswordFile !== '';
-  if (c.schemaRegistryPassword !== '' && c.schemaRegistryPasswordFile !== '') problem('SCHEMA_REGISTRY_PASSWORD', 'is set together with SCHEMA_REGISTRY_PASSWORD_FILE; set one of them');
+  if (c.schemaRegistryPassword !== '' && c.schemaRegistryPasswordFile !== '')
+    problem('SCHEMA_REGISTRY_PASSWORD', 'is set together with SCHEMA_REGISTRY_PASSWORD_FILE; set one of them');
   if (registryPasswordSet && c.schemaRegistryUsername === '') problem('SCHEMA_REGISTRY_USERNAME', 'must be set when a registry password is');
-  if (!registryPasswordSet && c.schemaRegistryUsername !== '') problem('SCHEMA_REGISTRY_PASSWORD', '(or SCHEMA_REGISTRY_PASSWORD_FILE) must be set with SCHEMA_REGISTRY_USERNAME');
+  if (!registryPasswordSet && c.schemaRegistryUsername !== '')
+    problem('SCHEMA_REGISTRY_PASSWORD', '(or SCHEMA_REGISTRY_PASSWORD_FILE) must be set with SCHEMA_REGISTRY_USERNAME');
   const registryUrl = new URL(c.schemaRegistryUrl);
-  if (registryUrl.username || registryUrl.password) problem('SCHEMA_REGISTRY_URL', 'must not carry credentials; use SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD');
+  if (registryUrl.username || registryUrl.password)
+    problem('SCHEMA_REGISTRY_URL', 'must not carry credentials; use SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD');
   if (c.schemaRegistryCaFile !== '' && registryUrl.protocol !== 'https:') problem('SCHEMA_REGISTRY_CA_FILE', 'is set but SCHEMA_REGISTRY_URL is not https');
   if (c.redisCaFile !== '' && !c.redisUrl.startsWith('rediss:')) problem('REDIS_CA_FILE', 'is set but REDIS_URL is not rediss:// (TLS)');
   if (c.mysqlAdminUrl !== '') {

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Agent as HttpsAgent } from 'node:https';
+
 import type { KafkaConfig, SASLOptions } from 'kafkajs';
-import { readSecretFile, type Config } from './config.js';
+
+import { type Config, readSecretFile } from './config.js';
 
 /**
  * The security part of every client the project makes, from the validated configuration: Kafka (TLS,

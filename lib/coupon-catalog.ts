@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import { readCouponsFile, type CouponTermsRow } from './coupon-csv.js';
+
+import { type CouponTermsRow, readCouponsFile } from './coupon-csv.js';
 import { InputError } from './errors.js';
 
 const CHUNK = 1000;
@@ -44,7 +45,8 @@ export async function importCouponsFile(knex: Knex, path: string, onProgress: (r
     }
     await write();
     // The file changed between the passes: what would be loaded is not what was checked.
-    if (loaded !== checked) throw new InputError('CSV_INVALID', `${path} changed while it was loaded (${checked} rows checked, ${loaded} read); nothing loaded, load it again`);
+    if (loaded !== checked)
+      throw new InputError('CSV_INVALID', `${path} changed while it was loaded (${checked} rows checked, ${loaded} read); nothing loaded, load it again`);
   });
   return loaded;
 }

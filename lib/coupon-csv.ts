@@ -6,8 +6,10 @@
  */
 import { createReadStream } from 'node:fs';
 import { Transform, type TransformCallback } from 'node:stream';
+
 import { parse } from 'csv-parse';
 import { parse as parseSync } from 'csv-parse/sync';
+
 import { InputError } from './errors.js';
 import { hasControlCharacter, parseIsoInstant } from './time-input.js';
 

@@ -64,7 +64,13 @@ export class ConfigError extends RedemptionError {
  * - WRONG_PARTITION: valid, but not in the partition its key hashes to with murmur2: its producer
  *   partitions differently (consumers/partition-contract.ts); `redeem dlq redrive` sends it again.
  */
-export const DEAD_LETTER_CODES = ['MESSAGE_UNDECODABLE', 'MESSAGE_TOO_LARGE', 'REQUEST_INVALID', 'STORAGE_REFUSED', 'WRONG_PARTITION'] as const satisfies readonly ErrorCode[];
+export const DEAD_LETTER_CODES = [
+  'MESSAGE_UNDECODABLE',
+  'MESSAGE_TOO_LARGE',
+  'REQUEST_INVALID',
+  'STORAGE_REFUSED',
+  'WRONG_PARTITION',
+] as const satisfies readonly ErrorCode[];
 export type DeadLetterCode = (typeof DEAD_LETTER_CODES)[number];
 
 /**

@@ -11,7 +11,10 @@ export type FaultPlan = Partial<Record<FaultPoint, number>>;
 /** Parses "point:probability,point:probability"; an empty string is no faults. */
 export function parseFaultPlan(raw: string): FaultPlan {
   const plan: FaultPlan = {};
-  for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const [name, probability] = part.split(':');
     if (!FAULT_POINTS.includes(name as FaultPoint)) throw new Error(`unknown fault point "${name}"; known: ${FAULT_POINTS.join(', ')}`);
     const p = Number(probability);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel, type Admin, type Batch, type KafkaConfig, type LogEntry, type ProducerConfig } from 'kafkajs';
+
+import { type Admin, type Batch, Kafka, type KafkaConfig, type LogEntry, logLevel, type ProducerConfig } from 'kafkajs';
 import type { Logger } from 'pino';
 
 const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -14,7 +15,13 @@ const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
  * `requestTimeoutMs` must exceed the consumers' rebalance timeout: the coordinator may hold a SyncGroup
  * that long (see REQUEST_TIMEOUT_MS and patches/kafkajs+2.2.4.patch).
  */
-export function createKafka(brokers: string[], clientId: string, logger: Logger, security: Pick<KafkaConfig, 'ssl' | 'sasl'> = {}, requestTimeoutMs = 30000): Kafka {
+export function createKafka(
+  brokers: string[],
+  clientId: string,
+  logger: Logger,
+  security: Pick<KafkaConfig, 'ssl' | 'sasl'> = {},
+  requestTimeoutMs = 30000,
+): Kafka {
   // The default partitioner (murmur2, as the Java client) is what we want; silence KafkaJS's v2 notice.
   process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
   const kafkaLogger = logger.child({ component: 'kafkajs' });

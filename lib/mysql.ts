@@ -1,5 +1,6 @@
 import knexFactory, { type Knex } from 'knex';
 import mysql from 'mysql2/promise';
+
 import { migrationSource } from '../migrations/index.js';
 import { InputError, RedemptionError } from './errors.js';
 
@@ -133,7 +134,11 @@ export const RUNTIME_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE'] as const;
  * MYSQL_URL, and on its database it holds exactly RUNTIME_PRIVILEGES (anything it had there before is
  * revoked first). No DDL, no DELETE, nothing on other databases.
  */
-export async function ensureRuntimeUser(adminUrl: string, runtimeUrl: string, host: string): Promise<{ user: string; host: string; privileges: readonly string[]; requireSsl: boolean }> {
+export async function ensureRuntimeUser(
+  adminUrl: string,
+  runtimeUrl: string,
+  host: string,
+): Promise<{ user: string; host: string; privileges: readonly string[]; requireSsl: boolean }> {
   const runtime = new URL(runtimeUrl);
   const user = decodeURIComponent(runtime.username);
   const password = decodeURIComponent(runtime.password);

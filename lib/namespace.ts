@@ -1,5 +1,6 @@
-import { withAdmin } from './kafka.js';
 import type { Kafka } from 'kafkajs';
+
+import { withAdmin } from './kafka.js';
 import { dropDatabase } from './mysql.js';
 import { isCluster, type RedisClient, redisMasters, redisReady } from './redis.js';
 
@@ -7,7 +8,13 @@ import { isCluster, type RedisClient, redisMasters, redisReady } from './redis.j
  * Removes what a test, chaos or benchmark run made for itself: the topics whose names start with
  * `topicPrefix`, the Redis keys under `redisPattern`, and the given databases.
  */
-export async function removeNamespace(o: { kafka: Kafka; redis: RedisClient; topicPrefix: string; redisPattern: string; databases: readonly string[] }): Promise<void> {
+export async function removeNamespace(o: {
+  kafka: Kafka;
+  redis: RedisClient;
+  topicPrefix: string;
+  redisPattern: string;
+  databases: readonly string[];
+}): Promise<void> {
   await withAdmin(o.kafka, async (admin) => {
     const topics = (await admin.listTopics()).filter((t) => t.startsWith(o.topicPrefix));
     if (topics.length > 0) await admin.deleteTopics({ topics });

@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import type { Admin } from 'kafkajs';
-import { groupProgress, type GroupProgress } from './kafka.js';
+
+import { type GroupProgress, groupProgress } from './kafka.js';
 
 /**
  * Time to recover from a fault, as the group shows it: from the moment the fault struck until every

@@ -65,7 +65,15 @@ export function createRedis(redisUrl: string, clusterNodes: readonly RedisNode[]
  * calls usable. Throws Redis's own reason (WRONGPASS, NOPERM, a refused connection).
  */
 export async function checkRedisUsable(redisUrl: string, key: string, tls?: RedisTls): Promise<void> {
-  const redis = new Redis(redisUrl, { ...(tls ? { tls } : {}), lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 3000, commandTimeout: 3000, retryStrategy: () => null });
+  const redis = new Redis(redisUrl, {
+    ...(tls ? { tls } : {}),
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 3000,
+    commandTimeout: 3000,
+    retryStrategy: () => null,
+  });
   // A refused AUTH surfaces as an 'error' event, and connect() then only says the connection closed.
   let reason: Error | undefined;
   redis.on('error', (error: Error) => (reason ??= error));

@@ -1,12 +1,13 @@
 import type { Kafka } from 'kafkajs';
 import type { Knex } from 'knex';
-import { loadConfig, type Config } from './config.js';
+
+import { SchemaRegistryClient } from '../schemas/registry.js';
+import { type Config, loadConfig } from './config.js';
+import { kafkaSecurity, mysqlTls, redisTls, registryConnection } from './connections.js';
 import { createKafka } from './kafka.js';
 import { createLogger, type Logger } from './logger.js';
 import { createKnex, useMysqlTls } from './mysql.js';
-import { kafkaSecurity, mysqlTls, redisTls, registryConnection } from './connections.js';
 import { createRedis, type RedisClient, redisReady } from './redis.js';
-import { SchemaRegistryClient } from '../schemas/registry.js';
 
 /**
  * What a command needs, built on first use from the validated configuration, and closed together at the

@@ -1,6 +1,7 @@
 import type { Admin } from 'kafkajs';
 import type { Logger } from 'pino';
-import { deadLetterTopic, type Config } from './config.js';
+
+import { type Config, deadLetterTopic } from './config.js';
 import { ConfigError } from './errors.js';
 import { ensureTopics, type TopicSpec } from './kafka.js';
 
@@ -29,19 +30,35 @@ type ReplicationSettings = Pick<Config, 'topicReplicationFactor' | 'topicMinInsy
 export function resolveReplication(config: ReplicationSettings, brokers: number): { replicationFactor: number; minInsyncReplicas: number } {
   const replicationFactor = config.topicReplicationFactor === 'auto' ? Math.min(3, brokers) : config.topicReplicationFactor;
   if (replicationFactor > brokers) {
-    throw new ConfigError([{ setting: 'TOPIC_REPLICATION_FACTOR', problem: `is ${replicationFactor} but the cluster has ${brokers} broker(s); a topic cannot have more replicas than brokers` }]);
+    throw new ConfigError([
+      {
+        setting: 'TOPIC_REPLICATION_FACTOR',
+        problem: `is ${replicationFactor} but the cluster has ${brokers} broker(s); a topic cannot have more replicas than brokers`,
+      },
+    ]);
   }
   const minInsyncReplicas = config.topicMinInsyncReplicas === 'auto' ? (replicationFactor >= 3 ? 2 : 1) : config.topicMinInsyncReplicas;
   if (minInsyncReplicas > replicationFactor) {
-    throw new ConfigError([{ setting: 'TOPIC_MIN_INSYNC_REPLICAS', problem: `is ${minInsyncReplicas} but topics get ${replicationFactor} replica(s); no acks=all write could succeed` }]);
+    throw new ConfigError([
+      {
+        setting: 'TOPIC_MIN_INSYNC_REPLICAS',
+        problem: `is ${minInsyncReplicas} but topics get ${replicationFactor} replica(s); no acks=all write could succeed`,
+      },
+    ]);
   }
   return { replicationFactor, minInsyncReplicas };
 }
 
 /** The pipeline's topics with their replication for this cluster (which it asks for its size). */
-export async function replicatedPipelineTopics(admin: Admin, config: Parameters<typeof pipelineTopics>[0] & Partial<ReplicationSettings>): Promise<TopicSpec[]> {
+export async function replicatedPipelineTopics(
+  admin: Admin,
+  config: Parameters<typeof pipelineTopics>[0] & Partial<ReplicationSettings>,
+): Promise<TopicSpec[]> {
   const brokers = (await admin.describeCluster()).brokers.length;
-  const { replicationFactor, minInsyncReplicas } = resolveReplication({ topicReplicationFactor: config.topicReplicationFactor ?? 'auto', topicMinInsyncReplicas: config.topicMinInsyncReplicas ?? 'auto' }, brokers);
+  const { replicationFactor, minInsyncReplicas } = resolveReplication(
+    { topicReplicationFactor: config.topicReplicationFactor ?? 'auto', topicMinInsyncReplicas: config.topicMinInsyncReplicas ?? 'auto' },
+    brokers,
+  );
   return pipelineTopics(config).map((t) => ({ ...t, replicationFactor, configs: { ...t.configs, 'min.insync.replicas': String(minInsyncReplicas) } }));
 }
 

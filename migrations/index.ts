@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
+
 import * as initialSchema from './20261124000001_initial_schema.js';
-import * as redrivenDeadLetters from './20261125000001_redriven_dead_letters.js';
 import * as databaseIdentity from './20261125000001_database_identity.js';
+import * as redrivenDeadLetters from './20261125000001_redriven_dead_letters.js';
 
 /**
  * Every migration, in order. Append-only: a released migration is never edited; a change is a new file

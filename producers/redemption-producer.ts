@@ -1,9 +1,10 @@
-import { createKafka, IDEMPOTENT_PRODUCER } from '../lib/kafka.js';
 import type { Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
+
 import { InputError } from '../lib/errors.js';
+import { createKafka, IDEMPOTENT_PRODUCER } from '../lib/kafka.js';
 import { createLogger, type Logger } from '../lib/logger.js';
+import { type Codec, SchemaRegistryClient } from '../schemas/registry.js';
 import { requestProblems } from '../schemas/request-validation.js';
-import { SchemaRegistryClient, type Codec } from '../schemas/registry.js';
 import type { RedemptionRequested } from '../schemas/types.js';
 
 /**
@@ -78,7 +79,12 @@ export class RedemptionProducer {
   }
 
   /** Connects with a Kafka client and codec the caller already has (the CLI, the tests). */
-  static async connect(kafka: Kafka, codec: Codec<RedemptionRequested>, topic: string, o: { clientId?: string; maxBatch?: number } = {}): Promise<RedemptionProducer> {
+  static async connect(
+    kafka: Kafka,
+    codec: Codec<RedemptionRequested>,
+    topic: string,
+    o: { clientId?: string; maxBatch?: number } = {},
+  ): Promise<RedemptionProducer> {
     // One request in flight keeps file order across retries; idempotence makes the retries safe.
     const producer = kafka.producer(IDEMPOTENT_PRODUCER);
     await producer.connect();

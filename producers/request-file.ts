@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
+
 import { requestFromJson } from '../schemas/request-validation.js';
 import type { RedemptionRequested } from '../schemas/types.js';
 

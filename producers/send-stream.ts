@@ -18,7 +18,11 @@ export interface SendOptions {
  * Sends requests in order, a batch per acknowledged produce call, paced and with a progress bar.
  * Returns how many were sent.
  */
-export async function sendStream(producer: RedemptionProducer, requests: AsyncIterable<RedemptionRequested> | Iterable<RedemptionRequested>, o: SendOptions): Promise<number> {
+export async function sendStream(
+  producer: RedemptionProducer,
+  requests: AsyncIterable<RedemptionRequested> | Iterable<RedemptionRequested>,
+  o: SendOptions,
+): Promise<number> {
   const bar = new ProgressBar(o.label, o.total, o.progress);
   const limiter = new RateLimiter(o.rate);
   // With a rate, small batches keep the pacing smooth; without one, big batches keep the broker busy.

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+
 import avro from 'avsc';
 
 /** timestamp-millis as a JS Date, so every reader of the schema sees real times, not bare numbers. */

@@ -1,7 +1,9 @@
-import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import type avro from 'avsc';
 import { type Agent, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import type avro from 'avsc';
+
 import { RedemptionError, UnprocessableMessageError } from '../lib/errors.js';
 import { avroOptions, avroType, readSchemaText, type SchemaName } from './avro.js';
 
@@ -87,10 +89,22 @@ export class SchemaRegistryClient {
    */
   async subjectCompatibility(subject: string): Promise<string | null> {
     const path = `/config/${encodeURIComponent(subject)}?defaultToGlobal=false`;
-    const own = await this.http<{ compatibilityLevel?: string; compatibility?: string }>('GET', path, `reading the compatibility of ${subject}`, undefined, [404]);
+    const own = await this.http<{ compatibilityLevel?: string; compatibility?: string }>(
+      'GET',
+      path,
+      `reading the compatibility of ${subject}`,
+      undefined,
+      [404],
+    );
     if (own === null) return null;
     const level = own.compatibilityLevel ?? own.compatibility ?? null;
-    const global = await this.http<{ compatibilityLevel?: string; compatibility?: string }>('GET', '/config', 'reading the global compatibility', undefined, [404]);
+    const global = await this.http<{ compatibilityLevel?: string; compatibility?: string }>(
+      'GET',
+      '/config',
+      'reading the global compatibility',
+      undefined,
+      [404],
+    );
     const globalLevel = global?.compatibilityLevel ?? global?.compatibility ?? null;
     if (level !== globalLevel) return level;
     // Equal to the global level: inherited (Apicurio) or set to the same value; only Apicurio's native API knows.
@@ -133,7 +147,10 @@ export class SchemaRegistryClient {
     try {
       response = await this.request(method, `${this.baseUrl}${path}`, body);
     } catch (error) {
-      throw new RedemptionError('SCHEMA_REGISTRY_UNAVAILABLE', `schema registry does not answer (${what}): ${(error as Error).message}`, { retriable: true, cause: error });
+      throw new RedemptionError('SCHEMA_REGISTRY_UNAVAILABLE', `schema registry does not answer (${what}): ${(error as Error).message}`, {
+        retriable: true,
+        cause: error,
+      });
     }
     if (absent.includes(response.status)) return null;
     if (response.status < 200 || response.status >= 300) throw new RegistryResponseError(what, response.status, registryMessage(response.body));
@@ -244,7 +261,11 @@ export class SchemaRegistryClient {
       // 404: no such id. Other 4xx answers about one id (a bad id, a schema the registry cannot parse)
       // are about the message too; authentication and throttling are about us, and are not.
       if (error instanceof RegistryResponseError && error.status >= 400 && error.status < 500 && ![401, 403, 408, 429].includes(error.status)) {
-        throw new UnprocessableMessageError('MESSAGE_UNDECODABLE', error.status === 404 ? `unknown schema id ${id}` : `schema id ${id} refused by the registry (${error.status})`, error);
+        throw new UnprocessableMessageError(
+          'MESSAGE_UNDECODABLE',
+          error.status === 404 ? `unknown schema id ${id}` : `schema id ${id} refused by the registry (${error.status})`,
+          error,
+        );
       }
       throw error;
     }
@@ -265,7 +286,10 @@ function registryMessage(body: string): string {
 function registryError(what: string, error: unknown): RedemptionError {
   const status = (error as { status?: unknown }).status;
   if (typeof status === 'number' && status > 0) return new RegistryResponseError(what, status, (error as Error).message);
-  return new RedemptionError('SCHEMA_REGISTRY_UNAVAILABLE', `schema registry does not answer (${what}): ${(error as Error).message}`, { retriable: true, cause: error });
+  return new RedemptionError('SCHEMA_REGISTRY_UNAVAILABLE', `schema registry does not answer (${what}): ${(error as Error).message}`, {
+    retriable: true,
+    cause: error,
+  });
 }
 
 /**
@@ -275,7 +299,11 @@ function registryError(what: string, error: unknown): RedemptionError {
  * for good: an invalid schema, a missing subject, no authorisation).
  */
 export class RegistryResponseError extends RedemptionError {
-  constructor(what: string, readonly status: number, detail: string) {
+  constructor(
+    what: string,
+    readonly status: number,
+    detail: string,
+  ) {
     const incompatible = status === 409;
     // 5xx, a timeout (408) and throttling (429) say "try later"; other 4xx are answers.
     const later = status >= 500 || status === 408 || status === 429;

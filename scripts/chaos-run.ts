@@ -1,25 +1,26 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { ConsumerProcess } from './harness/consumer-process.js';
-import { Runtime } from '../lib/runtime.js';
-import { loadConfig, deadLetterTopic } from '../lib/config.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { deadLetterTopic, loadConfig } from '../lib/config.js';
 import { generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
+import { groupProgress, readTopicFromStart } from '../lib/kafka.js';
 import { migrateToLatest, withDatabase } from '../lib/mysql.js';
 import { removeNamespace } from '../lib/namespace.js';
-import { groupProgress, readTopicFromStart } from '../lib/kafka.js';
+import { RateLimiter } from '../lib/progress.js';
 import { timeToRecover } from '../lib/recovery.js';
+import { Runtime } from '../lib/runtime.js';
 import { ensurePipelineTopics } from '../lib/topics.js';
 import { DEFAULT_SIMULATION, seededRandom, simulateCheckout } from '../producers/checkout-simulator.js';
 import { RedemptionProducer } from '../producers/redemption-producer.js';
-import { RateLimiter } from '../lib/progress.js';
 import type { RedemptionRequested } from '../schemas/types.js';
 import { verify, type VerifyReport } from '../verify/verify.js';
-import { bounceRedis, stackRestart } from './stack/stack.js';
 import { type ClusterFaultKind, clusterFaultKinds, flushAllMasters, strikeClusterFault } from './chaos-cluster-faults.js';
+import { ConsumerProcess } from './harness/consumer-process.js';
+import { bounceRedis, stackRestart } from './stack/stack.js';
 
 /**
  * The chaos run: a paced checkout load through a few consumer processes while faults strike one after
@@ -56,7 +57,6 @@ export interface ChaosSummary {
   recoveries: { kind: FaultKind | ClusterFaultKind; ms: number | null }[];
 }
 
-
 export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
   const id = randomBytes(3).toString('hex');
   const base = loadConfig(process.env);
@@ -84,7 +84,15 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
   await admin.connect();
   await ensurePipelineTopics(admin, config, rt.logger);
   await admin.disconnect();
-  const coupons = generateCoupons({ count: 300, prefix: 'CHAOS', campaigns: 3, quota: Math.max(20, Math.round((o.rate * o.durationMs) / 1000 / 300)), perUserLimit: 3, validFrom: new Date('2026-01-01T00:00:00Z'), validUntil: new Date('2027-01-01T00:00:00Z') });
+  const coupons = generateCoupons({
+    count: 300,
+    prefix: 'CHAOS',
+    campaigns: 3,
+    quota: Math.max(20, Math.round((o.rate * o.durationMs) / 1000 / 300)),
+    perUserLimit: 3,
+    validFrom: new Date('2026-01-01T00:00:00Z'),
+    validUntil: new Date('2027-01-01T00:00:00Z'),
+  });
   await upsertCoupons(rt.knex(), coupons);
 
   const logDir = join(tmpdir(), `redeem-chaos-${id}`);
@@ -104,7 +112,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
   const load = (async () => {
     const limiter = new RateLimiter(o.rate);
     const batch = Math.max(1, Math.round(o.rate / 20));
-    const requests = simulateCheckout({ ...DEFAULT_SIMULATION, count: Number.MAX_SAFE_INTEGER, couponCodes: coupons.map((c) => c.code), users: 3000, seed: o.seed });
+    const requests = simulateCheckout({
+      ...DEFAULT_SIMULATION,
+      count: Number.MAX_SAFE_INTEGER,
+      couponCodes: coupons.map((c) => c.code),
+      users: 3000,
+      seed: o.seed,
+    });
     while (Date.now() < endAt) {
       const chunk: RedemptionRequested[] = [];
       for (let i = 0; i < batch; i++) chunk.push(requests.next().value as RedemptionRequested);
@@ -206,9 +220,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
 
   const decided = await distinctAuditSources(rt, config.auditTopic);
   const deadLettered = await topicSize(rt, deadLetterTopic(config.redemptionTopic));
-  const report = await verify({ kafka: rt.kafka(), knex: rt.knex(), decoder: rt.registry().decoderFor<RedemptionRequested>('requested'), topic: config.redemptionTopic, maxMessageBytes: config.maxMessageBytes });
+  const report = await verify({
+    kafka: rt.kafka(),
+    knex: rt.knex(),
+    decoder: rt.registry().decoderFor<RedemptionRequested>('requested'),
+    topic: config.redemptionTopic,
+    maxMessageBytes: config.maxMessageBytes,
+  });
   const rebalances = [...consumers, ...retired].reduce((sum, c) => sum + c.rebalances(), 0);
-  if (o.cleanup) await removeNamespace({ kafka: rt.kafka(), redis: rt.redis(), topicPrefix: `chaos-${id}.`, redisPattern: `chaos-${id}:*`, databases: [config.mysqlUrl] });
+  if (o.cleanup)
+    await removeNamespace({ kafka: rt.kafka(), redis: rt.redis(), topicPrefix: `chaos-${id}.`, redisPattern: `chaos-${id}:*`, databases: [config.mysqlUrl] });
   await rt.close();
   return { namespace: `chaos-${id}`, faults, skipped, produced, decided, deadLettered, rebalances, verify: report, recoveries };
 }

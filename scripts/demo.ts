@@ -1,9 +1,9 @@
-import { generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
-import { migrate } from '../cli/commands/migrate.js';
-import { stackUp } from './stack/stack.js';
-import type { Runtime } from '../lib/runtime.js';
 import { consume, formatStats } from '../cli/commands/consume.js';
+import { migrate } from '../cli/commands/migrate.js';
 import { produceSimulation } from '../cli/commands/produce.js';
+import { generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
+import type { Runtime } from '../lib/runtime.js';
+import { stackUp } from './stack/stack.js';
 
 export interface DemoOptions {
   requests: number;
@@ -53,7 +53,11 @@ export async function demo(rt: Runtime, o: DemoOptions, print: (line: string) =>
   const codes = [...valid.map((c) => c.code)];
   codes.splice(Math.floor(codes.length / 2), 0, ...expired.map((c) => c.code));
   const started = Date.now();
-  const produced = await produceSimulation(rt, { count: o.requests, couponCodes: codes, seed: o.seed, startAt, users: Math.max(50, o.requests / 10) }, { rate: null, progress: true });
+  const produced = await produceSimulation(
+    rt,
+    { count: o.requests, couponCodes: codes, seed: o.seed, startAt, users: Math.max(50, o.requests / 10) },
+    { rate: null, progress: true },
+  );
   print(`produced ${produced} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
   print('== consume (until idle for 3 s)');

@@ -5,6 +5,7 @@
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { Command } from 'commander';
 
 import { duration, int, print, runProgram, withRuntime } from '../cli/program.js';
@@ -18,7 +19,11 @@ const stack = program.command('stack').description('the local Kafka, schema regi
 stack
   .command('up')
   .description('start what is not running (idempotent)')
-  .option('--secure', 'also a SASL_SSL broker (SCRAM-SHA-512 and PLAIN over TLS) on its own ports (STACK_SECURE_KAFKA_PORT, default 9094); client settings in .stack/kafka-secure/client.env', false)
+  .option(
+    '--secure',
+    'also a SASL_SSL broker (SCRAM-SHA-512 and PLAIN over TLS) on its own ports (STACK_SECURE_KAFKA_PORT, default 9094); client settings in .stack/kafka-secure/client.env',
+    false,
+  )
   .option('--kafka-nodes <n>', 'also a replicated Kafka cluster of 3 KRaft nodes on 19092-19094 (1 = the single node only)', int(1), 1)
   .option('--redis-cluster', 'also a Redis Cluster of 3 masters and 3 replicas on 7000-7005', false)
   .action(async (o: { secure: boolean; kafkaNodes: number; redisCluster: boolean }) => {
@@ -68,11 +73,19 @@ program
   .option('--rate <n>', 'requests per second', int(1), 1000)
   .option('--consumers <n>', 'consumer processes at the start', int(1), 2)
   .option('--seed <n>', 'seed of the load and of the fault order', int(0), 7)
-  .option('--cleanup', 'remove the run\'s topics, database and Redis keys at the end', false)
+  .option('--cleanup', "remove the run's topics, database and Redis keys at the end", false)
   .action(async (o: { duration: number; interval: number; rate: number; consumers: number; seed: number; cleanup: boolean }) => {
     // Loaded on demand: each is heavy and only one of them runs.
     const { formatChaosSummary, runChaos } = await import('./chaos-run.js');
-    const summary = await runChaos({ durationMs: o.duration, intervalMs: o.interval, rate: o.rate, consumers: o.consumers, seed: o.seed, cleanup: o.cleanup, print });
+    const summary = await runChaos({
+      durationMs: o.duration,
+      intervalMs: o.interval,
+      rate: o.rate,
+      consumers: o.consumers,
+      seed: o.seed,
+      cleanup: o.cleanup,
+      print,
+    });
     print(formatChaosSummary(summary));
     if (!summary.verify.equal || summary.produced !== summary.decided + summary.deadLettered) process.exitCode = 1;
   });
@@ -83,19 +96,35 @@ program
   .option('--requests <n>', 'requests produced ahead for the drain runs', int(1), 200_000)
   .option('--coupons <n>', 'coupons they spread over (skewed toward hot ones)', int(1), 10_000)
   .option('--naive-requests <n>', 'how many of them the naive baseline handles (it is slow)', int(1), 5_000)
-  .option('--rates <list>', 'offered rates for the latency runs, comma-separated', (v: string) => v.split(',').map((x) => int(1)(x.trim())), [1000, 5000, 10000])
+  .option(
+    '--rates <list>',
+    'offered rates for the latency runs, comma-separated',
+    (v: string) => v.split(',').map((x) => int(1)(x.trim())),
+    [1000, 5000, 10000],
+  )
   .option('--latency-seconds <n>', 'seconds of load per offered rate', int(1), 20)
   .option('--seed <n>', 'seed of the data', int(0), 42)
   .option('--smoke', 'a few thousand requests, to check the benchmark runs (CI)', false)
   .option('--out <dir>', 'where the JSON and SVG go', 'bench/results')
-  .action(async (o: { requests: number; coupons: number; naiveRequests: number; rates: number[]; latencySeconds: number; seed: number; smoke: boolean; out: string }) => {
-    const { smoke, out, ...rest } = o;
-    const { runBench, SMOKE } = await import('../bench/run.js');
-    const { formatBench } = await import('../bench/report.js');
-    const { file, result } = await runBench({ ...rest, ...(smoke ? SMOKE : {}), outDir: out, print: (line) => process.stderr.write(`${line}\n`) });
-    print(formatBench(result));
-    print(`results: ${file} (chart: ${file.replace(/\.json$/, '.svg')})`);
-    if (!result.correct) process.exitCode = 1;
-  });
+  .action(
+    async (o: {
+      requests: number;
+      coupons: number;
+      naiveRequests: number;
+      rates: number[];
+      latencySeconds: number;
+      seed: number;
+      smoke: boolean;
+      out: string;
+    }) => {
+      const { smoke, out, ...rest } = o;
+      const { runBench, SMOKE } = await import('../bench/run.js');
+      const { formatBench } = await import('../bench/report.js');
+      const { file, result } = await runBench({ ...rest, ...(smoke ? SMOKE : {}), outDir: out, print: (line) => process.stderr.write(`${line}\n`) });
+      print(formatBench(result));
+      print(`results: ${file} (chart: ${file.replace(/\.json$/, '.svg')})`);
+      if (!result.correct) process.exitCode = 1;
+    },
+  );
 
 runProgram(program);

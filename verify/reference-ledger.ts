@@ -73,7 +73,14 @@ export class ReferenceLedger {
     if (this.counts.get(coupon.code)! >= coupon.quota) return result('REJECTED', 'EXHAUSTED');
     const userKey = JSON.stringify([coupon.code, e.user_id]);
     if ((this.userCounts.get(userKey) ?? 0) >= coupon.per_user_limit) return result('REJECTED', 'USER_LIMIT');
-    this.redemptions.set(key, { coupon_code: e.coupon_code, request_id: e.request_id, user_id: e.user_id, order_id: e.order_id, amount_cents: e.amount_cents, status: 'REDEEMED' });
+    this.redemptions.set(key, {
+      coupon_code: e.coupon_code,
+      request_id: e.request_id,
+      user_id: e.user_id,
+      order_id: e.order_id,
+      amount_cents: e.amount_cents,
+      status: 'REDEEMED',
+    });
     this.counts.set(coupon.code, this.counts.get(coupon.code)! + 1);
     this.userCounts.set(userKey, (this.userCounts.get(userKey) ?? 0) + 1);
     return result('APPLIED');

@@ -1,7 +1,9 @@
-import { withAdmin } from '../lib/kafka.js';
 import { randomBytes } from 'node:crypto';
+
 import type { Kafka } from 'kafkajs';
+
 import { murmur2Partition } from '../consumers/partition-contract.js';
+import { withAdmin } from '../lib/kafka.js';
 import type { Decoder } from '../schemas/registry.js';
 import { requestProblems } from '../schemas/request-validation.js';
 import type { RedemptionRequested } from '../schemas/types.js';
@@ -74,7 +76,12 @@ export async function readRequestsTopic(o: ReadRequestsOptions): Promise<TopicRe
   return result;
 }
 
-async function processable(key: Buffer | null, value: Buffer | null, decoder: Decoder<RedemptionRequested>, maxMessageBytes: number): Promise<RedemptionRequested | null> {
+async function processable(
+  key: Buffer | null,
+  value: Buffer | null,
+  decoder: Decoder<RedemptionRequested>,
+  maxMessageBytes: number,
+): Promise<RedemptionRequested | null> {
   if (value === null || value.length > maxMessageBytes) return null;
   let request: RedemptionRequested;
   try {

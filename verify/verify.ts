@@ -1,9 +1,10 @@
 import type { Kafka } from 'kafkajs';
 import type { Knex } from 'knex';
+
 import { ProgressBar } from '../lib/progress.js';
 import type { Decoder } from '../schemas/registry.js';
 import type { RedemptionRequested } from '../schemas/types.js';
-import { ReferenceLedger, type ReferenceCoupon } from './reference-ledger.js';
+import { type ReferenceCoupon, ReferenceLedger } from './reference-ledger.js';
 import { readRequestsTopic } from './requests-topic.js';
 
 export interface VerifyReport {
@@ -66,7 +67,9 @@ export async function verify(deps: VerifyOptions): Promise<VerifyReport> {
   bar.finish(read.messages);
 
   const differences: string[] = [];
-  const actualCounts = new Map(((await deps.knex('coupons').select('code', 'redeemed_count')) as { code: string; redeemed_count: number }[]).map((c) => [c.code, c.redeemed_count]));
+  const actualCounts = new Map(
+    ((await deps.knex('coupons').select('code', 'redeemed_count')) as { code: string; redeemed_count: number }[]).map((c) => [c.code, c.redeemed_count]),
+  );
   for (const [code, expected] of reference.counts) {
     const actual = actualCounts.get(code);
     if (actual !== expected) differences.push(`coupon ${code}: redeemed_count is ${actual}, expected ${expected}`);
@@ -88,7 +91,8 @@ export async function verify(deps: VerifyOptions): Promise<VerifyReport> {
       ['order_id', row.order_id, expected.order_id],
       ['amount_cents', Number(row.amount_cents), expected.amount_cents],
     ];
-    for (const [field, actual, want] of fields) if (actual !== want) differences.push(`redemption ${key}: ${field} is ${String(actual)}, expected ${String(want)}`);
+    for (const [field, actual, want] of fields)
+      if (actual !== want) differences.push(`redemption ${key}: ${field} is ${String(actual)}, expected ${String(want)}`);
   }
   for (const [key, expected] of reference.redemptions) {
     if (!seen.has(key)) differences.push(`redemption ${key}: missing from MySQL (expected ${expected.status})`);

@@ -1,7 +1,8 @@
-import { withAdmin } from '../../lib/kafka.js';
 import { randomBytes } from 'node:crypto';
-import type { Decision, RedemptionDecided, RejectReason } from '../../schemas/types.js';
+
+import { withAdmin } from '../../lib/kafka.js';
 import type { Runtime } from '../../lib/runtime.js';
+import type { Decision, RedemptionDecided, RejectReason } from '../../schemas/types.js';
 
 export interface AuditFilter {
   coupon?: string;
@@ -12,7 +13,11 @@ export interface AuditFilter {
 }
 
 export function matches(record: RedemptionDecided, f: AuditFilter): boolean {
-  return (f.coupon === undefined || record.coupon_code === f.coupon) && (f.decision === undefined || record.decision === f.decision) && (f.reason === undefined || record.reason === f.reason);
+  return (
+    (f.coupon === undefined || record.coupon_code === f.coupon) &&
+    (f.decision === undefined || record.decision === f.decision) &&
+    (f.reason === undefined || record.reason === f.reason)
+  );
 }
 
 /** The JSON line printed for an audit record: times as ISO-8601. */
@@ -41,7 +46,11 @@ async function readAudit(rt: Runtime, o: ReadOptions): Promise<void> {
     const high = new Map(offsets.map((x) => [x.partition, Number(x.high)]));
     if (o.since) {
       const from = await admin.fetchTopicOffsetsByTimestamp(topic, o.since.getTime());
-      await admin.setOffsets({ groupId, topic, partitions: from.map((x) => ({ partition: x.partition, offset: Number(x.offset) < 0 ? String(high.get(x.partition)) : x.offset })) });
+      await admin.setOffsets({
+        groupId,
+        topic,
+        partitions: from.map((x) => ({ partition: x.partition, offset: Number(x.offset) < 0 ? String(high.get(x.partition)) : x.offset })),
+      });
     }
     return high;
   });

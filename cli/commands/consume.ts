@@ -1,9 +1,9 @@
-import { RedemptionConsumer } from '../../consumers/redemption-consumer.js';
 import type { ConsumerStats } from '../../consumers/consumer-stats.js';
-import { ensurePipelineTopics } from '../../lib/topics.js';
 import { waitForDrain } from '../../consumers/drain.js';
+import { RedemptionConsumer } from '../../consumers/redemption-consumer.js';
 import { withAdmin } from '../../lib/kafka.js';
 import type { Runtime } from '../../lib/runtime.js';
+import { ensurePipelineTopics } from '../../lib/topics.js';
 
 export interface ConsumeOptions {
   exitWhenIdle?: number;
@@ -60,7 +60,10 @@ export async function consume(rt: Runtime, options: ConsumeOptions): Promise<Con
 
 export function formatStats(stats: ConsumerStats): string {
   const seconds = stats.firstMessageAt && stats.lastMessageAt ? Math.max((stats.lastMessageAt - stats.firstMessageAt) / 1000, 0.001) : 0;
-  const rejected = [...stats.rejectedBy.entries()].sort().map(([reason, n]) => `${reason} ${n}`).join(', ');
+  const rejected = [...stats.rejectedBy.entries()]
+    .sort()
+    .map(([reason, n]) => `${reason} ${n}`)
+    .join(', ');
   return [
     `decided      ${stats.decided}  (${seconds > 0 ? Math.round(stats.decided / seconds) : 0}/s over ${seconds.toFixed(1)} s)`,
     `applied      ${stats.decisions.APPLIED}`,

@@ -12,7 +12,12 @@ async function load(url: string): Promise<Side> {
     const rows = (await knex('redemptions').select('coupon_code', 'request_id', 'user_id', 'order_id', 'amount_cents', 'status')) as Record<string, unknown>[];
     return {
       counts: new Map(coupons.map((c) => [c.code, c.redeemed_count])),
-      redemptions: new Map(rows.map((r) => [`${String(r.coupon_code)}/${String(r.request_id)}`, `${String(r.status)} user=${String(r.user_id)} order=${String(r.order_id)} amount=${String(r.amount_cents)}`])),
+      redemptions: new Map(
+        rows.map((r) => [
+          `${String(r.coupon_code)}/${String(r.request_id)}`,
+          `${String(r.status)} user=${String(r.user_id)} order=${String(r.order_id)} amount=${String(r.amount_cents)}`,
+        ]),
+      ),
     };
   } finally {
     await knex.destroy();

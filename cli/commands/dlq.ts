@@ -1,14 +1,16 @@
-import { withAdmin } from '../../lib/kafka.js';
 import { randomBytes } from 'node:crypto';
+
 import type { IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+
+import { murmur2Partition } from '../../consumers/partition-contract.js';
 import { deadLetterTopic } from '../../lib/config.js';
 import { UnprocessableMessageError } from '../../lib/errors.js';
+import { withAdmin } from '../../lib/kafka.js';
 import { ProgressBar } from '../../lib/progress.js';
-import { murmur2Partition } from '../../consumers/partition-contract.js';
+import type { Runtime } from '../../lib/runtime.js';
 import { RedemptionProducer } from '../../producers/redemption-producer.js';
 import { requestProblems } from '../../schemas/request-validation.js';
 import type { RedemptionRequested } from '../../schemas/types.js';
-import type { Runtime } from '../../lib/runtime.js';
 
 export interface RedriveOptions {
   /** Only dead letters with this `dlq.code`. */
@@ -75,22 +77,49 @@ export async function redrive(rt: Runtime, o: RedriveOptions): Promise<RedriveSu
   const kafka = rt.kafka('redeem-redrive');
   const knex = rt.knex();
   const letters = await readWholeTopic(kafka, deadLetterTopic(requestsTopic), o.progress);
-  const summary: RedriveSummary = { deadLetters: letters.length, selected: 0, repeats: 0, alreadyRedriven: 0, redrivenCopies: 0, refused: new Map(), redriven: new Map(), missingOriginals: 0, dryRun: o.dryRun };
+  const summary: RedriveSummary = {
+    deadLetters: letters.length,
+    selected: 0,
+    repeats: 0,
+    alreadyRedriven: 0,
+    redrivenCopies: 0,
+    refused: new Map(),
+    redriven: new Map(),
+    missingOriginals: 0,
+    dryRun: o.dryRun,
+  };
 
   const redriven = (
-    (await knex('redriven_dead_letters').where({ source_topic: requestsTopic }).select('source_partition', 'source_offset', 'target_partition', 'target_offset')) as {
+    (await knex('redriven_dead_letters')
+      .where({ source_topic: requestsTopic })
+      .select('source_partition', 'source_offset', 'target_partition', 'target_offset')) as {
       source_partition: number;
       source_offset: number | string;
       target_partition: number;
       target_offset: number | string;
     }[]
-  ).map((r) => ({ sourcePartition: r.source_partition, sourceOffset: Number(r.source_offset), targetPartition: r.target_partition, targetOffset: Number(r.target_offset) }));
-  const candidates = selectDeadLetters(letters.map((l) => l.message), requestsTopic, redriven, o, summary);
+  ).map((r) => ({
+    sourcePartition: r.source_partition,
+    sourceOffset: Number(r.source_offset),
+    targetPartition: r.target_partition,
+    targetOffset: Number(r.target_offset),
+  }));
+  const candidates = selectDeadLetters(
+    letters.map((l) => l.message),
+    requestsTopic,
+    redriven,
+    o,
+    summary,
+  );
 
   // Truncated copies: the original is still in the requests topic (kept forever).
   const truncated = candidates.filter((c) => c.truncated);
   if (truncated.length > 0) {
-    const originals = await readOffsets(kafka, requestsTopic, truncated.map((c) => ({ partition: c.sourcePartition, offset: c.sourceOffset })));
+    const originals = await readOffsets(
+      kafka,
+      requestsTopic,
+      truncated.map((c) => ({ partition: c.sourcePartition, offset: c.sourceOffset })),
+    );
     for (const c of truncated) {
       const original = originals.get(`${c.sourcePartition}/${c.sourceOffset}`);
       c.value = original?.value ?? null;
@@ -210,7 +239,15 @@ export function selectDeadLetters(
       summary.redrivenCopies += 1;
       continue;
     }
-    candidates.push({ code, sourceTopic, sourcePartition, sourceOffset, truncated: header(message.headers, 'dlq.truncated') === 'true', key: message.key, value: message.value });
+    candidates.push({
+      code,
+      sourceTopic,
+      sourcePartition,
+      sourceOffset,
+      truncated: header(message.headers, 'dlq.truncated') === 'true',
+      key: message.key,
+      value: message.value,
+    });
   }
   return candidates;
 }
@@ -239,7 +276,11 @@ async function partitionCount(kafka: Kafka, topic: string): Promise<number> {
 async function readWholeTopic(kafka: Kafka, topic: string, progress: boolean): Promise<{ partition: number; message: KafkaMessage }[]> {
   const offsets = await withAdmin(kafka, async (admin) => ((await admin.listTopics()).includes(topic) ? admin.fetchTopicOffsets(topic) : []));
   const wanted = offsets.filter((o) => Number(o.high) > Number(o.low)).map((o) => ({ partition: o.partition, from: Number(o.low), to: Number(o.high) }));
-  const bar = new ProgressBar('dlq: reading', wanted.reduce((n, w) => n + w.to - w.from, 0), progress);
+  const bar = new ProgressBar(
+    'dlq: reading',
+    wanted.reduce((n, w) => n + w.to - w.from, 0),
+    progress,
+  );
   const out: { partition: number; message: KafkaMessage }[] = [];
   await readRanges(kafka, topic, wanted, (partition, message) => {
     out.push({ partition, message });
@@ -265,7 +306,12 @@ async function readOffsets(kafka: Kafka, topic: string, wanted: readonly { parti
  * Reads [from, to) of each listed partition under a throwaway group that commits nothing, seeking
  * straight to `from`. A partition whose range is gone (retention) ends at the first offset past it.
  */
-async function readRanges(kafka: Kafka, topic: string, ranges: readonly { partition: number; from: number; to: number }[], onMessage: (partition: number, message: KafkaMessage) => void): Promise<void> {
+async function readRanges(
+  kafka: Kafka,
+  topic: string,
+  ranges: readonly { partition: number; from: number; to: number }[],
+  onMessage: (partition: number, message: KafkaMessage) => void,
+): Promise<void> {
   if (ranges.length === 0) return;
   const ends = new Map(ranges.map((r) => [r.partition, r.to]));
   const remaining = new Set(ranges.map((r) => r.partition));

@@ -1,16 +1,32 @@
-import { withAdmin } from '../../lib/kafka.js';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, constants, createReadStream, createWriteStream, fsyncSync, lstatSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  createReadStream,
+  createWriteStream,
+  fsyncSync,
+  lstatSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+
+import { InputError } from '../../lib/errors.js';
+import { withAdmin } from '../../lib/kafka.js';
+import type { Runtime } from '../../lib/runtime.js';
+import { ensurePipelineTopics } from '../../lib/topics.js';
 import { DEFAULT_SIMULATION, simulateCheckout, type SimulationOptions } from '../../producers/checkout-simulator.js';
 import { RedemptionProducer } from '../../producers/redemption-producer.js';
-import { checkRequestLines, findBadLines, readRequestFile, type FileCheck } from '../../producers/request-file.js';
+import { checkRequestLines, type FileCheck, findBadLines, readRequestFile } from '../../producers/request-file.js';
 import { sendStream } from '../../producers/send-stream.js';
-import { InputError } from '../../lib/errors.js';
-import { ensurePipelineTopics } from '../../lib/topics.js';
 import type { RedemptionRequested } from '../../schemas/types.js';
-import type { Runtime } from '../../lib/runtime.js';
 
 async function connectProducer(rt: Runtime): Promise<RedemptionProducer> {
   await withAdmin(rt.kafka(), (admin) => ensurePipelineTopics(admin, rt.config, rt.logger));
@@ -57,7 +73,10 @@ export function readCheckpoint(checkpoint: string): number {
     stat = lstatSync(checkpoint);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new InputError('INPUT_INVALID', `--resume: there is no checkpoint ${checkpoint}, so there is nothing to resume; run without --resume to send the file from line 1`);
+      throw new InputError(
+        'INPUT_INVALID',
+        `--resume: there is no checkpoint ${checkpoint}, so there is nothing to resume; run without --resume to send the file from line 1`,
+      );
     }
     throw new InputError('INPUT_INVALID', `--resume: cannot read the checkpoint ${checkpoint}: ${(error as Error).message}`);
   }
@@ -132,7 +151,8 @@ async function spool(path: string): Promise<{ file: string; check: FileCheck; re
 export async function produceFile(rt: Runtime, path: string, o: { rate: number | null; progress: boolean; resume: boolean }): Promise<number> {
   const stream = isStream(path);
   const name = path === '-' ? 'standard input' : path;
-  if (stream && o.resume) throw new InputError('INPUT_INVALID', `--resume needs a regular file: ${name} can be read only once, so there is nothing to resume from`);
+  if (stream && o.resume)
+    throw new InputError('INPUT_INVALID', `--resume needs a regular file: ${name} can be read only once, so there is nothing to resume from`);
   const spooled = stream ? await spool(path) : null;
   try {
     const source = spooled?.file ?? path;
@@ -142,7 +162,10 @@ export async function produceFile(rt: Runtime, path: string, o: { rate: number |
     const checkpoint = stream ? null : checkpointPath(path);
     const after = checkpoint && o.resume ? readCheckpoint(checkpoint) : 0;
     if (after > check.lines) {
-      throw new InputError('INPUT_INVALID', `--resume: the checkpoint ${checkpoint} says line ${after} was acknowledged, but ${name} has ${check.lines} lines; is it the same file?`);
+      throw new InputError(
+        'INPUT_INVALID',
+        `--resume: the checkpoint ${checkpoint} says line ${after} was acknowledged, but ${name} has ${check.lines} lines; is it the same file?`,
+      );
     }
     if (after > 0) rt.logger.info({ after }, 'resuming after the last acknowledged line');
     // Before anything is sent: from now on a checkpoint exists, so `--resume` never finds none after a
@@ -151,7 +174,10 @@ export async function produceFile(rt: Runtime, path: string, o: { rate: number |
       try {
         writeCheckpoint(checkpoint, 0);
       } catch (error) {
-        throw new InputError('INPUT_INVALID', `cannot write the checkpoint ${checkpoint} (${(error as Error).message}); nothing sent. Its folder must be writable, or send the file through a pipe (--file -), which keeps no checkpoint`);
+        throw new InputError(
+          'INPUT_INVALID',
+          `cannot write the checkpoint ${checkpoint} (${(error as Error).message}); nothing sent. Its folder must be writable, or send the file through a pipe (--file -), which keeps no checkpoint`,
+        );
       }
     }
     return await sendLines(rt, source, checkpoint, after, check.requests, o);
@@ -160,7 +186,14 @@ export async function produceFile(rt: Runtime, path: string, o: { rate: number |
   }
 }
 
-async function sendLines(rt: Runtime, source: string, checkpoint: string | null, after: number, requests: number, o: { rate: number | null; progress: boolean }): Promise<number> {
+async function sendLines(
+  rt: Runtime,
+  source: string,
+  checkpoint: string | null,
+  after: number,
+  requests: number,
+  o: { rate: number | null; progress: boolean },
+): Promise<number> {
   const producer = await connectProducer(rt);
   // Line numbers of the requests sent but not yet acknowledged: at most one batch.
   const unacked: number[] = [];

@@ -1,16 +1,18 @@
-import type { Admin } from 'kafkajs';
-import { RedemptionConsumer } from '../../consumers/redemption-consumer.js';
-import type { ConsumerStats } from '../../consumers/consumer-stats.js';
-import type { CouponTermsRow } from '../../lib/coupon-csv.js';
-import { upsertCoupons } from '../../lib/coupon-catalog.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+
+import type { Admin } from 'kafkajs';
+
+import type { ConsumerStats } from '../../consumers/consumer-stats.js';
 import { DrainIncompleteError, waitForDrain } from '../../consumers/drain.js';
+import { RedemptionConsumer } from '../../consumers/redemption-consumer.js';
+import { upsertCoupons } from '../../lib/coupon-catalog.js';
+import type { CouponTermsRow } from '../../lib/coupon-csv.js';
+import { cachePrefix } from '../../lib/database-identity.js';
 import { InputError, RedemptionError } from '../../lib/errors.js';
 import { createDatabaseIfMissing, migrateToLatest, withDatabase } from '../../lib/mysql.js';
+import { removeRedisKeys } from '../../lib/namespace.js';
 import { ProgressBar } from '../../lib/progress.js';
 import { Runtime } from '../../lib/runtime.js';
-import { cachePrefix } from '../../lib/database-identity.js';
-import { removeRedisKeys } from '../../lib/namespace.js';
 
 export interface ReplayOptions {
   fromTimestamp?: Date;
@@ -32,7 +34,10 @@ async function offsetsAt(admin: Admin, topic: string, at: Date, ends: Map<number
 }
 
 /** The offsets a replay reads, per partition: [start, stop). */
-export async function replayRange(rt: Runtime, o: Pick<ReplayOptions, 'fromTimestamp' | 'toTimestamp' | 'fromOffsets'>): Promise<Map<number, { start: number; stop: number }>> {
+export async function replayRange(
+  rt: Runtime,
+  o: Pick<ReplayOptions, 'fromTimestamp' | 'toTimestamp' | 'fromOffsets'>,
+): Promise<Map<number, { start: number; stop: number }>> {
   const topic = rt.config.redemptionTopic;
   const admin = rt.kafka().admin();
   await admin.connect();
@@ -46,10 +51,12 @@ export async function replayRange(rt: Runtime, o: Pick<ReplayOptions, 'fromTimes
     const starts = o.fromTimestamp ? await offsetsAt(admin, topic, o.fromTimestamp, ends) : lows;
     const stops = o.toTimestamp ? await offsetsAt(admin, topic, o.toTimestamp, ends) : ends;
     return new Map(
-      [...ends.keys()].sort((a, b) => a - b).map((p) => {
-        const start = Math.max(o.fromOffsets?.get(p) ?? starts.get(p)!, lows.get(p)!);
-        return [p, { start, stop: Math.max(start, stops.get(p)!) }];
-      }),
+      [...ends.keys()]
+        .sort((a, b) => a - b)
+        .map((p) => {
+          const start = Math.max(o.fromOffsets?.get(p) ?? starts.get(p)!, lows.get(p)!);
+          return [p, { start, stop: Math.max(start, stops.get(p)!) }];
+        }),
     );
   } finally {
     await admin.disconnect();
@@ -69,7 +76,16 @@ async function waitForLiveGroup(rt: Runtime, range: Map<number, { start: number;
   const admin = rt.kafka().admin();
   await admin.connect();
   try {
-    await waitForDrain({ admin, groupId: rt.config.consumerGroup, topic: rt.config.redemptionTopic, idleSeconds: 0, idleMs: () => 0, targets, maxWaitSeconds, pollMs: 1000 });
+    await waitForDrain({
+      admin,
+      groupId: rt.config.consumerGroup,
+      topic: rt.config.redemptionTopic,
+      idleSeconds: 0,
+      idleMs: () => 0,
+      targets,
+      maxWaitSeconds,
+      pollMs: 1000,
+    });
   } catch (error) {
     if (!(error instanceof DrainIncompleteError)) throw error;
     const behind = error.remaining.map((r) => `partition ${r.partition}: live group committed ${r.committed}, replay reads up to ${r.target}`).join('; ');
@@ -94,13 +110,18 @@ export async function replay(rt: Runtime, o: ReplayOptions, publish = true, guar
   const total = [...range.values()].reduce((sum, r) => sum + r.stop - r.start, 0);
   const bar = new ProgressBar(o.dryRun ? 'replay (dry run)' : 'replay', total, o.progress);
   const config = { ...rt.config, consumerGroup: o.group ?? `${rt.config.consumerGroup}-replay-${Date.now()}`, metricsPort: 0 };
-  const consumer = new RedemptionConsumer(config, { kafka: rt.kafka(), registry: rt.registry(), redis: rt.redis(), knex: rt.knex(), logger: rt.logger }, undefined, {
-    range,
-    ratePerSecond: o.rate,
-    dryRun: o.dryRun,
-    publish,
-    onProgress: (n) => bar.update(n),
-  });
+  const consumer = new RedemptionConsumer(
+    config,
+    { kafka: rt.kafka(), registry: rt.registry(), redis: rt.redis(), knex: rt.knex(), logger: rt.logger },
+    undefined,
+    {
+      range,
+      ratePerSecond: o.rate,
+      dryRun: o.dryRun,
+      publish,
+      onProgress: (n) => bar.update(n),
+    },
+  );
   await consumer.start();
   const admin = rt.kafka().admin();
   await admin.connect();
@@ -113,7 +134,15 @@ export async function replay(rt: Runtime, o: ReplayOptions, publish = true, guar
     } else {
       // Done means committed: the replay's group has committed every partition to the end of the range.
       const targets = new Map([...range].map(([partition, r]) => [partition, r.stop]));
-      await waitForDrain({ admin, groupId: config.consumerGroup, topic: config.redemptionTopic, idleSeconds: 0, idleMs: () => 0, targets, maxWaitSeconds: o.maxWait });
+      await waitForDrain({
+        admin,
+        groupId: config.consumerGroup,
+        topic: config.redemptionTopic,
+        idleSeconds: 0,
+        idleMs: () => 0,
+        targets,
+        maxWaitSeconds: o.maxWait,
+      });
     }
   } finally {
     await admin.disconnect();
@@ -140,11 +169,16 @@ export async function rebuild(rt: Runtime, database: string, o: { rate: number |
     const coupons = (await rt.knex()('coupons').select('code', 'campaign_id', 'quota', 'per_user_limit', 'valid_from', 'valid_until')) as CouponTermsRow[];
     await upsertCoupons(into.knex(), coupons);
     // A fresh database: the live group's progress does not matter to it.
-    return await replay(into, { rate: o.rate, dryRun: false, progress: o.progress, maxWait: o.maxWait, group: `${rt.config.consumerGroup}-rebuild-${database}-${Date.now()}` }, false, false);
+    return await replay(
+      into,
+      { rate: o.rate, dryRun: false, progress: o.progress, maxWait: o.maxWait, group: `${rt.config.consumerGroup}-rebuild-${database}-${Date.now()}` },
+      false,
+      false,
+    );
   } finally {
     // The rebuild's cache (named by the fresh database's identity, so never shared) is of no use after.
     await removeRedisKeys(await into.connectedRedis(), `${await cachePrefix(into.knex(), into.config.redisKeyPrefix)}:*`).catch((error: unknown) =>
-      rt.logger.warn({ err: error }, 'could not remove the rebuild\'s Redis keys'),
+      rt.logger.warn({ err: error }, "could not remove the rebuild's Redis keys"),
     );
     await into.close();
   }

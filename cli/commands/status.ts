@@ -1,14 +1,16 @@
-import { tcpAnswers } from '../../lib/net.js';
-import { withAdmin } from '../../lib/kafka.js';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+
 import { AssignerProtocol } from 'kafkajs';
+
 import { lastFlushKey } from '../../consumers/decision-cache.js';
+import { redisTls, type RegistryConnection, registryConnection } from '../../lib/connections.js';
+import { withAdmin } from '../../lib/kafka.js';
 import { checkMysqlUsable, databaseName } from '../../lib/mysql.js';
+import { tcpAnswers } from '../../lib/net.js';
 import { checkRedisUsable } from '../../lib/redis.js';
-import { redisTls, registryConnection, type RegistryConnection } from '../../lib/connections.js';
-import { redactUrl } from '../../lib/secrets.js';
 import type { Runtime } from '../../lib/runtime.js';
+import { redactUrl } from '../../lib/secrets.js';
 
 /**
  * One service as this configuration sees it. "Answers" (something accepts a connection at the address)

@@ -4,16 +4,20 @@
  * never on its size.
  */
 import type { Knex } from 'knex';
+
 import type { RedemptionRow } from '../coupon-state.js';
 import type { StoredDecision } from '../types.js';
-import { decisionRows, redemptionRows, type CouponDbRow, type DecisionDbRow, type RedemptionDbRow } from './rows.js';
+import { type CouponDbRow, type DecisionDbRow, decisionRows, type RedemptionDbRow, redemptionRows } from './rows.js';
 
 /**
  * Locks the coupons' rows in code order (so concurrent flushes never deadlock on each other) and reads
  * their terms and counts. Flushes touching the same coupon serialise here.
  */
 export async function lockCoupons(trx: Knex.Transaction, codes: readonly string[]): Promise<CouponDbRow[]> {
-  return trx('coupons').whereIn('code', [...codes].sort()).orderBy('code').forUpdate();
+  return trx('coupons')
+    .whereIn('code', [...codes].sort())
+    .orderBy('code')
+    .forUpdate();
 }
 
 /** The decisions already stored for any of these (coupon, request) pairs. */
@@ -23,7 +27,11 @@ export async function selectPriorDecisions(trx: Knex.Transaction, codes: readonl
 }
 
 /** How many REDEEMED redemptions each of these users holds on each of these coupons. */
-export async function countUserRedemptions(trx: Knex.Transaction, codes: readonly string[], userIds: readonly string[]): Promise<{ couponCode: string; userId: string; redeemed: number }[]> {
+export async function countUserRedemptions(
+  trx: Knex.Transaction,
+  codes: readonly string[],
+  userIds: readonly string[],
+): Promise<{ couponCode: string; userId: string; redeemed: number }[]> {
   const rows = (await trx('redemptions')
     .select('coupon_code', 'user_id')
     .count({ n: '*' })
@@ -47,7 +55,10 @@ export async function insertDecisions(trx: Knex.Transaction, decisions: readonly
 
 /** The last state of each redemption the batch created or changed. */
 export async function upsertRedemptions(trx: Knex.Transaction, rows: readonly RedemptionRow[]): Promise<void> {
-  await trx('redemptions').insert(rows.map(redemptionRows.toDb)).onConflict(['coupon_code', 'request_id']).merge(['status', 'reversed_at', 'reversed_by_request_id']);
+  await trx('redemptions')
+    .insert(rows.map(redemptionRows.toDb))
+    .onConflict(['coupon_code', 'request_id'])
+    .merge(['status', 'reversed_at', 'reversed_by_request_id']);
 }
 
 /** The coupons' new redeemed counts (their other columns as locked). */

@@ -51,7 +51,8 @@ export class ConsumerProcess {
 
   /** The port of its /metrics, /healthz and /readyz, once it serves them. */
   metricsPort(): number | null {
-    for (const entry of logEntries(this.stderr)) if (entry.msg === 'serving /metrics, /healthz and /readyz' && typeof entry.port === 'number') return entry.port;
+    for (const entry of logEntries(this.stderr))
+      if (entry.msg === 'serving /metrics, /healthz and /readyz' && typeof entry.port === 'number') return entry.port;
     return null;
   }
 }
@@ -76,6 +77,7 @@ export function logEntries(log: string): Record<string, unknown>[] {
  */
 export function rebalancesInLog(log: string): number {
   let rebalances = 0;
-  for (const entry of logEntries(log)) if (entry.msg === 'joined the group' && typeof entry.rebalances === 'number') rebalances = Math.max(rebalances, entry.rebalances);
+  for (const entry of logEntries(log))
+    if (entry.msg === 'joined the group' && typeof entry.rebalances === 'number') rebalances = Math.max(rebalances, entry.rebalances);
   return rebalances;
 }

@@ -16,7 +16,9 @@ export async function clusterUp(o: { kafka: boolean; redis: boolean }, print: Pr
   if (o.redis) await redisClusterUp(print);
   if (o.kafka) await kafkaClusterUp(print);
   if (o.kafka || o.redis) {
-    const env = [o.kafka ? `KAFKA_BROKERS=${CLUSTER_ENV.KAFKA_BROKERS}` : '', o.redis ? `REDIS_CLUSTER_NODES=${CLUSTER_ENV.REDIS_CLUSTER_NODES}` : ''].filter(Boolean);
+    const env = [o.kafka ? `KAFKA_BROKERS=${CLUSTER_ENV.KAFKA_BROKERS}` : '', o.redis ? `REDIS_CLUSTER_NODES=${CLUSTER_ENV.REDIS_CLUSTER_NODES}` : ''].filter(
+      Boolean,
+    );
     print(`cluster profile up; point the pipeline at it with: export ${env.join(' ')}`);
   }
 }
@@ -31,10 +33,22 @@ export async function clusterDown(print: Print): Promise<void> {
 export async function clusterStatus(): Promise<(Omit<ComponentStatus, 'component'> & { component: string })[]> {
   const rows: (Omit<ComponentStatus, 'component'> & { component: string })[] = [];
   if (kafkaClusterStarted()) {
-    for (const n of await kafkaClusterStatus()) rows.push({ component: `kafka-${n.id}`, address: n.address, up: n.alive, managed: n.pid ? `cluster node, started by stack (pid ${n.pid})` : 'cluster node, not running' });
+    for (const n of await kafkaClusterStatus())
+      rows.push({
+        component: `kafka-${n.id}`,
+        address: n.address,
+        up: n.alive,
+        managed: n.pid ? `cluster node, started by stack (pid ${n.pid})` : 'cluster node, not running',
+      });
   }
   if (redisClusterStarted()) {
-    for (const n of redisClusterStatus()) rows.push({ component: `redis-${n.port}`, address: `127.0.0.1:${n.port}`, up: n.up, managed: `cluster ${n.role}${n.pid ? `, started by stack (pid ${n.pid})` : ''}` });
+    for (const n of redisClusterStatus())
+      rows.push({
+        component: `redis-${n.port}`,
+        address: `127.0.0.1:${n.port}`,
+        up: n.up,
+        managed: `cluster ${n.role}${n.pid ? `, started by stack (pid ${n.pid})` : ''}`,
+      });
   }
   return rows;
 }

@@ -85,7 +85,20 @@ function ensureLibs(print: Print): void {
   print('fetching Apache Kafka from Maven Central (first run only)...');
   mkdirSync(STACK_DIR, { recursive: true });
   rmSync(LIBS, { recursive: true, force: true });
-  const result = spawnSync('mvn', ['-q', '-B', '-Dstyle.color=never', '-f', join(SCRIPT_DIR, 'kafka-pom.xml'), 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${LIBS}`], { stdio: ['ignore', 'inherit', 'inherit'], cwd: STACK_DIR });
+  const result = spawnSync(
+    'mvn',
+    [
+      '-q',
+      '-B',
+      '-Dstyle.color=never',
+      '-f',
+      join(SCRIPT_DIR, 'kafka-pom.xml'),
+      'dependency:copy-dependencies',
+      '-DincludeScope=runtime',
+      `-DoutputDirectory=${LIBS}`,
+    ],
+    { stdio: ['ignore', 'inherit', 'inherit'], cwd: STACK_DIR },
+  );
   if (result.status !== 0) throw new RedemptionError('STACK_FAILED', `mvn failed fetching Apache Kafka (exit ${result.status ?? result.error?.message})`);
   writeFileSync(join(LIBS, '.complete'), '');
 }
@@ -101,11 +114,14 @@ function prepare(print: Print): void {
   const classpath = `${LIBS}/*`;
   const uuid = spawnSync('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'random-uuid'], { encoding: 'utf8' });
   const clusterId = uuid.stdout.trim().split('\n').pop() ?? '';
-  if (uuid.status !== 0 || !/^[A-Za-z0-9_-]{22}$/.test(clusterId)) throw new RedemptionError('STACK_FAILED', `kafka-storage random-uuid failed: ${uuid.stderr || uuid.stdout}`);
+  if (uuid.status !== 0 || !/^[A-Za-z0-9_-]{22}$/.test(clusterId))
+    throw new RedemptionError('STACK_FAILED', `kafka-storage random-uuid failed: ${uuid.stderr || uuid.stdout}`);
   for (const id of KAFKA_NODE_IDS) {
     rmSync(join(nodeDir(id), 'data'), { recursive: true, force: true });
     // Static quorum (controller.quorum.voters): no --standalone / --initial-controllers.
-    const format = spawnSync('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', join(nodeDir(id), 'server.properties')], { encoding: 'utf8' });
+    const format = spawnSync('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', join(nodeDir(id), 'server.properties')], {
+      encoding: 'utf8',
+    });
     if (format.status !== 0) throw new RedemptionError('STACK_FAILED', `formatting node ${id} failed: ${format.stderr || format.stdout}`);
   }
 }
@@ -142,7 +158,13 @@ export function startKafkaNode(id: number, print: Print = () => {}): void {
 /** The brokers the cluster's metadata lists as alive, asked through any node that answers. */
 export async function liveBrokers(): Promise<number[]> {
   const { Kafka, logLevel } = await import('kafkajs');
-  const admin = new Kafka({ brokers: kafkaClusterBrokers().split(','), clientId: 'redeem-stack', logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 2000 }).admin();
+  const admin = new Kafka({
+    brokers: kafkaClusterBrokers().split(','),
+    clientId: 'redeem-stack',
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 0 },
+    connectionTimeout: 2000,
+  }).admin();
   try {
     await admin.connect();
     return (await admin.describeCluster()).brokers.map((b) => b.nodeId).sort();
@@ -160,7 +182,10 @@ export async function waitForBrokers(count: number, timeoutMs = 120_000): Promis
     if (KAFKA_NODE_IDS.some((id) => existsSync(join(nodeDir(id), 'kafka.pid')) && kafkaNodePid(id) === null && count === KAFKA_NODE_IDS.length)) {
       const dead = KAFKA_NODE_IDS.find((id) => kafkaNodePid(id) === null)!;
       const log = join(nodeDir(dead), 'kafka.log');
-      throw new RedemptionError('STACK_FAILED', `kafka-cluster node ${dead} exited; last lines of ${log}:\n${readFileSync(log, 'utf8').split('\n').slice(-15).join('\n')}`);
+      throw new RedemptionError(
+        'STACK_FAILED',
+        `kafka-cluster node ${dead} exited; last lines of ${log}:\n${readFileSync(log, 'utf8').split('\n').slice(-15).join('\n')}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }

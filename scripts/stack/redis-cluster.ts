@@ -82,22 +82,34 @@ export async function startRedisNode(port: number): Promise<void> {
   const result = spawnSync(
     'redis-server',
     [
-      '--port', String(port),
-      '--bind', HOST,
-      '--daemonize', 'yes',
-      '--dir', dir,
-      '--pidfile', join(dir, 'redis.pid'),
-      '--logfile', join(dir, 'redis.log'),
-      '--cluster-enabled', 'yes',
-      '--cluster-config-file', 'nodes.conf',
-      '--cluster-node-timeout', String(NODE_TIMEOUT_MS),
+      '--port',
+      String(port),
+      '--bind',
+      HOST,
+      '--daemonize',
+      'yes',
+      '--dir',
+      dir,
+      '--pidfile',
+      join(dir, 'redis.pid'),
+      '--logfile',
+      join(dir, 'redis.log'),
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      'nodes.conf',
+      '--cluster-node-timeout',
+      String(NODE_TIMEOUT_MS),
       // A cache: a restarted node starts empty and the pipeline asks MySQL for what Redis forgot.
-      '--save', '',
-      '--appendonly', 'no',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
     ],
     { encoding: 'utf8' },
   );
-  if (result.error || result.status !== 0) throw new RedemptionError('STACK_FAILED', `redis-server on ${port} failed to start: ${result.error?.message ?? result.stderr}`);
+  if (result.error || result.status !== 0)
+    throw new RedemptionError('STACK_FAILED', `redis-server on ${port} failed to start: ${result.error?.message ?? result.stderr}`);
   await waitFor(`redis node ${port} to answer`, () => answers(port), 10_000);
 }
 
@@ -113,7 +125,11 @@ export async function redisClusterUp(print: Print = console.log): Promise<void> 
   // A node that knows only itself has never been part of a cluster: create it once, from fresh nodes.
   if (REDIS_CLUSTER_PORTS.every((p) => clusterInfo(p).cluster_known_nodes === '1')) {
     print('redis-cluster: creating the cluster (3 masters, 3 replicas)');
-    const create = spawnSync('redis-cli', ['--cluster', 'create', ...REDIS_CLUSTER_PORTS.map((p) => `${HOST}:${p}`), '--cluster-replicas', '1', '--cluster-yes'], { encoding: 'utf8' });
+    const create = spawnSync(
+      'redis-cli',
+      ['--cluster', 'create', ...REDIS_CLUSTER_PORTS.map((p) => `${HOST}:${p}`), '--cluster-replicas', '1', '--cluster-yes'],
+      { encoding: 'utf8' },
+    );
     if (create.status !== 0) throw new RedemptionError('STACK_FAILED', `redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
   }
   await waitFor('the Redis Cluster to report cluster_state:ok on every node', clusterOk, 30_000);
@@ -183,13 +199,17 @@ export async function killRedisMaster(slot: number): Promise<{ killed: number; p
   if (pid === null) throw new RedemptionError('STACK_FAILED', `redis node ${killed} was not started by this stack; not killing it`);
   process.kill(pid, 'SIGKILL');
   let promoted = killed;
-  await waitFor(`a replica to take over slot ${slot} from ${killed}`, () => {
-    try {
-      promoted = masterOfSlot(slot);
-    } catch {
-      return false;
-    }
-    return promoted !== killed && REDIS_CLUSTER_PORTS.filter((p) => p !== killed).every((p) => clusterInfo(p).cluster_state === 'ok');
-  }, 30_000);
+  await waitFor(
+    `a replica to take over slot ${slot} from ${killed}`,
+    () => {
+      try {
+        promoted = masterOfSlot(slot);
+      } catch {
+        return false;
+      }
+      return promoted !== killed && REDIS_CLUSTER_PORTS.filter((p) => p !== killed).every((p) => clusterInfo(p).cluster_state === 'ok');
+    },
+    30_000,
+  );
   return { killed, promoted };
 }

@@ -1,11 +1,12 @@
-import { tcpAnswers } from '../../lib/net.js';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+
 import { RedemptionError } from '../../lib/errors.js';
+import { tcpAnswers } from '../../lib/net.js';
 import { verifyArtifacts } from './artifacts.js';
 
 /**
@@ -71,7 +72,11 @@ const kafka: ManagedService = {
     const libs = join(kafkaDir, 'libs');
     if (existsSync(join(libs, '.complete'))) return;
     rmSync(libs, { recursive: true, force: true });
-    mvn(['-f', join(SCRIPT_DIR, 'kafka-pom.xml'), 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${libs}`], 'Apache Kafka', print);
+    mvn(
+      ['-f', join(SCRIPT_DIR, 'kafka-pom.xml'), 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${libs}`],
+      'Apache Kafka',
+      print,
+    );
     verifyArtifacts('kafka', libs);
     print('Apache Kafka: every jar matches its pinned SHA-256');
     writeFileSync(join(libs, '.complete'), '');
@@ -91,7 +96,9 @@ const kafka: ManagedService = {
     if (uuid.status !== 0 || !/^[A-Za-z0-9_-]{22}$/.test(clusterId)) {
       throw new RedemptionError('STACK_FAILED', `kafka-storage random-uuid failed: ${uuid.stderr || uuid.stdout}`);
     }
-    const format = spawnSync('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', properties, '--standalone'], { encoding: 'utf8' });
+    const format = spawnSync('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', properties, '--standalone'], {
+      encoding: 'utf8',
+    });
     if (format.status !== 0) throw new RedemptionError('STACK_FAILED', `formatting Kafka storage failed: ${format.stderr || format.stdout}`);
   },
   command() {
@@ -188,7 +195,11 @@ export const SECURE_KAFKA = {
 
 /** A password made of letters and digits only: it goes into a JAAS line and a properties file unquoted. */
 function newPassword(): string {
-  return randomBytes(18).toString('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 20).padEnd(20, 'x');
+  return randomBytes(18)
+    .toString('base64')
+    .replace(/[^A-Za-z0-9]/g, '')
+    .slice(0, 20)
+    .padEnd(20, 'x');
 }
 
 /** A secret of the secured stack: made once, kept in a file only its owner can read. */
@@ -214,17 +225,70 @@ function makeCertificates(keystorePassword: string, print: Print): void {
   if (!existsSync(at('broker.p12'))) {
     print('kafka-secure: making a CA and a broker certificate (first run only)...');
     mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
-    run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('ca.key'), '-out', at('ca.pem'), '-days', '825', '-subj', '/CN=redeem local stack CA'], 'making the CA');
-    run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('broker.key'), '-out', at('broker.csr'), '-subj', '/CN=127.0.0.1'], 'making the broker key');
+    run(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('ca.key'), '-out', at('ca.pem'), '-days', '825', '-subj', '/CN=redeem local stack CA'],
+      'making the CA',
+    );
+    run(
+      'openssl',
+      ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('broker.key'), '-out', at('broker.csr'), '-subj', '/CN=127.0.0.1'],
+      'making the broker key',
+    );
     // Clients check the address they dialled against the certificate: 127.0.0.1 must be in it as an IP.
     writeFileSync(at('san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-    run('openssl', ['x509', '-req', '-in', at('broker.csr'), '-CA', at('ca.pem'), '-CAkey', at('ca.key'), '-CAcreateserial', '-out', at('broker.pem'), '-days', '825', '-extfile', at('san.ext')], 'signing the broker certificate');
-    run('openssl', ['pkcs12', '-export', '-in', at('broker.pem'), '-inkey', at('broker.key'), '-certfile', at('ca.pem'), '-out', at('broker.p12'), '-passout', `pass:${keystorePassword}`], 'making the broker keystore');
+    run(
+      'openssl',
+      [
+        'x509',
+        '-req',
+        '-in',
+        at('broker.csr'),
+        '-CA',
+        at('ca.pem'),
+        '-CAkey',
+        at('ca.key'),
+        '-CAcreateserial',
+        '-out',
+        at('broker.pem'),
+        '-days',
+        '825',
+        '-extfile',
+        at('san.ext'),
+      ],
+      'signing the broker certificate',
+    );
+    run(
+      'openssl',
+      [
+        'pkcs12',
+        '-export',
+        '-in',
+        at('broker.pem'),
+        '-inkey',
+        at('broker.key'),
+        '-certfile',
+        at('ca.pem'),
+        '-out',
+        at('broker.p12'),
+        '-passout',
+        `pass:${keystorePassword}`,
+      ],
+      'making the broker keystore',
+    );
     for (const f of ['broker.key', 'broker.csr']) rmSync(at(f), { force: true });
   }
   if (!existsSync(at('client.pem')) && existsSync(at('ca.key'))) {
-    run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('client.key'), '-out', at('client.csr'), '-subj', `/CN=${SECURE_KAFKA.user}`], 'making the client key');
-    run('openssl', ['x509', '-req', '-in', at('client.csr'), '-CA', at('ca.pem'), '-CAkey', at('ca.key'), '-CAcreateserial', '-out', at('client.pem'), '-days', '825'], 'signing the client certificate');
+    run(
+      'openssl',
+      ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('client.key'), '-out', at('client.csr'), '-subj', `/CN=${SECURE_KAFKA.user}`],
+      'making the client key',
+    );
+    run(
+      'openssl',
+      ['x509', '-req', '-in', at('client.csr'), '-CA', at('ca.pem'), '-CAkey', at('ca.key'), '-CAcreateserial', '-out', at('client.pem'), '-days', '825'],
+      'signing the client certificate',
+    );
     rmSync(at('client.csr'), { force: true });
   }
 }
@@ -238,7 +302,12 @@ async function secureKafkaAnswers(): Promise<boolean> {
     logLevel: logLevel.NOTHING,
     retry: { retries: 0 },
     connectionTimeout: 3000,
-    ssl: { ca: [readFileSync(join(tlsDir, 'ca.pem'), 'utf8')], cert: readFileSync(join(tlsDir, 'client.pem'), 'utf8'), key: readFileSync(join(tlsDir, 'client.key'), 'utf8'), rejectUnauthorized: true },
+    ssl: {
+      ca: [readFileSync(join(tlsDir, 'ca.pem'), 'utf8')],
+      cert: readFileSync(join(tlsDir, 'client.pem'), 'utf8'),
+      key: readFileSync(join(tlsDir, 'client.key'), 'utf8'),
+      rejectUnauthorized: true,
+    },
     sasl: { mechanism: 'scram-sha-512', username: SECURE_KAFKA.user, password: stackSecret(SECURE_KAFKA.user) },
   }).admin();
   try {
@@ -303,11 +372,24 @@ const kafkaSecure: ManagedService = {
     const classpath = `${join(kafkaDir, 'libs')}/*`;
     const uuid = spawnSync('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'random-uuid'], { encoding: 'utf8' });
     const clusterId = uuid.stdout.trim().split('\n').pop() ?? '';
-    if (uuid.status !== 0 || !/^[A-Za-z0-9_-]{22}$/.test(clusterId)) throw new RedemptionError('STACK_FAILED', `kafka-storage random-uuid failed: ${uuid.stderr || uuid.stdout}`);
+    if (uuid.status !== 0 || !/^[A-Za-z0-9_-]{22}$/.test(clusterId))
+      throw new RedemptionError('STACK_FAILED', `kafka-storage random-uuid failed: ${uuid.stderr || uuid.stdout}`);
     const scram = (user: string, password: string) => ['--add-scram', `SCRAM-SHA-512=[name=${user},password=${password}]`];
     const format = spawnSync(
       'java',
-      ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', properties, '--standalone', ...scram('admin', admin), ...scram(SECURE_KAFKA.user, pipeline)],
+      [
+        '-cp',
+        classpath,
+        'kafka.tools.StorageTool',
+        'format',
+        '-t',
+        clusterId,
+        '-c',
+        properties,
+        '--standalone',
+        ...scram('admin', admin),
+        ...scram(SECURE_KAFKA.user, pipeline),
+      ],
       { encoding: 'utf8' },
     );
     if (format.status !== 0) throw new RedemptionError('STACK_FAILED', `formatting the secured Kafka storage failed: ${format.stderr || format.stdout}`);
@@ -373,7 +455,9 @@ async function kafkaAnswersMetadata(): Promise<boolean> {
 
 async function registryAnswers(): Promise<boolean> {
   try {
-    const response = await fetch(`http://${ADDRESSES.registry.host}:${ADDRESSES.registry.port}/apis/ccompat/v7/subjects`, { signal: AbortSignal.timeout(2000) });
+    const response = await fetch(`http://${ADDRESSES.registry.host}:${ADDRESSES.registry.port}/apis/ccompat/v7/subjects`, {
+      signal: AbortSignal.timeout(2000),
+    });
     return response.ok;
   } catch {
     return false;
@@ -489,7 +573,10 @@ export async function bounceRedis(downMs: number, print: Print = () => {}): Prom
   await waitFor('Redis to stop', async () => !(await tcpAnswers(host, port)), 10_000);
   print('redis: stopped');
   await sleep(downMs);
-  await ensureLocal(LOCAL.find((s) => s.name === 'redis')!, print);
+  await ensureLocal(
+    LOCAL.find((s) => s.name === 'redis')!,
+    print,
+  );
 }
 
 export async function stackUp(print: Print = console.log, o: { secure?: boolean } = {}): Promise<void> {
@@ -498,10 +585,15 @@ export async function stackUp(print: Print = console.log, o: { secure?: boolean 
   if (o.secure) {
     const ports = [SECURE_KAFKA.port, SECURE_KAFKA.controllerPort, SECURE_KAFKA.saslPlaintextPort];
     if (ports.some((port) => port === ADDRESSES.kafka.port || port === ADDRESSES.kafka.port + 1) || new Set(ports).size !== ports.length) {
-      throw new RedemptionError('STACK_FAILED', 'STACK_SECURE_KAFKA_PORT, STACK_SECURE_CONTROLLER_PORT and STACK_SECURE_SASL_PLAINTEXT_PORT must differ from each other and from the plaintext broker\'s 9092 and 9093');
+      throw new RedemptionError(
+        'STACK_FAILED',
+        "STACK_SECURE_KAFKA_PORT, STACK_SECURE_CONTROLLER_PORT and STACK_SECURE_SASL_PLAINTEXT_PORT must differ from each other and from the plaintext broker's 9092 and 9093",
+      );
     }
     await startManaged(kafkaSecure, print);
-    print(`kafka-secure: SASL_SSL on ${SECURE_KAFKA.host}:${SECURE_KAFKA.port}, SASL_PLAINTEXT on ${SECURE_KAFKA.saslPlaintextPort}; client settings in ${SECURE_KAFKA.clientEnv}`);
+    print(
+      `kafka-secure: SASL_SSL on ${SECURE_KAFKA.host}:${SECURE_KAFKA.port}, SASL_PLAINTEXT on ${SECURE_KAFKA.saslPlaintextPort}; client settings in ${SECURE_KAFKA.clientEnv}`,
+    );
   }
 }
 

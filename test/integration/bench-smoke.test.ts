@@ -1,7 +1,9 @@
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
+
 import { runCli } from './helpers.js';
 
 describe('the benchmark, smoke size', () => {
@@ -21,7 +23,19 @@ describe('the benchmark, smoke size', () => {
       raw: Record<string, { perSecond: number }>;
     };
     expect(Object.keys(r)).toEqual(
-      expect.arrayContaining(['machine', 'settings', 'drain', 'naive', 'pipelineOverNaive', 'raw', 'slowestRawStage', 'pipelineShareOfSlowestStage', 'latency', 'cost', 'correct']),
+      expect.arrayContaining([
+        'machine',
+        'settings',
+        'drain',
+        'naive',
+        'pipelineOverNaive',
+        'raw',
+        'slowestRawStage',
+        'pipelineShareOfSlowestStage',
+        'latency',
+        'cost',
+        'correct',
+      ]),
     );
     expect(r.drain.map((d) => d.processes)).toEqual([1, 2]);
     expect(r.drain.every((d) => d.perSecond > 0 && d.correct)).toBe(true);

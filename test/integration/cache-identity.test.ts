@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { databaseIdentity } from '../../lib/database-identity.js';
+
 import { couponCodes } from '../../lib/coupon-catalog.js';
+import { databaseIdentity } from '../../lib/database-identity.js';
 import { createKnex, dropDatabase, migrateToLatest, withDatabase } from '../../lib/mysql.js';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../../producers/checkout-simulator.js';
 import { IsolatedPipeline, verifyEqual } from './helpers.js';

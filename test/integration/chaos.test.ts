@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import { FAULT_KINDS } from '../../scripts/chaos-run.js';
 import { runCli } from './helpers.js';
 

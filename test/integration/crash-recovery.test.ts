@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { generateCoupons } from '../../lib/coupon-catalog.js';
 import { upsertCoupons } from '../../lib/coupon-catalog.js';
 import { FAULT_POINTS, type FaultPoint } from '../../lib/faults.js';
@@ -15,7 +16,15 @@ describe('crashes at every injected point lose nothing and apply nothing twice',
   const p = new IsolatedPipeline(FAST_GROUP);
   beforeAll(async () => {
     await p.setUp();
-    const coupons = generateCoupons({ count: 300, prefix: 'CRASH', campaigns: 3, quota: 250, perUserLimit: 3, validFrom: new Date('2026-01-01T00:00:00Z'), validUntil: new Date('2027-01-01T00:00:00Z') });
+    const coupons = generateCoupons({
+      count: 300,
+      prefix: 'CRASH',
+      campaigns: 3,
+      quota: 250,
+      perUserLimit: 3,
+      validFrom: new Date('2026-01-01T00:00:00Z'),
+      validUntil: new Date('2027-01-01T00:00:00Z'),
+    });
     await upsertCoupons(p.rt.knex(), coupons);
     const requests = simulateCheckout({ ...DEFAULT_SIMULATION, count: REQUESTS, couponCodes: coupons.map((c) => c.code), users: 2000, seed: 99 });
     await p.produce([...requests]);

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import mysql from 'mysql2/promise';
+
 import { Redis } from 'ioredis';
+import mysql from 'mysql2/promise';
+
 import { loadConfig } from '../../lib/config.js';
 
 /**
@@ -21,7 +23,12 @@ export function uniqueSecret(): string {
 
 async function asRoot<T>(work: (c: mysql.Connection) => Promise<T>): Promise<T> {
   const url = new URL(loadConfig({}).mysqlUrl);
-  const connection = await mysql.createConnection({ host: url.hostname, port: Number(url.port || 3306), user: decodeURIComponent(url.username || 'root'), password: decodeURIComponent(url.password) });
+  const connection = await mysql.createConnection({
+    host: url.hostname,
+    port: Number(url.port || 3306),
+    user: decodeURIComponent(url.username || 'root'),
+    password: decodeURIComponent(url.password),
+  });
   try {
     return await work(connection);
   } finally {

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { deadLetterTopic } from '../../lib/config.js';
 import type { RedemptionRequested } from '../../schemas/types.js';
-import { IsolatedPipeline } from './helpers.js';
 import { request } from './fixtures.js';
+import { IsolatedPipeline } from './helpers.js';
 
 const valid = (id: string): RedemptionRequested => request(id, 'DLQ-OK', 'u1', 0, { source: 'test', amount_cents: 100, order_id: `o-${id}` });
 
@@ -19,7 +20,12 @@ describe('poison input goes to the dead-letter topic and the pipeline goes on', 
       { key: 'X', value: Buffer.from('{"not":"avro"}'), code: 'MESSAGE_UNDECODABLE', reason: /not in the Confluent wire format/ },
       { key: 'X', value: unknownId, code: 'MESSAGE_UNDECODABLE', reason: /unknown schema id 2147483632/ },
       { key: '', value: codec.encode({ ...valid('empty'), coupon_code: '' }), code: 'REQUEST_INVALID', reason: /coupon_code must not be empty/ },
-      { key: 'DLQ-OK', value: codec.encode({ ...valid('neg'), amount_cents: -5 }), code: 'REQUEST_INVALID', reason: /amount_cents must be a whole number >= 0/ },
+      {
+        key: 'DLQ-OK',
+        value: codec.encode({ ...valid('neg'), amount_cents: -5 }),
+        code: 'REQUEST_INVALID',
+        reason: /amount_cents must be a whole number >= 0/,
+      },
       { key: 'DLQ-OK', value: codec.encode({ ...valid('rev'), op: 'REVERSE' }), code: 'REQUEST_INVALID', reason: /REVERSE needs reverses_request_id/ },
       { key: 'DLQ-OK', value: null, code: 'MESSAGE_UNDECODABLE', reason: /no value/ },
       { key: 'DLQ-OK', value: oversized, code: 'MESSAGE_TOO_LARGE', reason: /over MAX_MESSAGE_BYTES/ },

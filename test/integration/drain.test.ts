@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import type { Consumer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { stickyAssignor } from '../../consumers/sticky-assignor.js';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../../producers/checkout-simulator.js';
 import { drained, IsolatedPipeline, verifyEqual, waitUntil } from './helpers.js';
@@ -17,7 +19,14 @@ describe('--exit-when-idle means the work is done', () => {
   beforeAll(async () => {
     await p.setUp();
     expect((await p.cli(['coupons', 'generate', '--count', '30', '--prefix', 'DEMO', '--quota', '50'])).code).toBe(0);
-    await p.produce([...simulateCheckout({ ...DEFAULT_SIMULATION, count: 3000, couponCodes: Array.from({ length: 30 }, (_, i) => `DEMO-${String(i + 1).padStart(6, '0')}`), seed: 7 })]);
+    await p.produce([
+      ...simulateCheckout({
+        ...DEFAULT_SIMULATION,
+        count: 3000,
+        couponCodes: Array.from({ length: 30 }, (_, i) => `DEMO-${String(i + 1).padStart(6, '0')}`),
+        seed: 7,
+      }),
+    ]);
   });
   afterAll(async () => {
     released = true;
@@ -28,7 +37,13 @@ describe('--exit-when-idle means the work is done', () => {
   it('waits while another member holds undone work, and --max-wait gives up naming the lag per partition', async () => {
     // A member of the same group (same assignor) that takes its partitions and never finishes a batch,
     // heartbeating all along so that the group keeps it.
-    blocker = p.rt.kafka().consumer({ groupId: p.config.consumerGroup, sessionTimeout: 10_000, heartbeatInterval: 1000, rebalanceTimeout: 15_000, partitionAssigners: [stickyAssignor(() => new Map(), 'blocker')] });
+    blocker = p.rt.kafka().consumer({
+      groupId: p.config.consumerGroup,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1000,
+      rebalanceTimeout: 15_000,
+      partitionAssigners: [stickyAssignor(() => new Map(), 'blocker')],
+    });
     const held = new Set<number>();
     await blocker.connect();
     await blocker.subscribe({ topic: p.config.redemptionTopic, fromBeginning: true });
@@ -47,7 +62,9 @@ describe('--exit-when-idle means the work is done', () => {
 
     const run = await p.cli(['consume', '--exit-when-idle', '2', '--max-wait', '20']);
     expect(run.code, run.stderr).toBe(1);
-    expect(run.stderr).toMatch(/DRAIN_INCOMPLETE: gave up after 2\d s: group test-\w+-group still has \d+ messages of test-\w+\.requested to commit: partition \d: \d+ \(committed \d+ of \d+\)/);
+    expect(run.stderr).toMatch(
+      /DRAIN_INCOMPLETE: gave up after 2\d s: group test-\w+-group still has \d+ messages of test-\w+\.requested to commit: partition \d: \d+ \(committed \d+ of \d+\)/,
+    );
     expect(await drained(p)).toBe(false);
     // The partitions it names are the blocker's.
     const named = [...run.stderr.matchAll(/partition (\d): \d+ \(committed/g)].map((m) => Number(m[1]));

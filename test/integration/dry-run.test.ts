@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { couponCodes } from '../../lib/coupon-catalog.js';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../../producers/checkout-simulator.js';
 import { IsolatedPipeline, verifyEqual } from './helpers.js';
@@ -24,7 +25,17 @@ describe('replay --dry-run over many flushes', () => {
   beforeAll(async () => {
     await p.setUp();
     expect((await p.cli(['coupons', 'generate', '--count', '60', '--prefix', 'DRY', '--quota', '120', '--per-user-limit', '1'])).code).toBe(0);
-    await p.produce([...simulateCheckout({ ...DEFAULT_SIMULATION, count: REQUESTS, couponCodes: couponCodes('DRY', 60), users: 600, retryShare: 0.05, refundShare: 0.05, seed: 20 })]);
+    await p.produce([
+      ...simulateCheckout({
+        ...DEFAULT_SIMULATION,
+        count: REQUESTS,
+        couponCodes: couponCodes('DRY', 60),
+        users: 600,
+        retryShare: 0.05,
+        refundShare: 0.05,
+        seed: 20,
+      }),
+    ]);
   });
   afterAll(() => p.cleanup());
 

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { couponCodes } from '../../lib/coupon-catalog.js';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../../producers/checkout-simulator.js';
 import type { RedemptionRequested } from '../../schemas/types.js';
@@ -24,12 +25,27 @@ export function mixedCoupons(simulated: number): ReferenceCoupon[] {
 }
 
 export function couponsCsv(coupons: readonly ReferenceCoupon[], campaign = 'test'): string {
-  return ['code,campaign_id,quota,per_user_limit,valid_from,valid_until', ...coupons.map((c) => [c.code, campaign, c.quota, c.per_user_limit, c.valid_from.toISOString(), c.valid_until.toISOString()].join(','))].join('\n');
+  return [
+    'code,campaign_id,quota,per_user_limit,valid_from,valid_until',
+    ...coupons.map((c) => [c.code, campaign, c.quota, c.per_user_limit, c.valid_from.toISOString(), c.valid_until.toISOString()].join(',')),
+  ].join('\n');
 }
 
 /** A REDEEM of `coupon` by `user`, `at` ms after T0, with any field replaced by `extra`. */
 export function request(id: string, coupon: string, user = 'u1', at = 1, extra: Partial<RedemptionRequested> = {}): RedemptionRequested {
-  return { request_id: id, coupon_code: coupon, user_id: user, order_id: `order-${id}`, op: 'REDEEM', reverses_request_id: null, amount_cents: 1000, currency: 'EUR', occurred_at: new Date(T0.getTime() + at), source: 'test', ...extra };
+  return {
+    request_id: id,
+    coupon_code: coupon,
+    user_id: user,
+    order_id: `order-${id}`,
+    op: 'REDEEM',
+    reverses_request_id: null,
+    amount_cents: 1000,
+    currency: 'EUR',
+    occurred_at: new Date(T0.getTime() + at),
+    source: 'test',
+    ...extra,
+  };
 }
 
 /** Hand-made requests for each rule, then a simulated burst with retries, refunds and unknown coupons. */
@@ -60,7 +76,19 @@ export function mixedRequests(simulatedCoupons: number, simulatedCount: number, 
     request('h5', 'HOT', 'd', 22), // a rejected request repeated: DUPLICATE
   ];
   const codes = couponCodes('SIM', simulatedCoupons);
-  const simulated = [...simulateCheckout({ ...DEFAULT_SIMULATION, count: simulatedCount, couponCodes: codes, users: 300, seed, startAt: new Date(T0.getTime() + 100), retryShare: 0.05, refundShare: 0.05, unknownCouponShare: 0.01 })];
+  const simulated = [
+    ...simulateCheckout({
+      ...DEFAULT_SIMULATION,
+      count: simulatedCount,
+      couponCodes: codes,
+      users: 300,
+      seed,
+      startAt: new Date(T0.getTime() + 100),
+      retryShare: 0.05,
+      refundShare: 0.05,
+      unknownCouponShare: 0.01,
+    }),
+  ];
   return [...handMade, ...simulated];
 }
 

@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { couponCodes, generateCoupons, upsertCoupons } from '../../lib/coupon-catalog.js';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../../producers/checkout-simulator.js';
 import { auditProblems, BackgroundConsumer, committedOffsets, drained, IsolatedPipeline, verifyEqual } from './helpers.js';
@@ -15,7 +17,15 @@ describe('SIGTERM mid-flush', () => {
   const p = new IsolatedPipeline({ FLUSH_MAX_MESSAGES: '500' });
   beforeAll(async () => {
     await p.setUp();
-    const coupons = generateCoupons({ count: 200, prefix: 'STOP', campaigns: 2, quota: 150, perUserLimit: 3, validFrom: new Date('2026-01-01T00:00:00Z'), validUntil: new Date('2027-01-01T00:00:00Z') });
+    const coupons = generateCoupons({
+      count: 200,
+      prefix: 'STOP',
+      campaigns: 2,
+      quota: 150,
+      perUserLimit: 3,
+      validFrom: new Date('2026-01-01T00:00:00Z'),
+      validUntil: new Date('2027-01-01T00:00:00Z'),
+    });
     await upsertCoupons(p.rt.knex(), coupons);
     await p.produce([...simulateCheckout({ ...DEFAULT_SIMULATION, count: REQUESTS, couponCodes: couponCodes('STOP', 200), users: 1000, seed: 5 })]);
   });

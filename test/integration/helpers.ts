@@ -1,18 +1,20 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { ConsumerProcess } from '../../scripts/harness/consumer-process.js';
+
 import type { KafkaMessage } from 'kafkajs';
-import { loadConfig, type Config } from '../../lib/config.js';
+
+import { type Config, loadConfig } from '../../lib/config.js';
+import { groupProgress } from '../../lib/kafka.js';
 import { migrateToLatest, withDatabase } from '../../lib/mysql.js';
 import { removeNamespace } from '../../lib/namespace.js';
 import { Runtime } from '../../lib/runtime.js';
 import { ensurePipelineTopics } from '../../lib/topics.js';
 import { RedemptionProducer } from '../../producers/redemption-producer.js';
 import type { RedemptionDecided, RedemptionRequested } from '../../schemas/types.js';
-import { groupProgress } from '../../lib/kafka.js';
+import { ConsumerProcess } from '../../scripts/harness/consumer-process.js';
 
 const BIN = fileURLToPath(new URL('../../bin/redeem.mjs', import.meta.url));
 
@@ -89,7 +91,12 @@ export class IsolatedPipeline {
         },
       });
       if (atLeast === 0) settle();
-      await Promise.race([enough, new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${messages.length} of ${atLeast} messages on ${topic} after ${timeoutMs} ms`)), timeoutMs))]);
+      await Promise.race([
+        enough,
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new Error(`only ${messages.length} of ${atLeast} messages on ${topic} after ${timeoutMs} ms`)), timeoutMs),
+        ),
+      ]);
       // A moment more, to catch anything beyond the expected count (a test asserts on exact numbers).
       await sleep(1500);
       return messages;
@@ -122,10 +129,15 @@ export class IsolatedPipeline {
       await fetch(subject, { method: 'DELETE' }).catch(() => undefined);
       await fetch(`${subject}?permanent=true`, { method: 'DELETE' }).catch(() => undefined);
     }
-    await removeNamespace({ kafka: this.rt.kafka(), redis: this.rt.redis(), topicPrefix: `test-${this.id}`, redisPattern: `${this.config.redisKeyPrefix}:*`, databases: [this.config.mysqlUrl] });
+    await removeNamespace({
+      kafka: this.rt.kafka(),
+      redis: this.rt.redis(),
+      topicPrefix: `test-${this.id}`,
+      redisPattern: `${this.config.redisKeyPrefix}:*`,
+      databases: [this.config.mysqlUrl],
+    });
     await this.rt.close();
   }
-
 }
 
 /** Runs `redeem verify` for this pipeline; returns its report, and whether it found MySQL equal. */
@@ -149,7 +161,8 @@ export function auditProblems(records: readonly RedemptionDecided[], messages: M
     bySource.set(source, decision);
   }
   for (const [partition, end] of messages) {
-    for (let offset = 0; offset < end; offset++) if (!bySource.has(`${partition}/${offset}`)) problems.push(`message ${partition}/${offset} has no decision record`);
+    for (let offset = 0; offset < end; offset++)
+      if (!bySource.has(`${partition}/${offset}`)) problems.push(`message ${partition}/${offset} has no decision record`);
   }
   return problems;
 }

@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AssignerProtocol, KafkaJSError, type Consumer, type Kafka, type PartitionAssigner } from 'kafkajs';
+
+import { AssignerProtocol, type Consumer, type Kafka, KafkaJSError, type PartitionAssigner } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { createKafka } from '../../lib/kafka.js';
 import { IsolatedPipeline, waitUntil } from './helpers.js';
 
@@ -27,7 +29,10 @@ function testAssigner(name: string, before: () => Promise<void>): PartitionAssig
           (mine[topic] ??= []).push(partitionId);
         }
       }
-      return members.map((m) => ({ memberId: m.memberId, memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 1, assignment: plan.get(m.memberId)!, userData: Buffer.alloc(0) }) }));
+      return members.map((m) => ({
+        memberId: m.memberId,
+        memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 1, assignment: plan.get(m.memberId)!, userData: Buffer.alloc(0) }),
+      }));
     },
     protocol({ topics }) {
       return { name, metadata: AssignerProtocol.MemberMetadata.encode({ version: 1, topics, userData: Buffer.alloc(0) }) };
@@ -115,7 +120,20 @@ describe('the KafkaJS patch', () => {
   });
 
   it('offsets committed while stop() waits for the batch in hand are committed; a commit after stop fails', async () => {
-    await p.produce([{ request_id: 'r1', coupon_code: 'C', user_id: 'u', order_id: 'o', op: 'REDEEM', reverses_request_id: null, amount_cents: 1, currency: 'EUR', occurred_at: new Date(), source: 'test' }]);
+    await p.produce([
+      {
+        request_id: 'r1',
+        coupon_code: 'C',
+        user_id: 'u',
+        order_id: 'o',
+        op: 'REDEEM',
+        reverses_request_id: null,
+        amount_cents: 1,
+        currency: 'EUR',
+        occurred_at: new Date(),
+        source: 'test',
+      },
+    ]);
     const kafka = createKafka(p.config.kafkaBrokers, 'patch-commit', p.rt.logger, {}, 30_000);
     const groupId = `${p.config.consumerGroup}-commit`;
     const consumer = kafka.consumer({ groupId, ...SESSION });

@@ -1,6 +1,7 @@
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dropMysqlUser, createRedisUser, mysqlGrants, uniqueSecret, type TestUser } from './credentials.js';
+
+import { createRedisUser, dropMysqlUser, mysqlGrants, type TestUser, uniqueSecret } from './credentials.js';
 import { IsolatedPipeline } from './helpers.js';
 
 /**
@@ -75,7 +76,13 @@ describe('least-privilege credentials', () => {
     const url = new URL(env.MYSQL_URL!);
     const connection = await mysql.createConnection({ host: url.hostname, port: Number(url.port), user, password, database: `redeem_test_${p.id}` });
     try {
-      for (const statement of ['DROP TABLE decisions', 'DELETE FROM redemptions', 'ALTER TABLE coupons ADD COLUMN x INT', `CREATE DATABASE redeem_rt_${p.id}`, 'SELECT * FROM mysql.user']) {
+      for (const statement of [
+        'DROP TABLE decisions',
+        'DELETE FROM redemptions',
+        'ALTER TABLE coupons ADD COLUMN x INT',
+        `CREATE DATABASE redeem_rt_${p.id}`,
+        'SELECT * FROM mysql.user',
+      ]) {
         const error = await connection.query(statement).then(
           () => null,
           (e: { code?: string }) => e,

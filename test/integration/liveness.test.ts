@@ -1,6 +1,8 @@
 import { writeFileSync } from 'node:fs';
+
 import type { KafkaMessage, Message, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { deadLetterTopic } from '../../lib/config.js';
 import { couponCodes } from '../../lib/coupon-catalog.js';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../../producers/checkout-simulator.js';
@@ -19,7 +21,19 @@ import { BackgroundConsumer, IsolatedPipeline, verifyEqual, waitUntil } from './
 const NOW = new Date('2026-11-24T12:00:00Z');
 
 function good(id: string, coupon: string, extra: Partial<RedemptionRequested> = {}): RedemptionRequested {
-  return { request_id: id, coupon_code: coupon, user_id: `u-${id}`, order_id: `o-${id}`, op: 'REDEEM', reverses_request_id: null, amount_cents: 500, currency: 'EUR', occurred_at: NOW, source: 'test', ...extra };
+  return {
+    request_id: id,
+    coupon_code: coupon,
+    user_id: `u-${id}`,
+    order_id: `o-${id}`,
+    op: 'REDEEM',
+    reverses_request_id: null,
+    amount_cents: 500,
+    currency: 'EUR',
+    occurred_at: NOW,
+    source: 'test',
+    ...extra,
+  };
 }
 
 interface Hostile {
@@ -35,14 +49,46 @@ async function hostileRecords(p: IsolatedPipeline, codec: Codec<RedemptionReques
   const audit = await p.rt.registry().codecFor<RedemptionDecided>('decided', p.config.auditTopic);
   const wireHeader = codec.encode(good('h', coupon)).subarray(0, 5);
   const foreign: RedemptionDecided = {
-    request_id: 'foreign', coupon_code: coupon, op: 'REDEEM', decision: 'APPLIED', reason: null, remaining_quota: 1,
-    source_partition: 0, source_offset: 0, decided_at: NOW, consumer_id: 'someone',
+    request_id: 'foreign',
+    coupon_code: coupon,
+    op: 'REDEEM',
+    decision: 'APPLIED',
+    reason: null,
+    remaining_quota: 1,
+    source_partition: 0,
+    source_offset: 0,
+    decided_at: NOW,
+    consumer_id: 'someone',
   };
   return [
-    { name: '1: a registered schema that is not a request', key: coupon, value: audit.encode(foreign), code: 'MESSAGE_UNDECODABLE', reason: /schema id \d+ \(.*RedemptionDecided\) cannot be read as/ },
-    { name: '2: a ~1 MB value', key: coupon, value: Buffer.concat([wireHeader, Buffer.alloc(1_000_000, 0x41)]), code: 'MESSAGE_TOO_LARGE', reason: /over MAX_MESSAGE_BYTES/ },
-    { name: '2: a 600 KB value', key: coupon, value: Buffer.concat([wireHeader, Buffer.alloc(600_000, 0x42)]), code: 'MESSAGE_TOO_LARGE', reason: /over MAX_MESSAGE_BYTES/ },
-    { name: '2: another 600 KB value', key: coupon, value: Buffer.concat([wireHeader, Buffer.alloc(600_000, 0x43)]), code: 'MESSAGE_TOO_LARGE', reason: /over MAX_MESSAGE_BYTES/ },
+    {
+      name: '1: a registered schema that is not a request',
+      key: coupon,
+      value: audit.encode(foreign),
+      code: 'MESSAGE_UNDECODABLE',
+      reason: /schema id \d+ \(.*RedemptionDecided\) cannot be read as/,
+    },
+    {
+      name: '2: a ~1 MB value',
+      key: coupon,
+      value: Buffer.concat([wireHeader, Buffer.alloc(1_000_000, 0x41)]),
+      code: 'MESSAGE_TOO_LARGE',
+      reason: /over MAX_MESSAGE_BYTES/,
+    },
+    {
+      name: '2: a 600 KB value',
+      key: coupon,
+      value: Buffer.concat([wireHeader, Buffer.alloc(600_000, 0x42)]),
+      code: 'MESSAGE_TOO_LARGE',
+      reason: /over MAX_MESSAGE_BYTES/,
+    },
+    {
+      name: '2: another 600 KB value',
+      key: coupon,
+      value: Buffer.concat([wireHeader, Buffer.alloc(600_000, 0x43)]),
+      code: 'MESSAGE_TOO_LARGE',
+      reason: /over MAX_MESSAGE_BYTES/,
+    },
     {
       name: '3: a REVERSE dated in microseconds (year 56867)',
       key: coupon,
@@ -50,10 +96,34 @@ async function hostileRecords(p: IsolatedPipeline, codec: Codec<RedemptionReques
       code: 'REQUEST_INVALID',
       reason: /occurred_at must lie within 1970-01-01/,
     },
-    { name: '4: NUL in the coupon code', key: `${coupon}\u0000r1`, value: codec.encode(good('x', `${coupon}\u0000r1`)), code: 'REQUEST_INVALID', reason: /coupon_code must not contain control characters/ },
-    { name: '4: NUL in the request id', key: coupon, value: codec.encode(good('r1\u0000x', coupon)), code: 'REQUEST_INVALID', reason: /request_id must not contain control characters/ },
-    { name: '6: year 0000', key: coupon, value: codec.encode(good('year0', coupon, { occurred_at: new Date('0000-01-01T00:00:00Z') })), code: 'REQUEST_INVALID', reason: /occurred_at must lie within/ },
-    { name: '6: a negative epoch', key: coupon, value: codec.encode(good('negative', coupon, { occurred_at: new Date(-8.64e15) })), code: 'REQUEST_INVALID', reason: /occurred_at must lie within/ },
+    {
+      name: '4: NUL in the coupon code',
+      key: `${coupon}\u0000r1`,
+      value: codec.encode(good('x', `${coupon}\u0000r1`)),
+      code: 'REQUEST_INVALID',
+      reason: /coupon_code must not contain control characters/,
+    },
+    {
+      name: '4: NUL in the request id',
+      key: coupon,
+      value: codec.encode(good('r1\u0000x', coupon)),
+      code: 'REQUEST_INVALID',
+      reason: /request_id must not contain control characters/,
+    },
+    {
+      name: '6: year 0000',
+      key: coupon,
+      value: codec.encode(good('year0', coupon, { occurred_at: new Date('0000-01-01T00:00:00Z') })),
+      code: 'REQUEST_INVALID',
+      reason: /occurred_at must lie within/,
+    },
+    {
+      name: '6: a negative epoch',
+      key: coupon,
+      value: codec.encode(good('negative', coupon, { occurred_at: new Date(-8.64e15) })),
+      code: 'REQUEST_INVALID',
+      reason: /occurred_at must lie within/,
+    },
   ];
 }
 
@@ -105,14 +175,23 @@ describe('nothing stalls the pipeline: one record, one fate', () => {
     const hostile = (await hostileRecords(p, codec, coupon)).filter((h) => h.name.startsWith(`${finding}:`));
     expect(hostile.length).toBeGreaterThan(0);
     const goods = [good(`${tag}-1`, coupon), good(`${tag}-2`, 'LIV-000020'), good(`${tag}-3`, coupon)];
-    await sendInOrder(producer, p.config.redemptionTopic, [...hostile.map(({ key, value }) => ({ key, value })), ...goods.map((g) => ({ key: g.coupon_code, value: codec.encode(g) }))]);
+    await sendInOrder(producer, p.config.redemptionTopic, [
+      ...hostile.map(({ key, value }) => ({ key, value })),
+      ...goods.map((g) => ({ key: g.coupon_code, value: codec.encode(g) })),
+    ]);
 
     const consumed = await p.cli(['consume', '--exit-when-idle', '3']);
     expect(consumed.code, consumed.stderr).toBe(0);
     goodSoFar += goods.length;
     deadSoFar += hostile.length;
 
-    const redemptions = (await p.rt.knex()('redemptions').whereIn('request_id', goods.map((g) => g.request_id)).select('request_id')) as { request_id: string }[];
+    const redemptions = (await p.rt
+      .knex()('redemptions')
+      .whereIn(
+        'request_id',
+        goods.map((g) => g.request_id),
+      )
+      .select('request_id')) as { request_id: string }[];
     expect(redemptions.map((r) => r.request_id).sort()).toEqual(goods.map((g) => g.request_id).sort());
     const dead = await p.readTopic(deadLetterTopic(p.config.redemptionTopic), deadSoFar);
     expect(dead).toHaveLength(deadSoFar);
@@ -198,9 +277,11 @@ describe('a flush MySQL refuses for one row commits every other row', () => {
   it('splits the flush, dead-letters the refused request as STORAGE_REFUSED and applies the rest', async () => {
     // A row MySQL refuses for its data although it passes validation, as a stricter server or a
     // constraint added later would: a trigger stands in for that refusal.
-    await p.rt.knex().raw(
-      "CREATE TRIGGER refuse_poison BEFORE INSERT ON redemptions FOR EACH ROW BEGIN IF NEW.order_id = 'poison' THEN SIGNAL SQLSTATE '22003' SET MESSAGE_TEXT = 'poison order refused'; END IF; END",
-    );
+    await p.rt
+      .knex()
+      .raw(
+        "CREATE TRIGGER refuse_poison BEFORE INSERT ON redemptions FOR EACH ROW BEGIN IF NEW.order_id = 'poison' THEN SIGNAL SQLSTATE '22003' SET MESSAGE_TEXT = 'poison order refused'; END IF; END",
+      );
     const requests: RedemptionRequested[] = [];
     for (let i = 0; i < 60; i++) requests.push(good(`b${i}`, `BIS-00000${1 + (i % 3)}`, i === 37 ? { order_id: 'poison' } : {}));
     await p.produce(requests);
@@ -209,7 +290,12 @@ describe('a flush MySQL refuses for one row commits every other row', () => {
     expect(consumed.stderr).toMatch(/splitting it to find the request/);
 
     const applied = (await p.rt.knex()('redemptions').select('request_id')) as { request_id: string }[];
-    expect(applied.map((r) => r.request_id).sort()).toEqual(requests.filter((r) => r.order_id !== 'poison').map((r) => r.request_id).sort());
+    expect(applied.map((r) => r.request_id).sort()).toEqual(
+      requests
+        .filter((r) => r.order_id !== 'poison')
+        .map((r) => r.request_id)
+        .sort(),
+    );
     const dead = await p.readTopic(deadLetterTopic(p.config.redemptionTopic), 1);
     expect(dead).toHaveLength(1);
     expect(header(dead[0]!, 'dlq.code')).toBe('STORAGE_REFUSED');
@@ -276,7 +362,11 @@ describe('a stalled consumer says so', () => {
     const port = Number(/"port":(\d+),"msg":"serving \/metrics/.exec(consumer.stderr)![1]);
     const readyz = async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status;
     await p.produce([good('s1', 'STL-000001')]);
-    await waitUntil('the first request to be applied', async () => (await p.rt.knex()('redemptions').where({ request_id: 's1' }).first()) !== undefined, 60_000);
+    await waitUntil(
+      'the first request to be applied',
+      async () => (await p.rt.knex()('redemptions').where({ request_id: 's1' }).first()) !== undefined,
+      60_000,
+    );
     await waitUntil('the member to be ready', async () => (await readyz()) === 200, 30_000);
 
     // Every write now waits on a row lock held elsewhere and fails after 1 s, again and again.
@@ -290,7 +380,10 @@ describe('a stalled consumer says so', () => {
       expect(secondsToUnready).toBeLessThanOrEqual(4 + 3);
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      const lag = metrics.split('\n').filter((l) => l.startsWith('redeem_consumer_lag{')).reduce((sum, l) => sum + Number(l.split(' ')[1]), 0);
+      const lag = metrics
+        .split('\n')
+        .filter((l) => l.startsWith('redeem_consumer_lag{'))
+        .reduce((sum, l) => sum + Number(l.split(' ')[1]), 0);
       expect(lag).toBe(1);
       const lastProgress = Number(/^redeem_last_progress_timestamp_seconds (\S+)$/m.exec(metrics)?.[1]);
       expect(Date.now() / 1000 - lastProgress).toBeGreaterThan(4);

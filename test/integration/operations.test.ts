@@ -1,8 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { checkpointPath } from '../../cli/commands/produce.js';
 import { couponCodes } from '../../lib/coupon-catalog.js';
 import { dropDatabase, withDatabase } from '../../lib/mysql.js';
@@ -16,7 +18,10 @@ const burst = (count: number, seed: number) => [...simulateCheckout({ ...DEFAULT
 
 async function snapshot(p: IsolatedPipeline): Promise<unknown> {
   const knex = p.rt.knex();
-  return { coupons: await knex('coupons').select('code', 'redeemed_count').orderBy('code'), redemptions: await knex('redemptions').select('coupon_code', 'request_id', 'status').orderBy(['coupon_code', 'request_id']) };
+  return {
+    coupons: await knex('coupons').select('code', 'redeemed_count').orderBy('code'),
+    redemptions: await knex('redemptions').select('coupon_code', 'request_id', 'status').orderBy(['coupon_code', 'request_id']),
+  };
 }
 
 const figure = (output: string, label: string) => Number(new RegExp(`^${label}\\s+(\\d+)`, 'm').exec(output)?.[1]);
@@ -59,7 +64,9 @@ describe('operating the pipeline: replay, rebuild, diff, status, audit, the anal
     // The live group has not decided the new burst yet: a real replay of it would decide ahead of it.
     const ahead = await p.cli(['replay', '--from-timestamp', secondBurstAt.toISOString(), '--to-timestamp', new Date().toISOString(), '--no-progress']);
     expect(ahead.code).toBe(1);
-    expect(ahead.stderr).toMatch(/REPLAY_AHEAD_OF_LIVE: the live group test-\w+-group has not yet decided the whole range \(partition \d: live group committed \d+, replay reads up to \d+/);
+    expect(ahead.stderr).toMatch(
+      /REPLAY_AHEAD_OF_LIVE: the live group test-\w+-group has not yet decided the whole range \(partition \d: live group committed \d+, replay reads up to \d+/,
+    );
     expect(await snapshot(p)).toEqual(before);
     const live = await p.cli(['consume', '--exit-when-idle', '2', '--max-wait', '120']);
     expect(live.code, live.stderr).toBe(0);
@@ -111,9 +118,27 @@ describe('operating the pipeline: replay, rebuild, diff, status, audit, the anal
 
   it('audit tail filters by coupon, decision, reason and time; audit stats counts', async () => {
     const knex = p.rt.knex();
-    const [{ n }] = (await knex('decisions').where({ coupon_code: 'OPS-000001', decision: 'REJECTED', reason: 'EXHAUSTED' }).count({ n: '*' })) as [{ n: number }];
-    const tail = await p.cli(['audit', 'tail', '--from-beginning', '--coupon', 'OPS-000001', '--decision', 'REJECTED', '--reason', 'EXHAUSTED', '--exit-when-idle', '2']);
-    const lines = tail.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { coupon_code: string; reason: string });
+    const [{ n }] = (await knex('decisions').where({ coupon_code: 'OPS-000001', decision: 'REJECTED', reason: 'EXHAUSTED' }).count({ n: '*' })) as [
+      { n: number },
+    ];
+    const tail = await p.cli([
+      'audit',
+      'tail',
+      '--from-beginning',
+      '--coupon',
+      'OPS-000001',
+      '--decision',
+      'REJECTED',
+      '--reason',
+      'EXHAUSTED',
+      '--exit-when-idle',
+      '2',
+    ]);
+    const lines = tail.stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { coupon_code: string; reason: string });
     expect(Number(n)).toBeGreaterThan(0);
     // Each decision once, plus the records re-emitted by the replays: identical ones.
     expect(new Set(lines.map((l) => JSON.stringify(l))).size).toBe(Number(n));
@@ -141,7 +166,10 @@ describe('operating the pipeline: replay, rebuild, diff, status, audit, the anal
       child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`example exited ${code}`))));
     });
     const counts = (JSON.parse(output.trim().split('\n').pop()!) as { net_redemptions_by_campaign: Record<string, number> }).net_redemptions_by_campaign;
-    const rows = (await p.rt.knex()('coupons').select('campaign_id').sum({ n: 'redeemed_count' }).groupBy('campaign_id')) as { campaign_id: string; n: number | string }[];
+    const rows = (await p.rt.knex()('coupons').select('campaign_id').sum({ n: 'redeemed_count' }).groupBy('campaign_id')) as {
+      campaign_id: string;
+      n: number | string;
+    }[];
     expect(counts).toEqual(Object.fromEntries(rows.map((r) => [r.campaign_id, Number(r.n)])));
   });
 
@@ -149,7 +177,10 @@ describe('operating the pipeline: replay, rebuild, diff, status, audit, the anal
     const requests = burst(3000, 3);
     const file = writeJsonLines(requests, 'backfill');
     const startEnds = [...(await p.endOffsets(p.config.redemptionTopic)).values()].reduce((a, b) => a + b, 0);
-    const child = spawn(process.execPath, [BIN, 'produce', '--file', file, '--rate', '1000', '--no-progress'], { env: { ...process.env, ...p.env }, stdio: 'ignore' });
+    const child = spawn(process.execPath, [BIN, 'produce', '--file', file, '--rate', '1000', '--no-progress'], {
+      env: { ...process.env, ...p.env },
+      stdio: 'ignore',
+    });
     await waitUntil('part of the file to be acknowledged', async () => {
       try {
         return Number(readFileSync(checkpointPath(file), 'utf8')) > 300;
@@ -173,7 +204,13 @@ describe('operating the pipeline: replay, rebuild, diff, status, audit, the anal
     await waitUntil('the group to drain', () => drained(p));
     const { equal, report } = await verifyEqual(p);
     expect(equal, report).toBe(true);
-    const decided = (await p.rt.knex()('decisions').whereIn('request_id', requests.map((r) => r.request_id)).count({ n: '*' })) as [{ n: number }];
+    const decided = (await p.rt
+      .knex()('decisions')
+      .whereIn(
+        'request_id',
+        requests.map((r) => r.request_id),
+      )
+      .count({ n: '*' })) as [{ n: number }];
     expect(Number(decided[0].n)).toBe(new Set(requests.map((r) => `${r.coupon_code}/${r.request_id}`)).size);
   });
 });

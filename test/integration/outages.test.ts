@@ -1,8 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { execFileSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+
 import { afterAll, describe, expect, it } from 'vitest';
-import { bounceRedis, stackRestart } from '../../scripts/stack/stack.js';
+
 import type { RedemptionRequested } from '../../schemas/types.js';
+import { bounceRedis, stackRestart } from '../../scripts/stack/stack.js';
 import { auditProblems, BackgroundConsumer, committedOffsets, drained, IsolatedPipeline, runCli, verifyEqual, waitUntil } from './helpers.js';
 
 const REQUESTS = 20_000;
@@ -100,7 +102,18 @@ describe('an upstream retry long after the first request', () => {
     pipelines.push(p);
     await p.setUp();
     expect((await p.cli(['coupons', 'generate', '--count', '1', '--prefix', 'LATE'])).code).toBe(0);
-    const request: RedemptionRequested = { request_id: 'late-1', coupon_code: 'LATE-000001', user_id: 'u', order_id: 'o', op: 'REDEEM', reverses_request_id: null, amount_cents: 100, currency: 'EUR', occurred_at: new Date('2026-11-24T00:00:00Z'), source: 'test' };
+    const request: RedemptionRequested = {
+      request_id: 'late-1',
+      coupon_code: 'LATE-000001',
+      user_id: 'u',
+      order_id: 'o',
+      op: 'REDEEM',
+      reverses_request_id: null,
+      amount_cents: 100,
+      currency: 'EUR',
+      occurred_at: new Date('2026-11-24T00:00:00Z'),
+      source: 'test',
+    };
     await p.produce([request]);
     expect((await p.cli(['consume', '--exit-when-idle', '2'])).code).toBe(0);
     const redis = await p.rt.connectedRedis();

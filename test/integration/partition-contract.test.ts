@@ -1,20 +1,36 @@
 import { crc32 } from 'node:zlib';
+
 import type { ICustomPartitioner } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { upsertCoupons } from '../../lib/coupon-catalog.js';
-import { deadLetterTopic } from '../../lib/config.js';
+
 import { murmur2Partition } from '../../consumers/partition-contract.js';
+import { deadLetterTopic } from '../../lib/config.js';
+import { upsertCoupons } from '../../lib/coupon-catalog.js';
 import type { RedemptionRequested } from '../../schemas/types.js';
 import { T0 } from './fixtures.js';
 import { IsolatedPipeline, verifyEqual } from './helpers.js';
 
 /** librdkafka's default partitioner (`consistent_random`) for a keyed message: CRC32 of the key. */
-const crc32Partitioner: ICustomPartitioner = () => ({ partitionMetadata, message }) => crc32(Buffer.from(message.key!)) % partitionMetadata.length;
+const crc32Partitioner: ICustomPartitioner =
+  () =>
+  ({ partitionMetadata, message }) =>
+    crc32(Buffer.from(message.key!)) % partitionMetadata.length;
 
 const COUPONS = Array.from({ length: 12 }, (_, i) => `WP-${String(i + 1).padStart(2, '0')}`);
 
 function redeem(id: string, coupon: string, user: string, source: string): RedemptionRequested {
-  return { request_id: id, coupon_code: coupon, user_id: user, order_id: `o-${id}`, op: 'REDEEM', reverses_request_id: null, amount_cents: 500, currency: 'EUR', occurred_at: new Date(T0.getTime() + 1000), source };
+  return {
+    request_id: id,
+    coupon_code: coupon,
+    user_id: user,
+    order_id: `o-${id}`,
+    op: 'REDEEM',
+    reverses_request_id: null,
+    amount_cents: 500,
+    currency: 'EUR',
+    occurred_at: new Date(T0.getTime() + 1000),
+    source,
+  };
 }
 
 describe('the partition contract: requests outside their murmur2 partition are dead-lettered', () => {
@@ -22,11 +38,14 @@ describe('the partition contract: requests outside their murmur2 partition are d
   beforeAll(async () => {
     await p.setUp();
     const valid = { quota: 100, per_user_limit: 5, valid_from: new Date(T0.getTime() - 86_400_000), valid_until: new Date(T0.getTime() + 86_400_000) };
-    await upsertCoupons(p.rt.knex(), COUPONS.map((code) => ({ code, campaign_id: 'wp', ...valid })));
+    await upsertCoupons(
+      p.rt.knex(),
+      COUPONS.map((code) => ({ code, campaign_id: 'wp', ...valid })),
+    );
   });
   afterAll(() => p.cleanup());
 
-  it('dead-letters a CRC32-partitioned producer\'s misplaced records as WRONG_PARTITION; the rest is decided and verify is equal', async () => {
+  it("dead-letters a CRC32-partitioned producer's misplaced records as WRONG_PARTITION; the rest is decided and verify is equal", async () => {
     const partitions = p.config.topicPartitions;
     const misplaced = COUPONS.filter((c) => crc32(Buffer.from(c)) % partitions !== murmur2Partition(c, partitions));
     const placedByLuck = COUPONS.filter((c) => !misplaced.includes(c));
@@ -70,7 +89,9 @@ describe('the partition contract: requests outside their murmur2 partition are d
     expect(audit.every((r) => r.decision === 'APPLIED')).toBe(true);
     expect(audit.map((r) => r.request_id).sort()).toEqual([...good.map((r) => r.request_id), ...placedByLuck.map((c) => `crc-${COUPONS.indexOf(c)}`)].sort());
 
-    const counts = new Map(((await p.rt.knex()('coupons').select('code', 'redeemed_count')) as { code: string; redeemed_count: number }[]).map((c) => [c.code, c.redeemed_count]));
+    const counts = new Map(
+      ((await p.rt.knex()('coupons').select('code', 'redeemed_count')) as { code: string; redeemed_count: number }[]).map((c) => [c.code, c.redeemed_count]),
+    );
     for (const c of COUPONS) expect(counts.get(c), c).toBe(misplaced.includes(c) ? 1 : 2);
 
     const verified = await verifyEqual(p);
@@ -85,7 +106,16 @@ describe('the partition contract: requests outside their murmur2 partition are d
     // A quota-1 coupon the CRC32 producer misplaces: redeem, refund, redeem by another user only all
     // apply in that order.
     const ordered = Array.from({ length: 50 }, (_, i) => `ORD-${i}`).find((c) => crc32(Buffer.from(c)) % partitions !== murmur2Partition(c, partitions))!;
-    await upsertCoupons(p.rt.knex(), [{ code: ordered, campaign_id: 'wp', quota: 1, per_user_limit: 1, valid_from: new Date(T0.getTime() - 86_400_000), valid_until: new Date(T0.getTime() + 86_400_000) }]);
+    await upsertCoupons(p.rt.knex(), [
+      {
+        code: ordered,
+        campaign_id: 'wp',
+        quota: 1,
+        per_user_limit: 1,
+        valid_from: new Date(T0.getTime() - 86_400_000),
+        valid_until: new Date(T0.getTime() + 86_400_000),
+      },
+    ]);
     const sequence: RedemptionRequested[] = [
       redeem('ord-1', ordered, 'a', 'crc-checkout'),
       { ...redeem('ord-2', ordered, 'a', 'crc-checkout'), op: 'REVERSE', reverses_request_id: 'ord-1' },
@@ -94,7 +124,11 @@ describe('the partition contract: requests outside their murmur2 partition are d
     const codec = await p.rt.registry().codecFor<RedemptionRequested>('requested', requestsTopic);
     const producer = p.rt.kafka('crc32-checkout').producer({ createPartitioner: crc32Partitioner });
     await producer.connect();
-    await producer.send({ topic: requestsTopic, acks: -1, messages: sequence.map((r) => ({ key: r.coupon_code, value: codec.encode(r), headers: { 'client.id': 'crc32-checkout' } })) });
+    await producer.send({
+      topic: requestsTopic,
+      acks: -1,
+      messages: sequence.map((r) => ({ key: r.coupon_code, value: codec.encode(r), headers: { 'client.id': 'crc32-checkout' } })),
+    });
     // One more misplaced request whose dead letter holds only a truncated copy (as a too-large value's
     // would): written to the dead-letter topic ahead of the consumer's own copy of it.
     const big = redeem('trunc-1', 'WP-01', 'u-trunc', 'crc-checkout');
@@ -108,7 +142,16 @@ describe('the partition contract: requests outside their murmur2 partition are d
         {
           key: big.coupon_code,
           value: original.subarray(0, 12),
-          headers: { 'dlq.code': 'WRONG_PARTITION', 'dlq.reason': 'test', 'dlq.topic': requestsTopic, 'dlq.partition': String(wrong), 'dlq.offset': sent!.baseOffset!, 'dlq.consumer': 'test', 'dlq.truncated': 'true', 'dlq.original-bytes': String(original.length) },
+          headers: {
+            'dlq.code': 'WRONG_PARTITION',
+            'dlq.reason': 'test',
+            'dlq.topic': requestsTopic,
+            'dlq.partition': String(wrong),
+            'dlq.offset': sent!.baseOffset!,
+            'dlq.consumer': 'test',
+            'dlq.truncated': 'true',
+            'dlq.original-bytes': String(original.length),
+          },
         },
       ],
     });
@@ -153,7 +196,9 @@ describe('the partition contract: requests outside their murmur2 partition are d
     const once = (id: string) => audit.filter((r) => r.request_id === id && r.decision !== 'DUPLICATE');
     for (const id of [...COUPONS.map((_, i) => `crc-${i}`), 'ord-1', 'ord-2', 'ord-3', 'trunc-1']) expect(once(id), id).toHaveLength(1);
     expect(['ord-1', 'ord-2', 'ord-3'].map((id) => `${id}:${once(id)[0]!.decision}`)).toEqual(['ord-1:APPLIED', 'ord-2:APPLIED', 'ord-3:APPLIED']);
-    const counts = new Map(((await p.rt.knex()('coupons').select('code', 'redeemed_count')) as { code: string; redeemed_count: number }[]).map((c) => [c.code, c.redeemed_count]));
+    const counts = new Map(
+      ((await p.rt.knex()('coupons').select('code', 'redeemed_count')) as { code: string; redeemed_count: number }[]).map((c) => [c.code, c.redeemed_count]),
+    );
     for (const c of COUPONS) expect(counts.get(c), c).toBe(c === 'WP-01' ? 3 : 2);
     expect(counts.get(ordered)).toBe(1);
 

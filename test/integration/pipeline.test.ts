@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { dropDatabase } from '../../lib/mysql.js';
 import type { RedemptionDecided } from '../../schemas/types.js';
-import { ReferenceLedger, type ReferenceLedger as Ledger } from '../../verify/reference-ledger.js';
+import { type ReferenceLedger as Ledger, ReferenceLedger } from '../../verify/reference-ledger.js';
 import { couponsCsv, mixedCoupons, mixedRequests, writeJsonLines, writeTemp } from './fixtures.js';
 import { IsolatedPipeline } from './helpers.js';
-import { dropDatabase } from '../../lib/mysql.js';
 
 const SIM_COUPONS = 30;
 const SIM_REQUESTS = 4000;
@@ -26,14 +27,21 @@ async function dbState(p: IsolatedPipeline): Promise<DbState> {
   }[];
   return {
     counts: new Map(coupons.map((c) => [c.code, c.redeemed_count])),
-    redemptions: new Map(rows.map((r) => [JSON.stringify([r.coupon_code, r.request_id]), { user_id: r.user_id, order_id: r.order_id, amount_cents: Number(r.amount_cents), status: r.status }])),
+    redemptions: new Map(
+      rows.map((r) => [
+        JSON.stringify([r.coupon_code, r.request_id]),
+        { user_id: r.user_id, order_id: r.order_id, amount_cents: Number(r.amount_cents), status: r.status },
+      ]),
+    ),
   };
 }
 
 function expectedState(ref: Ledger): DbState {
   return {
     counts: new Map(ref.counts),
-    redemptions: new Map([...ref.redemptions].map(([k, r]) => [k, { user_id: r.user_id, order_id: r.order_id, amount_cents: r.amount_cents, status: r.status }])),
+    redemptions: new Map(
+      [...ref.redemptions].map(([k, r]) => [k, { user_id: r.user_id, order_id: r.order_id, amount_cents: r.amount_cents, status: r.status }]),
+    ),
   };
 }
 
@@ -100,7 +108,8 @@ describe('the pipeline end to end', () => {
 
   it('covers every rule in this mix', () => {
     const seen = new Set(reference.decisions.map((d) => d.reason ?? d.decision));
-    for (const outcome of ['APPLIED', 'DUPLICATE', 'NOT_FOUND', 'NOT_YET_VALID', 'EXPIRED', 'EXHAUSTED', 'USER_LIMIT', 'NOT_REDEEMED']) expect(seen).toContain(outcome);
+    for (const outcome of ['APPLIED', 'DUPLICATE', 'NOT_FOUND', 'NOT_YET_VALID', 'EXPIRED', 'EXHAUSTED', 'USER_LIMIT', 'NOT_REDEEMED'])
+      expect(seen).toContain(outcome);
   });
 
   it('treats the same file sent again (upstream retries of every request) as duplicates, changing nothing', async () => {
@@ -119,7 +128,12 @@ describe('the pipeline end to end', () => {
   });
 
   it('replaying the whole topic into a fresh database gives the same state', async () => {
-    const fresh = { MYSQL_URL: p.config.mysqlUrl.replace(/redeem_test_(\w+)$/, 'redeem_test_$1_rebuild'), CONSUMER_GROUP: `${p.config.consumerGroup}-rebuild`, REDIS_KEY_PREFIX: `${p.config.redisKeyPrefix}-rebuild`, AUDIT_TOPIC: `${p.config.auditTopic}.rebuild` };
+    const fresh = {
+      MYSQL_URL: p.config.mysqlUrl.replace(/redeem_test_(\w+)$/, 'redeem_test_$1_rebuild'),
+      CONSUMER_GROUP: `${p.config.consumerGroup}-rebuild`,
+      REDIS_KEY_PREFIX: `${p.config.redisKeyPrefix}-rebuild`,
+      AUDIT_TOPIC: `${p.config.auditTopic}.rebuild`,
+    };
     expect((await p.cli(['migrate'], fresh)).code).toBe(0);
     expect((await p.cli(['coupons', 'import', writeTemp(couponsCsv(coupons), 'coupons-rebuild.csv')], fresh)).code).toBe(0);
     const rebuilt = await p.cli(['consume', '--exit-when-idle', '3'], fresh);

@@ -1,12 +1,14 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { checkpointPath } from '../../cli/commands/produce.js';
 import { couponCodes } from '../../lib/coupon-catalog.js';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../../producers/checkout-simulator.js';
 import { writeTemp } from './fixtures.js';
-import { IsolatedPipeline, type CliResult } from './helpers.js';
+import { type CliResult, IsolatedPipeline } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../../bin/redeem.mjs', import.meta.url));
 
@@ -29,7 +31,10 @@ describe('produce --file: pipes, checkpoints and encodings', () => {
   afterAll(() => p.cleanup());
 
   const onTopic = async () => [...(await p.endOffsets(p.config.redemptionTopic)).values()].reduce((a, b) => a + b, 0);
-  const lines = (n: number, seed: number) => [...simulateCheckout({ ...DEFAULT_SIMULATION, count: n, couponCodes: couponCodes('PIPE', 10), seed })].map((r) => JSON.stringify({ ...r, occurred_at: r.occurred_at.toISOString() }));
+  const lines = (n: number, seed: number) =>
+    [...simulateCheckout({ ...DEFAULT_SIMULATION, count: n, couponCodes: couponCodes('PIPE', 10), seed })].map((r) =>
+      JSON.stringify({ ...r, occurred_at: r.occurred_at.toISOString() }),
+    );
 
   it('sends a pipe (/dev/stdin or -) once, validated while spooled, and says how many', async () => {
     const file = writeTemp(`${lines(700, 1).join('\n')}\n`, 'piped.jsonl');
@@ -61,7 +66,15 @@ describe('produce --file: pipes, checkpoints and encodings', () => {
   it('a file that is not UTF-8 is refused, naming the line', async () => {
     const text = lines(3, 3);
     const file = writeTemp('', 'latin1.jsonl');
-    writeFileSync(file, Buffer.concat([Buffer.from(`${text[0]}\n`), Buffer.from(text[1]!.replace('"source":"', '"source":"caf'), 'utf8'), Buffer.from([0xe9]), Buffer.from(`\n${text[2]}\n`)]));
+    writeFileSync(
+      file,
+      Buffer.concat([
+        Buffer.from(`${text[0]}\n`),
+        Buffer.from(text[1]!.replace('"source":"', '"source":"caf'), 'utf8'),
+        Buffer.from([0xe9]),
+        Buffer.from(`\n${text[2]}\n`),
+      ]),
+    );
     const result = await p.cli(['produce', '--file', file, '--no-progress']);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/line 2: not valid UTF-8 \(byte \d+ of the line, 0xe9\)/);

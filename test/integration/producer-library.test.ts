@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 // The package's own name, as an upstream checkout imports it (tsconfig paths map it to index.ts here).
-import { RedemptionProducer, RequestRefusedError, type RedemptionRequested } from 'coupon-redemption-pipeline';
-import { T0, request } from './fixtures.js';
+import { RedemptionProducer, type RedemptionRequested, RequestRefusedError } from 'coupon-redemption-pipeline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { request } from './fixtures.js';
 import { IsolatedPipeline } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -17,7 +19,12 @@ describe('the producer as a library', () => {
   afterAll(() => p.cleanup());
 
   it('sends concurrent checkouts in call order, refuses a bad one alone with its problems, and drains on disconnect', async () => {
-    const producer = await RedemptionProducer.create({ brokers: p.config.kafkaBrokers, schemaRegistryUrl: p.config.schemaRegistryUrl, topic: p.config.redemptionTopic, clientId: 'lib-test' });
+    const producer = await RedemptionProducer.create({
+      brokers: p.config.kafkaBrokers,
+      schemaRegistryUrl: p.config.schemaRegistryUrl,
+      topic: p.config.redemptionTopic,
+      clientId: 'lib-test',
+    });
     const good = Array.from({ length: 300 }, (_, i) => libraryRequest(`r${i}`, `LIB-${i % 7}`));
     const sends = good.map((r) => producer.send(r));
     const refused = await producer.send(libraryRequest('bad', 'LIB-0', { amount_cents: -1, currency: 'euro' })).catch((e: unknown) => e);
@@ -49,7 +56,13 @@ describe('the producer as a library', () => {
   it('examples/checkout.ts: accepts a checkout (202), refuses a bad one (422), and drains on SIGTERM', async () => {
     const child = spawn(process.execPath, [`${ROOT}node_modules/tsx/dist/cli.mjs`, 'examples/checkout.ts'], {
       cwd: ROOT,
-      env: { ...process.env, PORT: '0', KAFKA_BROKERS: p.config.kafkaBrokers.join(','), SCHEMA_REGISTRY_URL: p.config.schemaRegistryUrl, REDEMPTION_TOPIC: p.config.redemptionTopic },
+      env: {
+        ...process.env,
+        PORT: '0',
+        KAFKA_BROKERS: p.config.kafkaBrokers.join(','),
+        SCHEMA_REGISTRY_URL: p.config.schemaRegistryUrl,
+        REDEMPTION_TOPIC: p.config.redemptionTopic,
+      },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -64,7 +77,11 @@ describe('the producer as a library', () => {
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     const post = (body: unknown) => fetch(`http://127.0.0.1:${port}/redemptions`, { method: 'POST', body: JSON.stringify(body) });
     const json = (r: RedemptionRequested) => ({ ...r, occurred_at: r.occurred_at.toISOString() });
-    const [ok1, ok2, bad] = await Promise.all([post(json(libraryRequest('http-1', 'HTTP'))), post(json(libraryRequest('http-2', 'HTTP'))), post(json(libraryRequest('http-bad', '')))]);
+    const [ok1, ok2, bad] = await Promise.all([
+      post(json(libraryRequest('http-1', 'HTTP'))),
+      post(json(libraryRequest('http-2', 'HTTP'))),
+      post(json(libraryRequest('http-bad', ''))),
+    ]);
     expect([ok1.status, ok2.status, bad.status]).toEqual([202, 202, 422]);
     expect(((await bad.json()) as { problems: string[] }).problems).toEqual(['coupon_code must not be empty']);
     child.kill('SIGTERM');

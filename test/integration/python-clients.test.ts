@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { upsertCoupons } from '../../lib/coupon-catalog.js';
+
 import { deadLetterTopic } from '../../lib/config.js';
+import { upsertCoupons } from '../../lib/coupon-catalog.js';
 import type { RedemptionDecided, RedemptionRequested } from '../../schemas/types.js';
 import { ReferenceLedger } from '../../verify/reference-ledger.js';
 import { mixedCoupons, mixedRequests, writeJsonLines } from './fixtures.js';
@@ -51,11 +53,19 @@ describe('Python clients (examples/python) beside the TypeScript producer', () =
   const requests = [...partA, ...partB, ...partC];
   const reference = new ReferenceLedger(coupons);
   for (const r of requests) reference.apply(r);
-  const pyEnv = () => ({ KAFKA_BROKERS: p.config.kafkaBrokers.join(','), SCHEMA_REGISTRY_URL: p.config.schemaRegistryUrl, REDEMPTION_TOPIC: p.config.redemptionTopic, AUDIT_TOPIC: p.config.auditTopic });
+  const pyEnv = () => ({
+    KAFKA_BROKERS: p.config.kafkaBrokers.join(','),
+    SCHEMA_REGISTRY_URL: p.config.schemaRegistryUrl,
+    REDEMPTION_TOPIC: p.config.redemptionTopic,
+    AUDIT_TOPIC: p.config.auditTopic,
+  });
 
   beforeAll(async () => {
     await p.setUp();
-    await upsertCoupons(p.rt.knex(), coupons.map((c) => ({ ...c, campaign_id: 'py' })));
+    await upsertCoupons(
+      p.rt.knex(),
+      coupons.map((c) => ({ ...c, campaign_id: 'py' })),
+    );
   });
   afterAll(() => p.cleanup());
 
@@ -78,9 +88,15 @@ describe('Python clients (examples/python) beside the TypeScript producer', () =
     expect(await p.endOffsets(deadLetterTopic(p.config.redemptionTopic))).toEqual(new Map([[0, 0]]));
 
     // MySQL holds what the reference rules give for the three parts in their order.
-    const counts = new Map(((await p.rt.knex()('coupons').select('code', 'redeemed_count')) as { code: string; redeemed_count: number }[]).map((c) => [c.code, c.redeemed_count]));
+    const counts = new Map(
+      ((await p.rt.knex()('coupons').select('code', 'redeemed_count')) as { code: string; redeemed_count: number }[]).map((c) => [c.code, c.redeemed_count]),
+    );
     for (const [code, expected] of reference.counts) expect(counts.get(code), code).toBe(expected);
-    const rows = (await p.rt.knex()('redemptions').select('coupon_code', 'request_id', 'status')) as { coupon_code: string; request_id: string; status: string }[];
+    const rows = (await p.rt.knex()('redemptions').select('coupon_code', 'request_id', 'status')) as {
+      coupon_code: string;
+      request_id: string;
+      status: string;
+    }[];
     const actualRows = new Map(rows.map((r) => [`${r.coupon_code}/${r.request_id}`, r.status]));
     // Keyed by the rows' own fields: the reference ledger's map keys are its own business.
     const expectedRows = new Map([...reference.redemptions.values()].map((r) => [`${r.coupon_code}/${r.request_id}`, r.status]));
@@ -92,7 +108,8 @@ describe('Python clients (examples/python) beside the TypeScript producer', () =
     const audit = await p.auditRecords(requests.length);
     const fromPython = new Set(partA.concat(partC).map((r) => r.request_id));
     const outcomes = new Set(audit.filter((r) => fromPython.has(r.request_id)).map((r) => r.reason ?? r.decision));
-    for (const outcome of ['APPLIED', 'DUPLICATE', 'NOT_FOUND', 'NOT_YET_VALID', 'EXPIRED', 'EXHAUSTED', 'USER_LIMIT', 'NOT_REDEEMED']) expect(outcomes).toContain(outcome);
+    for (const outcome of ['APPLIED', 'DUPLICATE', 'NOT_FOUND', 'NOT_YET_VALID', 'EXPIRED', 'EXHAUSTED', 'USER_LIMIT', 'NOT_REDEEMED'])
+      expect(outcomes).toContain(outcome);
     // Per-coupon order across the two producers: the reference's sequence per coupon, in partition order.
     const sequence = (records: readonly { coupon_code: string; request_id: string; decision: string; reason: string | null }[]) => {
       const out = new Map<string, string[]>();
@@ -106,11 +123,20 @@ describe('Python clients (examples/python) beside the TypeScript producer', () =
   it('the Python audit reader reads every decision record, as the TypeScript decoder does', async () => {
     const read = await python('audit_reader.py', ['--group', `${p.config.consumerGroup}-py-analyst`, '--exit-when-idle', '5'], pyEnv());
     expect(read.code, read.stderr).toBe(0);
-    const lines = read.stdout.trim().split('\n').map((l) => JSON.parse(l) as RedemptionDecided & { key: string; decided_at: string });
+    const lines = read.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as RedemptionDecided & { key: string; decided_at: string });
     const audit = await p.auditRecords(requests.length);
     expect(lines).toHaveLength(audit.length);
-    const summary = (r: { source_partition: number; source_offset: number; request_id: string; decision: string; reason: string | null; remaining_quota: number | null }) =>
-      `${r.source_partition}/${r.source_offset} ${r.request_id} ${r.decision} ${r.reason} ${r.remaining_quota}`;
+    const summary = (r: {
+      source_partition: number;
+      source_offset: number;
+      request_id: string;
+      decision: string;
+      reason: string | null;
+      remaining_quota: number | null;
+    }) => `${r.source_partition}/${r.source_offset} ${r.request_id} ${r.decision} ${r.reason} ${r.remaining_quota}`;
     expect(lines.map(summary).sort()).toEqual(audit.map(summary).sort());
     expect(lines.every((l) => l.key === l.coupon_code)).toBe(true);
     expect(lines.every((l) => /^\d{4}-\d\d-\d\dT/.test(l.decided_at))).toBe(true);

@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import { afterAll, describe, expect, it } from 'vitest';
+
 import { couponCodes, generateCoupons, upsertCoupons } from '../../lib/coupon-catalog.js';
 import { DEFAULT_SIMULATION, seededRandom, simulateCheckout } from '../../producers/checkout-simulator.js';
 import type { RedemptionDecided } from '../../schemas/types.js';
@@ -20,12 +22,22 @@ async function pipeline(): Promise<IsolatedPipeline> {
   const p = new IsolatedPipeline({ TOPIC_PARTITIONS: '6' });
   pipelines.push(p);
   await p.setUp();
-  const coupons = generateCoupons({ count: 200, prefix: 'REC', campaigns: 2, quota: 200, perUserLimit: 3, validFrom: new Date('2026-01-01T00:00:00Z'), validUntil: new Date('2027-01-01T00:00:00Z') });
+  const coupons = generateCoupons({
+    count: 200,
+    prefix: 'REC',
+    campaigns: 2,
+    quota: 200,
+    perUserLimit: 3,
+    validFrom: new Date('2026-01-01T00:00:00Z'),
+    validUntil: new Date('2027-01-01T00:00:00Z'),
+  });
   await upsertCoupons(p.rt.knex(), coupons);
   return p;
 }
 
-const requests = (count: number, seed: number) => [...simulateCheckout({ ...DEFAULT_SIMULATION, count, couponCodes: couponCodes('REC', 200), users: 2000, seed })];
+const requests = (count: number, seed: number) => [
+  ...simulateCheckout({ ...DEFAULT_SIMULATION, count, couponCodes: couponCodes('REC', 200), users: 2000, seed }),
+];
 
 /** When the consumer process `pid` made its first decision, from its audit records (ms since epoch). */
 function firstDecisionOf(records: readonly RedemptionDecided[], pid: number): number {
@@ -71,7 +83,17 @@ describe('recovery after kill -9', () => {
     expect(code, fresh.stderr).toBe(0);
     const records = await checkEverything(p, TOTAL);
     const firstDecisionAfter = (firstDecisionOf(records, fresh.child.pid!) - startedAt) / 1000;
-    console.log(JSON.stringify({ test: 'crash-loop', kills: 12, loopSeconds, undoneBefore, firstDecisionAfterSeconds: firstDecisionAfter, exitedAfterSeconds: drainedAfter, rebalances: fresh.rebalances() }));
+    console.log(
+      JSON.stringify({
+        test: 'crash-loop',
+        kills: 12,
+        loopSeconds,
+        undoneBefore,
+        firstDecisionAfterSeconds: firstDecisionAfter,
+        exitedAfterSeconds: drainedAfter,
+        rebalances: fresh.rebalances(),
+      }),
+    );
     expect(undoneBefore).toBeGreaterThan(0);
     expect(undoneBefore).toBeLessThan(TOTAL);
     expect(firstDecisionAfter).toBeLessThan(p.config.sessionTimeoutMs / 1000 + 5);
@@ -80,7 +102,10 @@ describe('recovery after kill -9', () => {
   it('one kill -9 under load: the replacement decides within 15 s of its start', async () => {
     const p = await pipeline();
     const TOTAL = 20_000;
-    const producing = runCli(['produce', '--generate', String(TOTAL), '--coupons', '200', '--rate', '2000', '--coupon-prefix', 'REC', '--seed', '3', '--no-progress'], p.env);
+    const producing = runCli(
+      ['produce', '--generate', String(TOTAL), '--coupons', '200', '--rate', '2000', '--coupon-prefix', 'REC', '--seed', '3', '--no-progress'],
+      p.env,
+    );
     const victim = new BackgroundConsumer(p.env);
     await waitUntil('the first consumer to get going', async () => [...(await committedOffsets(p)).values()].reduce((a, b) => a + b, 0) >= 3000, 120_000);
     await victim.kill9();

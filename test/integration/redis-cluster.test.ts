@@ -40,9 +40,32 @@ function batch(count: number, coupons: number): { requests: SourcedRequest[]; de
   const decisions: StoredDecision[] = [];
   for (let i = 0; i < count; i++) {
     const coupon = `C-${i % coupons}`;
-    const request = { request_id: `r-${i}`, coupon_code: coupon, user_id: 'u', order_id: `o-${i}`, op: 'REDEEM' as const, reverses_request_id: null, amount_cents: 100, currency: 'EUR', occurred_at: new Date(0), source: 'test' };
+    const request = {
+      request_id: `r-${i}`,
+      coupon_code: coupon,
+      user_id: 'u',
+      order_id: `o-${i}`,
+      op: 'REDEEM' as const,
+      reverses_request_id: null,
+      amount_cents: 100,
+      currency: 'EUR',
+      occurred_at: new Date(0),
+      source: 'test',
+    };
     requests.push({ request, topic: 't', partition: 0, offset: i });
-    decisions.push({ couponCode: coupon, requestId: request.request_id, op: 'REDEEM', decision: 'APPLIED', reason: null, remainingQuota: 1, sourceTopic: 't', sourcePartition: 0, sourceOffset: i, decidedAt: 0, consumerId: 'c' });
+    decisions.push({
+      couponCode: coupon,
+      requestId: request.request_id,
+      op: 'REDEEM',
+      decision: 'APPLIED',
+      reason: null,
+      remainingQuota: 1,
+      sourceTopic: 't',
+      sourcePartition: 0,
+      sourceOffset: i,
+      decidedAt: 0,
+      consumerId: 'c',
+    });
   }
   return { requests, decisions };
 }
@@ -104,4 +127,3 @@ describe('the decision cache on a standalone Redis (the default profile)', () =>
     }
   });
 });
-

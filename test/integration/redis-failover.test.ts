@@ -77,7 +77,12 @@ async function underLoad(name: string, env: Record<string, string>, fault: (p: I
   // The load runs in this process (the producer rides out broker failures with its own retries) until the
   // fault is over and a few seconds more.
   const producer = await p.producer();
-  const requests = simulateCheckout({ ...DEFAULT_SIMULATION, count: Number.MAX_SAFE_INTEGER, couponCodes: Array.from({ length: 100 }, (_, i) => `DEMO-${String(i + 1).padStart(6, '0')}`), seed: 11 });
+  const requests = simulateCheckout({
+    ...DEFAULT_SIMULATION,
+    count: Number.MAX_SAFE_INTEGER,
+    couponCodes: Array.from({ length: 100 }, (_, i) => `DEMO-${String(i + 1).padStart(6, '0')}`),
+    seed: 11,
+  });
   let produced = 0;
   // request id → how many times the producer had it acknowledged (an upstream retry repeats an id).
   const acknowledged = new Map<string, number>();
@@ -97,7 +102,10 @@ async function underLoad(name: string, env: Record<string, string>, fault: (p: I
 
   const consumer = new BackgroundConsumer(p.env);
   try {
-    await waitUntil('the consumer to get going', tolerant(async () => [...(await committedOffsets(p)).values()].reduce((a, b) => a + b, 0) >= 2000));
+    await waitUntil(
+      'the consumer to get going',
+      tolerant(async () => [...(await committedOffsets(p)).values()].reduce((a, b) => a + b, 0) >= 2000),
+    );
     const faultAt = Date.now();
     await fault(p);
     process.stderr.write(`[failover] ${name}: fault took ${Date.now() - faultAt} ms\n`);
@@ -105,7 +113,11 @@ async function underLoad(name: string, env: Record<string, string>, fault: (p: I
     stop = true;
     await load;
     await producer.disconnect();
-    await waitUntil('the group to drain the topic', tolerant(() => drained(p)), 180_000);
+    await waitUntil(
+      'the group to drain the topic',
+      tolerant(() => drained(p)),
+      180_000,
+    );
     expect(await consumer.stop(), consumer.stderr.slice(-3000)).toBe(0);
   } finally {
     stop = true;
@@ -136,7 +148,9 @@ async function underLoad(name: string, env: Record<string, string>, fault: (p: I
     }
     const lost = [...acknowledged].filter(([id, n]) => (inLog.get(id) ?? 0) < n).map(([id]) => id);
     const duplicated = [...inLog].filter(([id, n]) => n > (acknowledged.get(id) ?? 0)).map(([id]) => id);
-    process.stderr.write(`[failover] ${name}: acknowledged but missing from the topic ${lost.length} (${lost.slice(0, 10).join(', ')}); in the topic more often than acknowledged ${duplicated.length} (${duplicated.slice(0, 10).join(', ')})\n`);
+    process.stderr.write(
+      `[failover] ${name}: acknowledged but missing from the topic ${lost.length} (${lost.slice(0, 10).join(', ')}); in the topic more often than acknowledged ${duplicated.length} (${duplicated.slice(0, 10).join(', ')})\n`,
+    );
   }
   expect(inTopic, 'every request the producer had acknowledged is in the requests topic, once').toBe(produced);
   return { p, produced, longestGapMs };

@@ -1,11 +1,13 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { uniqueSecret } from './credentials.js';
-import { IsolatedPipeline, waitUntil, freePort } from './helpers.js';
+import { freePort, IsolatedPipeline, waitUntil } from './helpers.js';
 
 function openssl(args: string[]): void {
   const result = spawnSync('openssl', args, { encoding: 'utf8' });
@@ -30,11 +32,57 @@ describe('Redis over rediss:// with an ACL user and a private CA', () => {
     openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('ca.key'), '-out', at('ca.pem'), '-days', '2', '-subj', '/CN=redis test CA']);
     openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('redis.key'), '-out', at('redis.csr'), '-subj', '/CN=127.0.0.1']);
     writeFileSync(at('san.ext'), 'subjectAltName=IP:127.0.0.1\n');
-    openssl(['x509', '-req', '-in', at('redis.csr'), '-CA', at('ca.pem'), '-CAkey', at('ca.key'), '-CAcreateserial', '-out', at('redis.pem'), '-days', '2', '-extfile', at('san.ext')]);
+    openssl([
+      'x509',
+      '-req',
+      '-in',
+      at('redis.csr'),
+      '-CA',
+      at('ca.pem'),
+      '-CAkey',
+      at('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      at('redis.pem'),
+      '-days',
+      '2',
+      '-extfile',
+      at('san.ext'),
+    ]);
     port = await freePort();
     server = spawn(
       'redis-server',
-      ['--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1', '--tls-cert-file', at('redis.pem'), '--tls-key-file', at('redis.key'), '--tls-ca-cert-file', at('ca.pem'), '--tls-auth-clients', 'no', '--save', '', '--appendonly', 'no', '--dir', dir, '--user', 'default', 'off', '--user', 'pipeline', 'on', `>${password}`, '~*', '+@all'],
+      [
+        '--port',
+        '0',
+        '--tls-port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--tls-cert-file',
+        at('redis.pem'),
+        '--tls-key-file',
+        at('redis.key'),
+        '--tls-ca-cert-file',
+        at('ca.pem'),
+        '--tls-auth-clients',
+        'no',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+        '--user',
+        'default',
+        'off',
+        '--user',
+        'pipeline',
+        'on',
+        `>${password}`,
+        '~*',
+        '+@all',
+      ],
       { stdio: 'ignore' },
     );
     await waitUntil(

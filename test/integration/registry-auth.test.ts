@@ -4,7 +4,9 @@ import { request as httpRequest } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { uniqueSecret } from './credentials.js';
 import { IsolatedPipeline } from './helpers.js';
 
@@ -35,7 +37,23 @@ describe('the schema registry over https with basic auth', () => {
     openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('ca.key'), '-out', at('ca.pem'), '-days', '2', '-subj', '/CN=registry test CA']);
     openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('front.key'), '-out', at('front.csr'), '-subj', '/CN=127.0.0.1']);
     writeFileSync(at('san.ext'), 'subjectAltName=IP:127.0.0.1\n');
-    openssl(['x509', '-req', '-in', at('front.csr'), '-CA', at('ca.pem'), '-CAkey', at('ca.key'), '-CAcreateserial', '-out', at('front.pem'), '-days', '2', '-extfile', at('san.ext')]);
+    openssl([
+      'x509',
+      '-req',
+      '-in',
+      at('front.csr'),
+      '-CA',
+      at('ca.pem'),
+      '-CAkey',
+      at('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      at('front.pem'),
+      '-days',
+      '2',
+      '-extfile',
+      at('san.ext'),
+    ]);
     writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
     const expected = `Basic ${Buffer.from(`pipeline:${password}`).toString('base64')}`;
     front = createServer({ key: readFileSync(at('front.key')), cert: readFileSync(at('front.pem')) }, (req, res) => {
@@ -90,7 +108,10 @@ describe('the schema registry over https with basic auth', () => {
     expect(wrong.code).toBe(1);
     expect(wrong.stdout).toMatch(/registry\s+\S+\s+NOT USABLE: answers, but the registry refuses these credentials \(HTTP 401\)/);
     expect(seen.refused).toBeGreaterThan(0);
-    const produce = await p.cli(['produce', '--generate', '10', '--no-progress'], { SCHEMA_REGISTRY_PASSWORD_FILE: '', SCHEMA_REGISTRY_PASSWORD: 'not-the-password' });
+    const produce = await p.cli(['produce', '--generate', '10', '--no-progress'], {
+      SCHEMA_REGISTRY_PASSWORD_FILE: '',
+      SCHEMA_REGISTRY_PASSWORD: 'not-the-password',
+    });
     expect(produce.code).toBe(1);
     const noCa = await p.cli(['status'], { SCHEMA_REGISTRY_CA_FILE: '' });
     expect(noCa.code).toBe(1);

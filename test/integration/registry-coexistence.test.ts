@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { readSchemaText } from '../../schemas/avro.js';
 import { SchemaRegistryClient } from '../../schemas/registry.js';
 import type { RedemptionRequested } from '../../schemas/types.js';
-import { T0, writeJsonLines, request } from './fixtures.js';
+import { request, writeJsonLines } from './fixtures.js';
 import { IsolatedPipeline } from './helpers.js';
 
 /**
@@ -89,7 +90,9 @@ describe('registry coexistence: whoever registers the subject first', () => {
       expect(await client.subjectCompatibility(subject)).toBe('FORWARD');
       await client.register(subject, readSchemaText('requested'));
       expect((await registry<{ compatibilityLevel: string }>(p, 'GET', `/config/${subject}`)).body.compatibilityLevel).toBe('FORWARD');
-      expect(warnings).toEqual([`subject ${subject} has its own compatibility level FORWARD, not BACKWARD; keeping it (readers of older records rely on BACKWARD)`]);
+      expect(warnings).toEqual([
+        `subject ${subject} has its own compatibility level FORWARD, not BACKWARD; keeping it (readers of older records rely on BACKWARD)`,
+      ]);
     } finally {
       await deleteSubject(p, subject);
     }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { avroType, readSchemaText } from '../../schemas/avro.js';
 import { RegistryResponseError } from '../../schemas/registry.js';
 import type { RedemptionRequested } from '../../schemas/types.js';

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { withDatabase } from '../../lib/mysql.js';
+import { createMysqlUser, createRedisUser, type TestUser, uniqueSecret } from './credentials.js';
 import { writeTemp } from './fixtures.js';
-import { createMysqlUser, createRedisUser, uniqueSecret, type TestUser } from './credentials.js';
-import { IsolatedPipeline, type CliResult } from './helpers.js';
+import { type CliResult, IsolatedPipeline } from './helpers.js';
 
 /**
  * No command prints a secret: the pipeline runs with a MySQL user and a Redis ACL user whose password is
@@ -24,7 +25,13 @@ describe('no secret is ever printed', () => {
     const mysqlUrl = new URL(p.config.mysqlUrl);
     mysqlUrl.username = mysqlUser.name;
     mysqlUrl.password = secret;
-    env = { ...p.env, MYSQL_URL: mysqlUrl.toString(), REDIS_URL: `redis://${redisUser.name}:${secret}@127.0.0.1:6379`, LOG_LEVEL: 'debug', SOME_SERVICE_PASSWORD: secret };
+    env = {
+      ...p.env,
+      MYSQL_URL: mysqlUrl.toString(),
+      REDIS_URL: `redis://${redisUser.name}:${secret}@127.0.0.1:6379`,
+      LOG_LEVEL: 'debug',
+      SOME_SERVICE_PASSWORD: secret,
+    };
   });
   afterAll(async () => {
     await mysqlUser?.drop();

@@ -2,8 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IsolatedPipeline, runCli, type CliResult, freePort } from './helpers.js';
+
+import { type CliResult, freePort, IsolatedPipeline, runCli } from './helpers.js';
 
 /**
  * `stack up --secure` runs a SASL_SSL broker (SCRAM-SHA-512 and PLAIN over TLS, its own CA) on ports
@@ -56,7 +58,8 @@ describe('the pipeline over SASL_SSL, against `stack up --secure`', () => {
     expect(clientEnv.KAFKA_SASL_MECHANISM).toBe('scram-sha-512');
     expect(clientEnv.KAFKA_SSL_CERT_FILE).toMatch(/client\.pem$/);
     expect(statSync(clientEnv.KAFKA_SSL_KEY_FILE!).mode & 0o077).toBe(0);
-    for (const f of [envFile, clientEnv.KAFKA_SASL_PASSWORD_FILE!, join(stackDir, 'kafka-secure', 'server.properties')]) expect(statSync(f).mode & 0o077).toBe(0);
+    for (const f of [envFile, clientEnv.KAFKA_SASL_PASSWORD_FILE!, join(stackDir, 'kafka-secure', 'server.properties')])
+      expect(statSync(f).mode & 0o077).toBe(0);
     expect(statSync(join(stackDir, 'kafka-secure')).mode & 0o077).toBe(0);
     // The shared plaintext broker is still the one answering on 9092, untouched.
     expect(spawnSync('ss', ['-ltn']).stdout.toString()).toMatch(/(?:127\.0\.0\.1|\[::ffff:127\.0\.0\.1\]):9092\s/);
@@ -88,7 +91,13 @@ describe('the pipeline over SASL_SSL, against `stack up --secure`', () => {
   });
 
   it('SASL without TLS (SASL_PLAINTEXT listener): SCRAM works end to end, PLAIN logs in with its warning', async () => {
-    const clear = { KAFKA_BROKERS: `127.0.0.1:${stackEnv.STACK_SECURE_SASL_PLAINTEXT_PORT}`, KAFKA_SSL: 'false', KAFKA_SSL_CA_FILE: '', KAFKA_SSL_CERT_FILE: '', KAFKA_SSL_KEY_FILE: '' };
+    const clear = {
+      KAFKA_BROKERS: `127.0.0.1:${stackEnv.STACK_SECURE_SASL_PLAINTEXT_PORT}`,
+      KAFKA_SSL: 'false',
+      KAFKA_SSL_CA_FILE: '',
+      KAFKA_SSL_CERT_FILE: '',
+      KAFKA_SSL_KEY_FILE: '',
+    };
     const produced = await p!.cli(['produce', '--generate', '200', '--coupons', '12', '--coupon-prefix', 'TLS', '--no-progress'], clear);
     outputs.push(produced);
     expect(produced.code, produced.stderr).toBe(0);

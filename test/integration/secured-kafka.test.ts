@@ -1,7 +1,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { IsolatedPipeline } from './helpers.js';
 
 /**
@@ -47,7 +49,11 @@ describe('Kafka security settings reach the client', () => {
   });
 
   it('an unreadable password file stops the command at start, naming the setting', async () => {
-    const result = await p.cli(['consume', '--exit-when-idle', '1'], { KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'pipeline', KAFKA_SASL_PASSWORD_FILE: join(dir, 'nope') });
+    const result = await p.cli(['consume', '--exit-when-idle', '1'], {
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_SASL_USERNAME: 'pipeline',
+      KAFKA_SASL_PASSWORD_FILE: join(dir, 'nope'),
+    });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/KAFKA_SASL_PASSWORD_FILE: cannot read ".*nope": no such file or directory/);
   });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { IsolatedPipeline } from './helpers.js';
 
 /** `redeem status` tells "answers" from "lets this configuration in"; database names are taken as given or refused. */
@@ -17,7 +18,8 @@ describe('status and database names', () => {
   it('says every service is up and usable with good settings', async () => {
     const result = await p.cli(['status']);
     expect(result.code, result.stdout + result.stderr).toBe(0);
-    for (const service of ['kafka', 'registry', 'redis', 'mysql']) expect(result.stdout).toMatch(new RegExp(`^  ${service}\\s+\\S+\\s+up: answers, logged in and usable$`, 'm'));
+    for (const service of ['kafka', 'registry', 'redis', 'mysql'])
+      expect(result.stdout).toMatch(new RegExp(`^  ${service}\\s+\\S+\\s+up: answers, logged in and usable$`, 'm'));
   });
 
   it('says MySQL answers but is not usable when the password is wrong, and fails', async () => {
@@ -28,7 +30,10 @@ describe('status and database names', () => {
   });
 
   it('says the same of Redis with an unknown user, of a missing database, and DOWN for nothing listening', async () => {
-    const result = await p.cli(['status'], { REDIS_URL: `redis://nobody_${p.id}:pw@127.0.0.1:6379`, MYSQL_URL: `mysql://root@127.0.0.1:3306/redeem_missing_${p.id}` });
+    const result = await p.cli(['status'], {
+      REDIS_URL: `redis://nobody_${p.id}:pw@127.0.0.1:6379`,
+      MYSQL_URL: `mysql://root@127.0.0.1:3306/redeem_missing_${p.id}`,
+    });
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/^ {2}redis\s+127\.0\.0\.1:6379\s+NOT USABLE: answers, but WRONGPASS/m);
     expect(result.stdout).toMatch(/^ {2}mysql\s+\S+\s+NOT USABLE: answers, but Unknown database 'redeem_missing_\w+'/m);

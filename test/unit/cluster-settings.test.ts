@@ -12,7 +12,7 @@ describe('Redis Cluster hash slots', () => {
     expect(keySlot('foo')).toBe(12182);
   });
 
-  it('hash only the tag, so a coupon\'s decision and version keys share a slot', () => {
+  it("hash only the tag, so a coupon's decision and version keys share a slot", () => {
     expect(keySlot('{user1000}.following')).toBe(keySlot('user1000'));
     for (const coupon of ['DEMO-000001', 'A}:r1', '1:{A', 'ü-coupon']) {
       expect(keySlot(decisionRedisKey('p', coupon, 'r1'))).toBe(keySlot(versionRedisKey('p', coupon)));
@@ -47,7 +47,10 @@ describe('cluster settings', () => {
     expect(problemsOf({ REDIS_CLUSTER_NODES: '127.0.0.1:70000' })).toEqual(['REDIS_CLUSTER_NODES']);
     expect(problemsOf({ TOPIC_REPLICATION_FACTOR: 'three' })).toEqual(['TOPIC_REPLICATION_FACTOR']);
     expect(problemsOf({ TOPIC_REPLICATION_FACTOR: '2', TOPIC_MIN_INSYNC_REPLICAS: '3' })).toEqual(['TOPIC_MIN_INSYNC_REPLICAS']);
-    expect(loadConfig({ TOPIC_REPLICATION_FACTOR: '3', TOPIC_MIN_INSYNC_REPLICAS: '2' })).toMatchObject({ topicReplicationFactor: 3, topicMinInsyncReplicas: 2 });
+    expect(loadConfig({ TOPIC_REPLICATION_FACTOR: '3', TOPIC_MIN_INSYNC_REPLICAS: '2' })).toMatchObject({
+      topicReplicationFactor: 3,
+      topicMinInsyncReplicas: 2,
+    });
     expect(loadConfig({})).toMatchObject({ topicReplicationFactor: 'auto', topicMinInsyncReplicas: 'auto', redisClusterNodes: [] });
   });
 });
@@ -62,7 +65,11 @@ describe('topic replication', () => {
   });
 
   it('refuses, naming the setting, what the cluster cannot honour', () => {
-    expect(() => resolveReplication({ topicReplicationFactor: 3, topicMinInsyncReplicas: 'auto' }, 1)).toThrow(/TOPIC_REPLICATION_FACTOR: is 3 but the cluster has 1 broker/);
-    expect(() => resolveReplication({ topicReplicationFactor: 'auto', topicMinInsyncReplicas: 2 }, 1)).toThrow(/TOPIC_MIN_INSYNC_REPLICAS: is 2 but topics get 1 replica/);
+    expect(() => resolveReplication({ topicReplicationFactor: 3, topicMinInsyncReplicas: 'auto' }, 1)).toThrow(
+      /TOPIC_REPLICATION_FACTOR: is 3 but the cluster has 1 broker/,
+    );
+    expect(() => resolveReplication({ topicReplicationFactor: 'auto', topicMinInsyncReplicas: 2 }, 1)).toThrow(
+      /TOPIC_MIN_INSYNC_REPLICAS: is 2 but topics get 1 replica/,
+    );
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import { configTableMarkdown, loadConfig, SETTINGS } from '../../lib/config.js';
 import { ConfigError } from '../../lib/errors.js';
 
@@ -31,7 +32,9 @@ describe('configuration', () => {
   });
 
   it('wants the request timeout above the rebalance timeout, naming the setting', () => {
-    expect(() => loadConfig({ REBALANCE_TIMEOUT_MS: '30000', REQUEST_TIMEOUT_MS: '30000' })).toThrow(/REQUEST_TIMEOUT_MS: must be greater than REBALANCE_TIMEOUT_MS \(30000\)/);
+    expect(() => loadConfig({ REBALANCE_TIMEOUT_MS: '30000', REQUEST_TIMEOUT_MS: '30000' })).toThrow(
+      /REQUEST_TIMEOUT_MS: must be greater than REBALANCE_TIMEOUT_MS \(30000\)/,
+    );
     expect(() => loadConfig({ REBALANCE_TIMEOUT_MS: '60000' })).toThrow(/REQUEST_TIMEOUT_MS/);
     expect(loadConfig({ REBALANCE_TIMEOUT_MS: '60000', REQUEST_TIMEOUT_MS: '70000' }).requestTimeoutMs).toBe(70000);
   });
@@ -55,7 +58,10 @@ describe('configuration', () => {
 describe('fault injection settings', () => {
   it('are off by default and parse named points with probabilities', () => {
     expect(loadConfig({}).faults).toEqual({});
-    expect(loadConfig({ REDEEM_FAULTS: 'crash-after-db-commit:0.02, crash-after-audit:1' }).faults).toEqual({ 'crash-after-db-commit': 0.02, 'crash-after-audit': 1 });
+    expect(loadConfig({ REDEEM_FAULTS: 'crash-after-db-commit:0.02, crash-after-audit:1' }).faults).toEqual({
+      'crash-after-db-commit': 0.02,
+      'crash-after-audit': 1,
+    });
   });
 
   it('refuse unknown points and bad probabilities, naming the setting', () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import { parseCouponsCsv } from '../../lib/coupon-csv.js';
 
 const HEADER = 'code,campaign_id,quota,per_user_limit,valid_from,valid_until';
@@ -7,7 +8,14 @@ describe('coupons CSV', () => {
   it('parses rows with ISO-8601 times and quoted fields', () => {
     const rows = parseCouponsCsv(`${HEADER}\nA1,"spring, 2026",10,1,2026-01-01T00:00:00Z,2026-02-01T00:00:00+01:00\n\n`);
     expect(rows).toEqual([
-      { code: 'A1', campaign_id: 'spring, 2026', quota: 10, per_user_limit: 1, valid_from: new Date('2026-01-01T00:00:00Z'), valid_until: new Date('2026-01-31T23:00:00Z') },
+      {
+        code: 'A1',
+        campaign_id: 'spring, 2026',
+        quota: 10,
+        per_user_limit: 1,
+        valid_from: new Date('2026-01-01T00:00:00Z'),
+        valid_until: new Date('2026-01-31T23:00:00Z'),
+      },
     ]);
   });
 
@@ -34,12 +42,18 @@ describe('coupons CSV', () => {
 describe('coupon CSV refuses what it would change (liveness finding 6)', () => {
   const header = 'code,campaign_id,quota,per_user_limit,valid_from,valid_until\n';
   it('refuses a day that does not exist and a year out of range, naming the line', () => {
-    expect(() => parseCouponsCsv(`${header}C1,camp,10,1,2026-02-31T00:00:00Z,2026-12-01T00:00:00Z\n`)).toThrow(/line 2: valid_from names a day that does not exist/);
+    expect(() => parseCouponsCsv(`${header}C1,camp,10,1,2026-02-31T00:00:00Z,2026-12-01T00:00:00Z\n`)).toThrow(
+      /line 2: valid_from names a day that does not exist/,
+    );
     expect(() => parseCouponsCsv(`${header}C1,camp,10,1,0000-01-01T00:00:00Z,2026-12-01T00:00:00Z\n`)).toThrow(/line 2: valid_from must lie within 1970-01-01/);
   });
 
   it('refuses bytes that are not UTF-8, naming the line', () => {
-    const bytes = Buffer.concat([Buffer.from(`${header}C1,camp,10,1,2026-01-01T00:00:00Z,2026-12-01T00:00:00Z\nC2,caf`), Buffer.from([0xe9]), Buffer.from(',10,1,2026-01-01T00:00:00Z,2026-12-01T00:00:00Z\n')]);
+    const bytes = Buffer.concat([
+      Buffer.from(`${header}C1,camp,10,1,2026-01-01T00:00:00Z,2026-12-01T00:00:00Z\nC2,caf`),
+      Buffer.from([0xe9]),
+      Buffer.from(',10,1,2026-01-01T00:00:00Z,2026-12-01T00:00:00Z\n'),
+    ]);
     expect(() => parseCouponsCsv(bytes)).toThrow(/not valid UTF-8: line 3/);
     expect(parseCouponsCsv(Buffer.from(`${header}C1,café,10,1,2026-01-01T00:00:00Z,2026-12-01T00:00:00Z\n`))[0]!.campaign_id).toBe('café');
   });

@@ -1,5 +1,6 @@
 import type { KafkaMessage } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
+
 import { deadLetterMessage, packCalls, TRUNCATED_COPY_BYTES } from '../../consumers/decision-publisher.js';
 import type { DeadLetter } from '../../consumers/decode.js';
 
@@ -17,7 +18,13 @@ describe('dead letters always fit', () => {
   it('replaces a value too large to carry by a truncated copy, with its size and place in headers', () => {
     const out = deadLetterMessage(deadLetter(Buffer.alloc(1_000_000, 1)), 'c', 64 * 1024);
     expect(out.message.value).toHaveLength(TRUNCATED_COPY_BYTES);
-    expect(out.message.headers).toMatchObject({ 'dlq.truncated': 'true', 'dlq.original-bytes': '1000000', 'dlq.topic': 't', 'dlq.partition': '3', 'dlq.offset': '42' });
+    expect(out.message.headers).toMatchObject({
+      'dlq.truncated': 'true',
+      'dlq.original-bytes': '1000000',
+      'dlq.topic': 't',
+      'dlq.partition': '3',
+      'dlq.offset': '42',
+    });
     expect(out.bytes).toBeLessThan(4096);
   });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import { decisionRedisKey, versionRedisKey } from '../../consumers/decision-cache.js';
 import { decisionKey } from '../../consumers/decision-records.js';
 

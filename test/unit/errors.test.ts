@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import { ConfigError, ERROR_CODES, InputError, RedemptionError, UnprocessableMessageError } from '../../lib/errors.js';
 
 describe('errors', () => {

@@ -1,5 +1,6 @@
 import type { KafkaMessage } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
+
 import type { BatchProcessor, PartitionChunk } from '../../consumers/batch-processor.js';
 import { FlushCoalescer } from '../../consumers/flush-coalescer.js';
 

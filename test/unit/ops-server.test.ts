@@ -1,9 +1,11 @@
-import { connect } from 'node:net';
 import type { Server } from 'node:http';
+import { connect } from 'node:net';
+
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../lib/config.js';
+
 import { startOpsServer } from '../../consumers/ops-server.js';
+import { loadConfig } from '../../lib/config.js';
 
 /** Whether a TCP connection to host:port is accepted. */
 function accepts(host: string, port: number): Promise<boolean> {

@@ -1,7 +1,8 @@
 import { Partitioners, type PartitionMetadata } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { UnprocessableMessageError } from '../../lib/errors.js';
+
 import { assertPlacement, misplacement, murmur2Partition, producerClientId } from '../../consumers/partition-contract.js';
+import { UnprocessableMessageError } from '../../lib/errors.js';
 
 /**
  * Kafka's own murmur2 test vectors (org.apache.kafka.common.utils.UtilsTest.testMurmur2): the signed
@@ -34,9 +35,15 @@ describe('the partition contract (murmur2, as Java and KafkaJS)', () => {
     expect(murmur2Partition(Buffer.from('abc'), 6)).toBe(3);
   });
 
-  it('agrees with the partition KafkaJS\'s default producer partitioner picks', () => {
+  it("agrees with the partition KafkaJS's default producer partitioner picks", () => {
     const partitioner = Partitioners.DefaultPartitioner();
-    const metadata: PartitionMetadata[] = Array.from({ length: 6 }, (_, partitionId) => ({ partitionErrorCode: 0, partitionId, leader: 1, replicas: [1], isr: [1] }));
+    const metadata: PartitionMetadata[] = Array.from({ length: 6 }, (_, partitionId) => ({
+      partitionErrorCode: 0,
+      partitionId,
+      leader: 1,
+      replicas: [1],
+      isr: [1],
+    }));
     for (let i = 0; i < 500; i++) {
       const key = `DEMO-${String(i).padStart(6, '0')}`;
       expect(murmur2Partition(key, 6)).toBe(partitioner({ topic: 't', partitionMetadata: metadata, message: { key, value: null } }));

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
+
 import { describe, expect, it } from 'vitest';
+
 import { configTableMarkdown } from '../../lib/config.js';
 
 describe('README', () => {

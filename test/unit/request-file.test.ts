@@ -1,12 +1,24 @@
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+
 import { describe, expect, it } from 'vitest';
+
 import { checkpointPath, readCheckpoint, writeCheckpoint } from '../../cli/commands/produce.js';
 import { checkRequestLines } from '../../producers/request-file.js';
 
-const good = JSON.stringify({ request_id: 'r1', coupon_code: 'C', user_id: 'ü', order_id: 'o', op: 'REDEEM', amount_cents: 1, currency: 'EUR', occurred_at: '2026-11-24T00:00:00Z', source: 's' });
+const good = JSON.stringify({
+  request_id: 'r1',
+  coupon_code: 'C',
+  user_id: 'ü',
+  order_id: 'o',
+  op: 'REDEEM',
+  amount_cents: 1,
+  currency: 'EUR',
+  occurred_at: '2026-11-24T00:00:00Z',
+  source: 's',
+});
 
 describe('request files', () => {
   it('refuse bytes that are not UTF-8, naming the line and the byte, instead of reading U+FFFD', async () => {

@@ -1,7 +1,18 @@
 import { describe, expect, it } from 'vitest';
+
 import { requestFromJson, requestProblems } from '../../schemas/request-validation.js';
 
-const good = { request_id: 'r1', coupon_code: 'C1', user_id: 'u1', order_id: 'o1', op: 'REDEEM', amount_cents: 1299, currency: 'EUR', occurred_at: '2026-11-24T10:00:00Z', source: 'web' };
+const good = {
+  request_id: 'r1',
+  coupon_code: 'C1',
+  user_id: 'u1',
+  order_id: 'o1',
+  op: 'REDEEM',
+  amount_cents: 1299,
+  currency: 'EUR',
+  occurred_at: '2026-11-24T10:00:00Z',
+  source: 'web',
+};
 
 describe('request validation', () => {
   it('accepts ISO-8601 or epoch millis for occurred_at', () => {
@@ -25,7 +36,11 @@ describe('request validation', () => {
 
   it('reports missing fields and bad times', () => {
     expect(requestFromJson({ op: 'REDEEM', occurred_at: 'soon' })).toEqual({
-      problems: expect.arrayContaining(['request_id is missing', 'amount_cents must be a number', expect.stringMatching(/^occurred_at must be an ISO-8601 time with a zone/)]),
+      problems: expect.arrayContaining([
+        'request_id is missing',
+        'amount_cents must be a number',
+        expect.stringMatching(/^occurred_at must be an ISO-8601 time with a zone/),
+      ]),
     });
     expect(requestFromJson([1])).toEqual({ problems: ['must be a JSON object'] });
   });

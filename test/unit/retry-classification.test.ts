@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import { isMysqlDataError, isRetriableKafkaError, isRetriableStorageError } from '../../lib/retry.js';
 
 const mysqlError = (code: string, errno: number, sqlState: string) => Object.assign(new Error(code), { code, errno, sqlState });
@@ -19,7 +20,11 @@ describe('failure classification', () => {
   });
 
   it('retries locks, deadlocks and lost connections, and never calls them data errors', () => {
-    for (const e of [mysqlError('ER_LOCK_WAIT_TIMEOUT', 1205, 'HY000'), mysqlError('ER_LOCK_DEADLOCK', 1213, '40001'), mysqlError('ER_DUP_ENTRY', 1062, '23000')]) {
+    for (const e of [
+      mysqlError('ER_LOCK_WAIT_TIMEOUT', 1205, 'HY000'),
+      mysqlError('ER_LOCK_DEADLOCK', 1213, '40001'),
+      mysqlError('ER_DUP_ENTRY', 1062, '23000'),
+    ]) {
       expect(isRetriableStorageError(e), e.message).toBe(true);
       expect(isMysqlDataError(e), e.message).toBe(false);
     }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+
 import type { RedemptionRow } from '../../consumers/coupon-state.js';
-import { decideBatch, type BatchDecisions, type LoadedState } from '../../consumers/decide-batch.js';
+import { type BatchDecisions, decideBatch, type LoadedState } from '../../consumers/decide-batch.js';
 import type { CouponDbRow } from '../../consumers/sql/rows.js';
 import type { StoredDecision } from '../../consumers/types.js';
 import type { RedemptionRequested } from '../../schemas/types.js';
@@ -15,7 +16,18 @@ function coupon(overrides: Partial<CouponDbRow> = {}): CouponDbRow {
 }
 
 function redeem(id: string, user = 'u1', at = T0 + 10): RedemptionRequested {
-  return { request_id: id, coupon_code: 'C', user_id: user, order_id: `o-${id}`, op: 'REDEEM', reverses_request_id: null, amount_cents: 100, currency: 'EUR', occurred_at: new Date(at), source: 'test' };
+  return {
+    request_id: id,
+    coupon_code: 'C',
+    user_id: user,
+    order_id: `o-${id}`,
+    op: 'REDEEM',
+    reverses_request_id: null,
+    amount_cents: 100,
+    currency: 'EUR',
+    occurred_at: new Date(at),
+    source: 'test',
+  };
 }
 
 function reverse(id: string, target: string, at = T0 + 20): RedemptionRequested {
@@ -65,7 +77,11 @@ describe('coupon rules, as the flush decides a batch', () => {
   });
 
   it('rejects USER_LIMIT when this user already holds per_user_limit redemptions', () => {
-    expect(run([redeem('a', 'u1'), redeem('b', 'u1'), redeem('c', 'u2')], { coupons: [coupon({ quota: 10 })] }).outcomes).toEqual(['APPLIED', 'REJECTED:USER_LIMIT', 'APPLIED']);
+    expect(run([redeem('a', 'u1'), redeem('b', 'u1'), redeem('c', 'u2')], { coupons: [coupon({ quota: 10 })] }).outcomes).toEqual([
+      'APPLIED',
+      'REJECTED:USER_LIMIT',
+      'APPLIED',
+    ]);
   });
 
   it('counts what MySQL already holds for the user', () => {
@@ -82,8 +98,17 @@ describe('coupon rules, as the flush decides a batch', () => {
 
   it('a decision already stored re-emits its record for the same message and answers DUPLICATE for another', () => {
     const stored: StoredDecision = {
-      couponCode: 'C', requestId: 'a', op: 'REDEEM', decision: 'APPLIED', reason: null, remainingQuota: 1,
-      sourceTopic: 't', sourcePartition: 0, sourceOffset: 0, decidedAt: T0, consumerId: 'earlier',
+      couponCode: 'C',
+      requestId: 'a',
+      op: 'REDEEM',
+      decision: 'APPLIED',
+      reason: null,
+      remainingQuota: 1,
+      sourceTopic: 't',
+      sourcePartition: 0,
+      sourceOffset: 0,
+      decidedAt: T0,
+      consumerId: 'earlier',
     };
     const { outcomes, decided } = run([redeem('a'), redeem('a')], { prior: [stored], coupons: [coupon({ redeemed_count: 1 })] });
     expect(outcomes).toEqual(['APPLIED', 'DUPLICATE']);
@@ -114,7 +139,18 @@ describe('coupon rules, as the flush decides a batch', () => {
   });
 
   it('reverses a redemption loaded from MySQL', () => {
-    const old: RedemptionRow = { couponCode: 'C', requestId: 'old', userId: 'u9', orderId: 'o', amountCents: 5, currency: 'EUR', status: 'REDEEMED', createdAt: new Date(T0), reversedAt: null, reversedByRequestId: null };
+    const old: RedemptionRow = {
+      couponCode: 'C',
+      requestId: 'old',
+      userId: 'u9',
+      orderId: 'o',
+      amountCents: 5,
+      currency: 'EUR',
+      status: 'REDEEMED',
+      createdAt: new Date(T0),
+      reversedAt: null,
+      reversedByRequestId: null,
+    };
     const { outcomes, decided } = run([reverse('r', 'old'), redeem('again', 'u9')], {
       coupons: [coupon({ redeemed_count: 1 })],
       userCounts: [{ couponCode: 'C', userId: 'u9', redeemed: 1 }],

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import { loadConfig, printableConfig } from '../../lib/config.js';
 import { ConfigError } from '../../lib/errors.js';
 import { redact, redactUrl, rememberSecret } from '../../lib/secrets.js';
@@ -22,7 +23,11 @@ describe('secrets in URLs and settings', () => {
   });
 
   it('config errors about an unparsable URL do not quote its password', () => {
-    for (const env of [{ MYSQL_URL: 'mysql://app:C0rrectHorse@db host/x' }, { REDIS_URL: 'redis://:C0rrectHorse@[bad' }, { MYSQL_URL: 'mysql://app:C0rrectHorse@db/' }]) {
+    for (const env of [
+      { MYSQL_URL: 'mysql://app:C0rrectHorse@db host/x' },
+      { REDIS_URL: 'redis://:C0rrectHorse@[bad' },
+      { MYSQL_URL: 'mysql://app:C0rrectHorse@db/' },
+    ]) {
       const error = (() => {
         try {
           loadConfig(env);

@@ -1,7 +1,9 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
+
 import { loadConfig, printableConfig } from '../../lib/config.js';
 import { kafkaSecurity, mysqlTls, redisTls, registryConnection } from '../../lib/connections.js';
 import { ConfigError } from '../../lib/errors.js';
@@ -81,9 +83,9 @@ describe('secured connection settings', () => {
     expect(refused({ KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'pw' }).settings).toEqual(['KAFKA_SASL_PASSWORD', 'KAFKA_SASL_USERNAME']);
     expect(refused({ KAFKA_SASL_MECHANISM: 'scram-sha-512' }).settings).toEqual(['KAFKA_SASL_PASSWORD', 'KAFKA_SASL_USERNAME']);
     expect(refused({ KAFKA_SASL_MECHANISM: 'gssapi' }).message).toContain('KAFKA_SASL_MECHANISM: must be one of plain, scram-sha-256, scram-sha-512');
-    expect(refused({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'pw', KAFKA_SASL_PASSWORD_FILE: file('p2', 'pw') }).message).toContain(
-      'KAFKA_SASL_PASSWORD: is set together with KAFKA_SASL_PASSWORD_FILE',
-    );
+    expect(
+      refused({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'pw', KAFKA_SASL_PASSWORD_FILE: file('p2', 'pw') }).message,
+    ).toContain('KAFKA_SASL_PASSWORD: is set together with KAFKA_SASL_PASSWORD_FILE');
   });
 
   it('refuse an unreadable or empty file, naming the setting', () => {
@@ -94,7 +96,9 @@ describe('secured connection settings', () => {
 
   it('refuse TLS files without TLS, half a client certificate, credentials in the registry URL', () => {
     expect(refused({ KAFKA_SSL_CA_FILE: CA }).message).toContain('KAFKA_SSL_CA_FILE: is set but KAFKA_SSL is not true');
-    expect(refused({ KAFKA_SSL: 'true', KAFKA_SSL_CERT_FILE: CA }).message).toContain('KAFKA_SSL_KEY_FILE: KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE go together');
+    expect(refused({ KAFKA_SSL: 'true', KAFKA_SSL_CERT_FILE: CA }).message).toContain(
+      'KAFKA_SSL_KEY_FILE: KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE go together',
+    );
     expect(refused({ KAFKA_SSL: 'maybe' }).message).toContain('KAFKA_SSL: must be true or false');
     expect(refused({ SCHEMA_REGISTRY_URL: 'http://u:p@127.0.0.1:8081' }).message).toContain('SCHEMA_REGISTRY_URL: must not carry credentials');
     expect(refused({ SCHEMA_REGISTRY_PASSWORD: 'pw' }).message).toContain('SCHEMA_REGISTRY_USERNAME: must be set when a registry password is');
@@ -103,9 +107,15 @@ describe('secured connection settings', () => {
   });
 
   it('refuse an admin URL for another server, or a runtime user that is the administrator', () => {
-    expect(refused({ MYSQL_ADMIN_URL: 'mysql://root@127.0.0.1:3306', MYSQL_URL: 'mysql://root@127.0.0.1:3306/redemptions' }).message).toContain('MYSQL_URL: must name its own user');
-    expect(refused({ MYSQL_ADMIN_URL: 'mysql://root@db2:3306', MYSQL_URL: 'mysql://app:pw@127.0.0.1:3306/redemptions' }).message).toContain('MYSQL_ADMIN_URL: must name the same server as MYSQL_URL');
-    expect(loadConfig({ MYSQL_ADMIN_URL: 'mysql://root@127.0.0.1:3306', MYSQL_URL: 'mysql://app:pw@127.0.0.1:3306/redemptions' }).mysqlAdminUrl).toBe('mysql://root@127.0.0.1:3306');
+    expect(refused({ MYSQL_ADMIN_URL: 'mysql://root@127.0.0.1:3306', MYSQL_URL: 'mysql://root@127.0.0.1:3306/redemptions' }).message).toContain(
+      'MYSQL_URL: must name its own user',
+    );
+    expect(refused({ MYSQL_ADMIN_URL: 'mysql://root@db2:3306', MYSQL_URL: 'mysql://app:pw@127.0.0.1:3306/redemptions' }).message).toContain(
+      'MYSQL_ADMIN_URL: must name the same server as MYSQL_URL',
+    );
+    expect(loadConfig({ MYSQL_ADMIN_URL: 'mysql://root@127.0.0.1:3306', MYSQL_URL: 'mysql://app:pw@127.0.0.1:3306/redemptions' }).mysqlAdminUrl).toBe(
+      'mysql://root@127.0.0.1:3306',
+    );
     expect(refused({ MYSQL_RUNTIME_USER_HOST: "x'; DROP" }).settings).toEqual(['MYSQL_RUNTIME_USER_HOST']);
   });
 });

@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
+
 import { RedemptionError } from '../../lib/errors.js';
 import { artifactProblems, loadPinnedDigests, parsePinnedDigests, sha256File, verifyArtifacts } from '../../scripts/stack/artifacts.js';
 
@@ -70,7 +72,8 @@ describe('the stack checks what it fetched against pinned SHA-256 digests', () =
     const pinned = loadPinnedDigests();
     const kafka = [...pinned.keys()].filter((k) => k.startsWith('kafka/'));
     // The POM's direct dependencies and the registry archive that stack.ts names.
-    for (const jar of ['kafka_2.13-4.1.1.jar', 'kafka-server-4.1.1.jar', 'slf4j-api-2.0.17.jar', 'log4j-slf4j2-impl-2.24.3.jar', 'log4j-core-2.24.3.jar']) expect(kafka).toContain(`kafka/${jar}`);
+    for (const jar of ['kafka_2.13-4.1.1.jar', 'kafka-server-4.1.1.jar', 'slf4j-api-2.0.17.jar', 'log4j-slf4j2-impl-2.24.3.jar', 'log4j-core-2.24.3.jar'])
+      expect(kafka).toContain(`kafka/${jar}`);
     expect(kafka.length).toBe(46);
     expect(pinned.get('registry/apicurio-registry-app-3.0.9-all.tar.gz')).toMatch(/^[0-9a-f]{64}$/);
     expect(readFileSync(new URL('../../scripts/stack/stack.ts', import.meta.url), 'utf8')).toContain("'io.apicurio:apicurio-registry-app:3.0.9:tar.gz:all'");

@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
 import { AssignerProtocol } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+
 import { decodeClaim, stickyAssignor } from '../../consumers/sticky-assignor.js';
-import { liveMembers, stickyAssign, type MemberState } from '../../consumers/sticky-plan.js';
+import { liveMembers, type MemberState, stickyAssign } from '../../consumers/sticky-plan.js';
 
 const topic = 't';
 const six = new Map([[topic, [0, 1, 2, 3, 4, 5]]]);
@@ -61,7 +62,11 @@ describe('ghost members', () => {
   it('reads the join metadata of both versions', () => {
     const v1 = AssignerProtocol.MemberMetadata.encode({ version: 1, topics: [topic], userData: Buffer.from(JSON.stringify({ t: [1, 2] })) });
     expect(decodeClaim(v1)).toEqual({ owned: new Map([[topic, [1, 2]]]) });
-    const v2 = AssignerProtocol.MemberMetadata.encode({ version: 1, topics: [topic], userData: Buffer.from(JSON.stringify({ v: 2, owned: { t: [3] }, instance: 'p', attempt: 4 })) });
+    const v2 = AssignerProtocol.MemberMetadata.encode({
+      version: 1,
+      topics: [topic],
+      userData: Buffer.from(JSON.stringify({ v: 2, owned: { t: [3] }, instance: 'p', attempt: 4 })),
+    });
     expect(decodeClaim(v2)).toEqual({ owned: new Map([[topic, [3]]]), instance: 'p', attempt: 4 });
   });
 
