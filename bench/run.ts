@@ -7,9 +7,9 @@ import type { Admin } from 'kafkajs';
 import { Runtime } from '../cli/runtime.js';
 import { generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
 import { loadConfig, type Config } from '../lib/config.js';
-import { migrateToLatest, withDatabase } from '../lib/mysql.js';
+import { createKnex, migrateToLatest, withDatabase } from '../lib/mysql.js';
 import { removeNamespace } from '../lib/namespace.js';
-import { groupProgress, readTopicFromStart } from '../lib/kafka.js';
+import { ensureTopics, groupProgress, readTopicFromStart } from '../lib/kafka.js';
 import { ensurePipelineTopics } from '../lib/topics.js';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../producers/checkout-simulator.js';
 import { RedemptionProducer } from '../producers/redemption-producer.js';
@@ -17,29 +17,55 @@ import { ProgressBar, RateLimiter } from '../lib/progress.js';
 import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
 import { stackUp } from '../scripts/stack/stack.js';
 import { verify } from '../verify/verify.js';
-import { benchChart } from './chart.js';
+import type { SourcedRequest } from '../consumers/types.js';
+import { benchChart, sustainedChart } from './chart.js';
+import { minimalFlushCycle, type FlushCycle } from './cycle.js';
 import { endToEndLatency, type LatencySummary } from './latency.js';
 import { runNaiveConsumer } from './naive-consumer.js';
-import { rawKafka, rawMysql, rawRedis, type StageRate } from './raw-stages.js';
+import { combinedCeiling, rawKafka, rawMysql, rawRedis, type StageRate } from './raw-stages.js';
+import { sampleEverySecond, summariseSustained, type SustainedSample } from './sustained.js';
 
 /**
- * The benchmark: drain throughput with 1 and 2 consumer processes, end-to-end latency at fixed offered
- * rates, the naive one-message-at-a-time baseline on the same data, the raw limits of each stage
- * measured in the same run, and the cost per 1,000 requests. Every run's MySQL state is checked against
- * the reference rules at the end; a fast wrong run is a failed run.
+ * The benchmark. Everything is measured in the same run, on the same data, so that each figure is read
+ * against a baseline of this host at this moment (the machine is shared; absolute figures move):
+ * drain throughput with 1 and 2 consumer processes (and 1 with a capped heap); a naive consumer (one
+ * message at a time per partition, all partitions at once); the raw limits of Kafka, Redis and MySQL with
+ * bare clients and their combined ceiling; the minimal flush cycle; end-to-end latency at 25% and 50% of
+ * the measured drain capacity; a sustained run at 50%; recovery after kill -9. Every run's MySQL state is
+ * checked against the reference rules at the end; a fast wrong run is a failed run.
  */
 export interface BenchOptions {
   requests: number;
   coupons: number;
   naiveRequests: number;
+  /** offered load of the latency runs, as fractions of the measured 1-process drain rate */
+  loadFractions: number[];
+  /** extra offered rates (requests/s) for latency runs, besides the fractions */
   rates: number[];
   latencySeconds: number;
+  /** the sustained run at 50% of drain capacity; 0 skips it */
+  sustainedSeconds: number;
+  /** V8 old-space cap (MiB) of the memory-capped drain; 0 skips it */
+  heapCapMiB: number;
+  /** group session timeout of the recovery run's consumers; undefined = the configured one */
+  recoverySessionTimeoutMs?: number;
   seed: number;
   outDir: string;
   print(line: string): void;
 }
 
-export const SMOKE: Partial<BenchOptions> = { requests: 4000, coupons: 200, naiveRequests: 500, rates: [500], latencySeconds: 4 };
+export const SMOKE: Partial<BenchOptions> = {
+  requests: 4000,
+  coupons: 200,
+  naiveRequests: 500,
+  loadFractions: [0.5],
+  rates: [],
+  latencySeconds: 3,
+  sustainedSeconds: 3,
+  heapCapMiB: 160,
+  // The smoke run checks that recovery is measured, not how long the configured timeout is.
+  recoverySessionTimeoutMs: 6000,
+};
 
 interface ConsumerRun {
   processes: number;
@@ -50,12 +76,14 @@ interface ConsumerRun {
   peakRssMiB: number;
   mysqlStatements: number;
   redisRoundTrips: number;
+  nodeOptions?: string;
   correct: boolean;
 }
 
 const BIN = fileURLToPath(new URL('../bin/redeem.mjs', import.meta.url));
+const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 
-export async function runBench(o: BenchOptions): Promise<{ file: string; result: Record<string, unknown> }> {
+export async function runBench(o: BenchOptions): Promise<{ file: string; result: BenchResult }> {
   await stackUp(() => {});
   const id = randomBytes(3).toString('hex');
   const base = loadConfig(process.env);
@@ -80,7 +108,6 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
   });
   const rt = new Runtime(ns('setup'));
   const databases: string[] = [];
-  const topics: string[] = [];
   const coupons = generateCoupons({ count: o.coupons, prefix: 'BENCH', campaigns: 10, quota: Math.max(10, Math.round((o.requests / o.coupons) * 3)), perUserLimit: 3, validFrom: new Date('2026-01-01T00:00:00Z'), validUntil: new Date('2027-01-01T00:00:00Z') });
   const simulation = (count: number, seed: number) => simulateCheckout({ ...DEFAULT_SIMULATION, count, couponCodes: coupons.map((c) => c.code), users: Math.max(1000, o.requests / 20), seed, retryShare: 0.03, refundShare: 0.02 });
 
@@ -97,7 +124,6 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
     await admin.connect();
     try {
       await ensurePipelineTopics(admin, c, rt.logger);
-      topics.push(c.redemptionTopic, c.auditTopic, `${c.redemptionTopic}.dlq`);
     } finally {
       await admin.disconnect();
     }
@@ -134,26 +160,35 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
     bar.finish(o.requests);
     await producer.disconnect();
 
-    // 2. Drain throughput, 1 and 2 consumer processes.
+    // 2. Drain throughput: 1 and 2 consumer processes, then 1 with a capped heap.
     const drain: ConsumerRun[] = [];
-    for (const processes of [1, 2]) {
-      const c = ns(`c${processes}`);
-      if (processes > 1) await prepare(c);
-      o.print(`drain: ${processes} consumer process(es)`);
-      drain.push(await drainRun(rt, c, envOf(c), processes, o.requests));
-      drain[drain.length - 1]!.correct = await check(c);
-      o.print(`  ${drain[drain.length - 1]!.perSecond} requests/s, correct: ${drain[drain.length - 1]!.correct}`);
-    }
+    const drainOnce = async (run: string, processes: number, nodeOptions?: string) => {
+      const c = ns(run);
+      if (run !== 'c1') await prepare(c);
+      o.print(`drain: ${processes} consumer process(es)${nodeOptions ? ` with NODE_OPTIONS=${nodeOptions}` : ''}`);
+      const env = nodeOptions ? { ...envOf(c), NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${nodeOptions}`.trim() } : envOf(c);
+      const d = await drainRun(rt, c, env, processes, o.requests);
+      if (nodeOptions) d.nodeOptions = nodeOptions;
+      d.correct = await check(c);
+      o.print(`  ${d.perSecond} requests/s, peak RSS ${d.peakRssMiB} MiB, correct: ${d.correct}`);
+      return d;
+    };
+    drain.push(await drainOnce('c1', 1));
+    drain.push(await drainOnce('c2', 2));
+    const capped = o.heapCapMiB > 0 ? await drainOnce('cap', 1, `--max-old-space-size=${o.heapCapMiB}`) : null;
+    const one = drain[0]!;
 
     // 3. The naive baseline, on the first requests of the same topic.
     const naiveConfig = ns('naive');
     await prepare(naiveConfig);
     const stops = await proportionalStops(rt, naiveConfig.redemptionTopic, o.naiveRequests);
-    o.print(`naive baseline: ${[...stops.values()].reduce((a, b) => a + b, 0)} requests, one at a time`);
+    o.print(`naive baseline: ${[...stops.values()].reduce((a, b) => a + b, 0)} requests, one at a time per partition, ${stops.size} partitions at once`);
     const naiveRt = new Runtime(naiveConfig);
+    // A connection per partition: the naive consumer holds one through each message's transaction.
+    const naiveKnex = createKnex(naiveConfig.mysqlUrl, { min: 0, max: stops.size + 1 }, naiveConfig.mysqlLockWaitTimeoutSeconds);
     const naive = await runNaiveConsumer({
       kafka: naiveRt.kafka(),
-      knex: naiveRt.knex(),
+      knex: naiveKnex,
       redis: await naiveRt.connectedRedis(),
       decoder: naiveRt.registry().decoderFor<RedemptionRequested>('requested'),
       auditCodec: await naiveRt.registry().codecFor<RedemptionDecided>('decided', naiveConfig.auditTopic),
@@ -163,62 +198,174 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
       prefix: naiveConfig.redisKeyPrefix,
       stops,
     });
+    await naiveKnex.destroy();
     await naiveRt.close();
     const naivePerSecond = Math.round(naive.messages / naive.seconds);
     const naiveCorrect = await check(naiveConfig, stops);
     o.print(`  ${naivePerSecond} requests/s, correct: ${naiveCorrect}`);
 
-    // 4. Raw limits of each stage, on the same data.
-    o.print('raw stages: Kafka (decode only), Redis (the dedupe round trips), MySQL (the flush statements)');
-    const raw = await rawKafka(rt.kafka(), ns('c1').redemptionTopic, rt.registry().decoderFor<RedemptionRequested>('requested'), o.requests);
-    const rawRedisRate = await rawRedis(await rt.connectedRedis(), `bench-${id}-raw`, raw.requests, base.flushMaxMessages);
+    // 4. Raw limits of each service with bare clients, on the same data.
+    o.print('raw limits: Kafka (bare consumer + decode), Redis (pipelined MGETs), MySQL (plain upserts, one connection)');
+    const kafkaRaw = await rawKafka(rt.kafka(), ns('c1').redemptionTopic, base.topicPartitions, rt.registry().decoderFor<RedemptionRequested>('requested'), o.requests);
+    const redisRaw = await rawRedis(await rt.connectedRedis(), `bench-${id}-raw`, kafkaRaw.requests, base.flushMaxMessages);
     const rawConfig = ns('raw');
     await prepare(rawConfig);
-    const rawRt = new Runtime(rawConfig);
-    const rawMysqlRate = await rawMysql(rawRt.knex(), raw.requests, base.flushMaxMessages, base.partitionsConsumedConcurrently);
-    await rawRt.close();
-    raw.requests.length = 0;
-    const stages: Record<string, StageRate> = { kafka: raw.rate, redis: rawRedisRate, mysql: rawMysqlRate };
-    const slowest = Object.entries(stages).sort((a, b) => a[1].perSecond - b[1].perSecond)[0]!;
-    o.print(`  kafka ${raw.rate.perSecond}/s, redis ${rawRedisRate.perSecond}/s, mysql ${rawMysqlRate.perSecond}/s`);
+    const mysqlRaw = await rawMysql(rawConfig.mysqlUrl, kafkaRaw.requests, base.flushMaxMessages);
+    const rawCorrect = await checkRawRows(rawConfig.mysqlUrl, kafkaRaw.requests);
+    kafkaRaw.requests.length = 0;
+    const raw: Record<string, StageRate> = { kafka: kafkaRaw.rate, redis: redisRaw, mysql: mysqlRaw };
+    const ceiling = combinedCeiling(Object.values(raw).map((r) => r.perSecond));
+    o.print(`  kafka ${raw.kafka!.perSecond}/s, redis ${raw.redis!.perSecond}/s, mysql ${raw.mysql!.perSecond}/s (rows checked: ${rawCorrect}); combined ceiling ${ceiling}/s`);
 
-    // 5. Latency at fixed offered rates.
-    const latency: ({ offeredPerSecond: number; achievedPerSecond: number; keptUp: boolean; drainAfterSeconds: number; correct: boolean } & LatencySummary)[] = [];
-    for (const offered of o.rates) {
-      const c = { ...ns(`lat${offered}`), redemptionTopic: `bench-${id}-lat${offered}.requested` };
+    // 5. The minimal flush cycle: one round trip per step, no batching.
+    o.print('minimal flush cycle');
+    const cycleTopic = `bench-${id}-cycle.requested`;
+    const admin = rt.kafka().admin();
+    await admin.connect();
+    try {
+      await ensureTopics(admin, [{ topic: cycleTopic, partitions: 1 }, { topic: `${cycleTopic}.audit`, partitions: 1 }], rt.logger);
+    } finally {
+      await admin.disconnect();
+    }
+    const cycle = await minimalFlushCycle({ kafka: rt.kafka(), redis: await rt.connectedRedis(), mysqlUrl: rawConfig.mysqlUrl, topic: cycleTopic, auditTopic: `${cycleTopic}.audit`, samples: 40 });
+    o.print(`  median ${cycle.medianMs} ms (${Object.entries(cycle.steps).map(([k, v]) => `${k} ${v}`).join(', ')})`);
+
+    // 6. Latency at fractions of the measured drain capacity (and any fixed rates asked for).
+    const offeredRates = [...o.loadFractions.map((f) => ({ fraction: f, rate: Math.max(1, Math.round(one.perSecond * f)) })), ...o.rates.map((r) => ({ fraction: null, rate: r }))];
+    const latency: LatencyRun[] = [];
+    for (const { fraction, rate } of offeredRates) {
+      const c = { ...ns(`lat${rate}`), redemptionTopic: `bench-${id}-lat${rate}.requested` };
       await prepare(c);
-      o.print(`latency at ${offered}/s offered for ${o.latencySeconds} s`);
-      latency.push({ offeredPerSecond: offered, ...(await latencyRun(rt, c, envOf(c), offered, o.latencySeconds, (count, seed) => simulation(count, seed), o.seed + offered)), correct: await check(c) });
-      const l = latency[latency.length - 1]!;
-      o.print(`  p50 ${l.p50} ms, p95 ${l.p95} ms, p99 ${l.p99} ms, max ${l.max} ms; kept up: ${l.keptUp}; correct: ${l.correct}`);
+      o.print(`latency at ${rate}/s offered${fraction !== null ? ` (${fraction * 100}% of drain capacity)` : ''} for ${o.latencySeconds} s`);
+      const l = await loadRun(rt, c, envOf(c), rate, o.latencySeconds, simulation, o.seed + rate, false);
+      const run: LatencyRun = { offeredPerSecond: rate, fractionOfCapacity: fraction, ...l.summary, p99OverCycle: round(l.summary.p99 / cycle.medianMs, 1), correct: await check(c) };
+      latency.push(run);
+      o.print(`  p50 ${run.p50} ms, p95 ${run.p95} ms, p99 ${run.p99} ms (${run.p99OverCycle}x the cycle), max ${run.max} ms; kept up: ${run.keptUp}; correct: ${run.correct}`);
     }
 
-    const one = drain[0]!;
-    const per1000 = (x: number) => Math.round((x / one.requests) * 1000 * 100) / 100;
-    const result = {
+    // 7. Sustained load at 50% of drain capacity, sampled every second.
+    let sustained: SustainedRun | null = null;
+    if (o.sustainedSeconds > 0) {
+      const rate = Math.max(1, Math.round(one.perSecond * 0.5));
+      const c = { ...ns('sus'), redemptionTopic: `bench-${id}-sus.requested` };
+      await prepare(c);
+      o.print(`sustained: ${rate}/s offered (50% of drain capacity) for ${o.sustainedSeconds} s`);
+      const l = await loadRun(rt, c, envOf(c), rate, o.sustainedSeconds, simulation, o.seed + 1, true);
+      sustained = { offeredTarget: rate, seconds: o.sustainedSeconds, ...summariseSustained(l.samples, o.sustainedSeconds), ...l.summary, series: l.samples, correct: await check(c) };
+      o.print(`  decided ${sustained.decidedPerSecond}/s on average, max lag ${sustained.maxLag}, p99 ${sustained.p99} ms; correct: ${sustained.correct}`);
+    }
+
+    // 8. Recovery after kill -9, on the drain data.
+    const recConfig = ns('rec');
+    await prepare(recConfig);
+    o.print(`recovery: kill -9 a consumer mid-drain, start a fresh one${o.recoverySessionTimeoutMs ? ` (session timeout ${o.recoverySessionTimeoutMs} ms)` : ` (session timeout ${base.sessionTimeoutMs} ms, as configured)`}`);
+    const recEnv = o.recoverySessionTimeoutMs ? { ...envOf(recConfig), SESSION_TIMEOUT_MS: String(o.recoverySessionTimeoutMs), HEARTBEAT_INTERVAL_MS: String(Math.floor(o.recoverySessionTimeoutMs / 4)) } : envOf(recConfig);
+    const recovery = { sessionTimeoutMs: o.recoverySessionTimeoutMs ?? base.sessionTimeoutMs, ...(await recoveryRun(rt, recConfig, recEnv, o.requests)), correct: await check(recConfig) };
+    o.print(`  first decision ${recovery.firstDecisionSeconds} s after the kill, drained ${recovery.drainedSeconds} s after it; correct: ${recovery.correct}`);
+
+    const per1000 = (x: number) => round((x / one.requests) * 1000);
+    const half = latency.find((l) => l.fractionOfCapacity === 0.5);
+    const result: BenchResult = {
       id,
       at: new Date().toISOString(),
       machine: { hostname: hostname(), cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: process.platform, services: 'Kafka 4.1.1 (KRaft, 1 node), Apicurio Registry 3.0.9, Redis, MariaDB: all on this host' },
-      settings: { requests: o.requests, coupons: o.coupons, retryShare: 0.03, refundShare: 0.02, seed: o.seed, naiveRequests: naive.messages, rates: o.rates, latencySeconds: o.latencySeconds, partitions: base.topicPartitions, flushMaxMessages: base.flushMaxMessages, partitionsConsumedConcurrently: base.partitionsConsumedConcurrently, fetchMaxBytes: base.fetchMaxBytes, fetchMaxWaitMs: base.fetchMaxWaitMs },
+      settings: { requests: o.requests, coupons: o.coupons, retryShare: 0.03, refundShare: 0.02, seed: o.seed, naiveRequests: naive.messages, loadFractions: o.loadFractions, rates: o.rates, latencySeconds: o.latencySeconds, sustainedSeconds: o.sustainedSeconds, heapCapMiB: o.heapCapMiB, partitions: base.topicPartitions, flushMaxMessages: base.flushMaxMessages, flushConcurrency: base.flushConcurrency, partitionsConsumedConcurrently: base.partitionsConsumedConcurrently, fetchMaxBytes: base.fetchMaxBytes, fetchMaxWaitMs: base.fetchMaxWaitMs },
       drain,
-      naive: { requests: naive.messages, seconds: naive.seconds, perSecond: naivePerSecond, correct: naiveCorrect },
-      pipelineOverNaive: Math.round((one.perSecond / naivePerSecond) * 10) / 10,
-      raw: stages,
-      slowestRawStage: slowest[0],
-      pipelineShareOfSlowestStage: Math.round((one.perSecond / slowest[1].perSecond) * 100) / 100,
+      capped,
+      naive: { requests: naive.messages, seconds: naive.seconds, perSecond: naivePerSecond, partitionsConcurrently: stops.size, correct: naiveCorrect },
+      raw,
+      rawRowsCorrect: rawCorrect,
+      cycle,
       latency,
+      sustained,
+      recovery,
+      ratios: {
+        pipelineOverNaive: round(one.perSecond / naivePerSecond, 1),
+        combinedCeiling: ceiling,
+        shareOfCeiling: round(one.perSecond / ceiling),
+        p99OverCycleAt50: half ? half.p99OverCycle : null,
+        cappedRssMiB: capped ? capped.peakRssMiB : null,
+        cappedThroughputShare: capped ? round(capped.perSecond / one.perSecond) : null,
+      },
       cost: { peakRssMiB: one.peakRssMiB, cpuSecondsPer1000: per1000(one.cpuSeconds), mysqlStatementsPer1000: per1000(one.mysqlStatements), redisRoundTripsPer1000: per1000(one.redisRoundTrips) },
-      correct: drain.every((d) => d.correct) && naiveCorrect && latency.every((l) => l.correct),
+      correct: drain.every((d) => d.correct) && (capped?.correct ?? true) && naiveCorrect && rawCorrect && latency.every((l) => l.correct) && (sustained?.correct ?? true) && recovery.correct,
     };
     mkdirSync(o.outDir, { recursive: true });
     const stamp = result.at.replace(/[:.]/g, '-');
     const file = `${o.outDir}/bench-${stamp}.json`;
     writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
     writeFileSync(`${o.outDir}/bench-${stamp}.svg`, benchChart(result));
+    if (sustained) writeFileSync(`${o.outDir}/bench-${stamp}-sustained.svg`, sustainedChart(sustained));
     return { file, result };
   } finally {
     await removeNamespace({ kafka: rt.kafka(), redis: rt.redis(), topicPrefix: `bench-${id}`, redisPattern: `bench-${id}*`, databases });
     await rt.close();
+  }
+}
+
+export interface LatencyRun extends LatencySummary {
+  offeredPerSecond: number;
+  fractionOfCapacity: number | null;
+  achievedPerSecond: number;
+  keptUp: boolean;
+  drainAfterSeconds: number;
+  p99OverCycle: number;
+  correct: boolean;
+}
+
+export interface SustainedRun extends LatencySummary {
+  offeredTarget: number;
+  seconds: number;
+  offeredPerSecond: number;
+  decidedPerSecond: number;
+  maxLag: number;
+  lagAtEndOfProduction: number;
+  achievedPerSecond: number;
+  keptUp: boolean;
+  drainAfterSeconds: number;
+  series: SustainedSample[];
+  correct: boolean;
+}
+
+export interface BenchResult {
+  id: string;
+  at: string;
+  machine: Record<string, unknown>;
+  settings: Record<string, unknown>;
+  drain: ConsumerRun[];
+  capped: ConsumerRun | null;
+  naive: { requests: number; seconds: number; perSecond: number; partitionsConcurrently: number; correct: boolean };
+  raw: Record<string, StageRate>;
+  rawRowsCorrect: boolean;
+  cycle: FlushCycle;
+  latency: LatencyRun[];
+  sustained: SustainedRun | null;
+  recovery: { sessionTimeoutMs: number; killedAfterDecided: number; firstDecisionSeconds: number | null; drainedSeconds: number; correct: boolean };
+  ratios: {
+    pipelineOverNaive: number;
+    combinedCeiling: number;
+    shareOfCeiling: number;
+    p99OverCycleAt50: number | null;
+    cappedRssMiB: number | null;
+    cappedThroughputShare: number | null;
+  };
+  cost: { peakRssMiB: number; cpuSecondsPer1000: number; mysqlStatementsPer1000: number; redisRoundTripsPer1000: number };
+  correct: boolean;
+}
+
+/**
+ * The raw MySQL stage wrote plain rows without rules; this checks that they all arrived: one decisions
+ * row per distinct (coupon, request), one redemptions row per distinct REDEEM.
+ */
+async function checkRawRows(mysqlUrl: string, requests: readonly SourcedRequest[]): Promise<boolean> {
+  const decisions = new Set(requests.map((r) => `${r.request.coupon_code}\u0000${r.request.request_id}`)).size;
+  const redemptions = new Set(requests.filter((r) => r.request.op === 'REDEEM').map((r) => `${r.request.coupon_code}\u0000${r.request.request_id}`)).size;
+  const knex = createKnex(mysqlUrl, { min: 0, max: 1 });
+  try {
+    const [[d], [r]] = (await Promise.all([knex('decisions').count({ n: '*' }), knex('redemptions').count({ n: '*' })])) as [[{ n: number }], [{ n: number }]];
+    return Number(d.n) === decisions && Number(r.n) === redemptions;
+  } finally {
+    await knex.destroy();
   }
 }
 
@@ -285,8 +432,11 @@ async function proportionalStops(rt: Runtime, topic: string, wanted: number): Pr
   }
 }
 
-/** One consumer running; requests produced at `offered`/s for `seconds`; latency from the two topics. */
-async function latencyRun(
+/**
+ * One consumer running; requests produced at `offered`/s for `seconds`; latency from the two topics.
+ * With `sample`, the group's progress is also sampled every second (the sustained run's time series).
+ */
+async function loadRun(
   rt: Runtime,
   c: Config,
   env: Record<string, string>,
@@ -294,8 +444,10 @@ async function latencyRun(
   seconds: number,
   simulation: (count: number, seed: number) => Generator<RedemptionRequested>,
   seed: number,
-): Promise<{ achievedPerSecond: number; keptUp: boolean; drainAfterSeconds: number } & LatencySummary> {
+  sample: boolean,
+): Promise<{ summary: { achievedPerSecond: number; keptUp: boolean; drainAfterSeconds: number } & LatencySummary; samples: SustainedSample[] }> {
   const child = spawn(process.execPath, [BIN, 'consume', '--exit-when-idle', '3'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr.resume();
   const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
   const admin = rt.kafka().admin();
   await admin.connect();
@@ -309,8 +461,10 @@ async function latencyRun(
     const total = offered * seconds;
     const limiter = new RateLimiter(offered);
     const perSend = Math.max(1, Math.round(offered / 100));
-    const started = Date.now();
     let sent = 0;
+    let drained = false;
+    const sampler = sample ? sampleEverySecond(admin, c.consumerGroup, c.redemptionTopic, () => sent, () => drained) : Promise.resolve([]);
+    const started = Date.now();
     let batch: RedemptionRequested[] = [];
     for (const r of simulation(total, seed)) {
       batch.push(r);
@@ -322,11 +476,14 @@ async function latencyRun(
       }
     }
     await producer.sendAll(batch);
+    sent += batch.length;
     const producedFor = (Date.now() - started) / 1000;
     await producer.disconnect();
     const endedAt = Date.now();
     while ((await committedTotal(admin, c.consumerGroup, c.redemptionTopic)) < total) await new Promise((resolve) => setTimeout(resolve, 50));
     const drainAfterSeconds = (Date.now() - endedAt) / 1000;
+    drained = true;
+    const samples = await sampler;
     await exited;
     const decoder = rt.registry().decoderFor<RedemptionDecided>('decided');
     const latency = await endToEndLatency(rt.kafka(), c.redemptionTopic, total, c.auditTopic, total, async (value) => {
@@ -334,9 +491,46 @@ async function latencyRun(
       return { partition: r.source_partition, offset: r.source_offset };
     });
     // Kept up: the backlog left when production stopped was worked off within a second.
-    return { achievedPerSecond: Math.round(total / producedFor), keptUp: drainAfterSeconds <= 1, drainAfterSeconds, ...latency };
+    return { summary: { achievedPerSecond: Math.round(total / producedFor), keptUp: drainAfterSeconds <= 1, drainAfterSeconds, ...latency }, samples };
   } finally {
     await admin.disconnect();
     child.kill('SIGKILL');
+  }
+}
+
+/**
+ * Recovery after kill -9: a consumer drains the topic until about a quarter is committed and is killed
+ * with SIGKILL (no leave-group, no offset commit); a fresh consumer is started at once. Times, from the
+ * kill: the first offsets the fresh consumer commits (its first decisions, which wait for the group to
+ * give up on the dead member: the session timeout), and the end of the drain.
+ */
+async function recoveryRun(rt: Runtime, c: Config, env: Record<string, string>, total: number): Promise<{ killedAfterDecided: number; firstDecisionSeconds: number | null; drainedSeconds: number }> {
+  const start = () => {
+    const child = spawn(process.execPath, [BIN, 'consume', '--exit-when-idle', '3'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr.resume();
+    return { child, exited: new Promise<void>((resolve) => child.on('close', () => resolve())) };
+  };
+  const admin = rt.kafka().admin();
+  await admin.connect();
+  try {
+    const first = start();
+    while ((await committedTotal(admin, c.consumerGroup, c.redemptionTopic)) < total / 4) await new Promise((resolve) => setTimeout(resolve, 20));
+    first.child.kill('SIGKILL');
+    const killedAt = performance.now();
+    await first.exited;
+    const second = start();
+    const atKill = await committedTotal(admin, c.consumerGroup, c.redemptionTopic);
+    let firstDecisionSeconds: number | null = null;
+    for (;;) {
+      const now = await committedTotal(admin, c.consumerGroup, c.redemptionTopic);
+      if (firstDecisionSeconds === null && now > atKill) firstDecisionSeconds = round((performance.now() - killedAt) / 1000, 1);
+      if (now >= total) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const drainedSeconds = round((performance.now() - killedAt) / 1000, 1);
+    await second.exited;
+    return { killedAfterDecided: atKill, firstDecisionSeconds, drainedSeconds };
+  } finally {
+    await admin.disconnect();
   }
 }
