@@ -163,6 +163,11 @@ export function sustainedChart(r: SustainedInput): string {
     const tick = niceStep(last / 8);
     for (let t = 0; t <= last; t += tick) parts.push(text(xOf(t), plotBottom + 14, `${t} s`, 'text-anchor="middle" font-size="10" fill="#555"'));
     parts.push(`<line x1="${plotX}" y1="${plotBottom}" x2="${plotX + plotWidth}" y2="${plotBottom}" stroke="#333"/>`);
+    // Where production stopped: after it, the curves show the drain of what was left.
+    if (r.seconds < last) {
+      parts.push(`<line x1="${xOf(r.seconds)}" y1="${plotTop}" x2="${xOf(r.seconds)}" y2="${plotBottom}" stroke="#999" stroke-dasharray="2,3"/>`);
+      parts.push(text(xOf(r.seconds) - 4, plotTop + 10, 'production stops', 'text-anchor="end" font-size="10" fill="#555"'));
+    }
     return parts.join('\n');
   };
   return [
