@@ -39,6 +39,10 @@ export function formatBench(x: BenchResult): string {
       `recovery after kill -9 (session ${x.recovery.sessionTimeoutMs / 1000} s)`,
       `first decision ${x.recovery.firstDecisionSeconds ?? '-'} s, drained ${x.recovery.drainedSeconds} s after the kill${x.recovery.correct ? '' : '  INCORRECT'}`,
     ],
+    [
+      'peer: Kafka Connect + Debezium JDBC sink',
+      x.peer === null ? 'not run' : 'error' in x.peer ? `failed: ${x.peer.error.slice(0, 200)}` : `${n(x.peer.perSecond)} rows/s upserted (pipeline decided ${n(one.perSecond)}/s: ${x.peer.pipelineOverPeer}x the peer)${x.peer.correct ? '' : '  rows INCORRECT'}`,
+    ],
     ['consumer peak RSS (full drain)', `${one.peakRssMiB} MiB`],
     ['CPU per 1,000 requests', `${x.cost.cpuSecondsPer1000} s`],
     ['MySQL statements per 1,000', String(x.cost.mysqlStatementsPer1000)],

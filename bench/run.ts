@@ -7,7 +7,7 @@ import type { Admin } from 'kafkajs';
 import { Runtime } from '../cli/runtime.js';
 import { generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
 import { loadConfig, type Config } from '../lib/config.js';
-import { createKnex, migrateToLatest, withDatabase } from '../lib/mysql.js';
+import { createDatabaseIfMissing, createKnex, migrateToLatest, withDatabase } from '../lib/mysql.js';
 import { removeNamespace } from '../lib/namespace.js';
 import { ensureTopics, groupProgress, readTopicFromStart } from '../lib/kafka.js';
 import { ensurePipelineTopics } from '../lib/topics.js';
@@ -19,6 +19,7 @@ import { stackUp } from '../scripts/stack/stack.js';
 import { verify } from '../verify/verify.js';
 import type { SourcedRequest } from '../consumers/types.js';
 import { benchChart, sustainedChart } from './chart.js';
+import { ensureConnectJars, runConnectPeer } from './connect-peer.js';
 import { minimalFlushCycle, type FlushCycle } from './cycle.js';
 import { endToEndLatency, type LatencySummary } from './latency.js';
 import { runNaiveConsumer } from './naive-consumer.js';
@@ -47,6 +48,8 @@ export interface BenchOptions {
   sustainedSeconds: number;
   /** V8 old-space cap (MiB) of the memory-capped drain; 0 skips it */
   heapCapMiB: number;
+  /** run the Kafka Connect + Debezium JDBC sink peer on the same topic */
+  peer: boolean;
   /** group session timeout of the recovery run's consumers; undefined = the configured one */
   recoverySessionTimeoutMs?: number;
   seed: number;
@@ -63,6 +66,8 @@ export const SMOKE: Partial<BenchOptions> = {
   latencySeconds: 3,
   sustainedSeconds: 3,
   heapCapMiB: 160,
+  // Java, Maven and a JVM start are not what the smoke run checks.
+  peer: false,
   // The smoke run checks that recovery is measured, not how long the configured timeout is.
   recoverySessionTimeoutMs: 6000,
 };
@@ -263,6 +268,28 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
     const recovery = { sessionTimeoutMs: o.recoverySessionTimeoutMs ?? base.sessionTimeoutMs, ...(await recoveryRun(rt, recConfig, recEnv, o.requests)), correct: await check(recConfig) };
     o.print(`  first decision ${recovery.firstDecisionSeconds} s after the kill, drained ${recovery.drainedSeconds} s after it; correct: ${recovery.correct}`);
 
+    // 9. A generic sink on the same topic: Kafka Connect with the Debezium JDBC sink, upserting the requests.
+    let peer: BenchResult['peer'] = null;
+    if (o.peer) {
+      o.print('peer: Kafka Connect standalone + Debezium JDBC sink (upsert) on the same topic');
+      const missing = ensureConnectJars();
+      if (missing) peer = { error: missing };
+      else {
+        const peerConfig = ns('peer');
+        databases.push(peerConfig.mysqlUrl);
+        await createDatabaseIfMissing(peerConfig.mysqlUrl);
+        const expectedRows = await distinctRequests(rt, peerConfig.redemptionTopic, o.requests);
+        try {
+          const r = await runConnectPeer({ brokers: base.kafkaBrokers, registryUrl: base.schemaRegistryUrl, topic: peerConfig.redemptionTopic, mysqlUrl: peerConfig.mysqlUrl, expectedRows, batchSize: base.flushMaxMessages, tasks: base.flushConcurrency, timeoutMs: 600_000 });
+          peer = { ...r, expectedRows, correct: r.rows === expectedRows, pipelineOverPeer: round(one.perSecond / r.perSecond) };
+          o.print(`  ${r.perSecond} rows/s (${r.rows} rows in ${round(r.seconds)} s); the pipeline decided ${one.perSecond}/s: ${peer.pipelineOverPeer}x`);
+        } catch (error) {
+          peer = { error: (error as Error).message };
+          o.print(`  peer failed: ${peer.error}`);
+        }
+      }
+    }
+
     const per1000 = (x: number) => round((x / one.requests) * 1000);
     const half = latency.find((l) => l.fractionOfCapacity === 0.5);
     const result: BenchResult = {
@@ -279,6 +306,7 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
       latency,
       sustained,
       recovery,
+      peer,
       ratios: {
         pipelineOverNaive: round(one.perSecond / naivePerSecond, 1),
         combinedCeiling: ceiling,
@@ -288,7 +316,7 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
         cappedThroughputShare: capped ? round(capped.perSecond / one.perSecond) : null,
       },
       cost: { peakRssMiB: one.peakRssMiB, cpuSecondsPer1000: per1000(one.cpuSeconds), mysqlStatementsPer1000: per1000(one.mysqlStatements), redisRoundTripsPer1000: per1000(one.redisRoundTrips) },
-      correct: drain.every((d) => d.correct) && (capped?.correct ?? true) && naiveCorrect && rawCorrect && latency.every((l) => l.correct) && (sustained?.correct ?? true) && recovery.correct,
+      correct: drain.every((d) => d.correct) && (capped?.correct ?? true) && naiveCorrect && rawCorrect && latency.every((l) => l.correct) && (sustained?.correct ?? true) && recovery.correct && (peer === null || 'error' in peer || peer.correct),
     };
     mkdirSync(o.outDir, { recursive: true });
     const stamp = result.at.replace(/[:.]/g, '-');
@@ -340,6 +368,7 @@ export interface BenchResult {
   cycle: FlushCycle;
   latency: LatencyRun[];
   sustained: SustainedRun | null;
+  peer: ({ rows: number; seconds: number; perSecond: number; how: string; expectedRows: number; correct: boolean; pipelineOverPeer: number } | { error: string }) | null;
   recovery: { sessionTimeoutMs: number; killedAfterDecided: number; firstDecisionSeconds: number | null; drainedSeconds: number; correct: boolean };
   ratios: {
     pipelineOverNaive: number;
@@ -351,6 +380,19 @@ export interface BenchResult {
   };
   cost: { peakRssMiB: number; cpuSecondsPer1000: number; mysqlStatementsPer1000: number; redisRoundTripsPer1000: number };
   correct: boolean;
+}
+
+/** Distinct (coupon, request id) pairs in the topic: the rows an upserting sink must end with. */
+async function distinctRequests(rt: Runtime, topic: string, total: number): Promise<number> {
+  const decoder = rt.registry().decoderFor<RedemptionRequested>('requested');
+  const keys = new Set<string>();
+  await readTopicFromStart(rt.kafka(), topic, total, async (batch) => {
+    for (const m of batch.messages) {
+      const r = await decoder.decode(m.value!);
+      keys.add(`${r.coupon_code}\u0000${r.request_id}`);
+    }
+  });
+  return keys.size;
 }
 
 /**
