@@ -65,7 +65,7 @@ export const SMOKE: Partial<BenchOptions> = {
   rates: [],
   latencySeconds: 3,
   sustainedSeconds: 3,
-  heapCapMiB: 160,
+  heapCapMiB: 128,
   // Java, Maven and a JVM start are not what the smoke run checks.
   peer: false,
   // The smoke run checks that recovery is measured, not how long the configured timeout is.

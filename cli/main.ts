@@ -323,7 +323,7 @@ program
   .option('--rates <list>', 'extra fixed offered rates for latency runs, comma-separated', (v: string) => v.split(',').map((x) => int(1)(x.trim())), [] as number[])
   .option('--latency-seconds <n>', 'seconds of load per latency run', int(1), 20)
   .option('--sustained-seconds <n>', 'seconds of the sustained run at 50% of drain capacity (600 for the full form; 0 skips it)', int(0), 120)
-  .option('--heap-cap-mib <n>', 'V8 old-space cap of the memory-capped drain (0 skips it)', int(0), 160)
+  .option('--heap-cap-mib <n>', 'V8 old-space cap of the memory-capped drain (0 skips it)', int(0), 128)
   .option('--no-peer', 'skip the Kafka Connect + Debezium JDBC sink peer (it needs Java 17 and Maven)')
   .option('--seed <n>', 'seed of the data', int(0), 42)
   .option('--smoke', 'a few thousand requests, to check the benchmark runs (CI)', false)
