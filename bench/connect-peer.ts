@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
@@ -56,10 +57,13 @@ export async function runConnectPeer(o: {
   const jdbcUrl = `jdbc:mariadb://${db.hostname}:${db.port || 3306}${db.pathname}?useBulkStmts=true`;
   // The registry's v2 API (Apicurio 3 still serves it) at the same host as the ccompat URL.
   const v2 = o.registryUrl.replace(/\/apis\/ccompat\/v\d+\/?$/, '/apis/registry/v2');
+  const restPort = await freePort();
   writeFileSync(
     join(dir, 'worker.properties'),
     [
       `bootstrap.servers=${o.brokers.join(',')}`,
+      // Its REST API on a free local port: 8083 may be someone else's on a shared host.
+      `listeners=http://127.0.0.1:${restPort}`,
       'key.converter=org.apache.kafka.connect.storage.StringConverter',
       'value.converter=io.apicurio.registry.utils.converter.AvroConverter',
       `value.converter.apicurio.registry.url=${v2}`,
@@ -106,17 +110,28 @@ export async function runConnectPeer(o: {
   java.on('close', () => (exited = true));
   const connection = await mysql.createConnection({ uri: o.mysqlUrl });
   try {
+    // The table made beforehand, keyed as the pipeline's decisions: with several tasks, the connector's
+    // own CREATE TABLE races with itself and the losing tasks fail.
+    await connection.query(
+      'CREATE TABLE IF NOT EXISTS connect_requests (coupon_code VARCHAR(64) NOT NULL, request_id VARCHAR(128) NOT NULL, user_id VARCHAR(128) NOT NULL, order_id VARCHAR(128) NOT NULL, ' +
+        'op VARCHAR(16) NOT NULL, reverses_request_id VARCHAR(128) NULL, amount_cents BIGINT NOT NULL, currency VARCHAR(3) NOT NULL, occurred_at DATETIME(3) NOT NULL, source VARCHAR(255) NOT NULL, ' +
+        'PRIMARY KEY (coupon_code, request_id))',
+    );
     let first = 0;
     let last = 0;
     let rows = 0;
     const deadline = Date.now() + o.timeoutMs;
     // Rows counted every 200 ms: the span is from the first row seen to the last one.
+    let polls = 0;
     while (rows < o.expectedRows) {
       if (exited) throw new Error(`Kafka Connect exited: ${stderr.slice(-800)} (log: ${join(dir, 'connect.log')})`);
+      // A failed task does not end the worker: its status says so.
+      if (++polls % 10 === 0) {
+        const failure = await failedTask(restPort);
+        if (failure) throw new Error(`a Kafka Connect task failed: ${failure}`);
+      }
       if (Date.now() > deadline) throw new Error(`Kafka Connect wrote ${rows} of ${o.expectedRows} rows in ${o.timeoutMs / 1000} s (log: ${join(dir, 'connect.log')})`);
       await new Promise((resolve) => setTimeout(resolve, 200));
-      const [result] = await connection.query("SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'connect_requests'");
-      if (Number((result as { n: number }[])[0]!.n) === 0) continue;
       const [count] = await connection.query('SELECT COUNT(*) AS n FROM connect_requests');
       const now = Number((count as { n: number }[])[0]!.n);
       if (now > 0 && first === 0) first = performance.now() - 200;
@@ -129,5 +144,28 @@ export async function runConnectPeer(o: {
   } finally {
     await connection.end();
     java.kill('SIGKILL');
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** The first failed task's deepest cause, from the worker's REST API; null while none failed. */
+async function failedTask(port: number): Promise<string | null> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/connectors/bench-peer/status`);
+    if (!response.ok) return null;
+    const status = (await response.json()) as { tasks: { state: string; trace?: string }[] };
+    const failed = status.tasks.find((t) => t.state === 'FAILED');
+    if (!failed) return null;
+    const causes = (failed.trace ?? '').split('\n').filter((l) => l.startsWith('Caused by'));
+    return causes[causes.length - 1] ?? failed.trace?.slice(0, 300) ?? 'FAILED';
+  } catch {
+    return null; // not listening yet
   }
 }

@@ -280,7 +280,7 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
         await createDatabaseIfMissing(peerConfig.mysqlUrl);
         const expectedRows = await distinctRequests(rt, peerConfig.redemptionTopic, o.requests);
         try {
-          const r = await runConnectPeer({ brokers: base.kafkaBrokers, registryUrl: base.schemaRegistryUrl, topic: peerConfig.redemptionTopic, mysqlUrl: peerConfig.mysqlUrl, expectedRows, batchSize: base.flushMaxMessages, tasks: base.flushConcurrency, timeoutMs: 600_000 });
+          const r = await runConnectPeer({ brokers: base.kafkaBrokers, registryUrl: base.schemaRegistryUrl, topic: peerConfig.redemptionTopic, mysqlUrl: peerConfig.mysqlUrl, expectedRows, batchSize: base.flushMaxMessages, tasks: base.flushConcurrency, timeoutMs: 300_000 });
           peer = { ...r, expectedRows, correct: r.rows === expectedRows, pipelineOverPeer: round(one.perSecond / r.perSecond) };
           o.print(`  ${r.perSecond} rows/s (${r.rows} rows in ${round(r.seconds)} s); the pipeline decided ${one.perSecond}/s: ${peer.pipelineOverPeer}x`);
         } catch (error) {
