@@ -11,6 +11,7 @@ interface ChartInput {
   naive: { perSecond: number };
   raw: Record<string, { perSecond: number }>;
   ratios: { combinedCeiling: number };
+  peer: { perSecond: number } | { error: string } | null;
   cycle: { medianMs: number };
   latency: { offeredPerSecond: number; fractionOfCapacity: number | null; p50: number; p95: number; p99: number }[];
 }
@@ -19,7 +20,7 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
 const text = (x: number, y: number, s: string, attrs = '') => `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" ${attrs}>${esc(s)}</text>`;
 
-const COLORS = { pipeline: '#2e86c1', naive: '#c0392b', raw: '#7f8c8d', ceiling: '#34495e', p50: '#27ae60', p95: '#f39c12', p99: '#8e44ad', cycle: '#c0392b' };
+const COLORS = { peer: '#d35400', pipeline: '#2e86c1', naive: '#c0392b', raw: '#7f8c8d', ceiling: '#34495e', p50: '#27ae60', p95: '#f39c12', p99: '#8e44ad', cycle: '#c0392b' };
 
 /** Horizontal bars on a log10 scale, one labelled row each. */
 function throughputPanel(x0: number, y0: number, width: number, items: { label: string; value: number; color: string }[]): string {
@@ -100,6 +101,13 @@ function latencyPanel(x0: number, y0: number, width: number, height: number, r: 
   return parts.join('\n');
 }
 
+function movingAverage(values: readonly number[], window: number): number[] {
+  return values.map((_, i) => {
+    const slice = values.slice(Math.max(0, i - window + 1), i + 1);
+    return slice.reduce((a, b) => a + b, 0) / slice.length;
+  });
+}
+
 /** A round step (1, 2 or 5 times a power of ten) near `x`. */
 function niceStep(x: number): number {
   const p = 10 ** Math.floor(Math.log10(Math.max(x, 1e-9)));
@@ -112,6 +120,7 @@ export function benchChart(r: ChartInput): string {
     { label: 'naive (1 at a time/partition)', value: r.naive.perSecond, color: COLORS.naive },
     ...r.drain.map((d) => ({ label: `pipeline, ${d.processes} process${d.processes > 1 ? 'es' : ''}`, value: d.perSecond, color: COLORS.pipeline })),
     ...(r.capped ? [{ label: `pipeline, heap capped`, value: r.capped.perSecond, color: COLORS.pipeline }] : []),
+    ...(r.peer && 'perSecond' in r.peer ? [{ label: 'Kafka Connect JDBC sink', value: r.peer.perSecond, color: COLORS.peer }] : []),
     { label: 'combined raw ceiling', value: r.ratios.combinedCeiling, color: COLORS.ceiling },
     ...Object.entries(r.raw).map(([stage, s]) => ({ label: `raw ${stage}`, value: s.perSecond, color: COLORS.raw })),
   ];
@@ -157,7 +166,7 @@ export function sustainedChart(r: SustainedInput): string {
       const points = s.map((p, k) => `${xOf(p.second).toFixed(1)},${yOf(x.values[k]!).toFixed(1)}`).join(' ');
       parts.push(`<polyline points="${points}" fill="none" stroke="${x.color}" stroke-width="1.8"${x.dash ? ` stroke-dasharray="${x.dash}"` : ''}/>`);
       // The legend has its own line between the title and the plot.
-      const lx = plotX + 10 + i * 130;
+      const lx = plotX + 10 + i * 150;
       parts.push(`<line x1="${lx}" y1="${y0 + 38}" x2="${lx + 20}" y2="${y0 + 38}" stroke="${x.color}" stroke-width="2"${x.dash ? ` stroke-dasharray="${x.dash}"` : ''}/>`, text(lx + 24, y0 + 42, x.name, 'font-size="11"'));
     });
     const tick = niceStep(last / 8);
@@ -175,7 +184,9 @@ export function sustainedChart(r: SustainedInput): string {
     `<rect width="${width}" height="560" fill="white"/>`,
     panel(0, 300, `Sustained load: ${fmt(r.offeredTarget)}/s offered for ${r.seconds} s, requests per second`, [
       { name: 'offered', color: '#7f8c8d', values: s.map((p) => p.offered), dash: '5,3' },
-      { name: 'decided', color: '#2e86c1', values: s.map((p) => p.decided) },
+      { name: 'decided', color: '#aed6f1', values: s.map((p) => p.decided) },
+      // Flushes commit up to 2,000 at a time, so the per-second count is spiky; the average reads at a glance.
+      { name: 'decided, 5 s average', color: '#1f618d', values: movingAverage(s.map((p) => p.decided), 5) },
     ]),
     panel(300, 260, 'Lag (requests produced, not yet committed)', [{ name: 'lag', color: '#c0392b', values: s.map((p) => p.lag) }]),
     '</svg>',
