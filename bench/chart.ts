@@ -13,7 +13,7 @@ interface ChartInput {
   ratios: { combinedCeiling: number };
   peer: { perSecond: number } | { error: string } | null;
   cycle: { medianMs: number };
-  latency: { offeredPerSecond: number; fractionOfCapacity: number | null; p50: number; p95: number; p99: number }[];
+  latency: { offeredPerSecond: number; fractionOfCapacity: number | null; settings?: string; p50: number; p95: number; p99: number }[];
 }
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
@@ -91,7 +91,7 @@ function latencyPanel(x0: number, y0: number, width: number, height: number, r: 
       parts.push(`<rect x="${x}" y="${yOf(g[p])}" width="${barWidth - 2}" height="${Math.max(1, plotBottom - yOf(g[p]))}" fill="${COLORS[p]}"/>`);
       parts.push(text(x + (barWidth - 2) / 2, yOf(g[p]) - 3, fmt(g[p]), 'text-anchor="middle" font-size="10"'));
     });
-    const label = `${fmt(g.offeredPerSecond)}/s${g.fractionOfCapacity !== null ? ` (${Math.round(g.fractionOfCapacity * 100)}% of drain)` : ''}`;
+    const label = `${fmt(g.offeredPerSecond)}/s${g.fractionOfCapacity !== null ? ` (${Math.round(g.fractionOfCapacity * 100)}% of drain)` : ''}${g.settings ? ` ${g.settings}` : ''}`;
     parts.push(text(plotX + i * groupWidth + groupWidth / 2, plotBottom + 16, label, 'text-anchor="middle" font-size="11"'));
   });
   parts.push(`<line x1="${plotX}" y1="${yOf(r.cycle.medianMs)}" x2="${plotX + plotWidth}" y2="${yOf(r.cycle.medianMs)}" stroke="${COLORS.cycle}" stroke-width="2"/>`);

@@ -20,6 +20,7 @@ export function ratioRows(r: BenchResult): string[] {
     `| Pipeline / naive consumer (decisions/s) | >= 10x | **${r.ratios.pipelineOverNaive}x** (${n(one.perSecond)} / ${n(r.naive.perSecond)}) | ${mark(r.ratios.pipelineOverNaive >= 10)} |`,
     `| Pipeline / combined raw ceiling 1/Σ(1/raw) | >= 70% | **${pct(r.ratios.shareOfCeiling)}** (${n(one.perSecond)} / ${n(r.ratios.combinedCeiling)}) | ${mark(r.ratios.shareOfCeiling >= 0.7)} |`,
     ...(h ? [`| p99 at 50% of drain capacity / minimal flush cycle | <= 3x | **${h.p99OverCycle}x** (${n(h.p99)} ms / ${r.cycle.medianMs} ms at ${n(h.offeredPerSecond)}/s${h.keptUp ? '' : ', fell behind'}) | ${mark(h.p99OverCycle <= 3)} |`] : []),
+    ...r.latency.filter((l) => l.settings).map((l) => `| p99 at 50% with ${l.settings} / minimal flush cycle | | ${l.p99OverCycle}x (${n(l.p99)} ms${l.keptUp ? '' : ', fell behind'}) | |`),
     ...(q ? [`| p99 at 25% of drain capacity / minimal flush cycle | | ${q.p99OverCycle}x (${n(q.p99)} ms at ${n(q.offeredPerSecond)}/s${q.keptUp ? '' : ', fell behind'}) | |`] : []),
     ...(capped
       ? [
@@ -44,7 +45,7 @@ export function absoluteRows(r: BenchResult): string[] {
     ...Object.entries(r.raw).map(([k, v]) => `| Raw ${k} | ${n(v.perSecond)}/s |`),
     `| Combined raw ceiling | ${n(r.ratios.combinedCeiling)}/s |`,
     `| Minimal flush cycle (median of ${r.cycle.samples}) | ${r.cycle.medianMs} ms: Redis lookup ${r.cycle.steps.redisLookup}, MySQL commit ${r.cycle.steps.mysqlCommit}, Redis update ${r.cycle.steps.redisUpdate}, audit produce ${r.cycle.steps.auditProduce}, offset commit ${r.cycle.steps.offsetCommit} ms |`,
-    ...r.latency.map((l) => `| Latency at ${n(l.offeredPerSecond)}/s${l.fractionOfCapacity !== null ? ` (${pct(l.fractionOfCapacity)})` : ''}: p50 / p95 / p99 / max | ${n(l.p50)} / ${n(l.p95)} / ${n(l.p99)} / ${n(l.max)} ms${l.keptUp ? '' : ' (fell behind)'} |`),
+    ...r.latency.map((l) => `| Latency at ${n(l.offeredPerSecond)}/s${l.fractionOfCapacity !== null ? ` (${pct(l.fractionOfCapacity)})` : ''}${l.settings ? ` with ${l.settings}` : ''}: p50 / p95 / p99 / max | ${n(l.p50)} / ${n(l.p95)} / ${n(l.p99)} / ${n(l.max)} ms${l.keptUp ? '' : ' (fell behind)'} |`),
     ...(r.sustained ? [`| Sustained ${r.sustained.seconds} s at ${n(r.sustained.offeredTarget)}/s: offered / decided, max lag, p99 | ${n(r.sustained.offeredPerSecond)} / ${n(r.sustained.decidedPerSecond)}/s, ${n(r.sustained.maxLag)}, ${n(r.sustained.p99)} ms |`] : []),
     ...(r.peer && 'perSecond' in r.peer ? [`| Kafka Connect + Debezium JDBC sink | ${n(r.peer.perSecond)} rows/s (${n(r.peer.rows)} rows${r.peer.correct ? ', all present' : ', INCORRECT'}) |`] : []),
     `| CPU per 1,000 requests; MySQL statements / Redis round trips per 1,000 | ${r.cost.cpuSecondsPer1000} s; ${r.cost.mysqlStatementsPer1000} / ${r.cost.redisRoundTripsPer1000} |`,

@@ -24,7 +24,7 @@ export function formatBench(x: BenchResult): string {
     ['combined raw ceiling 1/Σ(1/raw)', `${n(x.ratios.combinedCeiling)} requests/s${x.rawRowsCorrect ? '' : '  raw rows INCORRECT'}`],
     ['minimal flush cycle (median)', `${x.cycle.medianMs} ms  (${Object.entries(x.cycle.steps).map(([k, v]) => `${k} ${v}`).join(', ')})`],
     ...x.latency.map((l): [string, string] => [
-      `latency at ${n(l.offeredPerSecond)}/s${l.fractionOfCapacity !== null ? ` (${Math.round(l.fractionOfCapacity * 100)}%)` : ''}`,
+      `latency at ${n(l.offeredPerSecond)}/s${l.fractionOfCapacity !== null ? ` (${Math.round(l.fractionOfCapacity * 100)}%)` : ''}${l.settings ? ` ${l.settings}` : ''}`,
       `p50 ${l.p50} ms, p95 ${l.p95} ms, p99 ${l.p99} ms (${l.p99OverCycle}x cycle), max ${l.max} ms${l.keptUp ? '' : ', fell behind'}${l.correct ? '' : '  INCORRECT'}`,
     ]),
     ...(x.sustained

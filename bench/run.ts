@@ -44,6 +44,8 @@ export interface BenchOptions {
   /** extra offered rates (requests/s) for latency runs, besides the fractions */
   rates: number[];
   latencySeconds: number;
+  /** consumer settings (KEY=VALUE) for one more latency run at 50%, to show what the defaults cost in latency; empty skips it */
+  latencyWhatIf: Record<string, string>;
   /** the sustained run at 50% of drain capacity; 0 skips it */
   sustainedSeconds: number;
   /** V8 old-space cap (MiB) of the memory-capped drain; 0 skips it */
@@ -64,6 +66,7 @@ export const SMOKE: Partial<BenchOptions> = {
   loadFractions: [0.5],
   rates: [],
   latencySeconds: 3,
+  latencyWhatIf: {},
   sustainedSeconds: 3,
   heapCapMiB: 128,
   // Java, Maven and a JVM start are not what the smoke run checks.
@@ -248,6 +251,19 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
       o.print(`  p50 ${run.p50} ms, p95 ${run.p95} ms, p99 ${run.p99} ms (${run.p99OverCycle}x the cycle), max ${run.max} ms; kept up: ${run.keptUp}; correct: ${run.correct}`);
     }
 
+    // 6b. The same 50% load with other consumer settings (a shorter fetch linger, say): what the defaults cost.
+    if (Object.keys(o.latencyWhatIf).length > 0) {
+      const rate = Math.max(1, Math.round(one.perSecond * 0.5));
+      const c = { ...ns('whatif'), redemptionTopic: `bench-${id}-whatif.requested` };
+      await prepare(c);
+      const settings = Object.entries(o.latencyWhatIf).map(([k, v]) => `${k}=${v}`).join(' ');
+      o.print(`latency at ${rate}/s offered (50%) with ${settings} for ${o.latencySeconds} s`);
+      const l = await loadRun(rt, c, { ...envOf(c), ...o.latencyWhatIf }, rate, o.latencySeconds, simulation, o.seed + rate, false);
+      const run: LatencyRun = { offeredPerSecond: rate, fractionOfCapacity: null, settings, ...l.summary, p99OverCycle: round(l.summary.p99 / cycle.medianMs, 1), correct: await check(c) };
+      latency.push(run);
+      o.print(`  p50 ${run.p50} ms, p95 ${run.p95} ms, p99 ${run.p99} ms (${run.p99OverCycle}x the cycle), max ${run.max} ms; kept up: ${run.keptUp}; correct: ${run.correct}`);
+    }
+
     // 7. Sustained load at 50% of drain capacity, sampled every second.
     let sustained: SustainedRun | null = null;
     if (o.sustainedSeconds > 0) {
@@ -296,7 +312,7 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
       id,
       at: new Date().toISOString(),
       machine: { hostname: hostname(), cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: process.platform, services: 'Kafka 4.1.1 (KRaft, 1 node), Apicurio Registry 3.0.9, Redis, MariaDB: all on this host' },
-      settings: { requests: o.requests, coupons: o.coupons, retryShare: 0.03, refundShare: 0.02, seed: o.seed, naiveRequests: naive.messages, loadFractions: o.loadFractions, rates: o.rates, latencySeconds: o.latencySeconds, sustainedSeconds: o.sustainedSeconds, heapCapMiB: o.heapCapMiB, partitions: base.topicPartitions, flushMaxMessages: base.flushMaxMessages, flushConcurrency: base.flushConcurrency, partitionsConsumedConcurrently: base.partitionsConsumedConcurrently, fetchMaxBytes: base.fetchMaxBytes, fetchMaxWaitMs: base.fetchMaxWaitMs },
+      settings: { requests: o.requests, coupons: o.coupons, retryShare: 0.03, refundShare: 0.02, seed: o.seed, naiveRequests: naive.messages, loadFractions: o.loadFractions, rates: o.rates, latencySeconds: o.latencySeconds, latencyWhatIf: o.latencyWhatIf, sustainedSeconds: o.sustainedSeconds, heapCapMiB: o.heapCapMiB, partitions: base.topicPartitions, flushMaxMessages: base.flushMaxMessages, flushConcurrency: base.flushConcurrency, partitionsConsumedConcurrently: base.partitionsConsumedConcurrently, fetchMaxBytes: base.fetchMaxBytes, fetchMaxWaitMs: base.fetchMaxWaitMs },
       drain,
       capped,
       naive: { requests: naive.messages, seconds: naive.seconds, perSecond: naivePerSecond, partitionsConcurrently: stops.size, correct: naiveCorrect },
@@ -334,6 +350,8 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
 export interface LatencyRun extends LatencySummary {
   offeredPerSecond: number;
   fractionOfCapacity: number | null;
+  /** consumer settings changed from the defaults for this run (the what-if run) */
+  settings?: string;
   achievedPerSecond: number;
   keptUp: boolean;
   drainAfterSeconds: number;

@@ -322,6 +322,7 @@ program
   .option('--load-fractions <list>', 'offered load of the latency runs as fractions of the measured drain rate', (v: string) => v.split(',').map((x) => Number(x.trim())), [0.25, 0.5])
   .option('--rates <list>', 'extra fixed offered rates for latency runs, comma-separated', (v: string) => v.split(',').map((x) => int(1)(x.trim())), [] as number[])
   .option('--latency-seconds <n>', 'seconds of load per latency run', int(1), 20)
+  .option('--latency-what-if <settings>', 'consumer settings KEY=VALUE,... for one more latency run at 50% (empty skips it)', (v: string) => Object.fromEntries(v.split(',').filter(Boolean).map((kv) => kv.split('=').map((x) => x.trim()) as [string, string])), { FETCH_MAX_WAIT_MS: '10' } as Record<string, string>)
   .option('--sustained-seconds <n>', 'seconds of the sustained run at 50% of drain capacity (600 for the full form; 0 skips it)', int(0), 120)
   .option('--heap-cap-mib <n>', 'V8 old-space cap of the memory-capped drain (0 skips it)', int(0), 128)
   .option('--no-peer', 'skip the Kafka Connect + Debezium JDBC sink peer (it needs Java 17 and Maven)')
@@ -329,7 +330,7 @@ program
   .option('--smoke', 'a few thousand requests, to check the benchmark runs (CI)', false)
   .option('--out <dir>', 'where the JSON and SVG go', 'bench/results')
   .option('--compare <files...>', 'compare two result files (A.json B.json) instead of running: each figure side by side, changes over 10% flagged')
-  .action(async (o: { requests: number; coupons: number; naiveRequests: number; loadFractions: number[]; rates: number[]; latencySeconds: number; sustainedSeconds: number; heapCapMib: number; peer: boolean; seed: number; smoke: boolean; out: string; compare?: string[] }) => {
+  .action(async (o: { requests: number; coupons: number; naiveRequests: number; loadFractions: number[]; rates: number[]; latencySeconds: number; latencyWhatIf: Record<string, string>; sustainedSeconds: number; heapCapMib: number; peer: boolean; seed: number; smoke: boolean; out: string; compare?: string[] }) => {
     const { smoke, out, compare, heapCapMib, ...rest } = o;
     if (compare) {
       const { compareBenchFiles } = await import('../bench/compare-files.js');
