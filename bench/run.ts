@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem, hostname } from 'node:os';
+import { cpus, hostname, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Admin } from 'kafkajs';
 import { Runtime } from '../cli/runtime.js';
@@ -94,6 +94,8 @@ const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** di
 export async function runBench(o: BenchOptions): Promise<{ file: string; result: BenchResult }> {
   await stackUp(() => {});
   const id = randomBytes(3).toString('hex');
+  // The host is shared: its load before and after says how much of it the run had.
+  const loadAtStart = loadavg().map((x) => round(x, 1));
   const base = loadConfig(process.env);
   const ns = (run: string): Config => ({
     ...base,
@@ -311,7 +313,7 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
     const result: BenchResult = {
       id,
       at: new Date().toISOString(),
-      machine: { hostname: hostname(), cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: process.platform, services: 'Kafka 4.1.1 (KRaft, 1 node), Apicurio Registry 3.0.9, Redis, MariaDB: all on this host' },
+      machine: { hostname: hostname(), cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: process.platform, loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadavg().map((x) => round(x, 1)), services: 'Kafka 4.1.1 (KRaft, 1 node), Apicurio Registry 3.0.9, Redis, MariaDB: all on this host' },
       settings: { requests: o.requests, coupons: o.coupons, retryShare: 0.03, refundShare: 0.02, seed: o.seed, naiveRequests: naive.messages, loadFractions: o.loadFractions, rates: o.rates, latencySeconds: o.latencySeconds, latencyWhatIf: o.latencyWhatIf, sustainedSeconds: o.sustainedSeconds, heapCapMiB: o.heapCapMiB, partitions: base.topicPartitions, flushMaxMessages: base.flushMaxMessages, flushConcurrency: base.flushConcurrency, partitionsConsumedConcurrently: base.partitionsConsumedConcurrently, fetchMaxBytes: base.fetchMaxBytes, fetchMaxWaitMs: base.fetchMaxWaitMs },
       drain,
       capped,
