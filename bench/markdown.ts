@@ -54,7 +54,13 @@ export function absoluteRows(r: BenchResult): string[] {
   return rows;
 }
 
+export function machineLine(r: BenchResult): string {
+  const m = r.machine as { cpus: number; cpuModel?: string; memoryGiB: number; node: string; loadAverageAtStart?: number[]; loadAverageAtEnd?: number[] };
+  const load = m.loadAverageAtStart ? ` Load average (1/5/15 min) ${m.loadAverageAtStart.join(' / ')} at the start and ${m.loadAverageAtEnd?.join(' / ')} at the end: the host was shared with other developers' test runs.` : '';
+  return `Machine: ${m.cpus} cores (${m.cpuModel ?? 'unknown CPU'}), ${m.memoryGiB} GiB, Node.js ${m.node}; Kafka 4.1.1 (one KRaft node), Apicurio Registry 3.0.9, Redis and MariaDB on the same host as the consumers.${load}`;
+}
+
 if (process.argv[2]) {
   const r = JSON.parse(readFileSync(process.argv[2], 'utf8')) as BenchResult;
-  process.stdout.write(`${ratioRows(r).join('\n')}\n\n${absoluteRows(r).join('\n')}\n`);
+  process.stdout.write(`${ratioRows(r).join('\n')}\n\n${machineLine(r)}\n\n${absoluteRows(r).join('\n')}\n`);
 }
