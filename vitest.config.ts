@@ -1,4 +1,8 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+
+// The package's own name, as its users import it, resolves to the source (no build needed for tests).
+const alias = { 'coupon-redemption-pipeline': fileURLToPath(new URL('./index.ts', import.meta.url)) };
 
 /**
  * Two suites: unit tests (pure logic, in-memory data) run first and in parallel; integration tests talk
@@ -12,6 +16,7 @@ export default defineConfig({
         test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node', sequence: { groupOrder: 0 } },
       },
       {
+        resolve: { alias },
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],

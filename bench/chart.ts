@@ -20,7 +20,17 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
 const text = (x: number, y: number, s: string, attrs = '') => `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" ${attrs}>${esc(s)}</text>`;
 
-const COLORS = { peer: '#d35400', pipeline: '#2e86c1', naive: '#c0392b', raw: '#7f8c8d', ceiling: '#34495e', p50: '#27ae60', p95: '#f39c12', p99: '#8e44ad', cycle: '#c0392b' };
+const COLORS = {
+  peer: '#d35400',
+  pipeline: '#2e86c1',
+  naive: '#c0392b',
+  raw: '#7f8c8d',
+  ceiling: '#34495e',
+  p50: '#27ae60',
+  p95: '#f39c12',
+  p99: '#8e44ad',
+  cycle: '#c0392b',
+};
 
 /** Horizontal bars on a log10 scale, one labelled row each. */
 function throughputPanel(x0: number, y0: number, width: number, items: { label: string; value: number; color: string }[]): string {
@@ -37,7 +47,9 @@ function throughputPanel(x0: number, y0: number, width: number, items: { label: 
   const parts = [text(x0 + width / 2, y0 + 18, 'Throughput, requests/s (log scale)', 'text-anchor="middle" font-size="15" font-weight="bold"')];
   for (let v = lo; v <= hi; v *= 10) {
     parts.push(`<line x1="${xOf(v)}" y1="${plotTop - 4}" x2="${xOf(v)}" y2="${plotBottom}" stroke="#ddd"/>`);
-    parts.push(text(xOf(v), plotBottom + 14, v >= 1e6 ? `${v / 1e6}M` : v >= 1e3 ? `${v / 1e3}k` : String(v), 'text-anchor="middle" font-size="10" fill="#555"'));
+    parts.push(
+      text(xOf(v), plotBottom + 14, v >= 1e6 ? `${v / 1e6}M` : v >= 1e3 ? `${v / 1e3}k` : String(v), 'text-anchor="middle" font-size="10" fill="#555"'),
+    );
   }
   items.forEach((item, i) => {
     const y = plotTop + i * rowHeight;
@@ -62,8 +74,17 @@ function latencyPanel(x0: number, y0: number, width: number, height: number, r: 
   const top = log ? 10 ** Math.ceil(Math.log10(max)) : Math.ceil(max / step) * step;
   const bottom = log ? 10 ** Math.floor(Math.log10(Math.max(0.1, Math.min(r.cycle.medianMs, ...groups.map((g) => g.p50))))) : 0;
   const yOf = (v: number) =>
-    log ? plotBottom - ((Math.log10(Math.max(v, bottom)) - Math.log10(bottom)) / (Math.log10(top) - Math.log10(bottom))) * (plotBottom - plotTop) : plotBottom - (v / top) * (plotBottom - plotTop);
-  const parts = [text(x0 + width / 2, y0 + 18, `End-to-end latency (ms) by offered rate${log ? ' (log scale)' : ''}`, 'text-anchor="middle" font-size="15" font-weight="bold"')];
+    log
+      ? plotBottom - ((Math.log10(Math.max(v, bottom)) - Math.log10(bottom)) / (Math.log10(top) - Math.log10(bottom))) * (plotBottom - plotTop)
+      : plotBottom - (v / top) * (plotBottom - plotTop);
+  const parts = [
+    text(
+      x0 + width / 2,
+      y0 + 18,
+      `End-to-end latency (ms) by offered rate${log ? ' (log scale)' : ''}`,
+      'text-anchor="middle" font-size="15" font-weight="bold"',
+    ),
+  ];
   // Legend on its own line, above the plot: it never covers a bar.
   const legend: [string, string][] = [
     ['p50', COLORS.p50],
@@ -74,13 +95,22 @@ function latencyPanel(x0: number, y0: number, width: number, height: number, r: 
     const lx = x0 + 20 + i * 60;
     parts.push(`<rect x="${lx}" y="${y0 + 32}" width="12" height="12" fill="${color}"/>`, text(lx + 16, y0 + 42, name, 'font-size="11"'));
   });
-  parts.push(`<line x1="${x0 + 200}" y1="${y0 + 38}" x2="${x0 + 224}" y2="${y0 + 38}" stroke="${COLORS.cycle}" stroke-width="2"/>`, text(x0 + 228, y0 + 42, `flush cycle ${r.cycle.medianMs} ms`, 'font-size="11"'));
-  parts.push(`<line x1="${x0 + 350}" y1="${y0 + 38}" x2="${x0 + 374}" y2="${y0 + 38}" stroke="${COLORS.cycle}" stroke-width="1.5" stroke-dasharray="5,3"/>`, text(x0 + 378, y0 + 42, '3x cycle (goal at 50%)', 'font-size="11"'));
+  parts.push(
+    `<line x1="${x0 + 200}" y1="${y0 + 38}" x2="${x0 + 224}" y2="${y0 + 38}" stroke="${COLORS.cycle}" stroke-width="2"/>`,
+    text(x0 + 228, y0 + 42, `flush cycle ${r.cycle.medianMs} ms`, 'font-size="11"'),
+  );
+  parts.push(
+    `<line x1="${x0 + 350}" y1="${y0 + 38}" x2="${x0 + 374}" y2="${y0 + 38}" stroke="${COLORS.cycle}" stroke-width="1.5" stroke-dasharray="5,3"/>`,
+    text(x0 + 378, y0 + 42, '3x cycle (goal at 50%)', 'font-size="11"'),
+  );
   const ticks: number[] = [];
   if (log) for (let v = bottom; v <= top * 1.0001; v *= 10) ticks.push(v);
   else for (let v = 0; v <= top + 1e-9; v += step) ticks.push(v);
   for (const v of ticks) {
-    parts.push(`<line x1="${plotX}" y1="${yOf(v)}" x2="${plotX + plotWidth}" y2="${yOf(v)}" stroke="#eee"/>`, text(plotX - 6, yOf(v) + 4, v < 1 ? String(v) : fmt(v), 'text-anchor="end" font-size="10" fill="#555"'));
+    parts.push(
+      `<line x1="${plotX}" y1="${yOf(v)}" x2="${plotX + plotWidth}" y2="${yOf(v)}" stroke="#eee"/>`,
+      text(plotX - 6, yOf(v) + 4, v < 1 ? String(v) : fmt(v), 'text-anchor="end" font-size="10" fill="#555"'),
+    );
   }
   const groupWidth = plotWidth / Math.max(1, groups.length);
   const barWidth = Math.min(40, (groupWidth - 30) / 3);
@@ -94,8 +124,12 @@ function latencyPanel(x0: number, y0: number, width: number, height: number, r: 
     const label = `${fmt(g.offeredPerSecond)}/s${g.fractionOfCapacity !== null ? ` (${Math.round(g.fractionOfCapacity * 100)}% of drain)` : ''}${g.settings ? ` ${g.settings}` : ''}`;
     parts.push(text(plotX + i * groupWidth + groupWidth / 2, plotBottom + 16, label, 'text-anchor="middle" font-size="11"'));
   });
-  parts.push(`<line x1="${plotX}" y1="${yOf(r.cycle.medianMs)}" x2="${plotX + plotWidth}" y2="${yOf(r.cycle.medianMs)}" stroke="${COLORS.cycle}" stroke-width="2"/>`);
-  parts.push(`<line x1="${plotX}" y1="${yOf(r.cycle.medianMs * 3)}" x2="${plotX + plotWidth}" y2="${yOf(r.cycle.medianMs * 3)}" stroke="${COLORS.cycle}" stroke-width="1.5" stroke-dasharray="5,3"/>`);
+  parts.push(
+    `<line x1="${plotX}" y1="${yOf(r.cycle.medianMs)}" x2="${plotX + plotWidth}" y2="${yOf(r.cycle.medianMs)}" stroke="${COLORS.cycle}" stroke-width="2"/>`,
+  );
+  parts.push(
+    `<line x1="${plotX}" y1="${yOf(r.cycle.medianMs * 3)}" x2="${plotX + plotWidth}" y2="${yOf(r.cycle.medianMs * 3)}" stroke="${COLORS.cycle}" stroke-width="1.5" stroke-dasharray="5,3"/>`,
+  );
   parts.push(`<line x1="${plotX}" y1="${plotBottom}" x2="${plotX + plotWidth}" y2="${plotBottom}" stroke="#333"/>`);
   parts.push(text(x0 + 10, plotBottom + 38, 'from the producer send to the audit publish that follows the MySQL commit', 'font-size="10" fill="#555"'));
   return parts.join('\n');
@@ -160,14 +194,20 @@ export function sustainedChart(r: SustainedInput): string {
     const yOf = (v: number) => plotBottom - (v / top) * (plotBottom - plotTop);
     const parts = [text(width / 2, y0 + 18, title, 'text-anchor="middle" font-size="15" font-weight="bold"')];
     for (let v = 0; v <= top + 1e-9; v += step) {
-      parts.push(`<line x1="${plotX}" y1="${yOf(v)}" x2="${plotX + plotWidth}" y2="${yOf(v)}" stroke="#eee"/>`, text(plotX - 6, yOf(v) + 4, fmt(v), 'text-anchor="end" font-size="10" fill="#555"'));
+      parts.push(
+        `<line x1="${plotX}" y1="${yOf(v)}" x2="${plotX + plotWidth}" y2="${yOf(v)}" stroke="#eee"/>`,
+        text(plotX - 6, yOf(v) + 4, fmt(v), 'text-anchor="end" font-size="10" fill="#555"'),
+      );
     }
     series.forEach((x, i) => {
       const points = s.map((p, k) => `${xOf(p.second).toFixed(1)},${yOf(x.values[k]!).toFixed(1)}`).join(' ');
       parts.push(`<polyline points="${points}" fill="none" stroke="${x.color}" stroke-width="1.8"${x.dash ? ` stroke-dasharray="${x.dash}"` : ''}/>`);
       // The legend has its own line between the title and the plot.
       const lx = plotX + 10 + i * 150;
-      parts.push(`<line x1="${lx}" y1="${y0 + 38}" x2="${lx + 20}" y2="${y0 + 38}" stroke="${x.color}" stroke-width="2"${x.dash ? ` stroke-dasharray="${x.dash}"` : ''}/>`, text(lx + 24, y0 + 42, x.name, 'font-size="11"'));
+      parts.push(
+        `<line x1="${lx}" y1="${y0 + 38}" x2="${lx + 20}" y2="${y0 + 38}" stroke="${x.color}" stroke-width="2"${x.dash ? ` stroke-dasharray="${x.dash}"` : ''}/>`,
+        text(lx + 24, y0 + 42, x.name, 'font-size="11"'),
+      );
     });
     const tick = niceStep(last / 8);
     for (let t = 0; t <= last; t += tick) parts.push(text(xOf(t), plotBottom + 14, `${t} s`, 'text-anchor="middle" font-size="10" fill="#555"'));
@@ -186,7 +226,14 @@ export function sustainedChart(r: SustainedInput): string {
       { name: 'offered', color: '#7f8c8d', values: s.map((p) => p.offered), dash: '5,3' },
       { name: 'decided', color: '#aed6f1', values: s.map((p) => p.decided) },
       // Flushes commit up to 2,000 at a time, so the per-second count is spiky; the average reads at a glance.
-      { name: 'decided, 5 s average', color: '#1f618d', values: movingAverage(s.map((p) => p.decided), 5) },
+      {
+        name: 'decided, 5 s average',
+        color: '#1f618d',
+        values: movingAverage(
+          s.map((p) => p.decided),
+          5,
+        ),
+      },
     ]),
     panel(300, 260, 'Lag (requests produced, not yet committed)', [{ name: 'lag', color: '#c0392b', values: s.map((p) => p.lag) }]),
     '</svg>',

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+
 import { compareResults, formatComparison } from './compare.js';
 
 /** Reads two result files and formats their comparison; exactly two files, or a usage error. */

@@ -32,7 +32,8 @@ function keyOf(item: unknown, index: number): string {
   if (item !== null && typeof item === 'object') {
     const o = item as Record<string, unknown>;
     if (typeof o.processes === 'number') return `processes=${o.processes}`;
-    if (typeof o.offeredPerSecond === 'number') return o.fractionOfCapacity != null ? `at=${Math.round(Number(o.fractionOfCapacity) * 100)}%` : `offered=${o.offeredPerSecond}`;
+    if (typeof o.offeredPerSecond === 'number')
+      return o.fractionOfCapacity != null ? `at=${Math.round(Number(o.fractionOfCapacity) * 100)}%` : `offered=${o.offeredPerSecond}`;
   }
   return String(index);
 }
@@ -51,10 +52,20 @@ export function compareResults(a: unknown, b: unknown, threshold = 0.1): Compare
 
 export function formatComparison(figures: readonly ComparedFigure[], nameA: string, nameB: string, threshold = 0.1): string {
   const show = (x: number | null) => (x === null ? '-' : Number.isInteger(x) ? x.toLocaleString('en-US') : String(Math.round(x * 100) / 100));
-  const rows = figures.map((f) => [f.path, show(f.a), show(f.b), f.change === null ? '' : `${f.change >= 0 ? '+' : ''}${(f.change * 100).toFixed(1)}%`, f.flagged ? '<<' : '']);
+  const rows = figures.map((f) => [
+    f.path,
+    show(f.a),
+    show(f.b),
+    f.change === null ? '' : `${f.change >= 0 ? '+' : ''}${(f.change * 100).toFixed(1)}%`,
+    f.flagged ? '<<' : '',
+  ]);
   const header = ['figure', nameA, nameB, 'change', `>${Math.round(threshold * 100)}%`];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   const flagged = figures.filter((f) => f.flagged).length;
   return [line(header), ...rows.map(line), '', `${flagged} of ${figures.length} figures changed by more than ${Math.round(threshold * 100)}%`].join('\n');
 }

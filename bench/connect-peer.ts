@@ -1,8 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
 import mysql from 'mysql2/promise';
 
 /**
@@ -31,7 +32,16 @@ export function ensureConnectJars(): string | null {
   mkdirSync(CACHE, { recursive: true });
   const r = spawnSync(
     'mvn',
-    ['-q', '-B', '-Dstyle.color=never', '-f', join(ROOT, 'bench', 'connect', 'connect-pom.xml'), 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${LIBS}`],
+    [
+      '-q',
+      '-B',
+      '-Dstyle.color=never',
+      '-f',
+      join(ROOT, 'bench', 'connect', 'connect-pom.xml'),
+      'dependency:copy-dependencies',
+      '-DincludeScope=runtime',
+      `-DoutputDirectory=${LIBS}`,
+    ],
     { cwd: CACHE, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' },
   );
   if (r.error) return `cannot run mvn: ${r.error.message}`;
@@ -99,11 +109,36 @@ export async function runConnectPeer(o: {
       '',
     ].join('\n'),
   );
-  writeFileSync(join(dir, 'log4j2.properties'), ['status = warn', 'appender.f.type = File', 'appender.f.name = F', `appender.f.fileName = ${join(dir, 'connect.log')}`, 'appender.f.layout.type = PatternLayout', 'appender.f.layout.pattern = %d %p %c %m%n', 'rootLogger.level = warn', 'rootLogger.appenderRef.f.ref = F', ''].join('\n'));
-  const java = spawn('java', ['-Xmx512m', `-Dlog4j2.configurationFile=${join(dir, 'log4j2.properties')}`, '-cp', `${LIBS}/*`, 'org.apache.kafka.connect.cli.ConnectStandalone', join(dir, 'worker.properties'), join(dir, 'sink.properties')], {
-    cwd: dir,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  writeFileSync(
+    join(dir, 'log4j2.properties'),
+    [
+      'status = warn',
+      'appender.f.type = File',
+      'appender.f.name = F',
+      `appender.f.fileName = ${join(dir, 'connect.log')}`,
+      'appender.f.layout.type = PatternLayout',
+      'appender.f.layout.pattern = %d %p %c %m%n',
+      'rootLogger.level = warn',
+      'rootLogger.appenderRef.f.ref = F',
+      '',
+    ].join('\n'),
+  );
+  const java = spawn(
+    'java',
+    [
+      '-Xmx512m',
+      `-Dlog4j2.configurationFile=${join(dir, 'log4j2.properties')}`,
+      '-cp',
+      `${LIBS}/*`,
+      'org.apache.kafka.connect.cli.ConnectStandalone',
+      join(dir, 'worker.properties'),
+      join(dir, 'sink.properties'),
+    ],
+    {
+      cwd: dir,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let stderr = '';
   java.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   let exited = false;
@@ -130,7 +165,8 @@ export async function runConnectPeer(o: {
         const failure = await failedTask(restPort);
         if (failure) throw new Error(`a Kafka Connect task failed: ${failure}`);
       }
-      if (Date.now() > deadline) throw new Error(`Kafka Connect wrote ${rows} of ${o.expectedRows} rows in ${o.timeoutMs / 1000} s (log: ${join(dir, 'connect.log')})`);
+      if (Date.now() > deadline)
+        throw new Error(`Kafka Connect wrote ${rows} of ${o.expectedRows} rows in ${o.timeoutMs / 1000} s (log: ${join(dir, 'connect.log')})`);
       await new Promise((resolve) => setTimeout(resolve, 200));
       const [count] = await connection.query('SELECT COUNT(*) AS n FROM connect_requests');
       const now = Number((count as { n: number }[])[0]!.n);
@@ -140,7 +176,12 @@ export async function runConnectPeer(o: {
     }
     const seconds = (last - first) / 1000;
     rmSync(dir, { recursive: true, force: true });
-    return { rows, seconds, perSecond: Math.round(rows / Math.max(seconds, 1e-3)), how: `Kafka Connect 4.1.1 standalone, Debezium JDBC sink (upsert, key coupon_code+request_id, batch ${o.batchSize}, ${o.tasks} tasks), Apicurio AvroConverter (as-confluent)` };
+    return {
+      rows,
+      seconds,
+      perSecond: Math.round(rows / Math.max(seconds, 1e-3)),
+      how: `Kafka Connect 4.1.1 standalone, Debezium JDBC sink (upsert, key coupon_code+request_id, batch ${o.batchSize}, ${o.tasks} tasks), Apicurio AvroConverter (as-confluent)`,
+    };
   } finally {
     await connection.end();
     java.kill('SIGKILL');

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import type { Kafka } from 'kafkajs';
+
 import type { Redis } from 'ioredis';
+import type { Kafka } from 'kafkajs';
 import mysql from 'mysql2/promise';
+
 import { IDEMPOTENT_PRODUCER } from '../lib/kafka.js';
 import { percentile } from './latency.js';
 
@@ -21,15 +23,33 @@ export interface FlushCycle {
   p90Ms: number;
 }
 
-export async function minimalFlushCycle(o: { kafka: Kafka; redis: Redis; mysqlUrl: string; topic: string; auditTopic: string; samples: number }): Promise<FlushCycle> {
+export async function minimalFlushCycle(o: {
+  kafka: Kafka;
+  redis: Redis;
+  mysqlUrl: string;
+  topic: string;
+  auditTopic: string;
+  samples: number;
+}): Promise<FlushCycle> {
   const producer = o.kafka.producer(IDEMPOTENT_PRODUCER);
   await producer.connect();
   const connection = await mysql.createConnection({ uri: o.mysqlUrl, timezone: 'Z' });
   const consumer = o.kafka.consumer({ groupId: `redeem-cycle-${randomBytes(4).toString('hex')}`, maxWaitTimeInMs: 10 });
-  const times: Record<keyof FlushCycle['steps'] | 'total', number[]> = { redisLookup: [], mysqlCommit: [], redisUpdate: [], auditProduce: [], offsetCommit: [], total: [] };
+  const times: Record<keyof FlushCycle['steps'] | 'total', number[]> = {
+    redisLookup: [],
+    mysqlCommit: [],
+    redisUpdate: [],
+    auditProduce: [],
+    offsetCommit: [],
+    total: [],
+  };
   try {
     // The messages the cycle handles, produced first; the cycle starts when one is in hand.
-    await producer.send({ topic: o.topic, acks: -1, messages: Array.from({ length: o.samples + 1 }, (_, i) => ({ key: 'cycle', value: Buffer.from(String(i)) })) });
+    await producer.send({
+      topic: o.topic,
+      acks: -1,
+      messages: Array.from({ length: o.samples + 1 }, (_, i) => ({ key: 'cycle', value: Buffer.from(String(i)) })),
+    });
     await consumer.connect();
     await consumer.subscribe({ topic: o.topic, fromBeginning: true });
     let handled = 0;
@@ -73,11 +93,29 @@ export async function minimalFlushCycle(o: { kafka: Kafka; redis: Redis; mysqlUr
     await producer.disconnect();
     await connection.end();
   }
-  const median = (xs: number[]) => Math.round(percentile([...xs].sort((a, b) => a - b), 50) * 100) / 100;
+  const median = (xs: number[]) =>
+    Math.round(
+      percentile(
+        [...xs].sort((a, b) => a - b),
+        50,
+      ) * 100,
+    ) / 100;
   return {
     samples: times.total.length,
-    steps: { redisLookup: median(times.redisLookup), mysqlCommit: median(times.mysqlCommit), redisUpdate: median(times.redisUpdate), auditProduce: median(times.auditProduce), offsetCommit: median(times.offsetCommit) },
+    steps: {
+      redisLookup: median(times.redisLookup),
+      mysqlCommit: median(times.mysqlCommit),
+      redisUpdate: median(times.redisUpdate),
+      auditProduce: median(times.auditProduce),
+      offsetCommit: median(times.offsetCommit),
+    },
     medianMs: median(times.total),
-    p90Ms: Math.round(percentile([...times.total].sort((a, b) => a - b), 90) * 100) / 100,
+    p90Ms:
+      Math.round(
+        percentile(
+          [...times.total].sort((a, b) => a - b),
+          90,
+        ) * 100,
+      ) / 100,
   };
 }

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
  * after a full GC, so it shows the live set; set against the process's RSS at the same moment it tells
  * live data from garbage awaiting collection and from what is not heap at all.
  *
- *   npx tsx bench/heap-summary.ts FILE.heapsnapshot [TOP]
+ *   npx --no-install tsx bench/heap-summary.ts FILE.heapsnapshot [TOP]
  */
 interface Snapshot {
   snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]] } };

@@ -1,4 +1,5 @@
 import type { Kafka } from 'kafkajs';
+
 import { readTopicFromStart } from '../lib/kafka.js';
 
 /** p-th percentile (0-100) of sorted values, nearest rank. */
@@ -46,5 +47,11 @@ export async function endToEndLatency(
     }
   });
   latencies.sort((a, b) => a - b);
-  return { samples: latencies.length, p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99), max: latencies[latencies.length - 1] ?? NaN };
+  return {
+    samples: latencies.length,
+    p50: percentile(latencies, 50),
+    p95: percentile(latencies, 95),
+    p99: percentile(latencies, 99),
+    max: latencies[latencies.length - 1] ?? NaN,
+  };
 }

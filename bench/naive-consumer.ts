@@ -1,12 +1,13 @@
+import type { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
 import type { Knex } from 'knex';
-import type { Redis } from 'ioredis';
+
 import { CouponLedger } from '../consumers/coupon-ledger.js';
+import { decisionRedisKey } from '../consumers/decision-cache.js';
 import { decide, remainingQuota } from '../consumers/rules.js';
+import { IDEMPOTENT_PRODUCER } from '../lib/kafka.js';
 import type { Codec, Decoder } from '../schemas/registry.js';
 import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
-import { decisionRedisKey } from '../consumers/decision-cache.js';
-import { IDEMPOTENT_PRODUCER } from '../lib/kafka.js';
 
 /**
  * The design the pipeline replaces, for the benchmark's baseline: one message at a time per partition,
@@ -52,7 +53,15 @@ export async function runNaiveConsumer(o: {
       const cached = await o.redis.get(key);
       let record: RedemptionDecided;
       if (cached) {
-        record = { ...(JSON.parse(cached) as RedemptionDecided), decision: 'DUPLICATE', reason: null, remaining_quota: null, source_partition: partition, source_offset: offset, decided_at: new Date() };
+        record = {
+          ...(JSON.parse(cached) as RedemptionDecided),
+          decision: 'DUPLICATE',
+          reason: null,
+          remaining_quota: null,
+          source_partition: partition,
+          source_offset: offset,
+          decided_at: new Date(),
+        };
       } else {
         record = await decideWithRetry(o.knex, request, partition, offset);
         if (record.decision !== 'DUPLICATE') await o.redis.set(key, JSON.stringify(record), 'EX', 3600);
@@ -87,19 +96,24 @@ async function decideWithRetry(knex: Knex, request: RedemptionRequested, partiti
 
 async function decideOne(trx: Knex.Transaction, request: RedemptionRequested, partition: number, offset: number): Promise<RedemptionDecided> {
   const coupon = (await trx('coupons').where({ code: request.coupon_code }).forUpdate().first()) as
-    | { quota: number; per_user_limit: number; valid_from: Date; valid_until: Date; redeemed_count: number }
-    | undefined;
+    { quota: number; per_user_limit: number; valid_from: Date; valid_until: Date; redeemed_count: number } | undefined;
   const ledger = new CouponLedger(
     request.coupon_code,
-    coupon ? { quota: coupon.quota, perUserLimit: coupon.per_user_limit, validFrom: coupon.valid_from.getTime(), validUntil: coupon.valid_until.getTime() } : null,
+    coupon
+      ? { quota: coupon.quota, perUserLimit: coupon.per_user_limit, validFrom: coupon.valid_from.getTime(), validUntil: coupon.valid_until.getTime() }
+      : null,
     coupon?.redeemed_count ?? 0,
   );
-  if (await trx('decisions').where({ coupon_code: request.coupon_code, request_id: request.request_id }).first('request_id')) ledger.knowDecided(request.request_id);
+  if (await trx('decisions').where({ coupon_code: request.coupon_code, request_id: request.request_id }).first('request_id'))
+    ledger.knowDecided(request.request_id);
   if (request.op === 'REDEEM') {
-    const [{ n }] = (await trx('redemptions').where({ coupon_code: request.coupon_code, user_id: request.user_id, status: 'REDEEMED' }).count({ n: '*' })) as [{ n: number }];
+    const [{ n }] = (await trx('redemptions').where({ coupon_code: request.coupon_code, user_id: request.user_id, status: 'REDEEMED' }).count({ n: '*' })) as [
+      { n: number },
+    ];
     ledger.knowUserCount(request.user_id, Number(n));
   } else if (request.reverses_request_id) {
-    const row = (await trx('redemptions').where({ coupon_code: request.coupon_code, request_id: request.reverses_request_id }).first()) as Record<string, unknown> | undefined;
+    const row = (await trx('redemptions').where({ coupon_code: request.coupon_code, request_id: request.reverses_request_id }).first()) as
+      Record<string, unknown> | undefined;
     if (row) {
       ledger.knowRedemption({
         couponCode: String(row.coupon_code),
@@ -117,18 +131,49 @@ async function decideOne(trx: Knex.Transaction, request: RedemptionRequested, pa
   }
   const outcome = decide(ledger, request);
   const now = new Date();
-  const base = { request_id: request.request_id, coupon_code: request.coupon_code, op: request.op, source_partition: partition, source_offset: offset, decided_at: now, consumer_id: 'naive' };
+  const base = {
+    request_id: request.request_id,
+    coupon_code: request.coupon_code,
+    op: request.op,
+    source_partition: partition,
+    source_offset: offset,
+    decided_at: now,
+    consumer_id: 'naive',
+  };
   if (outcome.decision === 'DUPLICATE') return { ...base, decision: 'DUPLICATE', reason: null, remaining_quota: null };
   if (outcome.decision === 'APPLIED') {
     ledger.apply(outcome.effect);
     if (outcome.effect.kind === 'REDEEM') {
-      await trx('redemptions').insert({ coupon_code: request.coupon_code, request_id: request.request_id, user_id: request.user_id, order_id: request.order_id, amount_cents: request.amount_cents, currency: request.currency, status: 'REDEEMED', created_at: request.occurred_at });
+      await trx('redemptions').insert({
+        coupon_code: request.coupon_code,
+        request_id: request.request_id,
+        user_id: request.user_id,
+        order_id: request.order_id,
+        amount_cents: request.amount_cents,
+        currency: request.currency,
+        status: 'REDEEMED',
+        created_at: request.occurred_at,
+      });
     } else {
-      await trx('redemptions').where({ coupon_code: request.coupon_code, request_id: outcome.effect.redemptionRequestId }).update({ status: 'REVERSED', reversed_at: request.occurred_at, reversed_by_request_id: request.request_id });
+      await trx('redemptions')
+        .where({ coupon_code: request.coupon_code, request_id: outcome.effect.redemptionRequestId })
+        .update({ status: 'REVERSED', reversed_at: request.occurred_at, reversed_by_request_id: request.request_id });
     }
     await trx('coupons').where({ code: request.coupon_code }).update({ redeemed_count: ledger.redeemedCount, updated_at: now });
   }
   const reason = outcome.decision === 'REJECTED' ? outcome.reason : null;
-  await trx('decisions').insert({ coupon_code: request.coupon_code, request_id: request.request_id, op: request.op, decision: outcome.decision, reason, remaining_quota: remainingQuota(ledger), source_topic: 'naive', source_partition: partition, source_offset: offset, decided_at: now, consumer_id: 'naive' });
+  await trx('decisions').insert({
+    coupon_code: request.coupon_code,
+    request_id: request.request_id,
+    op: request.op,
+    decision: outcome.decision,
+    reason,
+    remaining_quota: remainingQuota(ledger),
+    source_topic: 'naive',
+    source_partition: partition,
+    source_offset: offset,
+    decided_at: now,
+    consumer_id: 'naive',
+  });
   return { ...base, decision: outcome.decision, reason, remaining_quota: remainingQuota(ledger) };
 }

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import type { Kafka } from 'kafkajs';
+
 import type { Redis } from 'ioredis';
+import type { Kafka } from 'kafkajs';
 import mysql from 'mysql2/promise';
+
 import { decisionRedisKey } from '../consumers/decision-cache.js';
 import type { SourcedRequest } from '../consumers/types.js';
 import type { Decoder } from '../schemas/registry.js';
@@ -19,7 +21,12 @@ export interface StageRate {
   how: string;
 }
 
-const rate = (requests: number, seconds: number, how: string): StageRate => ({ requests, seconds, perSecond: Math.round(requests / Math.max(seconds, 1e-6)), how });
+const rate = (requests: number, seconds: number, how: string): StageRate => ({
+  requests,
+  seconds,
+  perSecond: Math.round(requests / Math.max(seconds, 1e-6)),
+  how,
+});
 
 /**
  * Raw Kafka: a bare KafkaJS eachBatch consumer (throwaway group, nothing committed, every partition at
@@ -27,7 +34,13 @@ const rate = (requests: number, seconds: number, how: string): StageRate => ({ r
  * message is decoded, not to the disconnect (leaving the group takes seconds and is not throughput).
  * Keeps what it decoded: the other raw stages use the same requests.
  */
-export async function rawKafka(kafka: Kafka, topic: string, partitions: number, decoder: Decoder<RedemptionRequested>, total: number): Promise<{ rate: StageRate; requests: SourcedRequest[] }> {
+export async function rawKafka(
+  kafka: Kafka,
+  topic: string,
+  partitions: number,
+  decoder: Decoder<RedemptionRequested>,
+  total: number,
+): Promise<{ rate: StageRate; requests: SourcedRequest[] }> {
   const requests: SourcedRequest[] = [];
   const consumer = kafka.consumer({ groupId: `redeem-raw-${randomBytes(4).toString('hex')}`, maxBytes: 8 << 20, maxWaitTimeInMs: 100 });
   await consumer.connect();
@@ -53,7 +66,10 @@ export async function rawKafka(kafka: Kafka, topic: string, partitions: number, 
   } finally {
     await consumer.disconnect();
   }
-  return { rate: rate(requests.length, (ended - started) / 1000, 'bare KafkaJS eachBatch consumer, all partitions at once, Avro decode, timed to the last message'), requests };
+  return {
+    rate: rate(requests.length, (ended - started) / 1000, 'bare KafkaJS eachBatch consumer, all partitions at once, Avro decode, timed to the last message'),
+    requests,
+  };
 }
 
 /**
@@ -92,9 +108,30 @@ export async function rawMysql(mysqlUrl: string, requests: readonly SourcedReque
     for (let i = 0; i < requests.length; i += chunk) {
       const slice = requests.slice(i, i + chunk);
       const now = new Date();
-      const decisions = slice.map((s) => [s.request.coupon_code, s.request.request_id, s.request.op, 'APPLIED', null, 1, s.topic, s.partition, s.offset, now, 'raw']);
+      const decisions = slice.map((s) => [
+        s.request.coupon_code,
+        s.request.request_id,
+        s.request.op,
+        'APPLIED',
+        null,
+        1,
+        s.topic,
+        s.partition,
+        s.offset,
+        now,
+        'raw',
+      ]);
       const redeems = slice.filter((s) => s.request.op === 'REDEEM');
-      const redemptions = redeems.map((s) => [s.request.coupon_code, s.request.request_id, s.request.user_id, s.request.order_id, s.request.amount_cents, s.request.currency, 'REDEEMED', s.request.occurred_at]);
+      const redemptions = redeems.map((s) => [
+        s.request.coupon_code,
+        s.request.request_id,
+        s.request.user_id,
+        s.request.order_id,
+        s.request.amount_cents,
+        s.request.currency,
+        'REDEEMED',
+        s.request.occurred_at,
+      ]);
       const perCoupon = new Map<string, number>();
       for (const s of redeems) perCoupon.set(s.request.coupon_code, (perCoupon.get(s.request.coupon_code) ?? 0) + 1);
       await connection.query('BEGIN');
@@ -120,7 +157,11 @@ export async function rawMysql(mysqlUrl: string, requests: readonly SourcedReque
       }
       await connection.query('COMMIT');
     }
-    return rate(requests.length, (performance.now() - started) / 1000, `multi-row INSERT ... ON DUPLICATE KEY UPDATE (decisions, redemptions, coupons), one transaction per ${chunk} requests, one mysql2 connection`);
+    return rate(
+      requests.length,
+      (performance.now() - started) / 1000,
+      `multi-row INSERT ... ON DUPLICATE KEY UPDATE (decisions, redemptions, coupons), one transaction per ${chunk} requests, one mysql2 connection`,
+    );
   } finally {
     await connection.end();
   }

@@ -3,24 +3,26 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
+
 import type { Admin } from 'kafkajs';
-import { Runtime } from '../cli/runtime.js';
+
+import type { SourcedRequest } from '../consumers/types.js';
+import { type Config, loadConfig } from '../lib/config.js';
 import { generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
-import { loadConfig, type Config } from '../lib/config.js';
+import { ensureTopics, groupProgress, readTopicFromStart } from '../lib/kafka.js';
 import { createDatabaseIfMissing, createKnex, migrateToLatest, withDatabase } from '../lib/mysql.js';
 import { removeNamespace } from '../lib/namespace.js';
-import { ensureTopics, groupProgress, readTopicFromStart } from '../lib/kafka.js';
+import { ProgressBar, RateLimiter } from '../lib/progress.js';
+import { Runtime } from '../lib/runtime.js';
 import { ensurePipelineTopics } from '../lib/topics.js';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../producers/checkout-simulator.js';
 import { RedemptionProducer } from '../producers/redemption-producer.js';
-import { ProgressBar, RateLimiter } from '../lib/progress.js';
 import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
 import { stackUp } from '../scripts/stack/stack.js';
 import { verify } from '../verify/verify.js';
-import type { SourcedRequest } from '../consumers/types.js';
 import { benchChart, sustainedChart } from './chart.js';
 import { ensureConnectJars, runConnectPeer } from './connect-peer.js';
-import { minimalFlushCycle, type FlushCycle } from './cycle.js';
+import { type FlushCycle, minimalFlushCycle } from './cycle.js';
 import { endToEndLatency, type LatencySummary } from './latency.js';
 import { runNaiveConsumer } from './naive-consumer.js';
 import { combinedCeiling, rawKafka, rawMysql, rawRedis, type StageRate } from './raw-stages.js';
@@ -118,8 +120,25 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
   });
   const rt = new Runtime(ns('setup'));
   const databases: string[] = [];
-  const coupons = generateCoupons({ count: o.coupons, prefix: 'BENCH', campaigns: 10, quota: Math.max(10, Math.round((o.requests / o.coupons) * 3)), perUserLimit: 3, validFrom: new Date('2026-01-01T00:00:00Z'), validUntil: new Date('2027-01-01T00:00:00Z') });
-  const simulation = (count: number, seed: number) => simulateCheckout({ ...DEFAULT_SIMULATION, count, couponCodes: coupons.map((c) => c.code), users: Math.max(1000, o.requests / 20), seed, retryShare: 0.03, refundShare: 0.02 });
+  const coupons = generateCoupons({
+    count: o.coupons,
+    prefix: 'BENCH',
+    campaigns: 10,
+    quota: Math.max(10, Math.round((o.requests / o.coupons) * 3)),
+    perUserLimit: 3,
+    validFrom: new Date('2026-01-01T00:00:00Z'),
+    validUntil: new Date('2027-01-01T00:00:00Z'),
+  });
+  const simulation = (count: number, seed: number) =>
+    simulateCheckout({
+      ...DEFAULT_SIMULATION,
+      count,
+      couponCodes: coupons.map((c) => c.code),
+      users: Math.max(1000, o.requests / 20),
+      seed,
+      retryShare: 0.03,
+      refundShare: 0.02,
+    });
 
   const prepare = async (c: Config) => {
     databases.push(c.mysqlUrl);
@@ -141,7 +160,13 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
   const check = async (c: Config, stops?: Map<number, number>) => {
     const r = new Runtime(c);
     try {
-      const report = await verify({ kafka: r.kafka(), knex: r.knex(), decoder: r.registry().decoderFor<RedemptionRequested>('requested') }, c.redemptionTopic, c.maxMessageBytes, false, stops);
+      const report = await verify(
+        { kafka: r.kafka(), knex: r.knex(), decoder: r.registry().decoderFor<RedemptionRequested>('requested') },
+        c.redemptionTopic,
+        c.maxMessageBytes,
+        false,
+        stops,
+      );
       if (!report.equal) o.print(`  INCORRECT: ${report.differences.slice(0, 5).join('; ')}`);
       return report.equal;
     } finally {
@@ -153,7 +178,11 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
     // 1. The data, produced ahead of time.
     o.print(`bench ${id}: producing ${o.requests} requests over ${o.coupons} coupons (seed ${o.seed})`);
     await prepare(ns('c1'));
-    const producer = await RedemptionProducer.connect(rt.kafka(), await rt.registry().codecFor<RedemptionRequested>('requested', ns('c1').redemptionTopic), ns('c1').redemptionTopic);
+    const producer = await RedemptionProducer.connect(
+      rt.kafka(),
+      await rt.registry().codecFor<RedemptionRequested>('requested', ns('c1').redemptionTopic),
+      ns('c1').redemptionTopic,
+    );
     const bar = new ProgressBar('produce', o.requests);
     let sent = 0;
     let batch: RedemptionRequested[] = [];
@@ -216,7 +245,13 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
 
     // 4. Raw limits of each service with bare clients, on the same data.
     o.print('raw limits: Kafka (bare consumer + decode), Redis (pipelined MGETs), MySQL (plain upserts, one connection)');
-    const kafkaRaw = await rawKafka(rt.kafka(), ns('c1').redemptionTopic, base.topicPartitions, rt.registry().decoderFor<RedemptionRequested>('requested'), o.requests);
+    const kafkaRaw = await rawKafka(
+      rt.kafka(),
+      ns('c1').redemptionTopic,
+      base.topicPartitions,
+      rt.registry().decoderFor<RedemptionRequested>('requested'),
+      o.requests,
+    );
     const redisRaw = await rawRedis(await rt.connectedRedis(), `bench-${id}-raw`, kafkaRaw.requests, base.flushMaxMessages);
     const rawConfig = ns('raw');
     await prepare(rawConfig);
@@ -225,7 +260,9 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
     kafkaRaw.requests.length = 0;
     const raw: Record<string, StageRate> = { kafka: kafkaRaw.rate, redis: redisRaw, mysql: mysqlRaw };
     const ceiling = combinedCeiling(Object.values(raw).map((r) => r.perSecond));
-    o.print(`  kafka ${raw.kafka!.perSecond}/s, redis ${raw.redis!.perSecond}/s, mysql ${raw.mysql!.perSecond}/s (rows checked: ${rawCorrect}); combined ceiling ${ceiling}/s`);
+    o.print(
+      `  kafka ${raw.kafka!.perSecond}/s, redis ${raw.redis!.perSecond}/s, mysql ${raw.mysql!.perSecond}/s (rows checked: ${rawCorrect}); combined ceiling ${ceiling}/s`,
+    );
 
     // 5. The minimal flush cycle: one round trip per step, no batching.
     o.print('minimal flush cycle');
@@ -233,24 +270,53 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
     const admin = rt.kafka().admin();
     await admin.connect();
     try {
-      await ensureTopics(admin, [{ topic: cycleTopic, partitions: 1 }, { topic: `${cycleTopic}.audit`, partitions: 1 }], rt.logger);
+      await ensureTopics(
+        admin,
+        [
+          { topic: cycleTopic, partitions: 1 },
+          { topic: `${cycleTopic}.audit`, partitions: 1 },
+        ],
+        rt.logger,
+      );
     } finally {
       await admin.disconnect();
     }
-    const cycle = await minimalFlushCycle({ kafka: rt.kafka(), redis: await rt.connectedRedis(), mysqlUrl: rawConfig.mysqlUrl, topic: cycleTopic, auditTopic: `${cycleTopic}.audit`, samples: 40 });
-    o.print(`  median ${cycle.medianMs} ms (${Object.entries(cycle.steps).map(([k, v]) => `${k} ${v}`).join(', ')})`);
+    const cycle = await minimalFlushCycle({
+      kafka: rt.kafka(),
+      redis: await rt.connectedRedis(),
+      mysqlUrl: rawConfig.mysqlUrl,
+      topic: cycleTopic,
+      auditTopic: `${cycleTopic}.audit`,
+      samples: 40,
+    });
+    o.print(
+      `  median ${cycle.medianMs} ms (${Object.entries(cycle.steps)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')})`,
+    );
 
     // 6. Latency at fractions of the measured drain capacity (and any fixed rates asked for).
-    const offeredRates = [...o.loadFractions.map((f) => ({ fraction: f, rate: Math.max(1, Math.round(one.perSecond * f)) })), ...o.rates.map((r) => ({ fraction: null, rate: r }))];
+    const offeredRates = [
+      ...o.loadFractions.map((f) => ({ fraction: f, rate: Math.max(1, Math.round(one.perSecond * f)) })),
+      ...o.rates.map((r) => ({ fraction: null, rate: r })),
+    ];
     const latency: LatencyRun[] = [];
     for (const { fraction, rate } of offeredRates) {
       const c = { ...ns(`lat${rate}`), redemptionTopic: `bench-${id}-lat${rate}.requested` };
       await prepare(c);
       o.print(`latency at ${rate}/s offered${fraction !== null ? ` (${fraction * 100}% of drain capacity)` : ''} for ${o.latencySeconds} s`);
       const l = await loadRun(rt, c, envOf(c), rate, o.latencySeconds, simulation, o.seed + rate, false);
-      const run: LatencyRun = { offeredPerSecond: rate, fractionOfCapacity: fraction, ...l.summary, p99OverCycle: round(l.summary.p99 / cycle.medianMs, 1), correct: await check(c) };
+      const run: LatencyRun = {
+        offeredPerSecond: rate,
+        fractionOfCapacity: fraction,
+        ...l.summary,
+        p99OverCycle: round(l.summary.p99 / cycle.medianMs, 1),
+        correct: await check(c),
+      };
       latency.push(run);
-      o.print(`  p50 ${run.p50} ms, p95 ${run.p95} ms, p99 ${run.p99} ms (${run.p99OverCycle}x the cycle), max ${run.max} ms; kept up: ${run.keptUp}; correct: ${run.correct}`);
+      o.print(
+        `  p50 ${run.p50} ms, p95 ${run.p95} ms, p99 ${run.p99} ms (${run.p99OverCycle}x the cycle), max ${run.max} ms; kept up: ${run.keptUp}; correct: ${run.correct}`,
+      );
     }
 
     // 6b. The same 50% load with other consumer settings (a shorter fetch linger, say): what the defaults cost.
@@ -258,12 +324,23 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
       const rate = Math.max(1, Math.round(one.perSecond * 0.5));
       const c = { ...ns('whatif'), redemptionTopic: `bench-${id}-whatif.requested` };
       await prepare(c);
-      const settings = Object.entries(o.latencyWhatIf).map(([k, v]) => `${k}=${v}`).join(' ');
+      const settings = Object.entries(o.latencyWhatIf)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ');
       o.print(`latency at ${rate}/s offered (50%) with ${settings} for ${o.latencySeconds} s`);
       const l = await loadRun(rt, c, { ...envOf(c), ...o.latencyWhatIf }, rate, o.latencySeconds, simulation, o.seed + rate, false);
-      const run: LatencyRun = { offeredPerSecond: rate, fractionOfCapacity: null, settings, ...l.summary, p99OverCycle: round(l.summary.p99 / cycle.medianMs, 1), correct: await check(c) };
+      const run: LatencyRun = {
+        offeredPerSecond: rate,
+        fractionOfCapacity: null,
+        settings,
+        ...l.summary,
+        p99OverCycle: round(l.summary.p99 / cycle.medianMs, 1),
+        correct: await check(c),
+      };
       latency.push(run);
-      o.print(`  p50 ${run.p50} ms, p95 ${run.p95} ms, p99 ${run.p99} ms (${run.p99OverCycle}x the cycle), max ${run.max} ms; kept up: ${run.keptUp}; correct: ${run.correct}`);
+      o.print(
+        `  p50 ${run.p50} ms, p95 ${run.p95} ms, p99 ${run.p99} ms (${run.p99OverCycle}x the cycle), max ${run.max} ms; kept up: ${run.keptUp}; correct: ${run.correct}`,
+      );
     }
 
     // 7. Sustained load at 50% of drain capacity, sampled every second.
@@ -274,16 +351,35 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
       await prepare(c);
       o.print(`sustained: ${rate}/s offered (50% of drain capacity) for ${o.sustainedSeconds} s`);
       const l = await loadRun(rt, c, envOf(c), rate, o.sustainedSeconds, simulation, o.seed + 1, true);
-      sustained = { offeredTarget: rate, seconds: o.sustainedSeconds, ...summariseSustained(l.samples, o.sustainedSeconds), ...l.summary, series: l.samples, correct: await check(c) };
+      sustained = {
+        offeredTarget: rate,
+        seconds: o.sustainedSeconds,
+        ...summariseSustained(l.samples, o.sustainedSeconds),
+        ...l.summary,
+        series: l.samples,
+        correct: await check(c),
+      };
       o.print(`  decided ${sustained.decidedPerSecond}/s on average, max lag ${sustained.maxLag}, p99 ${sustained.p99} ms; correct: ${sustained.correct}`);
     }
 
     // 8. Recovery after kill -9, on the drain data.
     const recConfig = ns('rec');
     await prepare(recConfig);
-    o.print(`recovery: kill -9 a consumer mid-drain, start a fresh one${o.recoverySessionTimeoutMs ? ` (session timeout ${o.recoverySessionTimeoutMs} ms)` : ` (session timeout ${base.sessionTimeoutMs} ms, as configured)`}`);
-    const recEnv = o.recoverySessionTimeoutMs ? { ...envOf(recConfig), SESSION_TIMEOUT_MS: String(o.recoverySessionTimeoutMs), HEARTBEAT_INTERVAL_MS: String(Math.floor(o.recoverySessionTimeoutMs / 4)) } : envOf(recConfig);
-    const recovery = { sessionTimeoutMs: o.recoverySessionTimeoutMs ?? base.sessionTimeoutMs, ...(await recoveryRun(rt, recConfig, recEnv, o.requests)), correct: await check(recConfig) };
+    o.print(
+      `recovery: kill -9 a consumer mid-drain, start a fresh one${o.recoverySessionTimeoutMs ? ` (session timeout ${o.recoverySessionTimeoutMs} ms)` : ` (session timeout ${base.sessionTimeoutMs} ms, as configured)`}`,
+    );
+    const recEnv = o.recoverySessionTimeoutMs
+      ? {
+          ...envOf(recConfig),
+          SESSION_TIMEOUT_MS: String(o.recoverySessionTimeoutMs),
+          HEARTBEAT_INTERVAL_MS: String(Math.floor(o.recoverySessionTimeoutMs / 4)),
+        }
+      : envOf(recConfig);
+    const recovery = {
+      sessionTimeoutMs: o.recoverySessionTimeoutMs ?? base.sessionTimeoutMs,
+      ...(await recoveryRun(rt, recConfig, recEnv, o.requests)),
+      correct: await check(recConfig),
+    };
     o.print(`  first decision ${recovery.firstDecisionSeconds} s after the kill, drained ${recovery.drainedSeconds} s after it; correct: ${recovery.correct}`);
 
     // 9. A generic sink on the same topic: Kafka Connect with the Debezium JDBC sink, upserting the requests.
@@ -298,7 +394,16 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
         await createDatabaseIfMissing(peerConfig.mysqlUrl);
         const expectedRows = await distinctRequests(rt, peerConfig.redemptionTopic, o.requests);
         try {
-          const r = await runConnectPeer({ brokers: base.kafkaBrokers, registryUrl: base.schemaRegistryUrl, topic: peerConfig.redemptionTopic, mysqlUrl: peerConfig.mysqlUrl, expectedRows, batchSize: base.flushMaxMessages, tasks: base.flushConcurrency, timeoutMs: 300_000 });
+          const r = await runConnectPeer({
+            brokers: base.kafkaBrokers,
+            registryUrl: base.schemaRegistryUrl,
+            topic: peerConfig.redemptionTopic,
+            mysqlUrl: peerConfig.mysqlUrl,
+            expectedRows,
+            batchSize: base.flushMaxMessages,
+            tasks: base.flushConcurrency,
+            timeoutMs: 300_000,
+          });
           peer = { ...r, expectedRows, correct: r.rows === expectedRows, pipelineOverPeer: round(one.perSecond / r.perSecond) };
           o.print(`  ${r.perSecond} rows/s (${r.rows} rows in ${round(r.seconds)} s); the pipeline decided ${one.perSecond}/s: ${peer.pipelineOverPeer}x`);
         } catch (error) {
@@ -313,8 +418,37 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
     const result: BenchResult = {
       id,
       at: new Date().toISOString(),
-      machine: { hostname: hostname(), cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: process.platform, loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadavg().map((x) => round(x, 1)), services: 'Kafka 4.1.1 (KRaft, 1 node), Apicurio Registry 3.0.9, Redis, MariaDB: all on this host' },
-      settings: { requests: o.requests, coupons: o.coupons, retryShare: 0.03, refundShare: 0.02, seed: o.seed, naiveRequests: naive.messages, loadFractions: o.loadFractions, rates: o.rates, latencySeconds: o.latencySeconds, latencyWhatIf: o.latencyWhatIf, sustainedSeconds: o.sustainedSeconds, heapCapMiB: o.heapCapMiB, partitions: base.topicPartitions, flushMaxMessages: base.flushMaxMessages, flushConcurrency: base.flushConcurrency, partitionsConsumedConcurrently: base.partitionsConsumedConcurrently, fetchMaxBytes: base.fetchMaxBytes, fetchMaxWaitMs: base.fetchMaxWaitMs },
+      machine: {
+        hostname: hostname(),
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model,
+        memoryGiB: Math.round(totalmem() / 2 ** 30),
+        node: process.version,
+        platform: process.platform,
+        loadAverageAtStart: loadAtStart,
+        loadAverageAtEnd: loadavg().map((x) => round(x, 1)),
+        services: 'Kafka 4.1.1 (KRaft, 1 node), Apicurio Registry 3.0.9, Redis, MariaDB: all on this host',
+      },
+      settings: {
+        requests: o.requests,
+        coupons: o.coupons,
+        retryShare: 0.03,
+        refundShare: 0.02,
+        seed: o.seed,
+        naiveRequests: naive.messages,
+        loadFractions: o.loadFractions,
+        rates: o.rates,
+        latencySeconds: o.latencySeconds,
+        latencyWhatIf: o.latencyWhatIf,
+        sustainedSeconds: o.sustainedSeconds,
+        heapCapMiB: o.heapCapMiB,
+        partitions: base.topicPartitions,
+        flushMaxMessages: base.flushMaxMessages,
+        flushConcurrency: base.flushConcurrency,
+        partitionsConsumedConcurrently: base.partitionsConsumedConcurrently,
+        fetchMaxBytes: base.fetchMaxBytes,
+        fetchMaxWaitMs: base.fetchMaxWaitMs,
+      },
       drain,
       capped,
       naive: { requests: naive.messages, seconds: naive.seconds, perSecond: naivePerSecond, partitionsConcurrently: stops.size, correct: naiveCorrect },
@@ -333,8 +467,21 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
         cappedRssMiB: capped ? capped.peakRssMiB : null,
         cappedThroughputShare: capped ? round(capped.perSecond / one.perSecond) : null,
       },
-      cost: { peakRssMiB: one.peakRssMiB, cpuSecondsPer1000: per1000(one.cpuSeconds), mysqlStatementsPer1000: per1000(one.mysqlStatements), redisRoundTripsPer1000: per1000(one.redisRoundTrips) },
-      correct: drain.every((d) => d.correct) && (capped?.correct ?? true) && naiveCorrect && rawCorrect && latency.every((l) => l.correct) && (sustained?.correct ?? true) && recovery.correct && (peer === null || 'error' in peer || peer.correct),
+      cost: {
+        peakRssMiB: one.peakRssMiB,
+        cpuSecondsPer1000: per1000(one.cpuSeconds),
+        mysqlStatementsPer1000: per1000(one.mysqlStatements),
+        redisRoundTripsPer1000: per1000(one.redisRoundTrips),
+      },
+      correct:
+        drain.every((d) => d.correct) &&
+        (capped?.correct ?? true) &&
+        naiveCorrect &&
+        rawCorrect &&
+        latency.every((l) => l.correct) &&
+        (sustained?.correct ?? true) &&
+        recovery.correct &&
+        (peer === null || 'error' in peer || peer.correct),
     };
     mkdirSync(o.outDir, { recursive: true });
     const stamp = result.at.replace(/[:.]/g, '-');
@@ -388,7 +535,9 @@ export interface BenchResult {
   cycle: FlushCycle;
   latency: LatencyRun[];
   sustained: SustainedRun | null;
-  peer: ({ rows: number; seconds: number; perSecond: number; how: string; expectedRows: number; correct: boolean; pipelineOverPeer: number } | { error: string }) | null;
+  peer:
+    | ({ rows: number; seconds: number; perSecond: number; how: string; expectedRows: number; correct: boolean; pipelineOverPeer: number } | { error: string })
+    | null;
   recovery: { sessionTimeoutMs: number; killedAfterDecided: number; firstDecisionSeconds: number | null; drainedSeconds: number; correct: boolean };
   ratios: {
     pipelineOverNaive: number;
@@ -519,13 +668,25 @@ async function loadRun(
       if (groups[0]!.state === 'Stable') break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    const producer = await RedemptionProducer.connect(rt.kafka(), await rt.registry().codecFor<RedemptionRequested>('requested', c.redemptionTopic), c.redemptionTopic);
+    const producer = await RedemptionProducer.connect(
+      rt.kafka(),
+      await rt.registry().codecFor<RedemptionRequested>('requested', c.redemptionTopic),
+      c.redemptionTopic,
+    );
     const total = offered * seconds;
     const limiter = new RateLimiter(offered);
     const perSend = Math.max(1, Math.round(offered / 100));
     let sent = 0;
     let drained = false;
-    const sampler = sample ? sampleEverySecond(admin, c.consumerGroup, c.redemptionTopic, () => sent, () => drained) : Promise.resolve([]);
+    const sampler = sample
+      ? sampleEverySecond(
+          admin,
+          c.consumerGroup,
+          c.redemptionTopic,
+          () => sent,
+          () => drained,
+        )
+      : Promise.resolve([]);
     const started = Date.now();
     let batch: RedemptionRequested[] = [];
     for (const r of simulation(total, seed)) {
@@ -566,7 +727,12 @@ async function loadRun(
  * kill: the first offsets the fresh consumer commits (its first decisions, which wait for the group to
  * give up on the dead member: the session timeout), and the end of the drain.
  */
-async function recoveryRun(rt: Runtime, c: Config, env: Record<string, string>, total: number): Promise<{ killedAfterDecided: number; firstDecisionSeconds: number | null; drainedSeconds: number }> {
+async function recoveryRun(
+  rt: Runtime,
+  c: Config,
+  env: Record<string, string>,
+  total: number,
+): Promise<{ killedAfterDecided: number; firstDecisionSeconds: number | null; drainedSeconds: number }> {
   const start = () => {
     const child = spawn(process.execPath, [BIN, 'consume', '--exit-when-idle', '3'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr.resume();

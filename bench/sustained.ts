@@ -1,4 +1,5 @@
 import type { Admin } from 'kafkajs';
+
 import { groupProgress } from '../lib/kafka.js';
 
 /** One second of a sustained run: what was offered, what the group decided (committed), and the lag. */
@@ -37,7 +38,10 @@ export async function sampleEverySecond(admin: Admin, groupId: string, topic: st
  * offered and decided rates; the largest lag; the lag when production stopped; and the seconds the drain
  * took after it.
  */
-export function summariseSustained(samples: readonly SustainedSample[], productionSeconds: number): { offeredPerSecond: number; decidedPerSecond: number; maxLag: number; lagAtEndOfProduction: number } {
+export function summariseSustained(
+  samples: readonly SustainedSample[],
+  productionSeconds: number,
+): { offeredPerSecond: number; decidedPerSecond: number; maxLag: number; lagAtEndOfProduction: number } {
   const during = samples.filter((s) => s.second <= productionSeconds);
   const n = Math.max(1, during.length);
   return {

@@ -10,13 +10,15 @@ import { decodeBatch } from './decode.js';
 import type { DecisionCache } from './decision-cache.js';
 import type { DecisionPublisher } from './decision-publisher.js';
 import type { FlushResult, LedgerStore } from './ledger-store.js';
-import { auditRecordOf, decisionKey, duplicateRecordOf, isSameMessage, type SourcedRequest } from './types.js';
+import { decisionKey, priorState, type SourcedRequest } from './types.js';
 
 /** Consecutive messages of one partition. */
 export interface PartitionChunk {
   topic: string;
   partition: number;
   messages: readonly KafkaMessage[];
+  /** The topic's partition count, when known: each request's partition is checked against its key. */
+  partitionCount?: number;
 }
 
 export interface BatchProcessorDeps {
@@ -58,7 +60,7 @@ export class BatchProcessor {
     const { deps } = this;
     // Every log line of this flush carries its batch id, next to the consumer id.
     const log = deps.logger.child({ batchId: `${deps.consumerId}#${++this.flushes}` });
-    const decoded = await this.retrying(log, 'decode', () => Promise.all(parts.map((c) => decodeBatch(c.messages, c.topic, c.partition, deps.decoder, deps.maxMessageBytes))));
+    const decoded = await this.retrying(log, 'decode', () => Promise.all(parts.map((c) => decodeBatch(c.messages, c.topic, c.partition, deps.decoder, deps.maxMessageBytes, c.partitionCount))));
     const requests = decoded.flatMap((d) => d.requests);
     const deadLetters = decoded.flatMap((d) => d.deadLetters);
 
@@ -72,13 +74,13 @@ export class BatchProcessor {
     const flushSlots: number[] = [];
     const decidedAt = Date.now();
     requests.forEach((source, i) => {
-      const known = cached.get(decisionKey(source.request.coupon_code, source.request.request_id));
-      if (!known) {
+      const before = priorState(cached.get(decisionKey(source.request.coupon_code, source.request.request_id)), source, decidedAt, deps.consumerId);
+      if (before.kind === 'new') {
         toFlush.push(source);
         flushSlots.push(i);
       } else {
-        reemitted[i] = isSameMessage(known, source);
-        records[i] = reemitted[i] ? auditRecordOf(known) : duplicateRecordOf(source, decidedAt, deps.consumerId);
+        reemitted[i] = before.kind === 'redelivered';
+        records[i] = before.record;
       }
     });
 
@@ -127,7 +129,11 @@ export class BatchProcessor {
     const { deps } = this;
     try {
       const flushed = await this.retrying(log, 'flush', () =>
-        deps.store.flush(requests, deps.consumerId, Date.now(), () => deps.faults.at('crash-before-db-commit'), deps.dryRun),
+        deps.store.flush(requests, {
+          consumerId: deps.consumerId,
+          decidedAt: Date.now(),
+          mode: deps.dryRun ? { kind: 'dry-run' } : { kind: 'commit', beforeCommit: () => deps.faults.at('crash-before-db-commit') },
+        }),
       );
       return { ...flushed, refused: [] };
     } catch (error) {

@@ -4,6 +4,7 @@ import type { Decoder } from '../schemas/registry.js';
 import { requestProblems } from '../schemas/request-validation.js';
 import type { RedemptionRequested } from '../schemas/types.js';
 import type { SourcedRequest } from './types.js';
+import { assertPlacement } from './partition-contract.js';
 
 /** A message the pipeline will never be able to process, and why. */
 export interface DeadLetter {
@@ -30,12 +31,15 @@ export async function decodeBatch(
   partition: number,
   decoder: Decoder<RedemptionRequested>,
   maxMessageBytes: number,
+  /** The topic's partition count, to check that each request sits where its key hashes (partition-contract.ts). */
+  partitionCount?: number,
 ): Promise<DecodedBatch> {
   const requests: SourcedRequest[] = [];
   const deadLetters: DeadLetter[] = [];
   for (const message of messages) {
     try {
       const request = await decodeOne(message, decoder, maxMessageBytes);
+      assertPlacement(message, request.source, partition, partitionCount);
       requests.push({ request, topic, partition, offset: Number(message.offset) });
     } catch (error) {
       if (!(error instanceof UnprocessableMessageError)) throw error;

@@ -1,252 +1,96 @@
-import type { Knex } from 'knex';
-import type { RedemptionDecided, RejectReason } from '../schemas/types.js';
-import { CouponLedger, type RedemptionRow } from './coupon-ledger.js';
-import { decide, remainingQuota } from './rules.js';
-import { auditRecordOf, decisionKey, duplicateRecordOf, isSameMessage, type SourcedRequest, type StoredDecision } from './types.js';
-
-export interface FlushResult {
-  /** One audit record per input request, in input order. */
-  records: RedemptionDecided[];
-  /** Per record: true when it repeats a decision already stored for the same message (a redelivery). */
-  reemitted: boolean[];
-  /** Decisions this flush made and committed: the ones to cache in Redis. */
-  committed: StoredDecision[];
-  statements: number;
-}
-
-interface CouponRow {
-  code: string;
-  campaign_id: string;
-  quota: number;
-  redeemed_count: number;
-  per_user_limit: number;
-  valid_from: Date;
-  valid_until: Date;
-  updated_at: Date;
-}
-
-interface DecisionRow {
-  coupon_code: string;
-  request_id: string;
-  op: 'REDEEM' | 'REVERSE';
-  decision: 'APPLIED' | 'REJECTED';
-  reason: string | null;
-  remaining_quota: number | string | null;
-  source_topic: string;
-  source_partition: number;
-  source_offset: number | string;
-  decided_at: Date;
-  consumer_id: string;
-}
-
-interface RedemptionDbRow {
-  coupon_code: string;
-  request_id: string;
-  user_id: string;
-  order_id: string;
-  amount_cents: number | string;
-  currency: string;
-  status: 'REDEEMED' | 'REVERSED';
-  created_at: Date;
-  reversed_at: Date | null;
-  reversed_by_request_id: string | null;
-}
-
-/** Thrown inside a dry-run transaction so that knex rolls it back. */
-const DRY_RUN_ROLLBACK = new Error('dry run: rolled back');
-
 /**
- * The MySQL side of a flush: in one READ COMMITTED transaction it locks the batch's coupons, reads what
- * the rules need (prior decisions, per-user counts, redemptions being reversed), decides every request
- * in order, and writes all effects as multi-row INSERT ... ON DUPLICATE KEY UPDATE statements. The
- * statement count depends on the batch's shape, never on its size.
+ * The MySQL side of a flush, as load → decide → write in one READ COMMITTED transaction: lock the
+ * batch's coupons and read what the rules need (sql/statements.ts), decide every request in order
+ * (decide-batch.ts, pure), write all effects as multi-row INSERT ... ON DUPLICATE KEY UPDATE statements.
  *
  * The coupons' row locks serialise flushes that touch the same coupon, so a member that lost its
  * partitions but is still flushing cannot interleave with the new owner; and the decisions table's
  * primary key refuses a second decision for a request even then (the flush fails and is retried, and
  * the retry sees the first decision).
  */
+import type { Knex } from 'knex';
+import type { RedemptionDecided } from '../schemas/types.js';
+import { decideBatch, type BatchDecisions, type LoadedState } from './decide-batch.js';
+import { countUserRedemptions, insertDecisions, lockCoupons, selectPriorDecisions, selectRedemptions, updateCouponCounts, upsertRedemptions } from './sql/statements.js';
+import type { SourcedRequest, StoredDecision } from './types.js';
+
+export interface FlushResult {
+  /** One audit record per input request, in input order. */
+  records: RedemptionDecided[];
+  /** Per record: true when it repeats a decision already stored for the same message (a redelivery). */
+  reemitted: boolean[];
+  /** Decisions this flush made and committed (none in a dry run): the ones to cache in Redis. */
+  committed: StoredDecision[];
+  statements: number;
+}
+
+/**
+ * How a flush ends: `commit` (after `beforeCommit`, the fault-injection point just before the commit)
+ * or `dry-run`, which decides and writes everything as usual, then rolls back: the result says what
+ * would change, and nothing does.
+ */
+export type FlushMode = { kind: 'commit'; beforeCommit?(): void } | { kind: 'dry-run' };
+
+export interface FlushOptions {
+  consumerId: string;
+  /** The decision time recorded on every decision (epoch millis). */
+  decidedAt: number;
+  mode: FlushMode;
+}
+
 export class LedgerStore {
   constructor(private readonly knex: Knex) {}
 
-  /**
-   * Decides and writes a chunk. With `dryRun` everything is decided and written inside the transaction
-   * as usual, then rolled back: the result says what would change, and nothing does.
-   */
-  async flush(requests: readonly SourcedRequest[], consumerId: string, decidedAt: number, beforeCommit: () => void = () => {}, dryRun = false): Promise<FlushResult> {
-    let rolledBack: FlushResult | undefined;
-    const result = await this.knex.transaction(
-      async (trx) => {
-        let statements = 0;
-        const run = <T>(query: Knex.QueryBuilder | Knex.Raw): Promise<T> => {
-          statements += 1;
-          return query as unknown as Promise<T>;
-        };
-        const codes = [...new Set(requests.map((r) => r.request.coupon_code))].sort();
-        const requestIds = [...new Set(requests.map((r) => r.request.request_id))];
-
-        const coupons = await run<CouponRow[]>(trx('coupons').whereIn('code', codes).orderBy('code').forUpdate());
-        const couponRows = new Map(coupons.map((c) => [c.code, c]));
-        const ledgers = new Map<string, CouponLedger>();
-        for (const code of codes) {
-          const row = couponRows.get(code);
-          const terms = row
-            ? { quota: row.quota, perUserLimit: row.per_user_limit, validFrom: row.valid_from.getTime(), validUntil: row.valid_until.getTime() }
-            : null;
-          ledgers.set(code, new CouponLedger(code, terms, row?.redeemed_count ?? 0));
-        }
-
-        const prior = new Map<string, StoredDecision>();
-        const priorRows = await run<DecisionRow[]>(trx('decisions').whereIn('coupon_code', codes).whereIn('request_id', requestIds));
-        for (const row of priorRows) {
-          const stored = storedDecisionOf(row);
-          prior.set(decisionKey(stored.couponCode, stored.requestId), stored);
-          ledgers.get(stored.couponCode)?.knowDecided(stored.requestId);
-        }
-
-        const redeemers = [...new Set(requests.filter((r) => r.request.op === 'REDEEM' && couponRows.has(r.request.coupon_code)).map((r) => r.request.user_id))];
-        if (redeemers.length > 0) {
-          const counts = await run<{ coupon_code: string; user_id: string; n: number | string }[]>(
-            trx('redemptions')
-              .select('coupon_code', 'user_id')
-              .count({ n: '*' })
-              .whereIn('coupon_code', codes)
-              .whereIn('user_id', redeemers)
-              .where('status', 'REDEEMED')
-              .groupBy('coupon_code', 'user_id'),
-          );
-          for (const c of counts) ledgers.get(c.coupon_code)?.knowUserCount(c.user_id, Number(c.n));
-        }
-
-        const targets = [...new Set(requests.flatMap((r) => (r.request.op === 'REVERSE' && r.request.reverses_request_id ? [r.request.reverses_request_id] : [])))];
-        if (targets.length > 0) {
-          const rows = await run<RedemptionDbRow[]>(trx('redemptions').whereIn('coupon_code', codes).whereIn('request_id', targets));
-          for (const row of rows) ledgers.get(row.coupon_code)?.knowRedemption(redemptionRowOf(row));
-        }
-
-        const records: RedemptionDecided[] = [];
-        const reemitted: boolean[] = [];
-        const committed: StoredDecision[] = [];
-        for (const source of requests) {
-          const { request } = source;
-          const ledger = ledgers.get(request.coupon_code)!;
-          const earlier = prior.get(decisionKey(request.coupon_code, request.request_id));
-          if (earlier && isSameMessage(earlier, source)) {
-            records.push(auditRecordOf(earlier));
-            reemitted.push(true);
-            continue;
-          }
-          const outcome = decide(ledger, request);
-          reemitted.push(false);
-          if (outcome.decision === 'DUPLICATE') {
-            records.push(duplicateRecordOf(source, decidedAt, consumerId));
-            continue;
-          }
-          if (outcome.decision === 'APPLIED') ledger.apply(outcome.effect);
-          ledger.markDecided(request.request_id);
-          const stored: StoredDecision = {
-            couponCode: request.coupon_code,
-            requestId: request.request_id,
-            op: request.op,
-            decision: outcome.decision,
-            reason: outcome.decision === 'REJECTED' ? outcome.reason : null,
-            remainingQuota: remainingQuota(ledger),
-            sourceTopic: source.topic,
-            sourcePartition: source.partition,
-            sourceOffset: source.offset,
-            decidedAt,
-            consumerId,
-          };
-          committed.push(stored);
-          records.push(auditRecordOf(stored));
-        }
-
-        if (committed.length > 0) await run(trx('decisions').insert(committed.map(decisionRowOf)));
-        const redemptionRows = [...ledgers.values()].flatMap((l) => l.changedRedemptions()).map(redemptionDbRowOf);
-        if (redemptionRows.length > 0) {
-          await run(trx('redemptions').insert(redemptionRows).onConflict(['coupon_code', 'request_id']).merge(['status', 'reversed_at', 'reversed_by_request_id']));
-        }
-        const couponUpdates = [...ledgers.values()]
-          .filter((l) => l.countChanged)
-          .map((l) => ({ ...couponRows.get(l.code)!, redeemed_count: l.redeemedCount, updated_at: new Date(decidedAt) }));
-        if (couponUpdates.length > 0) {
-          await run(trx('coupons').insert(couponUpdates).onConflict('code').merge(['redeemed_count', 'updated_at']));
-        }
-        const flushed = { records, reemitted, committed, statements: statements + 2 };
-        if (dryRun) {
-          rolledBack = flushed;
-          throw DRY_RUN_ROLLBACK;
-        }
-        beforeCommit();
-        return flushed;
-      },
-      { isolationLevel: 'read committed' },
-    ).catch((error: unknown) => {
-      if (error === DRY_RUN_ROLLBACK && rolledBack) return rolledBack;
+  async flush(requests: readonly SourcedRequest[], options: FlushOptions): Promise<FlushResult> {
+    const trx = await this.knex.transaction({ isolationLevel: 'read committed' });
+    try {
+      const { state, statements: reads } = await load(trx, requests);
+      const decided = decideBatch(requests, state, options);
+      const writes = await write(trx, decided);
+      if (options.mode.kind === 'dry-run') {
+        await trx.rollback();
+        return { records: decided.records, reemitted: decided.reemitted, committed: [], statements: reads + writes + 2 };
+      }
+      options.mode.beforeCommit?.();
+      await trx.commit();
+      return { records: decided.records, reemitted: decided.reemitted, committed: decided.committed, statements: reads + writes + 2 };
+    } catch (error) {
+      if (!trx.isCompleted()) await trx.rollback().catch(() => {});
       throw error;
-    });
-    return result;
+    }
   }
 }
 
-function storedDecisionOf(row: DecisionRow): StoredDecision {
-  return {
-    couponCode: row.coupon_code,
-    requestId: row.request_id,
-    op: row.op,
-    decision: row.decision,
-    reason: row.reason as RejectReason | null,
-    remainingQuota: row.remaining_quota === null ? null : Number(row.remaining_quota),
-    sourceTopic: row.source_topic,
-    sourcePartition: row.source_partition,
-    sourceOffset: Number(row.source_offset),
-    decidedAt: row.decided_at.getTime(),
-    consumerId: row.consumer_id,
-  };
+/** Locks the batch's coupons and reads what the rules need about them. */
+async function load(trx: Knex.Transaction, requests: readonly SourcedRequest[]): Promise<{ state: LoadedState; statements: number }> {
+  const codes = [...new Set(requests.map((r) => r.request.coupon_code))].sort();
+  const requestIds = [...new Set(requests.map((r) => r.request.request_id))];
+  const coupons = await lockCoupons(trx, codes);
+  const prior = await selectPriorDecisions(trx, codes, requestIds);
+  const existing = new Set(coupons.map((c) => c.code));
+  const redeemers = [...new Set(requests.filter((r) => r.request.op === 'REDEEM' && existing.has(r.request.coupon_code)).map((r) => r.request.user_id))];
+  const targets = [...new Set(requests.flatMap((r) => (r.request.op === 'REVERSE' && r.request.reverses_request_id ? [r.request.reverses_request_id] : [])))];
+  // Statements a batch does not need are not sent: no redeemers, no user counts; no refunds, no lookup.
+  const userCounts = redeemers.length > 0 ? await countUserRedemptions(trx, codes, redeemers) : [];
+  const redemptions = targets.length > 0 ? await selectRedemptions(trx, codes, targets) : [];
+  const statements = 2 + (redeemers.length > 0 ? 1 : 0) + (targets.length > 0 ? 1 : 0);
+  return { state: { coupons, prior, userCounts, redemptions }, statements };
 }
 
-function decisionRowOf(d: StoredDecision): DecisionRow {
-  return {
-    coupon_code: d.couponCode,
-    request_id: d.requestId,
-    op: d.op,
-    decision: d.decision,
-    reason: d.reason,
-    remaining_quota: d.remainingQuota,
-    source_topic: d.sourceTopic,
-    source_partition: d.sourcePartition,
-    source_offset: d.sourceOffset,
-    decided_at: new Date(d.decidedAt),
-    consumer_id: d.consumerId,
-  };
-}
-
-function redemptionRowOf(row: RedemptionDbRow): RedemptionRow {
-  return {
-    couponCode: row.coupon_code,
-    requestId: row.request_id,
-    userId: row.user_id,
-    orderId: row.order_id,
-    amountCents: Number(row.amount_cents),
-    currency: row.currency,
-    status: row.status,
-    createdAt: row.created_at,
-    reversedAt: row.reversed_at,
-    reversedByRequestId: row.reversed_by_request_id,
-  };
-}
-
-function redemptionDbRowOf(row: RedemptionRow): RedemptionDbRow {
-  return {
-    coupon_code: row.couponCode,
-    request_id: row.requestId,
-    user_id: row.userId,
-    order_id: row.orderId,
-    amount_cents: row.amountCents,
-    currency: row.currency,
-    status: row.status,
-    created_at: row.createdAt,
-    reversed_at: row.reversedAt,
-    reversed_by_request_id: row.reversedByRequestId,
-  };
+/** Writes the batch's decisions and effects; returns the statements sent. */
+async function write(trx: Knex.Transaction, decided: BatchDecisions): Promise<number> {
+  let statements = 0;
+  if (decided.committed.length > 0) {
+    await insertDecisions(trx, decided.committed);
+    statements += 1;
+  }
+  if (decided.redemptions.length > 0) {
+    await upsertRedemptions(trx, decided.redemptions);
+    statements += 1;
+  }
+  if (decided.coupons.length > 0) {
+    await updateCouponCounts(trx, decided.coupons);
+    statements += 1;
+  }
+  return statements;
 }

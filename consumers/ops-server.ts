@@ -11,8 +11,10 @@ export interface OpsProbe {
 /**
  * The consumer's operations endpoint: Prometheus metrics on /metrics, liveness on /healthz (the event
  * loop answers) and readiness on /readyz. Port 0 takes a free port, for several consumers on one host.
+ * It has no authentication and tells whoever asks about the pipeline's traffic, so it listens on the
+ * loopback interface unless METRICS_HOST widens it.
  */
-export async function startOpsServer(port: number, probe: OpsProbe): Promise<{ server: Server; port: number }> {
+export async function startOpsServer(port: number, probe: OpsProbe, host = '127.0.0.1'): Promise<{ server: Server; port: number; host: string }> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics') {
@@ -36,9 +38,10 @@ export async function startOpsServer(port: number, probe: OpsProbe): Promise<{ s
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new Error(error.code === 'EADDRINUSE' ? `METRICS_PORT: port ${port} is already in use (set another, or 0 for any free port)` : error.message, { cause: error })),
+      reject(new Error(error.code === 'EADDRINUSE' ? `METRICS_PORT: port ${port} is already in use (set another, or 0 for any free port)` : `METRICS_HOST/METRICS_PORT: cannot listen on ${host}:${port}: ${error.message}`, { cause: error })),
     );
-    server.listen(port, '0.0.0.0', () => resolve());
+    server.listen(port, host, () => resolve());
   });
-  return { server, port: (server.address() as AddressInfo).port };
+  const address = server.address() as AddressInfo;
+  return { server, port: address.port, host: address.address };
 }

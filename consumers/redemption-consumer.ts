@@ -63,6 +63,8 @@ export class RedemptionConsumer {
   private lastActivity = Date.now();
   private owned: Ownership = new Map();
   private opsServer: Server | null = null;
+  /** Partitions of the requests topic, from its metadata: the partition contract is checked against it. */
+  private partitionCount: number | undefined;
   /** The port /metrics, /healthz and /readyz are served on, once started. */
   opsPort: number | null = null;
 
@@ -119,13 +121,17 @@ export class RedemptionConsumer {
       pollIntervalMs: Math.min(5000, Math.max(500, (config.stallThresholdSeconds * 1000) / 4)),
     });
     await this.watch.start();
-    const ops = await startOpsServer(config.metricsPort, {
-      registry: this.stats.registry,
-      ready: () => this.joined && !this.stopping && this.owned.size > 0 && !this.watch!.stalled(),
-    });
+    const ops = await startOpsServer(
+      config.metricsPort,
+      {
+        registry: this.stats.registry,
+        ready: () => this.joined && !this.stopping && this.owned.size > 0 && !this.watch!.stalled(),
+      },
+      config.metricsHost,
+    );
     this.opsServer = ops.server;
     this.opsPort = ops.port;
-    logger.info({ port: ops.port }, 'serving /metrics, /healthz and /readyz');
+    logger.info({ host: ops.host, port: ops.port }, 'serving /metrics, /healthz and /readyz');
     // Requests are only read (any registered writer schema, resolved into ours); audit records are written.
     const requestDecoder = deps.registry.decoderFor<RedemptionRequested>('requested');
     const decidedCodec = await deps.registry.codecFor<RedemptionDecided>('decided', config.auditTopic);
@@ -169,7 +175,13 @@ export class RedemptionConsumer {
       },
     });
     this.consumer = consumer;
+    this.partitionCount = await requestsPartitionCount(deps.kafka, config.redemptionTopic);
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
+      // Partitions added to the topic cause a rejoin: take the new count (see partition-contract.ts).
+      requestsPartitionCount(deps.kafka, config.redemptionTopic).then(
+        (count) => (this.partitionCount = count),
+        (error: unknown) => logger.warn({ err: error }, 'could not refresh the partition count of the requests topic; keeping the last one'),
+      );
       if (this.joined) this.stats.recordRebalance();
       this.joined = true;
       this.lastActivity = Date.now();
@@ -227,7 +239,7 @@ export class RedemptionConsumer {
         await this.limiter.wait(this.stats.messages);
         const startedAt = Date.now();
         this.stats.firstMessageAt ??= startedAt;
-        await coalescer.submit({ topic: batch.topic, partition: batch.partition, messages: chunk });
+        await coalescer.submit({ topic: batch.topic, partition: batch.partition, messages: chunk, partitionCount: this.partitionCount });
         const last = chunk[chunk.length - 1]!.offset;
         resolveOffset(last);
         this.stats.lastMessageAt = Date.now();
@@ -283,6 +295,17 @@ export class RedemptionConsumer {
     await this.publisher?.disconnect();
     await this.watch?.stop();
     await new Promise<void>((resolve) => (this.opsServer ? this.opsServer.close(() => resolve()) : resolve()));
+  }
+}
+
+async function requestsPartitionCount(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [metadata] = (await admin.fetchTopicMetadata({ topics: [topic] })).topics;
+    return metadata!.partitions.length;
+  } finally {
+    await admin.disconnect();
   }
 }
 

@@ -36,6 +36,18 @@ export function isSameMessage(stored: StoredDecision, source: SourcedRequest): b
   return stored.sourceTopic === source.topic && stored.sourcePartition === source.partition && stored.sourceOffset === source.offset;
 }
 
+/**
+ * What a message is, given the decision already stored for its (coupon, request), if any: `new` (no
+ * decision yet: the rules decide it), `redelivered` (the decision was made for this very message: its
+ * audit record is re-emitted unchanged) or `duplicate` (another message, an upstream retry, was decided).
+ */
+export type PriorState = { kind: 'new' } | { kind: 'redelivered'; record: RedemptionDecided } | { kind: 'duplicate'; record: RedemptionDecided };
+
+export function priorState(stored: StoredDecision | undefined, source: SourcedRequest, decidedAt: number, consumerId: string): PriorState {
+  if (!stored) return { kind: 'new' };
+  return isSameMessage(stored, source) ? { kind: 'redelivered', record: auditRecordOf(stored) } : { kind: 'duplicate', record: duplicateRecordOf(source, decidedAt, consumerId) };
+}
+
 export function auditRecordOf(stored: StoredDecision): RedemptionDecided {
   return {
     request_id: stored.requestId,

@@ -1,8 +1,8 @@
 /**
  * An analyst's consumer of the audit stream: net redemptions per campaign, printed every minute.
  *
- *   npx tsx examples/campaign-redemptions.ts            # follow the stream, a line per minute
- *   npx tsx examples/campaign-redemptions.ts --once     # read what is there, print totals, exit
+ *   npx --no-install tsx examples/campaign-redemptions.ts            # follow the stream, a line per minute
+ *   npx --no-install tsx examples/campaign-redemptions.ts --once     # read what is there, print totals, exit
  *
  * It reads under its own consumer group (ANALYST_GROUP, default analyst-campaign-redemptions), so it
  * never disturbs the pipeline, and maps coupon → campaign from the coupons table. The audit stream is
@@ -11,19 +11,22 @@
  */
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel } from 'kafkajs';
-import knexFactory from 'knex';
+import { loadConfig } from '../lib/config.js';
+import { kafkaSecurity, mysqlTls, registryConnection } from '../lib/connections.js';
+import { createKnex, useMysqlTls } from '../lib/mysql.js';
 
 const env = (name: string, fallback: string) => process.env[name] ?? fallback;
 const once = process.argv.includes('--once');
-const mysqlUrl = new URL(env('MYSQL_URL', 'mysql://root@127.0.0.1:3306/redemptions'));
-const topic = env('AUDIT_TOPIC', 'redemption.decided');
+// The pipeline's own settings (KAFKA_BROKERS, SCHEMA_REGISTRY_URL, MYSQL_URL, AUDIT_TOPIC and the
+// TLS/SASL/basic-auth ones), validated the same way, so the example also works against a secured cluster.
+const config = loadConfig();
+const topic = config.auditTopic;
 
-const kafka = new Kafka({ brokers: env('KAFKA_BROKERS', '127.0.0.1:9092').split(','), clientId: 'analyst-example', logLevel: logLevel.WARN });
-const registry = new SchemaRegistry({ host: env('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:8081/apis/ccompat/v7') });
-const db = knexFactory({
-  client: 'mysql2',
-  connection: { host: mysqlUrl.hostname, port: Number(mysqlUrl.port || 3306), user: mysqlUrl.username || 'root', password: mysqlUrl.password, database: mysqlUrl.pathname.slice(1) },
-});
+const kafka = new Kafka({ brokers: config.kafkaBrokers, clientId: 'analyst-example', logLevel: logLevel.WARN, ...kafkaSecurity(config) });
+const { auth, agent } = registryConnection(config);
+const registry = new SchemaRegistry({ host: config.schemaRegistryUrl, ...(auth ? { auth } : {}), ...(agent ? { agent } : {}) });
+useMysqlTls(mysqlTls(config));
+const db = createKnex(config.mysqlUrl, { min: 0, max: 2 });
 
 interface Decided {
   coupon_code: string;

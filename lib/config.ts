@@ -1,16 +1,20 @@
 import { ConfigError, type SettingProblem } from './errors.js';
 import { parseFaultPlan } from './faults.js';
+import { readFileSync, statSync } from 'node:fs';
+import { REDACTED, redactUrl, rememberSecret, rememberSecretsFromEnv } from './secrets.js';
 
 /**
  * Every setting the pipeline reads, declared once: its environment variable, default, why that default,
  * and how a value is checked. The README's configuration table is printed from this list
- * (`npx redeem config --markdown`), so the two cannot drift apart.
+ * (`npm run redeem -- config --markdown`), so the two cannot drift apart.
  */
 interface SettingSpec<T> {
   env: string;
   default: string;
   doc: string;
   parse(raw: string): T;
+  /** How `redeem config` shows the value, when it may carry a secret (a URL's password, a password). */
+  show?(value: T): unknown;
 }
 
 const wholeNumber = (min = 1, max = Number.MAX_SAFE_INTEGER) => (raw: string): number => {
@@ -25,7 +29,7 @@ const url = (protocols: readonly string[]) => (raw: string): string => {
   try {
     parsed = new URL(raw);
   } catch {
-    throw new Error(`must be a URL (${protocols.join(' or ')}), got "${raw}"`);
+    throw new Error(`must be a URL (${protocols.join(' or ')}), got "${redactUrl(raw)}"`);
   }
   if (!protocols.includes(parsed.protocol.replace(/:$/, ''))) {
     throw new Error(`must use ${protocols.join(' or ')}, got "${parsed.protocol}"`);
@@ -54,9 +58,79 @@ const mysqlUrl = (raw: string): string => {
   return raw;
 };
 
+/** An IPv4 or IPv6 literal or a host name to listen on; never empty (Node would take that as every interface). */
+const listenHost = (raw: string): string => {
+  const host = raw.trim();
+  if (!/^(?:[A-Za-z0-9.-]{1,253}|\[?[0-9A-Fa-f:.]{2,45}\]?)$/.test(host)) throw new Error(`must be an IP address or host name to listen on, e.g. 127.0.0.1 or 0.0.0.0, got "${raw}"`);
+  return host.replace(/^\[(.*)\]$/, '$1');
+};
+
 const level = (raw: string): string => {
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
   if (!levels.includes(raw)) throw new Error(`must be one of ${levels.join(', ')}, got "${raw}"`);
+  return raw;
+};
+
+/** For `show` of a setting that is a secret as a whole: whether it is set, never its value. */
+export const showSecret = (value: unknown): string => (value === undefined || value === null || value === '' ? '' : REDACTED);
+
+/** An optional choice among fixed values (case-insensitive); '' when unset. */
+const optionalChoice = <T extends string>(allowed: readonly T[]) => (raw: string): T | '' => {
+  const value = raw.trim().toLowerCase();
+  if (value === '') return '';
+  if (!allowed.includes(value as T)) throw new Error(`must be one of ${allowed.join(', ')} (or empty for none), got "${raw}"`);
+  return value as T;
+};
+
+const flag = (raw: string): boolean => {
+  const value = raw.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(value)) return true;
+  if (['false', '0', 'no', 'off', ''].includes(value)) return false;
+  throw new Error(`must be true or false, got "${raw}"`);
+};
+
+const optionalText = (raw: string): string => raw;
+
+/** A secret given inline: remembered so that no output ever shows it. */
+const secretText = (raw: string): string => {
+  rememberSecret(raw);
+  return raw;
+};
+
+/**
+ * A file the process must be able to read: checked now, so that a typo stops the start with the
+ * setting's name instead of failing the first connection minutes later. '' when unset.
+ */
+const readableFile = (raw: string): string => {
+  if (raw === '') return '';
+  let text: Buffer;
+  try {
+    if (!statSync(raw).isFile()) throw new Error('not a regular file');
+    text = readFileSync(raw);
+  } catch (error) {
+    throw new Error(`cannot read "${raw}": ${(error as Error).message.replace(/^[A-Z]+: /, '')}`);
+  }
+  if (text.length === 0) throw new Error(`"${raw}" is empty`);
+  return raw;
+};
+
+/** A file holding a secret (a password file): readable, and its contents never shown. */
+const secretFile = (raw: string): string => {
+  const path = readableFile(raw);
+  if (path !== '') rememberSecret(readSecretFile(path));
+  return path;
+};
+
+/** The secret in a password file: its contents without the final line break an editor adds. */
+export function readSecretFile(path: string): string {
+  return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+}
+
+/** A MySQL URL for administration (migrate): any database path, or none. */
+const mysqlAdminUrl = (raw: string): string => (raw === '' ? '' : url(['mysql'])(raw));
+
+const mysqlHost = (raw: string): string => {
+  if (!/^[A-Za-z0-9.%_:-]{1,255}$/.test(raw)) throw new Error(`must be a MySQL account host such as %, localhost or 10.0.0.%, got "${raw}"`);
   return raw;
 };
 
@@ -67,13 +141,15 @@ export const SETTINGS = {
     default: 'http://127.0.0.1:8081/apis/ccompat/v7',
     doc: 'Confluent-compatible schema registry (Apicurio serves it under /apis/ccompat/v7).',
     parse: url(['http', 'https']),
+    show: redactUrl,
   },
-  redisUrl: { env: 'REDIS_URL', default: 'redis://127.0.0.1:6379', doc: 'Redis holding the dedupe fast path.', parse: url(['redis', 'rediss']) },
+  redisUrl: { env: 'REDIS_URL', default: 'redis://127.0.0.1:6379', doc: 'Redis holding the dedupe fast path.', parse: url(['redis', 'rediss']), show: redactUrl },
   mysqlUrl: {
     env: 'MYSQL_URL',
     default: 'mysql://root@127.0.0.1:3306/redemptions',
     doc: 'MySQL/MariaDB, the source of truth; the path names the database (created by `redeem migrate`).',
     parse: mysqlUrl,
+    show: redactUrl,
   },
   redemptionTopic: { env: 'REDEMPTION_TOPIC', default: 'redemption.requested', doc: 'Topic of RedemptionRequested events; dead letters go to `<topic>.dlq`.', parse: name },
   auditTopic: { env: 'AUDIT_TOPIC', default: 'redemption.decided', doc: 'Topic of RedemptionDecided audit records.', parse: name },
@@ -149,6 +225,54 @@ export const SETTINGS = {
     doc: 'A consumer whose partitions have lag and that has committed no flush for this long reports itself stalled: /readyz answers 503 and the log says why. Well above a slow flush and its retries, well below what a checkout notices.',
     parse: wholeNumber(1, 86400),
   },
+  metricsHost: {
+    env: 'METRICS_HOST',
+    default: '127.0.0.1',
+    doc: 'Address the consumer\'s /metrics, /healthz and /readyz listen on: loopback only by default, since they are unauthenticated; `0.0.0.0` (or an interface\'s address) lets a scraper on another host in.',
+    parse: listenHost,
+  },
+  kafkaSsl: {
+    env: 'KAFKA_SSL',
+    default: 'false',
+    doc: 'Connect to the brokers over TLS (certificates verified against the system CAs, or `KAFKA_SSL_CA_FILE`).',
+    parse: flag,
+  },
+  kafkaSslCaFile: { env: 'KAFKA_SSL_CA_FILE', default: '', doc: 'PEM file of the CA(s) that sign the brokers\' certificates; needs `KAFKA_SSL=true`.', parse: readableFile },
+  kafkaSslCertFile: { env: 'KAFKA_SSL_CERT_FILE', default: '', doc: 'PEM client certificate, for brokers that require TLS client authentication; with `KAFKA_SSL_KEY_FILE`.', parse: readableFile },
+  kafkaSslKeyFile: { env: 'KAFKA_SSL_KEY_FILE', default: '', doc: 'PEM private key of `KAFKA_SSL_CERT_FILE`.', parse: secretFile },
+  kafkaSaslMechanism: {
+    env: 'KAFKA_SASL_MECHANISM',
+    default: '',
+    doc: 'SASL mechanism for the brokers: `scram-sha-512`, `scram-sha-256` or `plain` (send `plain` only over `KAFKA_SSL=true`); empty for none.',
+    parse: optionalChoice(['plain', 'scram-sha-256', 'scram-sha-512'] as const),
+  },
+  kafkaSaslUsername: { env: 'KAFKA_SASL_USERNAME', default: '', doc: 'SASL user name.', parse: optionalText },
+  kafkaSaslPassword: { env: 'KAFKA_SASL_PASSWORD', default: '', doc: 'SASL password (never printed); or use `KAFKA_SASL_PASSWORD_FILE`.', parse: secretText, show: showSecret },
+  kafkaSaslPasswordFile: { env: 'KAFKA_SASL_PASSWORD_FILE', default: '', doc: 'File holding the SASL password (one line), e.g. a mounted secret.', parse: secretFile },
+  schemaRegistryUsername: { env: 'SCHEMA_REGISTRY_USERNAME', default: '', doc: 'User for the registry\'s HTTP basic authentication.', parse: optionalText },
+  schemaRegistryPassword: { env: 'SCHEMA_REGISTRY_PASSWORD', default: '', doc: 'Password for the registry (never printed); or use `SCHEMA_REGISTRY_PASSWORD_FILE`.', parse: secretText, show: showSecret },
+  schemaRegistryPasswordFile: { env: 'SCHEMA_REGISTRY_PASSWORD_FILE', default: '', doc: 'File holding the registry password (one line).', parse: secretFile },
+  schemaRegistryCaFile: { env: 'SCHEMA_REGISTRY_CA_FILE', default: '', doc: 'PEM file of the CA(s) that sign an `https` registry\'s certificate.', parse: readableFile },
+  redisCaFile: { env: 'REDIS_CA_FILE', default: '', doc: 'PEM file of the CA(s) that sign the certificate of a `rediss://` Redis (the ACL user and password go in `REDIS_URL`).', parse: readableFile },
+  mysqlSslCaFile: {
+    env: 'MYSQL_SSL_CA_FILE',
+    default: '',
+    doc: 'PEM file of the CA(s) that sign MySQL\'s certificate: when set, every MySQL connection uses TLS and verifies the server.',
+    parse: readableFile,
+  },
+  mysqlAdminUrl: {
+    env: 'MYSQL_ADMIN_URL',
+    default: '',
+    doc: 'An administrator\'s MySQL URL for `redeem migrate`: it creates the database, runs the migrations and creates or updates the user of `MYSQL_URL` with only the rights the pipeline needs (SELECT, INSERT, UPDATE on its database). Empty: `migrate` uses `MYSQL_URL` itself.',
+    parse: mysqlAdminUrl,
+    show: redactUrl,
+  },
+  mysqlRuntimeUserHost: {
+    env: 'MYSQL_RUNTIME_USER_HOST',
+    default: '%',
+    doc: 'The host part of the account `migrate` creates for `MYSQL_URL`\'s user (with `MYSQL_ADMIN_URL`), e.g. `10.0.0.%` to allow only the application network.',
+    parse: mysqlHost,
+  },
   logLevel: { env: 'LOG_LEVEL', default: 'info', doc: 'pino log level.', parse: level },
   faults: {
     env: 'REDEEM_FAULTS',
@@ -166,6 +290,9 @@ export type Config = { [K in keyof Settings]: ReturnType<Settings[K]['parse']> }
  * setting and why, so an operator fixes them all in one go.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Record<keyof Settings, string>> = {}): Config {
+  // Before anything can be printed about them: from here on every output path scrubs these values.
+  rememberSecretsFromEnv(env);
+  rememberSecretsFromEnv(Object.fromEntries(Object.entries(overrides).map(([key, value]) => [SETTINGS[key as keyof Settings].env, value])));
   const problems: SettingProblem[] = [];
   const config: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(SETTINGS) as [keyof Settings, SettingSpec<unknown>][]) {
@@ -182,13 +309,66 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       problems.push({ setting: 'HEARTBEAT_INTERVAL_MS', problem: `must be at most a third of SESSION_TIMEOUT_MS (${c.sessionTimeoutMs})` });
     }
     if (c.auditTopic === c.redemptionTopic) problems.push({ setting: 'AUDIT_TOPIC', problem: 'must differ from REDEMPTION_TOPIC' });
+    problems.push(...securityProblems(c));
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config as Config;
 }
 
+/**
+ * Security settings that only make sense together. Each half-set combination is refused rather than
+ * guessed at: a password without a mechanism would silently connect unauthenticated, a CA file without
+ * TLS would look secured and not be.
+ */
+function securityProblems(c: Config): SettingProblem[] {
+  const problems: SettingProblem[] = [];
+  const problem = (setting: string, text: string) => problems.push({ setting, problem: text });
+  const kafkaPasswordSet = c.kafkaSaslPassword !== '' || c.kafkaSaslPasswordFile !== '';
+  if (c.kafkaSaslPassword !== '' && c.kafkaSaslPasswordFile !== '') problem('KAFKA_SASL_PASSWORD', 'is set together with KAFKA_SASL_PASSWORD_FILE; set one of them');
+  if (c.kafkaSaslMechanism === '') {
+    if (kafkaPasswordSet) problem(c.kafkaSaslPassword !== '' ? 'KAFKA_SASL_PASSWORD' : 'KAFKA_SASL_PASSWORD_FILE', 'is set but KAFKA_SASL_MECHANISM is not (set it to scram-sha-512, scram-sha-256 or plain)');
+    if (c.kafkaSaslUsername !== '') problem('KAFKA_SASL_USERNAME', 'is set but KAFKA_SASL_MECHANISM is not');
+  } else {
+    if (c.kafkaSaslUsername === '') problem('KAFKA_SASL_USERNAME', `must be set with KAFKA_SASL_MECHANISM=${c.kafkaSaslMechanism}`);
+    if (!kafkaPasswordSet) problem('KAFKA_SASL_PASSWORD', `(or KAFKA_SASL_PASSWORD_FILE) must be set with KAFKA_SASL_MECHANISM=${c.kafkaSaslMechanism}`);
+  }
+  if (!c.kafkaSsl) {
+    for (const [setting, value] of [['KAFKA_SSL_CA_FILE', c.kafkaSslCaFile], ['KAFKA_SSL_CERT_FILE', c.kafkaSslCertFile], ['KAFKA_SSL_KEY_FILE', c.kafkaSslKeyFile]] as const) {
+      if (value !== '') problem(setting, 'is set but KAFKA_SSL is not true: the connection would not use it');
+    }
+  }
+  if ((c.kafkaSslCertFile === '') !== (c.kafkaSslKeyFile === '')) problem(c.kafkaSslCertFile === '' ? 'KAFKA_SSL_CERT_FILE' : 'KAFKA_SSL_KEY_FILE', 'KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE go together');
+  const registryPasswordSet = c.schemaRegistryPassword !== '' || c.schemaRegistryPasswordFile !== '';
+  if (c.schemaRegistryPassword !== '' && c.schemaRegistryPasswordFile !== '') problem('SCHEMA_REGISTRY_PASSWORD', 'is set together with SCHEMA_REGISTRY_PASSWORD_FILE; set one of them');
+  if (registryPasswordSet && c.schemaRegistryUsername === '') problem('SCHEMA_REGISTRY_USERNAME', 'must be set when a registry password is');
+  if (!registryPasswordSet && c.schemaRegistryUsername !== '') problem('SCHEMA_REGISTRY_PASSWORD', '(or SCHEMA_REGISTRY_PASSWORD_FILE) must be set with SCHEMA_REGISTRY_USERNAME');
+  const registryUrl = new URL(c.schemaRegistryUrl);
+  if (registryUrl.username || registryUrl.password) problem('SCHEMA_REGISTRY_URL', 'must not carry credentials; use SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD');
+  if (c.schemaRegistryCaFile !== '' && registryUrl.protocol !== 'https:') problem('SCHEMA_REGISTRY_CA_FILE', 'is set but SCHEMA_REGISTRY_URL is not https');
+  if (c.redisCaFile !== '' && !c.redisUrl.startsWith('rediss:')) problem('REDIS_CA_FILE', 'is set but REDIS_URL is not rediss:// (TLS)');
+  if (c.mysqlAdminUrl !== '') {
+    const admin = new URL(c.mysqlAdminUrl);
+    const runtime = new URL(c.mysqlUrl);
+    if (admin.host !== runtime.host) problem('MYSQL_ADMIN_URL', `must name the same server as MYSQL_URL (${runtime.host}), got ${admin.host}`);
+    if (!runtime.username || decodeURIComponent(runtime.username) === decodeURIComponent(admin.username || 'root')) {
+      problem('MYSQL_URL', 'must name its own user (not the administrator of MYSQL_ADMIN_URL): migrate creates it with only the rights the pipeline needs');
+    }
+  }
+  return problems;
+}
+
 export function deadLetterTopic(topic: string): string {
   return `${topic}.dlq`;
+}
+
+/** The configuration as `redeem config` prints it: every value that may carry a secret redacted. */
+export function printableConfig(config: Config): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(SETTINGS) as [keyof Settings, SettingSpec<unknown>][]) {
+    const value = config[key];
+    out[key] = spec.show ? spec.show(value) : value;
+  }
+  return out;
 }
 
 export function configTableMarkdown(): string {

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import type { CouponTermsRow } from './coupon-csv.js';
+import { readCouponsFile, type CouponTermsRow } from './coupon-csv.js';
+import { InputError } from './errors.js';
 
 const CHUNK = 1000;
 
@@ -16,6 +17,36 @@ export async function upsertCoupons(knex: Knex, coupons: readonly CouponTermsRow
     }
   });
   return coupons.length;
+}
+
+/**
+ * Loads a coupons CSV file in constant memory: a first pass checks every row (a bad file loads nothing
+ * and reports every bad row), a second pass upserts in chunks inside one transaction. Returns the count.
+ */
+export async function importCouponsFile(knex: Knex, path: string, onProgress: (rows: number) => void = () => {}): Promise<number> {
+  let checked = 0;
+  for await (const _row of readCouponsFile(path)) checked += 1;
+  const now = new Date();
+  let loaded = 0;
+  await knex.transaction(async (trx) => {
+    let chunk: CouponTermsRow[] = [];
+    const write = async () => {
+      if (chunk.length === 0) return;
+      const rows = chunk.map((c) => ({ ...c, redeemed_count: 0, updated_at: now }));
+      await trx('coupons').insert(rows).onConflict('code').merge(['campaign_id', 'quota', 'per_user_limit', 'valid_from', 'valid_until', 'updated_at']);
+      loaded += chunk.length;
+      onProgress(loaded);
+      chunk = [];
+    };
+    for await (const row of readCouponsFile(path)) {
+      chunk.push(row);
+      if (chunk.length >= CHUNK) await write();
+    }
+    await write();
+    // The file changed between the passes: what would be loaded is not what was checked.
+    if (loaded !== checked) throw new InputError('CSV_INVALID', `${path} changed while it was loaded (${checked} rows checked, ${loaded} read); nothing loaded, load it again`);
+  });
+  return loaded;
 }
 
 export interface GenerateOptions {

@@ -17,6 +17,8 @@ export const ERROR_CODES = [
   'STORAGE_FAILED',
   'PUBLISH_FAILED',
   'CONSUMER_FAILED',
+  'WRONG_PARTITION',
+  'SCHEMA_REGISTRY_REFUSED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -56,9 +58,11 @@ export class ConfigError extends RedemptionError {
  * - MESSAGE_TOO_LARGE: larger than MAX_MESSAGE_BYTES;
  * - REQUEST_INVALID: decoded, but fails validation (empty or control characters in ids, a time out of
  *   range, a key that is not the coupon code, ...);
- * - STORAGE_REFUSED: valid, but MySQL refused to store it (a data error found by splitting the flush).
+ * - STORAGE_REFUSED: valid, but MySQL refused to store it (a data error found by splitting the flush);
+ * - WRONG_PARTITION: valid, but not in the partition its key hashes to with murmur2: its producer
+ *   partitions differently (consumers/partition-contract.ts); `redeem dlq redrive` sends it again.
  */
-export const DEAD_LETTER_CODES = ['MESSAGE_UNDECODABLE', 'MESSAGE_TOO_LARGE', 'REQUEST_INVALID', 'STORAGE_REFUSED'] as const satisfies readonly ErrorCode[];
+export const DEAD_LETTER_CODES = ['MESSAGE_UNDECODABLE', 'MESSAGE_TOO_LARGE', 'REQUEST_INVALID', 'STORAGE_REFUSED', 'WRONG_PARTITION'] as const satisfies readonly ErrorCode[];
 export type DeadLetterCode = (typeof DEAD_LETTER_CODES)[number];
 
 /**

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel, type Admin, type Batch, type LogEntry, type ProducerConfig } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Batch, type KafkaConfig, type LogEntry, type ProducerConfig } from 'kafkajs';
 import type { Logger } from 'pino';
 
 const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -9,13 +9,15 @@ const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
-export function createKafka(brokers: string[], clientId: string, logger: Logger): Kafka {
+/** `security`: TLS and SASL (lib/connections.ts `kafkaSecurity`); none for the local stack. */
+export function createKafka(brokers: string[], clientId: string, logger: Logger, security: Pick<KafkaConfig, 'ssl' | 'sasl'> = {}): Kafka {
   // The default partitioner (murmur2, as the Java client) is what we want; silence KafkaJS's v2 notice.
   process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
   const kafkaLogger = logger.child({ component: 'kafkajs' });
   return new Kafka({
     clientId,
     brokers,
+    ...security,
     connectionTimeout: 3000,
     requestTimeout: 30000,
     retry: { initialRetryTime: 300, retries: 8, maxRetryTime: 5000 },

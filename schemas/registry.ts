@@ -1,5 +1,7 @@
-import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type avro from 'avsc';
+import { type Agent, request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { RedemptionError, UnprocessableMessageError } from '../lib/errors.js';
 import { avroOptions, avroType, readSchemaText, type SchemaName } from './avro.js';
 
@@ -29,21 +31,134 @@ export interface Codec<T> extends Decoder<T> {
   encode(value: T): Buffer;
 }
 
+/** Levels under which a new schema can read what the older versions wrote. */
+const BACKWARD_READABLE = new Set(['BACKWARD', 'BACKWARD_TRANSITIVE', 'FULL', 'FULL_TRANSITIVE']);
+const REQUEST_TIMEOUT_MS = 10_000;
+
 export class SchemaRegistryClient {
   private readonly registry: SchemaRegistry;
+  private readonly baseUrl: string;
 
-  constructor(baseUrl: string) {
-    this.registry = new SchemaRegistry({ host: baseUrl, retry: { retries: 2 } }, { [SchemaType.AVRO]: avroOptions });
+  /**
+   * `connection`: basic auth and an https agent with the registry's CA (lib/connections.ts), used by the
+   * library and by the calls made here directly; `onWarning`: where to say that a subject keeps a level
+   * of its own that is not BACKWARD.
+   */
+  constructor(
+    baseUrl: string,
+    private readonly connection: { auth?: { username: string; password: string }; agent?: Agent } = {},
+    private readonly onWarning: (message: string) => void = () => {},
+  ) {
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
+    this.registry = new SchemaRegistry({ host: baseUrl, retry: { retries: 2 }, ...connection }, { [SchemaType.AVRO]: avroOptions });
   }
 
-  /** Registers the schema under the subject with BACKWARD compatibility; returns its id. */
+  /**
+   * Registers the schema under the subject and returns its id, whoever registered the subject first:
+   *
+   * - The subject gets BACKWARD compatibility when it has no level of its own (`ensureBackward`). A level
+   *   of its own is respected: the registry applies it to the registration.
+   * - The schema is registered with `normalize=true`: the registry compares it with the subject's
+   *   versions in canonical form, so a version another client registered from a differently spelled
+   *   text (whitespace, key order, a trailing newline) is found instead of a duplicate being added.
+   *   Without it, Apicurio matches the exact text.
+   *
+   * Only a schema the subject's rule refuses fails for good (SCHEMA_INCOMPATIBLE); a registry that
+   * answers with an error is reported as such, and only one that cannot be reached is retriable as
+   * "does not answer".
+   */
   async register(subject: string, schemaText: string): Promise<number> {
-    try {
-      const { id } = await this.registry.register({ type: SchemaType.AVRO, schema: schemaText }, { subject, compatibility: COMPATIBILITY.BACKWARD });
-      return id;
-    } catch (error) {
-      throw registryError(`registering ${subject}`, error);
+    await this.ensureBackward(subject);
+    // No status counts as absent here, so the answer is never null.
+    const { id } = (await this.http<{ id: number }>('POST', `/subjects/${encodeURIComponent(subject)}/versions?normalize=true`, `registering ${subject}`, {
+      schema: schemaText,
+      schemaType: 'AVRO',
+    }))!;
+    return id;
+  }
+
+  /**
+   * The subject's own compatibility level, or null when it has none and inherits the global one.
+   *
+   * Confluent's registry answers GET /config/<subject>?defaultToGlobal=false with 404 when the subject has
+   * no level of its own. Apicurio 3.0.x ignores the parameter and answers the global level; its native
+   * API then tells whether the subject (an artifact of the default group) has a COMPATIBILITY rule.
+   * (Apicurio keeps no subject-level NONE: PUT NONE deletes the rule, so such a subject has no level.)
+   */
+  async subjectCompatibility(subject: string): Promise<string | null> {
+    const path = `/config/${encodeURIComponent(subject)}?defaultToGlobal=false`;
+    const own = await this.http<{ compatibilityLevel?: string; compatibility?: string }>('GET', path, `reading the compatibility of ${subject}`, undefined, [404]);
+    if (own === null) return null;
+    const level = own.compatibilityLevel ?? own.compatibility ?? null;
+    const global = await this.http<{ compatibilityLevel?: string; compatibility?: string }>('GET', '/config', 'reading the global compatibility', undefined, [404]);
+    const globalLevel = global?.compatibilityLevel ?? global?.compatibility ?? null;
+    if (level !== globalLevel) return level;
+    // Equal to the global level: inherited (Apicurio) or set to the same value; only Apicurio's native API knows.
+    const rules = await this.apicurioArtifactRules(subject);
+    return rules === null || rules.includes('COMPATIBILITY') ? level : null;
+  }
+
+  /**
+   * Gives the subject BACKWARD compatibility unless it has a level of its own. @kafkajs/confluent-schema-
+   * registry refused outright when GET /config/<subject> did not say BACKWARD, which on Apicurio is the
+   * global level (NONE) for any subject another client registered first.
+   */
+  async ensureBackward(subject: string): Promise<void> {
+    const level = await this.subjectCompatibility(subject);
+    if (level === null) {
+      await this.http('PUT', `/config/${encodeURIComponent(subject)}`, `setting the compatibility of ${subject}`, { compatibility: 'BACKWARD' });
+    } else if (!BACKWARD_READABLE.has(level)) {
+      this.onWarning(`subject ${subject} has its own compatibility level ${level}, not BACKWARD; keeping it (readers of older records rely on BACKWARD)`);
     }
+  }
+
+  /** The artifact rules of a subject through Apicurio's native API, or null when that API is not there. */
+  private async apicurioArtifactRules(subject: string): Promise<string[] | null> {
+    const native = /^(.*)\/apis\/ccompat\/v\d+\/?$/.exec(this.baseUrl);
+    if (!native) return null;
+    const url = `${native[1]}/apis/registry/v3/groups/default/artifacts/${encodeURIComponent(subject)}/rules`;
+    try {
+      const response = await this.request('GET', url);
+      if (response.status < 200 || response.status >= 300) return null;
+      const rules = JSON.parse(response.body) as unknown;
+      return Array.isArray(rules) ? rules.map(String) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** One request to the Confluent-compatible API; statuses in `absent` answer null instead of failing. */
+  private async http<T>(method: string, path: string, what: string, body?: unknown, absent: number[] = []): Promise<T | null> {
+    let response: { status: number; body: string };
+    try {
+      response = await this.request(method, `${this.baseUrl}${path}`, body);
+    } catch (error) {
+      throw new RedemptionError('SCHEMA_REGISTRY_UNAVAILABLE', `schema registry does not answer (${what}): ${(error as Error).message}`, { retriable: true, cause: error });
+    }
+    if (absent.includes(response.status)) return null;
+    if (response.status < 200 || response.status >= 300) throw new RegistryResponseError(what, response.status, registryMessage(response.body));
+    return JSON.parse(response.body) as T;
+  }
+
+  /** An HTTP request with the configured basic auth and CA (fetch cannot take an agent with a CA). */
+  private request(method: string, url: string, body?: unknown): Promise<{ status: number; body: string }> {
+    const target = new URL(url);
+    const headers: Record<string, string> = { Accept: 'application/vnd.schemaregistry.v1+json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/vnd.schemaregistry.v1+json';
+    const { auth, agent } = this.connection;
+    if (auth) headers.Authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
+    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const req = send(target, { method, headers, timeout: REQUEST_TIMEOUT_MS, ...(agent ? { agent } : {}) }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)));
+      req.on('error', reject);
+      req.end(body === undefined ? undefined : JSON.stringify(body));
+    });
   }
 
   /** The writer schema of an id (cached by the library: an id never changes its schema). */
@@ -136,22 +251,41 @@ export class SchemaRegistryClient {
   }
 }
 
+/** The registry's own words from an error body ({"message": ..., "error_code": ...}), else the body. */
+function registryMessage(body: string): string {
+  try {
+    const parsed = JSON.parse(body) as { message?: unknown; error_code?: unknown };
+    if (typeof parsed.message === 'string') return parsed.error_code === undefined ? parsed.message : `${parsed.message} (error ${String(parsed.error_code)})`;
+  } catch {
+    // not JSON: the body as it is
+  }
+  return body.slice(0, 500);
+}
+
 function registryError(what: string, error: unknown): RedemptionError {
   const status = (error as { status?: unknown }).status;
   if (typeof status === 'number' && status > 0) return new RegistryResponseError(what, status, (error as Error).message);
   return new RedemptionError('SCHEMA_REGISTRY_UNAVAILABLE', `schema registry does not answer (${what}): ${(error as Error).message}`, { retriable: true, cause: error });
 }
 
+/**
+ * The registry answered, with an error status. 409: the schema breaks the subject's compatibility rule
+ * (SCHEMA_INCOMPATIBLE, for good). 5xx, 408, 429: the registry is in trouble or busy; retriable
+ * (SCHEMA_REGISTRY_UNAVAILABLE). Another 4xx: the registry refused the request (SCHEMA_REGISTRY_REFUSED,
+ * for good: an invalid schema, a missing subject, no authorisation).
+ */
 export class RegistryResponseError extends RedemptionError {
   constructor(what: string, readonly status: number, detail: string) {
     const incompatible = status === 409;
+    // 5xx, a timeout (408) and throttling (429) say "try later"; other 4xx are answers.
+    const later = status >= 500 || status === 408 || status === 429;
     const body = detail.replace(/^Confluent_Schema_Registry - /, '');
     super(
-      incompatible ? 'SCHEMA_INCOMPATIBLE' : 'SCHEMA_REGISTRY_UNAVAILABLE',
+      incompatible ? 'SCHEMA_INCOMPATIBLE' : later ? 'SCHEMA_REGISTRY_UNAVAILABLE' : 'SCHEMA_REGISTRY_REFUSED',
       incompatible
-        ? `schema refused by the registry as incompatible with the subject's BACKWARD rule: ${body}`
+        ? `schema refused by the registry as incompatible with the subject's compatibility rule (BACKWARD unless the subject has a level of its own), ${what}: ${body}`
         : `schema registry answered ${status} ${what}: ${body}`,
-      { retriable: status >= 500 },
+      { retriable: later },
     );
     this.name = 'RegistryResponseError';
   }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { Runtime } from '../cli/runtime.js';
+import { Runtime } from '../lib/runtime.js';
 import { loadConfig, deadLetterTopic } from '../lib/config.js';
 import { generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
 import { migrateToLatest, withDatabase } from '../lib/mysql.js';

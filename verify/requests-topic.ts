@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
+import { murmur2Partition } from '../consumers/partition-contract.js';
 import type { Decoder } from '../schemas/registry.js';
 import { requestProblems } from '../schemas/request-validation.js';
 import type { RedemptionRequested } from '../schemas/types.js';
 
 export interface TopicReadResult {
   messages: number;
-  /** Messages the pipeline dead-letters: no value, too large, undecodable, invalid, keyed wrongly. */
+  /** Messages the pipeline dead-letters: no value, too large, undecodable, invalid, keyed wrongly, in the wrong partition. */
   unprocessable: number;
 }
 
@@ -57,7 +58,8 @@ export async function readRequestsTopic(
           if (offset >= end) break;
           result.messages += 1;
           const request = await processable(message.key, message.value, decoder, maxMessageBytes);
-          if (request) onRequest(request, batch.partition, offset);
+          // The partition contract: a request outside its key's murmur2 partition is dead-lettered too.
+          if (request && murmur2Partition(message.key!, ends.size) === batch.partition) onRequest(request, batch.partition, offset);
           else result.unprocessable += 1;
           if (offset === end - 1) remaining.delete(batch.partition);
         }

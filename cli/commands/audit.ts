@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Decision, RedemptionDecided, RejectReason } from '../../schemas/types.js';
-import type { Runtime } from '../runtime.js';
+import type { Runtime } from '../../lib/runtime.js';
 
 export interface AuditFilter {
   coupon?: string;

@@ -1,7 +1,7 @@
 import { RedemptionConsumer } from '../../consumers/redemption-consumer.js';
 import type { ConsumerStats } from '../../consumers/consumer-stats.js';
 import { ensurePipelineTopics } from '../../lib/topics.js';
-import type { Runtime } from '../runtime.js';
+import type { Runtime } from '../../lib/runtime.js';
 
 export interface ConsumeOptions {
   exitWhenIdle?: number;

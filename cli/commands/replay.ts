@@ -6,7 +6,7 @@ import { upsertCoupons } from '../../lib/coupon-catalog.js';
 import { InputError } from '../../lib/errors.js';
 import { createDatabaseIfMissing, migrateToLatest, withDatabase } from '../../lib/mysql.js';
 import { ProgressBar } from '../../lib/progress.js';
-import { Runtime } from '../runtime.js';
+import { Runtime } from '../../lib/runtime.js';
 
 export interface ReplayOptions {
   fromTimestamp?: Date;

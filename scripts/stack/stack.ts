@@ -1,9 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RedemptionError } from '../../lib/errors.js';
+import { verifyArtifacts } from './artifacts.js';
 
 /**
  * The local stack: Apache Kafka (KRaft, one node) and Apicurio Registry, both run from jars fetched from
@@ -27,8 +29,9 @@ export type Component = keyof typeof ADDRESSES;
 type Print = (line: string) => void;
 
 interface ManagedService {
-  name: 'kafka' | 'registry';
+  name: 'kafka' | 'registry' | 'kafka-secure';
   dir: string;
+  address: { host: string; port: number };
   install(print: Print): void;
   command(): { args: string[]; marker: string };
   ready(): Promise<boolean>;
@@ -49,7 +52,9 @@ function mvn(args: string[], what: string, print: Print): void {
   // A working directory of our own: run elsewhere, Maven plugins write `${project.basedir}/...` markers
   // into whatever directory the command was started from. No colour codes in our output either.
   mkdirSync(STACK_DIR, { recursive: true });
-  const result = spawnSync('mvn', ['-q', '-B', '-Dstyle.color=never', ...args], { stdio: ['ignore', 'inherit', 'inherit'], cwd: STACK_DIR });
+  // -C (--strict-checksums): a download whose .sha1/.md5 does not match fails, instead of Maven's
+  // default of warning and using it. The pinned SHA-256 digests are checked on top (artifacts.ts).
+  const result = spawnSync('mvn', ['-q', '-B', '-C', '-Dstyle.color=never', ...args], { stdio: ['ignore', 'inherit', 'inherit'], cwd: STACK_DIR });
   if (result.error) throw new RedemptionError('STACK_FAILED', `cannot run mvn (install Maven and Java 17): ${result.error.message}`);
   if (result.status !== 0) throw new RedemptionError('STACK_FAILED', `mvn failed fetching ${what} (exit ${result.status})`);
 }
@@ -57,14 +62,19 @@ function mvn(args: string[], what: string, print: Print): void {
 const kafka: ManagedService = {
   name: 'kafka',
   dir: kafkaDir,
+  address: ADDRESSES.kafka,
   install(print) {
     const libs = join(kafkaDir, 'libs');
     if (existsSync(join(libs, '.complete'))) return;
     rmSync(libs, { recursive: true, force: true });
     mvn(['-f', join(SCRIPT_DIR, 'kafka-pom.xml'), 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${libs}`], 'Apache Kafka', print);
+    verifyArtifacts('kafka', libs);
+    print('Apache Kafka: every jar matches its pinned SHA-256');
     writeFileSync(join(libs, '.complete'), '');
   },
   prepare(print) {
+    // Checked again at every start, not only after the download: the jars are what runs as the broker.
+    verifyArtifacts('kafka', join(kafkaDir, 'libs'));
     const data = join(kafkaDir, 'data');
     const properties = join(kafkaDir, 'server.properties');
     writeFileSync(properties, readFileSync(join(SCRIPT_DIR, 'server.properties.template'), 'utf8').replaceAll('@DATA_DIR@', data));
@@ -104,6 +114,7 @@ const kafka: ManagedService = {
 const registry: ManagedService = {
   name: 'registry',
   dir: registryDir,
+  address: ADDRESSES.registry,
   install(print) {
     const app = join(registryDir, 'app');
     if (existsSync(join(app, '.complete'))) return;
@@ -114,6 +125,9 @@ const registry: ManagedService = {
     mvn(['dependency:copy', `-Dartifact=${APICURIO_ARTIFACT}`, `-DoutputDirectory=${download}`, '-Dmdep.overWriteReleases=true'], 'Apicurio Registry', print);
     const archive = readdirSync(download).find((f) => f.endsWith('.tar.gz'));
     if (!archive) throw new RedemptionError('STACK_FAILED', `no Apicurio archive in ${download} after mvn dependency:copy`);
+    // Before tar reads a byte of it.
+    verifyArtifacts('registry', download);
+    print('Apicurio Registry: the archive matches its pinned SHA-256');
     mkdirSync(app, { recursive: true });
     const untar = spawnSync('tar', ['-xzf', join(download, archive), '-C', app], { stdio: 'inherit' });
     if (untar.status !== 0) throw new RedemptionError('STACK_FAILED', `unpacking ${archive} failed (exit ${untar.status})`);
@@ -145,6 +159,158 @@ const registry: ManagedService = {
 
 const MANAGED: readonly ManagedService[] = [kafka, registry];
 
+/**
+ * `stack up --secure`: a second, secured broker beside the plaintext one, for trying and testing the
+ * pipeline's TLS and SASL settings. Its only client listener is SASL_SSL (SCRAM-SHA-512 and PLAIN), with
+ * a broker certificate signed by a CA made here; passwords are generated at its first start. Its ports
+ * (STACK_SECURE_KAFKA_PORT, default 9094, and STACK_SECURE_CONTROLLER_PORT, 9095) and folder are its own,
+ * so it never touches the plaintext broker. `.stack/kafka-secure/client.env` holds the settings a client
+ * needs (the password itself is in a file it names, readable by its owner only).
+ */
+const secureDir = join(STACK_DIR, 'kafka-secure');
+const tlsDir = join(secureDir, 'tls');
+export const SECURE_KAFKA = {
+  host: '127.0.0.1',
+  port: Number(process.env.STACK_SECURE_KAFKA_PORT ?? 9094),
+  controllerPort: Number(process.env.STACK_SECURE_CONTROLLER_PORT ?? 9095),
+  /** The SCRAM and PLAIN user the pipeline logs in as. */
+  user: 'pipeline',
+  clientEnv: join(secureDir, 'client.env'),
+};
+
+/** A password made of letters and digits only: it goes into a JAAS line and a properties file unquoted. */
+function newPassword(): string {
+  return randomBytes(18).toString('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 20).padEnd(20, 'x');
+}
+
+/** A secret of the secured stack: made once, kept in a file only its owner can read. */
+function stackSecret(name: string): string {
+  const file = join(secureDir, `${name}.password`);
+  if (!existsSync(file)) writeFileSync(file, `${newPassword()}\n`, { mode: 0o600, flag: 'wx' });
+  return readFileSync(file, 'utf8').trim();
+}
+
+function run(command: string, args: string[], what: string): void {
+  const result = spawnSync(command, args, { encoding: 'utf8' });
+  if (result.error) throw new RedemptionError('STACK_FAILED', `cannot run ${command} (${what}): ${result.error.message}`);
+  if (result.status !== 0) throw new RedemptionError('STACK_FAILED', `${what} failed (${command} exit ${result.status}): ${result.stderr || result.stdout}`);
+}
+
+/** A CA, and a broker certificate for 127.0.0.1 signed by it in a PKCS12 keystore (openssl). */
+function makeCertificates(keystorePassword: string, print: Print): void {
+  if (existsSync(join(tlsDir, 'broker.p12'))) return;
+  print('kafka-secure: making a CA and a broker certificate (first run only)...');
+  mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
+  const at = (f: string) => join(tlsDir, f);
+  run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('ca.key'), '-out', at('ca.pem'), '-days', '825', '-subj', '/CN=redeem local stack CA'], 'making the CA');
+  run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('broker.key'), '-out', at('broker.csr'), '-subj', '/CN=127.0.0.1'], 'making the broker key');
+  // Clients check the address they dialled against the certificate: 127.0.0.1 must be in it as an IP.
+  writeFileSync(at('san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  run('openssl', ['x509', '-req', '-in', at('broker.csr'), '-CA', at('ca.pem'), '-CAkey', at('ca.key'), '-CAcreateserial', '-out', at('broker.pem'), '-days', '825', '-extfile', at('san.ext')], 'signing the broker certificate');
+  run('openssl', ['pkcs12', '-export', '-in', at('broker.pem'), '-inkey', at('broker.key'), '-certfile', at('ca.pem'), '-out', at('broker.p12'), '-passout', `pass:${keystorePassword}`], 'making the broker keystore');
+  for (const f of ['ca.key', 'broker.key', 'broker.csr']) rmSync(at(f), { force: true });
+}
+
+async function secureKafkaAnswers(): Promise<boolean> {
+  if (!existsSync(SECURE_KAFKA.clientEnv) || !(await portOpen(SECURE_KAFKA.host, SECURE_KAFKA.port))) return false;
+  const { Kafka, logLevel } = await import('kafkajs');
+  const admin = new Kafka({
+    brokers: [`${SECURE_KAFKA.host}:${SECURE_KAFKA.port}`],
+    clientId: 'redeem-stack',
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 0 },
+    connectionTimeout: 3000,
+    ssl: { ca: [readFileSync(join(tlsDir, 'ca.pem'), 'utf8')], rejectUnauthorized: true },
+    sasl: { mechanism: 'scram-sha-512', username: SECURE_KAFKA.user, password: stackSecret(SECURE_KAFKA.user) },
+  }).admin();
+  try {
+    await admin.connect();
+    return (await admin.describeCluster()).brokers.length > 0;
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+const kafkaSecure: ManagedService = {
+  name: 'kafka-secure',
+  dir: secureDir,
+  address: { host: SECURE_KAFKA.host, port: SECURE_KAFKA.port },
+  install(print) {
+    // The same jars as the plaintext broker (checked against their pins in prepare).
+    kafka.install(print);
+  },
+  prepare(print) {
+    verifyArtifacts('kafka', join(kafkaDir, 'libs'));
+    mkdirSync(secureDir, { recursive: true });
+    // Passwords, keys and the broker's properties are in here: its owner only.
+    chmodSync(secureDir, 0o700);
+    const admin = stackSecret('admin');
+    const pipeline = stackSecret(SECURE_KAFKA.user);
+    const keystore = stackSecret('keystore');
+    makeCertificates(keystore, print);
+    const data = join(secureDir, 'data');
+    const properties = join(secureDir, 'server.properties');
+    const text = readFileSync(join(SCRIPT_DIR, 'server-secure.properties.template'), 'utf8')
+      .replaceAll('@PORT@', String(SECURE_KAFKA.port))
+      .replaceAll('@CONTROLLER_PORT@', String(SECURE_KAFKA.controllerPort))
+      .replaceAll('@ADMIN_PASSWORD@', admin)
+      .replaceAll('@PIPELINE_PASSWORD@', pipeline)
+      .replaceAll('@KEYSTORE_PASSWORD@', keystore)
+      .replaceAll('@TLS_DIR@', tlsDir)
+      .replaceAll('@DATA_DIR@', data);
+    rmSync(properties, { force: true });
+    writeFileSync(properties, text, { mode: 0o600 });
+    writeFileSync(
+      SECURE_KAFKA.clientEnv,
+      [
+        '# Settings for the pipeline against `stack up --secure`: set -a; . .stack/kafka-secure/client.env; set +a',
+        `KAFKA_BROKERS=${SECURE_KAFKA.host}:${SECURE_KAFKA.port}`,
+        'KAFKA_SSL=true',
+        `KAFKA_SSL_CA_FILE=${join(tlsDir, 'ca.pem')}`,
+        'KAFKA_SASL_MECHANISM=scram-sha-512',
+        `KAFKA_SASL_USERNAME=${SECURE_KAFKA.user}`,
+        `KAFKA_SASL_PASSWORD_FILE=${join(secureDir, `${SECURE_KAFKA.user}.password`)}`,
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    );
+    if (existsSync(join(data, 'meta.properties'))) return;
+    print('kafka-secure: formatting its storage with the SCRAM users (first run only)...');
+    mkdirSync(data, { recursive: true });
+    const classpath = `${join(kafkaDir, 'libs')}/*`;
+    const uuid = spawnSync('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'random-uuid'], { encoding: 'utf8' });
+    const clusterId = uuid.stdout.trim().split('\n').pop() ?? '';
+    if (uuid.status !== 0 || !/^[A-Za-z0-9_-]{22}$/.test(clusterId)) throw new RedemptionError('STACK_FAILED', `kafka-storage random-uuid failed: ${uuid.stderr || uuid.stdout}`);
+    const scram = (user: string, password: string) => ['--add-scram', `SCRAM-SHA-512=[name=${user},password=${password}]`];
+    const format = spawnSync(
+      'java',
+      ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', properties, '--standalone', ...scram('admin', admin), ...scram(SECURE_KAFKA.user, pipeline)],
+      { encoding: 'utf8' },
+    );
+    if (format.status !== 0) throw new RedemptionError('STACK_FAILED', `formatting the secured Kafka storage failed: ${format.stderr || format.stdout}`);
+  },
+  command() {
+    return {
+      marker: '-Dredemption.stack=kafka-secure',
+      args: [
+        '-Dredemption.stack=kafka-secure',
+        '-Xms128m',
+        '-Xmx512m',
+        '-XX:+UseG1GC',
+        '-Djava.awt.headless=true',
+        `-Dlog4j2.configurationFile=${join(SCRIPT_DIR, 'kafka-log4j2.yaml')}`,
+        '-cp',
+        `${join(kafkaDir, 'libs')}/*`,
+        'kafka.Kafka',
+        join(secureDir, 'server.properties'),
+      ],
+    };
+  },
+  ready: () => secureKafkaAnswers(),
+};
+
 function pidFile(service: ManagedService): string {
   return join(service.dir, `${service.name}.pid`);
 }
@@ -156,7 +322,8 @@ function runningPid(service: ManagedService): number | null {
   const pid = Number(readFileSync(file, 'utf8').trim());
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return cmdline.includes(`-Dredemption.stack=${service.name}`) ? pid : null;
+    // The exact argument: "-Dredemption.stack=kafka" is a prefix of the secured broker's marker.
+    return cmdline.split('\0').includes(`-Dredemption.stack=${service.name}`) ? pid : null;
   } catch {
     return null;
   }
@@ -221,7 +388,7 @@ async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs: n
 }
 
 async function startManaged(service: ManagedService, print: Print): Promise<void> {
-  const address = ADDRESSES[service.name];
+  const { address } = service;
   if (await service.ready()) {
     print(`${service.name}: already up on ${address.host}:${address.port}`);
     return;
@@ -317,12 +484,21 @@ export async function bounceRedis(downMs: number, print: Print = () => {}): Prom
   await ensureLocal(LOCAL.find((s) => s.name === 'redis')!, print);
 }
 
-export async function stackUp(print: Print = console.log): Promise<void> {
+export async function stackUp(print: Print = console.log, o: { secure?: boolean } = {}): Promise<void> {
   for (const service of LOCAL) await ensureLocal(service, print);
   for (const service of MANAGED) await startManaged(service, print);
+  if (o.secure) {
+    if (SECURE_KAFKA.port === ADDRESSES.kafka.port || SECURE_KAFKA.controllerPort === ADDRESSES.kafka.port + 1) {
+      throw new RedemptionError('STACK_FAILED', 'STACK_SECURE_KAFKA_PORT and STACK_SECURE_CONTROLLER_PORT must differ from the plaintext broker\'s 9092 and 9093');
+    }
+    await startManaged(kafkaSecure, print);
+    print(`kafka-secure: SASL_SSL on ${SECURE_KAFKA.host}:${SECURE_KAFKA.port}; client settings in ${SECURE_KAFKA.clientEnv}`);
+  }
 }
 
 export async function stackDown(print: Print = console.log): Promise<void> {
+  // The secured broker only if this checkout's `up --secure` started it; otherwise not even mentioned.
+  if (runningPid(kafkaSecure) !== null) await stopManaged(kafkaSecure, print);
   for (const service of [...MANAGED].reverse()) await stopManaged(service, print);
 }
 

@@ -1,7 +1,9 @@
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
+
 import type { BenchResult } from '../../bench/run.js';
 import { runCli } from './helpers.js';
 
@@ -18,7 +20,23 @@ describe('the benchmark, smoke size', () => {
     expect(readFileSync(join(out, json.replace(/\.json$/, '.svg')), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>$/);
     expect(files).toContain(json.replace(/\.json$/, '-sustained.svg'));
     const r = JSON.parse(readFileSync(join(out, json), 'utf8')) as BenchResult;
-    expect(Object.keys(r)).toEqual(expect.arrayContaining(['machine', 'settings', 'drain', 'capped', 'naive', 'raw', 'cycle', 'latency', 'sustained', 'recovery', 'ratios', 'cost', 'correct']));
+    expect(Object.keys(r)).toEqual(
+      expect.arrayContaining([
+        'machine',
+        'settings',
+        'drain',
+        'capped',
+        'naive',
+        'raw',
+        'cycle',
+        'latency',
+        'sustained',
+        'recovery',
+        'ratios',
+        'cost',
+        'correct',
+      ]),
+    );
     expect(r.drain.map((d) => d.processes)).toEqual([1, 2]);
     expect(r.drain.every((d) => d.perSecond > 0 && d.correct)).toBe(true);
     expect(r.capped?.correct).toBe(true);

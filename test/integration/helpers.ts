@@ -5,7 +5,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { loadConfig, type Config } from '../../lib/config.js';
 import { migrateToLatest, withDatabase } from '../../lib/mysql.js';
 import { removeNamespace } from '../../lib/namespace.js';
-import { Runtime } from '../../cli/runtime.js';
+import { Runtime } from '../../lib/runtime.js';
 import { pipelineTopics } from '../../lib/topics.js';
 import { RedemptionProducer } from '../../producers/redemption-producer.js';
 import type { RedemptionDecided, RedemptionRequested } from '../../schemas/types.js';
@@ -64,7 +64,7 @@ export class IsolatedPipeline {
     }
   }
 
-  /** Runs `npx redeem ...` as a child process with this pipeline's environment. */
+  /** Runs `npm run redeem -- ...` as a child process with this pipeline's environment. */
   cli(args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> {
     return runCli(args, { ...this.env, ...extraEnv });
   }
@@ -113,6 +113,12 @@ export class IsolatedPipeline {
   }
 
   async cleanup(): Promise<void> {
+    // The registry subjects of the test's topics too (soft delete first: Apicurio and Confluent want it).
+    for (const topic of [this.config.redemptionTopic, this.config.auditTopic]) {
+      const subject = `${this.config.schemaRegistryUrl}/subjects/${encodeURIComponent(`${topic}-value`)}`;
+      await fetch(subject, { method: 'DELETE' }).catch(() => undefined);
+      await fetch(`${subject}?permanent=true`, { method: 'DELETE' }).catch(() => undefined);
+    }
     await removeNamespace({ kafka: this.rt.kafka(), redis: this.rt.redis(), topicPrefix: `test-${this.id}`, redisPattern: `${this.config.redisKeyPrefix}:*`, databases: [this.config.mysqlUrl] });
     await this.rt.close();
   }

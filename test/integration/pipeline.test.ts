@@ -26,7 +26,7 @@ async function dbState(p: IsolatedPipeline): Promise<DbState> {
   }[];
   return {
     counts: new Map(coupons.map((c) => [c.code, c.redeemed_count])),
-    redemptions: new Map(rows.map((r) => [`${r.coupon_code}/${r.request_id}`, { user_id: r.user_id, order_id: r.order_id, amount_cents: Number(r.amount_cents), status: r.status }])),
+    redemptions: new Map(rows.map((r) => [JSON.stringify([r.coupon_code, r.request_id]), { user_id: r.user_id, order_id: r.order_id, amount_cents: Number(r.amount_cents), status: r.status }])),
   };
 }
 

@@ -64,6 +64,6 @@ describe('schema evolution in the registry (BACKWARD, topic-name subjects)', () 
     const error = await registry.register(subject(), incompatible).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RegistryResponseError);
     expect((error as RegistryResponseError).code).toBe('SCHEMA_INCOMPATIBLE');
-    expect((error as Error).message).toMatch(/incompatible with the subject's BACKWARD rule/);
+    expect((error as Error).message).toMatch(/incompatible with the subject's compatibility rule/);
   });
 });

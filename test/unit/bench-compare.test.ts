@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
+
 import { describe, expect, it } from 'vitest';
+
 import { compareResults, figuresOf, formatComparison } from '../../bench/compare.js';
 
 const load = (name: string) => JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8')) as unknown;
@@ -27,8 +29,17 @@ describe('bench --compare', () => {
     expect(byPath.get('latency[at=25%].p99')).toMatchObject({ a: 50, b: 40, flagged: true });
     // A figure only one side has is shown, never flagged.
     expect(byPath.get('ratios.p99OverCycleAt50')).toMatchObject({ a: null, b: 2.5, change: null, flagged: false });
-    const flagged = [...byPath.values()].filter((f) => f.flagged).map((f) => f.path).sort();
-    expect(flagged).toEqual(['drain[processes=1].perSecond', 'drain[processes=2].peakRssMiB', 'latency[at=25%].offeredPerSecond', 'latency[at=25%].p99', 'ratios.pipelineOverNaive']);
+    const flagged = [...byPath.values()]
+      .filter((f) => f.flagged)
+      .map((f) => f.path)
+      .sort();
+    expect(flagged).toEqual([
+      'drain[processes=1].perSecond',
+      'drain[processes=2].peakRssMiB',
+      'latency[at=25%].offeredPerSecond',
+      'latency[at=25%].p99',
+      'ratios.pipelineOverNaive',
+    ]);
   });
 
   it('prints each figure side by side with its change and a marker on the flagged ones', () => {

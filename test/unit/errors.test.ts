@@ -18,6 +18,8 @@ describe('errors', () => {
       'STORAGE_FAILED',
       'PUBLISH_FAILED',
       'CONSUMER_FAILED',
+      'WRONG_PARTITION',
+      'SCHEMA_REGISTRY_REFUSED',
     ]);
   });
 

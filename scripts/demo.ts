@@ -1,9 +1,9 @@
-import { generateCoupons, upsertCoupons } from '../../lib/coupon-catalog.js';
-import { migrateToLatest } from '../../lib/mysql.js';
-import { stackUp } from '../../scripts/stack/stack.js';
-import type { Runtime } from '../runtime.js';
-import { consume, formatStats } from './consume.js';
-import { produceSimulation } from './produce.js';
+import { generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
+import { migrate } from '../cli/commands/migrate.js';
+import { stackUp } from './stack/stack.js';
+import type { Runtime } from '../lib/runtime.js';
+import { consume, formatStats } from '../cli/commands/consume.js';
+import { produceSimulation } from '../cli/commands/produce.js';
 
 export interface DemoOptions {
   requests: number;
@@ -21,8 +21,7 @@ export async function demo(rt: Runtime, o: DemoOptions, print: (line: string) =>
   print('== stack');
   await stackUp(print);
   print('== migrate');
-  const ran = await migrateToLatest(rt.config.mysqlUrl);
-  print(ran.length > 0 ? `ran ${ran.join(', ')}` : 'already up to date');
+  await migrate(rt.config, print);
 
   const startAt = new Date('2026-11-24T00:00:00Z');
   const valid = generateCoupons({

@@ -1,11 +1,12 @@
 import type { Kafka } from 'kafkajs';
 import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
-import { loadConfig, type Config } from '../lib/config.js';
-import { createKafka } from '../lib/kafka.js';
-import { createLogger, type Logger } from '../lib/logger.js';
-import { createKnex } from '../lib/mysql.js';
-import { createRedis, redisReady } from '../lib/redis.js';
+import { loadConfig, type Config } from './config.js';
+import { createKafka } from './kafka.js';
+import { createLogger, type Logger } from './logger.js';
+import { createKnex, useMysqlTls } from './mysql.js';
+import { kafkaSecurity, mysqlTls, redisTls, registryConnection } from './connections.js';
+import { createRedis, redisReady } from './redis.js';
 import { SchemaRegistryClient } from '../schemas/registry.js';
 
 /**
@@ -21,6 +22,10 @@ export class Runtime {
 
   constructor(readonly config: Config) {
     this.logger = createLogger(config.logLevel);
+    useMysqlTls(mysqlTls(config));
+    if (config.kafkaSaslMechanism === 'plain' && !config.kafkaSsl) {
+      this.logger.warn('KAFKA_SASL_MECHANISM=plain without KAFKA_SSL=true: the Kafka password crosses the network in clear');
+    }
   }
 
   static fromEnv(overrides: Parameters<typeof loadConfig>[1] = {}): Runtime {
@@ -28,17 +33,17 @@ export class Runtime {
   }
 
   kafka(clientId = 'redeem'): Kafka {
-    this.kafkaClient ??= createKafka(this.config.kafkaBrokers, clientId, this.logger);
+    this.kafkaClient ??= createKafka(this.config.kafkaBrokers, clientId, this.logger, kafkaSecurity(this.config));
     return this.kafkaClient;
   }
 
   registry(): SchemaRegistryClient {
-    this.registryClient ??= new SchemaRegistryClient(this.config.schemaRegistryUrl);
+    this.registryClient ??= new SchemaRegistryClient(this.config.schemaRegistryUrl, registryConnection(this.config), (message) => this.logger.warn(message));
     return this.registryClient;
   }
 
   redis(): Redis {
-    this.redisClient ??= createRedis(this.config.redisUrl);
+    this.redisClient ??= createRedis(this.config.redisUrl, redisTls(this.config));
     return this.redisClient;
   }
 

@@ -1,0 +1,97 @@
+/**
+ * The decide step of a flush: a pure function from the state loaded for a batch to every decision and
+ * the rows that change. No I/O, no clock (the decision time is handed in): the flush's load and write
+ * steps surround it, and the unit tests call it directly.
+ */
+import type { RedemptionDecided } from '../schemas/types.js';
+import { CouponLedger, type RedemptionRow } from './coupon-ledger.js';
+import { decide, remainingQuota } from './rules.js';
+import { couponTermsOf, type CouponDbRow } from './sql/rows.js';
+import { auditRecordOf, decisionKey, duplicateRecordOf, priorState, type SourcedRequest, type StoredDecision } from './types.js';
+
+/** What MySQL holds that the batch's decisions depend on, read at the start of its transaction. */
+export interface LoadedState {
+  /** The batch's coupons that exist (locked). */
+  coupons: readonly CouponDbRow[];
+  /** Decisions already stored for the batch's (coupon, request) pairs. */
+  prior: readonly StoredDecision[];
+  /** REDEEMED redemptions per (coupon, user) for the batch's redeeming users. */
+  userCounts: readonly { couponCode: string; userId: string; redeemed: number }[];
+  /** The redemptions the batch's REVERSE requests name. */
+  redemptions: readonly RedemptionRow[];
+}
+
+export interface DecisionContext {
+  decidedAt: number;
+  consumerId: string;
+}
+
+export interface BatchDecisions {
+  /** One audit record per input request, in input order. */
+  records: RedemptionDecided[];
+  /** Per record: true when it repeats a decision already stored for the same message (a redelivery). */
+  reemitted: boolean[];
+  /** The decisions this batch makes: to insert, and to cache once committed. */
+  committed: StoredDecision[];
+  /** The last state of every redemption the batch creates or changes. */
+  redemptions: RedemptionRow[];
+  /** The coupons whose redeemed count changed, with the new count and time. */
+  coupons: CouponDbRow[];
+}
+
+/** Decides the batch's requests in order, each seeing the effects of those before it. */
+export function decideBatch(requests: readonly SourcedRequest[], state: LoadedState, context: DecisionContext): BatchDecisions {
+  const couponRows = new Map(state.coupons.map((c) => [c.code, c]));
+  const ledgers = new Map<string, CouponLedger>();
+  for (const code of new Set(requests.map((r) => r.request.coupon_code))) {
+    const row = couponRows.get(code);
+    ledgers.set(code, new CouponLedger(code, row ? couponTermsOf(row) : null, row?.redeemed_count ?? 0));
+  }
+  const prior = new Map<string, StoredDecision>();
+  for (const stored of state.prior) {
+    prior.set(decisionKey(stored.couponCode, stored.requestId), stored);
+    ledgers.get(stored.couponCode)?.knowDecided(stored.requestId);
+  }
+  for (const c of state.userCounts) ledgers.get(c.couponCode)?.knowUserCount(c.userId, c.redeemed);
+  for (const row of state.redemptions) ledgers.get(row.couponCode)?.knowRedemption(row);
+
+  const decisions: BatchDecisions = { records: [], reemitted: [], committed: [], redemptions: [], coupons: [] };
+  for (const source of requests) {
+    const { request } = source;
+    const ledger = ledgers.get(request.coupon_code)!;
+    const before = priorState(prior.get(decisionKey(request.coupon_code, request.request_id)), source, context.decidedAt, context.consumerId);
+    decisions.reemitted.push(before.kind === 'redelivered');
+    if (before.kind !== 'new') {
+      decisions.records.push(before.record);
+      continue;
+    }
+    const outcome = decide(ledger, request);
+    if (outcome.decision === 'DUPLICATE') {
+      // Decided earlier in this very batch (an upstream retry in the same flush).
+      decisions.records.push(duplicateRecordOf(source, context.decidedAt, context.consumerId));
+      continue;
+    }
+    if (outcome.decision === 'APPLIED') ledger.apply(outcome.effect);
+    ledger.markDecided(request.request_id);
+    const stored: StoredDecision = {
+      couponCode: request.coupon_code,
+      requestId: request.request_id,
+      op: request.op,
+      decision: outcome.decision,
+      reason: outcome.decision === 'REJECTED' ? outcome.reason : null,
+      remainingQuota: remainingQuota(ledger),
+      sourceTopic: source.topic,
+      sourcePartition: source.partition,
+      sourceOffset: source.offset,
+      decidedAt: context.decidedAt,
+      consumerId: context.consumerId,
+    };
+    decisions.committed.push(stored);
+    decisions.records.push(auditRecordOf(stored));
+  }
+  for (const ledger of ledgers.values()) {
+    decisions.redemptions.push(...ledger.changedRedemptions());
+    if (ledger.countChanged) decisions.coupons.push({ ...couponRows.get(ledger.code)!, redeemed_count: ledger.redeemedCount, updated_at: new Date(context.decidedAt) });
+  }
+  return decisions;
+}

@@ -1,0 +1,148 @@
+/**
+ * The tools of a checkout, run through the same `redeem` command (bin/redeem.mjs sends these commands
+ * here): the local stack, the demo, the chaos run and the benchmark. They use the product; the product
+ * never uses them (a lint rule holds that).
+ */
+import { Command } from 'commander';
+
+import { duration, int, print, runProgram, withRuntime } from '../cli/program.js';
+import { demo } from './demo.js';
+import { stackDown, stackStatus, stackUp } from './stack/stack.js';
+
+const program = new Command('redeem').description('Tools of the coupon-redemption pipeline: the local stack, the demo, the chaos run, the benchmark.');
+
+const stack = program.command('stack').description('the local Kafka, schema registry, Redis and MySQL');
+stack
+  .command('up')
+  .description('start what is not running (idempotent)')
+  .option(
+    '--secure',
+    'also a SASL_SSL broker (SCRAM-SHA-512 and PLAIN over TLS) on its own ports (STACK_SECURE_KAFKA_PORT, default 9094); client settings in .stack/kafka-secure/client.env',
+    false,
+  )
+  .action((o: { secure: boolean }) => stackUp(print, o));
+stack
+  .command('down')
+  .description('stop what `stack up` started')
+  .action(() => stackDown(print));
+stack
+  .command('status')
+  .description('each component, its address and whether it answers')
+  .action(async () => {
+    const rows = await stackStatus();
+    for (const r of rows) print(`${r.component.padEnd(9)} ${r.address.padEnd(16)} ${(r.up ? 'up' : 'DOWN').padEnd(5)} ${r.managed}`);
+    if (rows.some((r) => !r.up)) process.exitCode = 1;
+  });
+
+program
+  .command('demo')
+  .description('quick start: stack up, migrate, demo coupons, a checkout burst, consume it, summary')
+  .option('--requests <n>', 'checkout requests to simulate', int(1), 20000)
+  .option('--coupons <n>', 'demo coupons', int(1), 200)
+  .option('--seed <n>', 'simulation seed (default: a new one each run, so each run adds new requests)', int(0))
+  .action((o: { requests: number; coupons: number; seed?: number }) =>
+    withRuntime((rt) => demo(rt, { ...o, seed: o.seed ?? Date.now() % 1_000_000_000 }, print)),
+  );
+
+program
+  .command('chaos')
+  .description('a load through several consumers while faults strike; then drain, verify and summarise (exit 1 unless equal)')
+  .option('--duration <d>', 'how long the load runs (e.g. 90s, 5m)', duration, 300_000)
+  .option('--interval <d>', 'time between faults', duration, 15_000)
+  .option('--rate <n>', 'requests per second', int(1), 1000)
+  .option('--consumers <n>', 'consumer processes at the start', int(1), 2)
+  .option('--seed <n>', 'seed of the load and of the fault order', int(0), 7)
+  .option('--cleanup', "remove the run's topics, database and Redis keys at the end", false)
+  .action(async (o: { duration: number; interval: number; rate: number; consumers: number; seed: number; cleanup: boolean }) => {
+    // Loaded on demand: each is heavy and only one of them runs.
+    const { formatChaosSummary, runChaos } = await import('./chaos-run.js');
+    const summary = await runChaos({
+      durationMs: o.duration,
+      intervalMs: o.interval,
+      rate: o.rate,
+      consumers: o.consumers,
+      seed: o.seed,
+      cleanup: o.cleanup,
+      print,
+    });
+    print(formatChaosSummary(summary));
+    if (!summary.verify.equal || summary.produced !== summary.decided + summary.deadLettered) process.exitCode = 1;
+  });
+
+program
+  .command('bench')
+  .description('the benchmark: drain, naive baseline, raw limits, flush cycle, latency, sustained load, recovery; JSON and SVG under bench/results/')
+  .option('--requests <n>', 'requests produced ahead for the drain runs', int(1), 200_000)
+  .option('--coupons <n>', 'coupons they spread over (skewed toward hot ones)', int(1), 10_000)
+  .option('--naive-requests <n>', 'how many of them the naive baseline handles (it is slow)', int(1), 3_000)
+  .option(
+    '--load-fractions <list>',
+    'offered load of the latency runs as fractions of the measured drain rate',
+    (v: string) => v.split(',').map((x) => Number(x.trim())),
+    [0.25, 0.5],
+  )
+  .option(
+    '--rates <list>',
+    'extra fixed offered rates for latency runs, comma-separated',
+    (v: string) => v.split(',').map((x) => int(1)(x.trim())),
+    [] as number[],
+  )
+  .option('--latency-seconds <n>', 'seconds of load per latency run', int(1), 20)
+  .option(
+    '--latency-what-if <settings>',
+    'consumer settings KEY=VALUE,... for one more latency run at 50% (empty skips it)',
+    (v: string) =>
+      Object.fromEntries(
+        v
+          .split(',')
+          .filter(Boolean)
+          .map((kv) => kv.split('=').map((x) => x.trim()) as [string, string]),
+      ),
+    { FETCH_MAX_WAIT_MS: '10' } as Record<string, string>,
+  )
+  .option('--sustained-seconds <n>', 'seconds of the sustained run at 50% of drain capacity (600 for the full form; 0 skips it)', int(0), 60)
+  .option('--heap-cap-mib <n>', 'V8 old-space cap of the memory-capped drain (0 skips it)', int(0), 128)
+  .option('--no-peer', 'skip the Kafka Connect + Debezium JDBC sink peer (it needs Java 17 and Maven)')
+  .option('--seed <n>', 'seed of the data', int(0), 42)
+  .option('--smoke', 'a few thousand requests, to check the benchmark runs (CI)', false)
+  .option('--out <dir>', 'where the JSON and SVG go', 'bench/results')
+  .option('--compare <files...>', 'compare two result files (A.json B.json) instead of running: each figure side by side, changes over 10% flagged')
+  .action(
+    async (o: {
+      requests: number;
+      coupons: number;
+      naiveRequests: number;
+      loadFractions: number[];
+      rates: number[];
+      latencySeconds: number;
+      latencyWhatIf: Record<string, string>;
+      sustainedSeconds: number;
+      heapCapMib: number;
+      peer: boolean;
+      seed: number;
+      smoke: boolean;
+      out: string;
+      compare?: string[];
+    }) => {
+      const { smoke, out, compare, heapCapMib, ...rest } = o;
+      if (compare) {
+        const { compareBenchFiles } = await import('../bench/compare-files.js');
+        print(compareBenchFiles(compare));
+        return;
+      }
+      const { runBench, SMOKE } = await import('../bench/run.js');
+      const { formatBench } = await import('../bench/report.js');
+      const { file, result } = await runBench({
+        ...rest,
+        heapCapMiB: heapCapMib,
+        ...(smoke ? SMOKE : {}),
+        outDir: out,
+        print: (line) => process.stderr.write(`${line}\n`),
+      });
+      print(formatBench(result));
+      print(`results: ${file} (charts: ${file.replace(/\.json$/, '.svg')}${result.sustained ? `, ${file.replace(/\.json$/, '-sustained.svg')}` : ''})`);
+      if (!result.correct) process.exitCode = 1;
+    },
+  );
+
+runProgram(program);

@@ -1,0 +1,114 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IsolatedPipeline, runCli, type CliResult } from './helpers.js';
+
+/** A port nobody listens on now (the kernel's pick), for the secured broker of this test alone. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * `stack up --secure` runs a SASL_SSL broker (SCRAM-SHA-512 and PLAIN over TLS, its own CA) on ports
+ * of its own, in a stack folder of this test's own, beside the shared plaintext broker, which it does not
+ * touch. The pipeline then runs end to end through it with the settings it writes to client.env: the
+ * positive test of the Kafka TLS and SASL settings. Wrong passwords and a missing CA are refused.
+ */
+describe('the pipeline over SASL_SSL, against `stack up --secure`', () => {
+  const stackDir = mkdtempSync(join(tmpdir(), 'redeem-secure-stack-'));
+  let stackEnv: Record<string, string>;
+  let clientEnv: Record<string, string>;
+  let p: IsolatedPipeline | undefined;
+  const outputs: CliResult[] = [];
+
+  beforeAll(async () => {
+    stackEnv = { STACK_DIR: stackDir, STACK_SECURE_KAFKA_PORT: String(await freePort()), STACK_SECURE_CONTROLLER_PORT: String(await freePort()) };
+  });
+  afterAll(async () => {
+    await p?.cleanup();
+    await runCli(['stack', 'down'], stackEnv);
+    // If down could not stop it (a failed start), by its pid file: this test's broker only.
+    const pidFile = join(stackDir, 'kafka-secure', 'kafka-secure.pid');
+    try {
+      const pid = Number(readFileSync(pidFile, 'utf8'));
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(stackDir)) process.kill(pid, 'SIGKILL');
+    } catch {
+      // not running
+    }
+    rmSync(stackDir, { recursive: true, force: true });
+  });
+
+  it('starts the secured broker and writes the client settings, readable by their owner only', async () => {
+    const up = await runCli(['stack', 'up', '--secure'], stackEnv, 300_000);
+    expect(up.code, up.stdout + up.stderr).toBe(0);
+    expect(up.stdout).toContain('kafka: already up on 127.0.0.1:9092');
+    expect(up.stdout).toContain('Apache Kafka: every jar matches its pinned SHA-256');
+    expect(up.stdout).toContain(`kafka-secure: SASL_SSL on 127.0.0.1:${stackEnv.STACK_SECURE_KAFKA_PORT}`);
+    const envFile = join(stackDir, 'kafka-secure', 'client.env');
+    clientEnv = Object.fromEntries(
+      readFileSync(envFile, 'utf8')
+        .split('\n')
+        .filter((l) => /^[A-Z_]+=/.test(l))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+    expect(clientEnv.KAFKA_SASL_MECHANISM).toBe('scram-sha-512');
+    for (const f of [envFile, clientEnv.KAFKA_SASL_PASSWORD_FILE!, join(stackDir, 'kafka-secure', 'server.properties')]) expect(statSync(f).mode & 0o077).toBe(0);
+    expect(statSync(join(stackDir, 'kafka-secure')).mode & 0o077).toBe(0);
+    // The shared plaintext broker is still the one answering on 9092, untouched.
+    expect(spawnSync('ss', ['-ltn']).stdout.toString()).toMatch(/(?:127\.0\.0\.1|\[::ffff:127\.0\.0\.1\]):9092\s/);
+  });
+
+  it('runs the pipeline end to end through SCRAM-SHA-512 over TLS, and answers PLAIN too', async () => {
+    p = new IsolatedPipeline(clientEnv);
+    await p.setUp();
+    const run = async (args: string[], extra: Record<string, string> = {}) => {
+      const result = await p!.cli(args, extra);
+      outputs.push(result);
+      return result;
+    };
+    const status = await run(['status']);
+    expect(status.stdout).toMatch(new RegExp(`kafka\\s+127\\.0\\.0\\.1:${stackEnv.STACK_SECURE_KAFKA_PORT}\\s+up: answers, logged in and usable`));
+    expect((await run(['coupons', 'generate', '--count', '10', '--prefix', 'TLS', '--quota', '20'])).code).toBe(0);
+    const produced = await run(['produce', '--generate', '800', '--coupons', '12', '--coupon-prefix', 'TLS', '--no-progress']);
+    expect(produced.code, produced.stderr).toBe(0);
+    expect([...(await p.endOffsets(p.config.redemptionTopic)).values()].reduce((a, b) => a + b, 0)).toBe(800);
+    const consumed = await run(['consume', '--exit-when-idle', '3']);
+    expect(consumed.code, consumed.stderr).toBe(0);
+    const verify = await run(['verify', '--no-progress']);
+    expect(verify.stdout).toContain('EQUAL');
+    const records = await p.auditRecords(800);
+    expect(new Set(records.map((r) => `${r.source_partition}/${r.source_offset}`)).size).toBe(800);
+    const plain = await run(['status'], { KAFKA_SASL_MECHANISM: 'plain' });
+    expect(plain.stdout).toMatch(/kafka\s+\S+\s+up: answers, logged in and usable/);
+    expect(plain.stderr).not.toContain('without KAFKA_SSL=true');
+  });
+
+  it('refuses a wrong password and a broker certificate it cannot verify', async () => {
+    const wrong = await p!.cli(['status'], { KAFKA_SASL_PASSWORD_FILE: '', KAFKA_SASL_PASSWORD: 'not-the-password' });
+    outputs.push(wrong);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stdout).toMatch(/kafka\s+\S+\s+NOT USABLE: answers, but SASL SCRAM SHA512 authentication failed/);
+    const noCa = await p!.cli(['status'], { KAFKA_SSL_CA_FILE: '' });
+    outputs.push(noCa);
+    expect(noCa.code).toBe(1);
+    expect(noCa.stdout).toMatch(/kafka\s+\S+\s+NOT USABLE: answers, but/);
+    expect(noCa.stdout).not.toMatch(/kafka\s+\S+\s+up/);
+  });
+
+  it('never printed the SASL password', () => {
+    const password = readFileSync(clientEnv.KAFKA_SASL_PASSWORD_FILE!, 'utf8').trim();
+    expect(password.length).toBeGreaterThanOrEqual(16);
+    expect(outputs.length).toBeGreaterThanOrEqual(8);
+    for (const o of outputs) expect(o.stdout + o.stderr).not.toContain(password);
+  });
+});
