@@ -101,7 +101,7 @@ program
     { FETCH_MAX_WAIT_MS: '10' } as Record<string, string>,
   )
   .option('--sustained-seconds <n>', 'seconds of the sustained run at 50% of drain capacity (600 for the full form; 0 skips it)', int(0), 60)
-  .option('--heap-cap-mib <n>', 'V8 old-space cap of the memory-capped drain (0 skips it)', int(0), 128)
+  .option('--heap-cap-mib <n>', 'V8 old-space cap of the memory-capped drain (0 skips it)', int(0), 192)
   .option('--no-peer', 'skip the Kafka Connect + Debezium JDBC sink peer (it needs Java 17 and Maven)')
   .option('--seed <n>', 'seed of the data', int(0), 42)
   .option('--smoke', 'a few thousand requests, to check the benchmark runs (CI)', false)
