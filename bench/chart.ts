@@ -72,7 +72,7 @@ function latencyPanel(x0: number, y0: number, width: number, height: number, r: 
   const log = max / Math.max(0.1, r.cycle.medianMs) > 20;
   const step = niceStep(max / 5);
   const top = log ? 10 ** Math.ceil(Math.log10(max)) : Math.ceil(max / step) * step;
-  const bottom = log ? 10 ** Math.floor(Math.log10(Math.max(0.1, Math.min(r.cycle.medianMs, ...groups.map((g) => g.p50))))) : 0;
+  const bottom = log ? 10 ** Math.floor(Math.log10(Math.max(0.1, Math.min(r.cycle.medianMs, ...groups.map((g) => g.p50)) / 2))) : 0;
   const yOf = (v: number) =>
     log
       ? plotBottom - ((Math.log10(Math.max(v, bottom)) - Math.log10(bottom)) / (Math.log10(top) - Math.log10(bottom))) * (plotBottom - plotTop)
