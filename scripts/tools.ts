@@ -92,37 +92,76 @@ program
 
 program
   .command('bench')
-  .description('the benchmark: drain throughput, latency at fixed rates, the naive baseline, raw stage limits, cost; JSON and SVG under bench/results/')
+  .description('the benchmark: drain, naive baseline, raw limits, flush cycle, latency, sustained load, recovery; JSON and SVG under bench/results/')
   .option('--requests <n>', 'requests produced ahead for the drain runs', int(1), 200_000)
   .option('--coupons <n>', 'coupons they spread over (skewed toward hot ones)', int(1), 10_000)
-  .option('--naive-requests <n>', 'how many of them the naive baseline handles (it is slow)', int(1), 5_000)
+  .option('--naive-requests <n>', 'how many of them the naive baseline handles (it is slow)', int(1), 3_000)
+  .option(
+    '--load-fractions <list>',
+    'offered load of the latency runs as fractions of the measured drain rate',
+    (v: string) => v.split(',').map((x) => Number(x.trim())),
+    [0.25, 0.5],
+  )
   .option(
     '--rates <list>',
-    'offered rates for the latency runs, comma-separated',
+    'extra fixed offered rates for latency runs, comma-separated',
     (v: string) => v.split(',').map((x) => int(1)(x.trim())),
-    [1000, 5000, 10000],
+    [] as number[],
   )
-  .option('--latency-seconds <n>', 'seconds of load per offered rate', int(1), 20)
+  .option('--latency-seconds <n>', 'seconds of load per latency run', int(1), 20)
+  .option(
+    '--latency-what-if <settings>',
+    'consumer settings KEY=VALUE,... for one more latency run at 50% (empty skips it)',
+    (v: string) =>
+      Object.fromEntries(
+        v
+          .split(',')
+          .filter(Boolean)
+          .map((kv) => kv.split('=').map((x) => x.trim()) as [string, string]),
+      ),
+    { FETCH_MAX_WAIT_MS: '10' } as Record<string, string>,
+  )
+  .option('--sustained-seconds <n>', 'seconds of the sustained run at 50% of drain capacity (600 for the full form; 0 skips it)', int(0), 60)
+  .option('--heap-cap-mib <n>', 'V8 old-space cap of the memory-capped drain (0 skips it)', int(0), 192)
+  .option('--no-peer', 'skip the Kafka Connect + Debezium JDBC sink peer (it needs Java 17 and Maven)')
   .option('--seed <n>', 'seed of the data', int(0), 42)
   .option('--smoke', 'a few thousand requests, to check the benchmark runs (CI)', false)
   .option('--out <dir>', 'where the JSON and SVG go', 'bench/results')
+  .option('--compare <files...>', 'compare two result files (A.json B.json) instead of running: each figure side by side, changes over 10% flagged')
   .action(
     async (o: {
       requests: number;
       coupons: number;
       naiveRequests: number;
+      loadFractions: number[];
       rates: number[];
       latencySeconds: number;
+      latencyWhatIf: Record<string, string>;
+      sustainedSeconds: number;
+      heapCapMib: number;
+      peer: boolean;
       seed: number;
       smoke: boolean;
       out: string;
+      compare?: string[];
     }) => {
-      const { smoke, out, ...rest } = o;
+      const { smoke, out, compare, heapCapMib, ...rest } = o;
+      if (compare) {
+        const { compareBenchFiles } = await import('../bench/compare-files.js');
+        print(compareBenchFiles(compare));
+        return;
+      }
       const { runBench, SMOKE } = await import('../bench/run.js');
       const { formatBench } = await import('../bench/report.js');
-      const { file, result } = await runBench({ ...rest, ...(smoke ? SMOKE : {}), outDir: out, print: (line) => process.stderr.write(`${line}\n`) });
+      const { file, result } = await runBench({
+        ...rest,
+        heapCapMiB: heapCapMib,
+        ...(smoke ? SMOKE : {}),
+        outDir: out,
+        print: (line) => process.stderr.write(`${line}\n`),
+      });
       print(formatBench(result));
-      print(`results: ${file} (chart: ${file.replace(/\.json$/, '.svg')})`);
+      print(`results: ${file} (charts: ${file.replace(/\.json$/, '.svg')}${result.sustained ? `, ${file.replace(/\.json$/, '-sustained.svg')}` : ''})`);
       if (!result.correct) process.exitCode = 1;
     },
   );

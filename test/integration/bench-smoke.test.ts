@@ -4,6 +4,7 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
+import type { BenchResult } from '../../bench/run.js';
 import { runCli } from './helpers.js';
 
 describe('the benchmark, smoke size', () => {
@@ -17,31 +18,43 @@ describe('the benchmark, smoke size', () => {
     const json = files.find((f) => f.endsWith('.json'))!;
     expect(files).toContain(json.replace(/\.json$/, '.svg'));
     expect(readFileSync(join(out, json.replace(/\.json$/, '.svg')), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>$/);
-    const r = JSON.parse(readFileSync(join(out, json), 'utf8')) as Record<string, unknown> & {
-      drain: { processes: number; perSecond: number; correct: boolean }[];
-      latency: { offeredPerSecond: number; p50: number; p99: number; correct: boolean }[];
-      raw: Record<string, { perSecond: number }>;
-    };
+    expect(files).toContain(json.replace(/\.json$/, '-sustained.svg'));
+    const r = JSON.parse(readFileSync(join(out, json), 'utf8')) as BenchResult;
     expect(Object.keys(r)).toEqual(
       expect.arrayContaining([
         'machine',
         'settings',
         'drain',
+        'capped',
         'naive',
-        'pipelineOverNaive',
         'raw',
-        'slowestRawStage',
-        'pipelineShareOfSlowestStage',
+        'cycle',
         'latency',
+        'sustained',
+        'recovery',
+        'ratios',
         'cost',
         'correct',
       ]),
     );
     expect(r.drain.map((d) => d.processes)).toEqual([1, 2]);
     expect(r.drain.every((d) => d.perSecond > 0 && d.correct)).toBe(true);
+    expect(r.capped?.correct).toBe(true);
+    // The naive baseline consumed every partition at once and decided correctly.
+    expect(r.naive.partitionsConcurrently).toBe(6);
     expect(Object.keys(r.raw).sort()).toEqual(['kafka', 'mysql', 'redis']);
+    expect(r.rawRowsCorrect).toBe(true);
+    expect(r.ratios.combinedCeiling).toBeLessThanOrEqual(Math.min(...Object.values(r.raw).map((x) => x.perSecond)));
+    expect(r.cycle.samples).toBeGreaterThan(0);
     expect(r.latency).toHaveLength(1);
+    expect(r.latency[0]!.fractionOfCapacity).toBe(0.5);
     expect(r.latency[0]!.p99).toBeGreaterThanOrEqual(r.latency[0]!.p50);
+    expect(r.sustained!.series.length).toBeGreaterThan(0);
+    expect(r.recovery.drainedSeconds).toBeGreaterThan(0);
     expect(r.correct).toBe(true);
+    // --compare reads result files (here one against itself: nothing changed, nothing flagged).
+    const compared = await runCli(['bench', '--compare', join(out, json), join(out, json)], {}, 60_000);
+    expect(compared.code, compared.stderr).toBe(0);
+    expect(compared.stdout).toMatch(/^0 of \d+ figures changed by more than 10%$/m);
   }, 320_000);
 });
