@@ -187,6 +187,14 @@ export function masterOfSlot(slot: number): number {
   throw new RedemptionError('STACK_FAILED', `no live node knows the master of slot ${slot}`);
 }
 
+/** Whether a replica of the master on `port` has a live link to it and has finished its first sync. */
+function replicaInSync(port: number): boolean {
+  const info = cli(port, 'INFO', 'replication');
+  if (!info.ok) return false;
+  // Lines "slaveN:ip=...,port=...,state=online,offset=...,lag=..." per replica.
+  return /^slave\d+:.*state=online/m.test(info.out);
+}
+
 /**
  * kill -9 of the master serving `slot`; resolves once its replica has taken over (every live node
  * reports cluster_state:ok and another master serves the slot). Returns the killed port and the new
@@ -197,6 +205,9 @@ export async function killRedisMaster(slot: number): Promise<{ killed: number; p
   const killed = masterOfSlot(slot);
   const pid = redisNodePid(killed);
   if (pid === null) throw new RedemptionError('STACK_FAILED', `redis node ${killed} was not started by this stack; not killing it`);
+  // A replica that has not finished its first sync with the master refuses to take over (its data would
+  // be too old): a cluster just created needs a few seconds for that, more on a busy host.
+  await waitFor(`a replica of ${killed} in sync`, () => replicaInSync(killed), 60_000);
   process.kill(pid, 'SIGKILL');
   let promoted = killed;
   await waitFor(
