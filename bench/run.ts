@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, loadavg, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 
 import type { Redis } from 'ioredis';
 import type { Admin } from 'kafkajs';
@@ -21,6 +19,7 @@ import { ensurePipelineTopics } from '../lib/topics.js';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../producers/checkout-simulator.js';
 import { RedemptionProducer } from '../producers/redemption-producer.js';
 import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
+import { ConsumerProcess } from '../scripts/harness/consumer-process.js';
 import { stackUp } from '../scripts/stack/stack.js';
 import { verify } from '../verify/verify.js';
 import { benchChart, sustainedChart } from './chart.js';
@@ -93,7 +92,6 @@ interface ConsumerRun {
   correct: boolean;
 }
 
-const BIN = fileURLToPath(new URL('../bin/redeem.mjs', import.meta.url));
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 export async function runBench(o: BenchOptions): Promise<{ file: string; result: BenchResult }> {
@@ -594,13 +592,9 @@ async function committedTotal(admin: Admin, groupId: string, topic: string): Pro
  * its first decision to the publish of its last audit record.
  */
 async function drainRun(rt: Runtime, c: Config, env: Record<string, string>, processes: number, total: number): Promise<ConsumerRun> {
-  const children = Array.from({ length: processes }, () => {
-    const child = spawn(process.execPath, [BIN, 'consume', '--exit-when-idle', '3'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    return { exited: new Promise<string>((resolve) => child.on('close', () => resolve(stderr))) };
-  });
-  const summaries = await Promise.all(children.map((ch) => ch.exited));
+  const children = Array.from({ length: processes }, () => new ConsumerProcess({ ...process.env, ...env }, { args: ['--exit-when-idle', '3'] }));
+  await Promise.all(children.map((ch) => ch.exited));
+  const summaries = children.map((ch) => ch.stderr);
   const sum = (pattern: RegExp) => summaries.reduce((acc, s) => acc + Number(pattern.exec(s)?.[1] ?? NaN), 0);
   const seconds = (await decidingSpan(rt, c.auditTopic, total)) / 1000;
   return {
@@ -661,9 +655,7 @@ async function loadRun(
   seed: number,
   sample: boolean,
 ): Promise<{ summary: { achievedPerSecond: number; keptUp: boolean; drainAfterSeconds: number } & LatencySummary; samples: SustainedSample[] }> {
-  const child = spawn(process.execPath, [BIN, 'consume', '--exit-when-idle', '3'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  child.stderr.resume();
-  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  const consumer = new ConsumerProcess({ ...process.env, ...env }, { args: ['--exit-when-idle', '3'] });
   const admin = rt.kafka().admin();
   await admin.connect();
   try {
@@ -711,7 +703,7 @@ async function loadRun(
     const drainAfterSeconds = (Date.now() - endedAt) / 1000;
     drained = true;
     const samples = await sampler;
-    await exited;
+    await consumer.exited;
     const decoder = rt.registry().decoderFor<RedemptionDecided>('decided');
     const latency = await endToEndLatency(rt.kafka(), c.redemptionTopic, total, c.auditTopic, total, async (value) => {
       const r = await decoder.decode(value);
@@ -721,7 +713,7 @@ async function loadRun(
     return { summary: { achievedPerSecond: Math.round(total / producedFor), keptUp: drainAfterSeconds <= 1, drainAfterSeconds, ...latency }, samples };
   } finally {
     await admin.disconnect();
-    child.kill('SIGKILL');
+    consumer.child.kill('SIGKILL');
   }
 }
 
@@ -737,11 +729,7 @@ async function recoveryRun(
   env: Record<string, string>,
   total: number,
 ): Promise<{ killedAfterDecided: number; firstDecisionSeconds: number | null; drainedSeconds: number }> {
-  const start = () => {
-    const child = spawn(process.execPath, [BIN, 'consume', '--exit-when-idle', '3'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr.resume();
-    return { child, exited: new Promise<void>((resolve) => child.on('close', () => resolve())) };
-  };
+  const start = () => new ConsumerProcess({ ...process.env, ...env }, { args: ['--exit-when-idle', '3'] });
   const admin = rt.kafka().admin();
   await admin.connect();
   try {
