@@ -729,11 +729,13 @@ async function recoveryRun(
   env: Record<string, string>,
   total: number,
 ): Promise<{ killedAfterDecided: number; firstDecisionSeconds: number | null; drainedSeconds: number }> {
-  const start = () => new ConsumerProcess({ ...process.env, ...env }, { args: ['--exit-when-idle', '3'] });
+  const start = (extra: Record<string, string> = {}) => new ConsumerProcess({ ...process.env, ...env, ...extra }, { args: ['--exit-when-idle', '3'] });
   const admin = rt.kafka().admin();
   await admin.connect();
   try {
-    const first = start();
+    // Small flushes one at a time, so that the first member cannot commit the whole topic (a smoke-sized
+    // one fits a single default flush) before it is seen past a quarter and killed.
+    const first = start({ FLUSH_MAX_MESSAGES: String(Math.max(10, Math.floor(total / 20))), FLUSH_CONCURRENCY: '1' });
     while ((await committedTotal(admin, c.consumerGroup, c.redemptionTopic)) < total / 4) await sleep(20);
     first.child.kill('SIGKILL');
     const killedAt = performance.now();
