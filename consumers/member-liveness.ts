@@ -1,7 +1,7 @@
 import type { Admin } from 'kafkajs';
 import type { Logger } from 'pino';
 
-import type { RedisClient } from '../lib/redis.js';
+import { type RedisClient, redisReady } from '../lib/redis.js';
 
 /**
  * How members of the group tell a dead member from a live one within seconds, not a session.
@@ -59,6 +59,9 @@ export class MemberLease {
   constructor(private readonly o: { redis: RedisClient; key: string; timing: LivenessTiming; logger: Logger }) {}
 
   async start(): Promise<void> {
+    // The client connects lazily and queues nothing offline; a Redis that is down must not hold up the
+    // start (the member then waits for its session like any other), so wait a little, then go on.
+    await redisReady(this.o.redis, 2000).catch(() => {});
     await this.refresh();
     this.timer = setInterval(() => void this.refresh(), this.o.timing.intervalMs);
     this.timer.unref();

@@ -21,7 +21,7 @@ import { ConsumerStats } from './consumer-stats.js';
 import { DecisionCache } from './decision-cache.js';
 import { DecisionPublisher } from './decision-publisher.js';
 import { FlushCoalescer } from './flush-coalescer.js';
-import { GhostReaper, type GhostReaperOptions, leaseKey, memberClientId,MemberLease } from './member-liveness.js';
+import { GhostReaper, type GhostReaperOptions, leaseKey, memberClientId, MemberLease } from './member-liveness.js';
 import { startOpsServer } from './ops-server.js';
 import { ProgressWatch } from './progress-watch.js';
 import { RedemptionStore } from './redemption-store.js';
