@@ -351,7 +351,7 @@ export class RedemptionConsumer {
     if (this.stopping) return;
     this.stopping = true;
     await this.consumer?.disconnect();
-    await this.reaper?.stop();
+    this.reaper?.stop();
     await this.reaperAdmin?.disconnect();
     await this.lease?.stop();
     await this.publisher?.disconnect();
