@@ -161,7 +161,8 @@ describe('Kafka brokers fail over, and every acknowledged request is in the topi
         title,
         CLUSTER,
         async (p) => {
-          expect(await strikeClusterFault(kind, { kafka: p.rt.kafka(), topic: p.config.redemptionTopic, hotKey: '' })).toBe(true);
+          const progress = (line: string) => process.stderr.write(`[failover] ${line}\n`);
+          expect(await strikeClusterFault(kind, { kafka: p.rt.kafka(), topic: p.config.redemptionTopic, hotKey: '', progress })).toBe(true);
         },
         pipelines,
       );
