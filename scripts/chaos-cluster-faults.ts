@@ -70,15 +70,19 @@ export async function strikeClusterFault(
       const id = await busiestLeader(o.kafka, o.topic);
       const struckAt = Date.now();
       if (!(await stopKafkaNode(id, 'SIGKILL'))) return false;
-      // Fenced once a node that answers no longer lists it (an empty answer means no node answered, e.g.
-      // the admin dialled the dead one: it says nothing). Restarted before that, the node would be back
-      // before the cluster ever noticed it gone: no leader would move.
-      await waitUntil(async () => {
-        const live = await liveBrokers();
-        return live.length > 0 && !live.includes(id);
-      }, 30_000);
-      o.progress?.(`kafka-cluster: node ${id} killed (kill -9), fenced after ${Date.now() - struckAt} ms; restarting it`);
-      startKafkaNode(id);
+      try {
+        // Fenced once a node that answers no longer lists it (an empty answer means no node answered: it
+        // says nothing). Restarted before that, the node would be back before the cluster ever noticed
+        // it gone: no leader would move.
+        await waitUntil(async () => {
+          const live = await liveBrokers();
+          return live.length > 0 && !live.includes(id);
+        }, 30_000);
+        o.progress?.(`kafka-cluster: node ${id} killed (kill -9), fenced after ${Date.now() - struckAt} ms; restarting it`);
+      } finally {
+        // Back in any case: a cluster left a node short would fail whatever runs next.
+        startKafkaNode(id);
+      }
       await waitUntil(() => backInSync(o.kafka, id), 180_000);
       o.progress?.(`kafka-cluster: node ${id} back, every replica in sync, ${Date.now() - struckAt} ms after the kill`);
       return true;

@@ -155,24 +155,31 @@ export function startKafkaNode(id: number, print: Print = () => {}): void {
   print(`kafka-cluster: node ${id} started (pid ${child.pid}, ${HOST}:${brokerPort(id)})`);
 }
 
-/** The brokers the cluster's metadata lists as alive, asked through any node that answers. */
-export async function liveBrokers(): Promise<number[]> {
+/** The node ids the broker at `address` lists as alive, or null if it does not answer (one try). */
+export async function brokersSeenBy(address: string): Promise<number[] | null> {
   const { Kafka, logLevel } = await import('kafkajs');
-  const admin = new Kafka({
-    brokers: kafkaClusterBrokers().split(','),
-    clientId: 'redeem-stack',
-    logLevel: logLevel.NOTHING,
-    retry: { retries: 0 },
-    connectionTimeout: 2000,
-  }).admin();
+  const admin = new Kafka({ brokers: [address], clientId: 'redeem-stack', logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 2000 }).admin();
   try {
     await admin.connect();
     return (await admin.describeCluster()).brokers.map((b) => b.nodeId).sort();
   } catch {
-    return [];
+    return null;
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
+}
+
+/**
+ * The brokers the cluster's metadata lists as alive, asked of each node in turn until one answers. (One
+ * client given all three addresses dials the first one first and, without retries, gives up when that
+ * node is down: with node 1 down every node looked down.)
+ */
+export async function liveBrokers(): Promise<number[]> {
+  for (const address of kafkaClusterBrokers().split(',')) {
+    const seen = await brokersSeenBy(address);
+    if (seen !== null) return seen;
+  }
+  return [];
 }
 
 export async function waitForBrokers(count: number, timeoutMs = 120_000): Promise<void> {
