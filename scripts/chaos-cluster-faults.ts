@@ -2,7 +2,7 @@ import type { Kafka } from 'kafkajs';
 
 import type { Config } from '../lib/config.js';
 import { keySlot, type RedisClient, redisMasters } from '../lib/redis.js';
-import { kafkaClusterBrokers, kafkaNodePid, liveBrokers, startKafkaNode, stopKafkaNode } from './stack/kafka-cluster.js';
+import { kafkaClusterBrokers, kafkaNodePid, liveBrokers, nodeAnswers, startKafkaNode, stopKafkaNode } from './stack/kafka-cluster.js';
 import { killRedisMaster, redisClusterNodes, startRedisNode } from './stack/redis-cluster.js';
 
 /**
@@ -43,9 +43,9 @@ async function inSync(kafka: Kafka): Promise<boolean> {
   }
 }
 
-/** Node `id` is alive in the cluster's metadata again and every replica of every topic is in sync. */
+/** Node `id` answers again, alive in the cluster's metadata, and every replica of every topic is in sync. */
 async function backInSync(kafka: Kafka, id: number): Promise<boolean> {
-  return (await liveBrokers()).includes(id) && (await inSync(kafka));
+  return (await nodeAnswers(id)) && (await inSync(kafka));
 }
 
 async function busiestLeader(kafka: Kafka, topic: string): Promise<number> {

@@ -182,10 +182,23 @@ export async function liveBrokers(): Promise<number[]> {
   return [];
 }
 
+/**
+ * Node `id` answers on its own address and is alive in the metadata it serves. (The other nodes list a
+ * starting node as alive a few seconds before its listener takes connections.)
+ */
+export async function nodeAnswers(id: number): Promise<boolean> {
+  return ((await brokersSeenBy(`${HOST}:${brokerPort(id)}`)) ?? []).includes(id);
+}
+
+async function every<T>(items: readonly T[], check: (item: T) => Promise<boolean>): Promise<boolean> {
+  for (const item of items) if (!(await check(item))) return false;
+  return true;
+}
+
 export async function waitForBrokers(count: number, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if ((await liveBrokers()).length >= count) return;
+    if ((await liveBrokers()).length >= count && (count < KAFKA_NODE_IDS.length || (await every(KAFKA_NODE_IDS, nodeAnswers)))) return;
     if (KAFKA_NODE_IDS.some((id) => existsSync(join(nodeDir(id), 'kafka.pid')) && kafkaNodePid(id) === null && count === KAFKA_NODE_IDS.length)) {
       const dead = KAFKA_NODE_IDS.find((id) => kafkaNodePid(id) === null)!;
       const log = join(nodeDir(dead), 'kafka.log');
