@@ -21,6 +21,8 @@ export class ConsumerStats {
   /** Messages whose decision was already stored (redelivered or replayed): re-emitted, nothing changed. */
   alreadyDecided = 0;
   rebalances = 0;
+  /** Dead members this one removed from the group (see member-liveness.ts). */
+  deadMembersRemoved = 0;
   firstMessageAt: number | null = null;
   lastMessageAt: number | null = null;
   lastFlushAt: number | null = null;
@@ -75,6 +77,11 @@ export class ConsumerStats {
       registers: [this.registry],
     }),
     rebalances: new Counter({ name: 'redeem_rebalances_total', help: 'Rebalances this member went through', registers: [this.registry] }),
+    deadMembersRemoved: new Counter({
+      name: 'redeem_dead_members_removed_total',
+      help: 'Members whose process had stopped proving it is alive, removed from the group by this one before their session ran out',
+      registers: [this.registry],
+    }),
     redisErrors: new Counter({
       name: 'redeem_redis_errors_total',
       help: 'Redis calls that failed (the batch went on through MySQL)',
@@ -154,6 +161,11 @@ export class ConsumerStats {
   recordRebalance(): void {
     this.rebalances += 1;
     this.m.rebalances.inc();
+  }
+
+  recordDeadMemberRemoved(): void {
+    this.deadMembersRemoved += 1;
+    this.m.deadMembersRemoved.inc();
   }
 
   /** Messages with a decision, new or re-emitted. */

@@ -2,14 +2,16 @@ import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 
 import type { Config } from '../lib/config.js';
+import { kafkaSecurity } from '../lib/connections.js';
 import { cachePrefix } from '../lib/database-identity.js';
 import { RedemptionError } from '../lib/errors.js';
 import { FaultInjector } from '../lib/faults.js';
+import { createKafka } from '../lib/kafka.js';
 import { RateLimiter } from '../lib/progress.js';
 import type { RedisClient } from '../lib/redis.js';
 import type { SchemaRegistryClient } from '../schemas/registry.js';
@@ -19,6 +21,7 @@ import { ConsumerStats } from './consumer-stats.js';
 import { DecisionCache } from './decision-cache.js';
 import { DecisionPublisher } from './decision-publisher.js';
 import { FlushCoalescer } from './flush-coalescer.js';
+import { GhostReaper, type GhostReaperOptions, leaseKey, memberClientId, MemberLease } from './member-liveness.js';
 import { startOpsServer } from './ops-server.js';
 import { ProgressWatch } from './progress-watch.js';
 import { RedemptionStore } from './redemption-store.js';
@@ -78,6 +81,9 @@ export class RedemptionConsumer {
   private readonly finishedRange: Promise<void>;
   private finishRange: () => void = () => {};
   private watch: ProgressWatch | null = null;
+  private lease: MemberLease | null = null;
+  private reaper: GhostReaper | null = null;
+  private reaperAdmin: Admin | null = null;
   /** Rejects once the member has failed in a way KafkaJS will not restart from. */
   private readonly failure: Promise<never>;
   private fail: (error: RedemptionError) => void = () => {};
@@ -116,6 +122,10 @@ export class RedemptionConsumer {
   async start(): Promise<void> {
     const { config, deps } = this;
     const logger = deps.logger.child({ consumerId: this.consumerId });
+    const timing = { intervalMs: config.heartbeatIntervalMs };
+    // Before joining: from its first JoinGroup on, peers may judge this member by its lease.
+    this.lease = new MemberLease({ redis: deps.redis, key: leaseKey(config.redisKeyPrefix, this.consumerId), timing, logger });
+    await this.lease.start();
     this.watch = new ProgressWatch({
       kafka: deps.kafka,
       groupId: config.consumerGroup,
@@ -166,7 +176,10 @@ export class RedemptionConsumer {
       concurrency: config.flushConcurrency,
       commitOffsets: !this.mode.dryRun,
     });
-    const consumer = deps.kafka.consumer({
+    // The member's own client, whose id names its process: the coordinator reports it for every member,
+    // in every group state, which is how peers find its lease (member-liveness.ts).
+    const memberKafka = createKafka(config.kafkaBrokers, memberClientId(this.consumerId), deps.logger, kafkaSecurity(config), config.requestTimeoutMs);
+    const consumer = memberKafka.consumer({
       groupId: config.consumerGroup,
       sessionTimeout: config.sessionTimeoutMs,
       heartbeatInterval: config.heartbeatIntervalMs,
@@ -234,6 +247,19 @@ export class RedemptionConsumer {
         await admin.disconnect();
       }
     }
+    this.reaperAdmin = deps.kafka.admin();
+    await this.reaperAdmin.connect();
+    this.reaper = new GhostReaper({
+      // The project's KafkaJS patch adds removeGroupMember to the admin client (patches/kafkajs+2.2.4.patch).
+      admin: this.reaperAdmin as GhostReaperOptions['admin'],
+      redis: deps.redis,
+      groupId: config.consumerGroup,
+      keyPrefix: config.redisKeyPrefix,
+      timing,
+      logger,
+      onRemoved: () => this.stats.recordDeadMemberRemoved(),
+    });
+    this.reaper.start();
     await consumer.connect();
     await consumer.subscribe({ topic: config.redemptionTopic, fromBeginning: true });
     await consumer.run({
@@ -325,6 +351,9 @@ export class RedemptionConsumer {
     if (this.stopping) return;
     this.stopping = true;
     await this.consumer?.disconnect();
+    await this.reaper?.stop();
+    await this.reaperAdmin?.disconnect();
+    await this.lease?.stop();
     await this.publisher?.disconnect();
     await this.watch?.stop();
     await new Promise<void>((resolve) => (this.opsServer ? this.opsServer.close(() => resolve()) : resolve()));

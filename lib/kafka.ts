@@ -3,6 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { type Admin, type Batch, Kafka, type KafkaConfig, type LogEntry, logLevel, type ProducerConfig } from 'kafkajs';
 import type { Logger } from 'pino';
 
+import { registerCompressionCodecs } from './compression-codecs.js';
+
 const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
   [logLevel.WARN]: 'warn',
@@ -24,6 +26,8 @@ export function createKafka(
 ): Kafka {
   // The default partitioner (murmur2, as the Java client) is what we want; silence KafkaJS's v2 notice.
   process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+  // Batches another client compressed with Snappy, LZ4 or Zstandard are read too (compression-codecs.ts).
+  registerCompressionCodecs();
   const kafkaLogger = logger.child({ component: 'kafkajs' });
   return new Kafka({
     clientId,

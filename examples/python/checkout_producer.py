@@ -17,11 +17,12 @@ The settings that matter, and why:
 * the value is Avro in the Confluent wire format under the topic-name subject ``<topic>-value``,
   written with the id ``registry_lookup.schema_id`` finds (see there why not auto-registration).
 * a ``client.id`` header, so a dead letter can be traced back to this service.
-* ``compression.type`` none or gzip: the pipeline's consumer (KafkaJS) cannot read lz4, snappy or zstd.
+* ``compression.type`` (``--compression``): any of librdkafka's; the pipeline's consumer reads gzip,
+  snappy, lz4 and zstd batches.
 
 Usage: checkout_producer.py --file requests.jsonl [--bootstrap 127.0.0.1:9092]
        [--registry http://127.0.0.1:8081/apis/ccompat/v7] [--topic redemption.requested]
-       [--client-id python-checkout]
+       [--client-id python-checkout] [--compression none|gzip|snappy|lz4|zstd]
 """
 
 import argparse
@@ -59,6 +60,7 @@ def main():
     parser.add_argument("--registry", default=os.environ.get("SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7"))
     parser.add_argument("--topic", default=os.environ.get("REDEMPTION_TOPIC", "redemption.requested"))
     parser.add_argument("--client-id", default="python-checkout")
+    parser.add_argument("--compression", default="none", choices=["none", "gzip", "snappy", "lz4", "zstd"])
     args = parser.parse_args()
 
     with open(SCHEMA_FILE, encoding="utf-8") as f:
@@ -74,9 +76,7 @@ def main():
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 5,
-        # KafkaJS, which the pipeline consumes with, reads only uncompressed or gzip batches: an lz4,
-        # snappy or zstd batch stops its consumer ("LZ4 compression not implemented").
-        "compression.type": "none",
+        "compression.type": args.compression,
     })
     failures = []
 

@@ -120,6 +120,33 @@ describe('Python clients (examples/python) beside the TypeScript producer', () =
     expect(sequence(inPartitionOrder)).toEqual(sequence(reference.decisions));
   });
 
+  it('batches librdkafka compressed with gzip, snappy, lz4 and zstd are decided like any other', async () => {
+    const q = new IsolatedPipeline();
+    await q.setUp();
+    try {
+      await upsertCoupons(
+        q.rt.knex(),
+        coupons.map((c) => ({ ...c, campaign_id: 'py' })),
+      );
+      const env = { ...pyEnv(), REDEMPTION_TOPIC: q.config.redemptionTopic, AUDIT_TOPIC: q.config.auditTopic };
+      const codecs = ['gzip', 'snappy', 'lz4', 'zstd'];
+      const share = Math.ceil(requests.length / codecs.length);
+      for (const [i, codec] of codecs.entries()) {
+        const part = requests.slice(i * share, (i + 1) * share);
+        const sent = await python('checkout_producer.py', ['--file', writeJsonLines(part, `py-${codec}`), '--compression', codec], env);
+        expect(sent.code, sent.stderr).toBe(0);
+      }
+      const consumed = await q.cli(['consume', '--exit-when-idle', '3', '--max-wait', '60']);
+      expect(consumed.code, consumed.stderr).toBe(0);
+      expect(consumed.stderr).toContain(`decided      ${requests.length}`);
+      expect(consumed.stderr).toContain('dead letters 0');
+      const verified = await verifyEqual(q);
+      expect(verified.equal, verified.report).toBe(true);
+    } finally {
+      await q.cleanup();
+    }
+  });
+
   it('the Python audit reader reads every decision record, as the TypeScript decoder does', async () => {
     const read = await python('audit_reader.py', ['--group', `${p.config.consumerGroup}-py-analyst`, '--exit-when-idle', '5'], pyEnv());
     expect(read.code, read.stderr).toBe(0);

@@ -1,0 +1,123 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { AssignerProtocol, type Consumer } from 'kafkajs';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { leaseKey } from '../../consumers/member-liveness.js';
+import { stickyAssignor } from '../../consumers/sticky-assignor.js';
+import { createKafka } from '../../lib/kafka.js';
+import { redisReady } from '../../lib/redis.js';
+import { logEntries } from '../../scripts/harness/consumer-process.js';
+import { BackgroundConsumer, IsolatedPipeline, waitUntil } from './helpers.js';
+
+/**
+ * Dead members are removed by their peers within seconds (lease 3 s + grace 2 s + a sweep), not after
+ * their session. The session is 30 s here so that the two cannot be confused.
+ */
+const LONG_SESSION = { SESSION_TIMEOUT_MS: '30000', HEARTBEAT_INTERVAL_MS: '1000', TOPIC_PARTITIONS: '6' };
+
+const pipelines: IsolatedPipeline[] = [];
+const consumers: BackgroundConsumer[] = [];
+const foreign: Consumer[] = [];
+afterAll(async () => {
+  for (const c of consumers) await c.kill9();
+  for (const c of foreign) await c.disconnect();
+  for (const p of pipelines) await p.cleanup();
+});
+
+async function pipeline(): Promise<IsolatedPipeline> {
+  const p = new IsolatedPipeline(LONG_SESSION);
+  pipelines.push(p);
+  await p.setUp();
+  return p;
+}
+
+function start(p: IsolatedPipeline): BackgroundConsumer {
+  const c = new BackgroundConsumer(p.env);
+  consumers.push(c);
+  return c;
+}
+
+interface Member {
+  memberId: string;
+  clientId: string;
+  partitions: number[];
+}
+
+/** The group's members as the coordinator sees them, with their partitions of the requests topic once assigned. */
+async function members(p: IsolatedPipeline): Promise<{ state: string; members: Member[] }> {
+  const admin = p.rt.kafka().admin();
+  await admin.connect();
+  try {
+    const { groups } = await admin.describeGroups([p.config.consumerGroup]);
+    const group = groups[0]!;
+    return {
+      state: group.state,
+      members: group.members.map((m) => ({
+        memberId: m.memberId,
+        clientId: m.clientId,
+        partitions:
+          m.memberAssignment.length > 0 ? (AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment[p.config.redemptionTopic] ?? []) : [],
+      })),
+    };
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+const stable = (g: { state: string; members: Member[] }, count: number) =>
+  g.state === 'Stable' && g.members.length === count && g.members.reduce((n, m) => n + m.partitions.length, 0) === 6;
+
+const removals = (c: BackgroundConsumer) => logEntries(c.stderr).filter((e) => String(e.msg).startsWith('removed a dead member'));
+
+describe('dead members are removed by their peers', () => {
+  it('a member killed with kill -9 is removed within seconds, long before its 30 s session, and the survivor takes its partitions', async () => {
+    const p = await pipeline();
+    const doomed = start(p);
+    const survivor = start(p);
+    await waitUntil('two members sharing the partitions', async () => stable(await members(p), 2), 90_000);
+
+    await doomed.kill9();
+    const killedAt = Date.now();
+    await waitUntil('the survivor alone with every partition', async () => stable(await members(p), 1), 25_000);
+    const seconds = (Date.now() - killedAt) / 1000;
+    console.log(JSON.stringify({ test: 'dead-member-removed', seconds }));
+
+    // Lease 3 s + grace 2 s + a sweep 1 s + a rebalance: well under the 30 s session.
+    expect(seconds).toBeLessThan(15);
+    expect(removals(survivor)).toHaveLength(1);
+  }, 180_000);
+
+  it('never removes a live member whose lease went missing for a moment, nor a member that keeps no lease', async () => {
+    const p = await pipeline();
+    const member = start(p);
+    // Another client in the same group (same protocol, its own client id): it keeps no lease.
+    const other = createKafka(p.config.kafkaBrokers, 'analyst-tool', p.rt.logger).consumer({
+      groupId: p.config.consumerGroup,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 1000,
+      partitionAssigners: [stickyAssignor(() => new Map(), 'analyst-tool')],
+    });
+    foreign.push(other);
+    await other.connect();
+    await other.subscribe({ topic: p.config.redemptionTopic, fromBeginning: true });
+    await other.run({ autoCommit: false, eachBatch: async () => {} });
+    await waitUntil('both in the group', async () => stable(await members(p), 2), 90_000);
+    const before = await members(p);
+    const mine = before.members.find((m) => m.clientId.startsWith('redeem-member~'))!;
+
+    // As after a FLUSHALL or a Redis failover: the live member writes it again within a heartbeat.
+    const instance = mine.clientId.slice('redeem-member~'.length);
+    const redis = p.rt.redis();
+    await redisReady(redis);
+    for (let blip = 0; blip < 4; blip++) {
+      expect(await redis.del(leaseKey(p.config.redisKeyPrefix, instance))).toBe(1);
+      await sleep(2500);
+    }
+
+    const after = await members(p);
+    expect(after.members.map((m) => m.memberId).sort()).toEqual(before.members.map((m) => m.memberId).sort());
+    expect(after.state).toBe('Stable');
+    expect(removals(member)).toEqual([]);
+  }, 180_000);
+});
