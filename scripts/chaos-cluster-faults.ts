@@ -2,7 +2,7 @@ import type { Kafka } from 'kafkajs';
 
 import type { Config } from '../lib/config.js';
 import { keySlot, type RedisClient, redisMasters } from '../lib/redis.js';
-import { kafkaClusterBrokers, kafkaNodePid, liveBrokers, startKafkaNode, stopKafkaNode } from './stack/kafka-cluster.js';
+import { kafkaClusterBrokers, kafkaNodePid, liveBrokers, nodeAnswers, startKafkaNode, stopKafkaNode } from './stack/kafka-cluster.js';
 import { killRedisMaster, redisClusterNodes, startRedisNode } from './stack/redis-cluster.js';
 
 /**
@@ -43,6 +43,11 @@ async function inSync(kafka: Kafka): Promise<boolean> {
   }
 }
 
+/** Node `id` answers again, alive in the cluster's metadata, and every replica of every topic is in sync. */
+async function backInSync(kafka: Kafka, id: number): Promise<boolean> {
+  return (await nodeAnswers(id)) && (await inSync(kafka));
+}
+
 async function busiestLeader(kafka: Kafka, topic: string): Promise<number> {
   const admin = kafka.admin();
   await admin.connect();
@@ -56,14 +61,30 @@ async function busiestLeader(kafka: Kafka, topic: string): Promise<number> {
 }
 
 /** Strikes `kind` and returns once the cluster is whole again (every replica in sync, every node back). */
-export async function strikeClusterFault(kind: ClusterFaultKind, o: { kafka: Kafka; topic: string; hotKey: string }): Promise<boolean> {
+export async function strikeClusterFault(
+  kind: ClusterFaultKind,
+  o: { kafka: Kafka; topic: string; hotKey: string; progress?: (line: string) => void },
+): Promise<boolean> {
   switch (kind) {
     case 'kill-9-broker': {
       const id = await busiestLeader(o.kafka, o.topic);
+      const struckAt = Date.now();
       if (!(await stopKafkaNode(id, 'SIGKILL'))) return false;
-      await waitUntil(async () => !(await liveBrokers()).includes(id), 30_000);
-      startKafkaNode(id);
-      await waitUntil(() => inSync(o.kafka), 180_000);
+      try {
+        // Fenced once a node that answers no longer lists it (an empty answer means no node answered: it
+        // says nothing). Restarted before that, the node would be back before the cluster ever noticed
+        // it gone: no leader would move.
+        await waitUntil(async () => {
+          const live = await liveBrokers();
+          return live.length > 0 && !live.includes(id);
+        }, 30_000);
+        o.progress?.(`kafka-cluster: node ${id} killed (kill -9), fenced after ${Date.now() - struckAt} ms; restarting it`);
+      } finally {
+        // Back in any case: a cluster left a node short would fail whatever runs next.
+        startKafkaNode(id);
+      }
+      await waitUntil(() => backInSync(o.kafka, id), 180_000);
+      o.progress?.(`kafka-cluster: node ${id} back, every replica in sync, ${Date.now() - struckAt} ms after the kill`);
       return true;
     }
     case 'kill-9-redis-master': {
@@ -73,9 +94,12 @@ export async function strikeClusterFault(kind: ClusterFaultKind, o: { kafka: Kaf
     }
     case 'rolling-restart-kafka':
       for (const id of [1, 2, 3]) {
+        const stoppedAt = Date.now();
         if (!(await stopKafkaNode(id, 'SIGTERM'))) return false;
+        o.progress?.(`kafka-cluster: node ${id} stopped (SIGTERM) in ${Date.now() - stoppedAt} ms; restarting it`);
         startKafkaNode(id);
-        await waitUntil(() => inSync(o.kafka), 180_000);
+        await waitUntil(() => backInSync(o.kafka, id), 180_000);
+        o.progress?.(`kafka-cluster: node ${id} back, every replica in sync, ${Date.now() - stoppedAt} ms after its stop`);
       }
       return true;
   }

@@ -174,7 +174,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
       case 'restart-kafka':
         return stackRestart('kafka', () => {});
       default:
-        return strikeClusterFault(kind, { kafka: rt.kafka(), topic: config.redemptionTopic, hotKey: coupons[0]!.code });
+        return strikeClusterFault(kind, { kafka: rt.kafka(), topic: config.redemptionTopic, hotKey: coupons[0]!.code, progress: o.print });
     }
   };
 

@@ -155,30 +155,50 @@ export function startKafkaNode(id: number, print: Print = () => {}): void {
   print(`kafka-cluster: node ${id} started (pid ${child.pid}, ${HOST}:${brokerPort(id)})`);
 }
 
-/** The brokers the cluster's metadata lists as alive, asked through any node that answers. */
-export async function liveBrokers(): Promise<number[]> {
+/** The node ids the broker at `address` lists as alive, or null if it does not answer (one try). */
+export async function brokersSeenBy(address: string): Promise<number[] | null> {
   const { Kafka, logLevel } = await import('kafkajs');
-  const admin = new Kafka({
-    brokers: kafkaClusterBrokers().split(','),
-    clientId: 'redeem-stack',
-    logLevel: logLevel.NOTHING,
-    retry: { retries: 0 },
-    connectionTimeout: 2000,
-  }).admin();
+  const admin = new Kafka({ brokers: [address], clientId: 'redeem-stack', logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 2000 }).admin();
   try {
     await admin.connect();
     return (await admin.describeCluster()).brokers.map((b) => b.nodeId).sort();
   } catch {
-    return [];
+    return null;
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
 }
 
+/**
+ * The brokers the cluster's metadata lists as alive, asked of each node in turn until one answers. (One
+ * client given all three addresses dials the first one first and, without retries, gives up when that
+ * node is down: with node 1 down every node looked down.)
+ */
+export async function liveBrokers(): Promise<number[]> {
+  for (const address of kafkaClusterBrokers().split(',')) {
+    const seen = await brokersSeenBy(address);
+    if (seen !== null) return seen;
+  }
+  return [];
+}
+
+/**
+ * Node `id` answers on its own address and is alive in the metadata it serves. (The other nodes list a
+ * starting node as alive a few seconds before its listener takes connections.)
+ */
+export async function nodeAnswers(id: number): Promise<boolean> {
+  return ((await brokersSeenBy(`${HOST}:${brokerPort(id)}`)) ?? []).includes(id);
+}
+
+async function every<T>(items: readonly T[], check: (item: T) => Promise<boolean>): Promise<boolean> {
+  for (const item of items) if (!(await check(item))) return false;
+  return true;
+}
+
 export async function waitForBrokers(count: number, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if ((await liveBrokers()).length >= count) return;
+    if ((await liveBrokers()).length >= count && (count < KAFKA_NODE_IDS.length || (await every(KAFKA_NODE_IDS, nodeAnswers)))) return;
     if (KAFKA_NODE_IDS.some((id) => existsSync(join(nodeDir(id), 'kafka.pid')) && kafkaNodePid(id) === null && count === KAFKA_NODE_IDS.length)) {
       const dead = KAFKA_NODE_IDS.find((id) => kafkaNodePid(id) === null)!;
       const log = join(nodeDir(dead), 'kafka.log');

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { RedemptionError } from '../../lib/errors.js';
 import { tcpAnswers } from '../../lib/net.js';
 import { verifyArtifacts } from './artifacts.js';
+import { brokersSeenBy } from './kafka-cluster.js';
 
 /**
  * The local stack: Apache Kafka (KRaft, one node) and Apicurio Registry, both run from jars fetched from
@@ -434,23 +435,7 @@ function runningPid(service: ManagedService): number | null {
 
 async function kafkaAnswersMetadata(): Promise<boolean> {
   if (!(await tcpAnswers(ADDRESSES.kafka.host, ADDRESSES.kafka.port))) return false;
-  const { Kafka, logLevel } = await import('kafkajs');
-  const admin = new Kafka({
-    brokers: [`${ADDRESSES.kafka.host}:${ADDRESSES.kafka.port}`],
-    clientId: 'redeem-stack',
-    logLevel: logLevel.NOTHING,
-    retry: { retries: 0 },
-    connectionTimeout: 2000,
-  }).admin();
-  try {
-    await admin.connect();
-    const cluster = await admin.describeCluster();
-    return cluster.brokers.length > 0;
-  } catch {
-    return false;
-  } finally {
-    await admin.disconnect().catch(() => undefined);
-  }
+  return ((await brokersSeenBy(`${ADDRESSES.kafka.host}:${ADDRESSES.kafka.port}`)) ?? []).length > 0;
 }
 
 async function registryAnswers(): Promise<boolean> {
