@@ -310,11 +310,32 @@ export class RedemptionConsumer {
         await heartbeat();
       }
       if (stop !== undefined && messages.length === 0 && Number(batch.messages[0]?.offset ?? -1) >= stop) this.partitionDone(batch.partition);
+    } catch (error) {
+      throw this.asRejoin(error as Error, logger);
     } finally {
       clearInterval(keepAlive);
       this.inFlight -= 1;
       this.lastActivity = Date.now();
     }
+  }
+
+  /**
+   * KafkaJS rejoins the group after a commit or heartbeat refused for group membership only when it sees
+   * the broker's error itself; its retrier hands such an error on wrapped as not retriable, and the
+   * member then stopped for good (exit 1). Nothing is lost by rejoining: the flush's effects are in
+   * MySQL and its redelivery re-emits them. A member the coordinator no longer knows (removed after its
+   * session ran out, or by a peer that judged it dead) rejoins as a new member, claiming nothing.
+   */
+  private asRejoin(error: Error, logger: Logger): Error {
+    const cause = rootCause(error);
+    const type = (cause as { type?: string }).type;
+    if (type === undefined || !REJOIN_ERRORS.has(type)) return error;
+    if (type === 'UNKNOWN_MEMBER_ID') {
+      this.owned = new Map();
+      this.crashed = true;
+    }
+    logger.warn({ err: cause }, 'the group refused this member its offsets; rejoining (the flush will be redelivered and re-emitted)');
+    return cause;
   }
 
   private partitionDone(partition: number): void {
@@ -370,6 +391,9 @@ async function requestsPartitionCount(kafka: Kafka, topic: string): Promise<numb
     await admin.disconnect();
   }
 }
+
+/** Errors about the member's place in the group, after which KafkaJS rejoins when it sees them (runner.js). */
+const REJOIN_ERRORS = new Set(['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRESS', 'NOT_COORDINATOR_FOR_GROUP']);
 
 /** What KafkaJS's wrappers (retries exceeded, not retriable) wrap: the error our batch handler threw. */
 function rootCause(error: Error): Error {

@@ -3,12 +3,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AssignerProtocol, type Consumer } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { leaseKey } from '../../consumers/member-liveness.js';
+import { type GhostReaperOptions, leaseKey } from '../../consumers/member-liveness.js';
 import { stickyAssignor } from '../../consumers/sticky-assignor.js';
 import { createKafka } from '../../lib/kafka.js';
 import { redisReady } from '../../lib/redis.js';
 import { logEntries } from '../../scripts/harness/consumer-process.js';
-import { BackgroundConsumer, IsolatedPipeline, waitUntil } from './helpers.js';
+import { BackgroundConsumer, drained, IsolatedPipeline, runCli, verifyEqual, waitUntil } from './helpers.js';
 
 /**
  * Dead members are removed by their peers within seconds (lease 3 s + grace 2 s + a sweep), not after
@@ -120,4 +120,38 @@ describe('dead members are removed by their peers', () => {
     expect(after.state).toBe('Stable');
     expect(removals(member)).toEqual([]);
   }, 180_000);
+
+  it('a live member removed from the group (as a mistaken judgement would) rejoins and goes on deciding', async () => {
+    const p = await pipeline();
+    expect((await p.cli(['coupons', 'generate', '--count', '100', '--prefix', 'LIVE', '--quota', '50'])).code).toBe(0);
+    const TOTAL = 12_000;
+    const producing = runCli(['produce', '--generate', String(TOTAL), '--coupons', '100', '--coupon-prefix', 'LIVE', '--rate', '1500', '--no-progress'], p.env);
+    const member = start(p);
+    await waitUntil('the member alone with every partition', async () => stable(await members(p), 1), 90_000);
+    await sleep(2000);
+    const [victim] = (await members(p)).members;
+    // The project's KafkaJS patch adds removeGroupMember (see consumers/member-liveness.ts).
+    const admin = p.rt.kafka().admin() as GhostReaperOptions['admin'];
+    await admin.connect();
+    try {
+      await admin.removeGroupMember({ groupId: p.config.consumerGroup, memberId: victim!.memberId });
+    } finally {
+      await admin.disconnect();
+    }
+    await waitUntil(
+      'the member back in the group under a new member id',
+      async () => {
+        const g = await members(p);
+        return stable(g, 1) && g.members[0]!.memberId !== victim!.memberId;
+      },
+      60_000,
+    );
+
+    const produced = await producing;
+    expect(produced.code, produced.stderr).toBe(0);
+    await waitUntil('the group to drain the topic', () => drained(p), 120_000);
+    expect(await member.stop(), member.stderr).toBe(0);
+    const { equal, report } = await verifyEqual(p);
+    expect(equal, report).toBe(true);
+  }, 240_000);
 });
