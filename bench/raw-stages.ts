@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto';
-
 import type { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
 import mysql from 'mysql2/promise';
 
 import { decisionRedisKey } from '../consumers/decision-cache.js';
 import type { SourcedRequest } from '../consumers/types.js';
+import { currentRanges, readRanges } from '../lib/kafka.js';
 import type { Decoder } from '../schemas/registry.js';
 import type { RedemptionRequested } from '../schemas/types.js';
 
@@ -42,30 +41,20 @@ export async function rawKafka(
   total: number,
 ): Promise<{ rate: StageRate; requests: SourcedRequest[] }> {
   const requests: SourcedRequest[] = [];
-  const consumer = kafka.consumer({ groupId: `redeem-raw-${randomBytes(4).toString('hex')}`, maxBytes: 8 << 20, maxWaitTimeInMs: 100 });
-  await consumer.connect();
   let started = 0;
   let ended = 0;
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    let finish: () => void = () => {};
-    const done = new Promise<void>((resolve) => (finish = resolve));
-    await consumer.run({
-      autoCommit: false,
-      partitionsConsumedConcurrently: partitions,
-      eachBatch: async ({ batch }) => {
-        started ||= performance.now();
-        for (const m of batch.messages) requests.push({ request: await decoder.decode(m.value!), topic, partition: batch.partition, offset: Number(m.offset) });
-        if (requests.length >= total && ended === 0) {
-          ended = performance.now();
-          finish();
-        }
-      },
-    });
-    await done;
-  } finally {
-    await consumer.disconnect();
-  }
+  await readRanges({
+    kafka,
+    topic,
+    ranges: await currentRanges(kafka, topic),
+    partitionsConsumedConcurrently: partitions,
+    onChunk: async ({ partition, messages }) => {
+      started ||= performance.now();
+      for (const m of messages) requests.push({ request: await decoder.decode(m.value!), topic, partition, offset: Number(m.offset) });
+      if (requests.length >= total && ended === 0) ended = performance.now();
+    },
+  });
+  ended ||= performance.now();
   return {
     rate: rate(requests.length, (ended - started) / 1000, 'bare KafkaJS eachBatch consumer, all partitions at once, Avro decode, timed to the last message'),
     requests,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 
-import { type Admin, type Batch, Kafka, type KafkaConfig, type LogEntry, logLevel, type ProducerConfig } from 'kafkajs';
+import { type Admin, Kafka, type KafkaConfig, type KafkaMessage, type LogEntry, logLevel, type ProducerConfig } from 'kafkajs';
 import type { Logger } from 'pino';
 
 import { registerCompressionCodecs } from './compression-codecs.js';
@@ -129,29 +130,94 @@ export async function groupProgress(admin: Admin, groupId: string, topic: string
   return { ends, committed, lag };
 }
 
+/** Offsets [from, to) of one partition. */
+export interface OffsetRange {
+  partition: number;
+  from: number;
+  to: number;
+}
+
+/** Messages of one partition, in offset order, all inside the range asked for. */
+export interface TopicChunk {
+  partition: number;
+  messages: KafkaMessage[];
+}
+
 /**
- * Reads a topic from its start under a throwaway consumer group that commits nothing, handing each
- * batch to `onBatch`, until at least `count` messages have been read.
+ * What each partition of `topic` holds now, from its first offset to its end (or to `stops`, where
+ * given); partitions with nothing in that span are left out.
  */
-export async function readTopicFromStart(kafka: Kafka, topic: string, count: number, onBatch: (batch: Batch) => Promise<void> | void): Promise<void> {
-  if (count <= 0) return;
-  const consumer = kafka.consumer({ groupId: `redeem-read-${randomBytes(4).toString('hex')}`, maxBytes: 8 << 20, maxWaitTimeInMs: 100 });
+export async function currentRanges(kafka: Kafka, topic: string, stops?: ReadonlyMap<number, number>): Promise<OffsetRange[]> {
+  const offsets = await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic));
+  return offsets
+    .map((o) => ({ partition: o.partition, from: Number(o.low), to: Math.min(Number(o.high), stops?.get(o.partition) ?? Number.MAX_SAFE_INTEGER) }))
+    .filter((r) => r.to > r.from);
+}
+
+export interface ReadRangesOptions {
+  kafka: Kafka;
+  topic: string;
+  ranges: readonly OffsetRange[];
+  /** Called with each partition's messages in offset order; the next batch waits for it. */
+  onChunk(chunk: TopicChunk): Promise<void> | void;
+  /** Partitions read at once. @defaultValue 1 */
+  partitionsConsumedConcurrently?: number;
+}
+
+/**
+ * The project's one bounded topic reader (the CLI, verify, the bench, the chaos run and the tests all
+ * read through it): [from, to) of each listed partition, under a throwaway consumer group that commits
+ * nothing, seeking straight to `from`. It returns once every range is read; a partition whose range
+ * has gone (retention) ends at the first offset past it.
+ */
+export async function readRanges(o: ReadRangesOptions): Promise<void> {
+  const ranges = o.ranges.filter((r) => r.to > r.from);
+  if (ranges.length === 0) return;
+  const ends = new Map(ranges.map((r) => [r.partition, r.to]));
+  const remaining = new Set(ranges.map((r) => r.partition));
+  const consumer = o.kafka.consumer({ groupId: `redeem-read-${randomBytes(4).toString('hex')}`, maxWaitTimeInMs: 100, maxBytes: 8 << 20 });
   await consumer.connect();
   try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    let seen = 0;
+    await consumer.subscribe({ topic: o.topic, fromBeginning: true });
     let finish: () => void = () => {};
     const done = new Promise<void>((resolve) => (finish = resolve));
     await consumer.run({
       autoCommit: false,
+      partitionsConsumedConcurrently: o.partitionsConsumedConcurrently ?? 1,
       eachBatch: async ({ batch }) => {
-        await onBatch(batch);
-        seen += batch.messages.length;
-        if (seen >= count) finish();
+        const end = ends.get(batch.partition);
+        if (end === undefined || !remaining.has(batch.partition)) return;
+        const inside = batch.messages.filter((m) => Number(m.offset) < end);
+        if (inside.length > 0) await o.onChunk({ partition: batch.partition, messages: inside });
+        const last = batch.messages[batch.messages.length - 1];
+        if (last && Number(last.offset) >= end - 1) remaining.delete(batch.partition);
+        if (remaining.size === 0) finish();
       },
     });
+    for (const r of ranges) consumer.seek({ topic: o.topic, partition: r.partition, offset: String(r.from) });
     await done;
   } finally {
     await consumer.disconnect();
+  }
+}
+
+/**
+ * Waits until `topic` holds at least `count` messages (polling its offsets; `timeoutMs` bounds the wait,
+ * none by default), then reads all it holds by then through `readRanges`.
+ */
+export async function readTopicFromStart(
+  kafka: Kafka,
+  topic: string,
+  count: number,
+  onChunk: (chunk: TopicChunk) => Promise<void> | void,
+  timeoutMs = Number.POSITIVE_INFINITY,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ranges = await currentRanges(kafka, topic);
+    const held = ranges.reduce((n, r) => n + r.to - r.from, 0);
+    if (held >= count) return readRanges({ kafka, topic, ranges, onChunk });
+    if (Date.now() >= deadline) throw new Error(`only ${held} of ${count} messages on ${topic} after ${timeoutMs} ms`);
+    await sleep(200);
   }
 }

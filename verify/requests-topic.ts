@@ -1,9 +1,7 @@
-import { randomBytes } from 'node:crypto';
-
 import type { Kafka } from 'kafkajs';
 
 import { murmur2Partition } from '../consumers/partition-contract.js';
-import { withAdmin } from '../lib/kafka.js';
+import { currentRanges, readRanges, withAdmin } from '../lib/kafka.js';
 import type { Decoder } from '../schemas/registry.js';
 import { requestProblems } from '../schemas/request-validation.js';
 import type { RedemptionRequested } from '../schemas/types.js';
@@ -34,45 +32,26 @@ export interface ReadRequestsOptions {
 
 export async function readRequestsTopic(o: ReadRequestsOptions): Promise<TopicReadResult> {
   const { kafka, topic, decoder, maxMessageBytes, onRequest, onProgress = () => {}, stops } = o;
-  const ends = new Map<number, number>();
-  const starts = new Map<number, number>();
-  for (const o of await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic))) {
-    ends.set(o.partition, Math.min(Number(o.high), stops?.get(o.partition) ?? Number.MAX_SAFE_INTEGER));
-    starts.set(o.partition, Number(o.low));
-  }
-  const total = [...ends].reduce((sum, [p, end]) => sum + end - starts.get(p)!, 0);
+  // The partition contract is checked against every partition of the topic, empty or not.
+  const partitions = (await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic))).length;
+  const ranges = await currentRanges(kafka, topic, stops);
+  const total = ranges.reduce((sum, r) => sum + r.to - r.from, 0);
   const result: TopicReadResult = { messages: 0, unprocessable: 0 };
-  const remaining = new Set([...ends].filter(([p, end]) => end > starts.get(p)!).map(([p]) => p));
-  if (remaining.size === 0) return result;
-
-  const consumer = kafka.consumer({ groupId: `redeem-verify-${randomBytes(4).toString('hex')}`, maxWaitTimeInMs: 200, maxBytes: 8 << 20 });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    let finish: () => void = () => {};
-    const done = new Promise<void>((resolve) => (finish = resolve));
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        const end = ends.get(batch.partition)!;
-        for (const message of batch.messages) {
-          const offset = Number(message.offset);
-          if (offset >= end) break;
-          result.messages += 1;
-          const request = await processable(message.key, message.value, decoder, maxMessageBytes);
-          // The partition contract: a request outside its key's murmur2 partition is dead-lettered too.
-          if (request && murmur2Partition(message.key!, ends.size) === batch.partition) onRequest(request, batch.partition, offset);
-          else result.unprocessable += 1;
-          if (offset === end - 1) remaining.delete(batch.partition);
-        }
-        onProgress(result.messages, total);
-        if (remaining.size === 0) finish();
-      },
-    });
-    await done;
-  } finally {
-    await consumer.disconnect();
-  }
+  await readRanges({
+    kafka,
+    topic,
+    ranges,
+    onChunk: async ({ partition, messages }) => {
+      for (const message of messages) {
+        result.messages += 1;
+        const request = await processable(message.key, message.value, decoder, maxMessageBytes);
+        // The partition contract: a request outside its key's murmur2 partition is dead-lettered too.
+        if (request && murmur2Partition(message.key!, partitions) === partition) onRequest(request, partition, Number(message.offset));
+        else result.unprocessable += 1;
+      }
+      onProgress(result.messages, total);
+    },
+  });
   return result;
 }
 

@@ -1,11 +1,9 @@
-import { randomBytes } from 'node:crypto';
-
 import type { IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 
 import { murmur2Partition } from '../../consumers/partition-contract.js';
 import { deadLetterTopic } from '../../lib/config.js';
 import { UnprocessableMessageError } from '../../lib/errors.js';
-import { withAdmin } from '../../lib/kafka.js';
+import { currentRanges, readRanges, withAdmin } from '../../lib/kafka.js';
 import { ProgressBar } from '../../lib/progress.js';
 import type { Runtime } from '../../lib/runtime.js';
 import { RedemptionProducer } from '../../producers/redemption-producer.js';
@@ -274,17 +272,22 @@ async function partitionCount(kafka: Kafka, topic: string): Promise<number> {
 
 /** Every message of a topic up to the end it had when the read began, per partition in offset order. */
 async function readWholeTopic(kafka: Kafka, topic: string, progress: boolean): Promise<{ partition: number; message: KafkaMessage }[]> {
-  const offsets = await withAdmin(kafka, async (admin) => ((await admin.listTopics()).includes(topic) ? admin.fetchTopicOffsets(topic) : []));
-  const wanted = offsets.filter((o) => Number(o.high) > Number(o.low)).map((o) => ({ partition: o.partition, from: Number(o.low), to: Number(o.high) }));
+  const exists = await withAdmin(kafka, async (admin) => (await admin.listTopics()).includes(topic));
+  const wanted = exists ? await currentRanges(kafka, topic) : [];
   const bar = new ProgressBar(
     'dlq: reading',
     wanted.reduce((n, w) => n + w.to - w.from, 0),
     progress,
   );
   const out: { partition: number; message: KafkaMessage }[] = [];
-  await readRanges(kafka, topic, wanted, (partition, message) => {
-    out.push({ partition, message });
-    bar.update(out.length);
+  await readRanges({
+    kafka,
+    topic,
+    ranges: wanted,
+    onChunk: ({ partition, messages }) => {
+      for (const message of messages) out.push({ partition, message });
+      bar.update(out.length);
+    },
   });
   bar.finish(out.length);
   return out;
@@ -296,48 +299,13 @@ async function readOffsets(kafka: Kafka, topic: string, wanted: readonly { parti
   for (const w of wanted) byPartition.set(w.partition, (byPartition.get(w.partition) ?? new Set()).add(w.offset));
   const ranges = [...byPartition].map(([partition, set]) => ({ partition, from: Math.min(...set), to: Math.max(...set) + 1 }));
   const found = new Map<string, KafkaMessage>();
-  await readRanges(kafka, topic, ranges, (partition, message) => {
-    if (byPartition.get(partition)?.has(Number(message.offset))) found.set(`${partition}/${message.offset}`, message);
+  await readRanges({
+    kafka,
+    topic,
+    ranges,
+    onChunk: ({ partition, messages }) => {
+      for (const message of messages) if (byPartition.get(partition)?.has(Number(message.offset))) found.set(`${partition}/${message.offset}`, message);
+    },
   });
   return found;
-}
-
-/**
- * Reads [from, to) of each listed partition under a throwaway group that commits nothing, seeking
- * straight to `from`. A partition whose range is gone (retention) ends at the first offset past it.
- */
-async function readRanges(
-  kafka: Kafka,
-  topic: string,
-  ranges: readonly { partition: number; from: number; to: number }[],
-  onMessage: (partition: number, message: KafkaMessage) => void,
-): Promise<void> {
-  if (ranges.length === 0) return;
-  const ends = new Map(ranges.map((r) => [r.partition, r.to]));
-  const remaining = new Set(ranges.map((r) => r.partition));
-  const consumer = kafka.consumer({ groupId: `redeem-dlq-${randomBytes(4).toString('hex')}`, maxWaitTimeInMs: 200, maxBytes: 8 << 20 });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    let finish: () => void = () => {};
-    const done = new Promise<void>((resolve) => (finish = resolve));
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        const end = ends.get(batch.partition);
-        if (end === undefined || !remaining.has(batch.partition)) return;
-        for (const message of batch.messages) {
-          if (Number(message.offset) >= end) break;
-          onMessage(batch.partition, message);
-        }
-        const last = batch.messages[batch.messages.length - 1];
-        if (last && Number(last.offset) >= end - 1) remaining.delete(batch.partition);
-        if (remaining.size === 0) finish();
-      },
-    });
-    for (const r of ranges) consumer.seek({ topic, partition: r.partition, offset: String(r.from) });
-    await done;
-  } finally {
-    await consumer.disconnect();
-  }
 }

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { KafkaMessage } from 'kafkajs';
 
 import { type Config, loadConfig } from '../../lib/config.js';
-import { groupProgress } from '../../lib/kafka.js';
+import { currentRanges, groupProgress, readRanges } from '../../lib/kafka.js';
 import { migrateToLatest, withDatabase } from '../../lib/mysql.js';
 import { removeNamespace } from '../../lib/namespace.js';
 import { Runtime } from '../../lib/runtime.js';
@@ -74,35 +74,20 @@ export class IsolatedPipeline {
     return runCli(args, { ...this.env, ...extraEnv });
   }
 
-  /** Every message on `topic`, read under a throwaway group, once at least `atLeast` have arrived. */
+  /** Every message on `topic` (per partition in offset order) once at least `atLeast` have arrived. */
   async readTopic(topic: string, atLeast: number, timeoutMs = 60_000): Promise<KafkaMessage[]> {
-    const consumer = this.rt.kafka().consumer({ groupId: `test-${this.id}-reader-${randomBytes(3).toString('hex')}`, maxWaitTimeInMs: 100 });
+    const kafka = this.rt.kafka();
+    const deadline = Date.now() + timeoutMs;
+    await waitUntil(
+      `${atLeast} messages on ${topic}`,
+      async () => (await currentRanges(kafka, topic)).reduce((n, r) => n + r.to - r.from, 0) >= atLeast,
+      timeoutMs,
+    );
+    // A moment more, to catch anything beyond the expected count (a test asserts on exact numbers).
+    await sleep(Math.min(1500, Math.max(0, deadline - Date.now())));
     const messages: KafkaMessage[] = [];
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topic, fromBeginning: true });
-      let settle: () => void = () => {};
-      const enough = new Promise<void>((resolve) => (settle = resolve));
-      await consumer.run({
-        autoCommit: false,
-        eachMessage: async ({ message }) => {
-          messages.push(message);
-          if (messages.length >= atLeast) settle();
-        },
-      });
-      if (atLeast === 0) settle();
-      await Promise.race([
-        enough,
-        new Promise((_, reject) =>
-          setTimeout(() => reject(new Error(`only ${messages.length} of ${atLeast} messages on ${topic} after ${timeoutMs} ms`)), timeoutMs),
-        ),
-      ]);
-      // A moment more, to catch anything beyond the expected count (a test asserts on exact numbers).
-      await sleep(1500);
-      return messages;
-    } finally {
-      await consumer.disconnect();
-    }
+    await readRanges({ kafka, topic, ranges: await currentRanges(kafka, topic), onChunk: (chunk) => void messages.push(...chunk.messages) });
+    return messages;
   }
 
   /** The next offset to be written on each partition of `topic`. */
