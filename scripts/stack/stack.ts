@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { RedemptionError } from '../../lib/errors.js';
 import { tcpAnswers } from '../../lib/net.js';
 import { verifyArtifacts } from './artifacts.js';
+import { issueCertificate, makeCertificateAuthority, openssl } from './certificates.js';
 import { brokersSeenBy } from './kafka-cluster.js';
 
 /**
@@ -210,12 +211,6 @@ function stackSecret(name: string): string {
   return readFileSync(file, 'utf8').trim();
 }
 
-function run(command: string, args: string[], what: string): void {
-  const result = spawnSync(command, args, { encoding: 'utf8' });
-  if (result.error) throw new RedemptionError('STACK_FAILED', `cannot run ${command} (${what}): ${result.error.message}`);
-  if (result.status !== 0) throw new RedemptionError('STACK_FAILED', `${what} failed (${command} exit ${result.status}): ${result.stderr || result.stdout}`);
-}
-
 /**
  * A CA, a broker certificate for 127.0.0.1 signed by it in a PKCS12 keystore, and a client certificate
  * for the pipeline (the SASL_SSL listener requires one: TLS client authentication on top of SASL), all
@@ -226,41 +221,9 @@ function makeCertificates(keystorePassword: string, print: Print): void {
   if (!existsSync(at('broker.p12'))) {
     print('kafka-secure: making a CA and a broker certificate (first run only)...');
     mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
-    run(
-      'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('ca.key'), '-out', at('ca.pem'), '-days', '825', '-subj', '/CN=redeem local stack CA'],
-      'making the CA',
-    );
-    run(
-      'openssl',
-      ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('broker.key'), '-out', at('broker.csr'), '-subj', '/CN=127.0.0.1'],
-      'making the broker key',
-    );
-    // Clients check the address they dialled against the certificate: 127.0.0.1 must be in it as an IP.
-    writeFileSync(at('san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-    run(
-      'openssl',
-      [
-        'x509',
-        '-req',
-        '-in',
-        at('broker.csr'),
-        '-CA',
-        at('ca.pem'),
-        '-CAkey',
-        at('ca.key'),
-        '-CAcreateserial',
-        '-out',
-        at('broker.pem'),
-        '-days',
-        '825',
-        '-extfile',
-        at('san.ext'),
-      ],
-      'signing the broker certificate',
-    );
-    run(
-      'openssl',
+    makeCertificateAuthority(tlsDir, { subject: 'redeem local stack CA', days: 825 });
+    issueCertificate(tlsDir, { name: 'broker', subject: '127.0.0.1', days: 825, subjectAltName: 'IP:127.0.0.1,DNS:localhost' });
+    openssl(
       [
         'pkcs12',
         '-export',
@@ -277,20 +240,10 @@ function makeCertificates(keystorePassword: string, print: Print): void {
       ],
       'making the broker keystore',
     );
-    for (const f of ['broker.key', 'broker.csr']) rmSync(at(f), { force: true });
+    rmSync(at('broker.key'), { force: true });
   }
   if (!existsSync(at('client.pem')) && existsSync(at('ca.key'))) {
-    run(
-      'openssl',
-      ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('client.key'), '-out', at('client.csr'), '-subj', `/CN=${SECURE_KAFKA.user}`],
-      'making the client key',
-    );
-    run(
-      'openssl',
-      ['x509', '-req', '-in', at('client.csr'), '-CA', at('ca.pem'), '-CAkey', at('ca.key'), '-CAcreateserial', '-out', at('client.pem'), '-days', '825'],
-      'signing the client certificate',
-    );
-    rmSync(at('client.csr'), { force: true });
+    issueCertificate(tlsDir, { name: 'client', subject: SECURE_KAFKA.user, days: 825 });
   }
 }
 

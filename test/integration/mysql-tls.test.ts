@@ -1,11 +1,12 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { issueCertificate, makeCertificateAuthority } from '../../scripts/stack/certificates.js';
 import { freePort, IsolatedPipeline, waitUntil } from './helpers.js';
 
 function run(command: string, args: string[]): void {
@@ -27,45 +28,9 @@ describe('MySQL over TLS with MYSQL_SSL_CA_FILE', () => {
   let p: IsolatedPipeline;
 
   beforeAll(async () => {
-    for (const [name, cn] of [
-      ['ca', 'mysql test CA'],
-      ['other-ca', 'some other CA'],
-    ] as const) {
-      run('openssl', [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        at(`${name}.key`),
-        '-out',
-        at(`${name}.pem`),
-        '-days',
-        '2',
-        '-subj',
-        `/CN=${cn}`,
-      ]);
-    }
-    run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('server.key'), '-out', at('server.csr'), '-subj', '/CN=127.0.0.1']);
-    writeFileSync(at('san.ext'), 'subjectAltName=IP:127.0.0.1\n');
-    run('openssl', [
-      'x509',
-      '-req',
-      '-in',
-      at('server.csr'),
-      '-CA',
-      at('ca.pem'),
-      '-CAkey',
-      at('ca.key'),
-      '-CAcreateserial',
-      '-out',
-      at('server.pem'),
-      '-days',
-      '2',
-      '-extfile',
-      at('san.ext'),
-    ]);
+    makeCertificateAuthority(dir, { subject: 'mysql test CA', days: 2 });
+    makeCertificateAuthority(dir, { name: 'other-ca', subject: 'some other CA', days: 2 });
+    issueCertificate(dir, { name: 'server', subject: '127.0.0.1', days: 2, subjectAltName: 'IP:127.0.0.1' });
     run('mariadb-install-db', ['--no-defaults', `--datadir=${at('data')}`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db']);
     port = await freePort();
     server = spawn(

@@ -1,18 +1,14 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { issueCertificate, makeCertificateAuthority } from '../../scripts/stack/certificates.js';
 import { uniqueSecret } from './credentials.js';
 import { freePort, IsolatedPipeline, waitUntil } from './helpers.js';
-
-function openssl(args: string[]): void {
-  const result = spawnSync('openssl', args, { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`openssl ${args[0]} failed: ${result.stderr}`);
-}
 
 /**
  * Redis over TLS with an ACL user: a redis-server of this test's own (TLS only, on a free port, no
@@ -29,26 +25,8 @@ describe('Redis over rediss:// with an ACL user and a private CA', () => {
 
   beforeAll(async () => {
     const at = (f: string) => join(dir, f);
-    openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('ca.key'), '-out', at('ca.pem'), '-days', '2', '-subj', '/CN=redis test CA']);
-    openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('redis.key'), '-out', at('redis.csr'), '-subj', '/CN=127.0.0.1']);
-    writeFileSync(at('san.ext'), 'subjectAltName=IP:127.0.0.1\n');
-    openssl([
-      'x509',
-      '-req',
-      '-in',
-      at('redis.csr'),
-      '-CA',
-      at('ca.pem'),
-      '-CAkey',
-      at('ca.key'),
-      '-CAcreateserial',
-      '-out',
-      at('redis.pem'),
-      '-days',
-      '2',
-      '-extfile',
-      at('san.ext'),
-    ]);
+    makeCertificateAuthority(dir, { subject: 'redis test CA', days: 2 });
+    issueCertificate(dir, { name: 'redis', subject: '127.0.0.1', days: 2, subjectAltName: 'IP:127.0.0.1' });
     port = await freePort();
     server = spawn(
       'redis-server',

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer, type Server } from 'node:https';
@@ -7,13 +6,9 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { issueCertificate, makeCertificateAuthority } from '../../scripts/stack/certificates.js';
 import { uniqueSecret } from './credentials.js';
 import { IsolatedPipeline } from './helpers.js';
-
-function openssl(args: string[]): void {
-  const result = spawnSync('openssl', args, { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`openssl ${args[0]} failed: ${result.stderr}`);
-}
 
 /**
  * The registry behind TLS and HTTP basic auth, as it is deployed behind a TLS-terminating proxy. The
@@ -34,26 +29,8 @@ describe('the schema registry over https with basic auth', () => {
 
   beforeAll(async () => {
     const at = (f: string) => join(dir, f);
-    openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('ca.key'), '-out', at('ca.pem'), '-days', '2', '-subj', '/CN=registry test CA']);
-    openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('front.key'), '-out', at('front.csr'), '-subj', '/CN=127.0.0.1']);
-    writeFileSync(at('san.ext'), 'subjectAltName=IP:127.0.0.1\n');
-    openssl([
-      'x509',
-      '-req',
-      '-in',
-      at('front.csr'),
-      '-CA',
-      at('ca.pem'),
-      '-CAkey',
-      at('ca.key'),
-      '-CAcreateserial',
-      '-out',
-      at('front.pem'),
-      '-days',
-      '2',
-      '-extfile',
-      at('san.ext'),
-    ]);
+    makeCertificateAuthority(dir, { subject: 'registry test CA', days: 2 });
+    issueCertificate(dir, { name: 'front', subject: '127.0.0.1', days: 2, subjectAltName: 'IP:127.0.0.1' });
     writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
     const expected = `Basic ${Buffer.from(`pipeline:${password}`).toString('base64')}`;
     front = createServer({ key: readFileSync(at('front.key')), cert: readFileSync(at('front.pem')) }, (req, res) => {
