@@ -1,11 +1,13 @@
-import type { Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
+import type { Admin, Kafka, Producer, ProducerConfig, RecordMetadata } from 'kafkajs';
 
+import { murmur2Partition } from '../consumers/partition-contract.js';
 import { InputError } from '../lib/errors.js';
-import { createKafka, IDEMPOTENT_PRODUCER } from '../lib/kafka.js';
+import { createKafka } from '../lib/kafka.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { type Codec, SchemaRegistryClient } from '../schemas/registry.js';
 import { requestProblems } from '../schemas/request-validation.js';
 import type { RedemptionRequested } from '../schemas/types.js';
+import { type AimedMessage, sendAcknowledged, SendTimeoutError, TopicMissingError } from './acknowledged-send.js';
 
 /**
  * A request the producer refused before sending anything: it fails the checks the pipeline would
@@ -36,13 +38,34 @@ export interface RedemptionProducerOptions {
   maxBatch?: number;
   /** pino logger for KafkaJS's warnings; default: warnings and errors as JSON on stderr. */
   logger?: Logger;
+  /**
+   * How long a `send` (or `sendAll`) may take until every request is acknowledged; past it, it fails
+   * with SendTimeoutError (or TopicMissingError when the topic is gone). `connect` (the project's own
+   * tools) waits without a deadline unless given one.
+   * @defaultValue 30000
+   */
+  sendTimeoutMs?: number;
 }
 
 interface Queued {
-  message: Message;
+  message: AimedMessage | Omit<AimedMessage, 'partition'>;
   resolve(): void;
   reject(error: unknown): void;
 }
+
+/**
+ * The client's own producer: idempotent, one request in flight (retries keep order), and retries that
+ * end (a send's deadline bounds the wait; KafkaJS must not go on retrying a missing topic for ever).
+ */
+const CLIENT_PRODUCER: ProducerConfig = {
+  idempotent: true,
+  maxInFlightRequests: 1,
+  allowAutoTopicCreation: false,
+  retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5000 },
+};
+/** How long a topic's partition count is trusted before it is asked again (partitions can be added). */
+const PARTITION_COUNT_MAX_AGE_MS = 60_000;
+const DEFAULT_SEND_TIMEOUT_MS = 30_000;
 
 /**
  * The library a checkout service uses to send RedemptionRequested events: an idempotent producer with
@@ -59,13 +82,20 @@ export class RedemptionProducer {
   private queue: Queued[] = [];
   private draining: Promise<void> | null = null;
   private closed = false;
+  private partitions: { count: number; at: number } | null = null;
+  private nextKeyless = 0;
+  /** Messages sent again because a produce's answer lacked their partition (see acknowledged-send.ts). */
+  resentMessages = 0;
 
   private constructor(
     private readonly producer: Producer,
+    private readonly admin: Admin,
     private readonly codec: Codec<RedemptionRequested>,
     readonly topic: string,
     private readonly headers: Record<string, string>,
     private readonly maxBatch: number,
+    private readonly sendTimeoutMs: number,
+    private readonly logger: Logger | null,
   ) {}
 
   /** Connects a producer for a checkout service (see the README, "The producer as a library"). */
@@ -75,20 +105,45 @@ export class RedemptionProducer {
     const logger = options.logger ?? createLogger('warn');
     const registry = new SchemaRegistryClient(options.schemaRegistryUrl, {}, (message) => logger.warn(message));
     const codec = await registry.codecFor<RedemptionRequested>('requested', topic);
-    return RedemptionProducer.connect(createKafka(options.brokers, clientId, logger), codec, topic, { clientId, maxBatch: options.maxBatch });
+    return RedemptionProducer.connect(createKafka(options.brokers, clientId, logger), codec, topic, {
+      clientId,
+      maxBatch: options.maxBatch,
+      sendTimeoutMs: options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS,
+      logger,
+    });
   }
 
-  /** Connects with a Kafka client and codec the caller already has (the CLI, the tests). */
+  /**
+   * Connects with a Kafka client and codec the caller already has (the CLI, the tests). Fails with
+   * TopicMissingError when the topic does not exist.
+   */
   static async connect(
     kafka: Kafka,
     codec: Codec<RedemptionRequested>,
     topic: string,
-    o: { clientId?: string; maxBatch?: number } = {},
+    o: { clientId?: string; maxBatch?: number; sendTimeoutMs?: number; logger?: Logger } = {},
   ): Promise<RedemptionProducer> {
-    // One request in flight keeps file order across retries; idempotence makes the retries safe.
-    const producer = kafka.producer(IDEMPOTENT_PRODUCER);
-    await producer.connect();
-    return new RedemptionProducer(producer, codec, topic, o.clientId === undefined ? {} : { 'client.id': o.clientId }, o.maxBatch ?? 500);
+    const admin = kafka.admin();
+    await admin.connect();
+    const producer = kafka.producer(CLIENT_PRODUCER);
+    try {
+      const client = new RedemptionProducer(
+        producer,
+        admin,
+        codec,
+        topic,
+        o.clientId === undefined ? {} : { 'client.id': o.clientId },
+        o.maxBatch ?? 500,
+        o.sendTimeoutMs ?? Infinity,
+        o.logger ?? null,
+      );
+      await client.partitionCount();
+      await producer.connect();
+      return client;
+    } catch (error) {
+      await admin.disconnect();
+      throw error;
+    }
   }
 
   /**
@@ -97,7 +152,7 @@ export class RedemptionProducer {
    */
   send(request: RedemptionRequested): Promise<void> {
     if (this.closed) return Promise.reject(new Error('the producer is disconnected'));
-    let message: Message;
+    let message: Queued['message'];
     try {
       message = this.messageOf(request, null);
     } catch (error) {
@@ -116,7 +171,7 @@ export class RedemptionProducer {
   async sendAll(requests: readonly RedemptionRequested[]): Promise<RecordMetadata[]> {
     const messages = requests.map((request, i) => this.messageOf(request, requests.length > 1 ? i : null));
     if (messages.length === 0) return [];
-    return this.producer.send({ topic: this.topic, acks: -1, messages });
+    return this.produce(messages);
   }
 
   /** Waits for the requests already passed to `send`, then leaves: nothing accepted is dropped. */
@@ -124,12 +179,53 @@ export class RedemptionProducer {
     this.closed = true;
     while (this.draining) await this.draining;
     await this.producer.disconnect();
+    await this.admin.disconnect();
   }
 
-  private messageOf(request: RedemptionRequested, index: number | null): Message {
+  private messageOf(request: RedemptionRequested, index: number | null): Queued['message'] {
     const problems = requestProblems(request);
     if (problems.length > 0) throw new RequestRefusedError(request.request_id, problems, index);
     return { key: request.coupon_code, value: this.codec.encode(request), headers: this.headers };
+  }
+
+  /**
+   * One acknowledged produce of these messages: their partitions are computed once, here (murmur2 of the
+   * key, as the consumer checks; round robin for a keyless one), and kept across every re-send.
+   */
+  private async produce(messages: readonly Queued['message'][]): Promise<RecordMetadata[]> {
+    const deadline = Date.now() + this.sendTimeoutMs;
+    const count = await this.partitionCount();
+    const aimed = messages.map((m): AimedMessage => ({ ...m, partition: m.key == null ? this.nextKeyless++ % count : murmur2Partition(m.key, count) }));
+    return sendAcknowledged(this.producer, this.topic, aimed, {
+      deadline,
+      timeoutError: async () =>
+        (await this.topicExists()) === false ? new TopicMissingError(this.topic) : new SendTimeoutError(this.topic, this.sendTimeoutMs),
+      onResend: (n, partitions) => {
+        this.resentMessages += n;
+        this.logger?.warn({ topic: this.topic, messages: n, partitions }, 'the produce was not acknowledged for every partition; sending those messages again');
+      },
+    });
+  }
+
+  /** The topic's partition count, asked again once it is older than a minute; TopicMissingError when there is no such topic. */
+  private async partitionCount(): Promise<number> {
+    if (this.partitions && Date.now() - this.partitions.at < PARTITION_COUNT_MAX_AGE_MS) return this.partitions.count;
+    // listTopics first: asking a missing topic's metadata is retried for a long while.
+    if ((await this.topicExists()) === false) throw new TopicMissingError(this.topic);
+    const { topics } = await this.admin.fetchTopicMetadata({ topics: [this.topic] });
+    const count = topics[0]?.partitions.length ?? 0;
+    if (count === 0) throw new TopicMissingError(this.topic);
+    this.partitions = { count, at: Date.now() };
+    return count;
+  }
+
+  /** Whether the topic exists; null when Kafka cannot say. */
+  private async topicExists(): Promise<boolean | null> {
+    try {
+      return (await this.admin.listTopics()).includes(this.topic);
+    } catch {
+      return null;
+    }
   }
 
   private async drain(): Promise<void> {
@@ -139,7 +235,7 @@ export class RedemptionProducer {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, this.maxBatch);
         try {
-          await this.producer.send({ topic: this.topic, acks: -1, messages: batch.map((q) => q.message) });
+          await this.produce(batch.map((q) => q.message));
           for (const q of batch) q.resolve();
         } catch (error) {
           for (const q of batch) q.reject(error);

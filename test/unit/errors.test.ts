@@ -23,6 +23,9 @@ describe('errors', () => {
       'SCHEMA_REGISTRY_REFUSED',
       'DRAIN_INCOMPLETE',
       'REPLAY_AHEAD_OF_LIVE',
+      'TOPIC_MISSING',
+      'SEND_TIMEOUT',
+      'DECISION_TIMEOUT',
     ]);
   });
 
