@@ -26,7 +26,10 @@ interface LockEntry {
  */
 export function installPackedClient(): string {
   const project = mkdtempSync(join(tmpdir(), 'redeem-checkout-'));
-  const tarball = execFileSync(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'scripts/pack-client.ts', '--out', project], { cwd: ROOT, encoding: 'utf8' }).trim().split('\n').pop()!;
+  const tarball = execFileSync(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'scripts/pack-client.ts', '--out', project], { cwd: ROOT, encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .pop()!;
   const manifest = JSON.parse(execFileSync('tar', ['xzf', tarball, '-O', 'package/package.json'], { encoding: 'utf8' })) as {
     name: string;
     version: string;
