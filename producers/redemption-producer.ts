@@ -2,7 +2,7 @@ import type { Admin, Kafka, Producer, ProducerConfig, RecordMetadata } from 'kaf
 
 import { murmur2Partition } from '../consumers/partition-contract.js';
 import { InputError } from '../lib/errors.js';
-import { createKafka } from '../lib/kafka.js';
+import { createKafka, IDEMPOTENT_PRODUCER } from '../lib/kafka.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { type Codec, SchemaRegistryClient } from '../schemas/registry.js';
 import { requestProblems } from '../schemas/request-validation.js';
@@ -54,15 +54,11 @@ interface Queued {
 }
 
 /**
- * The client's own producer: idempotent, one request in flight (retries keep order), and retries that
- * end (a send's deadline bounds the wait; KafkaJS must not go on retrying a missing topic for ever).
+ * With a send deadline, the producer's retries end too (KafkaJS must not go on retrying a missing topic
+ * for ever behind a send that has already failed); without one (the project's tools), KafkaJS retries
+ * without limit, as IDEMPOTENT_PRODUCER does, and rides out a broker outage inside one send.
  */
-const CLIENT_PRODUCER: ProducerConfig = {
-  idempotent: true,
-  maxInFlightRequests: 1,
-  allowAutoTopicCreation: false,
-  retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5000 },
-};
+const DEADLINED_PRODUCER: ProducerConfig = { ...IDEMPOTENT_PRODUCER, retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5000 } };
 /** How long a topic's partition count is trusted before it is asked again (partitions can be added). */
 const PARTITION_COUNT_MAX_AGE_MS = 60_000;
 const DEFAULT_SEND_TIMEOUT_MS = 30_000;
@@ -125,7 +121,9 @@ export class RedemptionProducer {
   ): Promise<RedemptionProducer> {
     const admin = kafka.admin();
     await admin.connect();
-    const producer = kafka.producer(CLIENT_PRODUCER);
+    const sendTimeoutMs = o.sendTimeoutMs ?? Infinity;
+    // Idempotent, one request in flight: retries keep order and cannot duplicate.
+    const producer = kafka.producer(Number.isFinite(sendTimeoutMs) ? DEADLINED_PRODUCER : IDEMPOTENT_PRODUCER);
     try {
       const client = new RedemptionProducer(
         producer,
@@ -134,7 +132,7 @@ export class RedemptionProducer {
         topic,
         o.clientId === undefined ? {} : { 'client.id': o.clientId },
         o.maxBatch ?? 500,
-        o.sendTimeoutMs ?? Infinity,
+        sendTimeoutMs,
         o.logger ?? null,
       );
       await client.partitionCount();
