@@ -40,15 +40,16 @@ export async function sendAcknowledged(
   topic: string,
   messages: readonly AimedMessage[],
   o: AcknowledgedSendOptions,
-): Promise<RecordMetadata[]> {
+): Promise<Acknowledged> {
   const acknowledged = new Map<number, RecordMetadata>();
-  let pending = [...messages];
+  const offsets: number[] = new Array<number>(messages.length).fill(-1);
+  let pending = messages.map((_, i) => i);
   while (pending.length > 0) {
     const remaining = o.deadline - Date.now();
     if (remaining <= 0) throw await o.timeoutError();
     let answer: RecordMetadata[];
     try {
-      const sent = producer.send({ topic, acks: -1, messages: pending });
+      const sent = producer.send({ topic, acks: -1, messages: pending.map((i) => messages[i]!) });
       answer = Number.isFinite(remaining) ? await beforeDeadline(sent, remaining) : await sent;
     } catch (error) {
       if (error === DEADLINE) throw await o.timeoutError();
@@ -56,20 +57,34 @@ export async function sendAcknowledged(
       answer = [];
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(RESEND_BACKOFF_MS, o.deadline - Date.now()))));
     }
-    const written = new Set<number>();
+    const written = new Map<number, number>();
     for (const r of answer) {
       if (r.topicName !== topic || r.errorCode !== 0) continue;
-      written.add(r.partition);
+      written.set(r.partition, Number(r.baseOffset));
       if (!acknowledged.has(r.partition)) acknowledged.set(r.partition, r);
     }
-    pending = pending.filter((m) => !written.has(m.partition));
+    // A partition's messages of one produce are written one after the other from its base offset.
+    const next = new Map(written);
+    for (const i of pending) {
+      const offset = next.get(messages[i]!.partition);
+      if (offset === undefined) continue;
+      offsets[i] = offset;
+      next.set(messages[i]!.partition, offset + 1);
+    }
+    pending = pending.filter((i) => !written.has(messages[i]!.partition));
     if (pending.length > 0)
       o.onResend?.(
         pending.length,
-        [...new Set(pending.map((m) => m.partition))].sort((a, b) => a - b),
+        [...new Set(pending.map((i) => messages[i]!.partition))].sort((a, b) => a - b),
       );
   }
-  return [...acknowledged.values()].sort((a, b) => a.partition - b.partition);
+  return { acks: [...acknowledged.values()].sort((a, b) => a.partition - b.partition), offsets };
+}
+
+/** Per partition, the first answer that acknowledged it; per message (in input order), its offset. */
+export interface Acknowledged {
+  acks: RecordMetadata[];
+  offsets: number[];
 }
 
 const DEADLINE = Symbol('deadline');

@@ -21,7 +21,7 @@ function fakeProducer(answers: Answer[]): { producer: Producer; calls: Message[]
   return { producer, calls };
 }
 
-const ack = (partition: number): RecordMetadata => ({ topicName: 't', partition, errorCode: 0, baseOffset: '0' });
+const ack = (partition: number): RecordMetadata => ({ topicName: 't', partition, errorCode: 0, baseOffset: String(10 + partition) });
 const acknowledgeAll: Answer = (r) => [...new Set(r.messages.map((m) => m.partition!))].map(ack);
 const messages: AimedMessage[] = [0, 1, 2, 1].map((partition, i) => ({ partition, key: `k${i}`, value: `v${i}` }));
 const options = (deadline = Date.now() + 5000) => ({ deadline, timeoutError: async () => new Error('timed out') });
@@ -37,7 +37,7 @@ describe('sendAcknowledged', () => {
   it('sends again, to the same partition, only the messages whose partition the answer lacks', async () => {
     const { producer, calls } = fakeProducer([() => [ack(0), ack(2)]]);
     const resent: number[][] = [];
-    const acks = await sendAcknowledged(producer, 't', messages, { ...options(), onResend: (_, partitions) => resent.push([...partitions]) });
+    const { acks, offsets } = await sendAcknowledged(producer, 't', messages, { ...options(), onResend: (_, partitions) => resent.push([...partitions]) });
     expect(calls.map((c) => c.map((m) => m.value))).toEqual([
       ['v0', 'v1', 'v2', 'v3'],
       ['v1', 'v3'],
@@ -45,6 +45,8 @@ describe('sendAcknowledged', () => {
     expect(calls[1]!.every((m) => m.partition === 1)).toBe(true);
     expect(resent).toEqual([[1]]);
     expect(acks.map((a) => a.partition)).toEqual([0, 1, 2]);
+    // Each message's offset: its partition's base offset in the answer that wrote it, then one more each.
+    expect(offsets).toEqual([10, 11, 12, 12]);
   });
 
   it('a partition answered with an error code is not acknowledged', async () => {
