@@ -126,7 +126,7 @@ export class RedemptionClient {
     private readonly audit: AuditSource | null,
   ) {}
 
-  /** Connects a producer for a checkout service (see the README, "The producer as a library"). */
+  /** Connects a client for a checkout service (see docs/clients.md). */
   static async create(options: RedemptionClientOptions): Promise<RedemptionClient> {
     const topic = options.topic ?? 'redemption.requested';
     const clientId = options.clientId ?? 'redemption-producer';
