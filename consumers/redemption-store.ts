@@ -13,6 +13,7 @@ import type { Knex } from 'knex';
 import type { RedemptionDecided } from '../schemas/types.js';
 import { type BatchDecisions, decideBatch, type LoadedState } from './decide-batch.js';
 import { DryRunState } from './dry-run-state.js';
+import { inTransaction, type SqlSession } from './sql/session.js';
 import {
   countUserRedemptions,
   insertDecisions,
@@ -59,61 +60,58 @@ export class RedemptionStore {
   constructor(private readonly knex: Knex) {}
 
   async flush(requests: readonly SourcedRequest[], options: FlushOptions): Promise<FlushResult> {
-    const trx = await this.knex.transaction({ isolationLevel: 'read committed' });
-    try {
-      const loaded = await load(trx, requests);
+    return inTransaction(this.knex, async (session) => {
+      const loaded = await load(session, requests);
       const { mode } = options;
       const state = mode.kind === 'dry-run' ? this.dry.overlay(loaded.state, requests) : loaded.state;
       const decided = decideBatch(requests, state, options);
-      const writes = await write(trx, decided);
+      const writes = await write(session, decided);
       const statements = loaded.statements + writes + 2;
       if (mode.kind === 'dry-run') {
-        await trx.rollback();
-        // Recorded only once the transaction is over, so a flush that fails and is retried counts once.
+        // Recorded once the transaction is rolled back, so a flush that fails and is retried counts once.
         const knownBefore = new Map<string, Set<string>>();
         for (const row of state.redemptions) knownBefore.set(row.couponCode, (knownBefore.get(row.couponCode) ?? new Set()).add(row.requestId));
-        this.dry.record(decided.committed, decided.coupons, decided.redemptions, knownBefore);
-        return { records: decided.records, reemitted: decided.reemitted, committed: [], statements };
+        return {
+          commit: false,
+          result: { records: decided.records, reemitted: decided.reemitted, committed: [], statements },
+          after: () => this.dry.record(decided.committed, decided.coupons, decided.redemptions, knownBefore),
+        };
       }
       mode.beforeCommit?.();
-      await trx.commit();
-      return { records: decided.records, reemitted: decided.reemitted, committed: decided.committed, statements };
-    } catch (error) {
-      if (!trx.isCompleted()) await trx.rollback().catch(() => {});
-      throw error;
-    }
+      return { commit: true, result: { records: decided.records, reemitted: decided.reemitted, committed: decided.committed, statements } };
+    });
   }
 }
 
 /** Locks the batch's coupons and reads what the rules need about them. */
-async function load(trx: Knex.Transaction, requests: readonly SourcedRequest[]): Promise<{ state: LoadedState; statements: number }> {
+async function load(session: SqlSession, requests: readonly SourcedRequest[]): Promise<{ state: LoadedState; statements: number }> {
   const codes = [...new Set(requests.map((r) => r.request.coupon_code))].sort();
   const requestIds = [...new Set(requests.map((r) => r.request.request_id))];
-  const coupons = await lockCoupons(trx, codes);
-  const prior = await selectPriorDecisions(trx, codes, requestIds);
+  const coupons = await lockCoupons(session, codes);
+  const prior = await selectPriorDecisions(session, codes, requestIds);
   const existing = new Set(coupons.map((c) => c.code));
   const redeemers = [...new Set(requests.filter((r) => r.request.op === 'REDEEM' && existing.has(r.request.coupon_code)).map((r) => r.request.user_id))];
   const targets = [...new Set(requests.flatMap((r) => (r.request.op === 'REVERSE' && r.request.reverses_request_id ? [r.request.reverses_request_id] : [])))];
   // Statements a batch does not need are not sent: no redeemers, no user counts; no refunds, no lookup.
-  const userCounts = redeemers.length > 0 ? await countUserRedemptions(trx, codes, redeemers) : [];
-  const redemptions = targets.length > 0 ? await selectRedemptions(trx, codes, targets) : [];
+  const userCounts = redeemers.length > 0 ? await countUserRedemptions(session, codes, redeemers) : [];
+  const redemptions = targets.length > 0 ? await selectRedemptions(session, codes, targets) : [];
   const statements = 2 + (redeemers.length > 0 ? 1 : 0) + (targets.length > 0 ? 1 : 0);
   return { state: { coupons, prior, userCounts, redemptions }, statements };
 }
 
 /** Writes the batch's decisions and effects; returns the statements sent. */
-async function write(trx: Knex.Transaction, decided: BatchDecisions): Promise<number> {
+async function write(session: SqlSession, decided: BatchDecisions): Promise<number> {
   let statements = 0;
   if (decided.committed.length > 0) {
-    await insertDecisions(trx, decided.committed);
+    await insertDecisions(session, decided.committed);
     statements += 1;
   }
   if (decided.redemptions.length > 0) {
-    await upsertRedemptions(trx, decided.redemptions);
+    await upsertRedemptions(session, decided.redemptions);
     statements += 1;
   }
   if (decided.coupons.length > 0) {
-    await updateCouponCounts(trx, decided.coupons);
+    await updateCouponCounts(session, decided.coupons);
     statements += 1;
   }
   return statements;

@@ -49,7 +49,7 @@ export function couponTermsOf(row: CouponDbRow): CouponTerms {
   return { quota: row.quota, perUserLimit: row.per_user_limit, validFrom: row.valid_from.getTime(), validUntil: row.valid_until.getTime() };
 }
 
-/** Field by field, the decision row's columns and the stored decision's properties. */
+/** Field by field, the decision row's columns as read into the stored decision's properties (statements.ts writes them). */
 export const decisionRows = {
   fromDb(row: DecisionDbRow): StoredDecision {
     return {
@@ -64,21 +64,6 @@ export const decisionRows = {
       sourceOffset: Number(row.source_offset),
       decidedAt: row.decided_at.getTime(),
       consumerId: row.consumer_id,
-    };
-  },
-  toDb(d: StoredDecision): DecisionDbRow {
-    return {
-      coupon_code: d.couponCode,
-      request_id: d.requestId,
-      op: d.op,
-      decision: d.decision,
-      reason: d.reason,
-      remaining_quota: d.remainingQuota,
-      source_topic: d.sourceTopic,
-      source_partition: d.sourcePartition,
-      source_offset: d.sourceOffset,
-      decided_at: new Date(d.decidedAt),
-      consumer_id: d.consumerId,
     };
   },
 };
@@ -96,20 +81,6 @@ export const redemptionRows = {
       createdAt: row.created_at,
       reversedAt: row.reversed_at,
       reversedByRequestId: row.reversed_by_request_id,
-    };
-  },
-  toDb(row: RedemptionRow): RedemptionDbRow {
-    return {
-      coupon_code: row.couponCode,
-      request_id: row.requestId,
-      user_id: row.userId,
-      order_id: row.orderId,
-      amount_cents: row.amountCents,
-      currency: row.currency,
-      status: row.status,
-      created_at: row.createdAt,
-      reversed_at: row.reversedAt,
-      reversed_by_request_id: row.reversedByRequestId,
     };
   },
 };

@@ -1,67 +1,84 @@
 /**
- * The flush's statements, one function each, named after what it does and handed the transaction it
- * runs on. Each takes the whole batch at once: the statement count of a flush depends on its shape,
- * never on its size.
+ * The flush's statements, one function each, named after what it does and handed the session it runs
+ * on. Each takes the whole batch at once: the statement count of a flush depends on its shape, never on
+ * its size. Their text is fixed but for the rows and lists, so it is written here directly (every value
+ * through `literal`, which escapes as mysql2 does) instead of being compiled by a query builder per flush.
  */
-import type { Knex } from 'knex';
-
 import type { RedemptionRow } from '../coupon-state.js';
 import type { StoredDecision } from '../types.js';
 import { type CouponDbRow, type DecisionDbRow, decisionRows, type RedemptionDbRow, redemptionRows } from './rows.js';
+import { dateLiteral, list, literal, type SqlSession } from './session.js';
 
 /**
  * Locks the coupons' rows in code order (so concurrent flushes never deadlock on each other) and reads
  * their terms and counts. Flushes touching the same coupon serialise here.
  */
-export async function lockCoupons(trx: Knex.Transaction, codes: readonly string[]): Promise<CouponDbRow[]> {
-  return trx('coupons')
-    .whereIn('code', [...codes].sort())
-    .orderBy('code')
-    .forUpdate();
+export async function lockCoupons(session: SqlSession, codes: readonly string[]): Promise<CouponDbRow[]> {
+  return session.query<CouponDbRow>(`SELECT * FROM coupons WHERE code IN ${list([...codes].sort())} ORDER BY code FOR UPDATE`);
 }
 
 /** The decisions already stored for any of these (coupon, request) pairs. */
-export async function selectPriorDecisions(trx: Knex.Transaction, codes: readonly string[], requestIds: readonly string[]): Promise<StoredDecision[]> {
-  const rows = (await trx('decisions').whereIn('coupon_code', codes).whereIn('request_id', requestIds)) as DecisionDbRow[];
+export async function selectPriorDecisions(session: SqlSession, codes: readonly string[], requestIds: readonly string[]): Promise<StoredDecision[]> {
+  const rows = await session.query<DecisionDbRow>(`SELECT * FROM decisions WHERE coupon_code IN ${list(codes)} AND request_id IN ${list(requestIds)}`);
   return rows.map(decisionRows.fromDb);
 }
 
 /** How many REDEEMED redemptions each of these users holds on each of these coupons. */
 export async function countUserRedemptions(
-  trx: Knex.Transaction,
+  session: SqlSession,
   codes: readonly string[],
   userIds: readonly string[],
 ): Promise<{ couponCode: string; userId: string; redeemed: number }[]> {
-  const rows = (await trx('redemptions')
-    .select('coupon_code', 'user_id')
-    .count({ n: '*' })
-    .whereIn('coupon_code', codes)
-    .whereIn('user_id', userIds)
-    .where('status', 'REDEEMED')
-    .groupBy('coupon_code', 'user_id')) as { coupon_code: string; user_id: string; n: number | string }[];
+  const rows = await session.query<{ coupon_code: string; user_id: string; n: number | string }>(
+    `SELECT coupon_code, user_id, COUNT(*) AS n FROM redemptions WHERE coupon_code IN ${list(codes)} AND user_id IN ${list(userIds)} AND status = 'REDEEMED' GROUP BY coupon_code, user_id`,
+  );
   return rows.map((r) => ({ couponCode: r.coupon_code, userId: r.user_id, redeemed: Number(r.n) }));
 }
 
 /** The redemptions that REVERSE requests of the batch name. */
-export async function selectRedemptions(trx: Knex.Transaction, codes: readonly string[], requestIds: readonly string[]): Promise<RedemptionRow[]> {
-  const rows = (await trx('redemptions').whereIn('coupon_code', codes).whereIn('request_id', requestIds)) as RedemptionDbRow[];
+export async function selectRedemptions(session: SqlSession, codes: readonly string[], requestIds: readonly string[]): Promise<RedemptionRow[]> {
+  const rows = await session.query<RedemptionDbRow>(`SELECT * FROM redemptions WHERE coupon_code IN ${list(codes)} AND request_id IN ${list(requestIds)}`);
   return rows.map(redemptionRows.fromDb);
 }
 
+const DECISION_COLUMNS = `(coupon_code, request_id, op, decision, reason, remaining_quota, source_topic, source_partition, source_offset, decided_at, consumer_id)`;
+
 /** The batch's new decisions; the primary key refuses a second decision for a request. */
-export async function insertDecisions(trx: Knex.Transaction, decisions: readonly StoredDecision[]): Promise<void> {
-  await trx('decisions').insert(decisions.map(decisionRows.toDb));
+export async function insertDecisions(session: SqlSession, decisions: readonly StoredDecision[]): Promise<void> {
+  // A flush's decisions share their time, consumer and usually their topic: each written once.
+  const shared = new Map<string | number, string>();
+  const once = (v: string | number) => {
+    let text = shared.get(v);
+    if (text === undefined) shared.set(v, (text = literal(v)));
+    return text;
+  };
+  const times = new Map<number, string>();
+  let sql = `INSERT INTO decisions ${DECISION_COLUMNS} VALUES `;
+  decisions.forEach((d, i) => {
+    let decidedAt = times.get(d.decidedAt);
+    if (decidedAt === undefined) times.set(d.decidedAt, (decidedAt = dateLiteral(new Date(d.decidedAt))));
+    sql += `${i > 0 ? ',' : ''}(${literal(d.couponCode)},${literal(d.requestId)},${once(d.op)},${once(d.decision)},${d.reason === null ? 'NULL' : once(d.reason)},${literal(d.remainingQuota)},${once(d.sourceTopic)},${literal(d.sourcePartition)},${literal(d.sourceOffset)},${decidedAt},${once(d.consumerId)})`;
+  });
+  await session.query(sql);
 }
 
 /** The last state of each redemption the batch created or changed. */
-export async function upsertRedemptions(trx: Knex.Transaction, rows: readonly RedemptionRow[]): Promise<void> {
-  await trx('redemptions')
-    .insert(rows.map(redemptionRows.toDb))
-    .onConflict(['coupon_code', 'request_id'])
-    .merge(['status', 'reversed_at', 'reversed_by_request_id']);
+export async function upsertRedemptions(session: SqlSession, rows: readonly RedemptionRow[]): Promise<void> {
+  let sql =
+    'INSERT INTO redemptions (coupon_code, request_id, user_id, order_id, amount_cents, currency, status, created_at, reversed_at, reversed_by_request_id) VALUES ';
+  rows.forEach((r, i) => {
+    sql += `${i > 0 ? ',' : ''}(${literal(r.couponCode)},${literal(r.requestId)},${literal(r.userId)},${literal(r.orderId)},${literal(r.amountCents)},${literal(r.currency)},${literal(r.status)},${literal(r.createdAt)},${literal(r.reversedAt)},${literal(r.reversedByRequestId)})`;
+  });
+  sql += ' ON DUPLICATE KEY UPDATE status = VALUES(status), reversed_at = VALUES(reversed_at), reversed_by_request_id = VALUES(reversed_by_request_id)';
+  await session.query(sql);
 }
 
 /** The coupons' new redeemed counts (their other columns as locked). */
-export async function updateCouponCounts(trx: Knex.Transaction, coupons: readonly CouponDbRow[]): Promise<void> {
-  await trx('coupons').insert(coupons).onConflict('code').merge(['redeemed_count', 'updated_at']);
+export async function updateCouponCounts(session: SqlSession, coupons: readonly CouponDbRow[]): Promise<void> {
+  let sql = 'INSERT INTO coupons (code, campaign_id, quota, redeemed_count, per_user_limit, valid_from, valid_until, updated_at) VALUES ';
+  coupons.forEach((c, i) => {
+    sql += `${i > 0 ? ',' : ''}(${literal(c.code)},${literal(c.campaign_id)},${literal(c.quota)},${literal(c.redeemed_count)},${literal(c.per_user_limit)},${literal(c.valid_from)},${literal(c.valid_until)},${literal(c.updated_at)})`;
+  });
+  sql += ' ON DUPLICATE KEY UPDATE redeemed_count = VALUES(redeemed_count), updated_at = VALUES(updated_at)';
+  await session.query(sql);
 }

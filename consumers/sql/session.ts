@@ -1,0 +1,97 @@
+/**
+ * The flush's MySQL session: a connection borrowed from the consumer's knex pool (so it has the pool's
+ * TLS, time zone and lock wait timeout), used directly with SQL text built by sql/statements.ts. The hot
+ * path skips knex's query builder (compiling a multi-row statement and its bindings per flush cost about
+ * 6% of a drain's CPU); knex stays for migrations and admin queries.
+ */
+import type { Knex } from 'knex';
+import mysql from 'mysql2';
+
+/** A MySQL connection on which one flush's transaction runs. */
+export interface SqlSession {
+  query<T = Record<string, unknown>>(sql: string): Promise<T[]>;
+}
+
+/** The callback-style mysql2 connection knex's pool hands out. */
+interface PooledConnection {
+  query(sql: string, callback: (error: Error | null, rows: unknown) => void): void;
+  config: { queryFormat?: (sql: string) => string };
+}
+
+/** The text goes as written: every value in it is a literal already (mysql2 would scan it for placeholders). */
+const asWritten = (sql: string) => sql;
+
+/** knex's pool, through the client methods its own transactions use. */
+interface PoolClient {
+  acquireConnection(): Promise<PooledConnection>;
+  releaseConnection(connection: PooledConnection): Promise<void>;
+}
+
+/** Pooled connections whose session isolation level is READ COMMITTED already. */
+const readCommitted = new WeakSet<PooledConnection>();
+
+/**
+ * Runs `work` in one READ COMMITTED transaction on a pooled connection; commits when `work` resolves with
+ * `commit: true`, rolls back otherwise (and on any error), then runs its `after`; always gives the
+ * connection back.
+ */
+export async function inTransaction<T>(knex: Knex, work: (session: SqlSession) => Promise<{ result: T; commit: boolean; after?(): void }>): Promise<T> {
+  const client = knex.client as unknown as PoolClient;
+  const connection = await client.acquireConnection();
+  const session: SqlSession = {
+    query: <R>(sql: string) => new Promise<R[]>((resolve, reject) => connection.query(sql, (error, rows) => (error ? reject(error) : resolve(rows as R[])))),
+  };
+  let open = false;
+  // Only while this transaction holds the connection: knex's own queries on it pass bindings.
+  connection.config.queryFormat = asWritten;
+  try {
+    if (!readCommitted.has(connection)) {
+      // Once per pooled connection rather than before each transaction: a round trip less per flush. The
+      // pool's other users (admin reads of one statement each) read the same under either level.
+      await session.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
+      readCommitted.add(connection);
+    }
+    await session.query('START TRANSACTION');
+    open = true;
+    const { result, commit, after } = await work(session);
+    open = false;
+    await session.query(commit ? 'COMMIT' : 'ROLLBACK');
+    after?.();
+    return result;
+  } catch (error) {
+    // A connection that broke is dropped by the pool's validation when it is next acquired.
+    if (open) await session.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    connection.config.queryFormat = undefined;
+    await client.releaseConnection(connection);
+  }
+}
+
+/** A string, number, Date or null as a MySQL literal (strings escaped as mysql2 does; Dates in UTC). */
+export function literal(value: string | number | Date | null): string {
+  if (value === null) return 'NULL';
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new TypeError(`not a finite number: ${value}`);
+    return String(value);
+  }
+  if (typeof value === 'string') return mysql.escape(value);
+  return dateLiteral(value);
+}
+
+/** 'YYYY-MM-DD HH:MM:SS.mmm' in UTC, as DATETIME(3) columns hold it (the connections run in UTC). */
+export function dateLiteral(d: Date): string {
+  const t = d.getTime();
+  if (Number.isNaN(t)) throw new TypeError('not a valid date');
+  const iso = d.toISOString();
+  // Years outside 0000-9999 (a six-digit ISO year): as mysql2 writes them, for MySQL to refuse.
+  if (iso.length !== 24) return mysql.escape(d, false, 'Z');
+  return `'${iso.slice(0, 10)} ${iso.slice(11, 23)}'`;
+}
+
+/** `(a, b, ...)` of literals: the list of an IN. */
+export function list(values: readonly (string | number)[]): string {
+  let out = '(';
+  for (let i = 0; i < values.length; i++) out += (i > 0 ? ', ' : '') + literal(values[i]!);
+  return `${out})`;
+}
