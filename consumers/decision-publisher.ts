@@ -65,7 +65,12 @@ export class DecisionPublisher {
     for (const dl of deadLetters) outgoing.push(deadLetterMessage(dl, this.consumerId, Math.min(DEAD_LETTER_CARRY_BYTES, Math.floor(this.maxCallBytes / 4))));
     for (const call of packCalls(outgoing, this.maxCallBytes)) {
       const byTopic = new Map<string, Message[]>();
-      for (const o of call) byTopic.set(o.topic, [...(byTopic.get(o.topic) ?? []), o.message]);
+      for (const o of call) {
+        // Appended in place: copying the list for each message cost a flush of 2,000 records 2 million copies.
+        const messages = byTopic.get(o.topic);
+        if (messages) messages.push(o.message);
+        else byTopic.set(o.topic, [o.message]);
+      }
       await this.producer.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })), acks: -1 });
     }
   }
