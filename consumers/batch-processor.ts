@@ -10,7 +10,7 @@ import type { ConsumerStats } from './consumer-stats.js';
 import type { DecisionCache } from './decision-cache.js';
 import type { DecisionPublisher } from './decision-publisher.js';
 import { decisionKey, priorState } from './decision-records.js';
-import { decodeBatch } from './decode.js';
+import { decodeBatch, type DecodedBatch } from './decode.js';
 import type { FlushResult, RedemptionStore } from './redemption-store.js';
 import { type SourcedRequest } from './types.js';
 
@@ -21,6 +21,16 @@ export interface PartitionChunk {
   messages: readonly KafkaMessage[];
   /** The topic's partition count, when known: each request's partition is checked against its key. */
   partitionCount?: number;
+  /** The messages already decoded (as the consumer fetched them); null or absent: decoded by the flush. */
+  decoded?: DecodedBatch | null;
+}
+
+/** Milliseconds a flush spent in each of its I/O stages, and the requests it carried. */
+export interface FlushTimings {
+  messages: number;
+  redisMs: number;
+  mysqlMs: number;
+  auditMs: number;
 }
 
 export interface BatchProcessorDeps {
@@ -44,9 +54,9 @@ export interface BatchProcessorDeps {
 /**
  * One flush, in the order the pipeline promises:
  *   decode → Redis lookup → MySQL transaction (decide + write) → Redis update → audit + dead letters.
- * The caller commits the offsets afterwards. A crash anywhere before that commit redelivers the
- * messages, and the decisions stored in MySQL turn the redelivery into identical audit records instead
- * of second effects.
+ * Only once it is over may the caller hand its offsets to the committer (offset-committer.ts). A crash
+ * anywhere before that commit redelivers the messages, and the decisions stored in MySQL turn the
+ * redelivery into identical audit records instead of second effects.
  */
 export class BatchProcessor {
   private flushes = 0;
@@ -58,17 +68,20 @@ export class BatchProcessor {
    * one Redis update and one produce for all of them. Each partition's messages stay in their order, and
    * a coupon lives in one partition, so per-coupon order holds.
    */
-  async process(parts: readonly PartitionChunk[]): Promise<void> {
+  async process(parts: readonly PartitionChunk[]): Promise<FlushTimings> {
     const { deps } = this;
     // Every log line of this flush carries its batch id, next to the consumer id.
     const log = deps.logger.child({ batchId: `${deps.consumerId}#${++this.flushes}` });
     const decoded = await this.retrying(log, 'decode', () =>
-      Promise.all(parts.map((c) => decodeBatch(c.messages, c.topic, c.partition, deps.decoder, deps.maxMessageBytes, c.partitionCount))),
+      Promise.all(parts.map((c) => c.decoded ?? decodeBatch(c.messages, c.topic, c.partition, deps.decoder, deps.maxMessageBytes, c.partitionCount))),
     );
     const requests = decoded.flatMap((d) => d.requests);
     const deadLetters = decoded.flatMap((d) => d.deadLetters);
+    const timings: FlushTimings = { messages: parts.reduce((n, c) => n + c.messages.length, 0), redisMs: 0, mysqlMs: 0, auditMs: 0 };
 
+    let t = performance.now();
     const { decisions: cached, redelivered } = await deps.cache.lookup(requests);
+    timings.redisMs += performance.now() - t;
     if (requests.length > 0) deps.stats.recordRedisRoundTrip();
     deps.stats.redeliveries += redelivered;
 
@@ -89,7 +102,9 @@ export class BatchProcessor {
     });
 
     if (toFlush.length > 0) {
+      t = performance.now();
       const flushed = await this.flushIsolatingRefusals(log, toFlush);
+      timings.mysqlMs += performance.now() - t;
       flushed.records.forEach((record, j) => {
         if (record === null) return;
         records[flushSlots[j]!] = record;
@@ -111,7 +126,9 @@ export class BatchProcessor {
       deps.stats.recordMysqlStatements(flushed.statements);
       if (!deps.dryRun) {
         deps.faults.at('crash-after-db-commit');
+        t = performance.now();
         await deps.cache.remember(flushed.committed);
+        timings.redisMs += performance.now() - t;
         if (flushed.committed.length > 0) deps.stats.recordRedisRoundTrip();
         deps.faults.at('crash-after-redis');
       }
@@ -122,7 +139,9 @@ export class BatchProcessor {
     const audit = records.filter((r): r is RedemptionDecided => r !== undefined);
     const auditReemitted = reemitted.filter((_, i) => records[i] !== undefined);
     if (deps.publish && !deps.dryRun) {
+      t = performance.now();
       await this.retrying(log, 'publish', () => deps.publisher.publish(audit, deadLetters));
+      timings.auditMs += performance.now() - t;
       deps.faults.at('crash-after-audit');
     }
     deps.stats.recordDecisions(audit.filter((_, i) => !auditReemitted[i]));
@@ -131,6 +150,7 @@ export class BatchProcessor {
       deps.stats.recordDeadLetter(dl.code);
       log.warn({ topic: dl.topic, partition: dl.partition, offset: dl.message.offset, code: dl.code, reason: dl.reason }, 'dead-lettered a message');
     }
+    return timings;
   }
 
   /**

@@ -1,6 +1,7 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Metric, Registry } from 'prom-client';
 
 import type { Decision, RedemptionDecided, RejectReason } from '../schemas/types.js';
+import { EndToEndHistogram, StageHistogram } from './stage-histogram.js';
 
 /**
  * What one consumer has done: plain figures for its summary, and the same events as Prometheus metrics
@@ -28,6 +29,10 @@ export class ConsumerStats {
   lastFlushAt: number | null = null;
 
   readonly registry = new Registry();
+  /** Where each request's time went, stage by stage (redeem_stage_<stage>_seconds). */
+  readonly stages = new StageHistogram();
+  /** End-to-end time per request, on the same buckets (redeem_request_seconds). */
+  readonly endToEnd = new EndToEndHistogram();
   private readonly m = {
     messages: new Counter({ name: 'redeem_messages_total', help: 'Messages read from the requests topic', registers: [this.registry] }),
     decisions: new Counter({
@@ -50,13 +55,13 @@ export class ConsumerStats {
     }),
     flushSeconds: new Histogram({
       name: 'redeem_flush_duration_seconds',
-      help: 'Time from a chunk read to its offsets committed',
+      help: 'Time a flush took, from its start to its audit records acknowledged',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [this.registry],
     }),
     endToEnd: new Histogram({
       name: 'redeem_end_to_end_latency_seconds',
-      help: 'From the request reaching the broker to its decision committed',
+      help: 'From the request reaching the broker (its CreateTime) to its decision committed and its audit record acknowledged',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [this.registry],
     }),
@@ -99,6 +104,11 @@ export class ConsumerStats {
     lastFlush: new Gauge({ name: 'redeem_last_flush_timestamp_seconds', help: 'When the last flush committed', registers: [this.registry] }),
   };
 
+  constructor() {
+    for (const metric of this.stages.metrics()) this.registry.registerMetric(metric as unknown as Metric);
+    this.registry.registerMetric(this.endToEnd as unknown as Metric);
+  }
+
   recordDecisions(records: readonly RedemptionDecided[]): void {
     for (const r of records) {
       this.decisions[r.decision] += 1;
@@ -126,15 +136,18 @@ export class ConsumerStats {
     this.m.lastProgress.set(at / 1000);
   }
 
-  recordChunk(messages: number, seconds: number, brokerTimestamps: readonly number[]): void {
-    const now = Date.now();
+  /** A flush is over: `messages` in `seconds`, with their CreateTimes (end-to-end latency). */
+  recordFlush(messages: number, seconds: number, createTimes: readonly number[], now = Date.now()): void {
     this.messages += messages;
     this.batches += 1;
     this.lastFlushAt = now;
     this.m.messages.inc(messages);
     this.m.batchSize.observe(messages);
     this.m.flushSeconds.observe(seconds);
-    for (const t of brokerTimestamps) this.m.endToEnd.observe(Math.max(0, now - t) / 1000);
+    for (const t of createTimes) {
+      this.m.endToEnd.observe(Math.max(0, now - t) / 1000);
+      this.endToEnd.observe('all', (now - t) / 1000);
+    }
     this.m.lastFlush.set(now / 1000);
   }
 

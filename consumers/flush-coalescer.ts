@@ -1,120 +1,301 @@
-import type { Consumer } from 'kafkajs';
+import type { KafkaMessage } from 'kafkajs';
 
-import type { BatchProcessor, PartitionChunk } from './batch-processor.js';
+import type { FlushTimings, PartitionChunk } from './batch-processor.js';
+import type { DecodedBatch } from './decode.js';
+import type { OffsetCommitter } from './offset-committer.js';
+import type { StageHistogram } from './stage-histogram.js';
 
-interface Pending extends PartitionChunk {
-  resolve(): void;
-  reject(error: unknown): void;
+/** Consecutive messages of one partition, fetched and (when it could be) decoded, waiting for a flush. */
+export interface FetchedChunk {
+  topic: string;
+  partition: number;
+  messages: readonly KafkaMessage[];
+  /** null: decoding must be retried in the flush (the registry did not answer). */
+  decoded: DecodedBatch | null;
+  /** The topic's partition count when fetched (partition contract). */
+  partitionCount?: number;
+  /** The partition's high watermark as the fetch saw it (lag reporting). */
+  highWatermark: number;
+  /** When it was handed to the consumer, and when its decoding ended (ms since the epoch). */
+  fetchedAt: number;
+  decodedAt: number;
+}
+
+interface PartitionQueue {
+  topic: string;
+  partition: number;
+  chunks: FetchedChunk[];
+  messages: number;
+  /** A flush is working on this partition: its next chunks wait (per-coupon order). */
+  busy: boolean;
+  /** Fetching stopped because the queue is full. */
+  paused: boolean;
+  /** The offset after the last message held (queued or in a flush), null when nothing is held. */
+  position: number | null;
+}
+
+/** A chunk that was processed, for the caller's bookkeeping. */
+export interface FlushedChunk {
+  topic: string;
+  partition: number;
+  messages: number;
+  firstOffset: number;
+  nextOffset: number;
+  highWatermark: number;
+  createTimes: readonly number[];
+}
+
+/** Where the fetch must start again for a partition whose held messages were dropped. */
+export interface Rewind {
+  topic: string;
+  partition: number;
+  offset: number;
 }
 
 export interface FlushCoalescerOptions {
-  /** Runs one flush (decode, dedupe, decide, write, publish). */
-  processor: BatchProcessor;
-  /** The group member whose offsets each flush commits (known once the member is created). */
-  consumer: () => Consumer;
+  /** Runs one flush (decode what is not decoded, dedupe, decide, write, publish). */
+  processor: { process(parts: readonly PartitionChunk[]): Promise<FlushTimings> };
+  /** Where flushed offsets go (null: a dry run, which commits nothing). */
+  committer: OffsetCommitter | null;
   /** Most messages in one flush: FLUSH_MAX_MESSAGES. */
   maxMessages: number;
   /** Flushes at once, on disjoint partitions: FLUSH_CONCURRENCY. */
   concurrency: number;
-  /** Commit each flush's offsets (false for a dry run, which must leave the group where it was). */
-  commitOffsets: boolean;
+  /** Messages a partition may hold before its fetching is paused: FETCH_QUEUE_MAX_MESSAGES. */
+  queueMaxMessages: number;
+  /** Stop and restart fetching a partition (KafkaJS pause/resume). */
+  pause(topic: string, partition: number): void;
+  resume(topic: string, partition: number): void;
+  /** True while this member owns the partition (what is held of others is dropped at a rejoin). */
+  owns(topic: string, partition: number): boolean;
+  /** A flush is over (after its audit records were acknowledged), `seconds` after it started. */
+  onFlushed?(chunks: readonly FlushedChunk[], timings: FlushTimings, seconds: number): void;
+  /** A flush failed: its partitions' held messages were dropped and must be fetched again from `rewinds`. */
+  onFailed(error: unknown, rewinds: readonly Rewind[]): void;
+  stages?: StageHistogram;
 }
 
 /**
- * Group commit across partitions. KafkaJS hands each partition's batch to its own handler; the chunks
- * they submit are flushed together, as one transaction with one Redis round trip, one produce and one
- * offset commit, instead of one of each per partition. Under light load that cuts the round trips per
- * message several times over (lower latency); under a backlog it merges chunks up to `maxMessages`.
+ * The bounded in-process queue between fetching and flushing, and group commit across partitions.
  *
- * Up to `concurrency` flushes run at once, on disjoint sets of partitions: a coupon lives in one
- * partition, so concurrent flushes never touch the same coupon, and a partition's chunks are flushed
- * one after the other, in order.
+ * The consumer hands each fetched chunk over at once (decoded) and goes on fetching, so reading the next
+ * records overlaps the current flush's I/O. A partition holds at most about `queueMaxMessages` messages:
+ * past that its fetching is paused until a flush takes them. A flush takes whatever is queued on the
+ * partitions no flush is working on, oldest first, up to `maxMessages` ("natural" batching: one request
+ * under light load, the cap under a backlog), as one transaction, one Redis round trip each way and one
+ * produce; up to `concurrency` flushes run at once, on disjoint partitions. A coupon lives in one
+ * partition, and a partition's messages are flushed one flush after the other, in offset order, so
+ * per-coupon order holds. Once a flush is over, its offsets go to the committer (background commits).
  */
 export class FlushCoalescer {
-  private readonly queue: Pending[] = [];
-  private readonly busy = new Set<string>();
-  private running = 0;
+  private readonly queues = new Map<string, PartitionQueue>();
+  private readonly flushes = new Set<Promise<void>>();
   private scheduled = false;
+  private closed = false;
+  /** No new flush starts (a rejoin is under way: what is queued may belong to another member next). */
+  private held = false;
 
-  private readonly processor: BatchProcessor;
-  private readonly consumer: () => Consumer;
-  private readonly maxMessages: number;
-  private readonly concurrency: number;
-  private readonly commit: boolean;
+  constructor(private readonly o: FlushCoalescerOptions) {}
 
-  constructor(o: FlushCoalescerOptions) {
-    this.processor = o.processor;
-    this.consumer = o.consumer;
-    this.maxMessages = o.maxMessages;
-    this.concurrency = o.concurrency;
-    this.commit = o.commitOffsets;
+  /** Queues a fetched chunk (messages in offset order, after what the partition holds). */
+  enqueue(fetched: FetchedChunk): void {
+    if (this.closed) return;
+    const q = this.queueOf(fetched.topic, fetched.partition);
+    // What the partition holds already (a refetch before a new fetch position applied) is not taken twice.
+    const held = q.position === null ? 0 : fetched.messages.findIndex((m) => Number(m.offset) >= q.position!);
+    if (held === -1) return;
+    const chunk = held === 0 ? fetched : splitChunk(fetched, held)[1];
+    q.chunks.push(chunk);
+    q.messages += chunk.messages.length;
+    q.position = Number(chunk.messages[chunk.messages.length - 1]!.offset) + 1;
+    if (!q.paused && q.messages >= this.o.queueMaxMessages) {
+      q.paused = true;
+      this.o.pause(q.topic, q.partition);
+    }
+    this.schedule();
   }
 
-  /** Resolves once the chunk's effects are committed, its audit records published and its offset committed. */
-  submit(chunk: PartitionChunk): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ ...chunk, resolve, reject });
-      this.schedule();
-    });
+  /** Messages held (queued or in a flush) and flushes running. */
+  get idle(): boolean {
+    return this.flushes.size === 0 && [...this.queues.values()].every((q) => q.chunks.length === 0);
+  }
+
+  /**
+   * After a rejoin: drops what is held of partitions no longer owned (in-flight flushes finish; their
+   * offsets are not committed by this member) and says where fetching must resume for the partitions
+   * kept, so that what is held is neither fetched twice nor skipped. Paused state is made to match.
+   */
+  reassigned(): Rewind[] {
+    this.held = false;
+    this.schedule();
+    const resumeAt: Rewind[] = [];
+    for (const [k, q] of this.queues) {
+      if (!this.o.owns(q.topic, q.partition)) {
+        q.chunks = [];
+        q.messages = 0;
+        q.position = null;
+        if (q.paused) this.o.resume(q.topic, q.partition);
+        q.paused = false;
+        if (!q.busy) this.queues.delete(k);
+        continue;
+      }
+      if (q.position !== null) resumeAt.push({ topic: q.topic, partition: q.partition, offset: q.position });
+      if (q.paused) this.o.pause(q.topic, q.partition);
+    }
+    return resumeAt;
+  }
+
+  /** Drops what is queued and waits for the flushes running (a stop); nothing is queued afterwards. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const q of this.queues.values()) {
+      q.chunks = [];
+      q.messages = 0;
+    }
+    while (this.flushes.size > 0) await Promise.allSettled([...this.flushes]);
+  }
+
+  /**
+   * Before a rejoin: starts no new flush until the join says which partitions stay (`reassigned`), and
+   * waits (at most `timeoutMs`) for the flushes running now.
+   */
+  async settle(timeoutMs: number): Promise<void> {
+    this.held = true;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.flushes]), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+  }
+
+  private queueOf(topic: string, partition: number): PartitionQueue {
+    const k = `${topic}\u0000${partition}`;
+    let q = this.queues.get(k);
+    if (!q) this.queues.set(k, (q = { topic, partition, chunks: [], messages: 0, busy: false, paused: false, position: null }));
+    return q;
   }
 
   private schedule(): void {
-    if (this.scheduled) return;
+    if (this.scheduled || this.closed || this.held) return;
     this.scheduled = true;
-    // Let every handler that is ready in this turn of the event loop submit first.
+    // Let every chunk of the fetch in hand be queued first: they go into one flush.
     setImmediate(() => {
       this.scheduled = false;
-      while (this.running < this.concurrency) {
+      while (!this.closed && !this.held && this.flushes.size < this.o.concurrency) {
         const group = this.take();
         if (group.length === 0) break;
-        void this.flush(group);
+        const flush = this.flush(group);
+        this.flushes.add(flush);
+        void flush.finally(() => this.flushes.delete(flush));
       }
     });
   }
 
-  private async flush(group: Pending[]): Promise<void> {
-    this.running += 1;
-    const keys = group.map(key);
-    for (const k of keys) this.busy.add(k);
-    try {
-      // mutant: commit-before-mysql
-      await this.processor.process(group);
-      if (this.commit) {
-        await this.consumer().commitOffsets(
-          group.map((c) => ({ topic: c.topic, partition: c.partition, offset: (BigInt(c.messages[c.messages.length - 1]!.offset) + 1n).toString() })),
-        );
+  /** What a flush takes: queued chunks of free partitions, the oldest first, up to `maxMessages`. */
+  private take(): { q: PartitionQueue; chunks: FetchedChunk[] }[] {
+    const ready = [...this.queues.values()].filter((q) => !q.busy && q.chunks.length > 0).sort((a, b) => a.chunks[0]!.decodedAt - b.chunks[0]!.decodedAt);
+    const group: { q: PartitionQueue; chunks: FetchedChunk[] }[] = [];
+    let room = this.o.maxMessages;
+    for (const q of ready) {
+      if (room === 0) break;
+      const taken: FetchedChunk[] = [];
+      while (room > 0 && q.chunks.length > 0) {
+        const head = q.chunks[0]!;
+        if (head.messages.length <= room) {
+          taken.push(q.chunks.shift()!);
+          room -= head.messages.length;
+        } else {
+          const [first, rest] = splitChunk(head, room);
+          taken.push(first);
+          q.chunks[0] = rest;
+          room = 0;
+        }
       }
-      for (const c of group) c.resolve();
-    } catch (error) {
-      for (const c of group) c.reject(error);
-    } finally {
-      for (const k of keys) this.busy.delete(k);
-      this.running -= 1;
-      if (this.queue.length > 0) this.schedule();
-    }
-  }
-
-  /** Chunks of partitions no flush is working on, in submission order, while they fit in `maxMessages`. */
-  private take(): Pending[] {
-    const group: Pending[] = [];
-    const taken = new Set<string>();
-    let size = 0;
-    for (let i = 0; i < this.queue.length;) {
-      const next = this.queue[i]!;
-      const k = key(next);
-      const fits = group.length === 0 || size + next.messages.length <= this.maxMessages;
-      if (this.busy.has(k) || taken.has(k) || !fits) {
-        i++;
-        continue;
-      }
-      group.push(...this.queue.splice(i, 1));
-      taken.add(k);
-      size += next.messages.length;
+      for (const c of taken) q.messages -= c.messages.length;
+      q.busy = true;
+      group.push({ q, chunks: taken });
     }
     return group;
   }
+
+  private async flush(group: { q: PartitionQueue; chunks: FetchedChunk[] }[]): Promise<void> {
+    const startedAt = Date.now();
+    const stages = this.o.stages;
+    const parts: PartitionChunk[] = [];
+    for (const { q, chunks } of group) {
+      for (const c of chunks) stages?.observe('queued', (startedAt - c.decodedAt) / 1000, c.messages.length);
+      parts.push(mergeChunks(q, chunks));
+    }
+    try {
+      // mutant: commit-before-mysql
+      const timings = await this.o.processor.process(parts);
+      const endedAt = Date.now();
+      const flushed: FlushedChunk[] = [];
+      for (const { q, chunks } of group) {
+        const messages = chunks.flatMap((c) => c.messages);
+        const nextOffset = Number(messages[messages.length - 1]!.offset) + 1;
+        flushed.push({
+          topic: q.topic,
+          partition: q.partition,
+          messages: messages.length,
+          firstOffset: Number(messages[0]!.offset),
+          nextOffset,
+          highWatermark: chunks[chunks.length - 1]!.highWatermark,
+          createTimes: messages.map((m) => Number(m.timestamp)),
+        });
+        // Only now, with the decisions in MySQL and the audit records acknowledged, may the offsets go.
+        this.o.committer?.flushed(q.topic, q.partition, nextOffset, messages.length, endedAt);
+      }
+      this.o.onFlushed?.(flushed, timings, (endedAt - startedAt) / 1000);
+    } catch (error) {
+      const rewinds: Rewind[] = [];
+      for (const { q, chunks } of group) {
+        // Everything the partition holds is dropped and fetched again, from the failed chunk on.
+        rewinds.push({ topic: q.topic, partition: q.partition, offset: Number(chunks[0]!.messages[0]!.offset) });
+        q.chunks = [];
+        q.messages = 0;
+        q.position = null;
+      }
+      this.o.onFailed(error, rewinds);
+    } finally {
+      for (const { q } of group) {
+        q.busy = false;
+        if (q.paused && q.messages < this.o.queueMaxMessages) {
+          q.paused = false;
+          this.o.resume(q.topic, q.partition);
+        }
+        if (q.chunks.length === 0 && !this.o.owns(q.topic, q.partition)) this.queues.delete(`${q.topic}\u0000${q.partition}`);
+      }
+      this.schedule();
+    }
+  }
 }
 
-function key(c: PartitionChunk): string {
-  return `${c.topic}/${c.partition}`;
+/** One partition's chunks of a flush as one chunk for the processor (decoded parts joined when all are). */
+function mergeChunks(q: PartitionQueue, chunks: readonly FetchedChunk[]): PartitionChunk {
+  const first = chunks[0]!;
+  if (chunks.length === 1)
+    return { topic: q.topic, partition: q.partition, messages: first.messages, decoded: first.decoded, partitionCount: first.partitionCount };
+  const allDecoded = chunks.every((c) => c.decoded !== null);
+  return {
+    topic: q.topic,
+    partition: q.partition,
+    messages: chunks.flatMap((c) => c.messages),
+    decoded: allDecoded ? { requests: chunks.flatMap((c) => c.decoded!.requests), deadLetters: chunks.flatMap((c) => c.decoded!.deadLetters) } : null,
+    partitionCount: chunks[chunks.length - 1]!.partitionCount,
+  };
+}
+
+/** The first `n` messages of a chunk and the rest, their decoded parts split at the same offset. */
+export function splitChunk(c: FetchedChunk, n: number): [FetchedChunk, FetchedChunk] {
+  const boundary = Number(c.messages[n]!.offset);
+  const split = (decoded: DecodedBatch | null, before: boolean): DecodedBatch | null =>
+    decoded === null
+      ? null
+      : {
+          requests: decoded.requests.filter((r) => r.offset < boundary === before),
+          deadLetters: decoded.deadLetters.filter((d) => Number(d.message.offset) < boundary === before),
+        };
+  return [
+    { ...c, messages: c.messages.slice(0, n), decoded: split(c.decoded, true) },
+    { ...c, messages: c.messages.slice(n), decoded: split(c.decoded, false) },
+  ];
 }

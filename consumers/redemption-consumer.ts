@@ -14,14 +14,16 @@ import { FaultInjector } from '../lib/faults.js';
 import { createKafka } from '../lib/kafka.js';
 import { RateLimiter } from '../lib/progress.js';
 import type { RedisClient } from '../lib/redis.js';
-import type { SchemaRegistryClient } from '../schemas/registry.js';
+import type { Decoder, SchemaRegistryClient } from '../schemas/registry.js';
 import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
-import { BatchProcessor } from './batch-processor.js';
+import { BatchProcessor, type FlushTimings } from './batch-processor.js';
 import { ConsumerStats } from './consumer-stats.js';
 import { DecisionCache } from './decision-cache.js';
 import { DecisionPublisher } from './decision-publisher.js';
-import { FlushCoalescer } from './flush-coalescer.js';
+import { decodeBatch, type DecodedBatch } from './decode.js';
+import { FlushCoalescer, type FlushedChunk, type Rewind } from './flush-coalescer.js';
 import { GhostReaper, type GhostReaperOptions, leaseKey, memberClientId, MemberLease } from './member-liveness.js';
+import { OffsetCommitter } from './offset-committer.js';
 import { startOpsServer } from './ops-server.js';
 import { ProgressWatch } from './progress-watch.js';
 import { RedemptionStore } from './redemption-store.js';
@@ -54,10 +56,13 @@ export function newConsumerId(): string {
 }
 
 /**
- * One member of the consumer group. It commits offsets itself, and only after a chunk's effects are in
- * MySQL and its audit records are acknowledged, so a crash at any point redelivers rather than loses.
- * During long work (a big flush, a retry loop waiting for MySQL) it keeps heartbeating, so a slow batch
- * does not cost a rebalance.
+ * One member of the consumer group, as a pipeline: KafkaJS's fetch loop hands each partition's batch
+ * over, the member decodes it and queues it (flush-coalescer.ts) and goes on fetching at once, so the
+ * next records are read and decoded while the current flush waits on MySQL, Redis and Kafka; flushes
+ * take what is queued. It commits offsets itself, in the background (offset-committer.ts), and only
+ * after a chunk's effects are in MySQL and its audit records are acknowledged, so a crash at any point
+ * redelivers rather than loses. The fetch loop never waits on a flush, so heartbeats go on during long
+ * work (a big flush, a retry loop waiting for MySQL) and a slow flush does not cost a rebalance.
  */
 export class RedemptionConsumer {
   readonly stats = new ConsumerStats();
@@ -67,8 +72,14 @@ export class RedemptionConsumer {
   private joined = false;
   /** Crashed since the last join: the rejoin counts as a rebalance. */
   private crashed = false;
-  private inFlight = 0;
   private lastActivity = Date.now();
+  private coalescer: FlushCoalescer | null = null;
+  private committer: OffsetCommitter | null = null;
+  /** A flush failed: thrown into KafkaJS by the next batch handed over (it restarts or stops the member). */
+  private flushFailure: Error | null = null;
+  /** Messages queued so far (the replay's rate limit paces them). */
+  private queued = 0;
+  private readonly highWatermarks = new Map<number, number>();
   private owned: Ownership = new Map();
   private opsServer: Server | null = null;
   /** Partitions of the requests topic, from its metadata: the partition contract is checked against it. */
@@ -169,12 +180,28 @@ export class RedemptionConsumer {
       shouldStop: () => this.stopping,
     });
 
-    const coalescer = new FlushCoalescer({
+    this.committer = this.mode.dryRun
+      ? null
+      : new OffsetCommitter({
+          commit: (offsets) => this.consumer!.commitOffsets(offsets),
+          owns: (topic, partition) => this.owns(topic, partition),
+          intervalMs: config.offsetCommitIntervalMs,
+          logger,
+          onCommitted: (moved, flushes) => this.committed(moved, flushes),
+          onError: (error) => this.commitRefused(error, logger),
+        });
+    this.coalescer = new FlushCoalescer({
       processor,
-      consumer: () => this.consumer!,
+      committer: this.committer,
       maxMessages: config.flushMaxMessages,
       concurrency: config.flushConcurrency,
-      commitOffsets: !this.mode.dryRun,
+      queueMaxMessages: config.fetchQueueMaxMessages,
+      pause: (topic, partition) => this.consumer!.pause([{ topic, partitions: [partition] }]),
+      resume: (topic, partition) => this.consumer!.resume([{ topic, partitions: [partition] }]),
+      owns: (topic, partition) => this.owns(topic, partition),
+      onFlushed: (chunks, timings, seconds) => this.flushed(chunks, timings, seconds, logger),
+      onFailed: (error, rewinds) => this.flushFailed(error, rewinds, logger),
+      stages: this.stats.stages,
     });
     // The member's own client, whose id names its process: the coordinator reports it for every member,
     // in every group state, which is how peers find its lease (member-liveness.ts).
@@ -215,6 +242,7 @@ export class RedemptionConsumer {
       this.lastActivity = Date.now();
       this.owned = new Map(Object.entries(event.payload.memberAssignment));
       this.watch?.assigned(event.payload.memberAssignment[config.redemptionTopic] ?? []);
+      this.reassigned(logger);
       logger.info({ assignment: event.payload.memberAssignment, protocol: event.payload.groupProtocol, rebalances: this.stats.rebalances }, 'joined the group');
     });
     consumer.on(consumer.events.CRASH, (event) => {
@@ -266,57 +294,146 @@ export class RedemptionConsumer {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
-      eachBatch: (payload) => this.handleBatch(payload, coalescer, logger),
+      eachBatch: (payload) => this.handleBatch(payload, requestDecoder, logger),
     });
   }
 
-  private async handleBatch(payload: EachBatchPayload, coalescer: FlushCoalescer, logger: Logger): Promise<void> {
+  /**
+   * A partition's batch from KafkaJS: decoded and queued for a flush, its offsets resolved (KafkaJS's
+   * next fetch starts after it), and back to fetching. Nothing here waits on a flush.
+   */
+  private async handleBatch(payload: EachBatchPayload, decoder: Decoder<RedemptionRequested>, logger: Logger): Promise<void> {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
-    this.inFlight += 1;
-    const keepAlive = setInterval(() => {
-      heartbeat().catch((error: unknown) => logger.warn({ err: error }, 'heartbeat during a batch failed'));
-    }, this.config.heartbeatIntervalMs);
-    try {
-      const stop = this.mode.range?.get(batch.partition)?.stop;
-      const messages = stop === undefined ? batch.messages : batch.messages.filter((m) => Number(m.offset) < stop);
-      for (let start = 0; start < messages.length; start += this.config.flushMaxMessages) {
-        if (!isRunning() || isStale()) break;
-        const chunk = messages.slice(start, start + this.config.flushMaxMessages);
-        await this.limiter.wait(this.stats.messages);
-        const startedAt = Date.now();
-        this.stats.firstMessageAt ??= startedAt;
-        await coalescer.submit({ topic: batch.topic, partition: batch.partition, messages: chunk, partitionCount: this.partitionCount });
-        const last = chunk[chunk.length - 1]!.offset;
-        resolveOffset(last);
-        this.stats.lastMessageAt = Date.now();
-        logger.debug(
-          {
-            partition: batch.partition,
-            messages: chunk.length,
-            ms: this.stats.lastMessageAt - startedAt,
-            behind: Number(batch.highWatermark) - Number(last) - 1,
-          },
-          'flushed',
-        );
-        this.stats.recordChunk(
-          chunk.length,
-          (this.stats.lastMessageAt - startedAt) / 1000,
-          chunk.map((m) => Number(m.timestamp)),
-        );
-        this.watch?.committed(batch.partition, Math.max(0, Number(batch.highWatermark) - Number(last) - 1));
-        this.lastActivity = Date.now();
-        this.mode.onProgress?.(this.stats.messages);
-        if (stop !== undefined && Number(last) + 1 >= stop) this.partitionDone(batch.partition);
-        await heartbeat();
-      }
-      if (stop !== undefined && messages.length === 0 && Number(batch.messages[0]?.offset ?? -1) >= stop) this.partitionDone(batch.partition);
-    } catch (error) {
-      throw this.asRejoin(error as Error, logger);
-    } finally {
-      clearInterval(keepAlive);
-      this.inFlight -= 1;
-      this.lastActivity = Date.now();
+    this.throwFlushFailure();
+    if (this.stopping || !isRunning() || isStale()) return;
+    const fetchedAt = Date.now();
+    this.stats.firstMessageAt ??= fetchedAt;
+    const stop = this.mode.range?.get(batch.partition)?.stop;
+    const messages = stop === undefined ? batch.messages : batch.messages.filter((m) => Number(m.offset) < stop);
+    if (messages.length === 0) {
+      if (stop !== undefined && Number(batch.messages[0]?.offset ?? -1) >= stop) this.partitionDone(batch.partition);
+      return;
     }
+    const stages = this.stats.stages;
+    for (const m of messages) stages.observe('kafka', (fetchedAt - Number(m.timestamp)) / 1000);
+    await this.limiter.wait(this.queued);
+    const started = performance.now();
+    let decoded: DecodedBatch | null = null;
+    try {
+      decoded = await decodeBatch(messages, batch.topic, batch.partition, decoder, this.config.maxMessageBytes, this.partitionCount);
+    } catch (error) {
+      // The registry did not answer, say: the flush decodes the chunk again, retrying.
+      logger.warn({ err: error, partition: batch.partition }, 'could not decode a batch as fetched; its flush will retry');
+    }
+    stages.observe('decode', (performance.now() - started) / 1000, messages.length);
+    // A flush may have failed, or a rejoin begun, while decoding: then the batch is fetched again.
+    this.throwFlushFailure();
+    if (this.stopping || !isRunning() || isStale()) return;
+    this.highWatermarks.set(batch.partition, Number(batch.highWatermark));
+    this.coalescer!.enqueue({
+      topic: batch.topic,
+      partition: batch.partition,
+      messages,
+      decoded,
+      partitionCount: this.partitionCount,
+      highWatermark: Number(batch.highWatermark),
+      fetchedAt,
+      decodedAt: Date.now(),
+    });
+    this.queued += messages.length;
+    this.lastActivity = Date.now();
+    resolveOffset(messages[messages.length - 1]!.offset);
+    try {
+      await heartbeat();
+    } catch (error) {
+      const cause = rootCause(error as Error);
+      if (REJOIN_ERRORS.has((cause as { type?: string }).type ?? '')) {
+        // Before rejoining, finish the flushes in hand and commit them, as a member that finishes its
+        // batch does: the partitions that move on to other members are then not redelivered.
+        await this.coalescer!.settle(Math.min(this.config.rebalanceTimeoutMs / 2, 10_000));
+        await this.committer?.commitNow().catch((e: unknown) => logger.warn({ err: e }, 'could not commit the flushed offsets before rejoining'));
+      }
+      throw this.asRejoin(error as Error, logger);
+    }
+  }
+
+  private owns(topic: string, partition: number): boolean {
+    return this.owned.get(topic)?.includes(partition) ?? false;
+  }
+
+  /** After a join: what is held of partitions kept is fetched on from where it ends; the rest is dropped. */
+  private reassigned(logger: Logger): void {
+    this.committer?.retainOnly();
+    for (const at of this.coalescer?.reassigned() ?? []) this.seek(at, logger);
+  }
+
+  private seek(at: Rewind, logger: Logger): void {
+    try {
+      this.consumer!.seek({ topic: at.topic, partition: at.partition, offset: String(at.offset) });
+    } catch (error) {
+      // Not in a group now (restarting): the next join fetches from the committed offset, which is at or
+      // before `at` (offsets are committed only for flushed messages), so nothing is skipped.
+      logger.warn({ err: error, ...at }, 'could not move the fetch position; fetching from the committed offset');
+    }
+  }
+
+  private flushed(chunks: readonly FlushedChunk[], timings: FlushTimings, seconds: number, logger: Logger): void {
+    const { stats } = this;
+    const now = Date.now();
+    stats.stages.observe('redis', timings.redisMs / 1000, timings.messages);
+    stats.stages.observe('mysql', timings.mysqlMs / 1000, timings.messages);
+    stats.stages.observe('audit', timings.auditMs / 1000, timings.messages);
+    stats.recordFlush(
+      timings.messages,
+      seconds,
+      chunks.flatMap((c) => c.createTimes),
+      now,
+    );
+    stats.lastMessageAt = now;
+    this.lastActivity = now;
+    logger.debug({ partitions: chunks.map((c) => c.partition), messages: timings.messages, ms: Math.round(seconds * 1000) }, 'flushed');
+    this.mode.onProgress?.(stats.messages);
+    for (const c of chunks) {
+      // A dry run commits nothing: its progress is what it has read.
+      if (!this.committer) this.watch?.committed(c.partition, Math.max(0, c.highWatermark - c.nextOffset));
+      const stop = this.mode.range?.get(c.partition)?.stop;
+      if (stop !== undefined && c.nextOffset >= stop) this.partitionDone(c.partition);
+    }
+  }
+
+  private committed(
+    moved: ReadonlyMap<string, { topic: string; partition: number; offset: number }>,
+    flushes: readonly { at: number; messages: number }[],
+  ): void {
+    const now = Date.now();
+    for (const f of flushes) this.stats.stages.observe('commit', (now - f.at) / 1000, f.messages);
+    for (const { partition, offset } of moved.values()) this.watch?.committed(partition, Math.max(0, (this.highWatermarks.get(partition) ?? offset) - offset));
+    this.lastActivity = now;
+  }
+
+  /** A background commit refused for the member's place in the group: KafkaJS's heartbeat rejoins. */
+  private commitRefused(error: unknown, logger: Logger): void {
+    const cause = rootCause(error as Error);
+    if ((cause as { type?: string }).type === 'UNKNOWN_MEMBER_ID') {
+      // The rejoin is as a new member, claiming nothing (see asRejoin).
+      this.owned = new Map();
+      this.crashed = true;
+    }
+    logger.debug({ err: cause }, 'offset commit refused');
+  }
+
+  private flushFailed(error: unknown, rewinds: readonly Rewind[], logger: Logger): void {
+    if (this.stopping) return;
+    logger.error({ err: error, partitions: rewinds.map((r) => r.partition) }, 'a flush failed; its partitions are fetched again from the failed chunk');
+    for (const at of rewinds) this.seek(at, logger);
+    this.flushFailure = error instanceof Error ? error : new Error(String(error));
+  }
+
+  private throwFlushFailure(): void {
+    const error = this.flushFailure;
+    if (error === null) return;
+    this.flushFailure = null;
+    throw error;
   }
 
   /**
@@ -352,7 +469,7 @@ export class RedemptionConsumer {
     let timer: NodeJS.Timeout | undefined;
     const idle = new Promise<void>((resolve) => {
       timer = setInterval(() => {
-        if (this.stopping || (this.joined && this.inFlight === 0 && Date.now() - this.lastActivity >= seconds * 1000)) resolve();
+        if (this.stopping || this.idleMs() >= seconds * 1000) resolve();
       }, 200);
     });
     try {
@@ -362,15 +479,23 @@ export class RedemptionConsumer {
     }
   }
 
-  /** How long the member has had nothing to do, in ms: 0 while a batch is in hand or before it joined. */
+  /** How long the member has had nothing to do, in ms: 0 while it holds work or offsets to commit, or before it joined. */
   idleMs(): number {
-    return this.joined && this.inFlight === 0 ? Date.now() - this.lastActivity : 0;
+    const busy = !(this.coalescer?.idle ?? true) || (this.committer?.hasPending() ?? false);
+    return this.joined && !busy ? Date.now() - this.lastActivity : 0;
   }
 
-  /** Finishes the batch in hand, commits it and leaves the group. */
+  /** Finishes the flushes in hand (what is only queued is left for the next owner), commits them and leaves the group. */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    await this.coalescer?.close();
+    this.committer?.close();
+    await this.committer
+      ?.commitNow()
+      .catch((error: unknown) =>
+        this.deps.logger.warn({ err: error, consumerId: this.consumerId }, 'could not commit the last flushed offsets; they will be redelivered'),
+      );
     await this.consumer?.disconnect();
     this.reaper?.stop();
     await this.reaperAdmin?.disconnect();

@@ -208,6 +208,18 @@ export const SETTINGS = {
     doc: 'Flushes one consumer runs at once, on disjoint partitions; chunks submitted meanwhile are merged into the next flush (group commit). 3 keeps MySQL, Redis and Kafka busy at once; measured best on 2 cores.',
     parse: wholeNumber(1, 16),
   },
+  fetchQueueMaxMessages: {
+    env: 'FETCH_QUEUE_MAX_MESSAGES',
+    default: '4000',
+    doc: "Messages a partition may hold between fetch and flush (decoded, waiting for its flush) before its fetching is paused; bounds memory under a backlog while keeping the next flush's records at hand.",
+    parse: wholeNumber(1, 1000000),
+  },
+  offsetCommitIntervalMs: {
+    env: 'OFFSET_COMMIT_INTERVAL_MS',
+    default: '100',
+    doc: "Offsets are committed in the background, once a flush's decisions are in MySQL and its audit records acknowledged: a flush's offsets are in a commit that starts at most this long after it (one commit at a time, covering every flush since the last). Bounds what a crash redelivers (re-emitted unchanged); at most 2000, so that a member with lag moves its committed offsets at least every 2 s.",
+    parse: wholeNumber(0, 2000),
+  },
   fetchMaxBytes: {
     env: 'FETCH_MAX_BYTES',
     default: '4194304',

@@ -1,6 +1,7 @@
 import type { ConsumerStats } from '../../consumers/consumer-stats.js';
 import { waitForDrain } from '../../consumers/drain.js';
 import { RedemptionConsumer } from '../../consumers/redemption-consumer.js';
+import { formatLatency, formatStages } from '../../consumers/stage-histogram.js';
 import { withAdmin } from '../../lib/kafka.js';
 import type { Runtime } from '../../lib/runtime.js';
 import { ensurePipelineTopics } from '../../lib/topics.js';
@@ -74,6 +75,7 @@ export function formatStats(stats: ConsumerStats): string {
     `dead letters ${stats.deadLetters}`,
     `batches      ${stats.batches}, MySQL statements ${stats.mysqlStatements}, Redis round trips ${stats.redisRoundTrips}, rebalances ${stats.rebalances}`,
     `retries      MySQL ${stats.mysqlRetries}, Redis errors ${stats.redisErrors}, redeliveries seen ${stats.redeliveries}`,
+    `latency ms   ${formatLatency(stats.endToEnd.summary('all'))}; by stage ${formatStages(stats.stages.summaries())}  (mean/p50/p99 per request)`,
     resourcesLine(),
   ].join('\n');
 }

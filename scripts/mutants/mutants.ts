@@ -93,8 +93,11 @@ export const MUTANTS: Mutant[] = [
     breaks: "a flush's offsets are committed only after its MySQL commit and audit publish (the mutant commits first)",
     file: 'consumers/flush-coalescer.ts',
     edits: [
-      { search: 'await this.processor.process(group);', replace: '' },
-      { search: 'for (const c of group) c.resolve();', replace: 'await this.processor.process(group);\nfor (const c of group) c.resolve();' },
+      {
+        search: 'const timings = await this.o.processor.process(parts);',
+        replace:
+          'for (const { q, chunks } of group) this.o.committer?.flushed(q.topic, q.partition, Number(chunks[chunks.length - 1]!.messages[chunks[chunks.length - 1]!.messages.length - 1]!.offset) + 1, 0);\nawait this.o.committer?.commitNow();\nconst timings = await this.o.processor.process(parts);',
+      },
     ],
     killers: { project: 'integration', files: ['test/integration/crash-points.test.ts'], grep: 'crash-before-db-commit' },
   },

@@ -1,73 +1,201 @@
 import type { KafkaMessage } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 
-import type { BatchProcessor, PartitionChunk } from '../../consumers/batch-processor.js';
-import { FlushCoalescer } from '../../consumers/flush-coalescer.js';
+import type { FlushTimings, PartitionChunk } from '../../consumers/batch-processor.js';
+import { type FetchedChunk, FlushCoalescer, type FlushCoalescerOptions, type Rewind, splitChunk } from '../../consumers/flush-coalescer.js';
+import type { SourcedRequest } from '../../consumers/types.js';
 
-const messages = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ offset: String(from + i) }) as KafkaMessage);
-const chunk = (partition: number, from: number, n: number): PartitionChunk => ({ topic: 't', partition, messages: messages(from, n) });
+const messages = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ offset: String(from + i), timestamp: '0' }) as KafkaMessage);
+const chunk = (partition: number, from: number, n: number, decodedAt = Date.now()): FetchedChunk => ({
+  topic: 't',
+  partition,
+  messages: messages(from, n),
+  decoded: { requests: messages(from, n).map((m) => ({ topic: 't', partition, offset: Number(m.offset) }) as SourcedRequest), deadLetters: [] },
+  highWatermark: from + n,
+  fetchedAt: decodedAt,
+  decodedAt,
+});
+const timings = (parts: readonly PartitionChunk[]): FlushTimings => ({
+  messages: parts.reduce((n, p) => n + p.messages.length, 0),
+  redisMs: 0,
+  mysqlMs: 0,
+  auditMs: 0,
+});
+const label = (p: PartitionChunk) => `${p.partition}@${p.messages[0]!.offset}+${p.messages.length}`;
 
-/** A processor that records the groups it is given and finishes each when told to. */
-function recordingProcessor() {
+/** A processor that records the flushes it is given and finishes each when told to. */
+function harness(options: Partial<FlushCoalescerOptions> = {}) {
   const groups: string[][] = [];
-  const release: (() => void)[] = [];
-  const processor = {
-    process: (parts: readonly PartitionChunk[]) => {
-      groups.push(parts.map((p) => `${p.partition}@${p.messages[0]!.offset}+${p.messages.length}`));
-      return new Promise<void>((resolve) => release.push(resolve));
+  const release: ((error?: Error) => void)[] = [];
+  const flushed: { partition: number; next: number }[] = [];
+  const paused = new Set<number>();
+  const failures: { error: unknown; rewinds: readonly Rewind[] }[] = [];
+  const owned = new Set([0, 1, 2, 3, 4, 5]);
+  const coalescer = new FlushCoalescer({
+    processor: {
+      process: (parts) => {
+        groups.push(parts.map(label));
+        return new Promise<FlushTimings>((resolve, reject) => release.push((error) => (error ? reject(error) : resolve(timings(parts)))));
+      },
     },
-  } as unknown as BatchProcessor;
-  return { processor, groups, release };
+    committer: {
+      flushed: (_topic: string, partition: number, next: number) => flushed.push({ partition, next }),
+    } as unknown as FlushCoalescerOptions['committer'],
+    maxMessages: 100,
+    concurrency: 1,
+    queueMaxMessages: 1000,
+    pause: (_t, p) => paused.add(p),
+    resume: (_t, p) => paused.delete(p),
+    owns: (_t, p) => owned.has(p),
+    onFailed: (error, rewinds) => failures.push({ error, rewinds }),
+    ...options,
+  });
+  return { coalescer, groups, release, flushed, paused, failures, owned };
 }
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
+const settle = async () => {
+  for (let i = 0; i < 5; i++) await tick();
+};
 
 describe('flush coalescer', () => {
-  it('merges the chunks submitted together into one flush', async () => {
-    const { processor, groups, release } = recordingProcessor();
-    const c = new FlushCoalescer({ processor, consumer: () => undefined as never, maxMessages: 100, concurrency: 1, commitOffsets: false });
-    const done = [c.submit(chunk(0, 0, 10)), c.submit(chunk(1, 0, 10)), c.submit(chunk(2, 0, 10))];
+  it('merges the chunks queued together into one flush', async () => {
+    const h = harness();
+    h.coalescer.enqueue(chunk(0, 0, 10));
+    h.coalescer.enqueue(chunk(1, 0, 10));
+    h.coalescer.enqueue(chunk(2, 0, 10));
     await tick();
-    expect(groups).toEqual([['0@0+10', '1@0+10', '2@0+10']]);
-    release.forEach((r) => r());
-    await Promise.all(done);
+    expect(h.groups).toEqual([['0@0+10', '1@0+10', '2@0+10']]);
   });
 
-  it('never puts two chunks of one partition in flight at once, and keeps their order', async () => {
-    const { processor, groups, release } = recordingProcessor();
-    const c = new FlushCoalescer({ processor, consumer: () => undefined as never, maxMessages: 100, concurrency: 3, commitOffsets: false });
-    const done = [c.submit(chunk(0, 0, 5)), c.submit(chunk(0, 5, 5)), c.submit(chunk(1, 0, 5))];
+  it('takes what a partition queued during its flush when that flush ends (natural batching), in order', async () => {
+    const h = harness({ concurrency: 3 });
+    h.coalescer.enqueue(chunk(0, 0, 5));
     await tick();
-    expect(groups).toEqual([['0@0+5', '1@0+5']]);
-    release.shift()!();
-    await done[0];
+    h.coalescer.enqueue(chunk(0, 5, 5));
+    h.coalescer.enqueue(chunk(0, 10, 5));
+    h.coalescer.enqueue(chunk(1, 0, 5));
     await tick();
-    expect(groups[1]).toEqual(['0@5+5']);
-    release.shift()!();
-    await Promise.all(done);
+    // Partition 0 is busy: its next chunks wait; partition 1 goes at once in a flush of its own.
+    expect(h.groups).toEqual([['0@0+5'], ['1@0+5']]);
+    h.release.shift()!();
+    await settle();
+    expect(h.groups[2]).toEqual(['0@5+10']);
+    expect(h.flushed).toEqual([{ partition: 0, next: 5 }]);
   });
 
-  it('caps a flush at maxMessages and runs up to `concurrency` flushes on disjoint partitions', async () => {
-    const { processor, groups, release } = recordingProcessor();
-    const c = new FlushCoalescer({ processor, consumer: () => undefined as never, maxMessages: 20, concurrency: 2, commitOffsets: false });
-    const done = [0, 1, 2, 3, 4].map((p) => c.submit(chunk(p, 0, 10)));
+  it('caps a flush at maxMessages, splitting a chunk, and runs up to `concurrency` flushes on disjoint partitions', async () => {
+    const h = harness({ maxMessages: 20, concurrency: 2 });
+    for (let p = 0; p < 3; p++) h.coalescer.enqueue(chunk(p, 0, 15, 1000 + p));
     await tick();
-    expect(groups).toEqual([
-      ['0@0+10', '1@0+10'],
-      ['2@0+10', '3@0+10'],
-    ]);
-    release.shift()!();
-    await done[0];
-    await tick();
-    expect(groups[2]).toEqual(['4@0+10']);
-    release.forEach((r) => r());
-    await Promise.all(done);
+    expect(h.groups).toEqual([['0@0+15', '1@0+5'], ['2@0+15']]);
+    h.release.shift()!();
+    await settle();
+    expect(h.groups[2]).toEqual(['1@5+10']);
   });
 
-  it('fails every chunk of a failed flush, so their handlers retry them', async () => {
-    const processor = { process: () => Promise.reject(new Error('MySQL gone')) } as unknown as BatchProcessor;
-    const c = new FlushCoalescer({ processor, consumer: () => undefined as never, maxMessages: 100, concurrency: 1, commitOffsets: false });
-    const results = await Promise.allSettled([c.submit(chunk(0, 0, 1)), c.submit(chunk(1, 0, 1))]);
-    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+  it('splits a decoded chunk at the same offset as its messages', () => {
+    const [first, rest] = splitChunk(chunk(0, 10, 5), 2);
+    expect(first.messages.map((m) => m.offset)).toEqual(['10', '11']);
+    expect(first.decoded!.requests.map((r) => r.offset)).toEqual([10, 11]);
+    expect(rest.decoded!.requests.map((r) => r.offset)).toEqual([12, 13, 14]);
+  });
+
+  it('pauses a partition whose queue is full and resumes it once a flush took from it', async () => {
+    const h = harness({ queueMaxMessages: 20, maxMessages: 15 });
+    h.coalescer.enqueue(chunk(0, 0, 10));
+    await tick();
+    h.coalescer.enqueue(chunk(0, 10, 25));
+    expect(h.paused.has(0)).toBe(true);
+    h.release.shift()!();
+    await settle();
+    // 25 queued, 15 taken by the next flush: 10 left, under the bound.
+    expect(h.groups[1]).toEqual(['0@10+15']);
+    expect(h.paused.has(0)).toBe(true);
+    h.release.shift()!();
+    await settle();
+    expect(h.paused.has(0)).toBe(false);
+  });
+
+  it('hands offsets to the committer only after the flush is over, and none of a failed flush', async () => {
+    const h = harness({ concurrency: 2 });
+    h.coalescer.enqueue(chunk(0, 0, 5));
+    await tick();
+    h.coalescer.enqueue(chunk(0, 5, 5));
+    h.coalescer.enqueue(chunk(1, 0, 5));
+    await tick();
+    expect(h.flushed).toEqual([]);
+    h.release[1]!(new Error('refused'));
+    await settle();
+    expect(h.flushed).toEqual([]);
+    expect(h.failures.map((f) => f.rewinds)).toEqual([[{ topic: 't', partition: 1, offset: 0 }]]);
+    h.release[0]!();
+    await settle();
+    expect(h.flushed).toEqual([{ partition: 0, next: 5 }]);
+  });
+
+  it("drops what a failed flush's partitions hold, to be fetched again from the failed chunk", async () => {
+    const h = harness();
+    h.coalescer.enqueue(chunk(0, 0, 5));
+    await tick();
+    h.coalescer.enqueue(chunk(0, 5, 5));
+    h.release.shift()!(new Error('refused'));
+    await settle();
+    expect(h.failures[0]!.rewinds).toEqual([{ topic: 't', partition: 0, offset: 0 }]);
+    expect(h.groups).toHaveLength(1);
+    expect(h.coalescer.idle).toBe(true);
+  });
+
+  it('after a rejoin, drops what it holds of lost partitions and resumes fetching kept ones after what it holds', async () => {
+    const h = harness();
+    h.coalescer.enqueue(chunk(0, 0, 5));
+    await tick();
+    h.coalescer.enqueue(chunk(0, 5, 5));
+    h.coalescer.enqueue(chunk(1, 0, 7));
+    h.owned.delete(1);
+    expect(h.coalescer.reassigned()).toEqual([{ topic: 't', partition: 0, offset: 10 }]);
+    h.release.shift()!();
+    await settle();
+    expect(h.groups[1]).toEqual(['0@5+5']);
+  });
+
+  it('drops overlapping messages a refetch hands over again', async () => {
+    const h = harness();
+    h.coalescer.enqueue(chunk(0, 0, 5));
+    await tick();
+    h.coalescer.enqueue(chunk(0, 3, 5));
+    h.release.shift()!();
+    await settle();
+    expect(h.groups[1]).toEqual(['0@5+3']);
+  });
+
+  it('on close, drops what is queued and waits for the flushes running', async () => {
+    const h = harness();
+    h.coalescer.enqueue(chunk(0, 0, 5));
+    await tick();
+    h.coalescer.enqueue(chunk(0, 5, 5));
+    let closed = false;
+    const closing = h.coalescer.close().then(() => (closed = true));
+    await settle();
+    expect(closed).toBe(false);
+    h.release.shift()!();
+    await closing;
+    expect(h.groups).toHaveLength(1);
+    expect(h.flushed).toEqual([{ partition: 0, next: 5 }]);
+  });
+
+  it('starts no new flush between a rebalance seen and the join that follows it', async () => {
+    const h = harness();
+    h.coalescer.enqueue(chunk(0, 0, 5));
+    await tick();
+    h.coalescer.enqueue(chunk(0, 5, 5));
+    const settled = h.coalescer.settle(1000);
+    h.release.shift()!();
+    await settled;
+    await settle();
+    expect(h.groups).toHaveLength(1);
+    h.coalescer.reassigned();
+    await settle();
+    expect(h.groups[1]).toEqual(['0@5+5']);
   });
 });
