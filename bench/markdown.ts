@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 
+import { formatStageMeans } from './consumer-summary.js';
 import type { BenchResult } from './result.js';
 
 /**
@@ -31,8 +32,10 @@ export function ratioRows(r: BenchResult): string[] {
     ...(q
       ? [
           `| p99 at 25% of drain capacity / minimal flush cycle | | ${q.p99OverCycle}x (${n(q.p99)} ms at ${n(q.offeredPerSecond)}/s${q.keptUp ? '' : ', fell behind'}) | |`,
+          `| p99 at 25% of drain capacity | <= 30 ms | **${n(q.p99)} ms** | ${mark(q.p99 <= 30)} |`,
         ]
       : []),
+    ...(h ? [`| p50 / p99 at 50% of drain capacity | <= 15 / <= 50 ms | **${n(h.p50)} / ${n(h.p99)} ms** | ${mark(h.p50 <= 15 && h.p99 <= 50)} |`] : []),
     ...(capped
       ? [
           `| Peak RSS with the heap capped (${capped.nodeOptions}); its throughput / unbounded | <= 256 MiB within 5% | ${capped.peakRssMiB} MiB; **${pct(r.ratios.cappedThroughputShare ?? 0)}** (unbounded: ${one.peakRssMiB} MiB) | ${mark(capped.peakRssMiB <= 256 && (r.ratios.cappedThroughputShare ?? 0) >= 0.95)} |`,
@@ -45,7 +48,7 @@ export function ratioRows(r: BenchResult): string[] {
       : []),
     `| Recovery after kill -9: first decision / drained, from the kill | | ${r.recovery.firstDecisionSeconds ?? '-'} s / ${r.recovery.drainedSeconds} s (session timeout ${r.recovery.sessionTimeoutMs / 1000} s) | |`,
     peer
-      ? `| Pipeline decisions/s / Kafka Connect + Debezium JDBC sink rows/s | | **${peer.pipelineOverPeer}x** (${n(one.perSecond)} / ${n(peer.perSecond)}) | ${(peer.pipelineOverPeer ?? 1) < 1 ? 'the pipeline is slower' : ''} |`
+      ? `| Pipeline decisions/s / Kafka Connect + Debezium JDBC sink rows/s | >= 1.2x | **${peer.pipelineOverPeer}x** (${n(one.perSecond)} / ${n(peer.perSecond)}) | ${mark((peer.pipelineOverPeer ?? 0) >= 1.2)} |`
       : `| Pipeline / Kafka Connect + Debezium JDBC sink | | ${r.peer && 'error' in r.peer ? `peer failed: ${r.peer.error.slice(0, 120)}` : 'not run'} | |`,
   ];
 }
@@ -60,10 +63,14 @@ export function absoluteRows(r: BenchResult): string[] {
     ...Object.entries(r.raw).map(([k, v]) => `| Raw ${k} | ${n(v.perSecond)}/s |`),
     `| Combined raw ceiling | ${n(r.ratios.combinedCeiling)}/s |`,
     `| Minimal flush cycle (median of ${r.cycle.samples}) | ${r.cycle.medianMs} ms: Redis lookup ${r.cycle.steps.redisLookup}, MySQL commit ${r.cycle.steps.mysqlCommit}, Redis update ${r.cycle.steps.redisUpdate}, audit produce ${r.cycle.steps.auditProduce}, offset commit ${r.cycle.steps.offsetCommit} ms |`,
-    ...r.latency.map(
-      (l) =>
-        `| Latency at ${n(l.offeredPerSecond)}/s${l.fractionOfCapacity !== null ? ` (${pct(l.fractionOfCapacity)})` : ''}${l.settings ? ` with ${l.settings}` : ''}: p50 / p95 / p99 / max | ${n(l.p50)} / ${n(l.p95)} / ${n(l.p99)} / ${n(l.max)} ms${l.keptUp ? '' : ' (fell behind)'} |`,
-    ),
+    ...r.latency.flatMap((l) => [
+      `| Latency at ${n(l.offeredPerSecond)}/s${l.fractionOfCapacity !== null ? ` (${pct(l.fractionOfCapacity)})` : ''}${l.settings ? ` with ${l.settings}` : ''}: p50 / p95 / p99 / max | ${n(l.p50)} / ${n(l.p95)} / ${n(l.p99)} / ${n(l.max)} ms${l.keptUp ? '' : ' (fell behind)'}${l.p50OverCycle !== undefined ? `; ${l.p50OverCycle}x / ${l.p95OverCycle}x / ${l.p99OverCycle}x the cycle` : ''} |`,
+      ...(l.consumer
+        ? [
+            `| &nbsp;&nbsp;by stage, mean ms (the consumer's own account) | ${formatStageMeans(l.consumer.stages)}; CPU ${l.consumer.cpuSecondsPer1000} s per 1,000 |`,
+          ]
+        : []),
+    ]),
     ...(r.sustained
       ? [
           `| Sustained ${r.sustained.seconds} s at ${n(r.sustained.offeredTarget)}/s: offered / decided, max lag, p99 | ${n(r.sustained.offeredPerSecond)} / ${n(r.sustained.decidedPerSecond)}/s, ${n(r.sustained.maxLag)}, ${n(r.sustained.p99)} ms |`,
@@ -83,7 +90,8 @@ export function machineLine(r: BenchResult): string {
   const load = m.loadAverageAtStart
     ? ` Load average (1/5/15 min) ${m.loadAverageAtStart.join(' / ')} at the start and ${m.loadAverageAtEnd?.join(' / ')} at the end.`
     : '';
-  return `Machine: ${m.cpus} cores (${m.cpuModel ?? 'unknown CPU'}), ${m.memoryGiB} GiB, Node.js ${m.node}; Kafka 4.1.1 (one KRaft node), Apicurio Registry 3.0.9, Redis and MariaDB on the same host as the consumers.${load}`;
+  const quiet = m.loadAverageAtStart && m.loadAverageAtStart[0]! > 1.5 ? ' **Not representative: the load average at the start was over 1.5.**' : '';
+  return `Machine: ${m.cpus} cores (${m.cpuModel ?? 'unknown CPU'}), ${m.memoryGiB} GiB, Node.js ${m.node}; Kafka 4.1.1 (one KRaft node), Apicurio Registry 3.0.9, Redis and MariaDB on the same host as the consumers.${load}${quiet}`;
 }
 
 if (process.argv[2]) {

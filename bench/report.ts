@@ -1,4 +1,5 @@
 /** The table printed at the end of a benchmark run: ratios against their goals first, then the figures. */
+import { formatStageMeans } from './consumer-summary.js';
 import type { PartialBenchResult } from './result.js';
 
 const n = (x: number) => x.toLocaleString('en-US');
@@ -8,7 +9,12 @@ type Row = [string, string];
 
 /** Every row the result has the figures for (a run of some stages prints only theirs). */
 export function formatBench(x: PartialBenchResult): string {
+  const m = x.machine as { loadAverageAtStart?: number[]; representative?: boolean };
   const rows: Row[] = [
+    [
+      'host',
+      `load average ${m.loadAverageAtStart?.[0] ?? '?'} at the start: ${m.representative === false ? 'NOT representative (busy host, over 1.5)' : 'quiet, representative'}`,
+    ],
     ['RATIOS (same run)', ''],
     ...ratioRows(x),
     ['FIGURES', ''],
@@ -91,9 +97,12 @@ function figureRows(x: PartialBenchResult): Row[] {
 function loadRows(x: PartialBenchResult): Row[] {
   const s = x.sustained;
   return [
-    ...(x.latency ?? []).map((l): Row => [
-      `latency at ${n(l.offeredPerSecond)}/s${l.fractionOfCapacity !== null ? ` (${Math.round(l.fractionOfCapacity * 100)}%)` : ''}${l.settings ? ` ${l.settings}` : ''}`,
-      `p50 ${l.p50} ms, p95 ${l.p95} ms, p99 ${l.p99} ms (${l.p99OverCycle}x cycle), max ${l.max} ms${l.keptUp ? '' : ', fell behind'}${incorrect(l.correct)}`,
+    ...(x.latency ?? []).flatMap((l): Row[] => [
+      [
+        `latency at ${n(l.offeredPerSecond)}/s${l.fractionOfCapacity !== null ? ` (${Math.round(l.fractionOfCapacity * 100)}%)` : ''}${l.settings ? ` ${l.settings}` : ''}`,
+        `p50 ${l.p50} ms, p95 ${l.p95} ms, p99 ${l.p99} ms (${l.p50OverCycle ?? '-'}x / ${l.p95OverCycle ?? '-'}x / ${l.p99OverCycle}x cycle), max ${l.max} ms${l.keptUp ? '' : ', fell behind'}${incorrect(l.correct)}`,
+      ],
+      ...(l.consumer ? [['  by stage (mean ms)', `${formatStageMeans(l.consumer.stages)}; CPU ${l.consumer.cpuSecondsPer1000} s per 1,000`] as Row] : []),
     ]),
     ...(s
       ? [

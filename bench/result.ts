@@ -10,6 +10,7 @@ import { cpus, hostname, loadavg, totalmem } from 'node:os';
 import type { Config } from '../lib/config.js';
 import { benchChart, sustainedChart } from './chart.js';
 import type { PeerResult } from './connect-peer.js';
+import type { ConsumerSummary } from './consumer-summary.js';
 import type { FlushCycle } from './cycle.js';
 import type { LatencySummary } from './latency.js';
 import { type BenchOptions, STAGE_NAMES, type StageName } from './options.js';
@@ -27,6 +28,8 @@ export interface ConsumerRun {
   peakRssMiB: number;
   mysqlStatements: number;
   redisRoundTrips: number;
+  /** flushes the consumers made (absent in files written before it was reported) */
+  flushes?: number;
   nodeOptions?: string;
   correct: boolean;
 }
@@ -53,7 +56,12 @@ export interface LatencyRun extends LatencySummary {
   achievedPerSecond: number;
   keptUp: boolean;
   drainAfterSeconds: number;
+  /** p50, p95 and p99 as multiples of the minimal flush cycle (p50/p95: absent in older files) */
+  p50OverCycle?: number;
+  p95OverCycle?: number;
   p99OverCycle: number;
+  /** the consumer's own account of the same requests: end to end and per stage, ms (absent in older files) */
+  consumer?: { endToEnd: ConsumerSummary['endToEnd']; stages: ConsumerSummary['stages']; cpuSecondsPer1000: number; flushes: number };
   correct: boolean;
 }
 
@@ -162,7 +170,7 @@ export function assembleResult(
     ratios: ratios(p),
     cost: one && {
       peakRssMiB: one.peakRssMiB,
-      cpuSecondsPer1000: round((one.cpuSeconds / one.requests) * 1000),
+      cpuSecondsPer1000: round((one.cpuSeconds / one.requests) * 1000, 4),
       mysqlStatementsPer1000: round((one.mysqlStatements / one.requests) * 1000),
       redisRoundTripsPer1000: round((one.redisRoundTrips / one.requests) * 1000),
     },
@@ -186,8 +194,12 @@ function ratios(p: BenchParts): PartialBenchResult['ratios'] {
   };
 }
 
+/** The host's 1-minute load average above which a run does not stand for the pipeline on a quiet host. */
+export const REPRESENTATIVE_LOAD = 1.5;
+
 function machine(loadAtStart: number[]): Record<string, unknown> {
   return {
+    representative: (loadAtStart[0] ?? Infinity) <= REPRESENTATIVE_LOAD,
     hostname: hostname(),
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model,
@@ -220,6 +232,8 @@ function settings(o: BenchOptions, base: Config, naiveRequests: number): Record<
     partitionsConsumedConcurrently: base.partitionsConsumedConcurrently,
     fetchMaxBytes: base.fetchMaxBytes,
     fetchMaxWaitMs: base.fetchMaxWaitMs,
+    fetchQueueMaxMessages: base.fetchQueueMaxMessages,
+    offsetCommitIntervalMs: base.offsetCommitIntervalMs,
   };
 }
 

@@ -10,7 +10,7 @@ import { loadavg } from 'node:os';
 
 import { stackUp } from '../scripts/stack/stack.js';
 import { type BenchOptions, STAGE_NAMES, type StageName } from './options.js';
-import { assembleResult, type BenchParts, type PartialBenchResult, writeResult } from './result.js';
+import { assembleResult, type BenchParts, type PartialBenchResult, REPRESENTATIVE_LOAD, writeResult } from './result.js';
 import { BenchContext, round } from './stages/context.js';
 import { cycleStage } from './stages/cycle.js';
 import { drainStage } from './stages/drain.js';
@@ -43,6 +43,11 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
   await stackUp(() => {});
   // The host is shared: its load before and after says how much of it the run had.
   const loadAtStart = loadavg().map((x) => round(x, 1));
+  o.print(
+    loadAtStart[0]! > REPRESENTATIVE_LOAD
+      ? `load average ${loadAtStart[0]} at the start, over ${REPRESENTATIVE_LOAD}: the host is busy and this run is NOT representative (it runs all the same)`
+      : `load average ${loadAtStart[0]} at the start: a quiet host`,
+  );
   const ctx = new BenchContext(o);
   try {
     const stages = STAGE_NAMES.filter((s) => !o.only || o.only.includes(s));

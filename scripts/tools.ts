@@ -101,7 +101,7 @@ program
     '--load-fractions <list>',
     'offered load of the latency runs as fractions of the measured drain rate',
     (v: string) => v.split(',').map((x) => Number(x.trim())),
-    [0.25, 0.5],
+    [0.1, 0.25, 0.5, 0.75],
   )
   .option(
     '--rates <list>',

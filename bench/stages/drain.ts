@@ -8,6 +8,7 @@ import { readTopicFromStart } from '../../lib/kafka.js';
 import type { Runtime } from '../../lib/runtime.js';
 import type { RedemptionDecided } from '../../schemas/types.js';
 import { ConsumerProcess } from '../../scripts/harness/consumer-process.js';
+import { parseConsumerSummary } from '../consumer-summary.js';
 import type { ConsumerRun } from '../result.js';
 import type { BenchContext } from './context.js';
 import { requestsTopicData } from './data.js';
@@ -43,18 +44,20 @@ export async function drainOnce(ctx: BenchContext, run: string, processes: numbe
 async function drainRun(rt: Runtime, c: Config, env: Record<string, string>, processes: number, total: number): Promise<ConsumerRun> {
   const children = Array.from({ length: processes }, () => new ConsumerProcess({ ...process.env, ...env }, { args: ['--exit-when-idle', '3'] }));
   await Promise.all(children.map((ch) => ch.exited));
-  const summaries = children.map((ch) => ch.stderr);
-  const sum = (pattern: RegExp) => summaries.reduce((acc, s) => acc + Number(pattern.exec(s)?.[1] ?? NaN), 0);
+  // Each one's summary (stdout): its CPU, memory and statements.
+  const summaries = children.map((ch) => parseConsumerSummary(ch.stdout));
+  const sum = (figure: (s: (typeof summaries)[number]) => number) => summaries.reduce((acc, s) => acc + figure(s), 0);
   const seconds = (await decidingSpan(rt, c.auditTopic, total)) / 1000;
   return {
     processes,
     requests: total,
     seconds,
     perSecond: Math.round(total / seconds),
-    cpuSeconds: sum(/cpu ([\d.]+) s/),
-    peakRssMiB: Math.max(...summaries.map((s) => Number(/peak RSS ([\d.]+) MiB/.exec(s)?.[1] ?? NaN))),
-    mysqlStatements: sum(/MySQL statements (\d+)/),
-    redisRoundTrips: sum(/Redis round trips (\d+)/),
+    cpuSeconds: sum((s) => s.cpuSeconds),
+    peakRssMiB: Math.max(...summaries.map((s) => s.peakRssMiB)),
+    mysqlStatements: sum((s) => s.mysqlStatements),
+    redisRoundTrips: sum((s) => s.redisRoundTrips),
+    flushes: sum((s) => s.flushes),
     correct: false,
   };
 }

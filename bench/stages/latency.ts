@@ -4,6 +4,7 @@
  * audit record's, and p99 as a multiple of the minimal flush cycle. One more run at 50% with other
  * consumer settings (`--latency-what-if`) shows what the defaults cost.
  */
+import { formatStageMeans } from '../consumer-summary.js';
 import type { LatencyRun } from '../result.js';
 import { type BenchContext, round } from './context.js';
 import { cycleStage } from './cycle.js';
@@ -51,11 +52,20 @@ async function latencyRun(ctx: BenchContext, { name, rate, fraction, settings }:
     fractionOfCapacity: fraction,
     ...(named ? { settings: named } : {}),
     ...l.summary,
+    p50OverCycle: round(l.summary.p50 / cycle.medianMs, 1),
+    p95OverCycle: round(l.summary.p95 / cycle.medianMs, 1),
     p99OverCycle: round(l.summary.p99 / cycle.medianMs, 1),
+    consumer: {
+      endToEnd: l.consumer.endToEnd,
+      stages: l.consumer.stages,
+      cpuSecondsPer1000: round((l.consumer.cpuSeconds / (rate * o.latencySeconds)) * 1000, 4),
+      flushes: l.consumer.flushes,
+    },
     correct: await ctx.check(c),
   };
   ctx.print(
-    `  p50 ${run.p50} ms, p95 ${run.p95} ms, p99 ${run.p99} ms (${run.p99OverCycle}x the cycle), max ${run.max} ms; kept up: ${run.keptUp}; correct: ${run.correct}`,
+    `  p50 ${run.p50} ms, p95 ${run.p95} ms, p99 ${run.p99} ms (${run.p50OverCycle}x / ${run.p95OverCycle}x / ${run.p99OverCycle}x the cycle), max ${run.max} ms; kept up: ${run.keptUp}; correct: ${run.correct}`,
   );
+  ctx.print(`  by stage, mean ms: ${formatStageMeans(l.consumer.stages)}; ${l.consumer.flushes} flushes, CPU ${run.consumer!.cpuSecondsPer1000} s per 1,000`);
   return run;
 }

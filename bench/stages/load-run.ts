@@ -14,12 +14,15 @@ import type { Runtime } from '../../lib/runtime.js';
 import { RedemptionProducer } from '../../producers/redemption-producer.js';
 import type { RedemptionDecided, RedemptionRequested } from '../../schemas/types.js';
 import { ConsumerProcess } from '../../scripts/harness/consumer-process.js';
+import { type ConsumerSummary, parseConsumerSummary } from '../consumer-summary.js';
 import { endToEndLatency, type LatencySummary } from '../latency.js';
 import { sampleEverySecond, type SustainedSample } from '../sustained.js';
 
 export interface LoadRunResult {
   summary: { achievedPerSecond: number; keptUp: boolean; drainAfterSeconds: number } & LatencySummary;
   samples: SustainedSample[];
+  /** The consumer's own account: its CPU, and its latency end to end and by stage. */
+  consumer: ConsumerSummary;
 }
 
 export async function committedTotal(admin: Admin, groupId: string, topic: string): Promise<number> {
@@ -61,7 +64,11 @@ export async function loadRun(
     await consumer.exited;
     const latency = await latencyOf(rt, c, total);
     // Kept up: the backlog left when production stopped was worked off within a second.
-    return { summary: { achievedPerSecond: Math.round(total / producedFor), keptUp: drainAfterSeconds <= 1, drainAfterSeconds, ...latency }, samples };
+    return {
+      summary: { achievedPerSecond: Math.round(total / producedFor), keptUp: drainAfterSeconds <= 1, drainAfterSeconds, ...latency },
+      samples,
+      consumer: parseConsumerSummary(consumer.stdout),
+    };
   } finally {
     await admin.disconnect();
     consumer.child.kill('SIGKILL');
