@@ -23,6 +23,7 @@ describe('errors', () => {
       'SCHEMA_REGISTRY_REFUSED',
       'DRAIN_INCOMPLETE',
       'REPLAY_AHEAD_OF_LIVE',
+      'READ_STALLED',
     ]);
   });
 
