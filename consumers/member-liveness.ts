@@ -26,8 +26,8 @@ import { type RedisClient, redisReady } from '../lib/redis.js';
  *   2. the work it holds has stopped: some of its partitions have lag and none of its lagging
  *      partitions' committed offsets has moved for `progressGraceMs`, which is longer than a live
  *      member may take to commit what it decided (BACKGROUND_COMMIT_BOUND_MS) plus two sweeps. Its
- *      partitions are those the last Stable view of the group gave it; a member that joined during a
- *      rebalance (and so was never seen Stable) holds up every partition, so the topic's are its work.
+ *      partitions are those the last Stable view of the group gave it; while the group rebalances,
+ *      every partition waits for every member, so the whole topic standing still counts too.
  *
  * Why this is safe: the two signs are independent. A live member that cannot reach Redis loses its
  * lease but goes on deciding (through MySQL) and committing, so sign 2 never holds for it; a live
@@ -280,11 +280,16 @@ export class DeathJudge {
 
   /**
    * Sign 2: the member's work has lag and has not moved for the grace. Its work: its partitions as the
-   * last Stable view showed them; for a member never seen in a Stable group while the group rebalances,
-   * every partition (they all wait for the rebalance to end).
+   * last Stable view showed them; and while the group rebalances, every partition too (they all wait
+   * for the rebalance, which waits for every member, even one that held nothing).
    */
   private workStopped(view: SweepView, memberId: string, now: number): boolean {
-    const partitions = this.partitionsOf.get(memberId) ?? (view.state === 'Stable' ? [] : [...view.offsets.keys()]);
+    if (this.stopped(view, this.partitionsOf.get(memberId) ?? [], now)) return true;
+    return view.state !== 'Stable' && this.stopped(view, [...view.offsets.keys()], now);
+  }
+
+  /** Some of `partitions` lag, and none of those has moved for the grace. */
+  private stopped(view: SweepView, partitions: readonly number[], now: number): boolean {
     let lagging = 0;
     for (const partition of partitions) {
       const o = view.offsets.get(partition);

@@ -130,6 +130,17 @@ describe('the judgement', () => {
     expect(removed.get('d')).toBe(13);
   });
 
+  it('a dead member that held nothing is removed once it holds up a rebalance and the topic stands still', () => {
+    // d (a ghost the assignor gave nothing) died long ago; at 10 s another member joins and the group waits for d.
+    const { removed } = run(30, (t): World => {
+      const committed = Math.min(t, 9) * 1000;
+      const offsets = Object.fromEntries([0, 1, 2, 3].map((p) => [p, [committed, t * 1000 + 500] as [number, number]]));
+      const members: World['members'] = { a: ['proc-a', [0, 1, 2, 3], true], d: ['proc-d', [], false] };
+      return { state: t < 10 ? 'Stable' : 'PreparingRebalance', members, offsets };
+    });
+    expect(removed.get('d')).toBe(13);
+  });
+
   it('during a rebalance a member is judged by the partitions it last held', () => {
     // d dies at 10 s; a joins another member at 11 s, so the group rebalances and waits for d.
     const { removed } = run(30, (t) => {
