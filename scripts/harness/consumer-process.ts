@@ -88,7 +88,7 @@ export function rebalancesInLog(log: string): number {
  * id holds its pid): a removal counts as of a dead member only if that process was killed (`killedAt`:
  * pid → ms since epoch) before it.
  */
-export function liveMembersRemoved(consumers: readonly ConsumerProcess[], killedAt: ReadonlyMap<number, number>): number {
+export function liveMembersRemoved(consumers: readonly Pick<ConsumerProcess, 'stderr'>[], killedAt: ReadonlyMap<number, number>): number {
   let live = 0;
   for (const c of consumers)
     for (const e of logEntries(c.stderr)) {
