@@ -1,8 +1,3 @@
-import type { IHeaders, KafkaMessage } from 'kafkajs';
-
-import { UnprocessableMessageError } from '../lib/errors.js';
-import { murmur2Partition } from '../schemas/partitioning.js';
-
 /**
  * The partition contract: a request sits in the partition its key hashes to with murmur2, as Java's
  * default partitioner computes it, `toPositive(murmur2(keyBytes)) % numPartitions`. That is what
@@ -14,6 +9,10 @@ import { murmur2Partition } from '../schemas/partitioning.js';
  * The hash is the contract's (schemas/partitioning.ts), the same the project's producers and the
  * independent verification use.
  */
+import type { IHeaders, KafkaMessage } from 'kafkajs';
+
+import { UnprocessableMessageError } from '../lib/errors.js';
+import { murmur2Partition } from '../schemas/partitioning.js';
 
 /**
  * Headers a producer may set to say who it is. Kafka records do not carry the producing client's id, so
