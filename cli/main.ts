@@ -290,7 +290,7 @@ program
 program
   .command('config')
   .description('print the effective configuration, or the settings table as Markdown')
-  .option('--markdown', 'the README table of every setting')
+  .option('--markdown', 'the table of every setting in docs/configuration.md')
   .action((o: { markdown?: boolean }) => {
     if (o.markdown) print(configTableMarkdown());
     else print(JSON.stringify(printableConfig(Runtime.fromEnv().config), null, 2));
