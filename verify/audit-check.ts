@@ -63,6 +63,7 @@ export class AuditCheck {
   differences(retainedSince: number | null = null): string[] {
     const missing: string[] = [];
     for (const [source, e] of this.expected) {
+      // mutant: verify-audit-missing-unreported
       if (this.seen.has(source)) continue;
       if (retainedSince !== null && e.timestamp <= retainedSince) continue;
       missing.push(`audit: message ${source} (${pair(e)}) has no audit record (expected ${describe(e)})`);

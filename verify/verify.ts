@@ -106,6 +106,7 @@ export function stateDifferences(reference: ReferenceLedger, actualCounts: Reado
   const differences: string[] = [];
   for (const [code, expected] of reference.counts) {
     const actual = actualCounts.get(code);
+    // mutant: verify-count-unchecked
     if (actual !== expected) differences.push(`coupon ${code}: redeemed_count is ${actual}, expected ${expected}`);
   }
   const seen = new Set<string>();

@@ -194,6 +194,8 @@ function firstLine(s: string): string {
 }
 
 const fmt = (s: number) => (s >= 60 ? `${Math.floor(s / 60)} min ${(s % 60).toFixed(0)} s` : `${s.toFixed(1)} s`);
+/** Width of the name column: the longest mutant name. */
+const NAME_WIDTH = Math.max(...MUTANTS.map((m) => m.name.length)) + 2;
 const describeKillers = (k: Killers) =>
   `${k.project}: ${k.files.map((f) => f.replace(/^test\/(unit|integration)\//, '')).join(', ')}${k.grep ? ` -t "${k.grep}"` : ''}`;
 
@@ -220,7 +222,7 @@ async function main(): Promise<number> {
   const mutants = MUTANTS.filter((m) => !options.only || options.only.has(m.name));
   if (options.list) {
     for (const m of MUTANTS)
-      console.log(`${m.name.padEnd(28)} ${m.kind === 'source' ? m.file : m.target}\n  breaks: ${m.breaks}\n  killers: ${describeKillers(m.killers)}`);
+      console.log(`${m.name.padEnd(NAME_WIDTH)} ${m.kind === 'source' ? m.file : m.target}\n  breaks: ${m.breaks}\n  killers: ${describeKillers(m.killers)}`);
     return 0;
   }
   const startedAt = Date.now();
@@ -254,13 +256,13 @@ async function main(): Promise<number> {
         else if (run.failed.length > 0) [verdict, detail] = ['KILLED', run.failed];
         else [verdict, detail] = ['ERROR', run.broken.length > 0 ? run.broken : [`the tests failed outside any test (log ${run.log})`]];
         results.push({ m, verdict, seconds: run.seconds, detail });
-        console.log(`${verdict.padEnd(9)} ${m.name.padEnd(28)} ${fmt(run.seconds).padStart(9)}  ${describeKillers(m.killers)}`);
+        console.log(`${verdict.padEnd(9)} ${m.name.padEnd(NAME_WIDTH)} ${fmt(run.seconds).padStart(9)}  ${describeKillers(m.killers)}`);
         for (const d of detail.slice(0, 3)) console.log(`          ${d}`);
         if (detail.length > 3) console.log(`          ... and ${detail.length - 3} more`);
       } catch (error) {
         if (!(error instanceof MutantError)) throw error;
         results.push({ m, verdict: 'ERROR', seconds: 0, detail: [error.message] });
-        console.log(`ERROR     ${m.name.padEnd(28)} ${error.message}`);
+        console.log(`ERROR     ${m.name.padEnd(NAME_WIDTH)} ${error.message}`);
       } finally {
         undo?.();
       }
