@@ -157,6 +157,7 @@ function runTests(copy: string, killers: Killers, log: string, grep = killers.gr
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: copy, env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    running.child = child.pid ?? null;
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -168,6 +169,7 @@ function runTests(copy: string, killers: Killers, log: string, grep = killers.gr
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
+      running.child = null;
       writeFileSync(log, output);
       const seconds = (Date.now() - started) / 1000;
       let report: JsonReport | null;
@@ -230,6 +232,7 @@ async function main(): Promise<number> {
   const problems = markerProblems(ROOT, files);
   if (problems.length > 0) throw new MutantError(`the mutants do not match the source:\n  ${problems.join('\n  ')}`);
   const copy = makeCopy(files);
+  running.copy = options.keep ? null : copy;
   const logs = mkdtempSync(join(tmpdir(), 'redeem-mutants-logs-'));
   console.log(`mutants: ${mutants.length} of ${MUTANTS.length}, applied one at a time to a copy of the checkout in ${copy}; logs in ${logs}`);
   const results: { m: Mutant; verdict: Verdict; seconds: number; detail: string[] }[] = [];
@@ -278,6 +281,23 @@ async function main(): Promise<number> {
   );
   if (count('KILLED') === results.length && !options.keep) rmSync(logs, { recursive: true, force: true });
   return count('KILLED') === results.length ? 0 : 1;
+}
+
+/** What an interrupt must stop and remove: the tests' process group and the copy. */
+const running: { child: number | null; copy: string | null } = { child: null, copy: null };
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (running.child !== null) {
+      try {
+        process.kill(-running.child, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    if (running.copy !== null) rmSync(running.copy, { recursive: true, force: true });
+    console.log(`mutants: interrupted (${signal})`);
+    process.exit(130);
+  });
 }
 
 main().then(
