@@ -18,14 +18,17 @@ export interface ConsumerProcessOptions {
 
 export class ConsumerProcess {
   readonly child: ChildProcess;
-  /** Everything it wrote to stderr so far: its JSON logs, then its summary. */
+  /** Everything it wrote to stderr so far: its JSON logs. */
   stderr = '';
+  /** Everything it wrote to stdout so far: its summary, once it has stopped. */
+  stdout = '';
   /** Its exit code once it has exited (null when killed by a signal). */
   readonly exited: Promise<number | null>;
 
   /** `env`: the whole environment of the child (the caller merges process.env in where it wants it). */
   constructor(env: NodeJS.ProcessEnv, o: ConsumerProcessOptions = {}) {
-    this.child = spawn(process.execPath, [BIN, 'consume', ...(o.args ?? [])], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = spawn(process.execPath, [BIN, 'consume', ...(o.args ?? [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => {
       this.stderr += d.toString();
       if (o.logFile) appendFileSync(o.logFile, d);
@@ -80,4 +83,22 @@ export function rebalancesInLog(log: string): number {
   for (const entry of logEntries(log))
     if (entry.msg === 'joined the group' && typeof entry.rebalances === 'number') rebalances = Math.max(rebalances, entry.rebalances);
   return rebalances;
+}
+
+/**
+ * Removals of members whose process was still running, among the removals the dead-member sweep of any
+ * of `consumers` logged (`removed a dead member`, naming the removed member's process, whose consumer
+ * id holds its pid): a removal counts as of a dead member only if that process was killed (`killedAt`:
+ * pid → ms since epoch) before it.
+ */
+export function liveMembersRemoved(consumers: readonly Pick<ConsumerProcess, 'stderr'>[], killedAt: ReadonlyMap<number, number>): number {
+  let live = 0;
+  for (const c of consumers)
+    for (const e of logEntries(c.stderr)) {
+      if (!String(e.msg).startsWith('removed a dead member')) continue;
+      const pid = Number(/-(\d+)-[0-9a-f]+$/.exec(String(e.process))?.[1]);
+      const killed = killedAt.get(pid);
+      if (killed === undefined || killed > Number(e.time)) live += 1;
+    }
+  return live;
 }
