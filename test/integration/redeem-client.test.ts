@@ -116,6 +116,26 @@ describe('RedemptionClient.redeem(): the checkout gets its answer', () => {
     });
   }, 120_000);
 
+  it('redeem decision prints the stored decision; audit tail --request-id prints only that request id', async () => {
+    const stored = await p.cli(['decision', 'ONE', 'a2']);
+    expect(stored.code, stored.stderr).toBe(0);
+    expect(JSON.parse(stored.stdout)).toMatchObject({ coupon_code: 'ONE', request_id: 'a2', decision: 'REJECTED', reason: 'EXHAUSTED' });
+    const none = await p.cli(['decision', 'ONE', 'never-sent']);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('no decision stored for request never-sent of coupon ONE');
+
+    const tail = await p.cli(['audit', 'tail', '--from-beginning', '--request-id', 'a1', '--exit-when-idle', '2']);
+    expect(tail.code, tail.stderr).toBe(0);
+    const lines = tail.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { request_id: string; decision: string; original_decision: string | null });
+    expect(lines.map((l) => [l.request_id, l.decision, l.original_decision])).toEqual([
+      ['a1', 'APPLIED', null],
+      ['a1', 'DUPLICATE', 'APPLIED'],
+    ]);
+  });
+
   it('a client for a topic that does not exist fails at once, naming it', async () => {
     const error = await RedemptionClient.create({
       brokers: p.config.kafkaBrokers,
