@@ -65,8 +65,14 @@ export function withServices<T>(needs: readonly Service[], work: (rt: Runtime) =
   return withRuntime(work, { needs });
 }
 
-/** Every service: for the commands that run the pipeline. */
+/** Every service: for `cleanup`, which removes something in each. */
 export const ALL_SERVICES: readonly Service[] = ['kafka', 'registry', 'redis', 'mysql'];
+
+/**
+ * What the pipeline cannot start without. Not Redis: the consumer decides through MySQL while Redis is
+ * away and uses it again once it is back, so a consumer may start during a Redis outage.
+ */
+export const PIPELINE_SERVICES: readonly Service[] = ['kafka', 'registry', 'mysql'];
 
 /** `--verbose` anywhere on the command line: failures with their stack traces. */
 export const verbose = () => process.argv.includes('--verbose');
