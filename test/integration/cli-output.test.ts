@@ -126,7 +126,7 @@ describe('the command line: one line per failure, Ctrl-C that says where it stop
     expect(chaos).toContain('(default: 15s)');
     // Help wraps at 80 columns without a terminal.
     const bench = (await runCli(['bench', '--help'], {})).stdout.replace(/\s+/g, ' ');
-    expect(bench).toContain('(default: 0.25,0.5)');
+    expect(bench).toContain('(default: 0.1,0.25,0.5,0.75)');
     expect(bench).toContain('(default: FETCH_MAX_WAIT_MS=10)');
   });
 });
