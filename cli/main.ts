@@ -7,7 +7,7 @@ import { InputError } from '../lib/errors.js';
 import { DEAD_LETTER_CODES } from '../lib/errors.js';
 import { checkDatabaseName, databaseName } from '../lib/mysql.js';
 import { Runtime } from '../lib/runtime.js';
-import type { RedemptionRequested } from '../schemas/types.js';
+import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
 import { type Decision, DECISIONS, REJECT_REASONS, type RejectReason } from '../schemas/types.js';
 import { formatVerifyReport, verify } from '../verify/verify.js';
 import { auditStats, formatAuditStats, tailAudit } from './commands/audit.js';
@@ -305,7 +305,7 @@ dlq
 
 program
   .command('verify')
-  .description('recompute the expected state from the whole requests topic and compare it with MySQL; exit 1 on any difference')
+  .description('recompute the expected state from the whole requests topic and compare it with MySQL and the audit stream; exit 1 on any difference')
   .option('--no-progress', 'no progress bar')
   .action((o: { progress: boolean }) =>
     withServices(['kafka', 'registry', 'mysql'], async (rt) => {
@@ -316,6 +316,7 @@ program
         topic: rt.config.redemptionTopic,
         maxMessageBytes: rt.config.maxMessageBytes,
         progress: o.progress,
+        audit: { topic: rt.config.auditTopic, decoder: rt.registry().decoderFor<RedemptionDecided>('decided') },
       });
       print(formatVerifyReport(report));
       if (!report.equal) process.exitCode = 1;
