@@ -18,7 +18,7 @@ import { formatRedriveSummary, redrive } from './commands/dlq.js';
 import { migrate } from './commands/migrate.js';
 import { produceFile, produceSimulation } from './commands/produce.js';
 import { rebuild, replay } from './commands/replay.js';
-import { serve, type ServeCommandOptions } from './commands/serve.js';
+import { checkServeOptions, serve, type ServeCommandOptions } from './commands/serve.js';
 import { status } from './commands/status.js';
 import { ALL_SERVICES, int, isoDate, print, runProgram, share, withServices } from './program.js';
 
@@ -266,7 +266,10 @@ program
   .option('--tls-cert <file>', 'TLS certificate chain (PEM)')
   .option('--body-limit <bytes>', 'largest request body; larger ones get 413', int(256), 16_384)
   .option('--max-wait <ms>', 'longest ?wait honoured', int(0), 30_000)
-  .action((o: ServeCommandOptions) => withServices(['kafka', 'registry', 'mysql'], (rt) => serve(rt, o, print)));
+  .action((o: ServeCommandOptions) => {
+    const tokens = checkServeOptions(o);
+    return withServices(['kafka', 'registry', 'mysql'], (rt) => serve(rt, o, tokens, print));
+  });
 
 program
   .command('decision <coupon> <request_id>')

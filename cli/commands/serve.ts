@@ -38,6 +38,14 @@ export function serveProblems(o: ServeCommandOptions, tokens: readonly string[])
   return problems;
 }
 
+/** The options checked, before any service is asked: the tokens, or a ConfigError naming every problem. */
+export function checkServeOptions(o: ServeCommandOptions): string[] {
+  const tokens = readTokens(o.tokenFile);
+  const problems = serveProblems(o, tokens);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return tokens;
+}
+
 function readTokens(file: string | undefined): string[] {
   if (file === undefined) return [];
   const tokens = readFileSync(file, 'utf8')
@@ -54,10 +62,7 @@ function readTokens(file: string | undefined): string[] {
  * (readyz answers 503 at once), lets the requests in hand finish (each one it accepted is acknowledged
  * by Kafka before its answer), then disconnects the client, which waits for whatever it still holds.
  */
-export async function serve(rt: Runtime, o: ServeCommandOptions, print: (line: string) => void): Promise<void> {
-  const tokens = readTokens(o.tokenFile);
-  const problems = serveProblems(o, tokens);
-  if (problems.length > 0) throw new ConfigError(problems);
+export async function serve(rt: Runtime, o: ServeCommandOptions, tokens: readonly string[], print: (line: string) => void): Promise<void> {
   const tls = o.tlsKey && o.tlsCert ? { key: readFileSync(o.tlsKey), cert: readFileSync(o.tlsCert) } : undefined;
 
   await withAdmin(rt.kafka(), (admin) => ensurePipelineTopics(admin, rt.config, rt.logger));
