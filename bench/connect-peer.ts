@@ -1,12 +1,3 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-
-import mysql from 'mysql2/promise';
-
 /**
  * A real peer on the same topic in the same run: Kafka Connect standalone (connect-runtime 4.1.1) with
  * the Debezium JDBC sink connector, reading the requests topic through Apicurio's Avro converter in
@@ -16,6 +7,15 @@ import mysql from 'mysql2/promise';
  * skeptic would set beside the pipeline's decisions per second. Jars come from Maven Central
  * (bench/connect/connect-pom.xml) into .stack/connect/libs, outside git.
  */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+
+import mysql from 'mysql2/promise';
+
 export interface PeerResult {
   rows: number;
   seconds: number;

@@ -1,3 +1,10 @@
+/**
+ * The minimal flush cycle on this host, measured in the same run as the latency figures: the steps a
+ * flush takes one after another, each as ONE round trip of a bare client with a single message: Redis
+ * lookup, MySQL upsert committed (autocommit, so the commit's log flush is in it), Redis update, audit
+ * produce (acks=all, idempotent, as the pipeline's) and offset commit. No batching, no waiting for other
+ * work: the floor under any request's latency, against which p99 is read as a multiple.
+ */
 import { randomBytes } from 'node:crypto';
 
 import type { Redis } from 'ioredis';
@@ -7,13 +14,6 @@ import mysql from 'mysql2/promise';
 import { IDEMPOTENT_PRODUCER } from '../lib/kafka.js';
 import { percentile } from './latency.js';
 
-/**
- * The minimal flush cycle on this host, measured in the same run as the latency figures: the steps a
- * flush takes one after another, each as ONE round trip of a bare client with a single message: Redis
- * lookup, MySQL upsert committed (autocommit, so the commit's log flush is in it), Redis update, audit
- * produce (acks=all, idempotent, as the pipeline's) and offset commit. No batching, no waiting for other
- * work: the floor under any request's latency, against which p99 is read as a multiple.
- */
 export interface FlushCycle {
   samples: number;
   /** median milliseconds of each step */

@@ -1,3 +1,9 @@
+/**
+ * The design the pipeline replaces, for the benchmark's baseline: one message at a time per partition,
+ * with every partition consumed concurrently (as a competent naive consumer would), one Redis check, one
+ * MySQL transaction of single-row statements (READ COMMITTED, as the pipeline's), one audit send and one
+ * offset commit per message. Same rules, same tables, same results; only the batching differs.
+ */
 import type { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
 import type { Knex } from 'knex';
@@ -9,12 +15,6 @@ import { IDEMPOTENT_PRODUCER } from '../lib/kafka.js';
 import type { Codec, Decoder } from '../schemas/registry.js';
 import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
 
-/**
- * The design the pipeline replaces, for the benchmark's baseline: one message at a time per partition,
- * with every partition consumed concurrently (as a competent naive consumer would), one Redis check, one
- * MySQL transaction of single-row statements (READ COMMITTED, as the pipeline's), one audit send and one
- * offset commit per message. Same rules, same tables, same results; only the batching differs.
- */
 export async function runNaiveConsumer(o: {
   kafka: Kafka;
   knex: Knex;

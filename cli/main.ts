@@ -20,7 +20,7 @@ import { produceFile, produceSimulation } from './commands/produce.js';
 import { rebuild, replay } from './commands/replay.js';
 import { checkServeOptions, serve, type ServeCommandOptions } from './commands/serve.js';
 import { status } from './commands/status.js';
-import { ALL_SERVICES, int, isoDate, print, runProgram, share, withServices } from './program.js';
+import { ALL_SERVICES, int, isoDate, PIPELINE_SERVICES, print, runProgram, share, withServices } from './program.js';
 
 const program = new Command('redeem').description('The coupon-redemption pipeline: Kafka in, exactly-once effects in MySQL, an audit stream out.');
 program.addHelpText(
@@ -121,7 +121,7 @@ program
   .option('--exit-when-idle <seconds>', 'exit 0 once the work is done: the group has committed the whole topic and nothing came for this long', int(1))
   .option('--max-wait <seconds>', 'with --exit-when-idle: give up after this long, exit 1 naming the remaining lag per partition', int(1))
   .action((o: { exitWhenIdle?: number; maxWait?: number }) =>
-    withServices(ALL_SERVICES, async (rt) => {
+    withServices(PIPELINE_SERVICES, async (rt) => {
       if (o.maxWait !== undefined && o.exitWhenIdle === undefined) throw new InvalidArgumentError('--max-wait needs --exit-when-idle');
       const stats = await consume(rt, o);
       print(formatStats(stats));
@@ -206,7 +206,7 @@ program
       progress: boolean;
       maxWait?: number;
     }) =>
-      withServices(ALL_SERVICES, async (rt) => {
+      withServices(PIPELINE_SERVICES, async (rt) => {
         const stats = await replay(rt, { ...o, rate: o.rate ?? null });
         print(`${o.dryRun ? 'dry run, nothing written: ' : ''}replayed ${stats.messages} messages`);
         if (o.dryRun) print(formatDryRunChanges(stats));
@@ -222,7 +222,7 @@ program
   .option('--max-wait <seconds>', 'give up after this long, exit 1 naming the lag per partition', int(1))
   .option('--no-progress', 'no progress bar')
   .action((o: { into: string; rate?: number; progress: boolean; maxWait?: number }) =>
-    withServices(ALL_SERVICES, async (rt) => {
+    withServices(PIPELINE_SERVICES, async (rt) => {
       checkDatabaseName(o.into, '--into');
       const stats = await rebuild(rt, o.into, { rate: o.rate ?? null, progress: o.progress, maxWait: o.maxWait });
       print(`rebuilt ${o.into} from ${stats.messages} messages`);

@@ -1,12 +1,12 @@
 import type { IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 
-import { murmur2Partition } from '../../consumers/partition-contract.js';
 import { deadLetterTopic } from '../../lib/config.js';
 import { UnprocessableMessageError } from '../../lib/errors.js';
 import { currentRanges, readRanges, withAdmin } from '../../lib/kafka.js';
 import { ProgressBar } from '../../lib/progress.js';
 import type { Runtime } from '../../lib/runtime.js';
 import { RedemptionProducer } from '../../producers/redemption-producer.js';
+import { murmur2Partition } from '../../schemas/partitioning.js';
 import { requestProblems } from '../../schemas/request-validation.js';
 import type { RedemptionRequested } from '../../schemas/types.js';
 
