@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import { RedemptionError } from '../../lib/errors.js';
+import { STACK_ASSETS_DIR } from '../checkout-dir.js';
 
 /**
  * The stack runs jars fetched from Maven Central. Maven checks each download against the .sha1 served
@@ -13,7 +13,7 @@ import { RedemptionError } from '../../lib/errors.js';
  * byte, a missing file, a file nobody pinned) stops the stack with the file's name.
  */
 
-export const PINNED_DIGESTS_FILE = join(dirname(fileURLToPath(import.meta.url)), 'artifacts.sha256');
+export const PINNED_DIGESTS_FILE = join(STACK_ASSETS_DIR, 'artifacts.sha256');
 
 export type ArtifactGroup = 'kafka' | 'registry';
 

@@ -1,9 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import { RedemptionError } from '../../lib/errors.js';
+import { CHECKOUT_DIR, STACK_ASSETS_DIR } from '../checkout-dir.js';
 
 /**
  * The replicated Kafka profile of the local stack: three KRaft nodes, each broker and controller in one
@@ -14,8 +14,8 @@ import { RedemptionError } from '../../lib/errors.js';
  * 9092 is left alone: the two run side by side.
  */
 
-const SCRIPT_DIR = dirname(fileURLToPath(import.meta.url));
-const STACK_DIR = process.env.STACK_DIR ?? join(SCRIPT_DIR, '..', '..', '.stack');
+const SCRIPT_DIR = STACK_ASSETS_DIR;
+const STACK_DIR = process.env.STACK_DIR ?? join(CHECKOUT_DIR, '.stack');
 const CLUSTER_DIR = join(STACK_DIR, 'kafka-cluster');
 const LIBS = process.env.KAFKA_LIBS_DIR ?? join(STACK_DIR, 'kafka', 'libs');
 const HOST = '127.0.0.1';

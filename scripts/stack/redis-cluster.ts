@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import { RedemptionError } from '../../lib/errors.js';
+import { CHECKOUT_DIR } from '../checkout-dir.js';
 
 /**
  * The Redis Cluster profile of the local stack: six redis-server processes on 127.0.0.1:7000-7005
@@ -12,8 +12,7 @@ import { RedemptionError } from '../../lib/errors.js';
  * node's cluster configuration (nodes.conf), which lets a restarted node rejoin as it was.
  */
 
-const SCRIPT_DIR = dirname(fileURLToPath(import.meta.url));
-const STACK_DIR = process.env.STACK_DIR ?? join(SCRIPT_DIR, '..', '..', '.stack');
+const STACK_DIR = process.env.STACK_DIR ?? join(CHECKOUT_DIR, '.stack');
 const CLUSTER_DIR = join(STACK_DIR, 'redis-cluster');
 const HOST = '127.0.0.1';
 export const REDIS_CLUSTER_PORTS = [7000, 7001, 7002, 7003, 7004, 7005] as const;

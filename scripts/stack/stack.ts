@@ -1,12 +1,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 
 import { RedemptionError } from '../../lib/errors.js';
 import { tcpAnswers } from '../../lib/net.js';
+import { CHECKOUT_DIR, STACK_ASSETS_DIR } from '../checkout-dir.js';
 import { verifyArtifacts } from './artifacts.js';
 import { issueCertificate, makeCertificateAuthority, openssl } from './certificates.js';
 import { brokersSeenBy } from './kafka-cluster.js';
@@ -18,8 +18,8 @@ import { brokersSeenBy } from './kafka-cluster.js';
  * Everything listens on 127.0.0.1. `down` stops only the processes `up` started.
  */
 
-const SCRIPT_DIR = dirname(fileURLToPath(import.meta.url));
-const PROJECT_DIR = join(SCRIPT_DIR, '..', '..');
+const SCRIPT_DIR = STACK_ASSETS_DIR;
+const PROJECT_DIR = CHECKOUT_DIR;
 const STACK_DIR = process.env.STACK_DIR ?? join(PROJECT_DIR, '.stack');
 
 export const ADDRESSES = {
