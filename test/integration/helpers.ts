@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 import type { KafkaMessage } from 'kafkajs';
+import { inject } from 'vitest';
 
 import { type Config, loadConfig } from '../../lib/config.js';
 import { currentRanges, groupProgress, readRanges } from '../../lib/kafka.js';
@@ -16,7 +17,11 @@ import { RedemptionProducer } from '../../producers/redemption-producer.js';
 import type { RedemptionDecided, RedemptionRequested } from '../../schemas/types.js';
 import { ConsumerProcess } from '../../scripts/harness/consumer-process.js';
 
-const BIN = fileURLToPath(new URL('../../bin/redeem.mjs', import.meta.url));
+/**
+ * The `redeem` entry the tests run with node: this run's compiled build of the source (global-setup.ts),
+ * or bin/redeem.mjs (through tsx) when a file runs without the integration project's global setup.
+ */
+export const REDEEM = inject('redeemEntry') ?? fileURLToPath(new URL('../../bin/redeem.mjs', import.meta.url));
 
 /**
  * One test's own world: topics, consumer group, database and Redis key prefix named after a random id,
@@ -155,7 +160,7 @@ export function auditProblems(records: readonly RedemptionDecided[], messages: M
 /** A `redeem consume` running in the background with a pipeline's environment (scripts/harness). */
 export class BackgroundConsumer extends ConsumerProcess {
   constructor(env: Record<string, string>, args: string[] = []) {
-    super({ ...process.env, ...env }, { args });
+    super({ ...process.env, ...env }, { args, entry: REDEEM });
   }
 }
 
@@ -209,7 +214,7 @@ export interface CliResult {
 
 export function runCli(args: string[], env: Record<string, string>, timeoutMs = 170_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [REDEEM, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

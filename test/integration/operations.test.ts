@@ -10,9 +10,8 @@ import { couponCodes } from '../../lib/coupon-catalog.js';
 import { dropDatabase, withDatabase } from '../../lib/mysql.js';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../../producers/checkout-simulator.js';
 import { writeJsonLines } from './fixtures.js';
-import { drained, IsolatedPipeline, verifyEqual, waitUntil } from './helpers.js';
+import { drained, IsolatedPipeline, REDEEM, verifyEqual, waitUntil } from './helpers.js';
 
-const BIN = fileURLToPath(new URL('../../bin/redeem.mjs', import.meta.url));
 const CODES = couponCodes('OPS', 40);
 const burst = (count: number, seed: number) => [...simulateCheckout({ ...DEFAULT_SIMULATION, count, couponCodes: CODES, users: 200, seed })];
 
@@ -177,7 +176,7 @@ describe('operating the pipeline: replay, rebuild, diff, status, audit, the anal
     const requests = burst(3000, 3);
     const file = writeJsonLines(requests, 'backfill');
     const startEnds = [...(await p.endOffsets(p.config.redemptionTopic)).values()].reduce((a, b) => a + b, 0);
-    const child = spawn(process.execPath, [BIN, 'produce', '--file', file, '--rate', '1000', '--no-progress'], {
+    const child = spawn(process.execPath, [REDEEM, 'produce', '--file', file, '--rate', '1000', '--no-progress'], {
       env: { ...process.env, ...p.env },
       stdio: 'ignore',
     });
