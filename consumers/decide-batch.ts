@@ -48,14 +48,16 @@ export function decideBatch(requests: readonly SourcedRequest[], state: LoadedSt
     const row = couponRows.get(code);
     coupons.set(code, new CouponState(code, row ? couponTermsOf(row) : null, row?.redeemed_count ?? 0));
   }
+  const campaignOf = (code: string) => couponRows.get(code)?.campaign_id ?? null;
   const prior = new Map<string, StoredDecision>();
   for (const stored of state.prior) {
-    prior.set(decisionKey(stored.couponCode, stored.requestId), stored);
+    prior.set(decisionKey(stored.couponCode, stored.requestId), { ...stored, campaignId: stored.campaignId ?? campaignOf(stored.couponCode) });
     coupons.get(stored.couponCode)?.knowDecided(stored.requestId);
   }
   for (const c of state.userCounts) coupons.get(c.couponCode)?.knowUserCount(c.userId, c.redeemed);
   for (const row of state.redemptions) coupons.get(row.couponCode)?.knowRedemption(row);
 
+  const decidedHere = new Map<string, StoredDecision>();
   const decisions: BatchDecisions = { records: [], reemitted: [], committed: [], redemptions: [], coupons: [] };
   for (const source of requests) {
     const { request } = source;
@@ -69,7 +71,8 @@ export function decideBatch(requests: readonly SourcedRequest[], state: LoadedSt
     const outcome = decide(coupon, request);
     if (outcome.decision === 'DUPLICATE') {
       // Decided earlier in this very batch (an upstream retry in the same flush).
-      decisions.records.push(duplicateRecordOf(source, context.decidedAt, context.consumerId));
+      const original = decidedHere.get(decisionKey(request.coupon_code, request.request_id))!;
+      decisions.records.push(duplicateRecordOf(source, original, context.decidedAt, context.consumerId));
       continue;
     }
     if (outcome.decision === 'APPLIED') coupon.apply(outcome.effect);
@@ -86,9 +89,11 @@ export function decideBatch(requests: readonly SourcedRequest[], state: LoadedSt
       sourceOffset: source.offset,
       decidedAt: context.decidedAt,
       consumerId: context.consumerId,
+      campaignId: campaignOf(request.coupon_code),
     };
+    decidedHere.set(decisionKey(request.coupon_code, request.request_id), stored);
     decisions.committed.push(stored);
-    decisions.records.push(auditRecordOf(stored));
+    decisions.records.push(auditRecordOf(stored, request));
   }
   for (const coupon of coupons.values()) {
     decisions.redemptions.push(...coupon.changedRedemptions());

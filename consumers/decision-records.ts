@@ -2,7 +2,7 @@
  * The audit records of decisions, and how a message relates to a decision already stored for its
  * (coupon, request): new, redelivered (re-emit the stored record) or a duplicate (an upstream retry).
  */
-import type { RedemptionDecided } from '../schemas/types.js';
+import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
 import type { SourcedRequest, StoredDecision } from './types.js';
 
 /**
@@ -28,11 +28,15 @@ export type PriorState = { kind: 'new' } | { kind: 'redelivered'; record: Redemp
 export function priorState(stored: StoredDecision | undefined, source: SourcedRequest, decidedAt: number, consumerId: string): PriorState {
   if (!stored) return { kind: 'new' };
   return isSameMessage(stored, source)
-    ? { kind: 'redelivered', record: auditRecordOf(stored) }
-    : { kind: 'duplicate', record: duplicateRecordOf(source, decidedAt, consumerId) };
+    ? { kind: 'redelivered', record: auditRecordOf(stored, source.request) }
+    : { kind: 'duplicate', record: duplicateRecordOf(source, stored, decidedAt, consumerId) };
 }
 
-export function auditRecordOf(stored: StoredDecision): RedemptionDecided {
+/**
+ * The audit record of a stored decision, made for `request` (its message: the same fields whether decided
+ * now or re-emitted on a redelivery).
+ */
+export function auditRecordOf(stored: StoredDecision, request: RedemptionRequested): RedemptionDecided {
   return {
     request_id: stored.requestId,
     coupon_code: stored.couponCode,
@@ -44,14 +48,18 @@ export function auditRecordOf(stored: StoredDecision): RedemptionDecided {
     source_offset: stored.sourceOffset,
     decided_at: new Date(stored.decidedAt),
     consumer_id: stored.consumerId,
+    original_decision: null,
+    original_reason: null,
+    ...requestFieldsOf(request, stored.campaignId ?? null),
   };
 }
 
 /**
  * The audit record of a message whose request was already decided from another message (an upstream
- * retry): it has no effect and no stored decision of its own.
+ * retry): it has no effect and no stored decision of its own, and carries the original outcome, so that
+ * a checkout waiting on the retry learns whether the coupon is on its order.
  */
-export function duplicateRecordOf(source: SourcedRequest, decidedAt: number, consumerId: string): RedemptionDecided {
+export function duplicateRecordOf(source: SourcedRequest, original: StoredDecision, decidedAt: number, consumerId: string): RedemptionDecided {
   return {
     request_id: source.request.request_id,
     coupon_code: source.request.coupon_code,
@@ -63,5 +71,20 @@ export function duplicateRecordOf(source: SourcedRequest, decidedAt: number, con
     source_offset: source.offset,
     decided_at: new Date(decidedAt),
     consumer_id: consumerId,
+    original_decision: original.decision,
+    original_reason: original.reason,
+    ...requestFieldsOf(source.request, original.campaignId ?? null),
   };
+}
+
+/** The analysts' fields of an audit record (schema version 2): who, what order, which campaign, how much, when. */
+function requestFieldsOf(request: RedemptionRequested, campaignId: string | null) {
+  return {
+    user_id: request.user_id,
+    order_id: request.order_id,
+    campaign_id: campaignId,
+    amount_cents: request.amount_cents,
+    currency: request.currency,
+    occurred_at: request.occurred_at,
+  } satisfies Partial<RedemptionDecided>;
 }

@@ -21,4 +21,9 @@ export interface StoredDecision {
   sourceOffset: number;
   decidedAt: number;
   consumerId: string;
+  /**
+   * The coupon's campaign when decided (null: unknown coupon), for the audit record. Not a column: the
+   * flush fills it from the coupon rows it loads; cache entries written before it existed lack it.
+   */
+  campaignId?: string | null;
 }

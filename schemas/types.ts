@@ -32,4 +32,17 @@ export interface RedemptionDecided {
   source_offset: number;
   decided_at: Date;
   consumer_id: string;
+  // Version 2 of the schema: optional, null in records written with version 1 (readers get the default).
+  /** For a DUPLICATE: the decision of the request id's first message; null otherwise. */
+  original_decision?: Exclude<Decision, 'DUPLICATE'> | null;
+  /** For a DUPLICATE of a REJECTED request: its reason; null otherwise. */
+  original_reason?: RejectReason | null;
+  user_id?: string | null;
+  order_id?: string | null;
+  /** The coupon's campaign when decided; null for an unknown coupon. */
+  campaign_id?: string | null;
+  amount_cents?: number | null;
+  currency?: string | null;
+  /** The request's occurred_at. */
+  occurred_at?: Date | null;
 }
