@@ -2,6 +2,8 @@ import { fileURLToPath } from 'node:url';
 
 import { defineConfig } from 'vitest/config';
 
+import { namedTestFiles } from './test/integration/named-files.js';
+
 // The package's own name, as its users import it, resolves to the source (no build needed for tests).
 const alias = { 'coupon-redemption-pipeline': fileURLToPath(new URL('./index.ts', import.meta.url)) };
 
@@ -33,7 +35,7 @@ const INTEGRATION_WORKERS = 3;
 // A run that names its files (`vitest run --project integration test/integration/x.test.ts`, as when
 // landing a change) finds each of them in the `integration` project, whichever set it belongs to; the
 // split into two projects is for runs of the whole suite.
-const namesFiles = process.argv.some((arg) => /(^|\/)test\/integration\/|\.test\.ts$/.test(arg));
+const namesFiles = namedTestFiles().length > 0;
 
 /** An integration project: its files, how many run at once, and its place in the run's order. */
 function integration(name: string, files: { include: string[]; exclude: string[] }, maxWorkers: number, groupOrder: number) {

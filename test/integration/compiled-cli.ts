@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
@@ -33,7 +33,17 @@ function run(command: string, args: string[]): Promise<void> {
   });
 }
 
+/** Builds left behind by runs that were killed (named after their process id). */
+function removeStaleBuilds(): void {
+  if (!existsSync(BUILDS_DIR)) return;
+  for (const build of readdirSync(BUILDS_DIR)) {
+    const pid = Number(build.split('-')[0]);
+    if (!existsSync(`/proc/${pid}`)) rmSync(join(BUILDS_DIR, build), { recursive: true, force: true });
+  }
+}
+
 export async function compileCli(): Promise<CompiledCli> {
+  removeStaleBuilds();
   const outDir = join(BUILDS_DIR, `${process.pid}-${randomBytes(3).toString('hex')}`);
   mkdirSync(outDir, { recursive: true });
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');

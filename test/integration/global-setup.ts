@@ -3,6 +3,7 @@ import type { TestProject } from 'vitest/node';
 import { stackUp } from '../../scripts/stack/stack.js';
 import { CLUSTER_FILES, type ClusterProfileRun, startClusterProfile } from './cluster-profile.js';
 import { compileCli, type CompiledCli } from './compiled-cli.js';
+import { namedTestFiles } from './named-files.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -25,11 +26,11 @@ const print = (tag: string) => (line: string) => process.stderr.write(`[${tag}] 
 
 /**
  * Whether the run includes a file that uses the cluster profile: yes unless the command line names test
- * files and none of them is one of those.
+ * files (not folders) and none of them is one of those.
  */
 function usesClusterProfile(): boolean {
-  const named = process.argv.filter((arg) => arg.endsWith('.test.ts'));
-  return named.length === 0 || named.some((arg) => CLUSTER_FILES.some((name) => arg.endsWith(`${name}.test.ts`)));
+  const named = namedTestFiles();
+  return named.length === 0 || named.some((arg) => !arg.endsWith('.test.ts') || CLUSTER_FILES.some((name) => arg.endsWith(`${name}.test.ts`)));
 }
 
 /**

@@ -79,19 +79,24 @@ export class IsolatedPipeline {
     return runCli(args, { ...this.env, ...extraEnv });
   }
 
-  /** Every message on `topic` (per partition in offset order) once at least `atLeast` have arrived. */
+  /**
+   * Every message on `topic` (per partition in offset order) once at least `atLeast` have arrived: the
+   * whole topic up to its end offsets then. Call it once whatever writes the topic has finished (the
+   * command exited, the consumer stopped), so that anything beyond the expected count is in the result.
+   */
   async readTopic(topic: string, atLeast: number, timeoutMs = 60_000): Promise<KafkaMessage[]> {
     const kafka = this.rt.kafka();
-    const deadline = Date.now() + timeoutMs;
+    let ranges: Awaited<ReturnType<typeof currentRanges>> = [];
     await waitUntil(
       `${atLeast} messages on ${topic}`,
-      async () => (await currentRanges(kafka, topic)).reduce((n, r) => n + r.to - r.from, 0) >= atLeast,
+      async () => {
+        ranges = await currentRanges(kafka, topic);
+        return ranges.reduce((n, r) => n + r.to - r.from, 0) >= atLeast;
+      },
       timeoutMs,
     );
-    // A moment more, to catch anything beyond the expected count (a test asserts on exact numbers).
-    await sleep(Math.min(1500, Math.max(0, deadline - Date.now())));
     const messages: KafkaMessage[] = [];
-    await readRanges({ kafka, topic, ranges: await currentRanges(kafka, topic), onChunk: (chunk) => void messages.push(...chunk.messages) });
+    await readRanges({ kafka, topic, ranges, onChunk: (chunk) => void messages.push(...chunk.messages) });
     return messages;
   }
 

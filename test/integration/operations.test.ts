@@ -33,7 +33,7 @@ describe('operating the pipeline: replay, rebuild, diff, status, audit, the anal
     await p.setUp();
     expect((await p.cli(['coupons', 'generate', '--count', '40', '--prefix', 'OPS', '--quota', '60', '--campaigns', '4'])).code).toBe(0);
     await p.produce(burst(3000, 1));
-    expect((await p.cli(['consume', '--exit-when-idle', '2'])).code).toBe(0);
+    expect((await p.cli(['consume', '--exit-when-idle', '1'])).code).toBe(0);
   });
   afterAll(async () => {
     await dropDatabase(withDatabase(p.config.mysqlUrl, rebuildDb));
@@ -67,7 +67,7 @@ describe('operating the pipeline: replay, rebuild, diff, status, audit, the anal
       /REPLAY_AHEAD_OF_LIVE: the live group test-\w+-group has not yet decided the whole range \(partition \d: live group committed \d+, replay reads up to \d+/,
     );
     expect(await snapshot(p)).toEqual(before);
-    const live = await p.cli(['consume', '--exit-when-idle', '2', '--max-wait', '120']);
+    const live = await p.cli(['consume', '--exit-when-idle', '1', '--max-wait', '120']);
     expect(live.code, live.stderr).toBe(0);
     for (const label of ['applied', 'duplicates', 'rejected']) expect(figure(live.stderr, label)).toBe(figure(dry.stdout, label));
     expect(figure(live.stderr, 'applied')).toBeGreaterThan(0);
@@ -199,7 +199,7 @@ describe('operating the pipeline: replay, rebuild, diff, status, audit, the anal
     // At least once: a batch in flight when the process died may be on the topic twice.
     expect(sent).toBeGreaterThanOrEqual(3000);
     expect(sent).toBeLessThanOrEqual(3000 + 50);
-    expect((await p.cli(['consume', '--exit-when-idle', '2'])).code).toBe(0);
+    expect((await p.cli(['consume', '--exit-when-idle', '1'])).code).toBe(0);
     await waitUntil('the group to drain', () => drained(p));
     const { equal, report } = await verifyEqual(p);
     expect(equal, report).toBe(true);
