@@ -11,3 +11,11 @@ export function namedTestFiles(argv: readonly string[] = process.argv.slice(2)):
       /(^|\/)test\/integration(\/|$)|\.test\.ts$/.test(arg),
   );
 }
+
+/**
+ * The `--exclude` patterns of the command line. vitest applies them to the root config only, not to inline
+ * projects such as ours, so the config adds them to each project: `--exclude '**\/outages.test.ts'` works.
+ */
+export function excludedOnCommandLine(argv: readonly string[] = process.argv.slice(2)): string[] {
+  return argv.flatMap((arg, i) => (arg === '--exclude' && argv[i + 1] ? [argv[i + 1]!] : arg.startsWith('--exclude=') ? [arg.slice('--exclude='.length)] : []));
+}
