@@ -21,6 +21,10 @@ export const ERROR_CODES = [
   'SCHEMA_REGISTRY_REFUSED',
   'DRAIN_INCOMPLETE',
   'REPLAY_AHEAD_OF_LIVE',
+  'READ_STALLED',
+  'TOPIC_MISSING',
+  'SEND_TIMEOUT',
+  'DECISION_TIMEOUT',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

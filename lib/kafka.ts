@@ -5,6 +5,7 @@ import { type Admin, Kafka, type KafkaConfig, type KafkaMessage, type LogEntry, 
 import type { Logger } from 'pino';
 
 import { registerCompressionCodecs } from './compression-codecs.js';
+import { RedemptionError } from './errors.js';
 
 const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -162,41 +163,104 @@ export interface ReadRangesOptions {
   onChunk(chunk: TopicChunk): Promise<void> | void;
   /** Partitions read at once. @defaultValue 1 */
   partitionsConsumedConcurrently?: number;
+  /**
+   * How long the read may go without a message of its ranges arriving (time spent in `onChunk` does not
+   * count) before it fails with READ_STALLED: a range whose messages never arrive must not hang the
+   * caller. @defaultValue 60000
+   */
+  stallTimeoutMs?: number;
 }
 
 /**
  * The project's one bounded topic reader (the CLI, verify, the bench, the chaos run and the tests all
  * read through it): [from, to) of each listed partition, under a throwaway consumer group that commits
- * nothing, seeking straight to `from`. It returns once every range is read; a partition whose range
- * has gone (retention) ends at the first offset past it.
+ * nothing. It returns once every range is read, each message handed over once; a partition whose range
+ * has gone (retention) ends at the first offset past it. It fails with READ_STALLED when no message of
+ * its ranges arrives for `stallTimeoutMs`, and at once when the consumer stops for good.
+ *
+ * KafkaJS has no assign() without a group, and a seek only holds for the group member it was made in:
+ * the reader seeks each time its consumer has joined (GROUP_JOIN), to the next offset it has not handed
+ * over yet. A seek right after run() resolved failed whenever the first join had failed and the
+ * consumer was restarting ("Consumer group was not initialized"), and a restarted or rejoined member,
+ * with nothing committed, would start again from the beginning of the partition.
  */
 export async function readRanges(o: ReadRangesOptions): Promise<void> {
   const ranges = o.ranges.filter((r) => r.to > r.from);
   if (ranges.length === 0) return;
+  const stallTimeoutMs = o.stallTimeoutMs ?? 60_000;
   const ends = new Map(ranges.map((r) => [r.partition, r.to]));
+  /** partition → the next offset to hand over */
+  const next = new Map(ranges.map((r) => [r.partition, r.from]));
   const remaining = new Set(ranges.map((r) => r.partition));
   const consumer = o.kafka.consumer({ groupId: `redeem-read-${randomBytes(4).toString('hex')}`, maxWaitTimeInMs: 100, maxBytes: 8 << 20 });
-  await consumer.connect();
-  try {
+  let finish: () => void = () => {};
+  let fail: (e: Error) => void = () => {};
+  const done = new Promise<void>((resolve, reject) => {
+    finish = resolve;
+    fail = reject;
+  });
+  let lastError: Error | undefined;
+  let lastArrival = Date.now();
+  let handing = false;
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    for (const partition of payload.memberAssignment[o.topic] ?? [])
+      if (remaining.has(partition)) consumer.seek({ topic: o.topic, partition, offset: String(next.get(partition)) });
+  });
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    lastError = payload.error;
+    if (!payload.restart) fail(new RedemptionError('CONSUMER_FAILED', `reading ${o.topic} failed: ${payload.error.message}`, { cause: payload.error }));
+  });
+  const watchdog = setInterval(
+    () => {
+      if (handing || Date.now() - lastArrival < stallTimeoutMs) return;
+      const left = [...remaining].map((p) => `${p} (offsets ${next.get(p)} to ${ends.get(p)! - 1})`).join(', ');
+      const why = lastError ? `; the reader's last error: ${lastError.message}` : '';
+      fail(
+        new RedemptionError('READ_STALLED', `reading ${o.topic}: no message arrived for ${stallTimeoutMs / 1000} s; not read yet: partition ${left}${why}`, {
+          retriable: true,
+          cause: lastError,
+        }),
+      );
+    },
+    Math.min(1000, stallTimeoutMs / 4),
+  );
+  // Failing ends the read even while connect() or the first join is still under way.
+  done.catch(() => undefined);
+  const start = async () => {
+    await consumer.connect();
     await consumer.subscribe({ topic: o.topic, fromBeginning: true });
-    let finish: () => void = () => {};
-    const done = new Promise<void>((resolve) => (finish = resolve));
     await consumer.run({
       autoCommit: false,
       partitionsConsumedConcurrently: o.partitionsConsumedConcurrently ?? 1,
       eachBatch: async ({ batch }) => {
         const end = ends.get(batch.partition);
         if (end === undefined || !remaining.has(batch.partition)) return;
-        const inside = batch.messages.filter((m) => Number(m.offset) < end);
-        if (inside.length > 0) await o.onChunk({ partition: batch.partition, messages: inside });
+        // A batch fetched before the seek took effect starts earlier: only what was not handed over yet.
+        const from = next.get(batch.partition)!;
+        const inside = batch.messages.filter((m) => Number(m.offset) >= from && Number(m.offset) < end);
+        if (inside.length > 0) {
+          handing = true;
+          try {
+            await o.onChunk({ partition: batch.partition, messages: inside });
+          } finally {
+            handing = false;
+            lastArrival = Date.now();
+          }
+          next.set(batch.partition, Number(inside[inside.length - 1]!.offset) + 1);
+        }
         const last = batch.messages[batch.messages.length - 1];
         if (last && Number(last.offset) >= end - 1) remaining.delete(batch.partition);
         if (remaining.size === 0) finish();
       },
     });
-    for (const r of ranges) consumer.seek({ topic: o.topic, partition: r.partition, offset: String(r.from) });
+  };
+  try {
+    const started = start();
+    started.catch(() => undefined);
+    await Promise.race([started, done]);
     await done;
   } finally {
+    clearInterval(watchdog);
     await consumer.disconnect();
   }
 }

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * The checkout's root, the folder of package.json: the same whether the tools run from their source
- * (scripts/stack/stack.ts) or compiled (dist/scripts/stack/stack.js, or the test suite's build). The
+ * (scripts/stack/stack.ts) or compiled (dist-cli/scripts/stack/stack.js, or the test suite's build). The
  * stack's own files (templates, pinned digests, Maven poms) and its .stack folder are found from it.
  */
 export const CHECKOUT_DIR = ((): string => {

@@ -6,8 +6,9 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 
+import { parseStages, STAGE_NAMES, type StageName } from '../bench/options.js';
 import { duration, int, print, runProgram, withRuntime } from '../cli/program.js';
 import { RedemptionError } from '../lib/errors.js';
 import { demo } from './demo.js';
@@ -68,8 +69,8 @@ program
 program
   .command('chaos')
   .description('a load through several consumers while faults strike; then drain, verify and summarise (exit 1 unless equal)')
-  .option('--duration <d>', 'how long the load runs (e.g. 90s, 5m)', duration, 300_000)
-  .option('--interval <d>', 'time between faults', duration, 15_000)
+  .addOption(new Option('--duration <d>', 'how long the load runs (e.g. 90s, 5m)').argParser(duration).default(300_000, '5m'))
+  .addOption(new Option('--interval <d>', 'time between faults').argParser(duration).default(15_000, '15s'))
   .option('--rate <n>', 'requests per second', int(1), 1000)
   .option('--consumers <n>', 'consumer processes at the start', int(1), 2)
   .option('--seed <n>', 'seed of the load and of the fault order', int(0), 7)
@@ -127,6 +128,11 @@ program
   .option('--seed <n>', 'seed of the data', int(0), 42)
   .option('--smoke', 'a few thousand requests, to check the benchmark runs (CI)', false)
   .option('--out <dir>', 'where the JSON and SVG go', 'bench/results')
+  .option(
+    '--only <stages>',
+    `run only these stages, comma-separated (${STAGE_NAMES.join(', ')}), and what they need (latency and sustained: the 1-process drain; latency: the flush cycle)`,
+    parseStages,
+  )
   .option('--compare <files...>', 'compare two result files (A.json B.json) instead of running: each figure side by side, changes over 10% flagged')
   .action(
     async (o: {
@@ -144,6 +150,7 @@ program
       smoke: boolean;
       out: string;
       compare?: string[];
+      only?: StageName[];
     }) => {
       const { smoke, out, compare, heapCapMib, ...rest } = o;
       if (compare) {

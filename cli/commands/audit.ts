@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { withAdmin } from '../../lib/kafka.js';
 import type { Runtime } from '../../lib/runtime.js';
 import type { Decision, RedemptionDecided, RejectReason } from '../../schemas/types.js';
+import { removeThrowawayGroup } from '../throwaway-group.js';
 
 export interface AuditFilter {
   coupon?: string;
@@ -95,6 +96,7 @@ async function readAudit(rt: Runtime, o: ReadOptions): Promise<void> {
     await stop;
   } finally {
     await consumer.disconnect();
+    await removeThrowawayGroup(rt, groupId);
   }
 }
 

@@ -13,6 +13,7 @@ import { createDatabaseIfMissing, migrateToLatest, withDatabase } from '../../li
 import { removeRedisKeys } from '../../lib/namespace.js';
 import { ProgressBar } from '../../lib/progress.js';
 import { Runtime } from '../../lib/runtime.js';
+import { removeThrowawayGroup } from '../throwaway-group.js';
 
 export interface ReplayOptions {
   fromTimestamp?: Date;
@@ -25,6 +26,8 @@ export interface ReplayOptions {
   progress: boolean;
   /** Give up after this many seconds (the replay's drain, and the wait for the live group). */
   maxWait?: number;
+  /** Delete the group when done (default: when the replay named it itself, i.e. without `group`). */
+  throwawayGroup?: boolean;
 }
 
 async function offsetsAt(admin: Admin, topic: string, at: Date, ends: Map<number, number>): Promise<Map<number, number>> {
@@ -147,6 +150,7 @@ export async function replay(rt: Runtime, o: ReplayOptions, publish = true, guar
   } finally {
     await admin.disconnect();
     await consumer.stop();
+    if (o.throwawayGroup ?? o.group === undefined) await removeThrowawayGroup(rt, config.consumerGroup);
   }
   bar.finish(consumer.stats.messages);
   return consumer.stats;
@@ -171,7 +175,14 @@ export async function rebuild(rt: Runtime, database: string, o: { rate: number |
     // A fresh database: the live group's progress does not matter to it.
     return await replay(
       into,
-      { rate: o.rate, dryRun: false, progress: o.progress, maxWait: o.maxWait, group: `${rt.config.consumerGroup}-rebuild-${database}-${Date.now()}` },
+      {
+        rate: o.rate,
+        dryRun: false,
+        progress: o.progress,
+        maxWait: o.maxWait,
+        group: `${rt.config.consumerGroup}-rebuild-${database}-${Date.now()}`,
+        throwawayGroup: true,
+      },
       false,
       false,
     );

@@ -26,14 +26,17 @@ export interface ConsumerProcessOptions {
 
 export class ConsumerProcess {
   readonly child: ChildProcess;
-  /** Everything it wrote to stderr so far: its JSON logs, then its summary. */
+  /** Everything it wrote to stderr so far: its JSON logs. */
   stderr = '';
+  /** Everything it wrote to stdout so far: its summary, once it has stopped. */
+  stdout = '';
   /** Its exit code once it has exited (null when killed by a signal). */
   readonly exited: Promise<number | null>;
 
   /** `env`: the whole environment of the child (the caller merges process.env in where it wants it). */
   constructor(env: NodeJS.ProcessEnv, o: ConsumerProcessOptions = {}) {
-    this.child = spawn(process.execPath, [o.entry ?? DEFAULT_ENTRY, 'consume', ...(o.args ?? [])], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = spawn(process.execPath, [o.entry ?? DEFAULT_ENTRY, 'consume', ...(o.args ?? [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => {
       this.stderr += d.toString();
       if (o.logFile) appendFileSync(o.logFile, d);

@@ -9,7 +9,7 @@ import { CHECKOUT_DIR } from '../../scripts/checkout-dir.js';
 /**
  * The suite spawns `redeem` a few hundred times; through tsx each start compiles the CLI's modules
  * again (1.0-1.7 s here), compiled it starts in 0.7-0.8 s. So the global setup compiles the checkout's
- * current source once per run, with tsconfig.build.json (the same files as `npm run build`), into a
+ * current source once per run, with tsconfig.cli.json (as `npm run build:cli`), into a
  * folder of the run's own (a build is never reused, so a test never runs stale code, and two runs never
  * write each other's), and removes it at the end. Types are not checked here: `npm run typecheck` does
  * that, and a type error must not hide what the tests would say.
@@ -48,7 +48,7 @@ export async function compileCli(): Promise<CompiledCli> {
   mkdirSync(outDir, { recursive: true });
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   try {
-    await run(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', outDir, '--declaration', 'false', '--noCheck']);
+    await run(process.execPath, [tsc, '-p', 'tsconfig.cli.json', '--outDir', outDir, '--noCheck']);
     await run(process.execPath, ['scripts/copy-schemas.mjs', outDir]);
   } catch (e) {
     rmSync(outDir, { recursive: true, force: true });

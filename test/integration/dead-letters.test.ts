@@ -47,7 +47,7 @@ describe('poison input goes to the dead-letter topic and the pipeline goes on', 
 
     const consumed = await p.cli(['consume', '--exit-when-idle', '1']);
     expect(consumed.code, consumed.stderr).toBe(0);
-    expect(consumed.stderr).toContain(`dead letters ${poison.length}`);
+    expect(consumed.stdout).toContain(`dead letters ${poison.length}`);
 
     const dead = await p.readTopic(deadLetterTopic(p.config.redemptionTopic), poison.length);
     expect(dead).toHaveLength(poison.length);

@@ -56,12 +56,12 @@ describe('outages heal by themselves, losing nothing and applying nothing twice'
 
   it('Redis restarted mid-run', async () => {
     const consumer = await underLoad({}, () => bounceRedis(500));
-    expect(consumer.stderr).toMatch(/decided\s+20000/);
+    expect(consumer.stdout).toMatch(/decided\s+20000/);
   });
 
   it('Redis unreachable for 30 s: the consumer keeps deciding through MySQL and uses Redis again once it is back', async () => {
     const consumer = await underLoad({}, () => bounceRedis(30_000));
-    expect(Number(/Redis errors (\d+)/.exec(consumer.stderr)?.[1])).toBeGreaterThan(0);
+    expect(Number(/Redis errors (\d+)/.exec(consumer.stdout)?.[1])).toBeGreaterThan(0);
     expect(consumer.rebalances()).toBe(0);
   });
 

@@ -23,9 +23,11 @@ describe('shutdown on SIGTERM', () => {
   it('commits what is done, leaves the group and exits 0', async () => {
     const requests = [...simulateCheckout({ ...DEFAULT_SIMULATION, count: 2000, couponCodes: ['A', 'B', 'C', 'D'] })];
     await p.produce(requests);
-    const child = spawn(process.execPath, [REDEEM, 'consume'], { env: { ...process.env, ...p.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [REDEEM, 'consume'], { env: { ...process.env, ...p.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
+    let stdout = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
 
     const admin = p.rt.kafka().admin();
@@ -39,7 +41,7 @@ describe('shutdown on SIGTERM', () => {
       await until('the consumer to commit every partition', committedAll);
       child.kill('SIGTERM');
       expect(await exited, stderr).toBe(0);
-      expect(stderr).toContain('decided      2000');
+      expect(stdout).toContain('decided      2000');
       const { groups } = await admin.describeGroups([p.config.consumerGroup]);
       expect(groups[0]!.members).toEqual([]);
       expect(await committedAll()).toBe(true);

@@ -23,6 +23,10 @@ describe('errors', () => {
       'SCHEMA_REGISTRY_REFUSED',
       'DRAIN_INCOMPLETE',
       'REPLAY_AHEAD_OF_LIVE',
+      'READ_STALLED',
+      'TOPIC_MISSING',
+      'SEND_TIMEOUT',
+      'DECISION_TIMEOUT',
     ]);
   });
 
