@@ -53,7 +53,7 @@ describe('no secret is ever printed', () => {
     expect((await run(['migrate'])).code).toBe(0);
     expect((await run(['coupons', 'generate', '--count', '5', '--prefix', 'SEC'])).code).toBe(0);
     expect((await run(['produce', '--generate', '300', '--coupons', '5', '--coupon-prefix', 'SEC', '--no-progress'])).code).toBe(0);
-    const consume = await run(['consume', '--exit-when-idle', '1']);
+    const consume = await run(['consume', '--exit-when-idle', '3']);
     expect(consume.code, consume.stderr).toBe(0);
     // Debug logging was on: there was plenty of output in which a secret could have slipped out.
     expect(consume.stderr.split('\n').length).toBeGreaterThan(10);
