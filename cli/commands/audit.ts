@@ -7,6 +7,8 @@ import { removeThrowawayGroup } from '../throwaway-group.js';
 
 export interface AuditFilter {
   coupon?: string;
+  /** Only the records of this request id (its decision, and the DUPLICATE records of its retries). */
+  requestId?: string;
   decision?: Decision;
   reason?: RejectReason;
   /** Only records the broker received at or after this time. */
@@ -16,6 +18,7 @@ export interface AuditFilter {
 export function matches(record: RedemptionDecided, f: AuditFilter): boolean {
   return (
     (f.coupon === undefined || record.coupon_code === f.coupon) &&
+    (f.requestId === undefined || record.request_id === f.requestId) &&
     (f.decision === undefined || record.decision === f.decision) &&
     (f.reason === undefined || record.reason === f.reason)
   );

@@ -13,6 +13,8 @@ describe('the chaos run, short form', () => {
     for (const kind of FAULT_KINDS) expect(result.stdout).toMatch(new RegExp(`faults: ${kind}\\s+[1-9]`));
     expect(result.stdout).toMatch(/produced = decided \+ dead-lettered\s+yes/);
     expect(result.stdout).toMatch(/verify\s+EQUAL/);
+    // The dead-member sweep removed no member whose process was running (consumers/member-liveness.ts).
+    expect(result.stdout).toMatch(/live members removed\s+0\b/);
     // The time to recover from each fault, as it happens and per kind in the summary.
     expect(result.stdout).toMatch(/recovered from kill-9-consumer in \d+\.\d s/);
     for (const kind of FAULT_KINDS) expect(result.stdout).toMatch(new RegExp(`recovery: ${kind}\\s+(max )?\\d+\\.\\d s`));

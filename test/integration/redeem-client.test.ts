@@ -1,9 +1,13 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
 // The package's own name, as an upstream checkout imports it (tsconfig paths map it to index.ts here).
 import { DecisionTimeoutError, RedemptionClient, type RedemptionRequested, TopicMissingError } from 'coupon-redemption-pipeline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { upsertCoupons } from '../../lib/coupon-catalog.js';
-import { request, T0 } from './fixtures.js';
+import { request, T0, writeJsonLines } from './fixtures.js';
 import { BackgroundConsumer, IsolatedPipeline } from './helpers.js';
 
 /**
@@ -13,6 +17,9 @@ import { BackgroundConsumer, IsolatedPipeline } from './helpers.js';
  */
 
 const DAY = 86_400_000;
+// Debian's python3-confluent-kafka and python3-avro live in the system interpreter (see python-clients.test.ts).
+const PYTHON = process.env.PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+const EXAMPLES = fileURLToPath(new URL('../../examples/python/', import.meta.url));
 const valid = { valid_from: new Date(T0.getTime() - DAY), valid_until: new Date(T0.getTime() + DAY) };
 
 describe('RedemptionClient.redeem(): the checkout gets its answer', () => {
@@ -115,6 +122,49 @@ describe('RedemptionClient.redeem(): the checkout gets its answer', () => {
       retry: true,
     });
   }, 120_000);
+
+  it('redeem decision prints the stored decision; audit tail --request-id prints only that request id', async () => {
+    const stored = await p.cli(['decision', 'ONE', 'a2']);
+    expect(stored.code, stored.stderr).toBe(0);
+    expect(JSON.parse(stored.stdout)).toMatchObject({ coupon_code: 'ONE', request_id: 'a2', decision: 'REJECTED', reason: 'EXHAUSTED' });
+    const none = await p.cli(['decision', 'ONE', 'never-sent']);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('no decision stored for request never-sent of coupon ONE');
+
+    const tail = await p.cli(['audit', 'tail', '--from-beginning', '--request-id', 'a1', '--exit-when-idle', '2']);
+    expect(tail.code, tail.stderr).toBe(0);
+    const lines = tail.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { request_id: string; decision: string; original_decision: string | null });
+    expect(lines.map((l) => [l.request_id, l.decision, l.original_decision])).toEqual([
+      ['a1', 'APPLIED', null],
+      ['a1', 'DUPLICATE', 'APPLIED'],
+    ]);
+  });
+
+  it('examples/python/redeem_and_wait.py: the same pattern in Python, a retry answered with the original outcome', async () => {
+    const file = writeJsonLines([checkout('py-1', 'OK', { user_id: 'py-user' }), checkout('a2', 'ONE', { user_id: 'u-b' })], `redeem-py-${p.id}`);
+    const run = spawnSync(PYTHON, [`${EXAMPLES}redeem_and_wait.py`, '--file', file, '--timeout', '60'], {
+      env: {
+        ...process.env,
+        KAFKA_BROKERS: p.config.kafkaBrokers.join(','),
+        SCHEMA_REGISTRY_URL: p.config.schemaRegistryUrl,
+        REDEMPTION_TOPIC: p.config.redemptionTopic,
+        AUDIT_TOPIC: p.config.auditTopic,
+      },
+      encoding: 'utf8',
+    });
+    expect(run.status, run.stderr).toBe(0);
+    const answers = run.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { request_id: string; decision: string; reason: string | null; retry: boolean });
+    expect(answers.map((a) => [a.request_id, a.decision, a.reason, a.retry]).sort()).toEqual([
+      ['a2', 'REJECTED', 'EXHAUSTED', true],
+      ['py-1', 'APPLIED', null, false],
+    ]);
+  }, 90_000);
 
   it('a client for a topic that does not exist fails at once, naming it', async () => {
     const error = await RedemptionClient.create({
