@@ -73,7 +73,7 @@ export default defineConfig({
         : [
             integration('integration', { include: ['test/integration/**/*.test.ts'], exclude: [glob([...TIMED, ...ALONE])] }, WORKERS.isolated, 1),
             integration('integration-timed', { include: [glob(TIMED)], exclude: [] }, WORKERS.timed, 2),
-            integration('integration-alone', { include: [glob(ALONE)], exclude: [] }, WORKERS.alone, 3),
+            ...(ALONE.length > 0 ? [integration('integration-alone', { include: [glob(ALONE)], exclude: [] }, WORKERS.alone, 3)] : []),
           ]),
     ],
   },
