@@ -18,6 +18,7 @@ import { formatRedriveSummary, redrive } from './commands/dlq.js';
 import { migrate } from './commands/migrate.js';
 import { produceFile, produceSimulation } from './commands/produce.js';
 import { rebuild, replay } from './commands/replay.js';
+import { checkServeOptions, serve, type ServeCommandOptions } from './commands/serve.js';
 import { status } from './commands/status.js';
 import { ALL_SERVICES, int, isoDate, PIPELINE_SERVICES, print, runProgram, share, withServices } from './program.js';
 import { type Edge, parseWhen, rangeProblem } from './when.js';
@@ -285,6 +286,21 @@ program
   .description("remove this namespace's topics, consumer groups, database, Redis keys and registry subjects; shows them and asks first")
   .option('--yes', 'remove without asking (needed where standard input is not a terminal)', false)
   .action((o: { yes: boolean }) => withServices(ALL_SERVICES, (rt) => cleanup(rt, o, print)));
+
+program
+  .command('serve')
+  .description('the HTTP entry for checkouts: POST /v1/redemptions[?wait=MS], GET /v1/redemptions/{coupon}/{request_id}, /openapi.json, /healthz, /readyz')
+  .option('--host <host>', 'address to bind; anything but loopback needs --token-file', '127.0.0.1')
+  .option('--port <port>', 'port to listen on (0: any free one)', int(0), 8080)
+  .option('--token-file <file>', 'bearer tokens, one per line (required unless bound to loopback)')
+  .option('--tls-key <file>', 'TLS private key (PEM): serve HTTPS')
+  .option('--tls-cert <file>', 'TLS certificate chain (PEM)')
+  .option('--body-limit <bytes>', 'largest request body; larger ones get 413', int(256), 16_384)
+  .option('--max-wait <ms>', 'longest ?wait honoured', int(0), 30_000)
+  .action((o: ServeCommandOptions) => {
+    const tokens = checkServeOptions(o);
+    return withServices(['kafka', 'registry', 'mysql'], (rt) => serve(rt, o, tokens, print));
+  });
 
 program
   .command('decision <coupon> <request_id>')
