@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 import type { KafkaMessage } from 'kafkajs';
+import { inject } from 'vitest';
 
 import { type Config, loadConfig } from '../../lib/config.js';
 import { currentRanges, groupProgress, readRanges } from '../../lib/kafka.js';
@@ -16,7 +17,11 @@ import { RedemptionProducer } from '../../producers/redemption-producer.js';
 import type { RedemptionDecided, RedemptionRequested } from '../../schemas/types.js';
 import { ConsumerProcess } from '../../scripts/harness/consumer-process.js';
 
-const BIN = fileURLToPath(new URL('../../bin/redeem.mjs', import.meta.url));
+/**
+ * The `redeem` entry the tests run with node: this run's compiled build of the source (global-setup.ts),
+ * or bin/redeem.mjs (through tsx) when a file runs without the integration project's global setup.
+ */
+export const REDEEM = inject('redeemEntry') ?? fileURLToPath(new URL('../../bin/redeem.mjs', import.meta.url));
 
 /**
  * One test's own world: topics, consumer group, database and Redis key prefix named after a random id,
@@ -74,19 +79,24 @@ export class IsolatedPipeline {
     return runCli(args, { ...this.env, ...extraEnv });
   }
 
-  /** Every message on `topic` (per partition in offset order) once at least `atLeast` have arrived. */
+  /**
+   * Every message on `topic` (per partition in offset order) once at least `atLeast` have arrived: the
+   * whole topic up to its end offsets then. Call it once whatever writes the topic has finished (the
+   * command exited, the consumer stopped), so that anything beyond the expected count is in the result.
+   */
   async readTopic(topic: string, atLeast: number, timeoutMs = 60_000): Promise<KafkaMessage[]> {
     const kafka = this.rt.kafka();
-    const deadline = Date.now() + timeoutMs;
+    let ranges: Awaited<ReturnType<typeof currentRanges>> = [];
     await waitUntil(
       `${atLeast} messages on ${topic}`,
-      async () => (await currentRanges(kafka, topic)).reduce((n, r) => n + r.to - r.from, 0) >= atLeast,
+      async () => {
+        ranges = await currentRanges(kafka, topic);
+        return ranges.reduce((n, r) => n + r.to - r.from, 0) >= atLeast;
+      },
       timeoutMs,
     );
-    // A moment more, to catch anything beyond the expected count (a test asserts on exact numbers).
-    await sleep(Math.min(1500, Math.max(0, deadline - Date.now())));
     const messages: KafkaMessage[] = [];
-    await readRanges({ kafka, topic, ranges: await currentRanges(kafka, topic), onChunk: (chunk) => void messages.push(...chunk.messages) });
+    await readRanges({ kafka, topic, ranges, onChunk: (chunk) => void messages.push(...chunk.messages) });
     return messages;
   }
 
@@ -155,7 +165,7 @@ export function auditProblems(records: readonly RedemptionDecided[], messages: M
 /** A `redeem consume` running in the background with a pipeline's environment (scripts/harness). */
 export class BackgroundConsumer extends ConsumerProcess {
   constructor(env: Record<string, string>, args: string[] = []) {
-    super({ ...process.env, ...env }, { args });
+    super({ ...process.env, ...env }, { args, entry: REDEEM });
   }
 }
 
@@ -209,7 +219,7 @@ export interface CliResult {
 
 export function runCli(args: string[], env: Record<string, string>, timeoutMs = 170_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [REDEEM, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -1,13 +1,10 @@
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { DEFAULT_SIMULATION, simulateCheckout } from '../../producers/checkout-simulator.js';
-import { IsolatedPipeline } from './helpers.js';
-
-const BIN = fileURLToPath(new URL('../../bin/redeem.mjs', import.meta.url));
+import { IsolatedPipeline, REDEEM } from './helpers.js';
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -26,7 +23,7 @@ describe('shutdown on SIGTERM', () => {
   it('commits what is done, leaves the group and exits 0', async () => {
     const requests = [...simulateCheckout({ ...DEFAULT_SIMULATION, count: 2000, couponCodes: ['A', 'B', 'C', 'D'] })];
     await p.produce(requests);
-    const child = spawn(process.execPath, [BIN, 'consume'], { env: { ...process.env, ...p.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [REDEEM, 'consume'], { env: { ...process.env, ...p.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let stdout = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
