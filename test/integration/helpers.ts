@@ -18,6 +18,9 @@ import { ConsumerProcess } from '../../scripts/harness/consumer-process.js';
 
 const BIN = fileURLToPath(new URL('../../bin/redeem.mjs', import.meta.url));
 
+/** A message read back from a topic, with the partition it was on. */
+export type TopicMessage = KafkaMessage & { partition: number };
+
 /**
  * One test's own world: topics, consumer group, database and Redis key prefix named after a random id,
  * so tests never see each other's data; `cleanup` removes all of it.
@@ -74,8 +77,11 @@ export class IsolatedPipeline {
     return runCli(args, { ...this.env, ...extraEnv });
   }
 
-  /** Every message on `topic` (per partition in offset order) once at least `atLeast` have arrived. */
-  async readTopic(topic: string, atLeast: number, timeoutMs = 60_000): Promise<KafkaMessage[]> {
+  /**
+   * Every message on `topic` (per partition in offset order), each with its partition, once at least
+   * `atLeast` have arrived.
+   */
+  async readTopic(topic: string, atLeast: number, timeoutMs = 60_000): Promise<TopicMessage[]> {
     const kafka = this.rt.kafka();
     const deadline = Date.now() + timeoutMs;
     await waitUntil(
@@ -85,8 +91,13 @@ export class IsolatedPipeline {
     );
     // A moment more, to catch anything beyond the expected count (a test asserts on exact numbers).
     await sleep(Math.min(1500, Math.max(0, deadline - Date.now())));
-    const messages: KafkaMessage[] = [];
-    await readRanges({ kafka, topic, ranges: await currentRanges(kafka, topic), onChunk: (chunk) => void messages.push(...chunk.messages) });
+    const messages: TopicMessage[] = [];
+    await readRanges({
+      kafka,
+      topic,
+      ranges: await currentRanges(kafka, topic),
+      onChunk: (chunk) => void messages.push(...chunk.messages.map((m) => ({ ...m, partition: chunk.partition }))),
+    });
     return messages;
   }
 
