@@ -80,6 +80,12 @@ export function kafkaNodePid(id: number): number | null {
   }
 }
 
+/** The Kafka jars (.stack/kafka/libs, or KAFKA_LIBS_DIR), fetched with Maven on the first call; returns their folder. */
+export function ensureKafkaLibs(print: Print): string {
+  ensureLibs(print);
+  return LIBS;
+}
+
 function ensureLibs(print: Print): void {
   if (existsSync(join(LIBS, '.complete'))) return;
   print('fetching Apache Kafka from Maven Central (first run only)...');
