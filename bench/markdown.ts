@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { BenchResult } from './run.js';
 
 /**
- * The README's Performance tables from a result file, so that the figures in the README are the file's
+ * The Performance tables of docs/performance.md from a result file, so that the figures there are the file's
  * and nothing is copied by hand:  npx --no-install tsx bench/markdown.ts bench/results/bench-....json
  */
 const n = (x: number) => Math.round(x).toLocaleString('en-US');

@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 
 import { configTableMarkdown, printableConfig } from '../lib/config.js';
 import { couponCodes, generateCoupons, importCouponsFile, upsertCoupons } from '../lib/coupon-catalog.js';
@@ -10,14 +10,15 @@ import type { RedemptionRequested } from '../schemas/types.js';
 import { type Decision, DECISIONS, REJECT_REASONS, type RejectReason } from '../schemas/types.js';
 import { formatVerifyReport, verify } from '../verify/verify.js';
 import { auditStats, formatAuditStats, tailAudit } from './commands/audit.js';
-import { consume, formatStats } from './commands/consume.js';
+import { cleanup } from './commands/cleanup.js';
+import { consume, formatDryRunChanges, formatStats } from './commands/consume.js';
 import { diffDatabases } from './commands/diff.js';
 import { formatRedriveSummary, redrive } from './commands/dlq.js';
 import { migrate } from './commands/migrate.js';
 import { produceFile, produceSimulation } from './commands/produce.js';
 import { rebuild, replay } from './commands/replay.js';
 import { status } from './commands/status.js';
-import { int, isoDate, print, runProgram, share, withRuntime } from './program.js';
+import { ALL_SERVICES, int, isoDate, print, runProgram, share, withServices } from './program.js';
 
 const program = new Command('redeem').description('The coupon-redemption pipeline: Kafka in, exactly-once effects in MySQL, an audit stream out.');
 program.addHelpText(
@@ -30,14 +31,14 @@ program
   .description(
     'create the database named in MYSQL_URL if missing and run pending migrations (as MYSQL_ADMIN_URL, which also creates the least-privilege user of MYSQL_URL, when set)',
   )
-  .action(() => withRuntime((rt) => migrate(rt.config, print)));
+  .action(() => withServices([], (rt) => migrate(rt.config, print)));
 
 const coupons = program.command('coupons').description('the coupon catalogue');
 coupons
   .command('import <file>')
   .description('load coupons from a CSV (code,campaign_id,quota,per_user_limit,valid_from,valid_until); a bad file loads nothing')
   .action((file: string) =>
-    withRuntime(async (rt) => {
+    withServices(['mysql'], async (rt) => {
       const imported = await importCouponsFile(rt.knex(), file);
       print(`imported ${imported} coupons from ${file}`);
     }),
@@ -50,10 +51,10 @@ coupons
   .option('--campaigns <n>', 'spread over this many campaigns', int(1), 5)
   .option('--quota <n>', 'quota of each coupon', int(0), 100)
   .option('--per-user-limit <n>', 'redemptions per user', int(1), 2)
-  .option('--valid-from <time>', 'ISO-8601', isoDate, new Date('2026-01-01T00:00:00Z'))
-  .option('--valid-until <time>', 'ISO-8601', isoDate, new Date('2027-01-01T00:00:00Z'))
+  .addOption(new Option('--valid-from <time>', 'ISO-8601').argParser(isoDate).default(new Date('2026-01-01T00:00:00Z'), '2026-01-01T00:00:00Z'))
+  .addOption(new Option('--valid-until <time>', 'ISO-8601').argParser(isoDate).default(new Date('2027-01-01T00:00:00Z'), '2027-01-01T00:00:00Z'))
   .action((o: { count: number; prefix: string; campaigns: number; quota: number; perUserLimit: number; validFrom: Date; validUntil: Date }) =>
-    withRuntime(async (rt) => {
+    withServices(['mysql'], async (rt) => {
       const n = await upsertCoupons(rt.knex(), generateCoupons(o));
       print(`generated ${n} coupons ${o.prefix}-*`);
     }),
@@ -89,7 +90,7 @@ program
       rate?: number;
       progress: boolean;
     }) =>
-      withRuntime(async (rt) => {
+      withServices(['kafka', 'registry'], async (rt) => {
         if ((o.file === undefined) === (o.generate === undefined)) throw new InvalidArgumentError('give exactly one of --file or --generate');
         const pacing = { rate: o.rate ?? null, progress: o.progress };
         const sent =
@@ -118,10 +119,10 @@ program
   .option('--exit-when-idle <seconds>', 'exit 0 once the work is done: the group has committed the whole topic and nothing came for this long', int(1))
   .option('--max-wait <seconds>', 'with --exit-when-idle: give up after this long, exit 1 naming the remaining lag per partition', int(1))
   .action((o: { exitWhenIdle?: number; maxWait?: number }) =>
-    withRuntime(async (rt) => {
+    withServices(ALL_SERVICES, async (rt) => {
       if (o.maxWait !== undefined && o.exitWhenIdle === undefined) throw new InvalidArgumentError('--max-wait needs --exit-when-idle');
       const stats = await consume(rt, o);
-      process.stderr.write(`${formatStats(stats)}\n`);
+      print(formatStats(stats));
     }),
   );
 
@@ -150,17 +151,17 @@ audit
   .option('--from-beginning', 'from the oldest record kept, not only new ones', false)
   .option('--exit-when-idle <seconds>', 'exit once no record came for this long', int(1))
   .action((o: { coupon?: string; decision?: Decision; reason?: RejectReason; since?: Date; fromBeginning: boolean; exitWhenIdle?: number }) =>
-    withRuntime(async (rt) => {
+    withServices(['kafka', 'registry'], async (rt) => {
       await tailAudit(rt, { ...o, write: print });
     }),
   );
 audit
   .command('stats')
   .description('counts by decision and reason, and the top coupons by redemptions applied')
-  .option('--since <when>', '1h, 30m, 2d or an ISO-8601 time', since, new Date(Date.now() - 3_600_000))
+  .addOption(new Option('--since <when>', '1h, 30m, 2d or an ISO-8601 time').argParser(since).default(since('1h'), '1h'))
   .option('--top <n>', 'how many coupons to list', int(1), 10)
   .action((o: { since: Date; top: number }) =>
-    withRuntime(async (rt) => {
+    withServices(['kafka', 'registry'], async (rt) => {
       print(formatAuditStats(await auditStats(rt, o.since, o.top), o.since));
     }),
   );
@@ -201,9 +202,10 @@ program
       progress: boolean;
       maxWait?: number;
     }) =>
-      withRuntime(async (rt) => {
+      withServices(ALL_SERVICES, async (rt) => {
         const stats = await replay(rt, { ...o, rate: o.rate ?? null });
         print(`${o.dryRun ? 'dry run, nothing written: ' : ''}replayed ${stats.messages} messages`);
+        if (o.dryRun) print(formatDryRunChanges(stats));
         print(formatStats(stats));
       }),
   );
@@ -216,7 +218,7 @@ program
   .option('--max-wait <seconds>', 'give up after this long, exit 1 naming the lag per partition', int(1))
   .option('--no-progress', 'no progress bar')
   .action((o: { into: string; rate?: number; progress: boolean; maxWait?: number }) =>
-    withRuntime(async (rt) => {
+    withServices(ALL_SERVICES, async (rt) => {
       checkDatabaseName(o.into, '--into');
       const stats = await rebuild(rt, o.into, { rate: o.rate ?? null, progress: o.progress, maxWait: o.maxWait });
       print(`rebuilt ${o.into} from ${stats.messages} messages`);
@@ -229,7 +231,7 @@ program
   .command('diff <database> [other]')
   .description('compare coupon counts and redemption rows of two databases (other: the one in MYSQL_URL); exit 1 when they differ')
   .action((left: string, right: string | undefined) =>
-    withRuntime(async (rt) => {
+    withServices(['mysql'], async (rt) => {
       checkDatabaseName(left, 'diff: the first');
       const other = right === undefined ? databaseName(rt.config.mysqlUrl) : checkDatabaseName(right, 'diff: the second');
       if (left === other)
@@ -245,10 +247,16 @@ program
   );
 
 program
+  .command('cleanup')
+  .description("remove this namespace's topics, consumer groups, database, Redis keys and registry subjects; shows them and asks first")
+  .option('--yes', 'remove without asking (needed where standard input is not a terminal)', false)
+  .action((o: { yes: boolean }) => withServices(ALL_SERVICES, (rt) => cleanup(rt, o, print)));
+
+program
   .command('status')
   .description('services, group members and their partitions, lag per partition, the last flush')
   .action(() =>
-    withRuntime(async (rt) => {
+    withServices([], async (rt) => {
       if (!(await status(rt, print))) process.exitCode = 1;
     }),
   );
@@ -262,7 +270,7 @@ dlq
   .option('--dry-run', 'report what would be sent, send nothing', false)
   .option('--no-progress', 'no progress bar')
   .action((o: { code?: string; since?: Date; dryRun: boolean; progress: boolean }) =>
-    withRuntime(async (rt) => {
+    withServices(['kafka', 'registry'], async (rt) => {
       print(formatRedriveSummary(await redrive(rt, o)));
     }),
   );
@@ -272,7 +280,7 @@ program
   .description('recompute the expected state from the whole requests topic and compare it with MySQL; exit 1 on any difference')
   .option('--no-progress', 'no progress bar')
   .action((o: { progress: boolean }) =>
-    withRuntime(async (rt) => {
+    withServices(['kafka', 'registry', 'mysql'], async (rt) => {
       const report = await verify({
         kafka: rt.kafka(),
         knex: rt.knex(),
@@ -289,7 +297,7 @@ program
 program
   .command('config')
   .description('print the effective configuration, or the settings table as Markdown')
-  .option('--markdown', 'the README table of every setting')
+  .option('--markdown', 'the table of every setting in docs/configuration.md')
   .action((o: { markdown?: boolean }) => {
     if (o.markdown) print(configTableMarkdown());
     else print(JSON.stringify(printableConfig(Runtime.fromEnv().config), null, 2));

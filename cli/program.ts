@@ -8,6 +8,7 @@ import { ConfigError, RedemptionError } from '../lib/errors.js';
 import { Runtime } from '../lib/runtime.js';
 import { redactProcessOutput, rememberSecretsFromEnv } from '../lib/secrets.js';
 import { parseIsoInstant } from '../lib/time-input.js';
+import { ExpectedFailure, explainFailure, oneLine, requireServices, type Service, stackTrace } from './failures.js';
 
 // First of all: nothing this process prints (output, logs, errors, stack traces) may carry a secret it
 // was given.
@@ -41,38 +42,56 @@ export function isoDate(value: string): Date {
   return parsed;
 }
 
-/** Runs a command with a Runtime built from the environment, and always closes it. */
-export async function withRuntime<T>(work: (rt: Runtime) => Promise<T>, options: { logFile?: string } = {}): Promise<T> {
+/**
+ * Runs a command with a Runtime built from the environment, and always closes it. `needs`: the services
+ * the command talks to, checked first so that one that is down fails the command at once, in one line.
+ */
+export async function withRuntime<T>(work: (rt: Runtime) => Promise<T>, options: { logFile?: string; needs?: readonly Service[] } = {}): Promise<T> {
   const rt = Runtime.fromEnv({}, options);
   try {
+    if (options.needs) await requireServices(rt.config, options.needs);
     return await work(rt);
+  } catch (error) {
+    // Named here, where the settings are known: which service a refused connection went to.
+    const expected = explainFailure(error, rt.config);
+    throw expected === null || error instanceof ExpectedFailure ? error : new ExpectedFailure(expected, 1, { cause: error });
   } finally {
     await rt.close();
   }
 }
 
-/** Parses the command line and runs the command, then exits with its status. */
+/** `withRuntime` for a command that needs these services (checked first). */
+export function withServices<T>(needs: readonly Service[], work: (rt: Runtime) => Promise<T>): Promise<T> {
+  return withRuntime(work, { needs });
+}
+
+/** Every service: for the commands that run the pipeline. */
+export const ALL_SERVICES: readonly Service[] = ['kafka', 'registry', 'redis', 'mysql'];
+
+/** `--verbose` anywhere on the command line: failures with their stack traces. */
+export const verbose = () => process.argv.includes('--verbose');
+
+function fail(line: string, code: number, error: unknown): never {
+  process.stderr.write(`redeem: ${line}\n`);
+  if (verbose()) process.stderr.write(`${stackTrace(error)}\n`);
+  process.exit(code);
+}
+
+/**
+ * Parses the command line and runs the command, then exits with its status: 2 for bad arguments or
+ * settings, 130 after Ctrl-C, 1 for any other failure. A failure is one line on stderr (the stack trace
+ * with --verbose); results went to stdout, logs to stderr.
+ */
 export function runProgram(program: Command): void {
+  program.option('--verbose', 'on failure, print the stack trace too');
   program.parseAsync(process.argv).then(
     () => process.exit(process.exitCode ?? 0),
     (error: unknown) => {
-      if (error instanceof ConfigError) {
-        process.stderr.write(`redeem: ${error.message}\n`);
-        process.exit(2);
-      }
-      if (error instanceof InvalidArgumentError) {
-        process.stderr.write(`redeem: ${error.message}\n`);
-        process.exit(2);
-      }
-      const mysqlCode = (error as { code?: unknown }).code;
-      if (mysqlCode === 'ER_NO_SUCH_TABLE' || mysqlCode === 'ER_BAD_DB_ERROR') {
-        process.stderr.write(`redeem: the database in MYSQL_URL is missing or not migrated (${(error as Error).message}); run \`npm run redeem -- migrate\`\n`);
-        process.exit(1);
-      }
-      const message =
-        error instanceof RedemptionError ? `${error.code}: ${error.message}` : error instanceof Error ? (error.stack ?? error.message) : String(error);
-      process.stderr.write(`redeem: ${message}\n`);
-      process.exit(1);
+      if (error instanceof ConfigError || error instanceof InvalidArgumentError) fail(error.message, 2, error);
+      const expected = explainFailure(error);
+      if (expected !== null) fail(expected, error instanceof ExpectedFailure ? error.exitCode : 1, error);
+      if (error instanceof RedemptionError) fail(`${error.code}: ${error.message}`, 1, error);
+      fail(`${oneLine(error)}${verbose() ? '' : ' (unexpected: run again with --verbose for the stack trace)'}`, 1, error);
     },
   );
 }

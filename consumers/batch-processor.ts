@@ -118,6 +118,7 @@ export class BatchProcessor {
     }
 
     // A request MySQL refused has no record: it is a dead letter instead.
+    // mutant: audit-skipped-on-redelivery
     const audit = records.filter((r): r is RedemptionDecided => r !== undefined);
     const auditReemitted = reemitted.filter((_, i) => records[i] !== undefined);
     if (deps.publish && !deps.dryRun) {

@@ -98,6 +98,7 @@ export class CouponState implements CouponView {
 
   private applyReverse(request: RedemptionRequested, redemptionRequestId: string): void {
     const row = this.redemptions.get(redemptionRequestId)!;
+    // mutant: reverse-keeps-quota
     this.redeemedCount -= 1;
     this.userCounts.set(row.userId, this.redeemedByUser(row.userId) - 1);
     row.status = 'REVERSED';

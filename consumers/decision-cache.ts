@@ -119,6 +119,7 @@ export class DecisionCache {
     }
     const redelivered = requests.filter((r) => {
       const version = versionOf.get(r.request.coupon_code);
+      // mutant: cache-version-check
       return version !== undefined && version !== null && version.topic === r.topic && version.partition === r.partition && r.offset <= version.offset;
     }).length;
     return { decisions, redelivered };
@@ -226,6 +227,7 @@ for i = decisions + 1, #KEYS do
   local keep = false
   if current then
     local t, p, o = string.match(current, '^(.*)|(%d+)|(%d+)$')
+    -- mutant: cache-version-rises
     keep = t == topic and p == partition and tonumber(o) >= tonumber(offset)
   end
   if not keep then

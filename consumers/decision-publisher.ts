@@ -61,6 +61,7 @@ export class DecisionPublisher {
       const value = this.codec.encode(r);
       return { topic: this.auditTopic, message: { key: r.coupon_code, value }, bytes: Buffer.byteLength(r.coupon_code) + value.length + 64 };
     });
+    // mutant: dead-letters-dropped
     for (const dl of deadLetters) outgoing.push(deadLetterMessage(dl, this.consumerId, Math.min(DEAD_LETTER_CARRY_BYTES, Math.floor(this.maxCallBytes / 4))));
     for (const call of packCalls(outgoing, this.maxCallBytes)) {
       const byTopic = new Map<string, Message[]>();

@@ -40,6 +40,7 @@ export async function decodeBatch(
   for (const message of messages) {
     try {
       const request = await decodeOne(message, decoder, maxMessageBytes);
+      // mutant: partition-contract-off
       assertPlacement(message, request.source, partition, partitionCount);
       requests.push({ request, topic, partition, offset: Number(message.offset) });
     } catch (error) {

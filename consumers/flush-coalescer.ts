@@ -77,6 +77,7 @@ export class FlushCoalescer {
     const keys = group.map(key);
     for (const k of keys) this.busy.add(k);
     try {
+      // mutant: commit-before-mysql
       await this.processor.process(group);
       if (this.commit) {
         await this.consumer().commitOffsets(

@@ -42,6 +42,7 @@ function decideRedeem(coupon: CouponView, request: RedemptionRequested): Outcome
   if (!terms) return { decision: 'REJECTED', reason: 'NOT_FOUND' };
   if (at < terms.validFrom) return { decision: 'REJECTED', reason: 'NOT_YET_VALID' };
   if (at >= terms.validUntil) return { decision: 'REJECTED', reason: 'EXPIRED' };
+  // mutant: quota-off-by-one
   if (coupon.redeemedCount >= terms.quota) return { decision: 'REJECTED', reason: 'EXHAUSTED' };
   if (coupon.redeemedByUser(request.user_id) >= terms.perUserLimit) return { decision: 'REJECTED', reason: 'USER_LIMIT' };
   return { decision: 'APPLIED', effect: { kind: 'REDEEM', request } };

@@ -11,8 +11,10 @@
  *   mistake: 422 with the problems, nothing sent;
  * - SIGTERM/SIGINT: stop taking checkouts, wait for those accepted to be acknowledged, disconnect.
  *
- * Run: npx --no-install tsx examples/checkout.ts   (PORT, default 8080; KAFKA_BROKERS, SCHEMA_REGISTRY_URL, REDEMPTION_TOPIC)
- *      curl -X POST localhost:8080/redemptions -d '{"request_id":"r1","coupon_code":"DEMO-000001",...}'
+ * Run: npm run build   (the package name resolves to this checkout's dist/), then
+ *      npx --no-install tsx examples/checkout.ts   (PORT, default 8080; KAFKA_BROKERS, SCHEMA_REGISTRY_URL, REDEMPTION_TOPIC)
+ *      curl -X POST localhost:8080/redemptions -H 'Content-Type: application/json' -d @request.json
+ *      (every field of a request, as JSON: docs/clients.md, "A request")
  */
 import { createServer, type IncomingMessage } from 'node:http';
 

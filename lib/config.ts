@@ -7,7 +7,7 @@ import { REDACTED, redactUrl, rememberSecret, rememberSecretsFromEnv } from './s
 
 /**
  * Every setting the pipeline reads, declared once: its environment variable, default, why that default,
- * and how a value is checked. The README's configuration table is printed from this list
+ * and how a value is checked. The configuration table of docs/configuration.md is printed from this list
  * (`npm run redeem -- config --markdown`), so the two cannot drift apart.
  */
 interface SettingSpec<T> {

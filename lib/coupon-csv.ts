@@ -28,39 +28,43 @@ export const CSV_HEADER = ['code', 'campaign_id', 'quota', 'per_user_limit', 'va
 /** Bad rows reported in full; beyond this many only counted. */
 const MAX_REPORTED = 50;
 
-function wholeNumber(value: string, field: string, min: number): number {
-  if (!/^\d+$/.test(value)) throw new Error(`${field} must be a whole number, got "${value}"`);
+/** The field's whole number, or its problem added to `problems`. */
+function wholeNumber(value: string, field: string, min: number, problems: string[]): number {
   const n = Number(value);
-  if (n < min || n > 2_147_483_647) throw new Error(`${field} must be between ${min} and 2147483647, got ${value}`);
+  if (!/^\d+$/.test(value)) problems.push(`${field} must be a whole number, got "${value}"`);
+  else if (n < min || n > 2_147_483_647) problems.push(`${field} must be between ${min} and 2147483647, got ${value}`);
   return n;
 }
 
-function isoTime(value: string, field: string): Date {
+/** The field's time, or its problem added to `problems`. */
+function isoTime(value: string, field: string, problems: string[]): Date | null {
   const parsed = parseIsoInstant(value);
-  if (!(parsed instanceof Date)) throw new Error(`${field} ${parsed.problem}`);
-  return parsed;
+  if (parsed instanceof Date) return parsed;
+  problems.push(`${field} ${parsed.problem}`);
+  return null;
 }
 
-/** Checks one record's fields; `seen` maps each code to its first line, across the file. */
+/**
+ * Checks one record's fields, every one of them: a row's problems are reported together, so one
+ * correction fixes the row. `seen` maps each code to its first line, across the file.
+ */
 function couponOf(fields: readonly string[], line: number, seen: Map<string, number>): CouponTermsRow {
   if (fields.length !== CSV_HEADER.length) throw new Error(`expected ${CSV_HEADER.length} fields, got ${fields.length}`);
   const [code, campaign, quota, perUser, from, until] = fields as [string, string, string, string, string, string];
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(code)) throw new Error(`code must be 1-64 letters, digits, "_", "." or "-", got "${code}"`);
-  if (campaign === '' || campaign.length > 64) throw new Error('campaign_id must be 1-64 characters');
-  if (hasControlCharacter(campaign)) throw new Error(`campaign_id must not contain control characters, got ${JSON.stringify(campaign)}`);
-  const row: CouponTermsRow = {
-    code,
-    campaign_id: campaign,
-    quota: wholeNumber(quota, 'quota', 0),
-    per_user_limit: wholeNumber(perUser, 'per_user_limit', 1),
-    valid_from: isoTime(from, 'valid_from'),
-    valid_until: isoTime(until, 'valid_until'),
-  };
-  if (row.valid_until <= row.valid_from) throw new Error('valid_until must be after valid_from');
+  const problems: string[] = [];
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(code)) problems.push(`code must be 1-64 letters, digits, "_", "." or "-", got "${code}"`);
+  if (campaign === '' || campaign.length > 64) problems.push('campaign_id must be 1-64 characters');
+  else if (hasControlCharacter(campaign)) problems.push(`campaign_id must not contain control characters, got ${JSON.stringify(campaign)}`);
+  const quotaValue = wholeNumber(quota, 'quota', 0, problems);
+  const perUserValue = wholeNumber(perUser, 'per_user_limit', 1, problems);
+  const validFrom = isoTime(from, 'valid_from', problems);
+  const validUntil = isoTime(until, 'valid_until', problems);
+  if (validFrom && validUntil && validUntil <= validFrom) problems.push('valid_until must be after valid_from');
   const earlier = seen.get(code);
-  if (earlier !== undefined) throw new Error(`code ${code} already appears on line ${earlier}`);
+  if (earlier !== undefined) problems.push(`code ${code} already appears on line ${earlier}`);
+  if (problems.length > 0) throw new Error(problems.join('; '));
   seen.set(code, line);
-  return row;
+  return { code, campaign_id: campaign, quota: quotaValue, per_user_limit: perUserValue, valid_from: validFrom!, valid_until: validUntil! };
 }
 
 function checkHeader(fields: readonly string[]): void {

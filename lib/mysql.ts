@@ -117,6 +117,25 @@ export async function checkMysqlUsable(mysqlUrl: string): Promise<void> {
   }
 }
 
+/** The tables of the URL's database, or null when there is no such database. */
+export async function databaseTables(mysqlUrl: string): Promise<string[] | null> {
+  let connection: mysql.Connection;
+  try {
+    connection = await mysql.createConnection(connectionOptions(mysqlUrl));
+  } catch (error) {
+    throw mysqlConnectError(mysqlUrl, error);
+  }
+  try {
+    const name = databaseName(mysqlUrl);
+    const [schemas] = await connection.query<mysql.RowDataPacket[]>('SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [name]);
+    if (schemas.length === 0) return null;
+    const [tables] = await connection.query<mysql.RowDataPacket[]>('SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [name]);
+    return tables.map((t) => String(t.name)).sort();
+  } finally {
+    await connection.end();
+  }
+}
+
 export async function dropDatabase(mysqlUrl: string): Promise<void> {
   const connection = await mysql.createConnection(connectionOptions(mysqlUrl));
   try {

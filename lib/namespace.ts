@@ -24,9 +24,10 @@ export async function removeNamespace(o: {
 }
 
 /**
- * Deletes the Redis keys matching `pattern` (SCAN, so Redis is never blocked); returns how many. SCAN
+ * Deletes the Redis keys matching `pattern` (SCAN and UNLINK, so Redis is never blocked, neither by the
+ * walk nor by freeing large values); returns how many. SCAN
  * walks one server's keys: on a cluster, every master's. The keys of one SCAN page may lie in many slots,
- * which one DEL on a cluster refuses, so they go one UNLINK per key there, pipelined per master.
+ * which one UNLINK on a cluster refuses, so they go one UNLINK per key there, pipelined per master.
  */
 export async function removeRedisKeys(redis: RedisClient, pattern: string): Promise<number> {
   await redisReady(redis);
@@ -40,7 +41,7 @@ export async function removeRedisKeys(redis: RedisClient, pattern: string): Prom
           const pipeline = node.pipeline();
           for (const key of keys) pipeline.unlink(key);
           removed += ((await pipeline.exec()) ?? []).filter(([error]) => !error).length;
-        } else removed += await node.del(...keys);
+        } else removed += await node.unlink(...keys);
       }
       cursor = next;
     } while (cursor !== '0');

@@ -68,7 +68,7 @@ export class RedemptionProducer {
     private readonly maxBatch: number,
   ) {}
 
-  /** Connects a producer for a checkout service (see the README, "The producer as a library"). */
+  /** Connects a producer for a checkout service (see docs/clients.md, "The producer as a library"). */
   static async create(options: RedemptionProducerOptions): Promise<RedemptionProducer> {
     const topic = options.topic ?? 'redemption.requested';
     const clientId = options.clientId ?? 'redemption-producer';

@@ -94,6 +94,8 @@ export interface FileCheck {
   requests: number;
   /** The number of the file's last line (blank lines included). */
   lines: number;
+  /** Requests on the lines up to `upTo` (those an earlier run sent, when resuming). */
+  requestsUpTo: number;
 }
 
 /**
@@ -101,8 +103,12 @@ export interface FileCheck {
  * each line's bytes are also handed over as they are read: a pipe can be read only once, so it is
  * validated while it is spooled to a file, and sent from that file.
  */
-export async function checkRequestLines(input: Readable, o: { limit?: number; copy?: (raw: RawLine) => Promise<void> | void } = {}): Promise<FileCheck> {
+export async function checkRequestLines(
+  input: Readable,
+  o: { limit?: number; upTo?: number; copy?: (raw: RawLine) => Promise<void> | void } = {},
+): Promise<FileCheck> {
   const limit = o.limit ?? 50;
+  let requestsUpTo = 0;
   const bad: string[] = [];
   let badCount = 0;
   let requests = 0;
@@ -112,15 +118,17 @@ export async function checkRequestLines(input: Readable, o: { limit?: number; co
     await o.copy?.(raw);
     const entry = parseRequestLine(raw);
     if (!entry) continue;
-    if ('request' in entry) requests += 1;
-    else {
+    if ('request' in entry) {
+      requests += 1;
+      if (raw.line <= (o.upTo ?? 0)) requestsUpTo += 1;
+    } else {
       badCount += 1;
       if (bad.length < limit) bad.push(`line ${entry.line}: ${entry.problems.join('; ')}`);
     }
   }
-  return { bad, badCount, requests, lines };
+  return { bad, badCount, requests, lines, requestsUpTo };
 }
 
-export function findBadLines(path: string, limit = 50): Promise<FileCheck> {
-  return checkRequestLines(createReadStream(path), { limit });
+export function findBadLines(path: string, limit = 50, upTo = 0): Promise<FileCheck> {
+  return checkRequestLines(createReadStream(path), { limit, upTo });
 }

@@ -8,6 +8,8 @@ export interface SendOptions {
   /** Requests per second; null sends as fast as the broker acknowledges. */
   rate: number | null;
   total: number | null;
+  /** Of `total`, how many an earlier run sent (a resumed file): the progress bar counts them as done. */
+  already?: number;
   label: string;
   progress: boolean;
   /** Called after each acknowledged produce call with the total acknowledged so far. */
@@ -23,7 +25,7 @@ export async function sendStream(
   requests: AsyncIterable<RedemptionRequested> | Iterable<RedemptionRequested>,
   o: SendOptions,
 ): Promise<number> {
-  const bar = new ProgressBar(o.label, o.total, o.progress);
+  const bar = new ProgressBar(o.label, o.total, o.progress, o.already ?? 0);
   const limiter = new RateLimiter(o.rate);
   // With a rate, small batches keep the pacing smooth; without one, big batches keep the broker busy.
   const batchSize = o.rate ? Math.max(1, Math.min(o.batchSize, Math.ceil(o.rate / 50))) : o.batchSize;

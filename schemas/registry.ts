@@ -157,6 +157,18 @@ export class SchemaRegistryClient {
     return JSON.parse(response.body) as T;
   }
 
+  /** Every subject the registry holds. */
+  async subjects(): Promise<string[]> {
+    return (await this.http<string[]>('GET', '/subjects', 'listing the subjects')) ?? [];
+  }
+
+  /** Deletes a subject for good (soft, then permanently, as Confluent's and Apicurio's APIs want it). */
+  async deleteSubject(subject: string): Promise<void> {
+    const path = `/subjects/${encodeURIComponent(subject)}`;
+    await this.http('DELETE', path, `deleting ${subject}`, undefined, [404]);
+    await this.http('DELETE', `${path}?permanent=true`, `deleting ${subject} permanently`, undefined, [404]);
+  }
+
   /** An HTTP request with the configured basic auth and CA (fetch cannot take an agent with a CA). */
   private request(method: string, url: string, body?: unknown, accept = 'application/vnd.schemaregistry.v1+json'): Promise<{ status: number; body: string }> {
     const target = new URL(url);

@@ -72,7 +72,6 @@ export function requestFromJson(input: unknown): { request: RedemptionRequested 
     if (parsed instanceof Date) occurred_at = parsed;
     else problems.push(`occurred_at ${parsed.problem}`);
   } else problems.push('occurred_at must be ISO-8601 with a zone (e.g. 2026-11-24T10:00:00Z) or whole epoch millis');
-  if (problems.length > 0) return { problems };
   const request: RedemptionRequested = {
     request_id,
     coupon_code,
@@ -85,6 +84,10 @@ export function requestFromJson(input: unknown): { request: RedemptionRequested 
     occurred_at,
     source,
   };
-  const invalid = requestProblems(request);
+  // Every problem of the input at once: the rules are checked on the fields that have the right type too,
+  // leaving out what they would say again about a field already reported.
+  const reported = new Set(problems.map((p) => /^(\w+) /.exec(p)?.[1] ?? ''));
+  const repeats = (problem: string) => [...reported].some((field) => field !== '' && new RegExp(`\\b${field}\\b`).test(problem));
+  const invalid = [...problems, ...requestProblems(request).filter((p) => !repeats(p))];
   return invalid.length > 0 ? { problems: invalid } : { request };
 }

@@ -6,7 +6,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 
 import { duration, int, print, runProgram, withRuntime } from '../cli/program.js';
 import { RedemptionError } from '../lib/errors.js';
@@ -68,8 +68,8 @@ program
 program
   .command('chaos')
   .description('a load through several consumers while faults strike; then drain, verify and summarise (exit 1 unless equal)')
-  .option('--duration <d>', 'how long the load runs (e.g. 90s, 5m)', duration, 300_000)
-  .option('--interval <d>', 'time between faults', duration, 15_000)
+  .addOption(new Option('--duration <d>', 'how long the load runs (e.g. 90s, 5m)').argParser(duration).default(300_000, '5m'))
+  .addOption(new Option('--interval <d>', 'time between faults').argParser(duration).default(15_000, '15s'))
   .option('--rate <n>', 'requests per second', int(1), 1000)
   .option('--consumers <n>', 'consumer processes at the start', int(1), 2)
   .option('--seed <n>', 'seed of the load and of the fault order', int(0), 7)

@@ -52,7 +52,8 @@ export async function consume(rt: Runtime, options: ConsumeOptions): Promise<Con
     // fails, naming the error, and its supervisor restarts it.
     rt.logger.error({ err: error }, 'the consumer stops: its work is not done');
     await consumer.stop().catch(() => {});
-    process.stderr.write(`${formatStats(consumer.stats)}\n`);
+    // What was done before the failure is still a result: stdout, as the summary of a run that ends well.
+    process.stdout.write(`${formatStats(consumer.stats)}\n`);
     throw error;
   }
   return consumer.stats;
@@ -74,6 +75,29 @@ export function formatStats(stats: ConsumerStats): string {
     `batches      ${stats.batches}, MySQL statements ${stats.mysqlStatements}, Redis round trips ${stats.redisRoundTrips}, rebalances ${stats.rebalances}`,
     `retries      MySQL ${stats.mysqlRetries}, Redis errors ${stats.redisErrors}, redeliveries seen ${stats.redeliveries}`,
     resourcesLine(),
+  ].join('\n');
+}
+
+/**
+ * What a dry run found a real replay would change: requests not decided yet and their effects, or
+ * nothing at all. The summary's figures alone (applied 0 ... unchanged 244849 ... redeliveries seen
+ * 246210) left that to be worked out. A duplicate (a retry of a request decided from another message)
+ * and an already decided message change nothing; a rejection is recorded; an applied one has effects.
+ */
+export function formatDryRunChanges(stats: ConsumerStats): string {
+  const { APPLIED: applied, DUPLICATE: duplicates, REJECTED: rejected } = stats.decisions;
+  const unchanged = `${stats.alreadyDecided} already decided and ${duplicates} duplicate(s) stay as they are`;
+  const deadLetters = stats.deadLetters > 0 ? `; ${stats.deadLetters} message(s) would go to the dead-letter topic` : '';
+  if (applied + rejected === 0) return `the replay would change nothing: ${unchanged}${deadLetters}`;
+  const reasons = [...stats.rejectedBy.entries()]
+    .sort()
+    .map(([reason, n]) => `${reason} ${n}`)
+    .join(', ');
+  return [
+    `the replay would decide ${applied + rejected} request(s) not decided yet:`,
+    `  ${applied} applied: redemptions and refunds that change coupon counts and redemption rows`,
+    `  ${rejected} rejected${reasons ? ` (${reasons})` : ''}: recorded as decisions, no other effect`,
+    `  ${unchanged}${deadLetters}`,
   ].join('\n');
 }
 

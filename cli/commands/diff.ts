@@ -1,11 +1,30 @@
 import { createKnex, withDatabase } from '../../lib/mysql.js';
+import { ExpectedFailure } from '../failures.js';
 
 interface Side {
   counts: Map<string, number>;
   redemptions: Map<string, string>;
 }
 
-async function load(url: string): Promise<Side> {
+/** A side that cannot be read, named: the database given, not the one in MYSQL_URL. */
+function sideError(database: string, error: unknown): unknown {
+  const code = (error as { code?: unknown }).code;
+  if (code === 'ER_BAD_DB_ERROR') {
+    return new ExpectedFailure(
+      `diff: there is no database ${database} on the MySQL server of MYSQL_URL; name one that exists (\`rebuild --into ${database}\` makes one from the topic)`,
+      1,
+      { cause: error },
+    );
+  }
+  if (code === 'ER_NO_SUCH_TABLE') {
+    return new ExpectedFailure(`diff: database ${database} has no pipeline tables (it was never migrated or rebuilt into); name a pipeline database`, 1, {
+      cause: error,
+    });
+  }
+  return error;
+}
+
+async function load(url: string, database: string): Promise<Side> {
   const knex = createKnex(url, { min: 0, max: 1 });
   try {
     const coupons = (await knex('coupons').select('code', 'redeemed_count')) as { code: string; redeemed_count: number }[];
@@ -19,6 +38,8 @@ async function load(url: string): Promise<Side> {
         ]),
       ),
     };
+  } catch (error) {
+    throw sideError(database, error);
   } finally {
     await knex.destroy();
   }
@@ -26,7 +47,7 @@ async function load(url: string): Promise<Side> {
 
 /** Compares two databases' coupon counts and redemption rows; returns every difference. */
 export async function diffDatabases(mysqlUrl: string, left: string, right: string): Promise<string[]> {
-  const [a, b] = await Promise.all([load(withDatabase(mysqlUrl, left)), load(withDatabase(mysqlUrl, right))]);
+  const [a, b] = await Promise.all([load(withDatabase(mysqlUrl, left), left), load(withDatabase(mysqlUrl, right), right)]);
   const out: string[] = [];
   for (const code of new Set([...a.counts.keys(), ...b.counts.keys()])) {
     const x = a.counts.get(code);

@@ -27,6 +27,8 @@ import { RedemptionProducer } from '../../producers/redemption-producer.js';
 import { checkRequestLines, type FileCheck, findBadLines, readRequestFile } from '../../producers/request-file.js';
 import { sendStream } from '../../producers/send-stream.js';
 import type { RedemptionRequested } from '../../schemas/types.js';
+import { Interrupted } from '../failures.js';
+import { StopRequest } from '../stop-request.js';
 
 async function connectProducer(rt: Runtime): Promise<RedemptionProducer> {
   await withAdmin(rt.kafka(), (admin) => ensurePipelineTopics(admin, rt.config, rt.logger));
@@ -156,11 +158,11 @@ export async function produceFile(rt: Runtime, path: string, o: { rate: number |
   const spooled = stream ? await spool(path) : null;
   try {
     const source = spooled?.file ?? path;
-    const check = spooled?.check ?? (await findBadLines(path));
-    if (check.badCount > 0) throw badFileError(name, check);
-    if (check.requests === 0) throw new InputError('INPUT_INVALID', `${name}: no requests in it (${check.lines} line(s), all blank); nothing sent`);
     const checkpoint = stream ? null : checkpointPath(path);
     const after = checkpoint && o.resume ? readCheckpoint(checkpoint) : 0;
+    const check = spooled?.check ?? (await findBadLines(path, 50, after));
+    if (check.badCount > 0) throw badFileError(name, check);
+    if (check.requests === 0) throw new InputError('INPUT_INVALID', `${name}: no requests in it (${check.lines} line(s), all blank); nothing sent`);
     if (after > check.lines) {
       throw new InputError(
         'INPUT_INVALID',
@@ -180,28 +182,41 @@ export async function produceFile(rt: Runtime, path: string, o: { rate: number |
         );
       }
     }
-    return await sendLines(rt, source, checkpoint, after, check.requests, o);
+    return await sendLines(rt, { source, name, checkpoint, after, requests: check.requests, alreadySent: check.requestsUpTo }, o);
   } finally {
     spooled?.remove();
   }
 }
 
+/** Where a file's sending stopped on Ctrl-C, and how to send the rest. */
+function interruptedFile(name: string, checkpoint: string | null, line: number, sent: number): Interrupted {
+  const count = `${sent} request(s) sent by this run`;
+  return checkpoint
+    ? new Interrupted(`interrupted: stopped at line ${line} of ${name}, the last one the broker acknowledged (${count}); rerun with --resume to send the rest`)
+    : new Interrupted(
+        `interrupted: stopped at line ${line} of ${name}, the last one the broker acknowledged (${count}); ${name} cannot be resumed: send its lines after ${line} again`,
+      );
+}
+
 async function sendLines(
   rt: Runtime,
-  source: string,
-  checkpoint: string | null,
-  after: number,
-  requests: number,
+  f: { source: string; name: string; checkpoint: string | null; after: number; requests: number; alreadySent: number },
   o: { rate: number | null; progress: boolean },
 ): Promise<number> {
+  const { source, checkpoint, after } = f;
+  const stop = new StopRequest(
+    checkpoint ? `${checkpoint} holds the last acknowledged line: rerun with --resume` : 'a batch may have been sent unacknowledged',
+  );
   const producer = await connectProducer(rt);
   // Line numbers of the requests sent but not yet acknowledged: at most one batch.
   const unacked: number[] = [];
   let acked = 0;
+  let lastAcked = after;
   let skipped = 0;
   try {
     async function* good(): AsyncGenerator<RedemptionRequested> {
       for await (const entry of readRequestFile(source)) {
+        if (stop.requested) return;
         if (!('request' in entry)) continue;
         if (entry.line <= after) {
           skipped += 1;
@@ -211,21 +226,34 @@ async function sendLines(
         yield entry.request;
       }
     }
-    return await sendStream(producer, good(), {
+    const sent = await sendStream(producer, good(), {
       batchSize: 500,
       rate: o.rate,
-      total: after > 0 ? null : requests,
+      total: f.requests,
+      already: f.alreadySent,
       label: 'produce',
       progress: o.progress,
       onAcked: (sent) => {
         const line = unacked.splice(0, sent - acked).pop();
         acked = sent;
+        if (line !== undefined) lastAcked = line;
         if (line !== undefined && checkpoint) writeCheckpoint(checkpoint, line);
       },
     });
+    if (stop.requested) throw interruptedFile(f.name, checkpoint, lastAcked, sent);
+    return sent;
   } finally {
+    stop.dispose();
     if (skipped > 0) rt.logger.info({ skipped }, 'skipped lines acknowledged by an earlier run');
     await producer.disconnect();
+  }
+}
+
+/** The items of `items` until a stop is requested. */
+function* until<T>(items: Iterable<T>, stop: StopRequest): Generator<T> {
+  for (const item of items) {
+    if (stop.requested) return;
+    yield item;
   }
 }
 
@@ -234,11 +262,15 @@ export async function produceSimulation(
   simulation: Partial<SimulationOptions> & Pick<SimulationOptions, 'count' | 'couponCodes'>,
   o: { rate: number | null; progress: boolean },
 ): Promise<number> {
+  const stop = new StopRequest('a batch may have been sent unacknowledged');
   const producer = await connectProducer(rt);
   try {
-    const requests = simulateCheckout({ ...DEFAULT_SIMULATION, ...simulation });
-    return await sendStream(producer, requests, { batchSize: 1000, rate: o.rate, total: simulation.count, label: 'produce', progress: o.progress });
+    const requests = until(simulateCheckout({ ...DEFAULT_SIMULATION, ...simulation }), stop);
+    const sent = await sendStream(producer, requests, { batchSize: 1000, rate: o.rate, total: simulation.count, label: 'produce', progress: o.progress });
+    if (stop.requested) throw new Interrupted(`interrupted: ${sent} of the ${simulation.count} requests sent to ${rt.config.redemptionTopic} (acknowledged)`);
+    return sent;
   } finally {
+    stop.dispose();
     await producer.disconnect();
   }
 }

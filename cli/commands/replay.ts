@@ -9,6 +9,7 @@ import { upsertCoupons } from '../../lib/coupon-catalog.js';
 import type { CouponTermsRow } from '../../lib/coupon-csv.js';
 import { cachePrefix } from '../../lib/database-identity.js';
 import { InputError, RedemptionError } from '../../lib/errors.js';
+import { withAdmin } from '../../lib/kafka.js';
 import { createDatabaseIfMissing, migrateToLatest, withDatabase } from '../../lib/mysql.js';
 import { removeRedisKeys } from '../../lib/namespace.js';
 import { ProgressBar } from '../../lib/progress.js';
@@ -25,6 +26,23 @@ export interface ReplayOptions {
   progress: boolean;
   /** Give up after this many seconds (the replay's drain, and the wait for the live group). */
   maxWait?: number;
+  /** Delete the group when done (default: when the replay named it itself, i.e. without `group`). */
+  throwawayGroup?: boolean;
+}
+
+/**
+ * Deletes a replay's or rebuild's own consumer group once it is done: the next run makes a new one, so
+ * it would only be left behind. A group that is already gone is fine; any other failure is a warning.
+ */
+async function removeThrowawayGroup(rt: Runtime, groupId: string): Promise<void> {
+  try {
+    await withAdmin(rt.kafka('redeem-replay'), (admin) => admin.deleteGroups([groupId]));
+  } catch (error) {
+    const groups = (error as { groups?: { errorCode?: number }[] }).groups;
+    // 69: GROUP_ID_NOT_FOUND (a dry run that never committed may leave no group behind).
+    if (groups?.every((g) => g.errorCode === 69)) return;
+    rt.logger.warn({ err: error, group: groupId }, 'could not remove the consumer group of the replay; `redeem cleanup` removes it');
+  }
 }
 
 async function offsetsAt(admin: Admin, topic: string, at: Date, ends: Map<number, number>): Promise<Map<number, number>> {
@@ -147,6 +165,7 @@ export async function replay(rt: Runtime, o: ReplayOptions, publish = true, guar
   } finally {
     await admin.disconnect();
     await consumer.stop();
+    if (o.throwawayGroup ?? o.group === undefined) await removeThrowawayGroup(rt, config.consumerGroup);
   }
   bar.finish(consumer.stats.messages);
   return consumer.stats;
@@ -171,7 +190,14 @@ export async function rebuild(rt: Runtime, database: string, o: { rate: number |
     // A fresh database: the live group's progress does not matter to it.
     return await replay(
       into,
-      { rate: o.rate, dryRun: false, progress: o.progress, maxWait: o.maxWait, group: `${rt.config.consumerGroup}-rebuild-${database}-${Date.now()}` },
+      {
+        rate: o.rate,
+        dryRun: false,
+        progress: o.progress,
+        maxWait: o.maxWait,
+        group: `${rt.config.consumerGroup}-rebuild-${database}-${Date.now()}`,
+        throwawayGroup: true,
+      },
       false,
       false,
     );

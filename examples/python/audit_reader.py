@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """An analyst's reader of the audit stream (RedemptionDecided), printing each record as a JSON line.
 
 Needs Debian's python3-confluent-kafka and python3-avro. The key is the coupon code as plain UTF-8,

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """A checkout service in Python sending RedemptionRequested events the way the pipeline needs them.
 
 Reads requests as JSON lines (the format of ``redeem produce --file``: the schema's field names,

@@ -18,8 +18,10 @@ export interface ConsumerProcessOptions {
 
 export class ConsumerProcess {
   readonly child: ChildProcess;
-  /** Everything it wrote to stderr so far: its JSON logs, then its summary. */
+  /** Everything it wrote to stderr so far: its JSON logs. */
   stderr = '';
+  /** Everything it wrote to stdout so far: its summary, once it has stopped. */
+  stdout = '';
   /** Its exit code once it has exited (null when killed by a signal). */
   readonly exited: Promise<number | null>;
 
@@ -28,7 +30,8 @@ export class ConsumerProcess {
     private readonly env: NodeJS.ProcessEnv,
     o: ConsumerProcessOptions = {},
   ) {
-    this.child = spawn(process.execPath, [BIN, 'consume', ...(o.args ?? [])], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = spawn(process.execPath, [BIN, 'consume', ...(o.args ?? [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => {
       this.stderr += d.toString();
       if (o.logFile) appendFileSync(o.logFile, d);

@@ -35,7 +35,7 @@ describe('a cache that cannot lie', () => {
     expect((await p.cli(['coupons', 'generate', '--count', '20', '--prefix', 'ID', '--quota', '40'], env)).code).toBe(0);
     const run = await p.cli(['consume', '--exit-when-idle', '2', '--max-wait', '120'], env);
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stderr).toMatch(/unchanged\s+0 /);
+    expect(run.stdout).toMatch(/unchanged\s+0 /);
     const verified = await p.cli(['verify', '--no-progress'], env);
     expect(verified.stdout, verified.stderr).toContain('EQUAL');
     expect((await verifyEqual(p)).equal).toBe(true);

@@ -47,7 +47,7 @@ describe('poison input goes to the dead-letter topic and the pipeline goes on', 
 
     const consumed = await p.cli(['consume', '--exit-when-idle', '3']);
     expect(consumed.code, consumed.stderr).toBe(0);
-    expect(consumed.stderr).toContain(`dead letters ${poison.length}`);
+    expect(consumed.stdout).toContain(`dead letters ${poison.length}`);
 
     // Where each message landed, read back from the requests topic: the origin a dead letter must name.
     const sent = await p.readTopic(p.config.redemptionTopic, messages.length);

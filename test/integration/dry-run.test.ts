@@ -48,7 +48,7 @@ describe('replay --dry-run over many flushes', () => {
 
     const real = await p.cli(['consume', '--exit-when-idle', '2', '--max-wait', '150']);
     expect(real.code, real.stderr).toBe(0);
-    const expected = decided(real.stderr);
+    const expected = decided(real.stdout);
     expect(Number(/^(\d+)/.exec(expected.duplicates)?.[1])).toBeGreaterThan(0);
     expect(expected.rejected).toMatch(/EXHAUSTED \d+/);
     expect(expected.rejected).toMatch(/USER_LIMIT \d+/);

@@ -67,7 +67,7 @@ describe('SIGTERM mid-flush', () => {
     const second = await p.cli(['consume', '--exit-when-idle', '2', '--max-wait', '150']);
     expect(second.code, second.stderr).toBe(0);
     expect(await drained(p)).toBe(true);
-    expect(second.stderr).toMatch(/redeliveries seen 0/);
+    expect(second.stdout).toMatch(/redeliveries seen 0/);
     const records = await p.auditRecords(REQUESTS);
     const seen = new Map<string, number>();
     for (const r of records) seen.set(`${r.source_partition}/${r.source_offset}`, (seen.get(`${r.source_partition}/${r.source_offset}`) ?? 0) + 1);

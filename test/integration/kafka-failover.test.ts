@@ -14,7 +14,7 @@ import { IsolatedPipeline, waitUntil } from './helpers.js';
  * every message a send() resolved for is in the topic exactly once.
  *
  * The first test is the deterministic case behind the losses the broker failovers used to show (see the
- * README, "Failover, measured"): a send() whose partitions meet on one broker after a leader change. It
+ * CHANGELOG, issue 13): a send() whose partitions meet on one broker after a leader change. It
  * fails on the unpatched KafkaJS 2.2.4 and passes with patches/kafkajs+2.2.4.patch (sendMessages.js).
  * The other two strike under load (failover.ts): kill -9 of the broker leading most partitions of the
  * requests topic, and a rolling restart of the three brokers.

@@ -335,7 +335,7 @@ describe('a mix of 10,000 good requests and every hostile record, in any order',
 
     const consumed = await p.cli(['consume', '--exit-when-idle', '5']);
     expect(consumed.code, consumed.stderr).toBe(0);
-    expect(consumed.stderr).toContain(`dead letters ${hostile.length}`);
+    expect(consumed.stdout).toContain(`dead letters ${hostile.length}`);
     const dead = await p.readTopic(deadLetterTopic(p.config.redemptionTopic), hostile.length);
     expect(dead.map((m) => header(m, 'dlq.code')).sort()).toEqual(hostile.map((h) => h.code).sort());
     const verified = await verifyEqual(p);

@@ -88,7 +88,7 @@ describe('the pipeline end to end', () => {
 
     const consumed = await p.cli(['consume', '--exit-when-idle', '3']);
     expect(consumed.code, consumed.stderr).toBe(0);
-    expect(consumed.stderr).toContain(`decided      ${requests.length}`);
+    expect(consumed.stdout).toContain(`decided      ${requests.length}`);
 
     expect(await dbState(p)).toEqual(expectedState(reference));
 

@@ -67,7 +67,7 @@ describe('registry coexistence: whoever registers the subject first', () => {
     expect(audit.map((r) => `${r.request_id}:${r.decision}:${r.reason}`).sort()).toEqual(['c1:REJECTED:NOT_FOUND', 'c2:REJECTED:NOT_FOUND']);
   });
 
-  it('after the project registered: a normalised lookup of the text without its trailing newline finds its version; an auto-registration of it adds one (README, Other clients)', async () => {
+  it('after the project registered: a normalised lookup of the text without its trailing newline finds its version; an auto-registration of it adds one (docs/clients.md)', async () => {
     const subject = `test-${p.id}.project-first-value`;
     const id = await p.rt.registry().register(subject, readSchemaText('requested'));
     const stripped = readSchemaText('requested').trimEnd();

@@ -36,9 +36,11 @@ describe('shutdown on SIGTERM', () => {
       return Number(rows[0]!.n);
     };
 
-    const child = spawn(process.execPath, [BIN, 'consume'], { env: { ...process.env, ...p.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'consume'], { env: { ...process.env, ...p.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
+    let stdout = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     try {
       await waitUntil('a flush waiting for the locked coupons', async () => (await waitingFlushes()) > 0, 60_000);
@@ -56,7 +58,7 @@ describe('shutdown on SIGTERM', () => {
     const committed = await committedOffsets(p);
     const done = [...committed.values()].reduce((a, b) => a + b, 0);
     expect(done).toBeGreaterThan(0);
-    expect(stderr).toContain(`decided      ${done} `);
+    expect(stdout).toContain(`decided      ${done} `);
     const admin = p.rt.kafka().admin();
     await admin.connect();
     try {
@@ -79,7 +81,7 @@ describe('shutdown on SIGTERM', () => {
     // And the rest, consumed by the next run, completes it.
     const rest = await p.cli(['consume', '--exit-when-idle', '2']);
     expect(rest.code, rest.stderr).toBe(0);
-    expect(rest.stderr).toContain(`decided      ${requests.length - done} `);
+    expect(rest.stdout).toContain(`decided      ${requests.length - done} `);
     const { equal, report } = await verifyEqual(p);
     expect(equal, report).toBe(true);
   });

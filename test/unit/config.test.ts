@@ -49,7 +49,7 @@ describe('configuration', () => {
     expect(() => loadConfig({ MYSQL_URL: 'mysql://root@127.0.0.1:3306/' })).toThrow(/MYSQL_URL: must name a database/);
   });
 
-  it('documents every setting in the README table', () => {
+  it('documents every setting in the configuration table', () => {
     const table = configTableMarkdown();
     for (const spec of Object.values(SETTINGS)) expect(table).toContain(`\`${spec.env}\``);
   });

@@ -34,6 +34,12 @@ describe('coupons CSV', () => {
     );
   });
 
+  it('reports every problem of a bad row, not only its first', () => {
+    expect(() => parseCouponsCsv(`${HEADER}\nbad code!,,ten,0,soon,2026-02-01T00:00:00Z`)).toThrow(
+      /line 2: code must be .*; campaign_id must be 1-64 characters; quota must be a whole number, got "ten"; per_user_limit must be between 1 and 2147483647, got 0; valid_from must be an ISO-8601 time/,
+    );
+  });
+
   it('refuses a file without the expected header', () => {
     expect(() => parseCouponsCsv('code,quota\nA,1')).toThrow(/line 1: the header must be/);
   });

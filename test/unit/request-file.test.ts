@@ -36,7 +36,7 @@ describe('request files', () => {
     const bytes = Buffer.from(`${line}\n${line}`);
     const cut = bytes.indexOf(Buffer.from('€')) + 1;
     const check = await checkRequestLines(Readable.from([bytes.subarray(0, cut), bytes.subarray(cut)]));
-    expect(check).toEqual({ bad: [], badCount: 0, requests: 2, lines: 2 });
+    expect(check).toEqual({ bad: [], badCount: 0, requests: 2, requestsUpTo: 0, lines: 2 });
   });
 });
 

@@ -34,6 +34,21 @@ describe('request validation', () => {
     });
   });
 
+  it('reports every problem of a line: a field of the wrong type does not hide the rules broken by the others', () => {
+    expect(requestFromJson({ ...good, request_id: ' ', amount_cents: '12', currency: 'euro', reverses_request_id: 'r0' })).toEqual({
+      problems: [
+        'amount_cents must be a number',
+        'request_id must not be empty',
+        'a REDEEM must not carry reverses_request_id',
+        'currency must be a 3-letter ISO code, got "euro"',
+      ],
+    });
+    // The rules do not repeat what the type check said about a field.
+    expect(requestFromJson({ ...good, user_id: 7, op: 'REFUND', occurred_at: 'soon' })).toEqual({
+      problems: ['user_id must be a string', 'op must be "REDEEM" or "REVERSE"', expect.stringMatching(/^occurred_at must be an ISO-8601 time/)],
+    });
+  });
+
   it('reports missing fields and bad times', () => {
     expect(requestFromJson({ op: 'REDEEM', occurred_at: 'soon' })).toEqual({
       problems: expect.arrayContaining([

@@ -1,0 +1,90 @@
+import { randomBytes } from 'node:crypto';
+
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { DecisionCache, versionRedisKey } from '../../consumers/decision-cache.js';
+import type { SourcedRequest, StoredDecision } from '../../consumers/types.js';
+import { loadConfig } from '../../lib/config.js';
+import { createRedis, type RedisClient, redisReady } from '../../lib/redis.js';
+import type { RedemptionRequested } from '../../schemas/types.js';
+
+/**
+ * The decision cache's per-coupon version on the default profile's Redis (its own key prefix): the
+ * highest source offset whose decisions are committed, which only rises, and which tells a known
+ * redelivery (at or below it, same topic and partition) from a message the cache has not seen.
+ */
+
+const prefix = `test-${randomBytes(4).toString('hex')}`;
+let redis: RedisClient;
+
+beforeAll(async () => {
+  redis = createRedis(loadConfig({}).redisUrl);
+  await redisReady(redis, 10_000);
+});
+
+afterAll(async () => {
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length > 0) await redis.unlink(...keys);
+  redis.disconnect();
+});
+
+function sourced(coupon: string, requestId: string, offset: number, partition = 0, topic = 't'): SourcedRequest {
+  const request: RedemptionRequested = {
+    request_id: requestId,
+    coupon_code: coupon,
+    user_id: 'u1',
+    order_id: `o-${requestId}`,
+    op: 'REDEEM',
+    reverses_request_id: null,
+    amount_cents: 100,
+    currency: 'EUR',
+    occurred_at: new Date(0),
+    source: 'test',
+  };
+  return { request, topic, partition, offset };
+}
+
+function decided(s: SourcedRequest): StoredDecision {
+  return {
+    couponCode: s.request.coupon_code,
+    requestId: s.request.request_id,
+    op: 'REDEEM',
+    decision: 'APPLIED',
+    reason: null,
+    remainingQuota: 1,
+    sourceTopic: s.topic,
+    sourcePartition: s.partition,
+    sourceOffset: s.offset,
+    decidedAt: 0,
+    consumerId: 'c',
+  };
+}
+
+describe('the decision cache on a standalone Redis', () => {
+  it("a coupon's version only rises: a late flush of lower offsets (a former owner's) does not lower it", async () => {
+    const cache = new DecisionCache(redis, `${prefix}-rise`, 600, pino({ level: 'silent' }));
+    const requests = Array.from({ length: 10 }, (_, i) => sourced('C', `r${i}`, 100 + i));
+    await cache.remember(requests.map(decided));
+    expect(await redis.get(versionRedisKey(`${prefix}-rise`, 'C'))).toBe('t|0|109');
+    await cache.remember([decided(requests[3]!)]);
+    expect(await redis.get(versionRedisKey(`${prefix}-rise`, 'C'))).toBe('t|0|109');
+    expect((await cache.lookup(requests)).redelivered).toBe(10);
+  });
+
+  it('counts as redelivered only messages at or below their coupon version, in the same topic and partition', async () => {
+    const cache = new DecisionCache(redis, `${prefix}-check`, 600, pino({ level: 'silent' }));
+    await cache.remember([decided(sourced('C', 'r1', 50)), decided(sourced('D', 'r2', 7))]);
+    const found = await cache.lookup([
+      sourced('C', 'r1', 50), // the decided message itself: a redelivery
+      sourced('C', 'r0', 49), // below the version: a redelivery (its decision may have expired)
+      sourced('C', 'r3', 51), // above it: new
+      sourced('D', 'r4', 8), // above D's version: new
+      sourced('C', 'r5', 10, 1), // another partition: not comparable, new
+      sourced('C', 'r6', 10, 0, 'other-topic'), // another topic: new
+      sourced('E', 'r7', 1), // a coupon with no version: new
+    ]);
+    expect(found.redelivered).toBe(2);
+    expect([...found.decisions.values()].map((d) => d.requestId)).toEqual(['r1']);
+  });
+});
