@@ -89,7 +89,7 @@ describe('Redis over rediss:// with an ACL user and a private CA', () => {
     expect(consumed.code, consumed.stderr).toBe(0);
     // Redis was used for every flush, over TLS, and never failed (a failure would fall back to MySQL).
     expect(consumed.stdout).toContain('Redis errors 0');
-    expect(Number(/Redis round trips (\d+)/.exec(consumed.stderr)?.[1])).toBeGreaterThan(0);
+    expect(Number(/Redis round trips (\d+)/.exec(consumed.stdout)?.[1])).toBeGreaterThan(0);
     expect((await p.cli(['verify', '--no-progress'])).stdout).toContain('EQUAL');
     const status = await p.cli(['status']);
     expect(status.code, status.stdout).toBe(0);
@@ -102,9 +102,10 @@ describe('Redis over rediss:// with an ACL user and a private CA', () => {
   it('without the CA, or without TLS, Redis is not usable', async () => {
     const noCa = await p.cli(['status'], { REDIS_CA_FILE: '' });
     expect(noCa.code).toBe(1);
-    expect(noCa.stdout).toMatch(/^ {2}redis\s+\S+\s+NOT USABLE: answers, but unable to verify the first certificate$/m);
+    expect(noCa.stdout).toMatch(/^ {2}redis\s+\S+\s+NOT USABLE: answers, but self-signed certificate in certificate chain$/m);
     const plain = await p.cli(['status'], { REDIS_CA_FILE: '', REDIS_URL: `redis://pipeline:${password}@127.0.0.1:${port}` });
     expect(plain.code).toBe(1);
-    expect(plain.stdout).toMatch(/^ {2}redis\s+\S+\s+NOT USABLE: answers, but Connection is closed\.$/m);
+    // The TLS-only server resets a connection that does not open with a ClientHello (while the client reads or writes).
+    expect(plain.stdout).toMatch(/^ {2}redis\s+\S+\s+NOT USABLE: answers, but (read|write) ECONNRESET$/m);
   });
 });
