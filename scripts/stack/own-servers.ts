@@ -264,7 +264,8 @@ export class OwnKafka extends OwnServer {
       'auto.create.topics.enable=false',
       'num.partitions=1',
       'offsets.topic.replication.factor=1',
-      'offsets.topic.num.partitions=10',
+      // One partition for the groups' offsets: once it is loaded, every group has its coordinator.
+      'offsets.topic.num.partitions=1',
       'transaction.state.log.replication.factor=1',
       'transaction.state.log.min.isr=1',
       'share.coordinator.state.topic.replication.factor=1',
@@ -293,9 +294,23 @@ export class OwnKafka extends OwnServer {
     };
   }
 
-  /** Answers metadata requests and lists itself alive. */
+  /**
+   * Answers metadata requests, lists itself alive, and coordinates groups (a new or restarted broker
+   * answers "not the correct coordinator" until its offsets partition is loaded).
+   */
   protected override async ready(): Promise<boolean> {
-    return ((await brokersSeenBy(this.brokers)) ?? []).includes(1);
+    if (!((await brokersSeenBy(this.brokers)) ?? []).includes(1)) return false;
+    const { Kafka, logLevel } = await import('kafkajs');
+    const admin = new Kafka({ brokers: [this.brokers], clientId: 'redeem-stack', logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+    try {
+      await admin.connect();
+      await admin.describeGroups(['redeem-own-kafka-probe']);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
   }
 
   /** A controlled shutdown (SIGTERM), then the broker again on the same ports and storage. */
