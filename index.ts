@@ -1,13 +1,21 @@
 /**
  * The package's library entry, for an upstream TypeScript checkout:
  *
- *   import { RedemptionProducer, RequestRefusedError } from 'coupon-redemption-pipeline';
+ *   import { RedemptionClient, RequestRefusedError } from 'coupon-redemption-pipeline';
  *
  * Built to dist/ by `npm run build` (package.json "exports"); inside this repository tsconfig's
  * `paths` maps the name to this file, so the examples run with tsx without a build.
  */
 export { murmur2Partition } from './consumers/partition-contract.js';
 export { type ErrorCode, InputError, RedemptionError } from './lib/errors.js';
-export { RedemptionProducer, type RedemptionProducerOptions, RequestRefusedError } from './producers/redemption-producer.js';
+export { SendTimeoutError, TopicMissingError } from './producers/acknowledged-send.js';
+export { DecisionTimeoutError, outcomeOf, type RedemptionOutcome } from './producers/decision-waiter.js';
+export {
+  RedemptionClient,
+  type RedemptionClientOptions,
+  RedemptionProducer,
+  type RedemptionProducerOptions,
+  RequestRefusedError,
+} from './producers/redemption-producer.js';
 export { requestFromJson, requestProblems } from './schemas/request-validation.js';
 export type { Decision, RedemptionDecided, RedemptionOp, RedemptionRequested, RejectReason } from './schemas/types.js';

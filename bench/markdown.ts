@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 
-import type { BenchResult } from './run.js';
+import type { BenchResult } from './result.js';
 
 /**
  * The Performance tables of docs/performance.md from a result file, so that the figures there are the file's
@@ -45,7 +45,7 @@ export function ratioRows(r: BenchResult): string[] {
       : []),
     `| Recovery after kill -9: first decision / drained, from the kill | | ${r.recovery.firstDecisionSeconds ?? '-'} s / ${r.recovery.drainedSeconds} s (session timeout ${r.recovery.sessionTimeoutMs / 1000} s) | |`,
     peer
-      ? `| Pipeline decisions/s / Kafka Connect + Debezium JDBC sink rows/s | | **${peer.pipelineOverPeer}x** (${n(one.perSecond)} / ${n(peer.perSecond)}) | ${peer.pipelineOverPeer < 1 ? 'the pipeline is slower' : ''} |`
+      ? `| Pipeline decisions/s / Kafka Connect + Debezium JDBC sink rows/s | | **${peer.pipelineOverPeer}x** (${n(one.perSecond)} / ${n(peer.perSecond)}) | ${(peer.pipelineOverPeer ?? 1) < 1 ? 'the pipeline is slower' : ''} |`
       : `| Pipeline / Kafka Connect + Debezium JDBC sink | | ${r.peer && 'error' in r.peer ? `peer failed: ${r.peer.error.slice(0, 120)}` : 'not run'} | |`,
   ];
 }
@@ -81,7 +81,7 @@ export function absoluteRows(r: BenchResult): string[] {
 export function machineLine(r: BenchResult): string {
   const m = r.machine as { cpus: number; cpuModel?: string; memoryGiB: number; node: string; loadAverageAtStart?: number[]; loadAverageAtEnd?: number[] };
   const load = m.loadAverageAtStart
-    ? ` Load average (1/5/15 min) ${m.loadAverageAtStart.join(' / ')} at the start and ${m.loadAverageAtEnd?.join(' / ')} at the end: the host was shared with other developers' test runs.`
+    ? ` Load average (1/5/15 min) ${m.loadAverageAtStart.join(' / ')} at the start and ${m.loadAverageAtEnd?.join(' / ')} at the end.`
     : '';
   return `Machine: ${m.cpus} cores (${m.cpuModel ?? 'unknown CPU'}), ${m.memoryGiB} GiB, Node.js ${m.node}; Kafka 4.1.1 (one KRaft node), Apicurio Registry 3.0.9, Redis and MariaDB on the same host as the consumers.${load}`;
 }

@@ -134,6 +134,8 @@ export function explainFailure(error: unknown, config?: Services): string | null
   }
   if (error instanceof RedemptionError && (error.code === 'STORAGE_UNAVAILABLE' || error.code === 'SCHEMA_REGISTRY_UNAVAILABLE')) {
     const setting = error.code === 'STORAGE_UNAVAILABLE' ? 'MYSQL_URL' : 'SCHEMA_REGISTRY_URL';
+    // Not retriable: it answered and refused the credentials (lib/mysql.ts mysqlConnectError).
+    if (!error.retriable) return `${error.message}; check the user and password in ${setting}`;
     return `${error.message}; check that it runs (${STACK_UP} for the local one) and ${setting}`;
   }
   if (!config) return null;

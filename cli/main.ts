@@ -2,11 +2,12 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 
 import { configTableMarkdown, printableConfig } from '../lib/config.js';
 import { couponCodes, generateCoupons, importCouponsFile, upsertCoupons } from '../lib/coupon-catalog.js';
+import { findDecision } from '../lib/decision-lookup.js';
 import { InputError } from '../lib/errors.js';
 import { DEAD_LETTER_CODES } from '../lib/errors.js';
 import { checkDatabaseName, databaseName } from '../lib/mysql.js';
 import { Runtime } from '../lib/runtime.js';
-import type { RedemptionRequested } from '../schemas/types.js';
+import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
 import { type Decision, DECISIONS, REJECT_REASONS, type RejectReason } from '../schemas/types.js';
 import { formatVerifyReport, verify } from '../verify/verify.js';
 import { auditStats, formatAuditStats, tailAudit } from './commands/audit.js';
@@ -145,15 +146,17 @@ audit
   .command('tail')
   .description('print audit records as JSON lines')
   .option('--coupon <code>', 'only this coupon')
+  .option('--request-id <id>', 'only this request id (its decision and the DUPLICATE records of its retries)')
   .option('--decision <decision>', `only this decision (${DECISIONS.join(', ')})`, oneOf(DECISIONS))
   .option('--reason <reason>', `only this reject reason (${REJECT_REASONS.join(', ')})`, oneOf(REJECT_REASONS))
   .option('--since <when>', 'from records received since then: 1h, 30m, 2d or an ISO-8601 time', since)
   .option('--from-beginning', 'from the oldest record kept, not only new ones', false)
   .option('--exit-when-idle <seconds>', 'exit once no record came for this long', int(1))
-  .action((o: { coupon?: string; decision?: Decision; reason?: RejectReason; since?: Date; fromBeginning: boolean; exitWhenIdle?: number }) =>
-    withServices(['kafka', 'registry'], async (rt) => {
-      await tailAudit(rt, { ...o, write: print });
-    }),
+  .action(
+    (o: { coupon?: string; requestId?: string; decision?: Decision; reason?: RejectReason; since?: Date; fromBeginning: boolean; exitWhenIdle?: number }) =>
+      withServices(['kafka', 'registry'], async (rt) => {
+        await tailAudit(rt, { ...o, write: print });
+      }),
   );
 audit
   .command('stats')
@@ -253,6 +256,18 @@ program
   .action((o: { yes: boolean }) => withServices(ALL_SERVICES, (rt) => cleanup(rt, o, print)));
 
 program
+  .command('decision <coupon> <request_id>')
+  .description('print the decision stored in MySQL for a request (JSON); exit 1 when there is none yet')
+  .action((coupon: string, requestId: string) =>
+    withServices(['mysql'], async (rt) => {
+      const decision = await findDecision(rt.knex(), coupon, requestId);
+      if (decision === null)
+        throw new InputError('INPUT_INVALID', `no decision stored for request ${requestId} of coupon ${coupon}: not decided yet, or never sent`);
+      print(JSON.stringify(decision));
+    }),
+  );
+
+program
   .command('status')
   .description('services, group members and their partitions, lag per partition, the last flush')
   .action(() =>
@@ -277,7 +292,7 @@ dlq
 
 program
   .command('verify')
-  .description('recompute the expected state from the whole requests topic and compare it with MySQL; exit 1 on any difference')
+  .description('recompute the expected state from the whole requests topic and compare it with MySQL and the audit stream; exit 1 on any difference')
   .option('--no-progress', 'no progress bar')
   .action((o: { progress: boolean }) =>
     withServices(['kafka', 'registry', 'mysql'], async (rt) => {
@@ -288,6 +303,7 @@ program
         topic: rt.config.redemptionTopic,
         maxMessageBytes: rt.config.maxMessageBytes,
         progress: o.progress,
+        audit: { topic: rt.config.auditTopic, decoder: rt.registry().decoderFor<RedemptionDecided>('decided') },
       });
       print(formatVerifyReport(report));
       if (!report.equal) process.exitCode = 1;

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 import type { Decision, RedemptionDecided, RejectReason } from '../schemas/types.js';
+import { SWEEP_FAILURES_WARNED } from './member-liveness.js';
 
 /**
  * What one consumer has done: plain figures for its summary, and the same events as Prometheus metrics
@@ -80,6 +81,21 @@ export class ConsumerStats {
     deadMembersRemoved: new Counter({
       name: 'redeem_dead_members_removed_total',
       help: 'Members whose process had stopped proving it is alive, removed from the group by this one before their session ran out',
+      registers: [this.registry],
+    }),
+    sweepFailures: new Counter({
+      name: 'redeem_member_sweep_failures_total',
+      help: 'Sweeps for dead members that could not judge the group (Kafka or Redis failed)',
+      registers: [this.registry],
+    }),
+    sweepFailing: new Gauge({
+      name: 'redeem_member_sweep_failing',
+      help: '1 while the last sweeps for dead members failed (3 or more in a row): dead members wait for their session',
+      registers: [this.registry],
+    }),
+    generation: new Gauge({
+      name: 'redeem_group_generation',
+      help: "The consumer group's generation at this member's last join (one more per rebalance)",
       registers: [this.registry],
     }),
     redisErrors: new Counter({
@@ -166,6 +182,20 @@ export class ConsumerStats {
   recordDeadMemberRemoved(): void {
     this.deadMembersRemoved += 1;
     this.m.deadMembersRemoved.inc();
+  }
+
+  /** A sweep for dead members failed, `consecutive` in a row (see member-liveness.ts). */
+  recordSweepFailure(consecutive: number): void {
+    this.m.sweepFailures.inc();
+    this.m.sweepFailing.set(consecutive >= SWEEP_FAILURES_WARNED ? 1 : 0);
+  }
+
+  recordSweepSuccess(): void {
+    this.m.sweepFailing.set(0);
+  }
+
+  recordGeneration(generation: number): void {
+    this.m.generation.set(generation);
   }
 
   /** Messages with a decision, new or re-emitted. */

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 
 import type { Config } from '../lib/config.js';
 import { kafkaSecurity } from '../lib/connections.js';
-import { cachePrefix } from '../lib/database-identity.js';
+import { cachePrefix, databaseIdentity } from '../lib/database-identity.js';
 import { RedemptionError } from '../lib/errors.js';
 import { FaultInjector } from '../lib/faults.js';
 import { createKafka } from '../lib/kafka.js';
@@ -21,7 +21,7 @@ import { ConsumerStats } from './consumer-stats.js';
 import { DecisionCache } from './decision-cache.js';
 import { DecisionPublisher } from './decision-publisher.js';
 import { FlushCoalescer } from './flush-coalescer.js';
-import { GhostReaper, type GhostReaperOptions, leaseKey, memberClientId, MemberLease } from './member-liveness.js';
+import { GhostReaper, type GhostReaperOptions, leaseKey, memberClientId, MemberLease, memberName, type PipelineIdentity } from './member-liveness.js';
 import { startOpsServer } from './ops-server.js';
 import { ProgressWatch } from './progress-watch.js';
 import { RedemptionStore } from './redemption-store.js';
@@ -123,8 +123,11 @@ export class RedemptionConsumer {
     const { config, deps } = this;
     const logger = deps.logger.child({ consumerId: this.consumerId });
     const timing = { intervalMs: config.heartbeatIntervalMs };
+    // Which pipeline this member works for: carried in its client id, so that peers judge only their own.
+    const identity: PipelineIdentity = { keyPrefix: config.redisKeyPrefix, database: await databaseIdentity(deps.knex) };
+    const name = memberName(this.consumerId, identity);
     // Before joining: from its first JoinGroup on, peers may judge this member by its lease.
-    this.lease = new MemberLease({ redis: deps.redis, key: leaseKey(config.redisKeyPrefix, this.consumerId), timing, logger });
+    this.lease = new MemberLease({ redis: deps.redis, key: leaseKey(config.redisKeyPrefix, name), timing, logger });
     await this.lease.start();
     this.watch = new ProgressWatch({
       kafka: deps.kafka,
@@ -176,9 +179,9 @@ export class RedemptionConsumer {
       concurrency: config.flushConcurrency,
       commitOffsets: !this.mode.dryRun,
     });
-    // The member's own client, whose id names its process: the coordinator reports it for every member,
-    // in every group state, which is how peers find its lease (member-liveness.ts).
-    const memberKafka = createKafka(config.kafkaBrokers, memberClientId(this.consumerId), deps.logger, kafkaSecurity(config), config.requestTimeoutMs);
+    // The member's own client, whose id names its process and pipeline: the coordinator reports it for
+    // every member, in every group state, which is how peers find its lease (member-liveness.ts).
+    const memberKafka = createKafka(config.kafkaBrokers, memberClientId(name), deps.logger, kafkaSecurity(config), config.requestTimeoutMs);
     const consumer = memberKafka.consumer({
       groupId: config.consumerGroup,
       sessionTimeout: config.sessionTimeoutMs,
@@ -210,6 +213,9 @@ export class RedemptionConsumer {
         (error: unknown) => logger.warn({ err: error }, 'could not refresh the partition count of the requests topic; keeping the last one'),
       );
       if (this.joined || this.crashed) this.stats.recordRebalance();
+      // The project's KafkaJS patch adds the generation to the event.
+      const { generationId } = event.payload as { generationId?: number };
+      if (typeof generationId === 'number') this.stats.recordGeneration(generationId);
       this.crashed = false;
       this.joined = true;
       this.lastActivity = Date.now();
@@ -254,10 +260,12 @@ export class RedemptionConsumer {
       admin: this.reaperAdmin as GhostReaperOptions['admin'],
       redis: deps.redis,
       groupId: config.consumerGroup,
-      keyPrefix: config.redisKeyPrefix,
+      topic: config.redemptionTopic,
+      identity,
+      self: name,
       timing,
       logger,
-      onRemoved: () => this.stats.recordDeadMemberRemoved(),
+      stats: this.stats,
     });
     this.reaper.start();
     await consumer.connect();

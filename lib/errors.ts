@@ -22,6 +22,9 @@ export const ERROR_CODES = [
   'DRAIN_INCOMPLETE',
   'REPLAY_AHEAD_OF_LIVE',
   'READ_STALLED',
+  'TOPIC_MISSING',
+  'SEND_TIMEOUT',
+  'DECISION_TIMEOUT',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

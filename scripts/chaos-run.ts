@@ -20,7 +20,7 @@ import { RedemptionProducer } from '../producers/redemption-producer.js';
 import type { RedemptionRequested } from '../schemas/types.js';
 import { verify, type VerifyReport } from '../verify/verify.js';
 import { type ClusterFaultKind, clusterFaultKinds, flushAllMasters, strikeClusterFault } from './chaos-cluster-faults.js';
-import { ConsumerProcess } from './harness/consumer-process.js';
+import { ConsumerProcess, liveMembersRemoved } from './harness/consumer-process.js';
 import { OwnMariadb, OwnRedis } from './stack/own-servers.js';
 import { bounceRedis, stackRestart } from './stack/stack.js';
 
@@ -77,6 +77,8 @@ export interface ChaosSummary {
   decided: number;
   deadLettered: number;
   rebalances: number;
+  /** Members removed from the group by a peer's dead-member sweep while their process was running. */
+  liveMembersRemoved: number;
   verify: VerifyReport;
   /** Per fault struck: milliseconds until every partition with work was committing again (null: not within 2 min). */
   recoveries: { kind: FaultKind | ClusterFaultKind; ms: number | null }[];
@@ -170,6 +172,8 @@ async function runChaosOn(o: ChaosOptions, own: OwnServers): Promise<ChaosSummar
   o.print(`consumer logs in ${logDir}`);
   const consumers: ConsumerProcess[] = [];
   const retired: ConsumerProcess[] = [];
+  /** The kill -9 victims: pid → when. */
+  const killedAt = new Map<number, number>();
   for (let i = 0; i < o.consumers; i++) consumers.push(startConsumer());
 
   // The load: in this process, so that it rides out broker restarts with the producer's own retries.
@@ -204,6 +208,7 @@ async function runChaosOn(o: ChaosOptions, own: OwnServers): Promise<ChaosSummar
       case 'kill-9-consumer': {
         const victim = consumers.splice(Math.floor(random() * consumers.length), 1)[0]!;
         victim.child.kill('SIGKILL');
+        killedAt.set(victim.child.pid!, Date.now());
         retired.push(victim);
         consumers.push(startConsumer());
         return true;
@@ -300,10 +305,22 @@ async function runChaosOn(o: ChaosOptions, own: OwnServers): Promise<ChaosSummar
     maxMessageBytes: config.maxMessageBytes,
   });
   const rebalances = [...consumers, ...retired].reduce((sum, c) => sum + c.rebalances(), 0);
+  const liveRemoved = liveMembersRemoved([...consumers, ...retired], killedAt);
   if (o.cleanup)
     await removeNamespace({ kafka: rt.kafka(), redis: rt.redis(), topicPrefix: `chaos-${id}.`, redisPattern: `chaos-${id}:*`, databases: [config.mysqlUrl] });
   await rt.close();
-  return { namespace: `chaos-${id}`, faults, skipped, produced, decided, deadLettered, rebalances, verify: report, recoveries };
+  return {
+    namespace: `chaos-${id}`,
+    faults,
+    skipped,
+    produced,
+    decided,
+    deadLettered,
+    rebalances,
+    liveMembersRemoved: liveRemoved,
+    verify: report,
+    recoveries,
+  };
 }
 
 async function waitForDrain(rt: Runtime, topic: string, groupId: string, timeoutMs: number): Promise<void> {
@@ -363,6 +380,7 @@ export function formatChaosSummary(s: ChaosSummary): string {
     ['dead-lettered', String(s.deadLettered)],
     ['produced = decided + dead-lettered', s.produced === s.decided + s.deadLettered ? 'yes' : 'NO'],
     ['rebalances', String(s.rebalances)],
+    ['live members removed', String(s.liveMembersRemoved)],
     ['verify', s.verify.equal ? 'EQUAL' : `DIFFERENT (${s.verify.differences.length})`],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 
 import { Command, Option } from 'commander';
 
+import { parseStages, STAGE_NAMES, type StageName } from '../bench/options.js';
 import { duration, int, print, runProgram, withRuntime } from '../cli/program.js';
 import { RedemptionError } from '../lib/errors.js';
 import { demo } from './demo.js';
@@ -153,6 +154,11 @@ program
   .option('--seed <n>', 'seed of the data', int(0), 42)
   .option('--smoke', 'a few thousand requests, to check the benchmark runs (CI)', false)
   .option('--out <dir>', 'where the JSON and SVG go', 'bench/results')
+  .option(
+    '--only <stages>',
+    `run only these stages, comma-separated (${STAGE_NAMES.join(', ')}), and what they need (latency and sustained: the 1-process drain; latency: the flush cycle)`,
+    parseStages,
+  )
   .option('--compare <files...>', 'compare two result files (A.json B.json) instead of running: each figure side by side, changes over 10% flagged')
   .action(
     async (o: {
@@ -170,6 +176,7 @@ program
       smoke: boolean;
       out: string;
       compare?: string[];
+      only?: StageName[];
     }) => {
       const { smoke, out, compare, heapCapMib, ...rest } = o;
       if (compare) {

@@ -23,7 +23,8 @@ export interface ReadRequestsOptions {
   decoder: Decoder<RedemptionRequested>;
   /** The consumer's MAX_MESSAGE_BYTES: a larger message is one it dead-letters. */
   maxMessageBytes: number;
-  onRequest(request: RedemptionRequested, partition: number, offset: number): void;
+  /** `timestamp`: the message's time in the topic (epoch millis). */
+  onRequest(request: RedemptionRequested, partition: number, offset: number, timestamp: number): void;
   /** Called after each batch. @defaultValue nothing */
   onProgress?(messages: number, total: number): void;
   /** Read only up to these offsets (exclusive) instead of the partition ends. @defaultValue the ends */
@@ -46,7 +47,8 @@ export async function readRequestsTopic(o: ReadRequestsOptions): Promise<TopicRe
         result.messages += 1;
         const request = await processable(message.key, message.value, decoder, maxMessageBytes);
         // The partition contract: a request outside its key's murmur2 partition is dead-lettered too.
-        if (request && murmur2Partition(message.key!, partitions) === partition) onRequest(request, partition, Number(message.offset));
+        if (request && murmur2Partition(message.key!, partitions) === partition)
+          onRequest(request, partition, Number(message.offset), Number(message.timestamp));
         else result.unprocessable += 1;
       }
       onProgress(result.messages, total);

@@ -3,7 +3,8 @@ import type { Knex } from 'knex';
 
 import { ProgressBar } from '../lib/progress.js';
 import type { Decoder } from '../schemas/registry.js';
-import type { RedemptionRequested } from '../schemas/types.js';
+import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
+import { AuditCheck, readAuditTopic } from './audit-check.js';
 import { type ReferenceCoupon, ReferenceLedger } from './reference-ledger.js';
 import { readRequestsTopic } from './requests-topic.js';
 
@@ -15,9 +16,13 @@ export interface VerifyReport {
   coupons: number;
   redemptions: number;
   differences: string[];
+  /** Audit records read (null: the audit stream was not checked) and how many repeated an earlier one. */
+  auditRecords: number | null;
+  auditRepeats: number;
 }
 
-interface MysqlRedemption {
+/** A redemption row as verify reads it from MySQL. */
+export interface MysqlRedemption {
   coupon_code: string;
   request_id: string;
   user_id: string;
@@ -30,7 +35,8 @@ interface MysqlRedemption {
  * Recomputes the expected state from the whole requests topic with the reference ledger and compares
  * it with MySQL: every coupon's redeemed_count, every redemption row and its status. The coupons' terms
  * are taken from MySQL, so a coupon whose terms changed after requests were decided shows up as a
- * difference too.
+ * difference too. With `audit`, the audit stream too (audit-check.ts): a record for every decided
+ * message, with the reference's decision and reason, repeats that agree, no record for anything else.
  */
 export interface VerifyOptions {
   kafka: Kafka;
@@ -44,6 +50,8 @@ export interface VerifyOptions {
   progress?: boolean;
   /** Verify only the topic up to these offsets (exclusive): a run that processed only that much. @defaultValue the ends */
   stops?: ReadonlyMap<number, number>;
+  /** Check the audit stream too: its topic and a decoder of its records. @defaultValue not checked */
+  audit?: { topic: string; decoder: Decoder<RedemptionDecided> };
 }
 
 export async function verify(deps: VerifyOptions): Promise<VerifyReport> {
@@ -52,13 +60,15 @@ export async function verify(deps: VerifyOptions): Promise<VerifyReport> {
   const reference = new ReferenceLedger(coupons, { keepDecisions: false });
   const bar = new ProgressBar('verify: reading', null, progress);
   let decided = 0;
+  const auditCheck = deps.audit ? new AuditCheck(stops) : null;
   const read = await readRequestsTopic({
     kafka: deps.kafka,
     topic,
     decoder: deps.decoder,
     maxMessageBytes,
-    onRequest: (request) => {
-      reference.apply(request);
+    onRequest: (request, partition, offset, timestamp) => {
+      const decision = reference.apply(request);
+      auditCheck?.expect(partition, offset, decision, timestamp);
       decided += 1;
     },
     onProgress: (n) => bar.update(n),
@@ -66,16 +76,39 @@ export async function verify(deps: VerifyOptions): Promise<VerifyReport> {
   });
   bar.finish(read.messages);
 
-  const differences: string[] = [];
   const actualCounts = new Map(
     ((await deps.knex('coupons').select('code', 'redeemed_count')) as { code: string; redeemed_count: number }[]).map((c) => [c.code, c.redeemed_count]),
   );
+  const rows = (await deps.knex('redemptions').select('coupon_code', 'request_id', 'user_id', 'order_id', 'amount_cents', 'status')) as MysqlRedemption[];
+  const differences = stateDifferences(reference, actualCounts, rows);
+  if (auditCheck && deps.audit) {
+    const retainedSince = await readAuditTopic(deps.kafka, deps.audit.topic, deps.audit.decoder, auditCheck);
+    differences.push(...auditCheck.differences(retainedSince));
+  }
+  return {
+    equal: differences.length === 0,
+    messages: read.messages,
+    decided,
+    unprocessable: read.unprocessable,
+    coupons: reference.counts.size,
+    redemptions: reference.redemptions.size,
+    differences,
+    auditRecords: auditCheck ? auditCheck.records : null,
+    auditRepeats: auditCheck ? auditCheck.repeats : 0,
+  };
+}
+
+/**
+ * What MySQL holds against what the reference computed: every coupon's redeemed_count, every redemption
+ * row (status, user, order, amount), rows missing and rows no request applies. Pure, for the unit tests.
+ */
+export function stateDifferences(reference: ReferenceLedger, actualCounts: ReadonlyMap<string, number>, rows: readonly MysqlRedemption[]): string[] {
+  const differences: string[] = [];
   for (const [code, expected] of reference.counts) {
     const actual = actualCounts.get(code);
+    // mutant: verify-count-unchecked
     if (actual !== expected) differences.push(`coupon ${code}: redeemed_count is ${actual}, expected ${expected}`);
   }
-
-  const rows = (await deps.knex('redemptions').select('coupon_code', 'request_id', 'user_id', 'order_id', 'amount_cents', 'status')) as MysqlRedemption[];
   const seen = new Set<string>();
   for (const row of rows) {
     const key = JSON.stringify([row.coupon_code, row.request_id]);
@@ -97,20 +130,14 @@ export async function verify(deps: VerifyOptions): Promise<VerifyReport> {
   for (const [key, expected] of reference.redemptions) {
     if (!seen.has(key)) differences.push(`redemption ${key}: missing from MySQL (expected ${expected.status})`);
   }
-  return {
-    equal: differences.length === 0,
-    messages: read.messages,
-    decided,
-    unprocessable: read.unprocessable,
-    coupons: reference.counts.size,
-    redemptions: reference.redemptions.size,
-    differences,
-  };
+  return differences;
 }
 
 export function formatVerifyReport(r: VerifyReport, limit = 50): string {
-  const head = `verify: ${r.messages} messages (${r.decided} requests, ${r.unprocessable} dead-letterable), ${r.coupons} coupons, ${r.redemptions} redemptions expected`;
-  if (r.equal) return `${head}\nEQUAL: MySQL holds exactly the state the rules give`;
+  const audit = r.auditRecords === null ? '' : `; ${r.auditRecords} audit records (${r.auditRepeats} repeated)`;
+  const head = `verify: ${r.messages} messages (${r.decided} requests, ${r.unprocessable} dead-letterable), ${r.coupons} coupons, ${r.redemptions} redemptions expected${audit}`;
+  if (r.equal)
+    return `${head}\nEQUAL: MySQL holds exactly the state the rules give${r.auditRecords === null ? '' : ', and the audit stream records every decision'}`;
   const more = r.differences.length > limit ? `\n... and ${r.differences.length - limit} more` : '';
   return `${head}\nDIFFERENT: ${r.differences.length} difference(s)\n${r.differences.slice(0, limit).join('\n')}${more}`;
 }

@@ -3,9 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { withAdmin } from '../../lib/kafka.js';
 import type { Runtime } from '../../lib/runtime.js';
 import type { Decision, RedemptionDecided, RejectReason } from '../../schemas/types.js';
+import { removeThrowawayGroup } from '../throwaway-group.js';
 
 export interface AuditFilter {
   coupon?: string;
+  /** Only the records of this request id (its decision, and the DUPLICATE records of its retries). */
+  requestId?: string;
   decision?: Decision;
   reason?: RejectReason;
   /** Only records the broker received at or after this time. */
@@ -15,6 +18,7 @@ export interface AuditFilter {
 export function matches(record: RedemptionDecided, f: AuditFilter): boolean {
   return (
     (f.coupon === undefined || record.coupon_code === f.coupon) &&
+    (f.requestId === undefined || record.request_id === f.requestId) &&
     (f.decision === undefined || record.decision === f.decision) &&
     (f.reason === undefined || record.reason === f.reason)
   );
@@ -95,6 +99,7 @@ async function readAudit(rt: Runtime, o: ReadOptions): Promise<void> {
     await stop;
   } finally {
     await consumer.disconnect();
+    await removeThrowawayGroup(rt, groupId);
   }
 }
 

@@ -9,11 +9,11 @@ import { upsertCoupons } from '../../lib/coupon-catalog.js';
 import type { CouponTermsRow } from '../../lib/coupon-csv.js';
 import { cachePrefix } from '../../lib/database-identity.js';
 import { InputError, RedemptionError } from '../../lib/errors.js';
-import { withAdmin } from '../../lib/kafka.js';
 import { createDatabaseIfMissing, migrateToLatest, withDatabase } from '../../lib/mysql.js';
 import { removeRedisKeys } from '../../lib/namespace.js';
 import { ProgressBar } from '../../lib/progress.js';
 import { Runtime } from '../../lib/runtime.js';
+import { removeThrowawayGroup } from '../throwaway-group.js';
 
 export interface ReplayOptions {
   fromTimestamp?: Date;
@@ -28,21 +28,6 @@ export interface ReplayOptions {
   maxWait?: number;
   /** Delete the group when done (default: when the replay named it itself, i.e. without `group`). */
   throwawayGroup?: boolean;
-}
-
-/**
- * Deletes a replay's or rebuild's own consumer group once it is done: the next run makes a new one, so
- * it would only be left behind. A group that is already gone is fine; any other failure is a warning.
- */
-async function removeThrowawayGroup(rt: Runtime, groupId: string): Promise<void> {
-  try {
-    await withAdmin(rt.kafka('redeem-replay'), (admin) => admin.deleteGroups([groupId]));
-  } catch (error) {
-    const groups = (error as { groups?: { errorCode?: number }[] }).groups;
-    // 69: GROUP_ID_NOT_FOUND (a dry run that never committed may leave no group behind).
-    if (groups?.every((g) => g.errorCode === 69)) return;
-    rt.logger.warn({ err: error, group: groupId }, 'could not remove the consumer group of the replay; `redeem cleanup` removes it');
-  }
 }
 
 async function offsetsAt(admin: Admin, topic: string, at: Date, ends: Map<number, number>): Promise<Map<number, number>> {

@@ -116,3 +116,21 @@ export function rebalancesInLog(log: string): number {
     if (entry.msg === 'joined the group' && typeof entry.rebalances === 'number') rebalances = Math.max(rebalances, entry.rebalances);
   return rebalances;
 }
+
+/**
+ * Removals of members whose process was still running, among the removals the dead-member sweep of any
+ * of `consumers` logged (`removed a dead member`, naming the removed member's process, whose consumer
+ * id holds its pid): a removal counts as of a dead member only if that process was killed (`killedAt`:
+ * pid → ms since epoch) before it.
+ */
+export function liveMembersRemoved(consumers: readonly Pick<ConsumerProcess, 'stderr'>[], killedAt: ReadonlyMap<number, number>): number {
+  let live = 0;
+  for (const c of consumers)
+    for (const e of logEntries(c.stderr)) {
+      if (!String(e.msg).startsWith('removed a dead member')) continue;
+      const pid = Number(/-(\d+)-[0-9a-f]+$/.exec(String(e.process))?.[1]);
+      const killed = killedAt.get(pid);
+      if (killed === undefined || killed > Number(e.time)) live += 1;
+    }
+  return live;
+}

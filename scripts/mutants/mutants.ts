@@ -128,6 +128,22 @@ export const MUTANTS: Mutant[] = [
     killers: { project: 'unit', files: ['test/unit/decode-batch.test.ts'] },
   },
   {
+    kind: 'source',
+    name: 'verify-count-unchecked',
+    breaks: "the oracle: verify compares every coupon's redeemed_count with the reference's",
+    file: 'verify/verify.ts',
+    edits: [{ search: 'if (actual !== expected) differences.push(`coupon', replace: 'if (actual === undefined) differences.push(`coupon' }],
+    killers: { project: 'unit', files: ['test/unit/verify.test.ts'] },
+  },
+  {
+    kind: 'source',
+    name: 'verify-audit-missing-unreported',
+    breaks: 'the oracle: verify reports a decided message without an audit record',
+    file: 'verify/audit-check.ts',
+    edits: [{ search: 'if (this.seen.has(source)) continue;', replace: 'continue;' }],
+    killers: { project: 'unit', files: ['test/unit/verify.test.ts'] },
+  },
+  {
     kind: 'patch-revert',
     name: 'producer-acks-per-broker',
     breaks:

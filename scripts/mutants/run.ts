@@ -157,6 +157,7 @@ function runTests(copy: string, killers: Killers, log: string, grep = killers.gr
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: copy, env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    running.child = child.pid ?? null;
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -168,6 +169,7 @@ function runTests(copy: string, killers: Killers, log: string, grep = killers.gr
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
+      running.child = null;
       writeFileSync(log, output);
       const seconds = (Date.now() - started) / 1000;
       let report: JsonReport | null;
@@ -194,6 +196,8 @@ function firstLine(s: string): string {
 }
 
 const fmt = (s: number) => (s >= 60 ? `${Math.floor(s / 60)} min ${(s % 60).toFixed(0)} s` : `${s.toFixed(1)} s`);
+/** Width of the name column: the longest mutant name. */
+const NAME_WIDTH = Math.max(...MUTANTS.map((m) => m.name.length)) + 2;
 const describeKillers = (k: Killers) =>
   `${k.project}: ${k.files.map((f) => f.replace(/^test\/(unit|integration)\//, '')).join(', ')}${k.grep ? ` -t "${k.grep}"` : ''}`;
 
@@ -220,7 +224,7 @@ async function main(): Promise<number> {
   const mutants = MUTANTS.filter((m) => !options.only || options.only.has(m.name));
   if (options.list) {
     for (const m of MUTANTS)
-      console.log(`${m.name.padEnd(28)} ${m.kind === 'source' ? m.file : m.target}\n  breaks: ${m.breaks}\n  killers: ${describeKillers(m.killers)}`);
+      console.log(`${m.name.padEnd(NAME_WIDTH)} ${m.kind === 'source' ? m.file : m.target}\n  breaks: ${m.breaks}\n  killers: ${describeKillers(m.killers)}`);
     return 0;
   }
   const startedAt = Date.now();
@@ -228,6 +232,7 @@ async function main(): Promise<number> {
   const problems = markerProblems(ROOT, files);
   if (problems.length > 0) throw new MutantError(`the mutants do not match the source:\n  ${problems.join('\n  ')}`);
   const copy = makeCopy(files);
+  running.copy = options.keep ? null : copy;
   const logs = mkdtempSync(join(tmpdir(), 'redeem-mutants-logs-'));
   console.log(`mutants: ${mutants.length} of ${MUTANTS.length}, applied one at a time to a copy of the checkout in ${copy}; logs in ${logs}`);
   const results: { m: Mutant; verdict: Verdict; seconds: number; detail: string[] }[] = [];
@@ -254,13 +259,13 @@ async function main(): Promise<number> {
         else if (run.failed.length > 0) [verdict, detail] = ['KILLED', run.failed];
         else [verdict, detail] = ['ERROR', run.broken.length > 0 ? run.broken : [`the tests failed outside any test (log ${run.log})`]];
         results.push({ m, verdict, seconds: run.seconds, detail });
-        console.log(`${verdict.padEnd(9)} ${m.name.padEnd(28)} ${fmt(run.seconds).padStart(9)}  ${describeKillers(m.killers)}`);
+        console.log(`${verdict.padEnd(9)} ${m.name.padEnd(NAME_WIDTH)} ${fmt(run.seconds).padStart(9)}  ${describeKillers(m.killers)}`);
         for (const d of detail.slice(0, 3)) console.log(`          ${d}`);
         if (detail.length > 3) console.log(`          ... and ${detail.length - 3} more`);
       } catch (error) {
         if (!(error instanceof MutantError)) throw error;
         results.push({ m, verdict: 'ERROR', seconds: 0, detail: [error.message] });
-        console.log(`ERROR     ${m.name.padEnd(28)} ${error.message}`);
+        console.log(`ERROR     ${m.name.padEnd(NAME_WIDTH)} ${error.message}`);
       } finally {
         undo?.();
       }
@@ -276,6 +281,23 @@ async function main(): Promise<number> {
   );
   if (count('KILLED') === results.length && !options.keep) rmSync(logs, { recursive: true, force: true });
   return count('KILLED') === results.length ? 0 : 1;
+}
+
+/** What an interrupt must stop and remove: the tests' process group and the copy. */
+const running: { child: number | null; copy: string | null } = { child: null, copy: null };
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (running.child !== null) {
+      try {
+        process.kill(-running.child, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    if (running.copy !== null) rmSync(running.copy, { recursive: true, force: true });
+    console.log(`mutants: interrupted (${signal})`);
+    process.exit(130);
+  });
 }
 
 main().then(

@@ -1,9 +1,11 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 import { RedemptionError } from '../../lib/errors.js';
+import { brokersSeenBy, formatKafkaStorage, installKafkaJars, kafkaJavaArgs, newClusterId } from './kafka.js';
+import { logTail, type Print, STACK_DIR, stackMarker, startDetached, startedPid, stopProcess } from './service.js';
+
+export { brokersSeenBy } from './kafka.js';
 
 /**
  * The replicated Kafka profile of the local stack: three KRaft nodes, each broker and controller in one
@@ -14,20 +16,15 @@ import { RedemptionError } from '../../lib/errors.js';
  * 9092 is left alone: the two run side by side.
  */
 
-const SCRIPT_DIR = dirname(fileURLToPath(import.meta.url));
-const STACK_DIR = process.env.STACK_DIR ?? join(SCRIPT_DIR, '..', '..', '.stack');
 const CLUSTER_DIR = join(STACK_DIR, 'kafka-cluster');
-const LIBS = process.env.KAFKA_LIBS_DIR ?? join(STACK_DIR, 'kafka', 'libs');
 const HOST = '127.0.0.1';
 export const KAFKA_NODE_IDS = [1, 2, 3] as const;
 export type KafkaNodeId = (typeof KAFKA_NODE_IDS)[number];
 
-type Print = (line: string) => void;
-
 export const brokerPort = (id: number): number => 19091 + id;
 const controllerPort = (id: number): number => 19191 + id;
 const nodeDir = (id: number): string => join(CLUSTER_DIR, `node-${id}`);
-const marker = (id: number): string => `-Dredemption.stack=kafka-cluster-${id}`;
+const name = (id: number): string => `kafka-cluster-${id}`;
 
 export function kafkaClusterBrokers(): string {
   return KAFKA_NODE_IDS.map((id) => `${HOST}:${brokerPort(id)}`).join(',');
@@ -70,43 +67,7 @@ log.segment.bytes=268435456
 
 /** The pid of node `id` if this stack started it and it still runs (pid file and command line). */
 export function kafkaNodePid(id: number): number | null {
-  const file = join(nodeDir(id), 'kafka.pid');
-  if (!existsSync(file)) return null;
-  const pid = Number(readFileSync(file, 'utf8').trim());
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker(id)) ? pid : null;
-  } catch {
-    return null;
-  }
-}
-
-/** The Kafka jars (.stack/kafka/libs, or KAFKA_LIBS_DIR), fetched with Maven on the first call; returns their folder. */
-export function ensureKafkaLibs(print: Print): string {
-  ensureLibs(print);
-  return LIBS;
-}
-
-function ensureLibs(print: Print): void {
-  if (existsSync(join(LIBS, '.complete'))) return;
-  print('fetching Apache Kafka from Maven Central (first run only)...');
-  mkdirSync(STACK_DIR, { recursive: true });
-  rmSync(LIBS, { recursive: true, force: true });
-  const result = spawnSync(
-    'mvn',
-    [
-      '-q',
-      '-B',
-      '-Dstyle.color=never',
-      '-f',
-      join(SCRIPT_DIR, 'kafka-pom.xml'),
-      'dependency:copy-dependencies',
-      '-DincludeScope=runtime',
-      `-DoutputDirectory=${LIBS}`,
-    ],
-    { stdio: ['ignore', 'inherit', 'inherit'], cwd: STACK_DIR },
-  );
-  if (result.status !== 0) throw new RedemptionError('STACK_FAILED', `mvn failed fetching Apache Kafka (exit ${result.status ?? result.error?.message})`);
-  writeFileSync(join(LIBS, '.complete'), '');
+  return startedPid(join(nodeDir(id), 'kafka.pid'), (args) => args.includes(stackMarker(name(id))));
 }
 
 /** Writes each node's properties and formats the storage of all three with one cluster id (first run). */
@@ -117,62 +78,23 @@ function prepare(print: Print): void {
   }
   if (KAFKA_NODE_IDS.every((id) => existsSync(join(nodeDir(id), 'data', 'meta.properties')))) return;
   print('kafka-cluster: formatting storage of 3 nodes (first run only)...');
-  const classpath = `${LIBS}/*`;
-  const uuid = spawnSync('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'random-uuid'], { encoding: 'utf8' });
-  const clusterId = uuid.stdout.trim().split('\n').pop() ?? '';
-  if (uuid.status !== 0 || !/^[A-Za-z0-9_-]{22}$/.test(clusterId))
-    throw new RedemptionError('STACK_FAILED', `kafka-storage random-uuid failed: ${uuid.stderr || uuid.stdout}`);
+  const clusterId = newClusterId();
   for (const id of KAFKA_NODE_IDS) {
     rmSync(join(nodeDir(id), 'data'), { recursive: true, force: true });
     // Static quorum (controller.quorum.voters): no --standalone / --initial-controllers.
-    const format = spawnSync('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', join(nodeDir(id), 'server.properties')], {
-      encoding: 'utf8',
-    });
-    if (format.status !== 0) throw new RedemptionError('STACK_FAILED', `formatting node ${id} failed: ${format.stderr || format.stdout}`);
+    formatKafkaStorage(clusterId, join(nodeDir(id), 'server.properties'), [], `node ${id}`);
   }
 }
 
 /** Starts node `id` in the background unless this stack already runs it. */
 export function startKafkaNode(id: number, print: Print = () => {}): void {
   if (kafkaNodePid(id) !== null) return;
-  const log = openSync(join(nodeDir(id), 'kafka.log'), 'a');
-  const child = spawn(
-    'java',
-    [
-      marker(id),
-      // Three brokers share 2 cores and the other services: small heaps.
-      '-Xms128m',
-      '-Xmx512m',
-      '-XX:+UseG1GC',
-      '-XX:MaxGCPauseMillis=20',
-      '-XX:ActiveProcessorCount=2',
-      '-Djava.awt.headless=true',
-      `-Dlog4j2.configurationFile=${join(SCRIPT_DIR, 'kafka-log4j2.yaml')}`,
-      '-cp',
-      `${LIBS}/*`,
-      'kafka.Kafka',
-      join(nodeDir(id), 'server.properties'),
-    ],
-    { detached: true, stdio: ['ignore', log, log], cwd: nodeDir(id) },
-  );
-  closeSync(log);
-  child.unref();
-  writeFileSync(join(nodeDir(id), 'kafka.pid'), String(child.pid));
-  print(`kafka-cluster: node ${id} started (pid ${child.pid}, ${HOST}:${brokerPort(id)})`);
-}
-
-/** The node ids the broker at `address` lists as alive, or null if it does not answer (one try). */
-export async function brokersSeenBy(address: string): Promise<number[] | null> {
-  const { Kafka, logLevel } = await import('kafkajs');
-  const admin = new Kafka({ brokers: [address], clientId: 'redeem-stack', logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 2000 }).admin();
-  try {
-    await admin.connect();
-    return (await admin.describeCluster()).brokers.map((b) => b.nodeId).sort();
-  } catch {
-    return null;
-  } finally {
-    await admin.disconnect().catch(() => undefined);
-  }
+  // Three brokers share 2 cores and the other services: small heaps.
+  const jvm = ['-Xms128m', '-Xmx512m', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:ActiveProcessorCount=2'];
+  const dir = nodeDir(id);
+  const files = { cwd: dir, logFile: join(dir, 'kafka.log'), pidFile: join(dir, 'kafka.pid') };
+  const pid = startDetached('java', kafkaJavaArgs(name(id), jvm, join(dir, 'server.properties')), files);
+  print(`kafka-cluster: node ${id} started (pid ${pid}, ${HOST}:${brokerPort(id)})`);
 }
 
 /**
@@ -207,11 +129,7 @@ export async function waitForBrokers(count: number, timeoutMs = 120_000): Promis
     if ((await liveBrokers()).length >= count && (count < KAFKA_NODE_IDS.length || (await every(KAFKA_NODE_IDS, nodeAnswers)))) return;
     if (KAFKA_NODE_IDS.some((id) => existsSync(join(nodeDir(id), 'kafka.pid')) && kafkaNodePid(id) === null && count === KAFKA_NODE_IDS.length)) {
       const dead = KAFKA_NODE_IDS.find((id) => kafkaNodePid(id) === null)!;
-      const log = join(nodeDir(dead), 'kafka.log');
-      throw new RedemptionError(
-        'STACK_FAILED',
-        `kafka-cluster node ${dead} exited; last lines of ${log}:\n${readFileSync(log, 'utf8').split('\n').slice(-15).join('\n')}`,
-      );
+      throw new RedemptionError('STACK_FAILED', `kafka-cluster node ${dead} exited${logTail(join(nodeDir(dead), 'kafka.log'))}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
@@ -219,7 +137,7 @@ export async function waitForBrokers(count: number, timeoutMs = 120_000): Promis
 }
 
 export async function kafkaClusterUp(print: Print = console.log): Promise<void> {
-  ensureLibs(print);
+  installKafkaJars(print);
   prepare(print);
   for (const id of KAFKA_NODE_IDS) startKafkaNode(id, print);
   await waitForBrokers(KAFKA_NODE_IDS.length);
@@ -230,10 +148,7 @@ export async function kafkaClusterUp(print: Print = console.log): Promise<void> 
 export async function stopKafkaNode(id: number, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<boolean> {
   const pid = kafkaNodePid(id);
   if (pid === null) return false;
-  process.kill(pid, signal);
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline && kafkaNodePid(id) !== null) await new Promise((resolve) => setTimeout(resolve, 200));
-  if (kafkaNodePid(id) !== null) process.kill(pid, 'SIGKILL');
+  await stopProcess(pid, () => kafkaNodePid(id) !== null, 60_000, signal);
   return true;
 }
 

@@ -1,15 +1,13 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 
 import { RedemptionError } from '../../lib/errors.js';
 import { tcpAnswers } from '../../lib/net.js';
-import { brokersSeenBy, ensureKafkaLibs } from './kafka-cluster.js';
+import { brokersSeenBy, formatKafkaStorage, installKafkaJars, kafkaJavaArgs, newClusterId } from './kafka.js';
 
 /**
  * A Redis or MariaDB server of one's own, started from the machine's binaries on a free port with its
@@ -31,7 +29,6 @@ export function freePort(): Promise<number> {
 }
 
 const HOST = '127.0.0.1';
-const SCRIPT_DIR = dirname(fileURLToPath(import.meta.url));
 
 abstract class OwnServer {
   protected child: ChildProcess | null = null;
@@ -225,24 +222,21 @@ export class OwnKafka extends OwnServer {
     dir: string,
     port: number,
     private readonly controllerPort: number,
-    private readonly libs: string,
   ) {
     super('kafka', dir, port);
   }
 
   static async start(print: (line: string) => void = () => {}): Promise<OwnKafka> {
-    const libs = ensureKafkaLibs(print);
-    const server = new OwnKafka(mkdtempSync(join(tmpdir(), 'redeem-own-kafka-')), await freePort(), await freePort(), libs);
-    writeFileSync(join(server.dir, 'server.properties'), server.properties());
-    const format = spawnSync(
-      'java',
-      ['-cp', `${libs}/*`, 'kafka.tools.StorageTool', 'format', '-t', randomBytes(16).toString('base64url'), '-c', join(server.dir, 'server.properties')],
-      { encoding: 'utf8' },
-    );
-    if (format.error || format.status !== 0)
-      throw new RedemptionError('STACK_FAILED', `formatting the Kafka storage failed: ${format.error?.message ?? `${format.stdout}${format.stderr}`}`);
+    installKafkaJars(print);
+    const server = new OwnKafka(mkdtempSync(join(tmpdir(), 'redeem-own-kafka-')), await freePort(), await freePort());
+    writeFileSync(server.propertiesFile, server.properties());
+    formatKafkaStorage(newClusterId(), server.propertiesFile, [], 'the storage of a Kafka of its own');
     await server.launch();
     return server;
+  }
+
+  private get propertiesFile(): string {
+    return join(this.dir, 'server.properties');
   }
 
   /** KAFKA_BROKERS for this broker. */
@@ -277,21 +271,7 @@ export class OwnKafka extends OwnServer {
   }
 
   protected command() {
-    return {
-      binary: 'java',
-      args: [
-        '-Xms128m',
-        '-Xmx512m',
-        '-XX:+UseG1GC',
-        '-XX:ActiveProcessorCount=2',
-        '-Djava.awt.headless=true',
-        `-Dlog4j2.configurationFile=${join(SCRIPT_DIR, 'kafka-log4j2.yaml')}`,
-        '-cp',
-        `${this.libs}/*`,
-        'kafka.Kafka',
-        join(this.dir, 'server.properties'),
-      ],
-    };
+    return { binary: 'java', args: kafkaJavaArgs('own-kafka', ['-Xms128m', '-Xmx512m', '-XX:+UseG1GC', '-XX:ActiveProcessorCount=2'], this.propertiesFile) };
   }
 
   /**

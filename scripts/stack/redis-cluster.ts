@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 
 import { RedemptionError } from '../../lib/errors.js';
+import { type Print, STACK_DIR, startedPid, stopProcess, waitFor as waitUntil } from './service.js';
 
 /**
  * The Redis Cluster profile of the local stack: six redis-server processes on 127.0.0.1:7000-7005
@@ -12,15 +12,11 @@ import { RedemptionError } from '../../lib/errors.js';
  * node's cluster configuration (nodes.conf), which lets a restarted node rejoin as it was.
  */
 
-const SCRIPT_DIR = dirname(fileURLToPath(import.meta.url));
-const STACK_DIR = process.env.STACK_DIR ?? join(SCRIPT_DIR, '..', '..', '.stack');
 const CLUSTER_DIR = join(STACK_DIR, 'redis-cluster');
 const HOST = '127.0.0.1';
 export const REDIS_CLUSTER_PORTS = [7000, 7001, 7002, 7003, 7004, 7005] as const;
 /** How long a master may not answer before its replica is promoted: short, for a local stack. */
 const NODE_TIMEOUT_MS = 2000;
-
-type Print = (line: string) => void;
 
 export function redisClusterNodes(): string {
   return REDIS_CLUSTER_PORTS.map((p) => `${HOST}:${p}`).join(',');
@@ -37,15 +33,10 @@ function cli(port: number, ...args: string[]): { ok: boolean; out: string } {
 
 /** The pid of the node on `port` if this stack started it and it still runs (pid file and process title). */
 export function redisNodePid(port: number): number | null {
-  const file = join(nodeDir(port), 'redis.pid');
-  if (!existsSync(file)) return null;
-  const pid = Number(readFileSync(file, 'utf8').trim());
-  try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return cmdline.includes('redis-server') && cmdline.includes(`:${port}`) ? pid : null;
-  } catch {
-    return null;
-  }
+  return startedPid(join(nodeDir(port), 'redis.pid'), (args) => {
+    const cmdline = args.join(' ');
+    return cmdline.includes('redis-server') && cmdline.includes(`:${port}`);
+  });
 }
 
 function answers(port: number): boolean {
@@ -61,17 +52,8 @@ function clusterInfo(port: number): Record<string, string> {
   );
 }
 
-async function sleep(ms: number): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function waitFor(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (check()) return;
-    await sleep(250);
-  }
-  throw new RedemptionError('STACK_FAILED', `${what}: not within ${timeoutMs / 1000} s`);
+function waitFor(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
+  return waitUntil(what, check, timeoutMs, { intervalMs: 250 });
 }
 
 /** Starts the node on `port` (daemonized, own folder) unless it already answers. */
@@ -140,8 +122,7 @@ export async function redisClusterDown(print: Print = console.log): Promise<void
   for (const port of REDIS_CLUSTER_PORTS) {
     const pid = redisNodePid(port);
     if (pid === null) continue;
-    process.kill(pid, 'SIGTERM');
-    await waitFor(`redis node ${port} to stop`, () => redisNodePid(port) === null, 10_000).catch(() => process.kill(pid, 'SIGKILL'));
+    await stopProcess(pid, () => redisNodePid(port) !== null, 10_000);
     print(`redis-cluster: node ${port} stopped (pid ${pid})`);
   }
 }

@@ -29,6 +29,8 @@ describe('the chaos run, short form', () => {
       expect(s.verify.equal).toBe(true);
       expect(s.produced).toBeGreaterThan(0);
       expect(s.produced, report).toBe(s.decided + s.deadLettered);
+      // The dead-member sweep removed no member whose process was running (consumers/member-liveness.ts).
+      expect(s.liveMembersRemoved, report).toBe(0);
       // The time to recover from each fault struck, none beyond the probe's limit.
       expect(s.recoveries).toHaveLength(Object.values(s.faults).reduce((a, b) => a + (b ?? 0), 0));
       expect(s.recoveries.filter((r) => r.ms === null)).toEqual([]);

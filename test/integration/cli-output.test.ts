@@ -132,6 +132,9 @@ describe('redeem cleanup', () => {
       await p.produce([...simulateCheckout({ ...DEFAULT_SIMULATION, count: 30, couponCodes: couponCodes('CLN', 3), seed: 3 })]);
       expect((await p.cli(['consume', '--exit-when-idle', '1'])).code).toBe(0);
     }
+    // Each makes a consumer group of its own, and deletes it when done.
+    expect((await a.cli(['replay', '--no-progress'])).code).toBe(0);
+    expect((await a.cli(['audit', 'stats', '--since', '1h'])).code).toBe(0);
   });
   afterAll(async () => {
     await a.cleanup();
@@ -150,7 +153,7 @@ describe('redeem cleanup', () => {
     return { topics: topics.length, groups: groups.length, database: (await databaseTables(p.config.mysqlUrl)) !== null, keys, subjects: subjects.length };
   }
 
-  it('without a terminal and without --yes it lists what it would remove and removes nothing', async () => {
+  it('without a terminal and without --yes it lists what it would remove and removes nothing; replay and audit left no group', async () => {
     const before = await left(a);
     expect(before).toEqual({ topics: 3, groups: 1, database: true, keys: expect.any(Number), subjects: 2 });
     expect(before.keys).toBeGreaterThan(0);

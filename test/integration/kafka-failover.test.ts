@@ -1,12 +1,23 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+import type * as ThisPackage from 'coupon-redemption-pipeline';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { IDEMPOTENT_PRODUCER, withAdmin } from '../../lib/kafka.js';
+import type { RedemptionRequested } from '../../schemas/types.js';
 import { strikeClusterFault } from '../../scripts/chaos-cluster-faults.js';
 import { CLUSTER_ENV } from '../../scripts/stack/cluster-profile.js';
 import { brokerPort, KAFKA_NODE_IDS, kafkaClusterDown, kafkaClusterStarted, kafkaClusterUp } from '../../scripts/stack/kafka-cluster.js';
+import { installPackedClient } from './client-install.js';
 import { fullyReplicated, tolerant, underLoad } from './failover.js';
+import { request } from './fixtures.js';
 import { IsolatedPipeline, waitUntil } from './helpers.js';
+
+/** The package's own exports, as the installed copy has them. */
+type InstalledPackage = typeof ThisPackage;
 
 /**
  * Kafka broker failover on the cluster profile's 3-node Kafka (every topic 3 replicas,
@@ -76,19 +87,49 @@ async function reassign(kafka: Kafka, topic: string, partition: number, replicas
   );
 }
 
+/**
+ * Moves the leadership of one partition of `topic` onto the broker that leads another: off its leader
+ * `from` (the controller elects `to`), then `from` back as a follower, so the partition is whole again and
+ * `from` answers for it "not the leader" rather than "unknown". A producer whose metadata is older still
+ * sends that partition to `from`.
+ */
+async function moveLeaderOntoAnother(
+  kafka: Kafka,
+  topic: string,
+): Promise<{ moved: [number, PartitionState]; other: [number, PartitionState]; from: number; to: number }> {
+  const before = await partitionStates(kafka, topic);
+  const byLeader = [...before].sort((a, b) => a[1].leader - b[1].leader);
+  const [moved, other] = [byLeader[0]!, byLeader[byLeader.length - 1]!];
+  expect(moved[1].leader, 'two partitions with different leaders').not.toBe(other[1].leader);
+  const from = moved[1].leader;
+  const to = other[1].leader;
+  const third = KAFKA_NODE_IDS.find((id) => id !== from && id !== to)!;
+  await reassign(kafka, topic, moved[0], [to, third]);
+  await reassign(kafka, topic, moved[0], [to, third, from]);
+  const after = await partitionStates(kafka, topic);
+  expect(after.get(moved[0])!.leader).toBe(to);
+  expect(after.get(other[0])!.leader).toBe(to);
+  return { moved, other, from, to };
+}
+
+/** A topic of 3 partitions on the 3 nodes, min.insync.replicas 2, every replica in sync. */
+async function replicatedTopic(p: IsolatedPipeline, topic: string): Promise<void> {
+  await withAdmin(p.rt.kafka(), (admin) =>
+    admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic, numPartitions: 3, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }],
+    }),
+  );
+  await waitUntil('the topic to be fully replicated', () => fullyReplicated(p), 60_000);
+}
+
 describe('Kafka brokers fail over, and every acknowledged request is in the topic exactly once', () => {
   it('a send() whose partitions meet on one broker after a leader change writes every message once', async () => {
     const p = new IsolatedPipeline(CLUSTER);
     pipelines.push(p);
     const kafka = p.rt.kafka();
     const topic = `test-${p.id}.leader-move`;
-    await withAdmin(kafka, (admin) =>
-      admin.createTopics({
-        waitForLeaders: true,
-        topics: [{ topic, numPartitions: 3, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }],
-      }),
-    );
-    await waitUntil('the topic to be fully replicated', () => fullyReplicated(p), 60_000);
+    await replicatedTopic(p, topic);
 
     // The producer RedemptionProducer uses (idempotent, one request in flight, retries without limit),
     // with acks=all; a plain one, so that a message can be aimed at a partition and the brokers each
@@ -105,22 +146,7 @@ describe('Kafka brokers fail over, and every acknowledged request is in the topi
       // KafkaJS's metadataMaxAge), its producer id and sequence numbers, and a connection to each leader.
       await producer.send({ topic, acks: -1, messages: [0, 1, 2].map((partition) => ({ partition, value: `warm-up-${partition}` })) });
 
-      const before = await partitionStates(kafka, topic);
-      const byLeader = [...before].sort((a, b) => a[1].leader - b[1].leader);
-      const [moved, other] = [byLeader[0]!, byLeader[byLeader.length - 1]!];
-      expect(moved[1].leader, 'two partitions with different leaders').not.toBe(other[1].leader);
-      const from = moved[1].leader;
-      const to = other[1].leader;
-      const third = KAFKA_NODE_IDS.find((id) => id !== from && id !== to)!;
-
-      // Leadership of `moved` goes to `to`, which already leads `other`: off `from` (the controller elects
-      // `to`), then `from` back as a follower, so the partition is whole again and `from` answers for it
-      // "not the leader" rather than "unknown".
-      await reassign(kafka, topic, moved[0], [to, third]);
-      await reassign(kafka, topic, moved[0], [to, third, from]);
-      const after = await partitionStates(kafka, topic);
-      expect(after.get(moved[0])!.leader).toBe(to);
-      expect(after.get(other[0])!.leader).toBe(to);
+      const { moved, other, from, to } = await moveLeaderOntoAnother(kafka, topic);
 
       // One send() to both partitions, with the metadata still saying `from` leads `moved`.
       const N = 50;
@@ -150,6 +176,63 @@ describe('Kafka brokers fail over, and every acknowledged request is in the topi
       await producer.disconnect();
     }
   }, 120_000);
+
+  it('the packed client, installed in a fresh project on unpatched KafkaJS, writes every acknowledged request once across a leader change', async () => {
+    // The client as a checkout installs it: the tarball of `npm run pack:client`, npm ci in a temporary
+    // project, none of this repository's postinstall, so KafkaJS there is the plain 2.2.4 that loses
+    // a moved partition's messages (the first test). The client's own acknowledgement check must hold.
+    const project = installPackedClient();
+    expect(readFileSync(join(project, 'node_modules/kafkajs/src/producer/sendMessages.js'), 'utf8')).not.toContain('[redeem patch]');
+    const installed = (await import(pathToFileURL(join(project, 'node_modules/coupon-redemption-pipeline/dist/index.js')).href)) as InstalledPackage;
+
+    const p = new IsolatedPipeline(CLUSTER);
+    pipelines.push(p);
+    const topic = p.config.redemptionTopic;
+    await replicatedTopic(p, topic);
+    const client = await installed.RedemptionProducer.create({
+      brokers: p.config.kafkaBrokers,
+      schemaRegistryUrl: p.config.schemaRegistryUrl,
+      topic,
+      clientId: 'installed-client',
+    });
+    // Coupon codes of each partition (murmur2 of the key), so that a request can be aimed at one.
+    const couponsOf = new Map<number, string[]>([0, 1, 2].map((partition) => [partition, []]));
+    for (let i = 0; [...couponsOf.values()].some((codes) => codes.length < 50); i++) {
+      const code = `MOVE-${i}`;
+      const codes = couponsOf.get(installed.murmur2Partition(code, 3))!;
+      if (codes.length < 50) codes.push(code);
+    }
+    const requestFor = (id: string, coupon: string) => request(id, coupon, 'u1', 1, { order_id: `o-${id}`, amount_cents: 100, source: 'installed' });
+    const sent: string[] = [];
+    try {
+      // The client now has the topic's metadata cached, its producer id and a connection to each leader.
+      await client.sendAll([0, 1, 2].map((partition) => requestFor(`warm-${partition}`, couponsOf.get(partition)![0]!)));
+      sent.push('warm-0', 'warm-1', 'warm-2');
+      const { moved, other, from, to } = await moveLeaderOntoAnother(p.rt.kafka(), topic);
+
+      // Concurrent sends, batched by the client into one produce call to both partitions.
+      const requests = [moved[0], other[0]].flatMap((partition) => couponsOf.get(partition)!.map((coupon, i) => requestFor(`p${partition}-${i}`, coupon)));
+      await Promise.all(requests.map((r) => client.send(r)));
+      sent.push(...requests.map((r) => r.request_id));
+
+      const decoder = p.rt.registry().decoderFor<RedemptionRequested>('requested');
+      const counts = new Map<string, number>();
+      for (const m of await p.readTopic(topic, sent.length)) {
+        const id = (await decoder.decode(m.value!)).request_id;
+        counts.set(id, (counts.get(id) ?? 0) + 1);
+      }
+      const lost = sent.filter((id) => (counts.get(id) ?? 0) === 0);
+      const duplicated = sent.filter((id) => (counts.get(id) ?? 0) > 1);
+      process.stderr.write(
+        `[failover] installed client, leader move: partition ${moved[0]} moved from node ${from} to node ${to} (which leads partition ${other[0]}); ${requests.length} requests acknowledged, ${client.resentMessages} sent again by the client's acknowledgement check; missing ${lost.length}, more than once ${duplicated.length}\n`,
+      );
+      expect({ lost, duplicated }, 'every acknowledged request is in the topic exactly once').toEqual({ lost: [], duplicated: [] });
+      // The case happened: unpatched KafkaJS resolved the produce without the moved partition.
+      expect(client.resentMessages, 'the client sent the moved partition again').toBeGreaterThan(0);
+    } finally {
+      await client.disconnect();
+    }
+  }, 180_000);
 
   // Each strike returns once the cluster is whole again (every replica of every topic in sync).
   it.each([

@@ -11,8 +11,9 @@ import { logEntries } from '../../scripts/harness/consumer-process.js';
 import { BackgroundConsumer, drained, IsolatedPipeline, runCli, verifyEqual, waitUntil } from './helpers.js';
 
 /**
- * Dead members are removed by their peers within seconds (lease 3 s + grace 2 s + a sweep), not after
- * their session. The session is 30 s here so that the two cannot be confused.
+ * What the dead-member sweep leaves alone, and what a mistaken removal costs. The session is 30 s here so
+ * that a removal cannot be confused with a session running out. (A kill -9, a Redis cut or restart, a
+ * stall and a member of another pipeline are in member-sweep.test.ts.)
  */
 const LONG_SESSION = { SESSION_TIMEOUT_MS: '30000', HEARTBEAT_INTERVAL_MS: '1000', TOPIC_PARTITIONS: '6' };
 
@@ -70,24 +71,7 @@ const stable = (g: { state: string; members: Member[] }, count: number) =>
 
 const removals = (c: BackgroundConsumer) => logEntries(c.stderr).filter((e) => String(e.msg).startsWith('removed a dead member'));
 
-describe('dead members are removed by their peers', () => {
-  it('a member killed with kill -9 is removed within seconds, long before its 30 s session, and the survivor takes its partitions', async () => {
-    const p = await pipeline();
-    const doomed = start(p);
-    const survivor = start(p);
-    await waitUntil('two members sharing the partitions', async () => stable(await members(p), 2), 90_000);
-
-    await doomed.kill9();
-    const killedAt = Date.now();
-    await waitUntil('the survivor alone with every partition', async () => stable(await members(p), 1), 25_000);
-    const seconds = (Date.now() - killedAt) / 1000;
-    console.log(JSON.stringify({ test: 'dead-member-removed', seconds }));
-
-    // Lease 3 s + grace 2 s + a sweep 1 s + a rebalance: well under the 30 s session.
-    expect(seconds).toBeLessThan(15);
-    expect(removals(survivor)).toHaveLength(1);
-  }, 180_000);
-
+describe('the dead-member sweep: what it leaves alone, and what a mistaken removal costs', () => {
   it('never removes a live member whose lease went missing for a moment, nor a member that keeps no lease', async () => {
     const p = await pipeline();
     const member = start(p);

@@ -40,9 +40,10 @@ describe('failures are one line naming the cause and the fix', () => {
   it('a database that is not there, and services that said so themselves', () => {
     const missing = Object.assign(new Error("Unknown database 'nope'"), { code: 'ER_BAD_DB_ERROR' });
     expect(explainFailure(missing)).toMatch(/^the database in MYSQL_URL is missing or not migrated .*; run `npm run redeem -- migrate`$/);
-    expect(explainFailure(new RedemptionError('STORAGE_UNAVAILABLE', 'MySQL at 127.0.0.1:3306 does not answer: connect ECONNREFUSED'))).toMatch(
-      /does not answer: connect ECONNREFUSED; check that it runs .* and MYSQL_URL$/,
-    );
+    const denied = new RedemptionError('STORAGE_UNAVAILABLE', 'MySQL at 127.0.0.1:3306 answers but refuses the user and password of MYSQL_URL: denied');
+    expect(explainFailure(denied)).toMatch(/: denied; check the user and password in MYSQL_URL$/);
+    const down = new RedemptionError('STORAGE_UNAVAILABLE', 'MySQL at 127.0.0.1:3306 does not answer: connect ECONNREFUSED', { retriable: true });
+    expect(explainFailure(down)).toMatch(/does not answer: connect ECONNREFUSED; check that it runs .* and MYSQL_URL$/);
   });
 
   it('an unexpected error is not explained away, and its causes fit on one line', () => {

@@ -24,6 +24,9 @@ describe('errors', () => {
       'DRAIN_INCOMPLETE',
       'REPLAY_AHEAD_OF_LIVE',
       'READ_STALLED',
+      'TOPIC_MISSING',
+      'SEND_TIMEOUT',
+      'DECISION_TIMEOUT',
     ]);
   });
 

@@ -71,12 +71,12 @@ describe('the stack checks what it fetched against pinned SHA-256 digests', () =
   it('pins every artifact the stack fetches, in a file that parses', () => {
     const pinned = loadPinnedDigests();
     const kafka = [...pinned.keys()].filter((k) => k.startsWith('kafka/'));
-    // The POM's direct dependencies and the registry archive that stack.ts names.
+    // The POM's direct dependencies and the registry archive that registry.ts names.
     for (const jar of ['kafka_2.13-4.1.1.jar', 'kafka-server-4.1.1.jar', 'slf4j-api-2.0.17.jar', 'log4j-slf4j2-impl-2.24.3.jar', 'log4j-core-2.24.3.jar'])
       expect(kafka).toContain(`kafka/${jar}`);
     expect(kafka.length).toBe(46);
     expect(pinned.get('registry/apicurio-registry-app-3.0.9-all.tar.gz')).toMatch(/^[0-9a-f]{64}$/);
-    expect(readFileSync(new URL('../../scripts/stack/stack.ts', import.meta.url), 'utf8')).toContain("'io.apicurio:apicurio-registry-app:3.0.9:tar.gz:all'");
+    expect(readFileSync(new URL('../../scripts/stack/registry.ts', import.meta.url), 'utf8')).toContain("'io.apicurio:apicurio-registry-app:3.0.9:tar.gz:all'");
     expect(() => parsePinnedDigests('abc  kafka/x.jar')).toThrow(/line 1 is not/);
   });
 });

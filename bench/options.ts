@@ -1,0 +1,67 @@
+/**
+ * The benchmark's options and its stages' names. Everything is measured in the same run, on the same
+ * data, so that each figure is read against a baseline of this host at this moment (the machine is
+ * shared; absolute figures move).
+ */
+
+import { InvalidArgumentError } from 'commander';
+
+/** The stages, in the order a full run takes them (`bench --only` runs a subset, in this order). */
+export const STAGE_NAMES = ['drain', 'memory', 'naive', 'raw', 'cycle', 'latency', 'sustained', 'recovery', 'peer'] as const;
+export type StageName = (typeof STAGE_NAMES)[number];
+
+export interface BenchOptions {
+  requests: number;
+  coupons: number;
+  naiveRequests: number;
+  /** offered load of the latency runs, as fractions of the measured 1-process drain rate */
+  loadFractions: number[];
+  /** extra offered rates (requests/s) for latency runs, besides the fractions */
+  rates: number[];
+  latencySeconds: number;
+  /** consumer settings (KEY=VALUE) for one more latency run at 50%, to show what the defaults cost in latency; empty skips it */
+  latencyWhatIf: Record<string, string>;
+  /** the sustained run at 50% of drain capacity; 0 skips it */
+  sustainedSeconds: number;
+  /** V8 old-space cap (MiB) of the memory-capped drain; 0 skips it */
+  heapCapMiB: number;
+  /** run the Kafka Connect + Debezium JDBC sink peer on the same topic */
+  peer: boolean;
+  /** group session timeout of the recovery run's consumers; undefined = the configured one */
+  recoverySessionTimeoutMs?: number;
+  /** run only these stages (and what they need: the 1-process drain, the flush cycle); undefined = all */
+  only?: StageName[];
+  seed: number;
+  outDir: string;
+  print(line: string): void;
+}
+
+export const SMOKE: Partial<BenchOptions> = {
+  requests: 4000,
+  coupons: 200,
+  naiveRequests: 500,
+  loadFractions: [0.5],
+  rates: [],
+  latencySeconds: 3,
+  latencyWhatIf: {},
+  sustainedSeconds: 3,
+  heapCapMiB: 128,
+  // Java, Maven and a JVM start are not what the smoke run checks.
+  peer: false,
+  // The smoke run checks that recovery is measured, not how long the configured timeout is.
+  recoverySessionTimeoutMs: 6000,
+};
+
+/** Parses `--only latency,raw`: the stage names, each known, in the order given. */
+export function parseStages(list: string): StageName[] {
+  const names = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const unknown = names.filter((n) => !(STAGE_NAMES as readonly string[]).includes(n));
+  if (unknown.length > 0 || names.length === 0)
+    throw new InvalidArgumentError(
+      `must be stages of ${STAGE_NAMES.join(', ')}, comma-separated; ${unknown.length > 0 ? `unknown: ${unknown.join(', ')}` : 'none given'}`,
+    );
+  return names as StageName[];
+}

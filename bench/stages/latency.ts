@@ -1,0 +1,61 @@
+/**
+ * The latency series: one consumer, requests offered at fractions of the 1-process drain rate (and at
+ * any fixed `--rates`) for `--latency-seconds`; p50/p95/p99/max from each request's CreateTime to its
+ * audit record's, and p99 as a multiple of the minimal flush cycle. One more run at 50% with other
+ * consumer settings (`--latency-what-if`) shows what the defaults cost.
+ */
+import type { LatencyRun } from '../result.js';
+import { type BenchContext, round } from './context.js';
+import { cycleStage } from './cycle.js';
+import { capacityRun } from './drain.js';
+import { loadRun } from './load-run.js';
+
+interface Offered {
+  name: string;
+  rate: number;
+  fraction: number | null;
+  settings?: Record<string, string>;
+}
+
+export async function latencyStage(ctx: BenchContext): Promise<LatencyRun[]> {
+  const { o } = ctx;
+  const whatIf = Object.keys(o.latencyWhatIf).length > 0;
+  const capacity = o.loadFractions.length > 0 || whatIf ? (await capacityRun(ctx)).perSecond : 0;
+  const at = (fraction: number) => Math.max(1, Math.round(capacity * fraction));
+  const runs: Offered[] = [
+    ...o.loadFractions.map((f) => ({ name: `lat${at(f)}`, rate: at(f), fraction: f })),
+    ...o.rates.map((r) => ({ name: `lat${r}`, rate: r, fraction: null })),
+    ...(whatIf ? [{ name: 'whatif', rate: at(0.5), fraction: null, settings: o.latencyWhatIf }] : []),
+  ];
+  const latency: LatencyRun[] = [];
+  for (const run of runs) latency.push(await latencyRun(ctx, run));
+  return latency;
+}
+
+async function latencyRun(ctx: BenchContext, { name, rate, fraction, settings }: Offered): Promise<LatencyRun> {
+  const { o } = ctx;
+  const cycle = await cycleStage(ctx);
+  const c = { ...ctx.ns(name), redemptionTopic: `bench-${ctx.id}-${name}.requested` };
+  await ctx.prepare(c);
+  const named = settings
+    ? Object.entries(settings)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')
+    : undefined;
+  const what = named ? ` (50%) with ${named}` : fraction !== null ? ` (${fraction * 100}% of drain capacity)` : '';
+  ctx.print(`latency at ${rate}/s offered${what} for ${o.latencySeconds} s`);
+  const requests = ctx.simulation(rate * o.latencySeconds, o.seed + rate);
+  const l = await loadRun(ctx.rt, c, { ...ctx.envOf(c), ...settings }, { offered: rate, seconds: o.latencySeconds, requests, sample: false });
+  const run: LatencyRun = {
+    offeredPerSecond: rate,
+    fractionOfCapacity: fraction,
+    ...(named ? { settings: named } : {}),
+    ...l.summary,
+    p99OverCycle: round(l.summary.p99 / cycle.medianMs, 1),
+    correct: await ctx.check(c),
+  };
+  ctx.print(
+    `  p50 ${run.p50} ms, p95 ${run.p95} ms, p99 ${run.p99} ms (${run.p99OverCycle}x the cycle), max ${run.max} ms; kept up: ${run.keptUp}; correct: ${run.correct}`,
+  );
+  return run;
+}

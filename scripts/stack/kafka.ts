@@ -1,0 +1,107 @@
+/**
+ * The single-node Kafka of the local stack: Apache Kafka 4.1.1 in KRaft mode (broker and controller in
+ * one process) on 127.0.0.1:9092 (controller 9093), run from jars fetched from Maven Central into
+ * .stack/kafka/libs and checked against pinned digests at every start; storage formatted once. The jars,
+ * the storage formatting and the java command line serve the secured broker and the cluster nodes too.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { RedemptionError } from '../../lib/errors.js';
+import { tcpAnswers } from '../../lib/net.js';
+import { verifyArtifacts } from './artifacts.js';
+import { mvn } from './maven.js';
+import { ADDRESSES, type ManagedService, type Print, SCRIPT_DIR, STACK_DIR, stackMarker } from './service.js';
+
+const kafkaDir = join(STACK_DIR, 'kafka');
+/** The Kafka jars every broker of the stack runs (`KAFKA_LIBS_DIR` moves them). */
+export const KAFKA_LIBS = process.env.KAFKA_LIBS_DIR ?? join(kafkaDir, 'libs');
+
+/** Fetches the Kafka jars once and checks them against their pinned digests. */
+export function installKafkaJars(print: Print): void {
+  if (existsSync(join(KAFKA_LIBS, '.complete'))) return;
+  rmSync(KAFKA_LIBS, { recursive: true, force: true });
+  mvn(
+    ['-f', join(SCRIPT_DIR, 'kafka-pom.xml'), 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${KAFKA_LIBS}`],
+    'Apache Kafka',
+    print,
+  );
+  verifyArtifacts('kafka', KAFKA_LIBS);
+  print('Apache Kafka: every jar matches its pinned SHA-256');
+  writeFileSync(join(KAFKA_LIBS, '.complete'), '');
+}
+
+function storageTool(args: string[]): { ok: boolean; out: string } {
+  const result = spawnSync('java', ['-cp', `${KAFKA_LIBS}/*`, 'kafka.tools.StorageTool', ...args], { encoding: 'utf8' });
+  return { ok: result.status === 0, out: result.stderr || result.stdout };
+}
+
+/** A new KRaft cluster id. */
+export function newClusterId(): string {
+  const { ok, out } = storageTool(['random-uuid']);
+  const clusterId = out.trim().split('\n').pop() ?? '';
+  if (!ok || !/^[A-Za-z0-9_-]{22}$/.test(clusterId)) throw new RedemptionError('STACK_FAILED', `kafka-storage random-uuid failed: ${out}`);
+  return clusterId;
+}
+
+/** Formats a node's storage (`extra`: --standalone, --add-scram ...); `what` names it in an error. */
+export function formatKafkaStorage(clusterId: string, properties: string, extra: string[], what: string): void {
+  const { ok, out } = storageTool(['format', '-t', clusterId, '-c', properties, ...extra]);
+  if (!ok) throw new RedemptionError('STACK_FAILED', `formatting ${what} failed: ${out}`);
+}
+
+/** The java arguments of a broker of the stack: its marker, heap and GC settings, then kafka.Kafka. */
+export function kafkaJavaArgs(name: string, jvm: string[], properties: string): string[] {
+  return [
+    stackMarker(name),
+    ...jvm,
+    '-Djava.awt.headless=true',
+    `-Dlog4j2.configurationFile=${join(SCRIPT_DIR, 'kafka-log4j2.yaml')}`,
+    '-cp',
+    `${KAFKA_LIBS}/*`,
+    'kafka.Kafka',
+    properties,
+  ];
+}
+
+/** The node ids the broker at `address` lists as alive, or null if it does not answer (one try). */
+export async function brokersSeenBy(address: string): Promise<number[] | null> {
+  const { Kafka, logLevel } = await import('kafkajs');
+  const admin = new Kafka({ brokers: [address], clientId: 'redeem-stack', logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 2000 }).admin();
+  try {
+    await admin.connect();
+    return (await admin.describeCluster()).brokers.map((b) => b.nodeId).sort();
+  } catch {
+    return null;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+export async function kafkaAnswersMetadata(): Promise<boolean> {
+  if (!(await tcpAnswers(ADDRESSES.kafka.host, ADDRESSES.kafka.port))) return false;
+  return ((await brokersSeenBy(`${ADDRESSES.kafka.host}:${ADDRESSES.kafka.port}`)) ?? []).length > 0;
+}
+
+export const kafka: ManagedService = {
+  name: 'kafka',
+  dir: kafkaDir,
+  address: ADDRESSES.kafka,
+  install: installKafkaJars,
+  prepare(print) {
+    // Checked again at every start, not only after the download: the jars are what runs as the broker.
+    verifyArtifacts('kafka', KAFKA_LIBS);
+    const data = join(kafkaDir, 'data');
+    const properties = join(kafkaDir, 'server.properties');
+    writeFileSync(properties, readFileSync(join(SCRIPT_DIR, 'server.properties.template'), 'utf8').replaceAll('@DATA_DIR@', data));
+    if (existsSync(join(data, 'meta.properties'))) return;
+    print('formatting Kafka storage (first run only)...');
+    mkdirSync(data, { recursive: true });
+    formatKafkaStorage(newClusterId(), properties, ['--standalone'], 'Kafka storage');
+  },
+  command: () => ({
+    args: kafkaJavaArgs('kafka', ['-Xms256m', '-Xmx1g', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20'], join(kafkaDir, 'server.properties')),
+  }),
+  ready: () => kafkaAnswersMetadata(),
+};

@@ -1,0 +1,121 @@
+/**
+ * The benchmark as stages: `--only` names known stages, a result of some stages carries only their
+ * fields (and ratios only where both sides were measured), and a full result keeps the shape of the
+ * result files that `bench --compare` and bench/markdown.ts read.
+ */
+import { readFileSync } from 'node:fs';
+
+import { describe, expect, it } from 'vitest';
+
+import { parseStages, STAGE_NAMES } from '../../bench/options.js';
+import { formatBench } from '../../bench/report.js';
+import { assembleResult, type BenchParts, isComplete, type PartialBenchResult } from '../../bench/result.js';
+import { loadConfig } from '../../lib/config.js';
+
+const drainRun = (processes: number, perSecond: number) => ({
+  processes,
+  requests: 1000,
+  perSecond,
+  seconds: 1000 / perSecond,
+  cpuSeconds: 2,
+  peakRssMiB: 100,
+  mysqlStatements: 5,
+  redisRoundTrips: 2,
+  correct: true,
+});
+const latency = { p50: 10, p95: 20, p99: 30, max: 40, samples: 100 };
+const PARTS: Required<BenchParts> = {
+  drain: [drainRun(1, 1000), drainRun(2, 1500)],
+  capped: { ...drainRun(1, 900), nodeOptions: '--max-old-space-size=192' },
+  naive: { requests: 100, seconds: 1, perSecond: 100, partitionsConcurrently: 6, correct: true },
+  raw: {
+    raw: {
+      kafka: { requests: 1000, seconds: 0.11, perSecond: 9000, how: 'k' },
+      redis: { requests: 1000, seconds: 0.11, perSecond: 9000, how: 'r' },
+      mysql: { requests: 1000, seconds: 0.11, perSecond: 9000, how: 'm' },
+    },
+    rawRowsCorrect: true,
+    combinedCeiling: 3000,
+  },
+  cycle: { medianMs: 10, p90Ms: 12, samples: 40, steps: { redisLookup: 1, mysqlCommit: 2, redisUpdate: 1, auditProduce: 1, offsetCommit: 5 } },
+  latency: [
+    {
+      offeredPerSecond: 500,
+      fractionOfCapacity: 0.5,
+      ...latency,
+      achievedPerSecond: 500,
+      keptUp: true,
+      drainAfterSeconds: 0.1,
+      p99OverCycle: 3,
+      correct: true,
+    },
+  ],
+  sustained: null,
+  recovery: { sessionTimeoutMs: 10000, killedAfterDecided: 250, firstDecisionSeconds: 6, drainedSeconds: 9, correct: true },
+  peer: { rows: 1000, seconds: 1, perSecond: 500, how: 'sink', expectedRows: 1000, correct: true },
+};
+const options = {
+  requests: 1000,
+  coupons: 10,
+  naiveRequests: 100,
+  loadFractions: [0.5],
+  rates: [],
+  latencySeconds: 1,
+  latencyWhatIf: {},
+  sustainedSeconds: 0,
+  heapCapMiB: 192,
+  peer: true,
+  seed: 1,
+  outDir: '',
+  print: () => {},
+};
+const run = { id: 'x', o: options, base: loadConfig({}), loadAtStart: [0, 0, 0] };
+
+describe('bench --only', () => {
+  it('takes known stages, comma-separated, and refuses others', () => {
+    expect(parseStages('latency, raw')).toEqual(['latency', 'raw']);
+    expect(() => parseStages('latency,speed')).toThrow(/unknown: speed/);
+    expect(() => parseStages(',')).toThrow(/none given/);
+  });
+});
+
+describe('a bench result', () => {
+  it('of every stage has the fields of the result files, ratios included', () => {
+    const r = assembleResult(run, STAGE_NAMES, PARTS);
+    expect(isComplete(r)).toBe(true);
+    const file = JSON.parse(readFileSync(new URL('../../bench/results/baseline-2026-12-05.json', import.meta.url), 'utf8')) as object;
+    expect(Object.keys(r).filter((k) => k !== 'stages')).toEqual(Object.keys(file));
+    expect(r.ratios).toEqual({
+      pipelineOverNaive: 10,
+      combinedCeiling: 3000,
+      shareOfCeiling: 0.33,
+      p99OverCycleAt50: 3,
+      cappedRssMiB: 100,
+      cappedThroughputShare: 0.9,
+    });
+    expect(r.peer).toMatchObject({ pipelineOverPeer: 2 });
+    expect(r.cost).toEqual({ peakRssMiB: 100, cpuSecondsPer1000: 2, mysqlStatementsPer1000: 5, redisRoundTripsPer1000: 2 });
+    expect(r.correct).toBe(true);
+  });
+
+  it('of some stages carries only theirs, and prints only their rows', () => {
+    const r: PartialBenchResult = JSON.parse(
+      JSON.stringify(assembleResult(run, ['recovery', 'peer'], { recovery: PARTS.recovery, peer: PARTS.peer })),
+    ) as PartialBenchResult;
+    expect(isComplete(r)).toBe(false);
+    expect(r.stages).toEqual(['recovery', 'peer']);
+    expect(Object.keys(r)).not.toContain('naive');
+    expect(Object.keys(r)).not.toContain('drain');
+    expect(r.ratios).toEqual({});
+    expect(r.peer).not.toHaveProperty('pipelineOverPeer');
+    const printed = formatBench(r);
+    expect(printed).toMatch(/recovery after kill -9 \(session 10 s\)\s+first decision 6 s/);
+    expect(printed).not.toMatch(/naive|raw/);
+    expect(printed).toMatch(/every run correct\s+yes/);
+  });
+
+  it('is incorrect when any stage it ran was', () => {
+    const r = assembleResult(run, ['naive'], { naive: { ...PARTS.naive, correct: false } });
+    expect(r.correct).toBe(false);
+  });
+});
