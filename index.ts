@@ -6,7 +6,6 @@
  * Built to dist/ by `npm run build` (package.json "exports"); inside this repository tsconfig's
  * `paths` maps the name to this file, so the examples run with tsx without a build.
  */
-export { murmur2Partition } from './consumers/partition-contract.js';
 export { type ErrorCode, InputError, RedemptionError } from './lib/errors.js';
 export { SendTimeoutError, TopicMissingError } from './producers/acknowledged-send.js';
 export { DecisionTimeoutError, outcomeOf, type RedemptionOutcome } from './producers/decision-waiter.js';
@@ -17,5 +16,6 @@ export {
   type RedemptionProducerOptions,
   RequestRefusedError,
 } from './producers/redemption-producer.js';
+export { murmur2Partition } from './schemas/partitioning.js';
 export { requestFromJson, requestProblems } from './schemas/request-validation.js';
 export type { Decision, RedemptionDecided, RedemptionOp, RedemptionRequested, RejectReason } from './schemas/types.js';

@@ -1,12 +1,3 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-
-import mysql from 'mysql2/promise';
-
 /**
  * A real peer on the same topic in the same run: Kafka Connect standalone (connect-runtime 4.1.1) with
  * the Debezium JDBC sink connector, reading the requests topic through Apicurio's Avro converter in
@@ -16,6 +7,15 @@ import mysql from 'mysql2/promise';
  * skeptic would set beside the pipeline's decisions per second. Jars come from Maven Central
  * (bench/connect/connect-pom.xml) into .stack/connect/libs, outside git.
  */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+
+import mysql from 'mysql2/promise';
+
 export interface PeerResult {
   rows: number;
   seconds: number;
@@ -50,7 +50,7 @@ export function ensureConnectJars(): string | null {
   return null;
 }
 
-export async function runConnectPeer(o: {
+interface PeerOptions {
   brokers: string[];
   registryUrl: string;
   topic: string;
@@ -60,70 +60,97 @@ export async function runConnectPeer(o: {
   /** Connect tasks (each a consumer and a JDBC connection): the pipeline's flush concurrency */
   tasks: number;
   timeoutMs: number;
-}): Promise<PeerResult> {
+}
+
+export async function runConnectPeer(o: PeerOptions): Promise<PeerResult> {
   const dir = join(CACHE, `run-${process.pid}-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
+  const restPort = await freePort();
+  writeConnectFiles(dir, o, restPort);
+  const worker = startWorker(dir);
+  const connection = await mysql.createConnection({ uri: o.mysqlUrl });
+  try {
+    // The table made beforehand, keyed as the pipeline's decisions: with several tasks, the connector's
+    // own CREATE TABLE races with itself and the losing tasks fail.
+    await connection.query(
+      'CREATE TABLE IF NOT EXISTS connect_requests (coupon_code VARCHAR(64) NOT NULL, request_id VARCHAR(128) NOT NULL, user_id VARCHAR(128) NOT NULL, order_id VARCHAR(128) NOT NULL, ' +
+        'op VARCHAR(16) NOT NULL, reverses_request_id VARCHAR(128) NULL, amount_cents BIGINT NOT NULL, currency VARCHAR(3) NOT NULL, occurred_at DATETIME(3) NOT NULL, source VARCHAR(255) NOT NULL, ' +
+        'PRIMARY KEY (coupon_code, request_id))',
+    );
+    const { rows, seconds } = await countRows(connection, { ...o, logFile: join(dir, 'connect.log') }, async (poll) => {
+      if (worker.exited()) return `Kafka Connect exited: ${worker.stderr().slice(-800)} (log: ${join(dir, 'connect.log')})`;
+      // A failed task does not end the worker: its status says so (asked every 2 s).
+      const failure = poll % 10 === 0 ? await failedTask(restPort) : null;
+      return failure ? `a Kafka Connect task failed: ${failure}` : null;
+    });
+    rmSync(dir, { recursive: true, force: true });
+    return {
+      rows,
+      seconds,
+      perSecond: Math.round(rows / Math.max(seconds, 1e-3)),
+      how: `Kafka Connect 4.1.1 standalone, Debezium JDBC sink (upsert, key coupon_code+request_id, batch ${o.batchSize}, ${o.tasks} tasks), Apicurio AvroConverter (as-confluent)`,
+    };
+  } finally {
+    await connection.end();
+    worker.kill();
+  }
+}
+
+/** The worker's, the connector's and the logging's properties files. */
+function writeConnectFiles(dir: string, o: PeerOptions, restPort: number): void {
   const db = new URL(o.mysqlUrl);
   // Bulk statements: the driver sends a JDBC batch as one bulk command, as a tuned sink would be set up.
   const jdbcUrl = `jdbc:mariadb://${db.hostname}:${db.port || 3306}${db.pathname}?useBulkStmts=true`;
   // The registry's v2 API (Apicurio 3 still serves it) at the same host as the ccompat URL.
   const v2 = o.registryUrl.replace(/\/apis\/ccompat\/v\d+\/?$/, '/apis/registry/v2');
-  const restPort = await freePort();
-  writeFileSync(
-    join(dir, 'worker.properties'),
-    [
-      `bootstrap.servers=${o.brokers.join(',')}`,
-      // Its REST API on a free local port: 8083 may be someone else's on a shared host.
-      `listeners=http://127.0.0.1:${restPort}`,
-      'key.converter=org.apache.kafka.connect.storage.StringConverter',
-      'value.converter=io.apicurio.registry.utils.converter.AvroConverter',
-      `value.converter.apicurio.registry.url=${v2}`,
-      'value.converter.apicurio.registry.as-confluent=true',
-      'value.converter.apicurio.registry.use-id=contentId',
-      'value.converter.apicurio.registry.headers.enabled=false',
-      `offset.storage.file.filename=${join(dir, 'offsets')}`,
-      'offset.flush.interval.ms=1000',
-      // The same fetch as the pipeline's flush: up to batchSize records per poll.
-      `consumer.max.poll.records=${o.batchSize}`,
-      'consumer.auto.offset.reset=earliest',
-      'plugin.discovery=only_scan',
-      '',
-    ].join('\n'),
-  );
-  writeFileSync(
-    join(dir, 'sink.properties'),
-    [
-      'name=bench-peer',
-      'connector.class=io.debezium.connector.jdbc.JdbcSinkConnector',
-      `tasks.max=${o.tasks}`,
-      `topics=${o.topic}`,
-      `connection.url=${jdbcUrl}`,
-      `connection.username=${decodeURIComponent(db.username) || 'root'}`,
-      `connection.password=${decodeURIComponent(db.password)}`,
-      'insert.mode=upsert',
-      'primary.key.mode=record_value',
-      'primary.key.fields=coupon_code,request_id',
-      'schema.evolution=basic',
-      'collection.name.format=connect_requests',
-      `batch.size=${o.batchSize}`,
-      'database.time_zone=UTC',
-      '',
-    ].join('\n'),
-  );
-  writeFileSync(
-    join(dir, 'log4j2.properties'),
-    [
-      'status = warn',
-      'appender.f.type = File',
-      'appender.f.name = F',
-      `appender.f.fileName = ${join(dir, 'connect.log')}`,
-      'appender.f.layout.type = PatternLayout',
-      'appender.f.layout.pattern = %d %p %c %m%n',
-      'rootLogger.level = warn',
-      'rootLogger.appenderRef.f.ref = F',
-      '',
-    ].join('\n'),
-  );
+  const write = (file: string, lines: string[]) => writeFileSync(join(dir, file), [...lines, ''].join('\n'));
+  write('worker.properties', [
+    `bootstrap.servers=${o.brokers.join(',')}`,
+    // Its REST API on a free local port: 8083 may be someone else's on a shared host.
+    `listeners=http://127.0.0.1:${restPort}`,
+    'key.converter=org.apache.kafka.connect.storage.StringConverter',
+    'value.converter=io.apicurio.registry.utils.converter.AvroConverter',
+    `value.converter.apicurio.registry.url=${v2}`,
+    'value.converter.apicurio.registry.as-confluent=true',
+    'value.converter.apicurio.registry.use-id=contentId',
+    'value.converter.apicurio.registry.headers.enabled=false',
+    `offset.storage.file.filename=${join(dir, 'offsets')}`,
+    'offset.flush.interval.ms=1000',
+    // The same fetch as the pipeline's flush: up to batchSize records per poll.
+    `consumer.max.poll.records=${o.batchSize}`,
+    'consumer.auto.offset.reset=earliest',
+    'plugin.discovery=only_scan',
+  ]);
+  write('sink.properties', [
+    'name=bench-peer',
+    'connector.class=io.debezium.connector.jdbc.JdbcSinkConnector',
+    `tasks.max=${o.tasks}`,
+    `topics=${o.topic}`,
+    `connection.url=${jdbcUrl}`,
+    `connection.username=${decodeURIComponent(db.username) || 'root'}`,
+    `connection.password=${decodeURIComponent(db.password)}`,
+    'insert.mode=upsert',
+    'primary.key.mode=record_value',
+    'primary.key.fields=coupon_code,request_id',
+    'schema.evolution=basic',
+    'collection.name.format=connect_requests',
+    `batch.size=${o.batchSize}`,
+    'database.time_zone=UTC',
+  ]);
+  write('log4j2.properties', [
+    'status = warn',
+    'appender.f.type = File',
+    'appender.f.name = F',
+    `appender.f.fileName = ${join(dir, 'connect.log')}`,
+    'appender.f.layout.type = PatternLayout',
+    'appender.f.layout.pattern = %d %p %c %m%n',
+    'rootLogger.level = warn',
+    'rootLogger.appenderRef.f.ref = F',
+  ]);
+}
+
+/** Kafka Connect standalone with the files of `dir`; its stderr's tail kept for an error message. */
+function startWorker(dir: string): { exited: () => boolean; stderr: () => string; kill: () => void } {
   const java = spawn(
     'java',
     [
@@ -135,58 +162,41 @@ export async function runConnectPeer(o: {
       join(dir, 'worker.properties'),
       join(dir, 'sink.properties'),
     ],
-    {
-      cwd: dir,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
+    { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
   java.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   let exited = false;
   java.on('close', () => (exited = true));
-  const connection = await mysql.createConnection({ uri: o.mysqlUrl });
-  try {
-    // The table made beforehand, keyed as the pipeline's decisions: with several tasks, the connector's
-    // own CREATE TABLE races with itself and the losing tasks fail.
-    await connection.query(
-      'CREATE TABLE IF NOT EXISTS connect_requests (coupon_code VARCHAR(64) NOT NULL, request_id VARCHAR(128) NOT NULL, user_id VARCHAR(128) NOT NULL, order_id VARCHAR(128) NOT NULL, ' +
-        'op VARCHAR(16) NOT NULL, reverses_request_id VARCHAR(128) NULL, amount_cents BIGINT NOT NULL, currency VARCHAR(3) NOT NULL, occurred_at DATETIME(3) NOT NULL, source VARCHAR(255) NOT NULL, ' +
-        'PRIMARY KEY (coupon_code, request_id))',
-    );
-    let first = 0;
-    let last = 0;
-    let rows = 0;
-    const deadline = Date.now() + o.timeoutMs;
-    // Rows counted every 200 ms: the span is from the first row seen to the last one.
-    let polls = 0;
-    while (rows < o.expectedRows) {
-      if (exited) throw new Error(`Kafka Connect exited: ${stderr.slice(-800)} (log: ${join(dir, 'connect.log')})`);
-      // A failed task does not end the worker: its status says so.
-      if (++polls % 10 === 0) {
-        const failure = await failedTask(restPort);
-        if (failure) throw new Error(`a Kafka Connect task failed: ${failure}`);
-      }
-      if (Date.now() > deadline)
-        throw new Error(`Kafka Connect wrote ${rows} of ${o.expectedRows} rows in ${o.timeoutMs / 1000} s (log: ${join(dir, 'connect.log')})`);
-      await sleep(200);
-      const [count] = await connection.query('SELECT COUNT(*) AS n FROM connect_requests');
-      const now = Number((count as { n: number }[])[0]!.n);
-      if (now > 0 && first === 0) first = performance.now() - 200;
-      if (now > rows) last = performance.now();
-      rows = now;
-    }
-    const seconds = (last - first) / 1000;
-    rmSync(dir, { recursive: true, force: true });
-    return {
-      rows,
-      seconds,
-      perSecond: Math.round(rows / Math.max(seconds, 1e-3)),
-      how: `Kafka Connect 4.1.1 standalone, Debezium JDBC sink (upsert, key coupon_code+request_id, batch ${o.batchSize}, ${o.tasks} tasks), Apicurio AvroConverter (as-confluent)`,
-    };
-  } finally {
-    await connection.end();
-    java.kill('SIGKILL');
+  return { exited: () => exited, stderr: () => stderr, kill: () => java.kill('SIGKILL') };
+}
+
+/**
+ * Counts the table's rows every 200 ms until all expected are there: the span is from the first row seen
+ * to the last one. `problem` is asked before each count (a dead worker, a failed task) and ends the wait.
+ */
+async function countRows(
+  connection: mysql.Connection,
+  o: PeerOptions & { logFile: string },
+  problem: (poll: number) => Promise<string | null>,
+): Promise<{ rows: number; seconds: number }> {
+  let first = 0;
+  let last = 0;
+  let rows = 0;
+  const deadline = Date.now() + o.timeoutMs;
+  let polls = 0;
+  while (rows < o.expectedRows) {
+    const wrong = await problem(++polls);
+    if (wrong) throw new Error(wrong);
+    if (Date.now() > deadline) throw new Error(`Kafka Connect wrote ${rows} of ${o.expectedRows} rows in ${o.timeoutMs / 1000} s (log: ${o.logFile})`);
+    await sleep(200);
+    const [count] = await connection.query('SELECT COUNT(*) AS n FROM connect_requests');
+    const now = Number((count as { n: number }[])[0]!.n);
+    if (now > 0 && first === 0) first = performance.now() - 200;
+    if (now > rows) last = performance.now();
+    rows = now;
   }
+  return { rows, seconds: (last - first) / 1000 };
 }
 
 async function freePort(): Promise<number> {

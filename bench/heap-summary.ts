@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-
 /**
  * Where a V8 heap goes: a .heapsnapshot (from `node --heapsnapshot-signal=SIGUSR2` or
  * v8.writeHeapSnapshot) summed by node type and constructor name, biggest first. A snapshot is taken
@@ -8,6 +6,8 @@ import { readFileSync } from 'node:fs';
  *
  *   npx --no-install tsx bench/heap-summary.ts FILE.heapsnapshot [TOP]
  */
+import { readFileSync } from 'node:fs';
+
 interface Snapshot {
   snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]] } };
   nodes: number[];

@@ -1,11 +1,11 @@
-import { readFileSync } from 'node:fs';
-
-import type { BenchResult } from './result.js';
-
 /**
  * The Performance tables of docs/performance.md from a result file, so that the figures there are the file's
  * and nothing is copied by hand:  npx --no-install tsx bench/markdown.ts bench/results/bench-....json
  */
+import { readFileSync } from 'node:fs';
+
+import type { BenchResult } from './result.js';
+
 const n = (x: number) => Math.round(x).toLocaleString('en-US');
 const pct = (x: number) => `${Math.round(x * 100)}%`;
 

@@ -1,20 +1,20 @@
-import type { Redis } from 'ioredis';
-import type { Kafka } from 'kafkajs';
-import type { Knex } from 'knex';
-
-import { CouponState } from '../consumers/coupon-state.js';
-import { decisionRedisKey } from '../consumers/decision-cache.js';
-import { decide, remainingQuota } from '../consumers/rules.js';
-import { IDEMPOTENT_PRODUCER } from '../lib/kafka.js';
-import type { Codec, Decoder } from '../schemas/registry.js';
-import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
-
 /**
  * The design the pipeline replaces, for the benchmark's baseline: one message at a time per partition,
  * with every partition consumed concurrently (as a competent naive consumer would), one Redis check, one
  * MySQL transaction of single-row statements (READ COMMITTED, as the pipeline's), one audit send and one
  * offset commit per message. Same rules, same tables, same results; only the batching differs.
  */
+import type { Redis } from 'ioredis';
+import type { Kafka } from 'kafkajs';
+import type { Knex } from 'knex';
+
+import { CouponState } from '../consumers/coupon-state.js';
+import { decisionRedisKey } from '../consumers/decision-cache.js';
+import { decide, type Effect, remainingQuota } from '../consumers/rules.js';
+import { IDEMPOTENT_PRODUCER } from '../lib/kafka.js';
+import type { Codec, Decoder } from '../schemas/registry.js';
+import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
+
 export async function runNaiveConsumer(o: {
   kafka: Kafka;
   knex: Knex;
@@ -94,7 +94,41 @@ async function decideWithRetry(knex: Knex, request: RedemptionRequested, partiti
   }
 }
 
+/** The naive design's decision of one request: load its coupon's state, decide, write, in one transaction. */
 async function decideOne(trx: Knex.Transaction, request: RedemptionRequested, partition: number, offset: number): Promise<RedemptionDecided> {
+  const ledger = await loadLedger(trx, request);
+  const outcome = decide(ledger, request);
+  const now = new Date();
+  const base = {
+    request_id: request.request_id,
+    coupon_code: request.coupon_code,
+    op: request.op,
+    source_partition: partition,
+    source_offset: offset,
+    decided_at: now,
+    consumer_id: 'naive',
+  };
+  if (outcome.decision === 'DUPLICATE') return { ...base, decision: 'DUPLICATE', reason: null, remaining_quota: null };
+  if (outcome.decision === 'APPLIED') await applyEffect(trx, request, outcome.effect, ledger, now);
+  const reason = outcome.decision === 'REJECTED' ? outcome.reason : null;
+  await trx('decisions').insert({
+    coupon_code: request.coupon_code,
+    request_id: request.request_id,
+    op: request.op,
+    decision: outcome.decision,
+    reason,
+    remaining_quota: remainingQuota(ledger),
+    source_topic: 'naive',
+    source_partition: partition,
+    source_offset: offset,
+    decided_at: now,
+    consumer_id: 'naive',
+  });
+  return { ...base, decision: outcome.decision, reason, remaining_quota: remainingQuota(ledger) };
+}
+
+/** The coupon row (locked), whether the request was decided, and the user's count or the redemption refunded. */
+async function loadLedger(trx: Knex.Transaction, request: RedemptionRequested): Promise<CouponState> {
   const coupon = (await trx('coupons').where({ code: request.coupon_code }).forUpdate().first()) as
     { quota: number; per_user_limit: number; valid_from: Date; valid_until: Date; redeemed_count: number } | undefined;
   const ledger = new CouponState(
@@ -129,51 +163,27 @@ async function decideOne(trx: Knex.Transaction, request: RedemptionRequested, pa
       });
     }
   }
-  const outcome = decide(ledger, request);
-  const now = new Date();
-  const base = {
-    request_id: request.request_id,
-    coupon_code: request.coupon_code,
-    op: request.op,
-    source_partition: partition,
-    source_offset: offset,
-    decided_at: now,
-    consumer_id: 'naive',
-  };
-  if (outcome.decision === 'DUPLICATE') return { ...base, decision: 'DUPLICATE', reason: null, remaining_quota: null };
-  if (outcome.decision === 'APPLIED') {
-    ledger.apply(outcome.effect);
-    if (outcome.effect.kind === 'REDEEM') {
-      await trx('redemptions').insert({
-        coupon_code: request.coupon_code,
-        request_id: request.request_id,
-        user_id: request.user_id,
-        order_id: request.order_id,
-        amount_cents: request.amount_cents,
-        currency: request.currency,
-        status: 'REDEEMED',
-        created_at: request.occurred_at,
-      });
-    } else {
-      await trx('redemptions')
-        .where({ coupon_code: request.coupon_code, request_id: outcome.effect.redemptionRequestId })
-        .update({ status: 'REVERSED', reversed_at: request.occurred_at, reversed_by_request_id: request.request_id });
-    }
-    await trx('coupons').where({ code: request.coupon_code }).update({ redeemed_count: ledger.redeemedCount, updated_at: now });
+  return ledger;
+}
+
+/** An applied redemption or refund: its row, and the coupon's count. */
+async function applyEffect(trx: Knex.Transaction, request: RedemptionRequested, effect: Effect, ledger: CouponState, now: Date): Promise<void> {
+  ledger.apply(effect);
+  if (effect.kind === 'REDEEM') {
+    await trx('redemptions').insert({
+      coupon_code: request.coupon_code,
+      request_id: request.request_id,
+      user_id: request.user_id,
+      order_id: request.order_id,
+      amount_cents: request.amount_cents,
+      currency: request.currency,
+      status: 'REDEEMED',
+      created_at: request.occurred_at,
+    });
+  } else {
+    await trx('redemptions')
+      .where({ coupon_code: request.coupon_code, request_id: effect.redemptionRequestId })
+      .update({ status: 'REVERSED', reversed_at: request.occurred_at, reversed_by_request_id: request.request_id });
   }
-  const reason = outcome.decision === 'REJECTED' ? outcome.reason : null;
-  await trx('decisions').insert({
-    coupon_code: request.coupon_code,
-    request_id: request.request_id,
-    op: request.op,
-    decision: outcome.decision,
-    reason,
-    remaining_quota: remainingQuota(ledger),
-    source_topic: 'naive',
-    source_partition: partition,
-    source_offset: offset,
-    decided_at: now,
-    consumer_id: 'naive',
-  });
-  return { ...base, decision: outcome.decision, reason, remaining_quota: remainingQuota(ledger) };
+  await trx('coupons').where({ code: request.coupon_code }).update({ redeemed_count: ledger.redeemedCount, updated_at: now });
 }

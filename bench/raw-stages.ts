@@ -1,3 +1,8 @@
+/**
+ * The raw limits of the three services on the benchmark's own data, measured with bare clients and none
+ * of the pipeline's code: what Kafka, Redis and MySQL can do on this host for this workload, so that the
+ * pipeline's drain rate can be read as a share of what the services allow.
+ */
 import type { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
 import mysql from 'mysql2/promise';
@@ -8,11 +13,6 @@ import { currentRanges, readRanges } from '../lib/kafka.js';
 import type { Decoder } from '../schemas/registry.js';
 import type { RedemptionRequested } from '../schemas/types.js';
 
-/**
- * The raw limits of the three services on the benchmark's own data, measured with bare clients and none
- * of the pipeline's code: what Kafka, Redis and MySQL can do on this host for this workload, so that the
- * pipeline's drain rate can be read as a share of what the services allow.
- */
 export interface StageRate {
   requests: number;
   seconds: number;

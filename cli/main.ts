@@ -18,8 +18,9 @@ import { formatRedriveSummary, redrive } from './commands/dlq.js';
 import { migrate } from './commands/migrate.js';
 import { produceFile, produceSimulation } from './commands/produce.js';
 import { rebuild, replay } from './commands/replay.js';
+import { checkServeOptions, serve, type ServeCommandOptions } from './commands/serve.js';
 import { status } from './commands/status.js';
-import { ALL_SERVICES, int, isoDate, print, runProgram, share, withServices } from './program.js';
+import { ALL_SERVICES, int, isoDate, PIPELINE_SERVICES, print, runProgram, share, withServices } from './program.js';
 
 const program = new Command('redeem').description('The coupon-redemption pipeline: Kafka in, exactly-once effects in MySQL, an audit stream out.');
 program.addHelpText(
@@ -120,7 +121,7 @@ program
   .option('--exit-when-idle <seconds>', 'exit 0 once the work is done: the group has committed the whole topic and nothing came for this long', int(1))
   .option('--max-wait <seconds>', 'with --exit-when-idle: give up after this long, exit 1 naming the remaining lag per partition', int(1))
   .action((o: { exitWhenIdle?: number; maxWait?: number }) =>
-    withServices(ALL_SERVICES, async (rt) => {
+    withServices(PIPELINE_SERVICES, async (rt) => {
       if (o.maxWait !== undefined && o.exitWhenIdle === undefined) throw new InvalidArgumentError('--max-wait needs --exit-when-idle');
       const stats = await consume(rt, o);
       print(formatStats(stats));
@@ -205,7 +206,7 @@ program
       progress: boolean;
       maxWait?: number;
     }) =>
-      withServices(ALL_SERVICES, async (rt) => {
+      withServices(PIPELINE_SERVICES, async (rt) => {
         const stats = await replay(rt, { ...o, rate: o.rate ?? null });
         print(`${o.dryRun ? 'dry run, nothing written: ' : ''}replayed ${stats.messages} messages`);
         if (o.dryRun) print(formatDryRunChanges(stats));
@@ -221,7 +222,7 @@ program
   .option('--max-wait <seconds>', 'give up after this long, exit 1 naming the lag per partition', int(1))
   .option('--no-progress', 'no progress bar')
   .action((o: { into: string; rate?: number; progress: boolean; maxWait?: number }) =>
-    withServices(ALL_SERVICES, async (rt) => {
+    withServices(PIPELINE_SERVICES, async (rt) => {
       checkDatabaseName(o.into, '--into');
       const stats = await rebuild(rt, o.into, { rate: o.rate ?? null, progress: o.progress, maxWait: o.maxWait });
       print(`rebuilt ${o.into} from ${stats.messages} messages`);
@@ -254,6 +255,21 @@ program
   .description("remove this namespace's topics, consumer groups, database, Redis keys and registry subjects; shows them and asks first")
   .option('--yes', 'remove without asking (needed where standard input is not a terminal)', false)
   .action((o: { yes: boolean }) => withServices(ALL_SERVICES, (rt) => cleanup(rt, o, print)));
+
+program
+  .command('serve')
+  .description('the HTTP entry for checkouts: POST /v1/redemptions[?wait=MS], GET /v1/redemptions/{coupon}/{request_id}, /openapi.json, /healthz, /readyz')
+  .option('--host <host>', 'address to bind; anything but loopback needs --token-file', '127.0.0.1')
+  .option('--port <port>', 'port to listen on (0: any free one)', int(0), 8080)
+  .option('--token-file <file>', 'bearer tokens, one per line (required unless bound to loopback)')
+  .option('--tls-key <file>', 'TLS private key (PEM): serve HTTPS')
+  .option('--tls-cert <file>', 'TLS certificate chain (PEM)')
+  .option('--body-limit <bytes>', 'largest request body; larger ones get 413', int(256), 16_384)
+  .option('--max-wait <ms>', 'longest ?wait honoured', int(0), 30_000)
+  .action((o: ServeCommandOptions) => {
+    const tokens = checkServeOptions(o);
+    return withServices(['kafka', 'registry', 'mysql'], (rt) => serve(rt, o, tokens, print));
+  });
 
 program
   .command('decision <coupon> <request_id>')

@@ -65,8 +65,14 @@ export function withServices<T>(needs: readonly Service[], work: (rt: Runtime) =
   return withRuntime(work, { needs });
 }
 
-/** Every service: for the commands that run the pipeline. */
+/** Every service: for `cleanup`, which removes something in each. */
 export const ALL_SERVICES: readonly Service[] = ['kafka', 'registry', 'redis', 'mysql'];
+
+/**
+ * What the pipeline cannot start without. Not Redis: the consumer decides through MySQL while Redis is
+ * away and uses it again once it is back, so a consumer may start during a Redis outage.
+ */
+export const PIPELINE_SERVICES: readonly Service[] = ['kafka', 'registry', 'mysql'];
 
 /** `--verbose` anywhere on the command line: failures with their stack traces. */
 export const verbose = () => process.argv.includes('--verbose');
@@ -78,12 +84,37 @@ function fail(line: string, code: number, error: unknown): never {
 }
 
 /**
+ * A default as a person would type it, for `--help`: commander shows JSON (`[0.25,0.5]`,
+ * `{"FETCH_MAX_WAIT_MS":"10"}`, `"2026-01-01T00:00:00.000Z"`). Undefined when JSON is already right.
+ */
+export function humanDefault(value: unknown): string | undefined {
+  if (value instanceof Date) return value.toISOString().replace('.000Z', 'Z');
+  if (Array.isArray(value)) return value.length === 0 ? 'none' : value.join(',');
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value);
+    return entries.length === 0 ? 'none' : entries.map(([k, v]) => `${k}=${String(v)}`).join(',');
+  }
+  return undefined;
+}
+
+/** Every option of every command shows its default as a person writes it (see `humanDefault`). */
+function humanDefaults(command: Command): void {
+  for (const option of command.options) {
+    if (option.defaultValueDescription !== undefined) continue;
+    const shown = humanDefault(option.defaultValue);
+    if (shown !== undefined) option.defaultValueDescription = shown;
+  }
+  for (const sub of command.commands) humanDefaults(sub);
+}
+
+/**
  * Parses the command line and runs the command, then exits with its status: 2 for bad arguments or
  * settings, 130 after Ctrl-C, 1 for any other failure. A failure is one line on stderr (the stack trace
  * with --verbose); results went to stdout, logs to stderr.
  */
 export function runProgram(program: Command): void {
   program.option('--verbose', 'on failure, print the stack trace too');
+  humanDefaults(program);
   program.parseAsync(process.argv).then(
     () => process.exit(process.exitCode ?? 0),
     (error: unknown) => {

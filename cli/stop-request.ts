@@ -5,6 +5,9 @@
  */
 export class StopRequest {
   private signal: NodeJS.Signals | null = null;
+  private resolveStopped!: () => void;
+  /** Settles on the first signal: for work that waits rather than loops. */
+  readonly stopped = new Promise<void>((resolve) => (this.resolveStopped = resolve));
 
   private readonly onSignal = (signal: NodeJS.Signals) => {
     if (this.signal !== null) {
@@ -12,6 +15,7 @@ export class StopRequest {
       process.exit(130);
     }
     this.signal = signal;
+    this.resolveStopped();
     process.stderr.write(`\nredeem: stopping after the batch in flight (${signal === 'SIGINT' ? 'Ctrl-C' : signal} again to quit at once)\n`);
   };
 

@@ -1,11 +1,3 @@
-import { performance } from 'node:perf_hooks';
-
-import { type Admin, AssignerProtocol } from 'kafkajs';
-import type { Logger } from 'pino';
-
-import { groupProgress } from '../lib/kafka.js';
-import { type RedisClient, redisReady } from '../lib/redis.js';
-
 /**
  * How members of the group tell a dead member from a live one within seconds, not a session.
  *
@@ -40,6 +32,13 @@ import { type RedisClient, redisReady } from '../lib/redis.js';
  * mismatch instead. A judge that was itself stalled (its sweeps more than three intervals apart), or
  * whose sweep took longer than two intervals, judges nobody on what it saw.
  */
+import { performance } from 'node:perf_hooks';
+
+import { type Admin, AssignerProtocol } from 'kafkajs';
+import type { Logger } from 'pino';
+
+import { groupProgress } from '../lib/kafka.js';
+import { type RedisClient, redisReady } from '../lib/redis.js';
 
 const CLIENT_ID_PREFIX = 'redeem-member~';
 

@@ -1,7 +1,3 @@
-import { type IHeaders, type KafkaMessage, Partitioners, type PartitionMetadata } from 'kafkajs';
-
-import { UnprocessableMessageError } from '../lib/errors.js';
-
 /**
  * The partition contract: a request sits in the partition its key hashes to with murmur2, as Java's
  * default partitioner computes it, `toPositive(murmur2(keyBytes)) % numPartitions`. That is what
@@ -10,46 +6,13 @@ import { UnprocessableMessageError } from '../lib/errors.js';
  * requests over several partitions, where different members decide them in no particular order: the
  * pipeline's per-coupon order would be lost without anyone noticing. So the consumer checks.
  *
- * The hash is KafkaJS's own (its public DefaultPartitioner, not a copy), so the check agrees with the
- * project's producers by construction; test/unit/partition-contract.test.ts pins it to Java's values.
+ * The hash is the contract's (schemas/partitioning.ts), the same the project's producers and the
+ * independent verification use.
  */
+import type { IHeaders, KafkaMessage } from 'kafkajs';
 
-// One partitioner instance: its only state is a round-robin counter for keyless messages, never used here.
-const murmur2Partitioner = Partitioners.DefaultPartitioner();
-const metadataByCount = new Map<number, PartitionMetadata[]>();
-
-function partitionMetadata(count: number): PartitionMetadata[] {
-  let metadata = metadataByCount.get(count);
-  if (!metadata) {
-    metadata = Array.from({ length: count }, (_, partitionId) => ({ partitionErrorCode: 0, partitionId, leader: 0, replicas: [0], isr: [0] }));
-    metadataByCount.set(count, metadata);
-  }
-  return metadata;
-}
-
-/**
- * KafkaJS's murmur2 works on 64-bit Long objects: about 3 µs a key here, 7% of a core at the pipeline's
- * 24,000 requests/s. Coupon keys repeat (hot coupons most), so results are remembered per key, up to
- * CACHE_LIMIT keys per partition count (then forgotten wholesale: a cheap bound on memory).
- */
-const CACHE_LIMIT = 100_000;
-const cacheByCount = new Map<number, Map<string, number>>();
-
-/** The partition a key belongs in on a topic of `partitionCount` partitions. */
-export function murmur2Partition(key: Buffer | string, partitionCount: number): number {
-  if (!Number.isSafeInteger(partitionCount) || partitionCount < 1) throw new RangeError(`partition count must be a whole number >= 1, got ${partitionCount}`);
-  const bytes = Buffer.isBuffer(key) ? key : Buffer.from(key, 'utf8');
-  // latin1 maps each byte to one character: an exact, cheap cache key for any bytes.
-  const cacheKey = bytes.toString('latin1');
-  let cache = cacheByCount.get(partitionCount);
-  if (!cache) cacheByCount.set(partitionCount, (cache = new Map()));
-  const known = cache.get(cacheKey);
-  if (known !== undefined) return known;
-  const partition = murmur2Partitioner({ topic: '', partitionMetadata: partitionMetadata(partitionCount), message: { key: bytes, value: null } });
-  if (cache.size >= CACHE_LIMIT) cache.clear();
-  cache.set(cacheKey, partition);
-  return partition;
-}
+import { UnprocessableMessageError } from '../lib/errors.js';
+import { murmur2Partition } from '../schemas/partitioning.js';
 
 /**
  * Headers a producer may set to say who it is. Kafka records do not carry the producing client's id, so

@@ -1,10 +1,9 @@
-import type { RedemptionRequested, RejectReason } from '../schemas/types.js';
-
 /**
  * The coupon rules: one deterministic state machine per coupon, as a pure function of what is known
  * about the coupon and the event. No clock, no I/O: the event's occurred_at is the only time, so a
  * replay decides exactly as the first run did.
  */
+import type { RedemptionRequested, RejectReason } from '../schemas/types.js';
 
 export interface CouponTerms {
   quota: number;

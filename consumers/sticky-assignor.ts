@@ -1,7 +1,3 @@
-import { AssignerProtocol, type PartitionAssigner } from 'kafkajs';
-
-import { liveMembers, type MemberState, type Ownership, stickyAssign } from './sticky-plan.js';
-
 /**
  * KafkaJS has no sticky assignor of its own; this one plugs `stickyAssign` into its custom assigner
  * interface. Each member sends in its join metadata (userData) the partitions it owns, its process's
@@ -9,6 +5,10 @@ import { liveMembers, type MemberState, type Ownership, stickyAssign } from './s
  * to a ghost of a failed earlier attempt (`liveMembers`). `currentOwnership` is read at every join, so
  * the member reports what it holds now (nothing after a crash: see RedemptionConsumer).
  */
+import { AssignerProtocol, type PartitionAssigner } from 'kafkajs';
+
+import { liveMembers, type MemberState, type Ownership, stickyAssign } from './sticky-plan.js';
+
 export const STICKY_ASSIGNOR_NAME = 'RedemptionSticky';
 
 /** What a member says about itself in its join metadata. */

@@ -1,14 +1,13 @@
-import { decompress as zstdDecompress } from 'fzstd';
-import kafkajs from 'kafkajs';
-import { compress as lz4Compress, decompress as lz4Decompress } from 'lz4js';
-import snappy from 'snappyjs';
-
 /**
  * KafkaJS reads only gzip-compressed batches by itself; a batch that another client compressed with
  * Snappy, LZ4 or Zstandard (librdkafka's and the Java client's common choices) made it fail the whole
  * fetch, restart onto the same batch, and stop its partition for good. These codecs are pure JavaScript
  * (no native build). The project's own producers do not compress; Zstandard is read only.
  */
+import { decompress as zstdDecompress } from 'fzstd';
+import kafkajs from 'kafkajs';
+import { compress as lz4Compress, decompress as lz4Decompress } from 'lz4js';
+import snappy from 'snappyjs';
 
 /** xerial snappy-java's stream header, which the Java client (and librdkafka for it) writes. */
 const XERIAL_HEADER = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00]);

@@ -1,3 +1,8 @@
+/**
+ * Every setting the pipeline reads, declared once: its environment variable, default, why that default,
+ * and how a value is checked. The configuration table of docs/configuration.md is printed from this list
+ * (`npm run redeem -- config --markdown`), so the two cannot drift apart.
+ */
 import { readFileSync, statSync } from 'node:fs';
 
 import { ConfigError, type SettingProblem } from './errors.js';
@@ -5,11 +10,6 @@ import { parseFaultPlan } from './faults.js';
 import { parseRedisNodes } from './redis.js';
 import { REDACTED, redactUrl, rememberSecret, rememberSecretsFromEnv } from './secrets.js';
 
-/**
- * Every setting the pipeline reads, declared once: its environment variable, default, why that default,
- * and how a value is checked. The configuration table of docs/configuration.md is printed from this list
- * (`npm run redeem -- config --markdown`), so the two cannot drift apart.
- */
 interface SettingSpec<T> {
   env: string;
   default: string;

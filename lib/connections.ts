@@ -1,16 +1,15 @@
-import { readFileSync } from 'node:fs';
-import { Agent as HttpsAgent } from 'node:https';
-
-import type { KafkaConfig, SASLOptions } from 'kafkajs';
-
-import { type Config, readSecretFile } from './config.js';
-
 /**
  * The security part of every client the project makes, from the validated configuration: Kafka (TLS,
  * SASL), the schema registry (basic auth, TLS CA), Redis (TLS CA; the ACL user and password are in
  * REDIS_URL) and MySQL (TLS CA). Files are read here, when a client is made, so that a rotated
  * password file or CA bundle is picked up by the next process without a config change.
  */
+import { readFileSync } from 'node:fs';
+import { Agent as HttpsAgent } from 'node:https';
+
+import type { KafkaConfig, SASLOptions } from 'kafkajs';
+
+import { type Config, readSecretFile } from './config.js';
 
 /** `ssl` and `sasl` for KafkaJS; empty for a plaintext, unauthenticated broker (the local stack). */
 export function kafkaSecurity(config: Config): Pick<KafkaConfig, 'ssl' | 'sasl'> {

@@ -1,7 +1,3 @@
-import { createHash } from 'node:crypto';
-
-import type { Knex } from 'knex';
-
 /**
  * Who this database is, for naming its Redis cache. The id `migrate` stored in `pipeline_identity`
  * tells databases apart (another database, a rebuild, a fresh one); the creation time of that table
@@ -9,6 +5,10 @@ import type { Knex } from 'knex';
  * row: its cache may hold decisions made after the backup, which the copy does not have. A cache that
  * is not found costs speed only (MySQL decides), while a cache trusted wrongly would skip requests.
  */
+import { createHash } from 'node:crypto';
+
+import type { Knex } from 'knex';
+
 export async function databaseIdentity(knex: Knex): Promise<string> {
   const row = (await knex('pipeline_identity').first('database_id')) as { database_id: string } | undefined;
   if (!row) throw new Error('pipeline_identity has no row: run `npm run redeem -- migrate` on a database that lacks it');

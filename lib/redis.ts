@@ -1,10 +1,10 @@
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
-
 /**
  * The pipeline's Redis: a standalone server (`REDIS_URL`) or a Redis Cluster (`REDIS_CLUSTER_NODES`).
  * Both ioredis clients share their command API, so callers take either; the few things that differ
  * (which node a key lives on, scanning every master) are answered here.
  */
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+
 export type RedisClient = Redis | Cluster;
 
 /** The CA of a `rediss://` server (TLS itself is switched on by the URL's scheme). */

@@ -1,9 +1,9 @@
 import type { Admin, Kafka, Producer, ProducerConfig, RecordMetadata } from 'kafkajs';
 
-import { murmur2Partition } from '../consumers/partition-contract.js';
 import { InputError } from '../lib/errors.js';
 import { createKafka, IDEMPOTENT_PRODUCER, withAdmin } from '../lib/kafka.js';
 import { createLogger, type Logger } from '../lib/logger.js';
+import { murmur2Partition } from '../schemas/partitioning.js';
 import { type Codec, type Decoder, SchemaRegistryClient } from '../schemas/registry.js';
 import { requestProblems } from '../schemas/request-validation.js';
 import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
@@ -92,7 +92,7 @@ export interface AuditSource {
  *
  * Sending: an idempotent producer with acks=all and retries (retries cannot duplicate or reorder), keyed
  * by coupon code and partitioned by murmur2 (all of a coupon's events land in one partition, in order:
- * consumers/partition-contract.ts), Avro in the Confluent wire format. A request is validated before
+ * schemas/partitioning.ts), Avro in the Confluent wire format. A request is validated before
  * anything is sent, and `send` resolves only once every partition it went to has acknowledged it
  * (acknowledged-send.ts: checked by the client itself, whatever KafkaJS the checkout installed).
  * Requests sent while a produce call is in flight are batched into the next one (up to `maxBatch`), in

@@ -1,12 +1,3 @@
-import { type Agent, request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-
-import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import type avro from 'avsc';
-
-import { RedemptionError, UnprocessableMessageError } from '../lib/errors.js';
-import { avroOptions, avroType, readSchemaText, type SchemaName } from './avro.js';
-
 /**
  * A client of the Confluent schema registry REST API (served by Apicurio under /apis/ccompat/v7 and by
  * Confluent's own registry), and the Confluent wire format:
@@ -22,6 +13,15 @@ import { avroOptions, avroType, readSchemaText, type SchemaName } from './avro.j
  * cache); the framing is done here so that each failure is classified: bytes that can never decode go to
  * the dead-letter topic, a registry that does not answer is waited for.
  */
+import { type Agent, request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import type avro from 'avsc';
+
+import { RedemptionError, UnprocessableMessageError } from '../lib/errors.js';
+import { avroOptions, avroType, readSchemaText, type SchemaName } from './avro.js';
+
 const MAGIC_BYTE = 0;
 const HEADER_BYTES = 5;
 

@@ -1,10 +1,10 @@
-import { hasControlCharacter, parseIsoInstant, timeRangeProblem } from '../lib/time-input.js';
-import type { RedemptionRequested } from './types.js';
-
 /**
  * The checks a RedemptionRequested must pass beyond its Avro schema. The producer refuses a request that
  * fails them (nothing is sent); the consumer dead-letters one that arrives anyway.
  */
+import { hasControlCharacter, parseIsoInstant, timeRangeProblem } from '../lib/time-input.js';
+import type { RedemptionRequested } from './types.js';
+
 export function requestProblems(r: RedemptionRequested): string[] {
   const problems: string[] = [];
   const text = (field: keyof RedemptionRequested, value: string, max: number) => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 import { Command, Option } from 'commander';
 
-import { parseStages, STAGE_NAMES, type StageName } from '../bench/options.js';
+import { type BenchOptions, parseStages, STAGE_NAMES } from '../bench/options.js';
 import { duration, int, print, runProgram, withRuntime } from '../cli/program.js';
 import { RedemptionError } from '../lib/errors.js';
 import { demo } from './demo.js';
@@ -161,23 +161,14 @@ program
   )
   .option('--compare <files...>', 'compare two result files (A.json B.json) instead of running: each figure side by side, changes over 10% flagged')
   .action(
-    async (o: {
-      requests: number;
-      coupons: number;
-      naiveRequests: number;
-      loadFractions: number[];
-      rates: number[];
-      latencySeconds: number;
-      latencyWhatIf: Record<string, string>;
-      sustainedSeconds: number;
-      heapCapMib: number;
-      peer: boolean;
-      seed: number;
-      smoke: boolean;
-      out: string;
-      compare?: string[];
-      only?: StageName[];
-    }) => {
+    async (
+      o: Omit<BenchOptions, 'heapCapMiB' | 'outDir' | 'print' | 'recoverySessionTimeoutMs'> & {
+        heapCapMib: number;
+        smoke: boolean;
+        out: string;
+        compare?: string[];
+      },
+    ) => {
       const { smoke, out, compare, heapCapMib, ...rest } = o;
       if (compare) {
         const { compareBenchFiles } = await import('../bench/compare-files.js');
@@ -186,6 +177,7 @@ program
       }
       const { runBench, SMOKE } = await import('../bench/run.js');
       const { formatBench } = await import('../bench/report.js');
+      const { isComplete } = await import('../bench/result.js');
       const { file, result } = await runBench({
         ...rest,
         heapCapMiB: heapCapMib,
@@ -194,7 +186,8 @@ program
         print: (line) => process.stderr.write(`${line}\n`),
       });
       print(formatBench(result));
-      print(`results: ${file} (charts: ${file.replace(/\.json$/, '.svg')}${result.sustained ? `, ${file.replace(/\.json$/, '-sustained.svg')}` : ''})`);
+      const charts = [...(isComplete(result) ? ['.svg'] : []), ...(result.sustained ? ['-sustained.svg'] : [])].map((end) => file.replace(/\.json$/, end));
+      print(`results: ${file}${charts.length > 0 ? ` (charts: ${charts.join(', ')})` : ''}`);
       if (!result.correct) process.exitCode = 1;
     },
   );

@@ -1,11 +1,11 @@
-import type { Decision, RedemptionRequested, RejectReason } from '../schemas/types.js';
-
 /**
  * The oracle: a plain reference implementation of the coupon rules, written from the specification and
  * sharing no code with the consumer's decision path (only the schema types): one event at a time, in
  * partition order, no batching, no Redis, all state in plain maps. `redeem verify` and the tests compare
  * what the pipeline wrote to MySQL against what this computes from the same events.
  */
+import type { Decision, RedemptionRequested, RejectReason } from '../schemas/types.js';
+
 export interface ReferenceCoupon {
   code: string;
   quota: number;

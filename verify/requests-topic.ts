@@ -1,7 +1,7 @@
 import type { Kafka } from 'kafkajs';
 
-import { murmur2Partition } from '../consumers/partition-contract.js';
 import { currentRanges, readRanges, withAdmin } from '../lib/kafka.js';
+import { murmur2Partition } from '../schemas/partitioning.js';
 import type { Decoder } from '../schemas/registry.js';
 import { requestProblems } from '../schemas/request-validation.js';
 import type { RedemptionRequested } from '../schemas/types.js';

@@ -1,12 +1,12 @@
 import type { IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 
-import { murmur2Partition } from '../../consumers/partition-contract.js';
 import { deadLetterTopic } from '../../lib/config.js';
 import { UnprocessableMessageError } from '../../lib/errors.js';
 import { currentRanges, readRanges, withAdmin } from '../../lib/kafka.js';
 import { ProgressBar } from '../../lib/progress.js';
 import type { Runtime } from '../../lib/runtime.js';
 import { RedemptionProducer } from '../../producers/redemption-producer.js';
+import { murmur2Partition } from '../../schemas/partitioning.js';
 import { requestProblems } from '../../schemas/request-validation.js';
 import type { RedemptionRequested } from '../../schemas/types.js';
 
@@ -73,7 +73,6 @@ const header = (headers: IHeaders | undefined, name: string): string | undefined
 export async function redrive(rt: Runtime, o: RedriveOptions): Promise<RedriveSummary> {
   const requestsTopic = rt.config.redemptionTopic;
   const kafka = rt.kafka('redeem-redrive');
-  const knex = rt.knex();
   const letters = await readWholeTopic(kafka, deadLetterTopic(requestsTopic), o.progress);
   const summary: RedriveSummary = {
     deadLetters: letters.length,
@@ -86,22 +85,7 @@ export async function redrive(rt: Runtime, o: RedriveOptions): Promise<RedriveSu
     missingOriginals: 0,
     dryRun: o.dryRun,
   };
-
-  const redriven = (
-    (await knex('redriven_dead_letters')
-      .where({ source_topic: requestsTopic })
-      .select('source_partition', 'source_offset', 'target_partition', 'target_offset')) as {
-      source_partition: number;
-      source_offset: number | string;
-      target_partition: number;
-      target_offset: number | string;
-    }[]
-  ).map((r) => ({
-    sourcePartition: r.source_partition,
-    sourceOffset: Number(r.source_offset),
-    targetPartition: r.target_partition,
-    targetOffset: Number(r.target_offset),
-  }));
+  const redriven = await loadRedriven(rt, requestsTopic);
   const candidates = selectDeadLetters(
     letters.map((l) => l.message),
     requestsTopic,
@@ -109,26 +93,59 @@ export async function redrive(rt: Runtime, o: RedriveOptions): Promise<RedriveSu
     o,
     summary,
   );
-
-  // Truncated copies: the original is still in the requests topic (kept forever).
-  const truncated = candidates.filter((c) => c.truncated);
-  if (truncated.length > 0) {
-    const originals = await readOffsets(
-      kafka,
-      requestsTopic,
-      truncated.map((c) => ({ partition: c.sourcePartition, offset: c.sourceOffset })),
-    );
-    for (const c of truncated) {
-      const original = originals.get(`${c.sourcePartition}/${c.sourceOffset}`);
-      c.value = original?.value ?? null;
-      if (!original) summary.missingOriginals += 1;
-    }
-  }
-
+  await fillTruncated(kafka, requestsTopic, candidates, summary);
   // In origin order: per partition by offset, so each coupon's requests go out in the order first produced.
   candidates.sort((a, b) => a.sourcePartition - b.sourcePartition || a.sourceOffset - b.sourceOffset);
+  const ready = await validRequests(rt, candidates, summary);
+  if (o.dryRun) {
+    for (const { letter } of ready) count(summary.redriven, letter.code);
+    return summary;
+  }
+  if (ready.length > 0) await sendAgain(rt, kafka, ready, o, summary);
+  return summary;
+}
+
+type Ready = { letter: DeadLetterRecord; request: RedemptionRequested };
+
+/** What earlier redrives sent, from the `redriven_dead_letters` table. */
+async function loadRedriven(rt: Runtime, requestsTopic: string): Promise<RedrivenRecord[]> {
+  const rows = (await rt
+    .knex()('redriven_dead_letters')
+    .where({ source_topic: requestsTopic })
+    .select('source_partition', 'source_offset', 'target_partition', 'target_offset')) as {
+    source_partition: number;
+    source_offset: number | string;
+    target_partition: number;
+    target_offset: number | string;
+  }[];
+  return rows.map((r) => ({
+    sourcePartition: r.source_partition,
+    sourceOffset: Number(r.source_offset),
+    targetPartition: r.target_partition,
+    targetOffset: Number(r.target_offset),
+  }));
+}
+
+/** Truncated copies get their original's value: it is still in the requests topic (kept forever). */
+async function fillTruncated(kafka: Kafka, requestsTopic: string, candidates: DeadLetterRecord[], summary: RedriveSummary): Promise<void> {
+  const truncated = candidates.filter((c) => c.truncated);
+  if (truncated.length === 0) return;
+  const originals = await readOffsets(
+    kafka,
+    requestsTopic,
+    truncated.map((c) => ({ partition: c.sourcePartition, offset: c.sourceOffset })),
+  );
+  for (const c of truncated) {
+    const original = originals.get(`${c.sourcePartition}/${c.sourceOffset}`);
+    c.value = original?.value ?? null;
+    if (!original) summary.missingOriginals += 1;
+  }
+}
+
+/** The candidates that decode and validate as requests; the others counted as refused. */
+async function validRequests(rt: Runtime, candidates: readonly DeadLetterRecord[], summary: RedriveSummary): Promise<Ready[]> {
   const decoder = rt.registry().decoderFor<RedemptionRequested>('requested');
-  const ready: { letter: DeadLetterRecord; request: RedemptionRequested }[] = [];
+  const ready: Ready[] = [];
   for (const letter of candidates) {
     if (letter.value === null) {
       if (!letter.truncated) count(summary.refused, letter.code);
@@ -143,12 +160,12 @@ export async function redrive(rt: Runtime, o: RedriveOptions): Promise<RedriveSu
       count(summary.refused, letter.code);
     }
   }
-  if (o.dryRun) {
-    for (const { letter } of ready) count(summary.redriven, letter.code);
-    return summary;
-  }
-  if (ready.length === 0) return summary;
+  return ready;
+}
 
+/** Sends the requests in calls of 500, recording after each where every copy went. */
+async function sendAgain(rt: Runtime, kafka: Kafka, ready: readonly Ready[], o: RedriveOptions, summary: RedriveSummary): Promise<void> {
+  const requestsTopic = rt.config.redemptionTopic;
   const partitions = await partitionCount(kafka, requestsTopic);
   const codec = await rt.registry().codecFor<RedemptionRequested>('requested', requestsTopic);
   const producer = await RedemptionProducer.connect(kafka, codec, requestsTopic, { clientId: 'redeem-redrive' });
@@ -176,7 +193,7 @@ export async function redrive(rt: Runtime, o: RedriveOptions): Promise<RedriveSu
           redriven_at: now,
         };
       });
-      await knex('redriven_dead_letters').insert(rows).onConflict(['source_topic', 'source_partition', 'source_offset']).ignore();
+      await rt.knex()('redriven_dead_letters').insert(rows).onConflict(['source_topic', 'source_partition', 'source_offset']).ignore();
       for (const { letter } of batch) count(summary.redriven, letter.code);
       bar.update(Math.min(i + 500, ready.length));
     }
@@ -184,7 +201,6 @@ export async function redrive(rt: Runtime, o: RedriveOptions): Promise<RedriveSu
   } finally {
     await producer.disconnect();
   }
-  return summary;
 }
 
 /** A redrive already done: where the dead letter came from, and where its copy went. */

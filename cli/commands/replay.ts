@@ -13,6 +13,8 @@ import { createDatabaseIfMissing, migrateToLatest, withDatabase } from '../../li
 import { removeRedisKeys } from '../../lib/namespace.js';
 import { ProgressBar } from '../../lib/progress.js';
 import { Runtime } from '../../lib/runtime.js';
+import { Interrupted } from '../failures.js';
+import { StopRequest } from '../stop-request.js';
 import { removeThrowawayGroup } from '../throwaway-group.js';
 
 export interface ReplayOptions {
@@ -125,13 +127,17 @@ export async function replay(rt: Runtime, o: ReplayOptions, publish = true, guar
       onProgress: (n) => bar.update(n),
     },
   );
+  // Ctrl-C: the flush in hand is finished and committed, the group deleted, and the message says how far
+  // it got; a second Ctrl-C ends the process at once (MySQL rolls back a flush cut short).
+  const stop = new StopRequest('a flush cut short is rolled back; run it again');
+  const stopped = stop.stopped.then(() => 'stopped' as const);
   await consumer.start();
   const admin = rt.kafka().admin();
   await admin.connect();
   try {
     if (o.dryRun) {
       const timeout = o.maxWait === undefined ? null : sleep(o.maxWait * 1000, 'timeout' as const);
-      if ((await Promise.race([consumer.rangeDone().then(() => 'done' as const), ...(timeout ? [timeout] : [])])) === 'timeout') {
+      if ((await Promise.race([consumer.rangeDone().then(() => 'done' as const), stopped, ...(timeout ? [timeout] : [])])) === 'timeout') {
         throw new RedemptionError('DRAIN_INCOMPLETE', `gave up after ${o.maxWait} s: the dry run read ${consumer.stats.messages} of ${total} messages`);
       }
     } else {
@@ -145,15 +151,45 @@ export async function replay(rt: Runtime, o: ReplayOptions, publish = true, guar
         idleMs: () => 0,
         targets,
         maxWaitSeconds: o.maxWait,
+        abandon: stop.stopped,
       });
     }
   } finally {
+    stop.dispose();
     await admin.disconnect();
     await consumer.stop();
     if (o.throwawayGroup ?? o.group === undefined) await removeThrowawayGroup(rt, config.consumerGroup);
   }
   bar.finish(consumer.stats.messages);
+  if (stop.requested && consumer.stats.messages < total) throw new ReplayInterrupted(consumer.stats.messages, total, o.dryRun);
   return consumer.stats;
+}
+
+/** A replay stopped by Ctrl-C: how far it got. Running it again is safe (what is decided stays). */
+export class ReplayInterrupted extends Interrupted {
+  constructor(
+    readonly read: number,
+    readonly total: number,
+    dryRun: boolean,
+  ) {
+    super(
+      dryRun
+        ? `interrupted: the dry run read ${read} of ${total} messages, so its report would be partial; run it again`
+        : `interrupted: the replay decided ${read} of ${total} messages, committed; run it again to finish (what is decided already stays unchanged)`,
+    );
+  }
+}
+
+/** A rebuild stopped by Ctrl-C leaves a partial database, which a rebuild refuses: it says so. */
+async function rebuildInto(database: string, work: () => Promise<ConsumerStats>): Promise<ConsumerStats> {
+  try {
+    return await work();
+  } catch (error) {
+    if (!(error instanceof ReplayInterrupted)) throw error;
+    throw new Interrupted(
+      `interrupted: the rebuild decided ${error.read} of ${error.total} messages into ${database}, which is therefore partial; drop it (DROP DATABASE ${database}) and run the rebuild again`,
+    );
+  }
 }
 
 /**
@@ -173,18 +209,20 @@ export async function rebuild(rt: Runtime, database: string, o: { rate: number |
     const coupons = (await rt.knex()('coupons').select('code', 'campaign_id', 'quota', 'per_user_limit', 'valid_from', 'valid_until')) as CouponTermsRow[];
     await upsertCoupons(into.knex(), coupons);
     // A fresh database: the live group's progress does not matter to it.
-    return await replay(
-      into,
-      {
-        rate: o.rate,
-        dryRun: false,
-        progress: o.progress,
-        maxWait: o.maxWait,
-        group: `${rt.config.consumerGroup}-rebuild-${database}-${Date.now()}`,
-        throwawayGroup: true,
-      },
-      false,
-      false,
+    return await rebuildInto(database, () =>
+      replay(
+        into,
+        {
+          rate: o.rate,
+          dryRun: false,
+          progress: o.progress,
+          maxWait: o.maxWait,
+          group: `${rt.config.consumerGroup}-rebuild-${database}-${Date.now()}`,
+          throwawayGroup: true,
+        },
+        false,
+        false,
+      ),
     );
   } finally {
     // The rebuild's cache (named by the fresh database's identity, so never shared) is of no use after.

@@ -1,10 +1,3 @@
-import { createHash } from 'node:crypto';
-import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-import { RedemptionError } from '../../lib/errors.js';
-
 /**
  * The stack runs jars fetched from Maven Central. Maven checks each download against the .sha1 served
  * beside it (strictly, with -C), which only proves the file is the one the server meant to send; the
@@ -12,6 +5,12 @@ import { RedemptionError } from '../../lib/errors.js';
  * tested with. Every artifact is checked against them before it is used, and any difference (a changed
  * byte, a missing file, a file nobody pinned) stops the stack with the file's name.
  */
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { RedemptionError } from '../../lib/errors.js';
 
 export const PINNED_DIGESTS_FILE = join(dirname(fileURLToPath(import.meta.url)), 'artifacts.sha256');
 

@@ -1,12 +1,11 @@
-import { kafkaClusterBrokers, kafkaClusterDown, kafkaClusterStarted, kafkaClusterStatus, kafkaClusterUp } from './kafka-cluster.js';
-import { redisClusterDown, redisClusterNodes, redisClusterStarted, redisClusterStatus, redisClusterUp } from './redis-cluster.js';
-import type { ComponentStatus } from './stack.js';
-
 /**
  * The cluster profile of the local stack (`stack up --kafka-nodes 3 --redis-cluster`): a replicated Kafka
  * and a Redis Cluster beside the single-node stack. The pipeline uses them when pointed at them:
  * KAFKA_BROKERS and REDIS_CLUSTER_NODES, printed by `up`.
  */
+import { kafkaClusterBrokers, kafkaClusterDown, kafkaClusterStarted, kafkaClusterStatus, kafkaClusterUp } from './kafka-cluster.js';
+import { redisClusterDown, redisClusterNodes, redisClusterStarted, redisClusterStatus, redisClusterUp } from './redis-cluster.js';
+import type { ComponentStatus } from './stack.js';
 
 type Print = (line: string) => void;
 

@@ -1,12 +1,3 @@
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-
-import { RedemptionError } from '../../lib/errors.js';
-import { brokersSeenBy, formatKafkaStorage, installKafkaJars, kafkaJavaArgs, newClusterId } from './kafka.js';
-import { logTail, type Print, STACK_DIR, stackMarker, startDetached, startedPid, stopProcess } from './service.js';
-
-export { brokersSeenBy } from './kafka.js';
-
 /**
  * The replicated Kafka profile of the local stack: three KRaft nodes, each broker and controller in one
  * process (a 3-voter controller quorum), from the same jars as the single node (.stack/kafka/libs),
@@ -15,6 +6,14 @@ export { brokersSeenBy } from './kafka.js';
  * node can die without losing an acknowledged write or the group's offsets. The single-node stack on
  * 9092 is left alone: the two run side by side.
  */
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { RedemptionError } from '../../lib/errors.js';
+import { brokersSeenBy, formatKafkaStorage, installKafkaJars, kafkaJavaArgs, newClusterId } from './kafka.js';
+import { logTail, type Print, STACK_DIR, stackMarker, startDetached, startedPid, stopProcess } from './service.js';
+
+export { brokersSeenBy } from './kafka.js';
 
 const CLUSTER_DIR = join(STACK_DIR, 'kafka-cluster');
 const HOST = '127.0.0.1';

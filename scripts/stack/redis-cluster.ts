@@ -1,16 +1,15 @@
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-
-import { RedemptionError } from '../../lib/errors.js';
-import { type Print, STACK_DIR, startedPid, stopProcess, waitFor as waitUntil } from './service.js';
-
 /**
  * The Redis Cluster profile of the local stack: six redis-server processes on 127.0.0.1:7000-7005
  * (three masters, three replicas, made with `redis-cli --cluster create --cluster-replicas 1`), each with
  * its own folder under .stack/redis-cluster/. They hold a cache only, so nothing is persisted except each
  * node's cluster configuration (nodes.conf), which lets a restarted node rejoin as it was.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { RedemptionError } from '../../lib/errors.js';
+import { type Print, STACK_DIR, startedPid, stopProcess, waitFor as waitUntil } from './service.js';
 
 const CLUSTER_DIR = join(STACK_DIR, 'redis-cluster');
 const HOST = '127.0.0.1';

@@ -23,9 +23,9 @@ function oneLine(result: CliResult): string {
   return lines[0]!;
 }
 
-/** `redeem produce ...` in the background, interrupted with SIGINT once `ready` holds. */
+/** `redeem ...` in the background, interrupted with SIGINT once `ready` holds. */
 async function interrupted(env: Record<string, string>, args: string[], ready: () => Promise<boolean>): Promise<CliResult & { ms: number }> {
-  const child = spawn(process.execPath, [BIN, 'produce', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -89,7 +89,7 @@ describe('the command line: one line per failure, Ctrl-C that says where it stop
         return 0;
       }
     };
-    const stopped = await interrupted(p.env, ['--file', file, '--rate', '1000', '--no-progress'], async () => acknowledged() > 200);
+    const stopped = await interrupted(p.env, ['produce', '--file', file, '--rate', '1000', '--no-progress'], async () => acknowledged() > 200);
     expect(stopped.code, stopped.stderr).toBe(130);
     const line = acknowledged();
     expect(line).toBeLessThan(3000);
@@ -109,7 +109,11 @@ describe('the command line: one line per failure, Ctrl-C that says where it stop
 
   it('Ctrl-C during produce --generate says how many were sent', async () => {
     const before = await onTopic();
-    const stopped = await interrupted(p.env, ['--generate', '100000', '--rate', '2000', '--no-progress'], async () => (await onTopic()) - before > 200);
+    const stopped = await interrupted(
+      p.env,
+      ['produce', '--generate', '100000', '--rate', '2000', '--no-progress'],
+      async () => (await onTopic()) - before > 200,
+    );
     expect(stopped.code, stopped.stderr).toBe(130);
     const sent = Number(/redeem: interrupted: (\d+) of the 100000 requests sent to test-\w+\.requested \(acknowledged\)/.exec(stopped.stderr)?.[1]);
     expect(sent).toBe((await onTopic()) - before);
@@ -120,6 +124,10 @@ describe('the command line: one line per failure, Ctrl-C that says where it stop
     const chaos = (await runCli(['chaos', '--help'], {})).stdout;
     expect(chaos).toContain('(default: 5m)');
     expect(chaos).toContain('(default: 15s)');
+    // Help wraps at 80 columns without a terminal.
+    const bench = (await runCli(['bench', '--help'], {})).stdout.replace(/\s+/g, ' ');
+    expect(bench).toContain('(default: 0.25,0.5)');
+    expect(bench).toContain('(default: FETCH_MAX_WAIT_MS=10)');
   });
 });
 

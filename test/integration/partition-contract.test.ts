@@ -3,9 +3,9 @@ import { crc32 } from 'node:zlib';
 import type { ICustomPartitioner } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { murmur2Partition } from '../../consumers/partition-contract.js';
 import { deadLetterTopic } from '../../lib/config.js';
 import { upsertCoupons } from '../../lib/coupon-catalog.js';
+import { murmur2Partition } from '../../schemas/partitioning.js';
 import type { RedemptionRequested } from '../../schemas/types.js';
 import { T0 } from './fixtures.js';
 import { IsolatedPipeline, verifyEqual } from './helpers.js';

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 import { formatDryRunChanges } from '../../cli/commands/consume.js';
 import { ExpectedFailure, explainFailure, oneLine, requireServices } from '../../cli/failures.js';
+import { humanDefault } from '../../cli/program.js';
 import { ConsumerStats } from '../../consumers/consumer-stats.js';
 import { loadConfig } from '../../lib/config.js';
 import { RedemptionError } from '../../lib/errors.js';
@@ -94,5 +95,16 @@ describe('replay --dry-run says what the replay would change', () => {
         '  10 already decided and 1 duplicate(s) stay as they are',
       ].join('\n'),
     );
+  });
+});
+
+describe('help shows defaults as a person writes them', () => {
+  it('lists, settings and times, not JSON', () => {
+    expect(humanDefault([0.25, 0.5])).toBe('0.25,0.5');
+    expect(humanDefault([])).toBe('none');
+    expect(humanDefault({ FETCH_MAX_WAIT_MS: '10' })).toBe('FETCH_MAX_WAIT_MS=10');
+    expect(humanDefault(new Date('2026-01-01T00:00:00Z'))).toBe('2026-01-01T00:00:00Z');
+    expect(humanDefault(42)).toBeUndefined();
+    expect(humanDefault('DEMO')).toBeUndefined();
   });
 });

@@ -14,6 +14,7 @@ const require = createRequire(import.meta.url);
 const OffsetManager = require('kafkajs/src/consumer/offsetManager/index.js') as any;
 const ConsumerGroup = require('kafkajs/src/consumer/consumerGroup.js') as any;
 const { KafkaJSConnectionError } = require('kafkajs/src/errors.js') as any;
+const Cluster = require('kafkajs/src/cluster/index.js') as any;
 
 const WAIT_MS = 300;
 const hang = () => new Promise<never>(() => {});
@@ -30,25 +31,28 @@ function lostBroker() {
   return { nodeId: 1, isConnected: () => true, offsetCommit: vi.fn(fail), heartbeat: vi.fn(fail) };
 }
 
-/** A cluster whose look-up of the coordinator is `answer` (both the patch's old and new ways of asking). */
+/**
+ * A real KafkaJS Cluster (never connected) whose look-up of the coordinator is `answer`: only methods the
+ * Cluster really has are replaced, so the patch cannot call one that does not exist (as it once did).
+ */
 function cluster(answer: () => Promise<unknown>) {
-  const c = {
-    lookups: 0,
-    findConnectedBroker: async () => ({
-      findGroupCoordinator: () => {
-        c.lookups += 1;
-        return answer();
-      },
-    }),
-    findGroupCoordinatorMetadata: () => {
-      c.lookups += 1;
-      return answer();
-    },
-    findBroker: async ({ nodeId }: { nodeId: number }) => ({ nodeId, isConnected: () => true, offsetCommit: vi.fn(async () => ({})) }),
-    refreshMetadata: async () => {},
-    committedOffsets: () => ({}),
+  const c = new Cluster({ logger: logger(), socketFactory: () => null, brokers: ['127.0.0.1:1'], clientId: 't' });
+  const counted = { lookups: 0 };
+  const lookup = () => {
+    counted.lookups += 1;
+    return answer();
   };
-  return c;
+  stub(c.brokerPool, 'findConnectedBroker', async () => ({ findGroupCoordinator: lookup }));
+  stub(c, 'findGroupCoordinatorMetadata', lookup);
+  stub(c, 'findBroker', async ({ nodeId }: { nodeId: number }) => ({ nodeId, isConnected: () => true, offsetCommit: vi.fn(async () => ({})) }));
+  stub(c, 'refreshMetadata', async () => {});
+  return Object.defineProperty(c, 'lookups', { get: () => counted.lookups });
+}
+
+/** Replaces a method `target` really has. */
+function stub(target: any, name: string, fn: (...args: any[]) => unknown): void {
+  expect(typeof target[name], `KafkaJS has ${name}`).toBe('function');
+  target[name] = fn;
 }
 
 function offsetManager(c: ReturnType<typeof cluster>, log = logger()) {

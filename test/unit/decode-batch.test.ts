@@ -2,7 +2,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 
 import { decodeBatch } from '../../consumers/decode.js';
-import { murmur2Partition } from '../../consumers/partition-contract.js';
+import { murmur2Partition } from '../../schemas/partitioning.js';
 import type { Decoder } from '../../schemas/registry.js';
 import type { RedemptionRequested } from '../../schemas/types.js';
 

@@ -1,8 +1,9 @@
 import { Partitioners, type PartitionMetadata } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 
-import { assertPlacement, misplacement, murmur2Partition, producerClientId } from '../../consumers/partition-contract.js';
+import { assertPlacement, misplacement, producerClientId } from '../../consumers/partition-contract.js';
 import { UnprocessableMessageError } from '../../lib/errors.js';
+import { murmur2Partition } from '../../schemas/partitioning.js';
 
 /**
  * Kafka's own murmur2 test vectors (org.apache.kafka.common.utils.UtilsTest.testMurmur2): the signed
