@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,11 +7,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { RedemptionError } from '../../lib/errors.js';
 import { tcpAnswers } from '../../lib/net.js';
-import { brokersSeenBy, formatKafkaStorage, installKafkaJars, kafkaJavaArgs, newClusterId } from './kafka.js';
 
 /**
  * A Redis or MariaDB server of one's own, started from the machine's binaries on a free port with its
- * data in a temporary folder (and a Kafka broker of one's own from the stack's jars). The outage tests and the chaos run take servers away (flush, shut down,
+ * data in a temporary folder. The outage tests and the chaos run take servers away (flush, shut down,
  * pause); they do it to these, never to the machine's Redis and MariaDB, which others are using.
  * Each server is a child of the process that started it and is killed when that process exits.
  */
@@ -211,91 +210,4 @@ export class OwnMariadb extends OwnServer {
 
 function userName(): string {
   return process.getuid?.() === 0 ? 'root' : (process.env.USER ?? spawnSync('id', ['-un'], { encoding: 'utf8' }).stdout.trim());
-}
-
-/**
- * A single-node Kafka (KRaft, broker and controller in one process) of one's own, from the stack's jars,
- * for the tests that restart a broker: restarting the shared one stops every other user's clients.
- */
-export class OwnKafka extends OwnServer {
-  private constructor(
-    dir: string,
-    port: number,
-    private readonly controllerPort: number,
-  ) {
-    super('kafka', dir, port);
-  }
-
-  static async start(print: (line: string) => void = () => {}): Promise<OwnKafka> {
-    installKafkaJars(print);
-    const server = new OwnKafka(mkdtempSync(join(tmpdir(), 'redeem-own-kafka-')), await freePort(), await freePort());
-    writeFileSync(server.propertiesFile, server.properties());
-    formatKafkaStorage(newClusterId(), server.propertiesFile, [], 'the storage of a Kafka of its own');
-    await server.launch();
-    return server;
-  }
-
-  private get propertiesFile(): string {
-    return join(this.dir, 'server.properties');
-  }
-
-  /** KAFKA_BROKERS for this broker. */
-  get brokers(): string {
-    return `${HOST}:${this.port}`;
-  }
-
-  private properties(): string {
-    return [
-      'process.roles=broker,controller',
-      'node.id=1',
-      `controller.quorum.voters=1@${HOST}:${this.controllerPort}`,
-      `listeners=PLAINTEXT://${HOST}:${this.port},CONTROLLER://${HOST}:${this.controllerPort}`,
-      `advertised.listeners=PLAINTEXT://${HOST}:${this.port}`,
-      'controller.listener.names=CONTROLLER',
-      'inter.broker.listener.name=PLAINTEXT',
-      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-      `log.dirs=${join(this.dir, 'data')}`,
-      'auto.create.topics.enable=false',
-      'num.partitions=1',
-      'offsets.topic.replication.factor=1',
-      // One partition for the groups' offsets: once it is loaded, every group has its coordinator.
-      'offsets.topic.num.partitions=1',
-      'transaction.state.log.replication.factor=1',
-      'transaction.state.log.min.isr=1',
-      'share.coordinator.state.topic.replication.factor=1',
-      'group.initial.rebalance.delay.ms=0',
-      'num.network.threads=2',
-      'num.io.threads=2',
-      '',
-    ].join('\n');
-  }
-
-  protected command() {
-    return { binary: 'java', args: kafkaJavaArgs('own-kafka', ['-Xms128m', '-Xmx512m', '-XX:+UseG1GC', '-XX:ActiveProcessorCount=2'], this.propertiesFile) };
-  }
-
-  /**
-   * Answers metadata requests, lists itself alive, and coordinates groups (a new or restarted broker
-   * answers "not the correct coordinator" until its offsets partition is loaded).
-   */
-  protected override async ready(): Promise<boolean> {
-    if (!((await brokersSeenBy(this.brokers)) ?? []).includes(1)) return false;
-    const { Kafka, logLevel } = await import('kafkajs');
-    const admin = new Kafka({ brokers: [this.brokers], clientId: 'redeem-stack', logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
-    try {
-      await admin.connect();
-      await admin.describeGroups(['redeem-own-kafka-probe']);
-      return true;
-    } catch {
-      return false;
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
-  }
-
-  /** A controlled shutdown (SIGTERM), then the broker again on the same ports and storage. */
-  async restart(): Promise<void> {
-    await this.kill('SIGTERM');
-    await this.launch();
-  }
 }
