@@ -14,7 +14,7 @@ const TOOL_IMPORTS = {
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.stack/', 'bench/results/', 'coverage/'] },
+  { ignores: ['node_modules/', 'dist/', 'dist-cli/', '.stack/', 'bench/results/', 'coverage/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

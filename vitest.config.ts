@@ -2,33 +2,79 @@ import { fileURLToPath } from 'node:url';
 
 import { defineConfig } from 'vitest/config';
 
+import { excludedOnCommandLine, namedTestFiles } from './test/integration/named-files.js';
+
 // The package's own name, as its users import it, resolves to the source (no build needed for tests).
 const alias = { 'coupon-redemption-pipeline': fileURLToPath(new URL('./index.ts', import.meta.url)) };
 
 /**
- * Two suites: unit tests (pure logic, in-memory data) run first and in parallel; integration tests talk
- * to the real broker, registry, Redis and MariaDB and run one file at a time, since they share a 2-core
- * machine with those services.
+ * Integration files that bound a time a busy host stretches (gaps without decisions, recovery and
+ * removal times, joins, rebalance counts), or that use the cluster profile (started in the background by
+ * the global setup, cluster-profile.ts): they run after the others, two at a time.
+ */
+const TIMED = ['kafka-failover', 'kafkajs-patch', 'liveness', 'member-liveness', 'membership', 'recovery', 'redis-cluster', 'redis-failover'];
+
+/**
+ * Integration files that strike services other files use (the outages and the chaos run stop, flush and
+ * stall the shared Redis, MariaDB and Kafka): they run last, one at a time.
+ */
+const ALONE = ['chaos', 'outages'];
+
+/**
+ * Every other integration file works only in its own topics, group, database and key prefix (helpers.ts,
+ * IsolatedPipeline) or on servers of its own on free ports: they run first, several at once. Most of a
+ * file's time is waiting (for a broker, a session, a child process), so more run at once than the
+ * machine's 2 cores.
+ */
+const WORKERS = { isolated: 3, timed: 2, alone: 1 };
+
+// One glob per set, not lists of paths: vitest applies `--exclude` to globs only.
+const glob = (names: readonly string[]) => `test/integration/{${names.join(',')}}.test.ts`;
+
+// A run that names its files (`vitest run --project integration test/integration/x.test.ts`, as when
+// landing a change) finds each of them in the `integration` project, one file at a time, whichever set it
+// belongs to; the sets are for runs of the whole suite.
+const namesFiles = namedTestFiles().length > 0;
+const excluded = excludedOnCommandLine();
+
+/** An integration project: its files, how many run at once, and its place in the run's order. */
+function integration(name: string, files: { include: string[]; exclude: string[] }, maxWorkers: number, groupOrder: number) {
+  return {
+    resolve: { alias },
+    test: {
+      name,
+      include: files.include,
+      exclude: [...files.exclude, ...excluded],
+      environment: 'node',
+      maxWorkers,
+      testTimeout: 180_000,
+      hookTimeout: 120_000,
+      // Named by every integration project, set up once: the stack, the compiled CLI the tests spawn, the
+      // cluster profile.
+      globalSetup: ['test/integration/global-setup.ts'],
+      sequence: { groupOrder },
+    },
+  };
+}
+
+/**
+ * Unit tests (pure logic, in-memory data) run first and in parallel. Then the integration files, which
+ * talk to the real broker, registry, Redis and MariaDB on the same 2-core machine: the isolated ones a
+ * few at a time, the timed ones two at a time, the disruptive ones alone.
  */
 export default defineConfig({
   test: {
     projects: [
       {
-        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node', sequence: { groupOrder: 0 } },
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], exclude: excluded, environment: 'node', sequence: { groupOrder: 0 } },
       },
-      {
-        resolve: { alias },
-        test: {
-          name: 'integration',
-          include: ['test/integration/**/*.test.ts'],
-          environment: 'node',
-          fileParallelism: false,
-          testTimeout: 180_000,
-          hookTimeout: 120_000,
-          globalSetup: ['test/integration/global-setup.ts'],
-          sequence: { groupOrder: 1 },
-        },
-      },
+      ...(namesFiles
+        ? [integration('integration', { include: ['test/integration/**/*.test.ts'], exclude: [] }, 1, 1)]
+        : [
+            integration('integration', { include: ['test/integration/**/*.test.ts'], exclude: [glob([...TIMED, ...ALONE])] }, WORKERS.isolated, 1),
+            integration('integration-timed', { include: [glob(TIMED)], exclude: [] }, WORKERS.timed, 2),
+            ...(ALONE.length > 0 ? [integration('integration-alone', { include: [glob(ALONE)], exclude: [] }, WORKERS.alone, 3)] : []),
+          ]),
     ],
   },
 });

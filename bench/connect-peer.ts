@@ -12,9 +12,10 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 
 import mysql from 'mysql2/promise';
+
+import { CHECKOUT_DIR } from '../scripts/checkout-dir.js';
 
 export interface PeerResult {
   rows: number;
@@ -23,7 +24,7 @@ export interface PeerResult {
   how: string;
 }
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = CHECKOUT_DIR;
 const CACHE = join(ROOT, '.stack', 'connect');
 const LIBS = join(CACHE, 'libs');
 

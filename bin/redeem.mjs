@@ -3,7 +3,4 @@
 import { register } from 'tsx/esm/api';
 
 register();
-// The tools of a checkout (local stack, demo, chaos run, benchmark) have their own entry point: the
-// product CLI never loads them.
-const TOOLS = new Set(['stack', 'demo', 'chaos', 'bench']);
-await import(TOOLS.has(process.argv[2] ?? '') ? '../scripts/tools.ts' : '../cli/main.ts');
+await import('../scripts/redeem.ts');

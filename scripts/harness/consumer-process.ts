@@ -5,15 +5,23 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
-const BIN = fileURLToPath(new URL('../../bin/redeem.mjs', import.meta.url));
+import { CHECKOUT_DIR } from '../checkout-dir.js';
+
+/**
+ * The `redeem` this process runs as, when it is one (a chaos run or benchmark started through the suite's
+ * compiled build starts compiled consumers too), else bin/redeem.mjs (from source, through tsx).
+ */
+const DEFAULT_ENTRY = /[/\\]redeem\.m?js$/.test(process.argv[1] ?? '') ? process.argv[1]! : join(CHECKOUT_DIR, 'bin', 'redeem.mjs');
 
 export interface ConsumerProcessOptions {
   /** Arguments after `consume`, e.g. `--exit-when-idle 5`. @defaultValue none */
   args?: readonly string[];
   /** Also append everything it logs to this file. @defaultValue none */
   logFile?: string;
+  /** The `redeem` entry file node runs. @defaultValue this process's own `redeem` entry, else bin/redeem.mjs */
+  entry?: string;
 }
 
 export class ConsumerProcess {
@@ -30,7 +38,7 @@ export class ConsumerProcess {
     private readonly env: NodeJS.ProcessEnv,
     o: ConsumerProcessOptions = {},
   ) {
-    this.child = spawn(process.execPath, [BIN, 'consume', ...(o.args ?? [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [o.entry ?? DEFAULT_ENTRY, 'consume', ...(o.args ?? [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => {
       this.stderr += d.toString();

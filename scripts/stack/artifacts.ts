@@ -7,12 +7,12 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import { RedemptionError } from '../../lib/errors.js';
+import { STACK_ASSETS_DIR } from '../checkout-dir.js';
 
-export const PINNED_DIGESTS_FILE = join(dirname(fileURLToPath(import.meta.url)), 'artifacts.sha256');
+export const PINNED_DIGESTS_FILE = join(STACK_ASSETS_DIR, 'artifacts.sha256');
 
 export type ArtifactGroup = 'kafka' | 'registry';
 

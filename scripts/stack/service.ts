@@ -7,17 +7,17 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 
 import { RedemptionError } from '../../lib/errors.js';
 import { tcpAnswers } from '../../lib/net.js';
+import { CHECKOUT_DIR, STACK_ASSETS_DIR } from '../checkout-dir.js';
 
-/** This folder: the stack's templates, POMs and pinned digests. */
-export const SCRIPT_DIR = dirname(fileURLToPath(import.meta.url));
+/** scripts/stack/ of the checkout, also when the tools run compiled: the stack's templates, POMs and pinned digests. */
+export const SCRIPT_DIR = STACK_ASSETS_DIR;
 /** Where the stack's downloads, data, logs and pid files go (git-ignored); `STACK_DIR` moves it. */
-export const STACK_DIR = process.env.STACK_DIR ?? join(SCRIPT_DIR, '..', '..', '.stack');
+export const STACK_DIR = process.env.STACK_DIR ?? join(CHECKOUT_DIR, '.stack');
 
 export type Print = (line: string) => void;
 

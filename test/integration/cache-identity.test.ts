@@ -19,7 +19,7 @@ describe('a cache that cannot lie', () => {
     await p.setUp();
     expect((await p.cli(['coupons', 'generate', '--count', '20', '--prefix', 'ID', '--quota', '40'])).code).toBe(0);
     await p.produce([...simulateCheckout({ ...DEFAULT_SIMULATION, count: 2000, couponCodes: couponCodes('ID', 20), seed: 9 })]);
-    const first = await p.cli(['consume', '--exit-when-idle', '2', '--max-wait', '120']);
+    const first = await p.cli(['consume', '--exit-when-idle', '1', '--max-wait', '120']);
     expect(first.code, first.stderr).toBe(0);
   });
   afterAll(async () => {
@@ -33,7 +33,7 @@ describe('a cache that cannot lie', () => {
     const env = { MYSQL_URL: otherDb, CONSUMER_GROUP: `${p.config.consumerGroup}-other`, AUDIT_TOPIC: `${p.config.auditTopic}.other` };
     expect((await p.cli(['migrate'], env)).code).toBe(0);
     expect((await p.cli(['coupons', 'generate', '--count', '20', '--prefix', 'ID', '--quota', '40'], env)).code).toBe(0);
-    const run = await p.cli(['consume', '--exit-when-idle', '2', '--max-wait', '120'], env);
+    const run = await p.cli(['consume', '--exit-when-idle', '1', '--max-wait', '120'], env);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/unchanged\s+0 /);
     const verified = await p.cli(['verify', '--no-progress'], env);

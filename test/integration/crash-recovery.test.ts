@@ -35,13 +35,13 @@ describe('crashes at every injected point lose nothing and apply nothing twice',
     const crashes: Record<FaultPoint, number> = Object.fromEntries(FAULT_POINTS.map((f) => [f, 0])) as Record<FaultPoint, number>;
     for (let round = 0; round < CRASHES_PER_POINT; round++) {
       for (const point of FAULT_POINTS) {
-        const run = await p.cli(['consume', '--exit-when-idle', '3'], { REDEEM_FAULTS: `${point}:0.3` });
+        const run = await p.cli(['consume', '--exit-when-idle', '1'], { REDEEM_FAULTS: `${point}:0.3` });
         // SIGKILL shows as no exit code; the line the process wrote just before it killed itself says where.
         expect(run.code, run.stderr).toBeNull();
         for (const [, struck] of run.stderr.matchAll(/^fault injected: (\S+)$/gm)) crashes[struck as FaultPoint] += 1;
       }
     }
-    const last = await p.cli(['consume', '--exit-when-idle', '3']);
+    const last = await p.cli(['consume', '--exit-when-idle', '1']);
     expect(last.code, last.stderr).toBe(0);
     expect(crashes).toEqual(Object.fromEntries(FAULT_POINTS.map((f) => [f, CRASHES_PER_POINT])));
 

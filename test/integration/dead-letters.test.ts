@@ -45,7 +45,7 @@ describe('poison input goes to the dead-letter topic and the pipeline goes on', 
     await producer.send({ topic: p.config.redemptionTopic, acks: -1, messages });
     await producer.disconnect();
 
-    const consumed = await p.cli(['consume', '--exit-when-idle', '3']);
+    const consumed = await p.cli(['consume', '--exit-when-idle', '1']);
     expect(consumed.code, consumed.stderr).toBe(0);
     expect(consumed.stdout).toContain(`dead letters ${poison.length}`);
 

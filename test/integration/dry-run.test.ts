@@ -46,7 +46,7 @@ describe('replay --dry-run over many flushes', () => {
     const [{ n }] = (await p.rt.knex()('decisions').count({ n: '*' })) as [{ n: number | string }];
     expect(Number(n)).toBe(0);
 
-    const real = await p.cli(['consume', '--exit-when-idle', '2', '--max-wait', '150']);
+    const real = await p.cli(['consume', '--exit-when-idle', '1', '--max-wait', '150']);
     expect(real.code, real.stderr).toBe(0);
     const expected = decided(real.stdout);
     expect(Number(/^(\d+)/.exec(expected.duplicates)?.[1])).toBeGreaterThan(0);

@@ -64,7 +64,7 @@ describe('SIGTERM mid-flush', () => {
     const firstRecords = await p.auditRecords(committed);
     expect(firstRecords.length).toBe(committed);
 
-    const second = await p.cli(['consume', '--exit-when-idle', '2', '--max-wait', '150']);
+    const second = await p.cli(['consume', '--exit-when-idle', '1', '--max-wait', '150']);
     expect(second.code, second.stderr).toBe(0);
     expect(await drained(p)).toBe(true);
     expect(second.stdout).toMatch(/redeliveries seen 0/);

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 import type { KafkaMessage } from 'kafkajs';
+import { inject } from 'vitest';
 
 import { type Config, loadConfig } from '../../lib/config.js';
 import { currentRanges, groupProgress, readRanges } from '../../lib/kafka.js';
@@ -16,7 +17,11 @@ import { RedemptionProducer } from '../../producers/redemption-producer.js';
 import type { RedemptionDecided, RedemptionRequested } from '../../schemas/types.js';
 import { ConsumerProcess } from '../../scripts/harness/consumer-process.js';
 
-const BIN = fileURLToPath(new URL('../../bin/redeem.mjs', import.meta.url));
+/**
+ * The `redeem` entry the tests run with node: this run's compiled build of the source (global-setup.ts),
+ * or bin/redeem.mjs (through tsx) when a file runs without the integration project's global setup.
+ */
+export const REDEEM = inject('redeemEntry') ?? fileURLToPath(new URL('../../bin/redeem.mjs', import.meta.url));
 
 /** A message read back from a topic, with the partition it was on. */
 export type TopicMessage = KafkaMessage & { partition: number };
@@ -79,23 +84,26 @@ export class IsolatedPipeline {
 
   /**
    * Every message on `topic` (per partition in offset order), each with its partition, once at least
-   * `atLeast` have arrived.
+   * `atLeast` have arrived: the whole topic up to its end offsets then. Call it once whatever writes the
+   * topic has finished (the command exited, the consumer stopped), so that anything beyond the expected
+   * count is in the result.
    */
   async readTopic(topic: string, atLeast: number, timeoutMs = 60_000): Promise<TopicMessage[]> {
     const kafka = this.rt.kafka();
-    const deadline = Date.now() + timeoutMs;
+    let ranges: Awaited<ReturnType<typeof currentRanges>> = [];
     await waitUntil(
       `${atLeast} messages on ${topic}`,
-      async () => (await currentRanges(kafka, topic)).reduce((n, r) => n + r.to - r.from, 0) >= atLeast,
+      async () => {
+        ranges = await currentRanges(kafka, topic);
+        return ranges.reduce((n, r) => n + r.to - r.from, 0) >= atLeast;
+      },
       timeoutMs,
     );
-    // A moment more, to catch anything beyond the expected count (a test asserts on exact numbers).
-    await sleep(Math.min(1500, Math.max(0, deadline - Date.now())));
     const messages: TopicMessage[] = [];
     await readRanges({
       kafka,
       topic,
-      ranges: await currentRanges(kafka, topic),
+      ranges,
       onChunk: (chunk) => void messages.push(...chunk.messages.map((m) => ({ ...m, partition: chunk.partition }))),
     });
     return messages;
@@ -166,7 +174,7 @@ export function auditProblems(records: readonly RedemptionDecided[], messages: M
 /** A `redeem consume` running in the background with a pipeline's environment (scripts/harness). */
 export class BackgroundConsumer extends ConsumerProcess {
   constructor(env: Record<string, string>, args: string[] = []) {
-    super({ ...process.env, ...env }, { args });
+    super({ ...process.env, ...env }, { args, entry: REDEEM });
   }
 }
 
@@ -220,7 +228,7 @@ export interface CliResult {
 
 export function runCli(args: string[], env: Record<string, string>, timeoutMs = 170_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [REDEEM, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -10,8 +10,9 @@ import { IDEMPOTENT_PRODUCER, withAdmin } from '../../lib/kafka.js';
 import type { RedemptionRequested } from '../../schemas/types.js';
 import { strikeClusterFault } from '../../scripts/chaos-cluster-faults.js';
 import { CLUSTER_ENV } from '../../scripts/stack/cluster-profile.js';
-import { brokerPort, KAFKA_NODE_IDS, kafkaClusterDown, kafkaClusterStarted, kafkaClusterUp } from '../../scripts/stack/kafka-cluster.js';
+import { brokerPort, KAFKA_NODE_IDS } from '../../scripts/stack/kafka-cluster.js';
 import { installPackedClient } from './client-install.js';
+import { clusterProfileUp } from './cluster-profile.js';
 import { fullyReplicated, tolerant, underLoad } from './failover.js';
 import { request } from './fixtures.js';
 import { IsolatedPipeline, waitUntil } from './helpers.js';
@@ -30,22 +31,18 @@ type InstalledPackage = typeof ThisPackage;
  * The other two strike under load (failover.ts): kill -9 of the broker leading most partitions of the
  * requests topic, and a rolling restart of the three brokers.
  *
- * The Kafka cluster is brought up here if it is not running (and stopped afterwards if this file started
- * it), beside the single-node stack the rest of the suite uses; the registry, MySQL and Redis are shared.
+ * The Kafka cluster runs beside the single-node stack the rest of the suite uses (the global setup brings
+ * it up, cluster-profile.ts); the registry, MySQL and Redis are shared.
  */
 
 const CLUSTER = { KAFKA_BROKERS: CLUSTER_ENV.KAFKA_BROKERS };
 const pipelines: IsolatedPipeline[] = [];
-const startedHere = { kafka: false };
 
-beforeAll(async () => {
-  startedHere.kafka = !kafkaClusterStarted();
-  await kafkaClusterUp((line) => process.stderr.write(`[cluster] ${line}\n`));
-}, 300_000);
+// The global setup starts the cluster profile in the background (cluster-profile.ts) and stops it after the run.
+beforeAll(() => clusterProfileUp(900_000), 900_000);
 
 afterAll(async () => {
   for (const p of pipelines) await p.cleanup();
-  if (startedHere.kafka) await kafkaClusterDown(() => {});
 }, 180_000);
 
 interface PartitionState {

@@ -61,7 +61,7 @@ describe('least-privilege credentials', () => {
     expect((await p.cli(['coupons', 'generate', '--count', '10', '--prefix', 'LP', '--quota', '20'], env)).code).toBe(0);
     const produced = await p.cli(['produce', '--generate', '1000', '--coupons', '12', '--coupon-prefix', 'LP', '--no-progress'], env);
     expect(produced.code, produced.stderr).toBe(0);
-    const consumed = await p.cli(['consume', '--exit-when-idle', '3'], env);
+    const consumed = await p.cli(['consume', '--exit-when-idle', '1'], env);
     expect(consumed.code, consumed.stderr).toBe(0);
     expect(consumed.stderr).not.toMatch(/denied|NOPERM/i);
     const verify = await p.cli(['verify', '--no-progress'], env);

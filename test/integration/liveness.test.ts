@@ -180,7 +180,7 @@ describe('nothing stalls the pipeline: one record, one fate', () => {
       ...goods.map((g) => ({ key: g.coupon_code, value: codec.encode(g) })),
     ]);
 
-    const consumed = await p.cli(['consume', '--exit-when-idle', '3']);
+    const consumed = await p.cli(['consume', '--exit-when-idle', '1']);
     expect(consumed.code, consumed.stderr).toBe(0);
     goodSoFar += goods.length;
     deadSoFar += hostile.length;
@@ -257,7 +257,7 @@ describe('nothing stalls the pipeline: one record, one fate', () => {
     } finally {
       await p.rt.knex().raw('RENAME TABLE decisions_away TO decisions');
     }
-    const resumed = await p.cli(['consume', '--exit-when-idle', '3']);
+    const resumed = await p.cli(['consume', '--exit-when-idle', '1']);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(await p.rt.knex()('redemptions').where({ request_id: 'f5-1' }).first()).toBeDefined();
     goodSoFar += 1;
@@ -285,7 +285,7 @@ describe('a flush MySQL refuses for one row commits every other row', () => {
     const requests: RedemptionRequested[] = [];
     for (let i = 0; i < 60; i++) requests.push(good(`b${i}`, `BIS-00000${1 + (i % 3)}`, i === 37 ? { order_id: 'poison' } : {}));
     await p.produce(requests);
-    const consumed = await p.cli(['consume', '--exit-when-idle', '3'], { LOG_LEVEL: 'warn' });
+    const consumed = await p.cli(['consume', '--exit-when-idle', '1'], { LOG_LEVEL: 'warn' });
     expect(consumed.code, consumed.stderr).toBe(0);
     expect(consumed.stderr).toMatch(/splitting it to find the request/);
 

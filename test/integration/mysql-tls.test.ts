@@ -76,7 +76,7 @@ describe('MySQL over TLS with MYSQL_SSL_CA_FILE', () => {
     expect((await p.cli(['migrate'])).stdout).toContain('already up to date');
     expect((await p.cli(['coupons', 'generate', '--count', '5', '--prefix', 'MTLS', '--quota', '10'])).code).toBe(0);
     expect((await p.cli(['produce', '--generate', '300', '--coupons', '6', '--coupon-prefix', 'MTLS', '--no-progress'])).code).toBe(0);
-    const consumed = await p.cli(['consume', '--exit-when-idle', '3']);
+    const consumed = await p.cli(['consume', '--exit-when-idle', '1']);
     expect(consumed.code, consumed.stderr).toBe(0);
     expect((await p.cli(['verify', '--no-progress'])).stdout).toContain('EQUAL');
     const status = await p.cli(['status']);

@@ -10,9 +10,8 @@ import { couponCodes } from '../../lib/coupon-catalog.js';
 import { dropDatabase, withDatabase } from '../../lib/mysql.js';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../../producers/checkout-simulator.js';
 import { writeJsonLines } from './fixtures.js';
-import { drained, IsolatedPipeline, verifyEqual, waitUntil } from './helpers.js';
+import { drained, IsolatedPipeline, REDEEM, verifyEqual, waitUntil } from './helpers.js';
 
-const BIN = fileURLToPath(new URL('../../bin/redeem.mjs', import.meta.url));
 const CODES = couponCodes('OPS', 40);
 const burst = (count: number, seed: number) => [...simulateCheckout({ ...DEFAULT_SIMULATION, count, couponCodes: CODES, users: 200, seed })];
 
@@ -34,7 +33,7 @@ describe('operating the pipeline: replay, rebuild, diff, status, audit, the anal
     await p.setUp();
     expect((await p.cli(['coupons', 'generate', '--count', '40', '--prefix', 'OPS', '--quota', '60', '--campaigns', '4'])).code).toBe(0);
     await p.produce(burst(3000, 1));
-    expect((await p.cli(['consume', '--exit-when-idle', '2'])).code).toBe(0);
+    expect((await p.cli(['consume', '--exit-when-idle', '1'])).code).toBe(0);
   });
   afterAll(async () => {
     await dropDatabase(withDatabase(p.config.mysqlUrl, rebuildDb));
@@ -68,7 +67,7 @@ describe('operating the pipeline: replay, rebuild, diff, status, audit, the anal
       /REPLAY_AHEAD_OF_LIVE: the live group test-\w+-group has not yet decided the whole range \(partition \d: live group committed \d+, replay reads up to \d+/,
     );
     expect(await snapshot(p)).toEqual(before);
-    const live = await p.cli(['consume', '--exit-when-idle', '2', '--max-wait', '120']);
+    const live = await p.cli(['consume', '--exit-when-idle', '1', '--max-wait', '120']);
     expect(live.code, live.stderr).toBe(0);
     for (const label of ['applied', 'duplicates', 'rejected']) expect(figure(live.stdout, label)).toBe(figure(dry.stdout, label));
     expect(figure(live.stdout, 'applied')).toBeGreaterThan(0);
@@ -177,7 +176,7 @@ describe('operating the pipeline: replay, rebuild, diff, status, audit, the anal
     const requests = burst(3000, 3);
     const file = writeJsonLines(requests, 'backfill');
     const startEnds = [...(await p.endOffsets(p.config.redemptionTopic)).values()].reduce((a, b) => a + b, 0);
-    const child = spawn(process.execPath, [BIN, 'produce', '--file', file, '--rate', '1000', '--no-progress'], {
+    const child = spawn(process.execPath, [REDEEM, 'produce', '--file', file, '--rate', '1000', '--no-progress'], {
       env: { ...process.env, ...p.env },
       stdio: 'ignore',
     });
@@ -200,7 +199,7 @@ describe('operating the pipeline: replay, rebuild, diff, status, audit, the anal
     // At least once: a batch in flight when the process died may be on the topic twice.
     expect(sent).toBeGreaterThanOrEqual(3000);
     expect(sent).toBeLessThanOrEqual(3000 + 50);
-    expect((await p.cli(['consume', '--exit-when-idle', '2'])).code).toBe(0);
+    expect((await p.cli(['consume', '--exit-when-idle', '1'])).code).toBe(0);
     await waitUntil('the group to drain', () => drained(p));
     const { equal, report } = await verifyEqual(p);
     expect(equal, report).toBe(true);

@@ -67,7 +67,7 @@ describe('the partition contract: requests outside their murmur2 partition are d
     });
     await producer.disconnect();
 
-    const consumed = await p.cli(['consume', '--exit-when-idle', '3'], { LOG_LEVEL: 'warn' });
+    const consumed = await p.cli(['consume', '--exit-when-idle', '1'], { LOG_LEVEL: 'warn' });
     expect(consumed.code, consumed.stderr).toBe(0);
     expect(consumed.stdout).toContain(`dead letters ${misplaced.length}`);
     // The warning names the code and the producer, so an operator can find the misconfigured client.
@@ -156,7 +156,7 @@ describe('the partition contract: requests outside their murmur2 partition are d
       ],
     });
     await producer.disconnect();
-    const consumed = await p.cli(['consume', '--exit-when-idle', '3']);
+    const consumed = await p.cli(['consume', '--exit-when-idle', '1']);
     expect(consumed.code, consumed.stderr).toBe(0);
     expect(consumed.stdout).toContain('dead letters 4');
 
@@ -186,7 +186,7 @@ describe('the partition contract: requests outside their murmur2 partition are d
     expect(again.stdout).toContain(`already redriven ${toRedrive}`);
     expect(await p.endOffsets(requestsTopic)).toEqual(requestsAfter);
 
-    const decided = await p.cli(['consume', '--exit-when-idle', '3']);
+    const decided = await p.cli(['consume', '--exit-when-idle', '1']);
     expect(decided.code, decided.stderr).toBe(0);
     expect(decided.stdout).toContain(`decided      ${toRedrive}`);
     expect(decided.stdout).toContain('dead letters 0');

@@ -86,7 +86,7 @@ describe('the pipeline end to end', () => {
     expect(produced.code, produced.stderr).toBe(0);
     expect(produced.stdout).toContain(`produced ${requests.length} requests`);
 
-    const consumed = await p.cli(['consume', '--exit-when-idle', '3']);
+    const consumed = await p.cli(['consume', '--exit-when-idle', '1']);
     expect(consumed.code, consumed.stderr).toBe(0);
     expect(consumed.stdout).toContain(`decided      ${requests.length}`);
 
@@ -126,7 +126,7 @@ describe('the pipeline end to end', () => {
     const again = await p.cli(['produce', '--file', writeJsonLines(requests, 'requests-again'), '--no-progress']);
     expect(again.code, again.stderr).toBe(0);
     // Redis forgets everything first: MySQL alone must recognise the retries.
-    const consumed = await p.cli(['consume', '--exit-when-idle', '3'], { REDIS_KEY_PREFIX: `${p.config.redisKeyPrefix}-forgotten` });
+    const consumed = await p.cli(['consume', '--exit-when-idle', '1'], { REDIS_KEY_PREFIX: `${p.config.redisKeyPrefix}-forgotten` });
     expect(consumed.code, consumed.stderr).toBe(0);
     expect(await dbState(p)).toEqual(before);
     const audit = await p.auditRecords(requests.length * 2);
@@ -145,7 +145,7 @@ describe('the pipeline end to end', () => {
     };
     expect((await p.cli(['migrate'], fresh)).code).toBe(0);
     expect((await p.cli(['coupons', 'import', writeTemp(couponsCsv(coupons), 'coupons-rebuild.csv')], fresh)).code).toBe(0);
-    const rebuilt = await p.cli(['consume', '--exit-when-idle', '3'], fresh);
+    const rebuilt = await p.cli(['consume', '--exit-when-idle', '1'], fresh);
     expect(rebuilt.code, rebuilt.stderr).toBe(0);
     const other = new IsolatedPipeline({ ...p.env, ...fresh });
     try {
@@ -162,7 +162,7 @@ describe('the pipeline end to end', () => {
     await admin.connect();
     await admin.resetOffsets({ groupId: p.config.consumerGroup, topic: p.config.redemptionTopic, earliest: true });
     await admin.disconnect();
-    const replay = await p.cli(['consume', '--exit-when-idle', '3']);
+    const replay = await p.cli(['consume', '--exit-when-idle', '1']);
     expect(replay.code, replay.stderr).toBe(0);
     expect(await dbState(p)).toEqual(before);
     const audit = await p.auditRecords(requests.length * 4);

@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -8,14 +7,12 @@ import { checkpointPath } from '../../cli/commands/produce.js';
 import { couponCodes } from '../../lib/coupon-catalog.js';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../../producers/checkout-simulator.js';
 import { writeTemp } from './fixtures.js';
-import { type CliResult, IsolatedPipeline } from './helpers.js';
-
-const BIN = fileURLToPath(new URL('../../bin/redeem.mjs', import.meta.url));
+import { type CliResult, IsolatedPipeline, REDEEM } from './helpers.js';
 
 /** `sh -c '<shell>'` with the pipeline's environment: for `cat file | redeem ...`, as an operator types it. */
 function shell(command: string, env: Record<string, string>): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', command], { env: { ...process.env, ...env, REDEEM: `${process.execPath} ${BIN}` }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('sh', ['-c', command], { env: { ...process.env, ...env, REDEEM: `${process.execPath} ${REDEEM}` }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

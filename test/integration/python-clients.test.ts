@@ -81,7 +81,7 @@ describe('Python clients (examples/python) beside the TypeScript producer', () =
     const versions = (await (await fetch(`${p.config.schemaRegistryUrl}/subjects/${p.config.redemptionTopic}-value/versions`)).json()) as number[];
     expect(versions).toEqual([1]);
 
-    const consumed = await p.cli(['consume', '--exit-when-idle', '3']);
+    const consumed = await p.cli(['consume', '--exit-when-idle', '1']);
     expect(consumed.code, consumed.stderr).toBe(0);
     expect(consumed.stdout).toContain(`decided      ${requests.length}`);
     expect(consumed.stdout).toContain('dead letters 0');
@@ -136,7 +136,7 @@ describe('Python clients (examples/python) beside the TypeScript producer', () =
         const sent = await python('checkout_producer.py', ['--file', writeJsonLines(part, `py-${codec}`), '--compression', codec], env);
         expect(sent.code, sent.stderr).toBe(0);
       }
-      const consumed = await q.cli(['consume', '--exit-when-idle', '3', '--max-wait', '60']);
+      const consumed = await q.cli(['consume', '--exit-when-idle', '1', '--max-wait', '60']);
       expect(consumed.code, consumed.stderr).toBe(0);
       expect(consumed.stdout).toContain(`decided      ${requests.length}`);
       expect(consumed.stdout).toContain('dead letters 0');

@@ -6,25 +6,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DecisionCache, lastFlushKey } from '../../consumers/decision-cache.js';
 import type { SourcedRequest, StoredDecision } from '../../consumers/types.js';
 import { createRedis, isCluster, type RedisClient, redisMasters, redisReady } from '../../lib/redis.js';
-import { redisClusterDown, redisClusterStarted, redisClusterUp } from '../../scripts/stack/redis-cluster.js';
+import { clusterProfileUp } from './cluster-profile.js';
 
 /**
- * The decision cache on a real Redis Cluster (3 masters, 3 replicas, brought up here and stopped after
- * if this file started it): a flush's keys spread over many slots on every master, yet each call costs
+ * The decision cache on a real Redis Cluster (3 masters, 3 replicas, brought up by the global setup:
+ * cluster-profile.ts): a flush's keys spread over many slots on every master, yet each call costs
  * one pipeline per master; namespace cleanup finds keys on every master.
  */
 
 const NODES = [7000, 7001, 7002].map((port) => ({ host: '127.0.0.1', port }));
-let startedHere = false;
 let redis: RedisClient;
 const prefix = `test-${randomBytes(4).toString('hex')}`;
 
 beforeAll(async () => {
-  startedHere = !redisClusterStarted();
-  await redisClusterUp(() => {});
+  await clusterProfileUp(900_000);
   redis = createRedis('redis://unused', NODES);
   await redisReady(redis, 10_000);
-}, 120_000);
+}, 900_000);
 
 afterAll(async () => {
   for (const node of redisMasters(redis)) {
@@ -32,7 +30,6 @@ afterAll(async () => {
     for (const key of keys) await node.unlink(key);
   }
   redis.disconnect();
-  if (startedHere) await redisClusterDown(() => {});
 }, 60_000);
 
 function batch(count: number, coupons: number): { requests: SourcedRequest[]; decisions: StoredDecision[] } {

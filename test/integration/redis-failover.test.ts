@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { keySlot } from '../../lib/redis.js';
 import { CLUSTER_ENV } from '../../scripts/stack/cluster-profile.js';
-import { killRedisMaster, redisClusterDown, redisClusterStarted, redisClusterUp, startRedisNode } from '../../scripts/stack/redis-cluster.js';
+import { killRedisMaster, startRedisNode } from '../../scripts/stack/redis-cluster.js';
+import { clusterProfileUp } from './cluster-profile.js';
 import { underLoad } from './failover.js';
 import type { IsolatedPipeline } from './helpers.js';
 
@@ -12,22 +13,17 @@ import type { IsolatedPipeline } from './helpers.js';
  * (failover.ts): `redeem verify` equal, every produced request decided or dead-lettered, a whole audit
  * stream, every acknowledged request in the topic once, and the longest time without decisions.
  *
- * The Redis Cluster is brought up here (and stopped afterwards if this file started it), beside the
- * single-node stack the rest of the suite uses.
+ * The Redis Cluster runs beside the single-node stack the rest of the suite uses (the global setup brings
+ * it up, cluster-profile.ts).
  */
 
 const pipelines: IsolatedPipeline[] = [];
-const startedHere = { redis: false };
 
-beforeAll(async () => {
-  const print = (line: string) => process.stderr.write(`[cluster] ${line}\n`);
-  startedHere.redis = !redisClusterStarted();
-  await redisClusterUp(print);
-}, 300_000);
+// The global setup starts the cluster profile in the background (cluster-profile.ts) and stops it after the run.
+beforeAll(() => clusterProfileUp(900_000), 900_000);
 
 afterAll(async () => {
   for (const p of pipelines) await p.cleanup();
-  if (startedHere.redis) await redisClusterDown(() => {});
 }, 180_000);
 
 // The Kafka broker failovers (kill -9 of the busiest broker, a rolling restart) are in

@@ -85,7 +85,7 @@ describe('Redis over rediss:// with an ACL user and a private CA', () => {
   it('the pipeline runs through it, and status says it is usable', async () => {
     expect((await p.cli(['coupons', 'generate', '--count', '5', '--prefix', 'RTLS', '--quota', '10'])).code).toBe(0);
     expect((await p.cli(['produce', '--generate', '300', '--coupons', '6', '--coupon-prefix', 'RTLS', '--no-progress'])).code).toBe(0);
-    const consumed = await p.cli(['consume', '--exit-when-idle', '3']);
+    const consumed = await p.cli(['consume', '--exit-when-idle', '1']);
     expect(consumed.code, consumed.stderr).toBe(0);
     // Redis was used for every flush, over TLS, and never failed (a failure would fall back to MySQL).
     expect(consumed.stdout).toContain('Redis errors 0');

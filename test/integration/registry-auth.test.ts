@@ -71,7 +71,7 @@ describe('the schema registry over https with basic auth', () => {
     expect((await p.cli(['coupons', 'generate', '--count', '5', '--prefix', 'REG', '--quota', '10'])).code).toBe(0);
     const produced = await p.cli(['produce', '--generate', '300', '--coupons', '6', '--coupon-prefix', 'REG', '--no-progress']);
     expect(produced.code, produced.stderr).toBe(0);
-    const consumed = await p.cli(['consume', '--exit-when-idle', '3']);
+    const consumed = await p.cli(['consume', '--exit-when-idle', '1']);
     expect(consumed.code, consumed.stderr).toBe(0);
     expect((await p.cli(['verify', '--no-progress'])).stdout).toContain('EQUAL');
     const status = await p.cli(['status']);

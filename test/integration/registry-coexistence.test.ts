@@ -61,7 +61,7 @@ describe('registry coexistence: whoever registers the subject first', () => {
     // The records carry the foreign registration's id, and the pipeline decides them.
     const messages = await p.readTopic(p.config.redemptionTopic, 2);
     expect(messages.map((m) => m.value!.readInt32BE(1))).toEqual([foreign.body.id, foreign.body.id]);
-    const consumed = await p.cli(['consume', '--exit-when-idle', '3']);
+    const consumed = await p.cli(['consume', '--exit-when-idle', '1']);
     expect(consumed.code, consumed.stderr).toBe(0);
     const audit = await p.auditRecords(2);
     expect(audit.map((r) => `${r.request_id}:${r.decision}:${r.reason}`).sort()).toEqual(['c1:REJECTED:NOT_FOUND', 'c2:REJECTED:NOT_FOUND']);

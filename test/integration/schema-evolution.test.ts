@@ -53,7 +53,7 @@ describe('schema evolution in the registry (BACKWARD, topic-name subjects)', () 
     const value = registry.codec<RedemptionRequested & { channel: string | null }>(v2, avroType(v2Text)).encode({ ...request, channel: 'app' });
     await producer.send({ topic: p.config.redemptionTopic, acks: -1, messages: [{ key: request.coupon_code, value }] });
     await producer.disconnect();
-    const consumed = await p.cli(['consume', '--exit-when-idle', '3']);
+    const consumed = await p.cli(['consume', '--exit-when-idle', '1']);
     expect(consumed.code, consumed.stderr).toBe(0);
     const [record] = await p.auditRecords(1);
     expect(record).toMatchObject({ request_id: 'evo-1', decision: 'REJECTED', reason: 'NOT_FOUND' });

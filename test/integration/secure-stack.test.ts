@@ -79,7 +79,7 @@ describe('the pipeline over SASL_SSL, against `stack up --secure`', () => {
     const produced = await run(['produce', '--generate', '800', '--coupons', '12', '--coupon-prefix', 'TLS', '--no-progress']);
     expect(produced.code, produced.stderr).toBe(0);
     expect([...(await p.endOffsets(p.config.redemptionTopic)).values()].reduce((a, b) => a + b, 0)).toBe(800);
-    const consumed = await run(['consume', '--exit-when-idle', '3']);
+    const consumed = await run(['consume', '--exit-when-idle', '1']);
     expect(consumed.code, consumed.stderr).toBe(0);
     const verify = await run(['verify', '--no-progress']);
     expect(verify.stdout).toContain('EQUAL');
@@ -101,7 +101,7 @@ describe('the pipeline over SASL_SSL, against `stack up --secure`', () => {
     const produced = await p!.cli(['produce', '--generate', '200', '--coupons', '12', '--coupon-prefix', 'TLS', '--no-progress'], clear);
     outputs.push(produced);
     expect(produced.code, produced.stderr).toBe(0);
-    const consumed = await p!.cli(['consume', '--exit-when-idle', '3'], clear);
+    const consumed = await p!.cli(['consume', '--exit-when-idle', '1'], clear);
     outputs.push(consumed);
     expect(consumed.code, consumed.stderr).toBe(0);
     const verify = await p!.cli(['verify', '--no-progress'], clear);

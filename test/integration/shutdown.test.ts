@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -8,9 +7,7 @@ import { couponCodes } from '../../lib/coupon-catalog.js';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../../producers/checkout-simulator.js';
 import type { RedemptionRequested } from '../../schemas/types.js';
 import { verify } from '../../verify/verify.js';
-import { committedOffsets, IsolatedPipeline, verifyEqual, waitUntil } from './helpers.js';
-
-const BIN = fileURLToPath(new URL('../../bin/redeem.mjs', import.meta.url));
+import { committedOffsets, IsolatedPipeline, REDEEM, verifyEqual, waitUntil } from './helpers.js';
 
 describe('shutdown on SIGTERM', () => {
   const p = new IsolatedPipeline();
@@ -36,7 +33,7 @@ describe('shutdown on SIGTERM', () => {
       return Number(rows[0]!.n);
     };
 
-    const child = spawn(process.execPath, [BIN, 'consume'], { env: { ...process.env, ...p.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [REDEEM, 'consume'], { env: { ...process.env, ...p.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let stdout = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

@@ -1,0 +1,78 @@
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { inject } from 'vitest';
+
+import { lockClusterProfile } from '../../scripts/stack/cluster-lock.js';
+import { kafkaClusterDown, kafkaClusterStarted, kafkaClusterUp, liveBrokers } from '../../scripts/stack/kafka-cluster.js';
+import { redisClusterDown, redisClusterStarted, redisClusterStatus, redisClusterUp } from '../../scripts/stack/redis-cluster.js';
+
+/**
+ * The cluster profile (3-node Kafka, Redis Cluster) for the files that use it (CLUSTER_FILES). Starting
+ * it takes minutes, so the global setup starts it in the background when the run includes such a file,
+ * while the other files run; those files wait for it (`clusterProfileUp`). The run holds the host's
+ * cluster lock (scripts/stack/cluster-lock.ts) from before the start until after the stop, and stops only
+ * what it started.
+ */
+export const CLUSTER_FILES = ['kafka-failover', 'redis-failover', 'redis-cluster'];
+
+export interface ClusterProfileRun {
+  /** The file the tests read the state of the start from: `starting`, `up`, or `failed: <why>`. */
+  statusFile: string;
+  /** Waits for the start, stops what it started, lets the lock go. */
+  finish(): Promise<void>;
+}
+
+export function startClusterProfile(print: (line: string) => void): ClusterProfileRun {
+  const statusFile = join(tmpdir(), `redeem-cluster-profile-${process.pid}.status`);
+  writeFileSync(statusFile, 'starting');
+  const startedHere = { kafka: false, redis: false };
+  let release = () => {};
+  const started = (async () => {
+    release = await lockClusterProfile((file) => print(`waiting for the cluster profile: another run holds ${file}`));
+    startedHere.redis = !redisClusterStarted();
+    startedHere.kafka = !kafkaClusterStarted();
+    // Ports that answer for processes this checkout did not start: another checkout's cluster, left running.
+    if (startedHere.redis && redisClusterStatus().some((n) => n.up))
+      throw new Error('the Redis Cluster ports (7000-7005) answer, but not for nodes this checkout started: stop them where they were started');
+    if (startedHere.kafka && (await liveBrokers()).length > 0)
+      throw new Error('the cluster Kafka ports (19092-19094) answer, but not for nodes this checkout started: stop them where they were started');
+    await redisClusterUp(print);
+    await kafkaClusterUp(print);
+  })().then(
+    () => writeFileSync(statusFile, 'up'),
+    (e: Error) => {
+      startedHere.kafka = startedHere.redis = false;
+      writeFileSync(statusFile, `failed: ${e.message}`);
+    },
+  );
+  return {
+    statusFile,
+    async finish() {
+      await started;
+      try {
+        if (startedHere.kafka) await kafkaClusterDown(print);
+        if (startedHere.redis) await redisClusterDown(print);
+      } finally {
+        release();
+        rmSync(statusFile, { force: true });
+      }
+    },
+  };
+}
+
+/** For a file of CLUSTER_FILES: waits until the global setup's start of the cluster profile is done. */
+export async function clusterProfileUp(timeoutMs: number): Promise<void> {
+  const statusFile = inject('clusterProfileStatus');
+  if (!statusFile) throw new Error("the cluster profile is started by the integration projects' global setup (test/integration/global-setup.ts)");
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = readFileSync(statusFile, 'utf8');
+    if (status === 'up') return;
+    if (status.startsWith('failed')) throw new Error(`the cluster profile did not start: ${status}`);
+    if (Date.now() > deadline) throw new Error(`the cluster profile was not up within ${timeoutMs / 1000} s (status: ${status})`);
+    await sleep(1000);
+  }
+}
