@@ -21,6 +21,7 @@ import { rebuild, replay } from './commands/replay.js';
 import { checkServeOptions, serve, type ServeCommandOptions } from './commands/serve.js';
 import { status } from './commands/status.js';
 import { ALL_SERVICES, int, isoDate, PIPELINE_SERVICES, print, runProgram, share, withServices } from './program.js';
+import { type Edge, parseWhen, rangeProblem } from './when.js';
 
 const program = new Command('redeem').description('The coupon-redemption pipeline: Kafka in, exactly-once effects in MySQL, an audit stream out.');
 program.addHelpText(
@@ -136,12 +137,22 @@ function oneOf<T extends string>(allowed: readonly T[]) {
   };
 }
 
-/** "1h", "30m", "2d" ago, or an ISO-8601 time. */
-function since(value: string): Date {
-  const match = /^(\d+)(s|m|h|d)$/.exec(value);
-  if (match) return new Date(Date.now() - Number(match[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 's' | 'm' | 'h' | 'd']);
-  return isoDate(value);
+/** --since and --until: a date, yesterday/today, a duration ago or an ISO-8601 time (cli/when.ts). */
+function when(edge: Edge) {
+  return (value: string): Date => {
+    const parsed = parseWhen(value, edge);
+    if (!(parsed instanceof Date)) throw new InvalidArgumentError(parsed.problem);
+    return parsed;
+  };
 }
+const since = when('since');
+const until = when('until');
+function checkRange(o: { since?: Date; until?: Date }): void {
+  const problem = rangeProblem(o.since, o.until);
+  if (problem) throw new InputError('INPUT_INVALID', problem);
+}
+const WHEN_HELP = '2026-12-04, yesterday, today (UTC days), 90s, 30m, 1h, 2d ago, or an ISO-8601 time';
+const VERSION_1_NOTE = 'version-1 records carry none, so they never match';
 
 audit
   .command('tail')
@@ -150,25 +161,45 @@ audit
   .option('--request-id <id>', 'only this request id (its decision and the DUPLICATE records of its retries)')
   .option('--decision <decision>', `only this decision (${DECISIONS.join(', ')})`, oneOf(DECISIONS))
   .option('--reason <reason>', `only this reject reason (${REJECT_REASONS.join(', ')})`, oneOf(REJECT_REASONS))
-  .option('--since <when>', 'from records received since then: 1h, 30m, 2d or an ISO-8601 time', since)
+  .option('--user <id>', `only this user (${VERSION_1_NOTE})`)
+  .option('--campaign <id>', `only this campaign (${VERSION_1_NOTE})`)
+  .option('--since <when>', `from records received since then: ${WHEN_HELP}`, since)
+  .option('--until <when>', `up to records received then (a date: its end), and stop at the end of the topic as it was at start: ${WHEN_HELP}`, until)
   .option('--from-beginning', 'from the oldest record kept, not only new ones', false)
   .option('--exit-when-idle <seconds>', 'exit once no record came for this long', int(1))
   .action(
-    (o: { coupon?: string; requestId?: string; decision?: Decision; reason?: RejectReason; since?: Date; fromBeginning: boolean; exitWhenIdle?: number }) =>
-      withServices(['kafka', 'registry'], async (rt) => {
+    (o: {
+      coupon?: string;
+      requestId?: string;
+      decision?: Decision;
+      reason?: RejectReason;
+      user?: string;
+      campaign?: string;
+      since?: Date;
+      until?: Date;
+      fromBeginning: boolean;
+      exitWhenIdle?: number;
+    }) => {
+      checkRange(o);
+      return withServices(['kafka', 'registry'], async (rt) => {
         await tailAudit(rt, { ...o, write: print });
-      }),
+      });
+    },
   );
 audit
   .command('stats')
   .description('counts by decision and reason, and the top coupons by redemptions applied')
-  .addOption(new Option('--since <when>', '1h, 30m, 2d or an ISO-8601 time').argParser(since).default(since('1h'), '1h'))
+  .addOption(new Option('--since <when>', WHEN_HELP).argParser(since).default(since('1h'), '1h'))
+  .option('--until <when>', `up to records received then (a date: its end): ${WHEN_HELP}`, until)
+  .option('--user <id>', `only this user (${VERSION_1_NOTE})`)
+  .option('--campaign <id>', `only this campaign (${VERSION_1_NOTE})`)
   .option('--top <n>', 'how many coupons to list', int(1), 10)
-  .action((o: { since: Date; top: number }) =>
-    withServices(['kafka', 'registry'], async (rt) => {
-      print(formatAuditStats(await auditStats(rt, o.since, o.top), o.since));
-    }),
-  );
+  .action((o: { since: Date; until?: Date; user?: string; campaign?: string; top: number }) => {
+    checkRange(o);
+    return withServices(['kafka', 'registry'], async (rt) => {
+      print(formatAuditStats(await auditStats(rt, o), o.since, o.until));
+    });
+  });
 
 function partitionOffsets(value: string): Map<number, number> {
   const map = new Map<number, number>();

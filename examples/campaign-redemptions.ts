@@ -4,11 +4,16 @@
  *   npx --no-install tsx examples/campaign-redemptions.ts            # follow the stream, a line per minute
  *   npx --no-install tsx examples/campaign-redemptions.ts --once     # read what is there, print totals, exit
  *
- * It reads under its own consumer group (ANALYST_GROUP, default analyst-campaign-redemptions), so it
- * never disturbs the pipeline, and maps coupon → campaign from the coupons table. The audit stream is
- * delivered at least once: a record repeated after a crash has the same (source_partition,
- * source_offset), so it is counted once.
+ * Following, it reads under its own consumer group (ANALYST_GROUP, default analyst-campaign-redemptions),
+ * so it never disturbs the pipeline and resumes where it stopped. With --once it reads the whole topic
+ * from the beginning up to the end offsets it had at start, under a throwaway group that commits nothing
+ * (and is deleted), prints the totals so far and exits: every run, not only the first. The campaign is
+ * the record's campaign_id (version 2), else the coupon's from the coupons table (version-1 records).
+ * The audit stream is delivered at least once: a record repeated after a crash, a redelivery or a replay
+ * has the same (source_partition, source_offset), so it is counted once.
  */
+import { randomBytes } from 'node:crypto';
+
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel } from 'kafkajs';
 
@@ -35,6 +40,7 @@ interface Decided {
   decision: string;
   source_partition: number;
   source_offset: number;
+  campaign_id?: string | null;
 }
 
 const campaignOf = new Map<string, string>();
@@ -55,31 +61,38 @@ function report(): void {
 
 const admin = kafka.admin();
 await admin.connect();
-const ends = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, Number(o.high)]));
+const offsets = await admin.fetchTopicOffsets(topic);
 await admin.disconnect();
-const pending = new Set([...ends].filter(([, end]) => end > 0).map(([p]) => p));
+const ends = new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+// The partitions that hold records now (retention may have removed all of a partition's).
+const pending = new Set(offsets.filter((o) => Number(o.high) > Number(o.low)).map((o) => o.partition));
+function reached(partition: number): void {
+  pending.delete(partition);
+  if (pending.size === 0) done();
+}
 
-const consumer = kafka.consumer({ groupId: env('ANALYST_GROUP', 'analyst-campaign-redemptions') });
+const groupId = once ? `analyst-once-${randomBytes(4).toString('hex')}` : env('ANALYST_GROUP', 'analyst-campaign-redemptions');
+const consumer = kafka.consumer({ groupId });
 await consumer.connect();
 await consumer.subscribe({ topic, fromBeginning: true });
 let done: () => void = () => {};
 const finished = new Promise<void>((resolve) => (done = resolve));
 if (once && pending.size === 0) done();
 await consumer.run({
+  autoCommit: !once,
   eachMessage: async ({ partition, message }) => {
+    const end = ends.get(partition) ?? 0;
+    if (once && Number(message.offset) >= end) return reached(partition); // written after the start: not part of this run
     if (message.value) {
       const r = (await registry.decode(message.value)) as Decided;
       const source = `${r.source_partition}/${r.source_offset}`;
       if (r.decision === 'APPLIED' && !seen.has(source)) {
         seen.add(source);
-        const c = await campaign(r.coupon_code);
+        const c = r.campaign_id ?? (await campaign(r.coupon_code));
         net.set(c, (net.get(c) ?? 0) + (r.op === 'REDEEM' ? 1 : -1));
       }
     }
-    if (once && Number(message.offset) + 1 >= (ends.get(partition) ?? 0)) {
-      pending.delete(partition);
-      if (pending.size === 0) done();
-    }
+    if (once && Number(message.offset) + 1 >= end) reached(partition);
   },
 });
 
@@ -94,4 +107,9 @@ if (once) {
   });
 }
 await consumer.disconnect();
+if (once) {
+  await admin.connect();
+  await admin.deleteGroups([groupId]).catch(() => undefined);
+  await admin.disconnect();
+}
 await db.destroy();

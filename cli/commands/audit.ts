@@ -11,8 +11,14 @@ export interface AuditFilter {
   requestId?: string;
   decision?: Decision;
   reason?: RejectReason;
+  /** Only records of this user (version-1 records have no user: they never match). */
+  user?: string;
+  /** Only records of this campaign (version-1 records have no campaign: they never match). */
+  campaign?: string;
   /** Only records the broker received at or after this time. */
   since?: Date;
+  /** Only records the broker received at or before this time. */
+  until?: Date;
 }
 
 export function matches(record: RedemptionDecided, f: AuditFilter): boolean {
@@ -20,8 +26,27 @@ export function matches(record: RedemptionDecided, f: AuditFilter): boolean {
     (f.coupon === undefined || record.coupon_code === f.coupon) &&
     (f.requestId === undefined || record.request_id === f.requestId) &&
     (f.decision === undefined || record.decision === f.decision) &&
-    (f.reason === undefined || record.reason === f.reason)
+    (f.reason === undefined || record.reason === f.reason) &&
+    (f.user === undefined || record.user_id === f.user) &&
+    (f.campaign === undefined || record.campaign_id === f.campaign)
   );
+}
+
+/**
+ * A test that passes each source record once: the first audit record of a (source_partition,
+ * source_offset) of the requests topic. A redelivery or a replay re-emits the records of messages
+ * already decided; those repeats are not new decisions.
+ */
+export function firstOfEachSource(): (record: Pick<RedemptionDecided, 'source_partition' | 'source_offset'>) => boolean {
+  const seen = new Map<number, Set<number>>();
+  return (record) => {
+    let offsets = seen.get(record.source_partition);
+    if (!offsets) seen.set(record.source_partition, (offsets = new Set()));
+    const offset = Number(record.source_offset);
+    if (offsets.has(offset)) return false;
+    offsets.add(offset);
+    return true;
+  };
 }
 
 /** The JSON line printed for an audit record: times as ISO-8601. */
@@ -32,6 +57,8 @@ export function auditJson(record: RedemptionDecided): string {
 interface ReadOptions {
   fromBeginning: boolean;
   since?: Date;
+  /** Skip records the broker received after this time. */
+  untilTime?: Date;
   /** 'end': stop at the end offsets the topic had when the read began; else follow until stopped. */
   until: 'end' | { exitWhenIdle?: number };
   onRecord(record: RedemptionDecided, key: string | undefined): void;
@@ -90,7 +117,8 @@ async function readAudit(rt: Runtime, o: ReadOptions): Promise<void> {
             pending.delete(batch.partition);
             break;
           }
-          if (message.value !== null) o.onRecord(await decoder.decode(message.value), message.key?.toString());
+          const late = o.untilTime !== undefined && Number(message.timestamp) > o.untilTime.getTime();
+          if (message.value !== null && !late) o.onRecord(await decoder.decode(message.value), message.key?.toString());
           if (Number(message.offset) + 1 >= ends.get(batch.partition)!) pending.delete(batch.partition);
         }
         lastActivity = Date.now();
@@ -109,15 +137,21 @@ export interface TailOptions extends AuditFilter {
   write(line: string): void;
 }
 
-/** Prints the audit stream as JSON lines, filtered, until stopped (or idle that long). */
+/**
+ * Prints the audit stream as JSON lines, filtered, each source record once, until stopped (or idle that
+ * long). With `until`, it stops at the end the topic had when it began.
+ */
 export async function tailAudit(rt: Runtime, o: TailOptions): Promise<number> {
   let printed = 0;
+  const first = firstOfEachSource();
   await readAudit(rt, {
-    fromBeginning: o.fromBeginning,
+    // A bounded tail with no start reads from the oldest record kept.
+    fromBeginning: o.fromBeginning || o.until !== undefined,
     since: o.since,
-    until: { exitWhenIdle: o.exitWhenIdle },
+    untilTime: o.until,
+    until: o.until ? 'end' : { exitWhenIdle: o.exitWhenIdle },
     onRecord: (record) => {
-      if (!matches(record, o)) return;
+      if (!first(record) || !matches(record, o)) return;
       o.write(auditJson(record));
       printed += 1;
     },
@@ -132,8 +166,18 @@ export interface AuditStats {
   topCoupons: [string, number][];
 }
 
-/** Counts by decision and reason, and the coupons with the most applied redemptions, since a time. */
-export async function auditStats(rt: Runtime, since: Date, top = 10): Promise<AuditStats> {
+export interface StatsOptions extends Pick<AuditFilter, 'user' | 'campaign' | 'until'> {
+  since: Date;
+  top?: number;
+}
+
+/**
+ * Counts by decision and reason, and the coupons with the most applied redemptions, between two times:
+ * each source record once (a record re-emitted by a redelivery or a replay is not counted again).
+ */
+export async function auditStats(rt: Runtime, o: StatsOptions): Promise<AuditStats> {
+  const { since, top = 10 } = o;
+  const first = firstOfEachSource();
   const byDecision = new Map<string, number>();
   const byReason = new Map<string, number>();
   const redeemed = new Map<string, number>();
@@ -142,8 +186,10 @@ export async function auditStats(rt: Runtime, since: Date, top = 10): Promise<Au
   await readAudit(rt, {
     fromBeginning: true,
     since,
+    untilTime: o.until,
     until: 'end',
     onRecord: (r) => {
+      if (!first(r) || !matches(r, o)) return;
       records += 1;
       bump(byDecision, r.decision);
       if (r.reason) bump(byReason, r.reason);
@@ -154,8 +200,9 @@ export async function auditStats(rt: Runtime, since: Date, top = 10): Promise<Au
   return { records, byDecision, byReason, topCoupons };
 }
 
-export function formatAuditStats(s: AuditStats, since: Date): string {
-  const lines = [`audit records since ${since.toISOString()}: ${s.records}`, 'by decision'];
+export function formatAuditStats(s: AuditStats, since: Date, until?: Date): string {
+  const range = `since ${since.toISOString()}${until ? ` until ${until.toISOString()}` : ''}`;
+  const lines = [`audit records ${range} (each source record once): ${s.records}`, 'by decision'];
   for (const [k, v] of [...s.byDecision].sort()) lines.push(`  ${k.padEnd(14)} ${v}`);
   lines.push('rejected by reason');
   for (const [k, v] of [...s.byReason].sort()) lines.push(`  ${k.padEnd(14)} ${v}`);
