@@ -17,7 +17,8 @@ const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 /**
  * `security`: TLS and SASL (lib/connections.ts `kafkaSecurity`); none for the local stack.
  * `requestTimeoutMs` must exceed the consumers' rebalance timeout: the coordinator may hold a SyncGroup
- * that long (see REQUEST_TIMEOUT_MS and patches/kafkajs+2.2.4.patch).
+ * that long (see REQUEST_TIMEOUT_MS and patches/kafkajs+2.2.4.patch). `retries`: how often a failed
+ * request or connection is tried again (a check that must answer quickly, such as `status`, takes few).
  */
 export function createKafka(
   brokers: string[],
@@ -25,6 +26,7 @@ export function createKafka(
   logger: Logger,
   security: Pick<KafkaConfig, 'ssl' | 'sasl'> = {},
   requestTimeoutMs = 30000,
+  retries = 8,
 ): Kafka {
   // The default partitioner (murmur2, as the Java client) is what we want; silence KafkaJS's v2 notice.
   process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
@@ -37,7 +39,7 @@ export function createKafka(
     ...security,
     connectionTimeout: 3000,
     requestTimeout: requestTimeoutMs,
-    retry: { initialRetryTime: 300, retries: 8, maxRetryTime: 5000 },
+    retry: { initialRetryTime: 300, retries, maxRetryTime: 5000 },
     // KafkaJS's INFO lines are connection chatter; warnings and errors still reach the log.
     logLevel: logLevel.WARN,
     logCreator: () => (entry: LogEntry) => {

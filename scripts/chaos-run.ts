@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { deadLetterTopic, loadConfig } from '../lib/config.js';
+import { type Config, deadLetterTopic, loadConfig } from '../lib/config.js';
 import { generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
+import { RedemptionError } from '../lib/errors.js';
 import { groupProgress, readTopicFromStart } from '../lib/kafka.js';
 import { migrateToLatest, withDatabase } from '../lib/mysql.js';
 import { removeNamespace } from '../lib/namespace.js';
@@ -20,17 +21,33 @@ import type { RedemptionRequested } from '../schemas/types.js';
 import { verify, type VerifyReport } from '../verify/verify.js';
 import { type ClusterFaultKind, clusterFaultKinds, flushAllMasters, strikeClusterFault } from './chaos-cluster-faults.js';
 import { ConsumerProcess, liveMembersRemoved } from './harness/consumer-process.js';
+import { OwnMariadb, OwnRedis } from './stack/own-servers.js';
 import { bounceRedis, stackRestart } from './stack/stack.js';
 
 /**
  * The chaos run: a paced checkout load through a few consumer processes while faults strike one after
  * another (kill -9 a consumer, add one, stop one, flush Redis, restart Redis, pause MySQL, restart the
  * broker); then it waits for the group to drain, runs `verify`, and prints what happened. It works in a
- * namespace of its own (topics, group, database, Redis prefix named chaos-<id>), touches only processes
- * it started and the local services, and stops by itself.
+ * namespace of its own (topics, group, database, Redis prefix named chaos-<id>) on a Redis and a MariaDB
+ * of its own (started from the machine's redis-server and mariadbd on free ports, removed at the end),
+ * touches only processes it started, and stops by itself.
+ *
+ * A fault that strikes a service others may be using (the broker, the cluster profile's nodes, and Redis
+ * or MySQL when the run uses the configured ones, `--no-own-servers`) is struck only when `faults`
+ * names it.
  */
 export const FAULT_KINDS = ['kill-9-consumer', 'add-consumer', 'stop-consumer', 'flush-redis', 'restart-redis', 'pause-mysql', 'restart-kafka'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
+type AnyFaultKind = FaultKind | ClusterFaultKind;
+
+/** The kinds a run strikes unless `faults` says otherwise: those that touch only what the run owns. */
+export const OWN_FAULT_KINDS: readonly FaultKind[] = ['kill-9-consumer', 'add-consumer', 'stop-consumer', 'flush-redis', 'restart-redis', 'pause-mysql'];
+
+/** The run's own Redis (none on Redis Cluster) and MariaDB; none with `--no-own-servers`. */
+interface OwnServers {
+  redis?: OwnRedis;
+  mariadb?: OwnMariadb;
+}
 
 export interface ChaosOptions {
   durationMs: number;
@@ -41,6 +58,14 @@ export interface ChaosOptions {
   /** Remove the run's topics, database and Redis keys at the end (the tests do). */
   cleanup: boolean;
   print: (line: string) => void;
+  /**
+   * The kinds to strike: the only way to strike a service others may be using (restart-kafka, the
+   * cluster profile's kinds, Redis and MySQL faults without own servers). @defaultValue OWN_FAULT_KINDS
+   * (those the run's configuration allows)
+   */
+  faults?: readonly string[];
+  /** Run on a Redis and a MariaDB of its own. @defaultValue true */
+  ownServers?: boolean;
 }
 
 export interface ChaosSummary {
@@ -60,8 +85,45 @@ export interface ChaosSummary {
 }
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
+  const base = loadConfig(process.env);
+  // A wrong --faults list fails before anything starts.
+  if (o.faults) chaosFaultKinds(base, {}, o.faults);
+  const own: OwnServers = {};
+  try {
+    if (o.ownServers ?? true) {
+      // On Redis Cluster the run's Redis is the cluster (its own fault is kill-9-redis-master).
+      [own.redis, own.mariadb] = await Promise.all([base.redisClusterNodes.length > 0 ? undefined : OwnRedis.start(), OwnMariadb.start()]);
+    }
+    return await runChaosOn(o, own);
+  } finally {
+    await own.redis?.stop();
+    await own.mariadb?.stop();
+  }
+}
+
+/** The kinds a run on `config` with `own` strikes: `wanted` when given (each must be known there). */
+export function chaosFaultKinds(config: Pick<Config, 'kafkaBrokers' | 'redisClusterNodes'>, own: OwnServers, wanted?: readonly string[]): AnyFaultKind[] {
+  const known: AnyFaultKind[] = [...FAULT_KINDS, ...clusterFaultKinds(config)];
+  if (wanted === undefined) {
+    return OWN_FAULT_KINDS.filter((k) => (k === 'pause-mysql' ? own.mariadb : k === 'flush-redis' || k === 'restart-redis' ? own.redis : true));
+  }
+  const unknown = wanted.filter((k) => !known.includes(k as AnyFaultKind));
+  if (unknown.length > 0 || wanted.length === 0) {
+    throw new RedemptionError(
+      'INPUT_INVALID',
+      `--faults: ${unknown.length > 0 ? `unknown here: ${unknown.join(', ')}` : 'empty'}; this run knows ${known.join(', ')} (the cluster kinds only on the cluster profile)`,
+    );
+  }
+  return [...new Set(wanted as AnyFaultKind[])];
+}
+
+async function runChaosOn(o: ChaosOptions, own: OwnServers): Promise<ChaosSummary> {
   const id = randomBytes(3).toString('hex');
   const base = loadConfig(process.env);
+  const ownEnv: Record<string, string> = {
+    ...(own.redis ? { REDIS_URL: own.redis.url, REDIS_CA_FILE: '' } : {}),
+    ...(own.mariadb ? { MYSQL_URL: own.mariadb.url(`redeem_chaos_${id}`), MYSQL_SSL_CA_FILE: '', MYSQL_ADMIN_URL: '' } : {}),
+  };
   const env: Record<string, string> = {
     REDEMPTION_TOPIC: `chaos-${id}.requested`,
     AUDIT_TOPIC: `chaos-${id}.decided`,
@@ -75,11 +137,17 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
     REBALANCE_TIMEOUT_MS: '15000',
     LOG_LEVEL: 'info',
     METRICS_PORT: '0',
+    ...ownEnv,
   };
   const config = loadConfig({ ...process.env, ...env });
   const rt = new Runtime({ ...config, logLevel: 'warn' });
   const childEnv = { ...process.env, ...env };
+  const kinds = chaosFaultKinds(config, own, o.faults);
   o.print(`chaos ${id}: topics chaos-${id}.*, database redeem_chaos_${id}, ${o.rate}/s for ${o.durationMs / 1000} s, faults every ${o.intervalMs / 1000} s`);
+  o.print(
+    `  redis: ${own.redis ? `its own redis-server on port ${own.redis.port}` : 'the configured one'}; mysql: ${own.mariadb ? `its own mariadbd on port ${own.mariadb.port}` : 'the configured one'}`,
+  );
+  o.print(`  faults: ${kinds.join(', ')}`);
 
   await migrateToLatest(config.mysqlUrl);
   const admin = rt.kafka().admin();
@@ -132,8 +200,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
     }
   })();
 
-  // Pointed at the cluster profile, the run also kills brokers and Redis masters (scripts/chaos-cluster-faults.ts).
-  const kinds: (FaultKind | ClusterFaultKind)[] = [...FAULT_KINDS, ...clusterFaultKinds(config)];
   const faults = Object.fromEntries(kinds.map((k) => [k, 0])) as Record<FaultKind | ClusterFaultKind, number>;
   const skipped: string[] = [];
   const random = seededRandom(o.seed);
@@ -158,15 +224,21 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
         return true;
       }
       case 'flush-redis': {
-        await flushAllMasters(await rt.connectedRedis());
+        if (own.redis) await own.redis.flushAll();
+        else await flushAllMasters(await rt.connectedRedis());
         return true;
       }
       case 'restart-redis':
+        if (own.redis) await own.redis.bounce(1000);
         // On Redis Cluster the machine's Redis is not the run's: kill-9-redis-master is the fault there.
-        if (config.redisClusterNodes.length > 0) return false;
-        await bounceRedis(1000);
+        else if (config.redisClusterNodes.length > 0) return false;
+        else await bounceRedis(1000);
         return true;
       case 'pause-mysql': {
+        if (own.mariadb) {
+          await own.mariadb.pause(5000);
+          return true;
+        }
         const pid = Number(execFileSync('pidof', ['mariadbd']).toString().trim().split(' ')[0]);
         process.kill(pid, 'SIGSTOP');
         try {

@@ -75,21 +75,47 @@ program
   .option('--consumers <n>', 'consumer processes at the start', int(1), 2)
   .option('--seed <n>', 'seed of the load and of the fault order', int(0), 7)
   .option('--cleanup', "remove the run's topics, database and Redis keys at the end", false)
-  .action(async (o: { duration: number; interval: number; rate: number; consumers: number; seed: number; cleanup: boolean }) => {
-    // Loaded on demand: each is heavy and only one of them runs.
-    const { formatChaosSummary, runChaos } = await import('./chaos-run.js');
-    const summary = await runChaos({
-      durationMs: o.duration,
-      intervalMs: o.interval,
-      rate: o.rate,
-      consumers: o.consumers,
-      seed: o.seed,
-      cleanup: o.cleanup,
-      print,
-    });
-    print(formatChaosSummary(summary));
-    if (!summary.verify.equal || summary.produced !== summary.decided + summary.deadLettered) process.exitCode = 1;
-  });
+  .option(
+    '--faults <kinds>',
+    'comma-separated kinds to strike (default: those touching only what the run owns: kill-9-consumer, add-consumer, stop-consumer, flush-redis, restart-redis, pause-mysql); restart-kafka and the cluster kinds strike services others may use and run only when named here',
+    (v: string) =>
+      v
+        .split(',')
+        .map((k) => k.trim())
+        .filter(Boolean),
+  )
+  .option(
+    '--no-own-servers',
+    "use the configured Redis and MySQL instead of a redis-server and mariadbd of the run's own (its Redis and MySQL faults then need --faults)",
+  )
+  .action(
+    async (o: {
+      duration: number;
+      interval: number;
+      rate: number;
+      consumers: number;
+      seed: number;
+      cleanup: boolean;
+      faults?: string[];
+      ownServers: boolean;
+    }) => {
+      // Loaded on demand: each is heavy and only one of them runs.
+      const { formatChaosSummary, runChaos } = await import('./chaos-run.js');
+      const summary = await runChaos({
+        durationMs: o.duration,
+        intervalMs: o.interval,
+        rate: o.rate,
+        consumers: o.consumers,
+        seed: o.seed,
+        cleanup: o.cleanup,
+        print,
+        faults: o.faults,
+        ownServers: o.ownServers,
+      });
+      print(formatChaosSummary(summary));
+      if (!summary.verify.equal || summary.produced !== summary.decided + summary.deadLettered) process.exitCode = 1;
+    },
+  );
 
 program
   .command('bench')

@@ -34,7 +34,10 @@ export class ConsumerProcess {
   readonly exited: Promise<number | null>;
 
   /** `env`: the whole environment of the child (the caller merges process.env in where it wants it). */
-  constructor(env: NodeJS.ProcessEnv, o: ConsumerProcessOptions = {}) {
+  constructor(
+    private readonly env: NodeJS.ProcessEnv,
+    o: ConsumerProcessOptions = {},
+  ) {
     this.child = spawn(process.execPath, [o.entry ?? DEFAULT_ENTRY, 'consume', ...(o.args ?? [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => {
@@ -66,6 +69,35 @@ export class ConsumerProcess {
       if (entry.msg === 'serving /metrics, /healthz and /readyz' && typeof entry.port === 'number') return entry.port;
     return null;
   }
+
+  /**
+   * Its /metrics now, each series (the name with its labels, as printed) to its value: the counters it
+   * keeps are read here rather than from its log, which its LOG_LEVEL may leave out. Its port is
+   * METRICS_PORT when that is not 0, else the one it logged.
+   */
+  async metrics(): Promise<Map<string, number>> {
+    const port = Number(this.env.METRICS_PORT ?? 0) || this.metricsPort();
+    if (!port) throw new Error('the consumer serves no /metrics (yet): give it a METRICS_PORT of its own to read them at any log level');
+    return parseMetrics(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+  }
+}
+
+/** Prometheus text → series → value (comments skipped). */
+export function parseMetrics(text: string): Map<string, number> {
+  const series = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const at = line.lastIndexOf(' ');
+    series.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return series;
+}
+
+/** The sum of every series of `metric` (all its label values), 0 when it has none. */
+export function metricTotal(series: ReadonlyMap<string, number>, metric: string): number {
+  let total = 0;
+  for (const [name, value] of series) if (name === metric || name.startsWith(`${metric}{`)) total += value;
+  return total;
 }
 
 /** The JSON log lines of a consumer's stderr (other lines, such as its summary, are skipped). */

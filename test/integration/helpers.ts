@@ -23,6 +23,9 @@ import { ConsumerProcess } from '../../scripts/harness/consumer-process.js';
  */
 export const REDEEM = inject('redeemEntry') ?? fileURLToPath(new URL('../../bin/redeem.mjs', import.meta.url));
 
+/** A message read back from a topic, with the partition it was on. */
+export type TopicMessage = KafkaMessage & { partition: number };
+
 /**
  * One test's own world: topics, consumer group, database and Redis key prefix named after a random id,
  * so tests never see each other's data; `cleanup` removes all of it.
@@ -80,11 +83,12 @@ export class IsolatedPipeline {
   }
 
   /**
-   * Every message on `topic` (per partition in offset order) once at least `atLeast` have arrived: the
-   * whole topic up to its end offsets then. Call it once whatever writes the topic has finished (the
-   * command exited, the consumer stopped), so that anything beyond the expected count is in the result.
+   * Every message on `topic` (per partition in offset order), each with its partition, once at least
+   * `atLeast` have arrived: the whole topic up to its end offsets then. Call it once whatever writes the
+   * topic has finished (the command exited, the consumer stopped), so that anything beyond the expected
+   * count is in the result.
    */
-  async readTopic(topic: string, atLeast: number, timeoutMs = 60_000): Promise<KafkaMessage[]> {
+  async readTopic(topic: string, atLeast: number, timeoutMs = 60_000): Promise<TopicMessage[]> {
     const kafka = this.rt.kafka();
     let ranges: Awaited<ReturnType<typeof currentRanges>> = [];
     await waitUntil(
@@ -95,8 +99,13 @@ export class IsolatedPipeline {
       },
       timeoutMs,
     );
-    const messages: KafkaMessage[] = [];
-    await readRanges({ kafka, topic, ranges, onChunk: (chunk) => void messages.push(...chunk.messages) });
+    const messages: TopicMessage[] = [];
+    await readRanges({
+      kafka,
+      topic,
+      ranges,
+      onChunk: (chunk) => void messages.push(...chunk.messages.map((m) => ({ ...m, partition: chunk.partition }))),
+    });
     return messages;
   }
 

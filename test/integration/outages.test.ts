@@ -1,38 +1,64 @@
-import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { RedemptionRequested } from '../../schemas/types.js';
-import { bounceRedis, stackRestart } from '../../scripts/stack/stack.js';
+import { metricTotal } from '../../scripts/harness/consumer-process.js';
+import { freePort, OwnMariadb, OwnRedis } from '../../scripts/stack/own-servers.js';
+import { stackRestart } from '../../scripts/stack/stack.js';
 import { auditProblems, BackgroundConsumer, committedOffsets, drained, IsolatedPipeline, runCli, verifyEqual, waitUntil } from './helpers.js';
 
 const REQUESTS = 20_000;
 const GROUP = { SESSION_TIMEOUT_MS: '10000', HEARTBEAT_INTERVAL_MS: '1000', REBALANCE_TIMEOUT_MS: '15000' };
 const pipelines: IsolatedPipeline[] = [];
 
+// The outages strike a Redis and a MariaDB of this file's own (flushed, shut down, paused), never the
+// machine's, which other checkouts and tests are using at the same time.
+let redis: OwnRedis | undefined;
+let mariadb: OwnMariadb | undefined;
+
+beforeAll(async () => {
+  [redis, mariadb] = await Promise.all([OwnRedis.start(), OwnMariadb.start()]);
+});
+
 afterAll(async () => {
   for (const p of pipelines) await p.cleanup();
+  await redis?.stop();
+  await mariadb?.stop();
 });
+
+/** A pipeline on this file's own Redis and MariaDB. */
+function ownServers(): Record<string, string> {
+  return { REDIS_URL: redis!.url, MYSQL_URL: mariadb!.url(`redeem_outage_${randomBytes(4).toString('hex')}`) };
+}
+
+interface Outcome {
+  /** The consumer's /metrics once the group had drained the topic, before it was stopped. */
+  metrics: Map<string, number>;
+  p: IsolatedPipeline;
+}
 
 /**
  * Runs a paced checkout load through one background consumer, strikes with `outage` once the consumer
  * is under way, then waits for the group to drain and checks the result with `redeem verify` and the
- * audit stream. Returns the consumer, stopped, for its summary.
+ * audit stream. Returns the consumer's metrics as they were when the group had drained.
  */
-async function underLoad(env: Record<string, string>, outage: (p: IsolatedPipeline) => Promise<void>): Promise<BackgroundConsumer> {
-  const p = new IsolatedPipeline({ ...GROUP, ...env });
+async function underLoad(env: Record<string, string>, outage: (p: IsolatedPipeline) => Promise<void>, rate = 2000): Promise<Outcome> {
+  const p = new IsolatedPipeline({ ...GROUP, ...ownServers(), METRICS_PORT: String(await freePort()), ...env });
   pipelines.push(p);
   await p.setUp();
   expect((await p.cli(['coupons', 'generate', '--count', '100', '--prefix', 'DEMO', '--quota', '150'])).code).toBe(0);
-  const producing = runCli(['produce', '--generate', String(REQUESTS), '--coupons', '100', '--rate', '2000', '--no-progress'], p.env);
+  const producing = runCli(['produce', '--generate', String(REQUESTS), '--coupons', '100', '--rate', String(rate), '--no-progress'], p.env);
   const consumer = new BackgroundConsumer(p.env);
+  let metrics: Map<string, number>;
   try {
     await waitUntil('the consumer to get going', async () => [...(await committedOffsets(p)).values()].reduce((a, b) => a + b, 0) >= 2000);
     await outage(p);
     const produced = await producing;
     expect(produced.code, produced.stderr).toBe(0);
     await waitUntil('the group to drain the topic', () => drained(p), 180_000);
+    metrics = await consumer.metrics();
     expect(await consumer.stop(), consumer.stderr).toBe(0);
   } finally {
     consumer.child.kill('SIGKILL');
@@ -40,53 +66,45 @@ async function underLoad(env: Record<string, string>, outage: (p: IsolatedPipeli
   const { equal, report } = await verifyEqual(p);
   expect(equal, report).toBe(true);
   expect(auditProblems(await p.auditRecords(REQUESTS), await p.endOffsets(p.config.redemptionTopic))).toEqual([]);
-  return consumer;
-}
-
-function mariadbPid(): string {
-  return execFileSync('pidof', ['mariadbd']).toString().trim().split(' ')[0]!;
+  // One consumer, no crash: every message decided exactly once by it.
+  expect(metricTotal(metrics, 'redeem_decisions_total')).toBe(REQUESTS);
+  return { metrics, p };
 }
 
 describe('outages heal by themselves, losing nothing and applying nothing twice', () => {
   it('Redis flushed mid-run', async () => {
-    await underLoad({}, async (p) => {
-      await (await p.rt.connectedRedis()).flushall();
+    await underLoad({}, async () => {
+      await redis!.flushAll();
     });
   });
 
   it('Redis restarted mid-run', async () => {
-    const consumer = await underLoad({}, () => bounceRedis(500));
-    expect(consumer.stdout).toMatch(/decided\s+20000/);
+    await underLoad({}, () => redis!.bounce(500));
   });
 
   it('Redis unreachable for 30 s: the consumer keeps deciding through MySQL and uses Redis again once it is back', async () => {
-    const consumer = await underLoad({}, () => bounceRedis(30_000));
-    expect(Number(/Redis errors (\d+)/.exec(consumer.stdout)?.[1])).toBeGreaterThan(0);
-    expect(consumer.rebalances()).toBe(0);
+    // 500/s: the load (40 s) outlasts the outage, so there is work to decide once Redis is back.
+    const { metrics, p } = await underLoad({}, () => redis!.bounce(30_000), 500);
+    expect(metricTotal(metrics, 'redeem_redis_errors_total')).toBeGreaterThan(0);
+    expect(metricTotal(metrics, 'redeem_rebalances_total')).toBe(0);
+    // The restarted Redis started empty: every decision it holds was written after it came back.
+    expect((await (await p.rt.connectedRedis()).keys(`${p.config.redisKeyPrefix}:*:d:*`)).length).toBeGreaterThan(0);
   });
 
   it('MySQL stalled for 30 s, three times the session timeout: no rebalance, nothing lost', async () => {
-    const consumer = await underLoad({}, async () => {
-      const pid = mariadbPid();
-      process.kill(Number(pid), 'SIGSTOP');
-      try {
-        await sleep(30_000);
-      } finally {
-        process.kill(Number(pid), 'SIGCONT');
-      }
-    });
-    expect(consumer.rebalances()).toBe(0);
+    const { metrics } = await underLoad({}, () => mariadb!.pause(30_000));
+    expect(metricTotal(metrics, 'redeem_rebalances_total')).toBe(0);
   });
 
   it('lock-wait timeouts are retried until the foreign lock goes', async () => {
-    const consumer = await underLoad({ MYSQL_LOCK_WAIT_TIMEOUT_SECONDS: '1' }, async (p) => {
+    const { metrics } = await underLoad({ MYSQL_LOCK_WAIT_TIMEOUT_SECONDS: '1' }, async (p) => {
       // An operator's open transaction holds the hottest coupons' rows for 5 s.
       await p.rt.knex().transaction(async (trx) => {
         await trx('coupons').whereIn('code', ['DEMO-000001', 'DEMO-000002', 'DEMO-000003']).forUpdate();
         await sleep(5000);
       });
     });
-    expect(Number(/MySQL (\d+)/.exec(consumer.stderr)?.[1])).toBeGreaterThan(0);
+    expect(metrics.get('redeem_retries_total{stage="flush"}')).toBeGreaterThan(0);
   });
 
   it('the Kafka broker restarted mid-run', async () => {

@@ -99,7 +99,7 @@ describe('recovery after kill -9', () => {
     expect(firstDecisionAfter).toBeLessThan(p.config.sessionTimeoutMs / 1000 + 5);
   }, 400_000);
 
-  it('one kill -9 under load: the replacement decides within 15 s of its start', async () => {
+  it("one kill -9 under load: the replacement decides before the dead member's session could run out", async () => {
     const p = await pipeline();
     const TOTAL = 20_000;
     const producing = runCli(
@@ -117,6 +117,9 @@ describe('recovery after kill -9', () => {
     const records = await checkEverything(p, TOTAL);
     const firstDecisionAfter = (firstDecisionOf(records, replacement.child.pid!) - startedAt) / 1000;
     console.log(JSON.stringify({ test: 'single-kill', firstDecisionAfterSeconds: firstDecisionAfter }));
-    expect(firstDecisionAfter).toBeLessThan(15);
+    // Measured 4.8-4.9 s: the peers remove the dead member within seconds. Without that, the replacement
+    // waited for the dead member's session to run out (10 s here; 10.2-11.1 s measured), so the bound is
+    // below the session timeout: it fails when dead members are no longer removed.
+    expect(firstDecisionAfter).toBeLessThan(p.config.sessionTimeoutMs / 1000 - 1);
   }, 300_000);
 });

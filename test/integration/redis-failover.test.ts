@@ -42,6 +42,9 @@ describe('Redis Cluster fails over under load, losing nothing and applying nothi
       },
       pipelines,
     );
-    expect(longestGapMs).toBeLessThan(30_000);
+    // Measured 2.0 s (cluster-node-timeout 2 s, then the replica's promotion); three times that for a
+    // loaded 2-core host. The consumer goes on through MySQL while Redis answers nothing, so a longer
+    // stall is the pipeline waiting on Redis.
+    expect(longestGapMs).toBeLessThan(6_000);
   }, 300_000);
 });

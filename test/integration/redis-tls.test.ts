@@ -102,9 +102,10 @@ describe('Redis over rediss:// with an ACL user and a private CA', () => {
   it('without the CA, or without TLS, Redis is not usable', async () => {
     const noCa = await p.cli(['status'], { REDIS_CA_FILE: '' });
     expect(noCa.code).toBe(1);
-    expect(noCa.stdout).toMatch(/redis\s+\S+\s+NOT USABLE: answers, but .*(self-signed|certificate)/i);
+    expect(noCa.stdout).toMatch(/^ {2}redis\s+\S+\s+NOT USABLE: answers, but self-signed certificate in certificate chain$/m);
     const plain = await p.cli(['status'], { REDIS_CA_FILE: '', REDIS_URL: `redis://pipeline:${password}@127.0.0.1:${port}` });
     expect(plain.code).toBe(1);
-    expect(plain.stdout).toMatch(/redis\s+\S+\s+NOT USABLE: answers, but/);
+    // The TLS-only server resets a connection that does not open with a ClientHello (while the client reads or writes).
+    expect(plain.stdout).toMatch(/^ {2}redis\s+\S+\s+NOT USABLE: answers, but (read|write) ECONNRESET$/m);
   });
 });

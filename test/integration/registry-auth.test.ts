@@ -24,7 +24,7 @@ describe('the schema registry over https with basic auth', () => {
   const passwordFile = join(dir, 'registry-password');
   let front: Server;
   let port = 0;
-  const seen = { authorized: 0, refused: 0 };
+  const seen = { authorized: 0, refused: 0, unauthenticated: 0 };
   let p: IsolatedPipeline;
 
   beforeAll(async () => {
@@ -36,6 +36,7 @@ describe('the schema registry over https with basic auth', () => {
     front = createServer({ key: readFileSync(at('front.key')), cert: readFileSync(at('front.pem')) }, (req, res) => {
       if (req.headers.authorization !== expected) {
         seen.refused += 1;
+        if (req.headers.authorization === undefined) seen.unauthenticated += 1;
         res.writeHead(401, { 'www-authenticate': 'Basic realm="registry"' }).end();
         return;
       }
@@ -84,7 +85,13 @@ describe('the schema registry over https with basic auth', () => {
     const wrong = await p.cli(['status'], { SCHEMA_REGISTRY_PASSWORD_FILE: '', SCHEMA_REGISTRY_PASSWORD: 'not-the-password' });
     expect(wrong.code).toBe(1);
     expect(wrong.stdout).toMatch(/registry\s+\S+\s+NOT USABLE: answers, but the registry refuses these credentials \(HTTP 401\)/);
-    expect(seen.refused).toBeGreaterThan(0);
+    expect(seen.refused).toBe(1);
+    // No credentials at all where the registry wants them: refused too, and asked without any.
+    const none = await p.cli(['status'], { SCHEMA_REGISTRY_USERNAME: '', SCHEMA_REGISTRY_PASSWORD_FILE: '', SCHEMA_REGISTRY_PASSWORD: '' });
+    expect(none.code).toBe(1);
+    expect(none.stdout).toMatch(/^ {2}registry\s+\S+\s+NOT USABLE: answers, but the registry refuses these credentials \(HTTP 401\)$/m);
+    expect(seen.refused).toBe(2);
+    expect(seen.unauthenticated).toBe(1);
     const produce = await p.cli(['produce', '--generate', '10', '--no-progress'], {
       SCHEMA_REGISTRY_PASSWORD_FILE: '',
       SCHEMA_REGISTRY_PASSWORD: 'not-the-password',
@@ -92,6 +99,6 @@ describe('the schema registry over https with basic auth', () => {
     expect(produce.code).toBe(1);
     const noCa = await p.cli(['status'], { SCHEMA_REGISTRY_CA_FILE: '' });
     expect(noCa.code).toBe(1);
-    expect(noCa.stdout).toMatch(/registry\s+\S+\s+NOT USABLE: answers, but .*(self-signed|certificate)/i);
+    expect(noCa.stdout).toMatch(/^ {2}registry\s+\S+\s+NOT USABLE: answers, but unable to verify the first certificate$/m);
   });
 });

@@ -113,20 +113,39 @@ describe('the pipeline over SASL_SSL, against `stack up --secure`', () => {
     expect(plain.stderr).toContain('KAFKA_SASL_MECHANISM=plain without KAFKA_SSL=true');
   });
 
+  /** `status` with `env` on top of the client settings: what it says of Kafka (it must refuse). */
+  async function refusal(env: Record<string, string>): Promise<string> {
+    const result = await p!.cli(['status'], env);
+    outputs.push(result);
+    expect(result.code, result.stdout + result.stderr).toBe(1);
+    const line = result.stdout.split('\n').find((l) => /^ {2}kafka\s/.test(l)) ?? '';
+    return line.replace(/^ {2}kafka\s+\S+\s+/, '');
+  }
+
   it('refuses a wrong password, a client without a certificate, and a broker certificate it cannot verify', async () => {
-    const wrong = await p!.cli(['status'], { KAFKA_SASL_PASSWORD_FILE: '', KAFKA_SASL_PASSWORD: 'not-the-password' });
-    outputs.push(wrong);
-    expect(wrong.code).toBe(1);
-    expect(wrong.stdout).toMatch(/kafka\s+\S+\s+NOT USABLE: answers, but SASL SCRAM SHA512 authentication failed/);
-    const noCert = await p!.cli(['status'], { KAFKA_SSL_CERT_FILE: '', KAFKA_SSL_KEY_FILE: '' });
-    outputs.push(noCert);
-    expect(noCert.code).toBe(1);
-    expect(noCert.stdout).toMatch(/kafka\s+\S+\s+NOT USABLE: answers, but/);
-    const noCa = await p!.cli(['status'], { KAFKA_SSL_CA_FILE: '' });
-    outputs.push(noCa);
-    expect(noCa.code).toBe(1);
-    expect(noCa.stdout).toMatch(/kafka\s+\S+\s+NOT USABLE: answers, but/);
-    expect(noCa.stdout).not.toMatch(/kafka\s+\S+\s+up/);
+    expect(await refusal({ KAFKA_SASL_PASSWORD_FILE: '', KAFKA_SASL_PASSWORD: 'not-the-password' })).toMatch(
+      /^NOT USABLE: answers, but SASL SCRAM SHA512 authentication failed/,
+    );
+    expect(await refusal({ KAFKA_SSL_CERT_FILE: '', KAFKA_SSL_KEY_FILE: '' })).toMatch(
+      /^NOT USABLE: answers, but Connection error: .*SSL routines:ssl3_read_bytes:sslv3 alert bad certificate:.*SSL alert number 42$/,
+    );
+    expect(await refusal({ KAFKA_SSL_CA_FILE: '' })).toBe('NOT USABLE: answers, but Connection error: self-signed certificate in certificate chain');
+  });
+
+  it('refuses a client without SASL on either listener, and a wrong password on SASL_PLAINTEXT', async () => {
+    const noSasl = { KAFKA_SASL_MECHANISM: '', KAFKA_SASL_USERNAME: '', KAFKA_SASL_PASSWORD_FILE: '' };
+    expect(await refusal(noSasl)).toBe('NOT USABLE: answers, but Closed connection');
+    const clear = {
+      KAFKA_BROKERS: `127.0.0.1:${stackEnv.STACK_SECURE_SASL_PLAINTEXT_PORT}`,
+      KAFKA_SSL: 'false',
+      KAFKA_SSL_CA_FILE: '',
+      KAFKA_SSL_CERT_FILE: '',
+      KAFKA_SSL_KEY_FILE: '',
+    };
+    expect(await refusal({ ...clear, ...noSasl })).toBe('NOT USABLE: answers, but Closed connection');
+    expect(await refusal({ ...clear, KAFKA_SASL_PASSWORD_FILE: '', KAFKA_SASL_PASSWORD: 'not-the-password' })).toMatch(
+      /^NOT USABLE: answers, but SASL SCRAM SHA512 authentication failed/,
+    );
   });
 
   it('never printed the SASL password', () => {

@@ -1,0 +1,213 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { RedemptionError } from '../../lib/errors.js';
+import { tcpAnswers } from '../../lib/net.js';
+
+/**
+ * A Redis or MariaDB server of one's own, started from the machine's binaries on a free port with its
+ * data in a temporary folder. The outage tests and the chaos run take servers away (flush, shut down,
+ * pause); they do it to these, never to the machine's Redis and MariaDB, which others are using.
+ * Each server is a child of the process that started it and is killed when that process exits.
+ */
+
+/** A port nobody listens on now (the kernel's pick). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const HOST = '127.0.0.1';
+
+abstract class OwnServer {
+  protected child: ChildProcess | null = null;
+  private readonly killOnExit = () => this.child?.kill('SIGKILL');
+
+  protected constructor(
+    readonly name: string,
+    readonly dir: string,
+    readonly port: number,
+  ) {
+    process.once('exit', this.killOnExit);
+  }
+
+  /** The server's process id while it runs. */
+  get pid(): number {
+    if (!this.child?.pid || this.child.exitCode !== null || this.child.signalCode !== null)
+      throw new RedemptionError('STACK_FAILED', `${this.name} is not running`);
+    return this.child.pid;
+  }
+
+  protected abstract command(): { binary: string; args: string[] };
+
+  /** Whether the server takes work (by default: accepts connections). */
+  protected ready(): Promise<boolean> {
+    return tcpAnswers(HOST, this.port, 500);
+  }
+
+  /** Starts the server and waits until it takes connections. */
+  protected async launch(): Promise<void> {
+    const { binary, args } = this.command();
+    const logFile = join(this.dir, `${this.name}.log`);
+    const log = openSync(logFile, 'a');
+    const child = spawn(binary, args, { stdio: ['ignore', log, log] });
+    closeSync(log);
+    this.child = child;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const deadline = Date.now() + 120_000;
+    while (!(await this.ready())) {
+      const gone = await Promise.race([exited.then(() => true), sleep(200).then(() => false)]);
+      if (gone || Date.now() > deadline) {
+        const tail = readFileSync(logFile, 'utf8').split('\n').slice(-10).join('\n');
+        throw new RedemptionError(
+          'STACK_FAILED',
+          `${this.name} on port ${this.port} ${gone ? 'exited before it answered' : 'did not answer within 120 s'}:\n${tail}`,
+        );
+      }
+    }
+  }
+
+  /** Kills the server (kill -9, or `signal` and kill -9 after 30 s) and waits until it is gone. */
+  protected async kill(signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill(signal);
+    if (signal !== 'SIGKILL' && !(await Promise.race([exited.then(() => true), sleep(30_000).then(() => false)]))) child.kill('SIGKILL');
+    await exited;
+  }
+
+  /** Stops the server and removes its folder. */
+  async stop(): Promise<void> {
+    await this.kill();
+    process.removeListener('exit', this.killOnExit);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A `redis-server` of one's own: no persistence, as the machine's. */
+export class OwnRedis extends OwnServer {
+  private constructor(dir: string, port: number) {
+    super('redis', dir, port);
+  }
+
+  static async start(): Promise<OwnRedis> {
+    const server = new OwnRedis(mkdtempSync(join(tmpdir(), 'redeem-own-redis-')), await freePort());
+    await server.launch();
+    return server;
+  }
+
+  get url(): string {
+    return `redis://${HOST}:${this.port}`;
+  }
+
+  protected command() {
+    return {
+      binary: 'redis-server',
+      args: ['--bind', HOST, '--port', String(this.port), '--save', '', '--appendonly', 'no', '--dir', this.dir, '--daemonize', 'no'],
+    };
+  }
+
+  /** FLUSHALL: every key of every database gone. */
+  async flushAll(): Promise<void> {
+    const result = spawnSync('redis-cli', ['-h', HOST, '-p', String(this.port), 'flushall'], { encoding: 'utf8' });
+    if (result.status !== 0 || result.stdout.trim() !== 'OK')
+      throw new RedemptionError('STACK_FAILED', `FLUSHALL on port ${this.port}: ${result.stdout}${result.stderr}`);
+  }
+
+  /** SHUTDOWN NOSAVE (everything it held is gone), and after `downMs` the server again on the same port. */
+  async bounce(downMs: number): Promise<void> {
+    const child = this.child!;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    spawnSync('redis-cli', ['-h', HOST, '-p', String(this.port), 'shutdown', 'nosave']);
+    await Promise.race([exited, sleep(10_000)]);
+    await this.kill();
+    await sleep(downMs);
+    await this.launch();
+  }
+}
+
+/**
+ * A `mariadbd` of one's own: a data folder made by mariadb-install-db with root allowed in without a
+ * password from 127.0.0.1 (as the machine's), and the machine's server settings that matter here.
+ */
+export class OwnMariadb extends OwnServer {
+  private constructor(dir: string, port: number) {
+    super('mariadb', dir, port);
+  }
+
+  static async start(): Promise<OwnMariadb> {
+    const server = new OwnMariadb(mkdtempSync(join(tmpdir(), 'redeem-own-mariadb-')), await freePort());
+    const install = spawnSync(
+      'mariadb-install-db',
+      [
+        '--no-defaults',
+        `--datadir=${server.dataDir}`,
+        '--auth-root-authentication-method=normal',
+        '--skip-test-db',
+        `--user=${userName()}`,
+        '--innodb-log-file-size=8M',
+      ],
+      { encoding: 'utf8' },
+    );
+    if (install.error || install.status !== 0)
+      throw new RedemptionError('STACK_FAILED', `mariadb-install-db failed: ${install.error?.message ?? `${install.stdout}${install.stderr}`}`);
+    await server.launch();
+    return server;
+  }
+
+  private get dataDir(): string {
+    return join(this.dir, 'data');
+  }
+
+  /** A MYSQL_URL for `database` on this server, as root. */
+  url(database: string): string {
+    return `mysql://root@${HOST}:${this.port}/${database}`;
+  }
+
+  protected command() {
+    return {
+      binary: 'mariadbd',
+      args: [
+        '--no-defaults',
+        `--datadir=${this.dataDir}`,
+        `--port=${this.port}`,
+        `--bind-address=${HOST}`,
+        `--socket=${join(this.dir, 'mariadbd.sock')}`,
+        `--pid-file=${join(this.dir, 'mariadbd.pid')}`,
+        `--user=${userName()}`,
+        '--skip-name-resolve',
+        '--skip-log-bin',
+        '--character-set-server=utf8mb4',
+        '--collation-server=utf8mb4_general_ci',
+        '--innodb-log-file-size=8M',
+        '--innodb-buffer-pool-size=128M',
+      ],
+    };
+  }
+
+  /** SIGSTOP for `ms`, then SIGCONT: the server holds every connection and answers nothing meanwhile. */
+  async pause(ms: number): Promise<void> {
+    const pid = this.pid;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      await sleep(ms);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+  }
+}
+
+function userName(): string {
+  return process.getuid?.() === 0 ? 'root' : (process.env.USER ?? spawnSync('id', ['-un'], { encoding: 'utf8' }).stdout.trim());
+}
