@@ -89,13 +89,17 @@ export function mysqlConnectError(mysqlUrl: string, error: unknown): RedemptionE
   return new RedemptionError('STORAGE_UNAVAILABLE', message, { cause: error, retriable: !isAccessDenied(error) });
 }
 
-export async function createDatabaseIfMissing(mysqlUrl: string): Promise<void> {
-  let connection: mysql.Connection;
+/** A plain connection to the URL's server, no database chosen; a failure says which server and why. */
+async function connectToServer(mysqlUrl: string): Promise<mysql.Connection> {
   try {
-    connection = await mysql.createConnection(connectionOptions(mysqlUrl));
+    return await mysql.createConnection(connectionOptions(mysqlUrl));
   } catch (error) {
     throw mysqlConnectError(mysqlUrl, error);
   }
+}
+
+export async function createDatabaseIfMissing(mysqlUrl: string): Promise<void> {
+  const connection = await connectToServer(mysqlUrl);
   try {
     await connection.query(`CREATE DATABASE IF NOT EXISTS \`${databaseName(mysqlUrl)}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
   } finally {
@@ -119,12 +123,7 @@ export async function checkMysqlUsable(mysqlUrl: string): Promise<void> {
 
 /** The tables of the URL's database, or null when there is no such database. */
 export async function databaseTables(mysqlUrl: string): Promise<string[] | null> {
-  let connection: mysql.Connection;
-  try {
-    connection = await mysql.createConnection(connectionOptions(mysqlUrl));
-  } catch (error) {
-    throw mysqlConnectError(mysqlUrl, error);
-  }
+  const connection = await connectToServer(mysqlUrl);
   try {
     const name = databaseName(mysqlUrl);
     const [schemas] = await connection.query<mysql.RowDataPacket[]>('SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [name]);

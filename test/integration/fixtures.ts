@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { couponCodes } from '../../lib/coupon-catalog.js';
+import type { CouponTermsRow } from '../../lib/coupon-csv.js';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../../producers/checkout-simulator.js';
 import type { RedemptionRequested } from '../../schemas/types.js';
 import type { ReferenceCoupon } from '../../verify/reference-ledger.js';
 
 export const T0 = new Date('2026-11-24T00:00:00Z');
-const DAY = 86_400_000;
 
 /** Coupons with every rule in play: exhaustion, per-user limits, an expired and a not-yet-valid one. */
 export function mixedCoupons(simulated: number): ReferenceCoupon[] {
@@ -102,4 +102,24 @@ export function writeTemp(text: string, name: string): string {
   const path = join(tmpdir(), `${name}-${process.pid}-${Date.now()}`);
   writeFileSync(path, text);
   return path;
+}
+
+const DAY = 86_400_000;
+
+/**
+ * One coupon per decision a checkout can be answered with, valid around T0: OK (applies), ONE (a quota of 1:
+ * the second user is EXHAUSTED), OLD (expired) and NEW (not yet valid).
+ */
+export function decisionCoupons(): CouponTermsRow[] {
+  const terms = { campaign_id: 'spring', per_user_limit: 1 };
+  const validFor = (fromDays: number, untilDays: number) => ({
+    valid_from: new Date(T0.getTime() + fromDays * DAY),
+    valid_until: new Date(T0.getTime() + untilDays * DAY),
+  });
+  return [
+    { code: 'OK', quota: 100, ...terms, ...validFor(-1, 1) },
+    { code: 'ONE', quota: 1, ...terms, ...validFor(-1, 1) },
+    { code: 'OLD', quota: 100, ...terms, ...validFor(-3, -1) },
+    { code: 'NEW', quota: 100, ...terms, ...validFor(1, 2) },
+  ];
 }

@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
@@ -178,17 +177,8 @@ export class BackgroundConsumer extends ConsumerProcess {
   }
 }
 
-/** A port nobody listens on now (the kernel's pick), for a server a test starts of its own. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+/** A port nobody listens on now, for a server a test starts of its own. */
+export { freePort } from '../../scripts/stack/own-servers.js';
 
 /** Polls until `check` holds, failing with `what` after the timeout: never sleep and hope. */
 export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {

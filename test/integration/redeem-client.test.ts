@@ -7,7 +7,7 @@ import { DecisionTimeoutError, RedemptionClient, type RedemptionRequested, Topic
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { upsertCoupons } from '../../lib/coupon-catalog.js';
-import { request, T0, writeJsonLines } from './fixtures.js';
+import { decisionCoupons, request, T0, writeJsonLines } from './fixtures.js';
 import { BackgroundConsumer, IsolatedPipeline } from './helpers.js';
 
 /**
@@ -16,11 +16,9 @@ import { BackgroundConsumer, IsolatedPipeline } from './helpers.js';
  * the timeouts.
  */
 
-const DAY = 86_400_000;
 // Debian's python3-confluent-kafka and python3-avro live in the system interpreter (see python-clients.test.ts).
 const PYTHON = process.env.PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
 const EXAMPLES = fileURLToPath(new URL('../../examples/python/', import.meta.url));
-const valid = { valid_from: new Date(T0.getTime() - DAY), valid_until: new Date(T0.getTime() + DAY) };
 
 describe('RedemptionClient.redeem(): the checkout gets its answer', () => {
   const p = new IsolatedPipeline();
@@ -29,26 +27,7 @@ describe('RedemptionClient.redeem(): the checkout gets its answer', () => {
 
   beforeAll(async () => {
     await p.setUp();
-    await upsertCoupons(p.rt.knex(), [
-      { code: 'OK', campaign_id: 'spring', quota: 100, per_user_limit: 1, ...valid },
-      { code: 'ONE', campaign_id: 'spring', quota: 1, per_user_limit: 1, ...valid },
-      {
-        code: 'OLD',
-        campaign_id: 'spring',
-        quota: 100,
-        per_user_limit: 1,
-        valid_from: new Date(T0.getTime() - 3 * DAY),
-        valid_until: new Date(T0.getTime() - DAY),
-      },
-      {
-        code: 'NEW',
-        campaign_id: 'spring',
-        quota: 100,
-        per_user_limit: 1,
-        valid_from: new Date(T0.getTime() + DAY),
-        valid_until: new Date(T0.getTime() + 2 * DAY),
-      },
-    ]);
+    await upsertCoupons(p.rt.knex(), decisionCoupons());
     client = await RedemptionClient.create({
       brokers: p.config.kafkaBrokers,
       schemaRegistryUrl: p.config.schemaRegistryUrl,

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { upsertCoupons } from '../../lib/coupon-catalog.js';
 import type { RedemptionRequested } from '../../schemas/types.js';
-import { request, T0 } from './fixtures.js';
+import { decisionCoupons, request, T0 } from './fixtures.js';
 import { BackgroundConsumer, IsolatedPipeline, waitUntil } from './helpers.js';
 
 /**
@@ -18,9 +18,7 @@ import { BackgroundConsumer, IsolatedPipeline, waitUntil } from './helpers.js';
  */
 
 const BIN = fileURLToPath(new URL('../../bin/redeem.mjs', import.meta.url));
-const DAY = 86_400_000;
 const TOKEN = 'serve-test-token-0123456789';
-const valid = { valid_from: new Date(T0.getTime() - DAY), valid_until: new Date(T0.getTime() + DAY) };
 
 describe('redeem serve: the HTTP entry', () => {
   const p = new IsolatedPipeline();
@@ -32,26 +30,7 @@ describe('redeem serve: the HTTP entry', () => {
 
   beforeAll(async () => {
     await p.setUp();
-    await upsertCoupons(p.rt.knex(), [
-      { code: 'OK', campaign_id: 'spring', quota: 100, per_user_limit: 1, ...valid },
-      { code: 'ONE', campaign_id: 'spring', quota: 1, per_user_limit: 1, ...valid },
-      {
-        code: 'OLD',
-        campaign_id: 'spring',
-        quota: 100,
-        per_user_limit: 1,
-        valid_from: new Date(T0.getTime() - 3 * DAY),
-        valid_until: new Date(T0.getTime() - DAY),
-      },
-      {
-        code: 'NEW',
-        campaign_id: 'spring',
-        quota: 100,
-        per_user_limit: 1,
-        valid_from: new Date(T0.getTime() + DAY),
-        valid_until: new Date(T0.getTime() + 2 * DAY),
-      },
-    ]);
+    await upsertCoupons(p.rt.knex(), decisionCoupons());
     const tokenFile = join(tmpdir(), `redeem-serve-${p.id}.tokens`);
     writeFileSync(tokenFile, `# checkout tokens\n${TOKEN}\n`, { mode: 0o600 });
     server = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--token-file', tokenFile, '--body-limit', '2048'], {
