@@ -25,6 +25,7 @@ export const ERROR_CODES = [
   'TOPIC_MISSING',
   'SEND_TIMEOUT',
   'DECISION_TIMEOUT',
+  'TOPICS_NOT_READY',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

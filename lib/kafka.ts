@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { type Admin, Kafka, type KafkaConfig, type KafkaMessage, type LogEntry, logLevel, type ProducerConfig } from 'kafkajs';
+import { type Admin, type ITopicConfig, Kafka, type KafkaConfig, type KafkaMessage, type LogEntry, logLevel, type ProducerConfig } from 'kafkajs';
 import type { Logger } from 'pino';
 
 import { registerCompressionCodecs } from './compression-codecs.js';
@@ -71,6 +71,37 @@ export interface TopicSpec {
   configs?: Record<string, string>;
 }
 
+/** Errors a just-created topic answers with until every broker has its metadata and every partition a leader. */
+const TOPIC_NOT_READY = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+
+/**
+ * Creates `topics` and waits until every partition has a leader. KafkaJS's own `waitForLeaders` gives up
+ * at the first UNKNOWN_TOPIC_OR_PARTITION, which a KRaft broker answers for a moment after creating the
+ * topic when it is busy; here that answer means "not yet", until `timeoutMs`.
+ */
+export async function createTopicsWithLeaders(admin: Admin, topics: ITopicConfig[], timeoutMs = 30000): Promise<void> {
+  await admin.createTopics({ waitForLeaders: false, topics });
+  const names = topics.map((t) => t.topic);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let notReady: string;
+    try {
+      const { topics: found } = await admin.fetchTopicMetadata({ topics: names });
+      const leaderless = found.filter((t) => t.partitions.length === 0 || t.partitions.some((p) => p.leader < 0));
+      if (leaderless.length === 0) return;
+      notReady = `partitions without a leader in ${leaderless.map((t) => t.name).join(', ')}`;
+    } catch (error) {
+      const type = (error as { type?: string }).type;
+      if (type === undefined || !TOPIC_NOT_READY.has(type)) throw error;
+      notReady = type;
+    }
+    if (Date.now() > deadline) {
+      throw new RedemptionError('TOPICS_NOT_READY', `created ${names.join(', ')}, but after ${timeoutMs / 1000} s the broker still answers ${notReady}`);
+    }
+    await sleep(100);
+  }
+}
+
 /**
  * Creates the topics that do not exist yet. An existing topic keeps its partition count: changing it
  * would move coupons between partitions and break their order, so a mismatch is only reported.
@@ -79,15 +110,15 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], lo
   const existing = new Set(await admin.listTopics());
   const missing = specs.filter((s) => !existing.has(s.topic));
   if (missing.length > 0) {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((s) => ({
+    await createTopicsWithLeaders(
+      admin,
+      missing.map((s) => ({
         topic: s.topic,
         numPartitions: s.partitions,
         replicationFactor: s.replicationFactor ?? -1,
         configEntries: Object.entries(s.configs ?? {}).map(([name, value]) => ({ name, value })),
       })),
-    });
+    );
     logger.info({ topics: missing.map((s) => s.topic) }, 'created topics');
   }
   const present = specs.filter((s) => existing.has(s.topic));

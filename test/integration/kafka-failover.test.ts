@@ -6,7 +6,7 @@ import type * as ThisPackage from 'coupon-redemption-pipeline';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { IDEMPOTENT_PRODUCER, withAdmin } from '../../lib/kafka.js';
+import { createTopicsWithLeaders, IDEMPOTENT_PRODUCER, withAdmin } from '../../lib/kafka.js';
 import type { RedemptionRequested } from '../../schemas/types.js';
 import { strikeClusterFault } from '../../scripts/chaos-cluster-faults.js';
 import { CLUSTER_ENV } from '../../scripts/stack/cluster-profile.js';
@@ -112,10 +112,7 @@ async function moveLeaderOntoAnother(
 /** A topic of 3 partitions on the 3 nodes, min.insync.replicas 2, every replica in sync. */
 async function replicatedTopic(p: IsolatedPipeline, topic: string): Promise<void> {
   await withAdmin(p.rt.kafka(), (admin) =>
-    admin.createTopics({
-      waitForLeaders: true,
-      topics: [{ topic, numPartitions: 3, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }],
-    }),
+    createTopicsWithLeaders(admin, [{ topic, numPartitions: 3, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }]),
   );
   await waitUntil('the topic to be fully replicated', () => fullyReplicated(p), 60_000);
 }

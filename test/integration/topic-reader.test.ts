@@ -5,7 +5,7 @@ import { type ISocketFactory, Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { RedemptionError } from '../../lib/errors.js';
-import { type OffsetRange, readRanges, withAdmin } from '../../lib/kafka.js';
+import { createTopicsWithLeaders, type OffsetRange, readRanges, withAdmin } from '../../lib/kafka.js';
 
 const BROKERS = [process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'];
 const JOIN_GROUP_API_KEY = 11;
@@ -61,7 +61,7 @@ describe('readRanges, the bounded topic reader', () => {
   const expected = [...offsets(0, 5, 15), ...offsets(1, 0, 10)].sort();
 
   beforeAll(async () => {
-    await withAdmin(plain, (admin) => admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 2, replicationFactor: 1 }] }));
+    await withAdmin(plain, (admin) => createTopicsWithLeaders(admin, [{ topic, numPartitions: 2, replicationFactor: 1 }]));
     const producer = plain.producer();
     await producer.connect();
     const to = (partition: number, n: number) => Array.from({ length: n }, (_, i) => ({ partition, value: `${partition}-${i}` }));

@@ -2,7 +2,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { generateCoupons, upsertCoupons } from '../../lib/coupon-catalog.js';
-import { withAdmin } from '../../lib/kafka.js';
+import { createTopicsWithLeaders, withAdmin } from '../../lib/kafka.js';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../../producers/checkout-simulator.js';
 import type { RedemptionDecided } from '../../schemas/types.js';
 import { IsolatedPipeline } from './helpers.js';
@@ -52,7 +52,7 @@ describe('verify reports a tampered state as a difference and exits 1', () => {
   async function auditTopicWith(name: string, messages: { partition: number; key: Buffer | null; value: Buffer | null }[]): Promise<Record<string, string>> {
     const topic = `${p.config.auditTopic}.${name}`;
     const kafka = p.rt.kafka();
-    await withAdmin(kafka, (admin) => admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: p.config.topicPartitions }] }));
+    await withAdmin(kafka, (admin) => createTopicsWithLeaders(admin, [{ topic, numPartitions: p.config.topicPartitions }]));
     const producer = kafka.producer();
     await producer.connect();
     try {
