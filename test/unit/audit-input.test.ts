@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
-import { firstOfEachSource, matches } from '../../cli/commands/audit.js';
+import { firstOfEachSource } from '../../analytics/first-of-each-source.js';
+import { matches } from '../../cli/commands/audit.js';
 import { parseWhen, rangeProblem } from '../../cli/when.js';
 import type { RedemptionDecided } from '../../schemas/types.js';
 
