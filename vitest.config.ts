@@ -22,6 +22,7 @@ const TIMED = [
   'member-liveness',
   'membership',
   'outages',
+  'outages-services',
   'recovery',
   'redis-cluster',
   'redis-failover',
