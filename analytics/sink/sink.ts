@@ -49,6 +49,8 @@ class AuditSink {
   private readonly partitions = new Map<number, PartitionState>();
   readonly summary: SinkSummary = { records: 0, rows: 0, repeats: 0, files: 0 };
   lastActivity = Date.now();
+  /** Joined its group at least once: before that, it is not idle but waiting. */
+  joined = false;
 
   constructor(
     private readonly rt: Runtime,
@@ -66,6 +68,8 @@ class AuditSink {
 
   /** After a join: every partition it holds starts again at its last landed chunk. */
   onJoin(assigned: readonly number[]): void {
+    this.joined = true;
+    this.lastActivity = Date.now();
     this.partitions.clear();
     for (const partition of assigned) this.consumer.seek({ topic: this.topic, partition, offset: String(this.last.get(partition)?.first ?? 0) });
   }
@@ -180,7 +184,7 @@ export async function runAuditSink(rt: Runtime, o: SinkOptions): Promise<SinkSum
               groupId: o.groupId,
               topic,
               idleSeconds: o.exitWhenIdle!,
-              idleMs: () => Date.now() - sink.lastActivity,
+              idleMs: () => (sink.joined ? Date.now() - sink.lastActivity : 0),
               abandon: stop.stopped,
             }),
           );
