@@ -27,7 +27,7 @@ export const COLUMNS: readonly Column[] = [
   { name: 'op', type: 'VARCHAR', doc: 'REDEEM or REVERSE' },
   { name: 'decision', type: 'VARCHAR', doc: 'APPLIED, REJECTED or DUPLICATE' },
   { name: 'reason', type: 'VARCHAR', doc: 'for REJECTED: NOT_FOUND, EXPIRED, EXHAUSTED, USER_LIMIT, NOT_REDEEMED, ...' },
-  { name: 'remaining_quota', type: 'INTEGER', doc: "the coupon's quota left after the decision" },
+  { name: 'remaining_quota', type: 'BIGINT', doc: "the coupon's quota left after the decision" },
   { name: 'original_decision', type: 'VARCHAR', doc: "for DUPLICATE: the first message's decision" },
   { name: 'original_reason', type: 'VARCHAR', doc: 'for a DUPLICATE of a REJECTED request: its reason' },
   { name: 'user_id', type: 'VARCHAR', doc: 'the user (null in version-1 records)' },
