@@ -10,6 +10,7 @@ import { Runtime } from '../lib/runtime.js';
 import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
 import { type Decision, DECISIONS, REJECT_REASONS, type RejectReason } from '../schemas/types.js';
 import { formatVerifyReport, verify } from '../verify/verify.js';
+import { acls } from './commands/acls.js';
 import { auditStats, formatAuditStats, tailAudit } from './commands/audit.js';
 import { cleanup } from './commands/cleanup.js';
 import { consume, formatDryRunChanges, formatStats } from './commands/consume.js';
@@ -20,7 +21,7 @@ import { produceFile, produceSimulation } from './commands/produce.js';
 import { rebuild, replay } from './commands/replay.js';
 import { checkServeOptions, serve, type ServeCommandOptions } from './commands/serve.js';
 import { status } from './commands/status.js';
-import { ALL_SERVICES, int, isoDate, PIPELINE_SERVICES, print, runProgram, share, withServices } from './program.js';
+import { ALL_SERVICES, int, isoDate, PIPELINE_SERVICES, print, runProgram, share, withRuntime, withServices } from './program.js';
 import { type Edge, parseWhen, rangeProblem } from './when.js';
 
 const program = new Command('redeem').description('The coupon-redemption pipeline: Kafka in, exactly-once effects in MySQL, an audit stream out.');
@@ -355,6 +356,20 @@ program
       print(formatVerifyReport(report));
       if (!report.equal) process.exitCode = 1;
     }),
+  );
+
+program
+  .command('acls')
+  .description(
+    "the Kafka ACLs of the pipeline's identities for this configuration's topics and group, as kafka-acls.sh commands; --apply creates them and the topics (as an administrator)",
+  )
+  .option('--apply', 'create the topics and the ACLs through KAFKA_* (a super user) instead of printing them', false)
+  .option('--checkout <user>', 'the checkout principal (writes requests, reads decisions)', 'checkout')
+  .option('--consumer <user>', 'the consumer principal (reads requests, writes audit and dead letters)', 'consumer')
+  .option('--analyst <user>', 'the analyst principal (reads the audit stream)', 'analyst')
+  .option('--operator <user>', 'the operator principal (replay, dlq redrive, verify)', 'operator')
+  .action((o: { apply: boolean; checkout: string; consumer: string; analyst: string; operator: string }) =>
+    o.apply ? withServices(['kafka'], (rt) => acls(rt, o, print)) : withRuntime((rt) => acls(rt, o, print)),
   );
 
 program
