@@ -3,22 +3,31 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 import { excludedOnCommandLine, namedTestFiles } from './test/integration/named-files.js';
+import SlowestFirstSequencer from './test/slowest-first-sequencer.js';
 
 // The package's own name, as its users import it, resolves to the source (no build needed for tests).
 const alias = { 'coupon-redemption-pipeline': fileURLToPath(new URL('./index.ts', import.meta.url)) };
 
 /**
  * Integration files that bound a time a busy host stretches (gaps without decisions, recovery and
- * removal times, joins, rebalance counts), or that use the cluster profile (started in the background by
- * the global setup, cluster-profile.ts): they run after the others, two at a time.
+ * removal times, joins, rebalance counts, outages measured against the session timeout), or that use the
+ * cluster profile (started in the background by the global setup, cluster-profile.ts): they run after
+ * the others, two at a time. None of them strikes a service another file uses: the outages and the chaos
+ * run strike a Redis, a MariaDB and a broker of their own (scripts/stack/own-servers.ts).
  */
-const TIMED = ['kafka-failover', 'kafkajs-patch', 'liveness', 'member-liveness', 'membership', 'recovery', 'redis-cluster', 'redis-failover'];
-
-/**
- * Integration files that strike services other files use (the outages and the chaos run stop, flush and
- * stall the shared Redis, MariaDB and Kafka): they run last, one at a time.
- */
-const ALONE = ['chaos', 'outages'];
+const TIMED = [
+  'chaos',
+  'kafka-failover',
+  'kafkajs-patch',
+  'liveness',
+  'member-liveness',
+  'membership',
+  'outages',
+  'outages-services',
+  'recovery',
+  'redis-cluster',
+  'redis-failover',
+];
 
 /**
  * Every other integration file works only in its own topics, group, database and key prefix (helpers.ts,
@@ -26,7 +35,7 @@ const ALONE = ['chaos', 'outages'];
  * file's time is waiting (for a broker, a session, a child process), so more run at once than the
  * machine's 2 cores.
  */
-const WORKERS = { isolated: 3, timed: 2, alone: 1 };
+const WORKERS = { isolated: 3, timed: 2 };
 
 // One glob per set, not lists of paths: vitest applies `--exclude` to globs only.
 const glob = (names: readonly string[]) => `test/integration/{${names.join(',')}}.test.ts`;
@@ -60,10 +69,11 @@ function integration(name: string, files: { include: string[]; exclude: string[]
 /**
  * Unit tests (pure logic, in-memory data) run first and in parallel. Then the integration files, which
  * talk to the real broker, registry, Redis and MariaDB on the same 2-core machine: the isolated ones a
- * few at a time, the timed ones two at a time, the disruptive ones alone.
+ * few at a time, then the timed ones two at a time.
  */
 export default defineConfig({
   test: {
+    sequence: { sequencer: SlowestFirstSequencer },
     projects: [
       {
         test: { name: 'unit', include: ['test/unit/**/*.test.ts'], exclude: excluded, environment: 'node', sequence: { groupOrder: 0 } },
@@ -71,9 +81,8 @@ export default defineConfig({
       ...(namesFiles
         ? [integration('integration', { include: ['test/integration/**/*.test.ts'], exclude: [] }, 1, 1)]
         : [
-            integration('integration', { include: ['test/integration/**/*.test.ts'], exclude: [glob([...TIMED, ...ALONE])] }, WORKERS.isolated, 1),
+            integration('integration', { include: ['test/integration/**/*.test.ts'], exclude: [glob(TIMED)] }, WORKERS.isolated, 1),
             integration('integration-timed', { include: [glob(TIMED)], exclude: [] }, WORKERS.timed, 2),
-            ...(ALONE.length > 0 ? [integration('integration-alone', { include: [glob(ALONE)], exclude: [] }, WORKERS.alone, 3)] : []),
           ]),
     ],
   },

@@ -1,3 +1,7 @@
+/**
+ * The `redeem` command line: every command's name, options and help, each handing over to its module in
+ * cli/commands/ with the services it needs (program.ts).
+ */
 import { Command, InvalidArgumentError, Option } from 'commander';
 
 import { configTableMarkdown, printableConfig } from '../lib/config.js';

@@ -1,3 +1,7 @@
+/**
+ * The consumer groups a command makes for itself (a replay's, a rebuild's, `audit`'s) are removed when it
+ * is done.
+ */
 import { withAdmin } from '../lib/kafka.js';
 import type { Runtime } from '../lib/runtime.js';
 

@@ -12,11 +12,13 @@ import type { Knex } from 'knex';
 
 import type { RedemptionDecided } from '../schemas/types.js';
 import { type BatchDecisions, decideBatch, type LoadedState } from './decide-batch.js';
+import { decisionKey } from './decision-records.js';
 import { DryRunState } from './dry-run-state.js';
 import { inTransaction, type SqlSession } from './sql/session.js';
 import {
   countUserRedemptions,
   insertDecisions,
+  type KeyPair,
   lockCoupons,
   selectPriorDecisions,
   selectRedemptions,
@@ -86,17 +88,34 @@ export class RedemptionStore {
 /** Locks the batch's coupons and reads what the rules need about them. */
 async function load(session: SqlSession, requests: readonly SourcedRequest[]): Promise<{ state: LoadedState; statements: number }> {
   const codes = [...new Set(requests.map((r) => r.request.coupon_code))].sort();
-  const requestIds = [...new Set(requests.map((r) => r.request.request_id))];
   const coupons = await lockCoupons(session, codes);
-  const prior = await selectPriorDecisions(session, codes, requestIds);
+  const prior = await selectPriorDecisions(
+    session,
+    distinctPairs(requests, (r) => r.request_id),
+  );
   const existing = new Set(coupons.map((c) => c.code));
-  const redeemers = [...new Set(requests.filter((r) => r.request.op === 'REDEEM' && existing.has(r.request.coupon_code)).map((r) => r.request.user_id))];
-  const targets = [...new Set(requests.flatMap((r) => (r.request.op === 'REVERSE' && r.request.reverses_request_id ? [r.request.reverses_request_id] : [])))];
+  const redeemers = distinctPairs(requests, (r) => (r.op === 'REDEEM' && existing.has(r.coupon_code) ? r.user_id : null));
+  const targets = distinctPairs(requests, (r) => (r.op === 'REVERSE' && r.reverses_request_id ? r.reverses_request_id : null));
   // Statements a batch does not need are not sent: no redeemers, no user counts; no refunds, no lookup.
-  const userCounts = redeemers.length > 0 ? await countUserRedemptions(session, codes, redeemers) : [];
-  const redemptions = targets.length > 0 ? await selectRedemptions(session, codes, targets) : [];
+  const userCounts = redeemers.length > 0 ? await countUserRedemptions(session, redeemers) : [];
+  const redemptions = targets.length > 0 ? await selectRedemptions(session, targets) : [];
   const statements = 2 + (redeemers.length > 0 ? 1 : 0) + (targets.length > 0 ? 1 : 0);
   return { state: { coupons, prior, userCounts, redemptions }, statements };
+}
+
+/** Each request's (coupon code, `key`) once, for the requests `key` names one for (not null). */
+function distinctPairs(requests: readonly SourcedRequest[], key: (r: SourcedRequest['request']) => string | null | undefined): KeyPair[] {
+  const seen = new Set<string>();
+  const pairs: KeyPair[] = [];
+  for (const { request } of requests) {
+    const k = key(request);
+    if (k === null || k === undefined) continue;
+    const id = decisionKey(request.coupon_code, k);
+    if (seen.has(id)) continue;
+    seen.add(id);
+    pairs.push([request.coupon_code, k]);
+  }
+  return pairs;
 }
 
 /** Writes the batch's decisions and effects; returns the statements sent. */

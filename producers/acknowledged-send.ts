@@ -1,3 +1,8 @@
+/**
+ * A send that resolves only once every partition it went to has acknowledged its messages (the client's
+ * promise, kept whatever KafkaJS is installed), and the errors a send ends with: a deadline passed, a topic
+ * missing.
+ */
 import type { Message, Producer, RecordMetadata } from 'kafkajs';
 
 import { RedemptionError } from '../lib/errors.js';

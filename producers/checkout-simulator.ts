@@ -1,3 +1,7 @@
+/**
+ * A simulated checkout for the bench, the demo and `redeem produce --generate`: a seeded, deterministic
+ * stream of redemptions over hot and cold coupons, with upstream retries, refunds and unknown coupons.
+ */
 import type { RedemptionRequested } from '../schemas/types.js';
 
 export interface SimulationOptions {

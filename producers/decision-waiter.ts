@@ -1,3 +1,8 @@
+/**
+ * How `redeem()` waits for its decision: one reader of the audit topic per client, in a single-member
+ * group of its own, answering every waiting request with the audit record of the message it sent (and a
+ * retry with its request id's original outcome).
+ */
 import { randomBytes } from 'node:crypto';
 
 import type { Admin, Consumer, Kafka } from 'kafkajs';

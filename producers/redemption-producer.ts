@@ -1,3 +1,7 @@
+/**
+ * The client a checkout service embeds (`RedemptionClient`, alias `RedemptionProducer`): it validates,
+ * sends and, with `redeem()`, waits for a request's decision. See docs/clients.md.
+ */
 import type { Admin, Kafka, KafkaConfig, Producer, ProducerConfig, RecordMetadata } from 'kafkajs';
 
 import { InputError } from '../lib/errors.js';

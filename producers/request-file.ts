@@ -1,3 +1,8 @@
+/**
+ * JSON-lines request files read line by line in constant memory: each line's request or every problem of
+ * it, non-UTF-8 bytes reported by line number, and a first pass that finds every bad line before anything
+ * is sent.
+ */
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 

@@ -1,3 +1,7 @@
+/**
+ * The send loop of `redeem produce`: requests in order, a batch per acknowledged produce call, paced, with
+ * a progress bar.
+ */
 import { ProgressBar, RateLimiter } from '../lib/progress.js';
 import type { RedemptionRequested } from '../schemas/types.js';
 import type { RedemptionProducer } from './redemption-producer.js';

@@ -1,3 +1,7 @@
+/**
+ * `redeem audit tail` and `redeem audit stats`: the audit stream read under a throwaway group, filtered,
+ * each source record once.
+ */
 import { randomBytes } from 'node:crypto';
 
 import { withAdmin } from '../../lib/kafka.js';

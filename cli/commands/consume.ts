@@ -1,3 +1,7 @@
+/**
+ * `redeem consume`: one member of the pipeline's group, and the summaries it prints when it stops (a dry
+ * run's included).
+ */
 import type { ConsumerStats } from '../../consumers/consumer-stats.js';
 import { waitForDrain } from '../../consumers/drain.js';
 import { RedemptionConsumer } from '../../consumers/redemption-consumer.js';

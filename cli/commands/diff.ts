@@ -1,3 +1,6 @@
+/**
+ * `redeem diff`: two databases' coupon counts and redemption rows compared (a rebuild against the live one).
+ */
 import { createKnex, withDatabase } from '../../lib/mysql.js';
 import { ExpectedFailure } from '../failures.js';
 

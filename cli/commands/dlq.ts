@@ -1,3 +1,6 @@
+/**
+ * `redeem dlq redrive`: dead letters' requests sent again to the requests topic, each origin once ever.
+ */
 import type { IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 
 import { deadLetterTopic } from '../../lib/config.js';

@@ -1,3 +1,6 @@
+/**
+ * `redeem migrate`: the database, its migrations and the pipeline's least-privilege user.
+ */
 import type { Config } from '../../lib/config.js';
 import { databaseName, ensureRuntimeUser, migrateToLatest, withDatabase } from '../../lib/mysql.js';
 

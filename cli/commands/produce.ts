@@ -1,3 +1,7 @@
+/**
+ * `redeem produce`: a JSON-lines file (checked first, resumable from its checkpoint) or a simulated
+ * checkout, sent through the project's client.
+ */
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,

@@ -1,3 +1,7 @@
+/**
+ * `redeem replay` and `redeem rebuild`: a range of the requests topic, or all of it, run through the
+ * pipeline under a group of its own, into the live database or a fresh one.
+ */
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { Admin } from 'kafkajs';

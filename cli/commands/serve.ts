@@ -1,3 +1,7 @@
+/**
+ * `redeem serve`: the HTTP entry for checkouts (http/server.ts), its options checked before any service is
+ * asked.
+ */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 

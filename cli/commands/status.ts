@@ -1,3 +1,7 @@
+/**
+ * `redeem status`: whether each service answers and lets this configuration in, the group's members and
+ * partitions, their lag, and the last commit.
+ */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 

@@ -95,3 +95,10 @@ export function list(values: readonly (string | number)[]): string {
   for (let i = 0; i < values.length; i++) out += (i > 0 ? ', ' : '') + literal(values[i]!);
   return `${out})`;
 }
+
+/** `((a, b), (c, d), ...)` of literals: the list of a two-column row IN, `(x, y) IN ...`. */
+export function pairList(pairs: readonly (readonly [string, string])[]): string {
+  let out = '(';
+  for (let i = 0; i < pairs.length; i++) out += `${i > 0 ? ', ' : ''}(${literal(pairs[i]![0])}, ${literal(pairs[i]![1])})`;
+  return `${out})`;
+}

@@ -7,7 +7,7 @@
 import type { RedemptionRow } from '../coupon-state.js';
 import type { StoredDecision } from '../types.js';
 import { type CouponDbRow, type DecisionDbRow, decisionRows, type RedemptionDbRow, redemptionRows } from './rows.js';
-import { dateLiteral, list, literal, type SqlSession } from './session.js';
+import { dateLiteral, list, literal, pairList, type SqlSession } from './session.js';
 
 /**
  * Locks the coupons' rows in code order (so concurrent flushes never deadlock on each other) and reads
@@ -17,27 +17,36 @@ export async function lockCoupons(session: SqlSession, codes: readonly string[])
   return session.query<CouponDbRow>(`SELECT * FROM coupons WHERE code IN ${list([...codes].sort())} ORDER BY code FOR UPDATE`);
 }
 
-/** The decisions already stored for any of these (coupon, request) pairs. */
-export async function selectPriorDecisions(session: SqlSession, codes: readonly string[], requestIds: readonly string[]): Promise<StoredDecision[]> {
-  const rows = await session.query<DecisionDbRow>(`SELECT * FROM decisions WHERE coupon_code IN ${list(codes)} AND request_id IN ${list(requestIds)}`);
+/** A (coupon code, second key) pair, as the lookups below take them. */
+export type KeyPair = readonly [couponCode: string, key: string];
+
+/**
+ * The lookups ask for exact (coupon, key) pairs with a row IN, which MariaDB and MySQL read as one range
+ * of the index per pair. Two separate IN lists instead made MariaDB consider every combination of them
+ * (800 x 800 for a flush of 800) and scan whole coupons: 11-16 ms for 100 pairs in 200,000 decisions,
+ * against 1 ms. MariaDB (from 10.3.18) also rewrites an IN of over 1,000 values (500 pairs) into a join
+ * with a derived table, which for a row IN meant a scan of the whole table (30 s for 800 pairs): that
+ * rewrite is switched off for the statement. MySQL reads the prefix as a comment.
+ */
+const BY_PAIRS = '/*M!100318 SET STATEMENT in_predicate_conversion_threshold = 0 FOR */ ';
+
+/** The decisions already stored for these (coupon, request id) pairs. */
+export async function selectPriorDecisions(session: SqlSession, keys: readonly KeyPair[]): Promise<StoredDecision[]> {
+  const rows = await session.query<DecisionDbRow>(`${BY_PAIRS}SELECT * FROM decisions WHERE (coupon_code, request_id) IN ${pairList(keys)}`);
   return rows.map(decisionRows.fromDb);
 }
 
-/** How many REDEEMED redemptions each of these users holds on each of these coupons. */
-export async function countUserRedemptions(
-  session: SqlSession,
-  codes: readonly string[],
-  userIds: readonly string[],
-): Promise<{ couponCode: string; userId: string; redeemed: number }[]> {
+/** How many REDEEMED redemptions each of these (coupon, user id) pairs holds. */
+export async function countUserRedemptions(session: SqlSession, keys: readonly KeyPair[]): Promise<{ couponCode: string; userId: string; redeemed: number }[]> {
   const rows = await session.query<{ coupon_code: string; user_id: string; n: number | string }>(
-    `SELECT coupon_code, user_id, COUNT(*) AS n FROM redemptions WHERE coupon_code IN ${list(codes)} AND user_id IN ${list(userIds)} AND status = 'REDEEMED' GROUP BY coupon_code, user_id`,
+    `${BY_PAIRS}SELECT coupon_code, user_id, COUNT(*) AS n FROM redemptions WHERE (coupon_code, user_id) IN ${pairList(keys)} AND status = 'REDEEMED' GROUP BY coupon_code, user_id`,
   );
   return rows.map((r) => ({ couponCode: r.coupon_code, userId: r.user_id, redeemed: Number(r.n) }));
 }
 
-/** The redemptions that REVERSE requests of the batch name. */
-export async function selectRedemptions(session: SqlSession, codes: readonly string[], requestIds: readonly string[]): Promise<RedemptionRow[]> {
-  const rows = await session.query<RedemptionDbRow>(`SELECT * FROM redemptions WHERE coupon_code IN ${list(codes)} AND request_id IN ${list(requestIds)}`);
+/** The redemptions of these (coupon, request id) pairs: the ones REVERSE requests of the batch name. */
+export async function selectRedemptions(session: SqlSession, keys: readonly KeyPair[]): Promise<RedemptionRow[]> {
+  const rows = await session.query<RedemptionDbRow>(`${BY_PAIRS}SELECT * FROM redemptions WHERE (coupon_code, request_id) IN ${pairList(keys)}`);
   return rows.map(redemptionRows.fromDb);
 }
 

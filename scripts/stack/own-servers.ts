@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,11 +8,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { RedemptionError } from '../../lib/errors.js';
 import { tcpAnswers } from '../../lib/net.js';
+import { brokersSeenBy, formatKafkaStorage, kafkaJavaArgs } from './kafka.js';
+import { SCRIPT_DIR } from './service.js';
 
 /**
- * A Redis or MariaDB server of one's own, started from the machine's binaries on a free port with its
- * data in a temporary folder. The outage tests and the chaos run take servers away (flush, shut down,
- * pause); they do it to these, never to the machine's Redis and MariaDB, which others are using.
+ * A Redis, MariaDB or Kafka server of one's own, started from the machine's binaries (Kafka: the stack's
+ * jars) on a free port with its data in a temporary folder. The outage tests and the chaos run take
+ * servers away (flush, shut down, pause, restart); they do it to these, never to the machine's Redis and
+ * MariaDB or the stack's broker, which others are using.
  * Each server is a child of the process that started it and is killed when that process exits.
  */
 
@@ -210,4 +214,59 @@ export class OwnMariadb extends OwnServer {
 
 function userName(): string {
   return process.getuid?.() === 0 ? 'root' : (process.env.USER ?? spawnSync('id', ['-un'], { encoding: 'utf8' }).stdout.trim());
+}
+
+/**
+ * A single-node Kafka (KRaft, broker and controller in one process) of one's own, from the stack's jars
+ * and the stack broker's settings, on two free ports. A restart keeps its data, as a restarted broker of
+ * a real cluster does.
+ */
+export class OwnKafka extends OwnServer {
+  private constructor(
+    dir: string,
+    port: number,
+    private readonly controllerPort: number,
+  ) {
+    super('kafka', dir, port);
+  }
+
+  static async start(): Promise<OwnKafka> {
+    const server = new OwnKafka(mkdtempSync(join(tmpdir(), 'redeem-own-kafka-')), await freePort(), await freePort());
+    const data = join(server.dir, 'data');
+    mkdirSync(data);
+    writeFileSync(server.properties, server.settings(data));
+    // A KRaft cluster id is 16 random bytes in unpadded base64url, which is what this is.
+    formatKafkaStorage(randomBytes(16).toString('base64url'), server.properties, ['--standalone'], 'the own Kafka storage');
+    await server.launch();
+    return server;
+  }
+
+  /** The KAFKA_BROKERS of this broker. */
+  get brokers(): string {
+    return `${HOST}:${this.port}`;
+  }
+
+  private get properties(): string {
+    return join(this.dir, 'server.properties');
+  }
+
+  private settings(data: string): string {
+    const template = readFileSync(join(SCRIPT_DIR, 'server.properties.template'), 'utf8');
+    return template.replaceAll('@DATA_DIR@', data).replaceAll(`${HOST}:9092`, this.brokers).replaceAll(`${HOST}:9093`, `${HOST}:${this.controllerPort}`);
+  }
+
+  protected command() {
+    return { binary: 'java', args: kafkaJavaArgs(`own-kafka-${this.port}`, ['-Xms128m', '-Xmx512m', '-XX:+UseSerialGC'], this.properties) };
+  }
+
+  /** Answers metadata as a broker (the port opens before the node has joined its own quorum). */
+  protected override async ready(): Promise<boolean> {
+    return ((await brokersSeenBy(this.brokers)) ?? []).length > 0;
+  }
+
+  /** SIGTERM (a controlled shutdown), then the broker again on the same ports with the same data. */
+  async restart(): Promise<void> {
+    await this.kill('SIGTERM');
+    await this.launch();
+  }
 }

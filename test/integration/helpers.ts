@@ -183,11 +183,20 @@ export { freePort } from '../../scripts/stack/own-servers.js';
 /** Polls until `check` holds, failing with `what` after the timeout: never sleep and hope. */
 export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let lastKafkaError: Error | undefined;
   while (Date.now() < deadline) {
-    if (await check()) return;
+    try {
+      if (await check()) return;
+      lastKafkaError = undefined;
+    } catch (error) {
+      // A broker that is starting or restarting (an outage test's) answers "coordinator is loading" or
+      // refuses connections for a while: for a wait, that is "not yet". Anything else is a failure.
+      if (!(error instanceof Error && error.name.startsWith('KafkaJS'))) throw error;
+      lastKafkaError = error;
+    }
     await sleep(300);
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastKafkaError ? ` (the broker last answered: ${lastKafkaError.message})` : ''}`);
 }
 
 async function progress(p: IsolatedPipeline) {

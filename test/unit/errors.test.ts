@@ -27,6 +27,7 @@ describe('errors', () => {
       'TOPIC_MISSING',
       'SEND_TIMEOUT',
       'DECISION_TIMEOUT',
+      'TOPICS_NOT_READY',
     ]);
   });
 
