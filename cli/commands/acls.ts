@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../../lib/config.js';
 import { withAdmin } from '../../lib/kafka.js';
 import { aclCommands, type AclOperation, type AclPrincipals, type AclRule, pipelineAcls } from '../../lib/kafka-acls.js';
+import { redisSetUser } from '../../lib/redis-acl.js';
 import type { Runtime } from '../../lib/runtime.js';
 import { ensurePipelineTopics } from '../../lib/topics.js';
 
@@ -44,16 +45,27 @@ export async function provisionPipeline(admin: Admin, config: Config, principals
   return acl.length;
 }
 
+/** `word` as one shell word: quoted where the shell would read it otherwise (`>`, `~`, `*`, `|`). */
+const shellWord = (word: string): string => (/^[A-Za-z0-9_.:@+-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`);
+
 export interface AclsOptions extends AclPrincipals {
   apply: boolean;
+  /** The Redis runtime user's name in the printed `ACL SETUSER`. */
+  redisUser: string;
 }
 
-/** `redeem acls`: prints the ACLs for this configuration's topics and group; `--apply` creates them (and the topics). */
+/**
+ * `redeem acls`: prints the Kafka ACLs for this configuration's topics and group, and the Redis runtime
+ * user's ACL for its key prefix; `--apply` creates the Kafka ones (and the topics).
+ */
 export async function acls(rt: Runtime, o: AclsOptions, print: (line: string) => void): Promise<void> {
-  const { apply, ...principals } = o;
+  const { apply, redisUser, ...principals } = o;
   const rules = pipelineAcls(rt.config, principals);
   if (!apply) {
+    print(`# Kafka, as an administrator (admin.properties: its security settings)`);
     for (const line of aclCommands(rules, rt.config.kafkaBrokers[0])) print(line);
+    print(`# Redis, as an administrator (on every node of a cluster); put the user's password after '>'`);
+    print(['redis-cli', ...redisSetUser(redisUser, rt.config.redisKeyPrefix, '<password>').map(shellWord)].join(' '));
     return;
   }
   const count = await withAdmin(rt.kafka('redeem-acls'), (admin) => provisionPipeline(admin, rt.config, principals, rt.logger));
