@@ -11,9 +11,7 @@ import { InputError } from '../lib/errors.js';
 import { DEAD_LETTER_CODES } from '../lib/errors.js';
 import { checkDatabaseName, databaseName } from '../lib/mysql.js';
 import { Runtime } from '../lib/runtime.js';
-import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
 import { type Decision, DECISIONS, REJECT_REASONS, type RejectReason } from '../schemas/types.js';
-import { formatVerifyReport, verify } from '../verify/verify.js';
 import { acls } from './commands/acls.js';
 import { auditStats, formatAuditStats, tailAudit } from './commands/audit.js';
 import { cleanup } from './commands/cleanup.js';
@@ -25,6 +23,7 @@ import { produceFile, produceSimulation } from './commands/produce.js';
 import { rebuild, replay } from './commands/replay.js';
 import { checkServeOptions, serve, type ServeCommandOptions } from './commands/serve.js';
 import { status } from './commands/status.js';
+import { verifyCommand } from './commands/verify.js';
 import { ALL_SERVICES, int, isoDate, PIPELINE_SERVICES, print, runProgram, share, withRuntime, withServices } from './program.js';
 import { type Edge, parseWhen, rangeProblem } from './when.js';
 
@@ -340,7 +339,7 @@ dlq
   .command('redrive')
   .description("send dead letters' requests again through the project's producer, each at most once, in the order first produced")
   .option('--code <code>', `only dead letters with this code (${DEAD_LETTER_CODES.join(', ')})`, oneOf(DEAD_LETTER_CODES))
-  .option('--since <when>', 'only dead letters written since then: 1h, 30m, 2d or an ISO-8601 time', since)
+  .option('--since <when>', `only dead letters the dead-letter topic received since then: ${WHEN_HELP}`, since)
   .option('--dry-run', 'report what would be sent, send nothing', false)
   .option('--no-progress', 'no progress bar')
   .action((o: { code?: string; since?: Date; dryRun: boolean; progress: boolean }) =>
@@ -355,17 +354,7 @@ program
   .option('--no-progress', 'no progress bar')
   .action((o: { progress: boolean }) =>
     withServices(['kafka', 'registry', 'mysql'], async (rt) => {
-      const report = await verify({
-        kafka: rt.kafka(),
-        knex: rt.knex(),
-        decoder: rt.registry().decoderFor<RedemptionRequested>('requested'),
-        topic: rt.config.redemptionTopic,
-        maxMessageBytes: rt.config.maxMessageBytes,
-        progress: o.progress,
-        audit: { topic: rt.config.auditTopic, decoder: rt.registry().decoderFor<RedemptionDecided>('decided') },
-      });
-      print(formatVerifyReport(report));
-      if (!report.equal) process.exitCode = 1;
+      if (!(await verifyCommand(rt, o, print))) process.exitCode = 1;
     }),
   );
 
