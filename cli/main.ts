@@ -168,8 +168,8 @@ const VERSION_1_NOTE = 'version-1 records carry none, so they never match';
 audit
   .command('tail')
   .description('print audit records as JSON lines')
-  .option('--coupon <code>', 'only this coupon')
-  .option('--request-id <id>', 'only this request id (its decision and the DUPLICATE records of its retries)')
+  .option('--coupon <code>', 'only this coupon (only its partition of the audit topic is read)')
+  .option('--request-id <id>', 'only this request id of --coupon (its decision and the DUPLICATE records of its retries)')
   .option('--decision <decision>', `only this decision (${DECISIONS.join(', ')})`, oneOf(DECISIONS))
   .option('--reason <reason>', `only this reject reason (${REJECT_REASONS.join(', ')})`, oneOf(REJECT_REASONS))
   .option('--user <id>', `only this user (${VERSION_1_NOTE})`)
@@ -192,6 +192,10 @@ audit
       exitWhenIdle?: number;
     }) => {
       checkRange(o);
+      if (o.requestId !== undefined && o.coupon === undefined) {
+        // As `redeem decision COUPON REQUEST_ID`: the coupon names the request, and its partition is all that is read.
+        throw new InvalidArgumentError('--request-id needs --coupon: a request is named by its coupon and its id, and the coupon says which partition to read');
+      }
       return withServices(['kafka', 'registry'], async (rt) => {
         await tailAudit(rt, { ...o, write: print });
       });
