@@ -141,15 +141,27 @@ async function group(): Promise<{ state: string; members: Member[] }> {
 
 async function stableWith(count: number, timeoutMs = 60_000): Promise<Member[]> {
   let seen: Member[] = [];
-  await waitUntil(
-    `a stable group of ${count} sharing the 6 partitions`,
-    async () => {
-      const g = await group();
-      seen = g.members;
-      return g.state === 'Stable' && g.members.length === count && g.members.reduce((n, m) => n + m.partitions.length, 0) === 6;
-    },
-    timeoutMs,
-  );
+  let state = 'unknown';
+  try {
+    await waitUntil(
+      `a stable group of ${count} sharing the 6 partitions`,
+      async () => {
+        const g = await group();
+        [seen, state] = [g.members, g.state];
+        return g.state === 'Stable' && g.members.length === count && g.members.reduce((n, m) => n + m.partitions.length, 0) === 6;
+      },
+      timeoutMs,
+    );
+  } catch (error) {
+    // What the group and each member were doing when time ran out: the wait alone does not say.
+    const group = seen.map((m) => `${m.clientId} [${m.partitions.join(',')}]`).join('; ');
+    const processes = [...members].map(([name, { consumer }]) => {
+      const { exitCode, signalCode } = consumer.child;
+      const tail = consumer.stderr.trim().split('\n').slice(-3).join('\n    ');
+      return `  ${name}: ${exitCode === null && signalCode === null ? 'running' : `exited (${exitCode ?? signalCode})`}\n    ${tail}`;
+    });
+    throw new Error(`${(error as Error).message}; the group was ${state} with ${seen.length} members: ${group}\n${processes.join('\n')}`, { cause: error });
+  }
   return seen;
 }
 
