@@ -12,6 +12,7 @@ import { DEAD_LETTER_CODES } from '../lib/errors.js';
 import { checkDatabaseName, databaseName } from '../lib/mysql.js';
 import { Runtime } from '../lib/runtime.js';
 import { type Decision, DECISIONS, REJECT_REASONS, type RejectReason } from '../schemas/types.js';
+import { acls } from './commands/acls.js';
 import { auditStats, formatAuditStats, tailAudit } from './commands/audit.js';
 import { cleanup } from './commands/cleanup.js';
 import { consume, formatDryRunChanges, formatStats } from './commands/consume.js';
@@ -23,7 +24,7 @@ import { rebuild, replay } from './commands/replay.js';
 import { checkServeOptions, serve, type ServeCommandOptions } from './commands/serve.js';
 import { status } from './commands/status.js';
 import { verifyCommand } from './commands/verify.js';
-import { ALL_SERVICES, int, isoDate, PIPELINE_SERVICES, print, runProgram, share, withServices } from './program.js';
+import { ALL_SERVICES, int, isoDate, PIPELINE_SERVICES, print, runProgram, share, withRuntime, withServices } from './program.js';
 import { type Edge, parseWhen, rangeProblem } from './when.js';
 
 const program = new Command('redeem').description('The coupon-redemption pipeline: Kafka in, exactly-once effects in MySQL, an audit stream out.');
@@ -35,9 +36,16 @@ program.addHelpText(
 program
   .command('migrate')
   .description(
-    'create the database named in MYSQL_URL if missing and run pending migrations (as MYSQL_ADMIN_URL, which also creates the least-privilege user of MYSQL_URL, when set)',
+    'create the database named in MYSQL_URL if missing and run pending migrations (as MYSQL_ADMIN_URL, which also creates the least-privilege user of MYSQL_URL, when set); register the schemas of the topics, BACKWARD',
   )
-  .action(() => withServices([], (rt) => migrate(rt.config, print)));
+  .option('--revoke-other-grants', "with MYSQL_ADMIN_URL: revoke what MYSQL_URL's user holds beyond its database (otherwise that stops migrate)", false)
+  .option(
+    '--drop-tls-requirement',
+    "with MYSQL_ADMIN_URL and no MYSQL_SSL_CA_FILE: let MYSQL_URL's user connect without TLS (otherwise a requirement it has is kept)",
+    false,
+  )
+  .option('--no-registry', 'leave the registry subjects of the topics alone (registered later by the first producer)')
+  .action((o: { revokeOtherGrants: boolean; dropTlsRequirement: boolean; registry: boolean }) => withServices([], (rt) => migrate(rt, print, o)));
 
 const coupons = program.command('coupons').description('the coupon catalogue');
 coupons
@@ -352,6 +360,21 @@ program
     withServices(['kafka', 'registry', 'mysql'], async (rt) => {
       if (!(await verifyCommand(rt, o, print))) process.exitCode = 1;
     }),
+  );
+
+program
+  .command('acls')
+  .description(
+    "the Kafka ACLs of the pipeline's identities for this configuration's topics and group (kafka-acls.sh commands) and the Redis runtime user's ACL; --apply creates the Kafka ones and the topics (as an administrator)",
+  )
+  .option('--apply', 'create the topics and the ACLs through KAFKA_* (a super user) instead of printing them', false)
+  .option('--checkout <user>', 'the checkout principal (writes requests, reads decisions)', 'checkout')
+  .option('--consumer <user>', 'the consumer principal (reads requests, writes audit and dead letters)', 'consumer')
+  .option('--analyst <user>', 'the analyst principal (reads the audit stream)', 'analyst')
+  .option('--operator <user>', 'the operator principal (replay, dlq redrive, verify)', 'operator')
+  .option('--redis-user <user>', "the Redis runtime user in the printed ACL SETUSER (its keys: REDIS_KEY_PREFIX's)", 'redeem')
+  .action((o: { apply: boolean; checkout: string; consumer: string; analyst: string; operator: string; redisUser: string }) =>
+    o.apply ? withServices(['kafka'], (rt) => acls(rt, o, print)) : withRuntime((rt) => acls(rt, o, print)),
   );
 
 program
