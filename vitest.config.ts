@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 import { excludedOnCommandLine, namedTestFiles } from './test/integration/named-files.js';
+import SlowestFirstSequencer from './test/slowest-first-sequencer.js';
 
 // The package's own name, as its users import it, resolves to the source (no build needed for tests).
 const alias = { 'coupon-redemption-pipeline': fileURLToPath(new URL('./index.ts', import.meta.url)) };
@@ -22,6 +23,7 @@ const TIMED = [
   'member-liveness',
   'membership',
   'outages',
+  'outages-services',
   'recovery',
   'redis-cluster',
   'redis-failover',
@@ -71,6 +73,7 @@ function integration(name: string, files: { include: string[]; exclude: string[]
  */
 export default defineConfig({
   test: {
+    sequence: { sequencer: SlowestFirstSequencer },
     projects: [
       {
         test: { name: 'unit', include: ['test/unit/**/*.test.ts'], exclude: excluded, environment: 'node', sequence: { groupOrder: 0 } },

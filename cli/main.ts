@@ -2,18 +2,23 @@
  * The `redeem` command line: every command's name, options and help, each handing over to its module in
  * cli/commands/ with the services it needs (program.ts).
  */
+import { readFileSync } from 'node:fs';
+
 import { Command, InvalidArgumentError, Option } from 'commander';
 
+import { formatResult, QUERY_FORMATS, type QueryFormat, queryLanded } from '../analytics/query/index.js';
+import { defaultSinkGroup, runAuditSink, SINK_DEFAULTS } from '../analytics/sink/index.js';
+import { DASHBOARD_DEFAULTS, startDashboard } from '../dashboard/index.js';
 import { configTableMarkdown, printableConfig } from '../lib/config.js';
-import { couponCodes, generateCoupons, importCouponsFile, upsertCoupons } from '../lib/coupon-catalog.js';
+import { catalogue, couponCodes, generateCoupons, importCouponsFile, upsertCoupons } from '../lib/coupon-catalog.js';
 import { findDecision } from '../lib/decision-lookup.js';
 import { InputError } from '../lib/errors.js';
 import { DEAD_LETTER_CODES } from '../lib/errors.js';
+import { withAdmin } from '../lib/kafka.js';
 import { checkDatabaseName, databaseName } from '../lib/mysql.js';
 import { Runtime } from '../lib/runtime.js';
-import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
 import { type Decision, DECISIONS, REJECT_REASONS, type RejectReason } from '../schemas/types.js';
-import { formatVerifyReport, verify } from '../verify/verify.js';
+import { acls } from './commands/acls.js';
 import { auditStats, formatAuditStats, tailAudit } from './commands/audit.js';
 import { cleanup } from './commands/cleanup.js';
 import { consume, formatDryRunChanges, formatStats } from './commands/consume.js';
@@ -24,7 +29,9 @@ import { produceFile, produceSimulation } from './commands/produce.js';
 import { rebuild, replay } from './commands/replay.js';
 import { checkServeOptions, serve, type ServeCommandOptions } from './commands/serve.js';
 import { status } from './commands/status.js';
-import { ALL_SERVICES, int, isoDate, PIPELINE_SERVICES, print, runProgram, share, withServices } from './program.js';
+import { verifyCommand } from './commands/verify.js';
+import { ALL_SERVICES, duration, int, isoDate, PIPELINE_SERVICES, print, runProgram, share, withRuntime, withServices } from './program.js';
+import { StopRequest } from './stop-request.js';
 import { type Edge, parseWhen, rangeProblem } from './when.js';
 
 const program = new Command('redeem').description('The coupon-redemption pipeline: Kafka in, exactly-once effects in MySQL, an audit stream out.');
@@ -36,9 +43,16 @@ program.addHelpText(
 program
   .command('migrate')
   .description(
-    'create the database named in MYSQL_URL if missing and run pending migrations (as MYSQL_ADMIN_URL, which also creates the least-privilege user of MYSQL_URL, when set)',
+    'create the database named in MYSQL_URL if missing and run pending migrations (as MYSQL_ADMIN_URL, which also creates the least-privilege user of MYSQL_URL, when set); register the schemas of the topics, BACKWARD',
   )
-  .action(() => withServices([], (rt) => migrate(rt.config, print)));
+  .option('--revoke-other-grants', "with MYSQL_ADMIN_URL: revoke what MYSQL_URL's user holds beyond its database (otherwise that stops migrate)", false)
+  .option(
+    '--drop-tls-requirement',
+    "with MYSQL_ADMIN_URL and no MYSQL_SSL_CA_FILE: let MYSQL_URL's user connect without TLS (otherwise a requirement it has is kept)",
+    false,
+  )
+  .option('--no-registry', 'leave the registry subjects of the topics alone (registered later by the first producer)')
+  .action((o: { revokeOtherGrants: boolean; dropTlsRequirement: boolean; registry: boolean }) => withServices([], (rt) => migrate(rt, print, o)));
 
 const coupons = program.command('coupons').description('the coupon catalogue');
 coupons
@@ -161,8 +175,8 @@ const VERSION_1_NOTE = 'version-1 records carry none, so they never match';
 audit
   .command('tail')
   .description('print audit records as JSON lines')
-  .option('--coupon <code>', 'only this coupon')
-  .option('--request-id <id>', 'only this request id (its decision and the DUPLICATE records of its retries)')
+  .option('--coupon <code>', 'only this coupon (only its partition of the audit topic is read)')
+  .option('--request-id <id>', 'only this request id of --coupon (its decision and the DUPLICATE records of its retries)')
   .option('--decision <decision>', `only this decision (${DECISIONS.join(', ')})`, oneOf(DECISIONS))
   .option('--reason <reason>', `only this reject reason (${REJECT_REASONS.join(', ')})`, oneOf(REJECT_REASONS))
   .option('--user <id>', `only this user (${VERSION_1_NOTE})`)
@@ -185,6 +199,10 @@ audit
       exitWhenIdle?: number;
     }) => {
       checkRange(o);
+      if (o.requestId !== undefined && o.coupon === undefined) {
+        // As `redeem decision COUPON REQUEST_ID`: the coupon names the request, and its partition is all that is read.
+        throw new InvalidArgumentError('--request-id needs --coupon: a request is named by its coupon and its id, and the coupon says which partition to read');
+      }
       return withServices(['kafka', 'registry'], async (rt) => {
         await tailAudit(rt, { ...o, write: print });
       });
@@ -202,6 +220,58 @@ audit
     checkRange(o);
     return withServices(['kafka', 'registry'], async (rt) => {
       print(formatAuditStats(await auditStats(rt, o), o.since, o.until));
+    });
+  });
+
+audit
+  .command('sink')
+  .description(
+    'land the audit stream as Parquet under DIR (decisions-v1/decided_date=/decided_hour=/), one row per decided source record, resumable (docs/analysts.md)',
+  )
+  .requiredOption('--to <dir>', 'the folder to land in (made if missing)')
+  .option('--follow', 'follow the stream until SIGTERM (the default)')
+  .option('--exit-when-idle <seconds>', 'exit once the whole topic is landed and nothing came for this long', int(1))
+  .option('--group <name>', 'its consumer group (default: <CONSUMER_GROUP>-audit-sink)')
+  .option('--max-rows <n>', 'rows of one chunk at most (one file per hour it touches)', int(1), SINK_DEFAULTS.maxRowsPerChunk)
+  .option(
+    '--max-wait <duration>',
+    'while following, how long a fetch waits for more (a chunk at most this often per partition); default 5s, 500ms with --exit-when-idle',
+    duration,
+  )
+  .action((o: { to: string; follow?: boolean; exitWhenIdle?: number; group?: string; maxRows: number; maxWait?: number }) => {
+    if (o.follow && o.exitWhenIdle !== undefined) throw new InvalidArgumentError('--follow and --exit-when-idle exclude each other');
+    return withServices(['kafka', 'registry'], async (rt) => {
+      const summary = await runAuditSink(rt, {
+        dir: o.to,
+        groupId: o.group ?? defaultSinkGroup(rt.config.consumerGroup),
+        exitWhenIdle: o.exitWhenIdle,
+        maxRowsPerChunk: o.maxRows,
+        maxWaitMs: o.maxWait ?? (o.exitWhenIdle === undefined ? SINK_DEFAULTS.maxWaitMs : 500),
+      });
+      print(
+        `landed ${summary.rows} decisions in ${summary.files} files under ${o.to} (${summary.records} audit records read, ${summary.repeats} repeats of decisions already landed skipped)`,
+      );
+    });
+  });
+
+audit
+  .command('query [sql]')
+  .description('run SQL in an in-process DuckDB over the files audit sink landed: views decisions, coupons, campaigns, coupon_decisions (docs/analysts.md)')
+  .option('--dir <dir>', 'the folder audit sink landed in', 'audit-lake')
+  .option('--file <file>', 'read the SQL from this file (several statements: each result in turn)')
+  .addOption(new Option('--format <format>', 'output').choices(QUERY_FORMATS).default('table'))
+  .action((sql: string | undefined, o: { dir: string; file?: string; format: QueryFormat }) => {
+    if ((sql === undefined) === (o.file === undefined)) throw new InvalidArgumentError('give the SQL either as an argument or with --file F');
+    const text = o.file === undefined ? sql! : readFileSync(o.file, 'utf8');
+    return withServices([], async (rt) => {
+      const results = await queryLanded({ dir: o.dir, sql: text, loadCatalogue: () => catalogue(rt.knex()) });
+      print(
+        results
+          // A statement with no result columns (SET, CREATE) prints nothing.
+          .filter((r) => r.columns.length > 0)
+          .map((r) => formatResult(r, o.format))
+          .join(o.format === 'json' ? '\n' : '\n\n'),
+      );
     });
   });
 
@@ -327,12 +397,39 @@ program
     }),
   );
 
+program
+  .command('dashboard')
+  .description(
+    'serve a live page of the pipeline: decisions/s by outcome, lag per partition, dead letters, top coupons, rebalances, latency by stage, members (docs/operations.md)',
+  )
+  .option('--host <address>', 'listen address (the page is unauthenticated: loopback unless widened)', DASHBOARD_DEFAULTS.host)
+  .option('--port <n>', 'port (0: any free one)', int(0), DASHBOARD_DEFAULTS.port)
+  .option(
+    '--metrics <urls>',
+    "the consumers' ops servers to scrape, comma-separated (e.g. http://127.0.0.1:9464)",
+    (v: string) => v.split(',').filter(Boolean),
+    [],
+  )
+  .option('--interval <duration>', 'how often the figures update', duration, DASHBOARD_DEFAULTS.intervalMs)
+  .action((o: { host: string; port: number; metrics: string[]; interval: number }) =>
+    withServices(['kafka', 'mysql'], (rt) =>
+      withAdmin(rt.kafka('redeem-dashboard'), async (admin) => {
+        const stop = new StopRequest('nothing is left behind');
+        const dashboard = await startDashboard(rt, admin, { host: o.host, port: o.port, metrics: o.metrics, intervalMs: o.interval });
+        print(`dashboard on ${dashboard.url} (Ctrl-C to stop)`);
+        await stop.stopped;
+        stop.dispose();
+        await dashboard.close();
+      }),
+    ),
+  );
+
 const dlq = program.command('dlq').description('the dead-letter topic (<REDEMPTION_TOPIC>.dlq)');
 dlq
   .command('redrive')
   .description("send dead letters' requests again through the project's producer, each at most once, in the order first produced")
   .option('--code <code>', `only dead letters with this code (${DEAD_LETTER_CODES.join(', ')})`, oneOf(DEAD_LETTER_CODES))
-  .option('--since <when>', 'only dead letters written since then: 1h, 30m, 2d or an ISO-8601 time', since)
+  .option('--since <when>', `only dead letters the dead-letter topic received since then: ${WHEN_HELP}`, since)
   .option('--dry-run', 'report what would be sent, send nothing', false)
   .option('--no-progress', 'no progress bar')
   .action((o: { code?: string; since?: Date; dryRun: boolean; progress: boolean }) =>
@@ -347,18 +444,23 @@ program
   .option('--no-progress', 'no progress bar')
   .action((o: { progress: boolean }) =>
     withServices(['kafka', 'registry', 'mysql'], async (rt) => {
-      const report = await verify({
-        kafka: rt.kafka(),
-        knex: rt.knex(),
-        decoder: rt.registry().decoderFor<RedemptionRequested>('requested'),
-        topic: rt.config.redemptionTopic,
-        maxMessageBytes: rt.config.maxMessageBytes,
-        progress: o.progress,
-        audit: { topic: rt.config.auditTopic, decoder: rt.registry().decoderFor<RedemptionDecided>('decided') },
-      });
-      print(formatVerifyReport(report));
-      if (!report.equal) process.exitCode = 1;
+      if (!(await verifyCommand(rt, o, print))) process.exitCode = 1;
     }),
+  );
+
+program
+  .command('acls')
+  .description(
+    "the Kafka ACLs of the pipeline's identities for this configuration's topics and group (kafka-acls.sh commands) and the Redis runtime user's ACL; --apply creates the Kafka ones and the topics (as an administrator)",
+  )
+  .option('--apply', 'create the topics and the ACLs through KAFKA_* (a super user) instead of printing them', false)
+  .option('--checkout <user>', 'the checkout principal (writes requests, reads decisions)', 'checkout')
+  .option('--consumer <user>', 'the consumer principal (reads requests, writes audit and dead letters)', 'consumer')
+  .option('--analyst <user>', 'the analyst principal (reads the audit stream)', 'analyst')
+  .option('--operator <user>', 'the operator principal (replay, dlq redrive, verify)', 'operator')
+  .option('--redis-user <user>', "the Redis runtime user in the printed ACL SETUSER (its keys: REDIS_KEY_PREFIX's)", 'redeem')
+  .action((o: { apply: boolean; checkout: string; consumer: string; analyst: string; operator: string; redisUser: string }) =>
+    o.apply ? withServices(['kafka'], (rt) => acls(rt, o, print)) : withRuntime((rt) => acls(rt, o, print)),
   );
 
 program

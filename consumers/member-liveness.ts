@@ -215,6 +215,7 @@ export class DeathJudge {
     const foreign = this.foreign(view);
     this.trackProgress(view, now, wasWatching);
     if (view.state === 'Stable') for (const m of view.members) this.partitionsOf.set(m.memberId, m.partitions ?? []);
+    // mutant: sweep-grace-kept-after-redis-failure
     if (view.leases === null || !wasWatching) {
       this.missingSince.clear();
       return { dead: [], foreign };
@@ -230,6 +231,7 @@ export class DeathJudge {
       // A sweep that took long saw things that may have changed meanwhile: act on none of it.
       if (now - sweepStartedAt > 2 * intervalMs) continue;
       if (now - since < leaseGraceMs(this.o.timing)) continue;
+      // mutant: sweep-removes-progressing-member
       if (!this.workStopped(view, m.memberId, now)) continue;
       dead.push({ memberId: m.memberId, instance: m.instance });
     }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 
-import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Admin, Consumer, ConsumerCrashEvent, ConsumerGroupJoinEvent, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 
@@ -11,7 +11,7 @@ import { kafkaSecurity } from '../lib/connections.js';
 import { cachePrefix, databaseIdentity } from '../lib/database-identity.js';
 import { RedemptionError } from '../lib/errors.js';
 import { FaultInjector } from '../lib/faults.js';
-import { createKafka } from '../lib/kafka.js';
+import { createKafka, withAdmin } from '../lib/kafka.js';
 import { RateLimiter } from '../lib/progress.js';
 import type { RedisClient } from '../lib/redis.js';
 import type { Decoder, SchemaRegistryClient } from '../schemas/registry.js';
@@ -22,7 +22,16 @@ import { DecisionCache } from './decision-cache.js';
 import { DecisionPublisher } from './decision-publisher.js';
 import { decodeBatch, type DecodedBatch } from './decode.js';
 import { FlushCoalescer, type FlushedChunk, type Rewind } from './flush-coalescer.js';
-import { GhostReaper, type GhostReaperOptions, leaseKey, memberClientId, MemberLease, memberName, type PipelineIdentity } from './member-liveness.js';
+import {
+  GhostReaper,
+  type GhostReaperOptions,
+  leaseKey,
+  type LivenessTiming,
+  memberClientId,
+  MemberLease,
+  memberName,
+  type PipelineIdentity,
+} from './member-liveness.js';
 import { OffsetCommitter } from './offset-committer.js';
 import { startOpsServer } from './ops-server.js';
 import { ProgressWatch } from './progress-watch.js';
@@ -130,20 +139,50 @@ export class RedemptionConsumer {
     return this.failure;
   }
 
-  // start() wires the member's services in their start order (lease, progress watch, ops server,
-  // processor, consumer, reaper). It is to be split into named steps once the hot-path rework of this
-  // file (issue 18) has landed, so that the two changes do not collide.
-  // eslint-disable-next-line max-lines-per-function -- a wiring sequence, split after issue 18 (above)
+  /**
+   * Starts the member's services in their start order: its lease (before joining: from its first
+   * JoinGroup on, peers may judge it by the lease), the progress watch, the ops server, the pipeline
+   * (processor, committer, coalescer), the group consumer, the range's start offsets, the dead-member
+   * sweep, and last the fetch loop.
+   */
   async start(): Promise<void> {
     const { config, deps } = this;
     const logger = deps.logger.child({ consumerId: this.consumerId });
-    const timing = { intervalMs: config.heartbeatIntervalMs };
+    const timing: LivenessTiming = { intervalMs: config.heartbeatIntervalMs };
     // Which pipeline this member works for: carried in its client id, so that peers judge only their own.
     const identity: PipelineIdentity = { keyPrefix: config.redisKeyPrefix, database: await databaseIdentity(deps.knex) };
     const name = memberName(this.consumerId, identity);
-    // Before joining: from its first JoinGroup on, peers may judge this member by its lease.
+    await this.startLease(name, timing, logger);
+    await this.startWatch(logger);
+    await this.startOps(logger);
+    // Requests are only read (any registered writer schema, resolved into ours); audit records are written.
+    const requestDecoder = deps.registry.decoderFor<RedemptionRequested>('requested');
+    this.startPipeline(await this.createProcessor(requestDecoder, logger), logger);
+    const consumer = this.createGroupConsumer(name, logger);
+    this.consumer = consumer;
+    this.partitionCount = await requestsPartitionCount(deps.kafka, config.redemptionTopic);
+    consumer.on(consumer.events.GROUP_JOIN, (event) => this.joinedGroup(event.payload, logger));
+    consumer.on(consumer.events.CRASH, (event) => this.crashedOut(event.payload, logger));
+    await this.seekToRange();
+    await this.startReaper(identity, name, timing, logger);
+    await consumer.connect();
+    await consumer.subscribe({ topic: config.redemptionTopic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
+      eachBatch: (payload) => this.handleBatch(payload, requestDecoder, logger),
+    });
+  }
+
+  private async startLease(name: string, timing: LivenessTiming, logger: Logger): Promise<void> {
+    const { config, deps } = this;
     this.lease = new MemberLease({ redis: deps.redis, key: leaseKey(config.redisKeyPrefix, name), timing, logger });
     await this.lease.start();
+  }
+
+  private async startWatch(logger: Logger): Promise<void> {
+    const { config, deps } = this;
     this.watch = new ProgressWatch({
       kafka: deps.kafka,
       groupId: config.consumerGroup,
@@ -154,6 +193,11 @@ export class RedemptionConsumer {
       pollIntervalMs: Math.min(5000, Math.max(500, (config.stallThresholdSeconds * 1000) / 4)),
     });
     await this.watch.start();
+  }
+
+  /** /metrics, /healthz and /readyz: ready while in the group, holding partitions and not stalled. */
+  private async startOps(logger: Logger): Promise<void> {
+    const { config } = this;
     const ops = await startOpsServer(
       config.metricsPort,
       {
@@ -165,12 +209,15 @@ export class RedemptionConsumer {
     this.opsServer = ops.server;
     this.opsPort = ops.port;
     logger.info({ host: ops.host, port: ops.port }, 'serving /metrics, /healthz and /readyz');
-    // Requests are only read (any registered writer schema, resolved into ours); audit records are written.
-    const requestDecoder = deps.registry.decoderFor<RedemptionRequested>('requested');
+  }
+
+  /** The decide-and-write stage (decision cache, store, audit publisher) that flushes run. */
+  private async createProcessor(decoder: Decoder<RedemptionRequested>, logger: Logger): Promise<BatchProcessor> {
+    const { config, deps } = this;
     const decidedCodec = await deps.registry.codecFor<RedemptionDecided>('decided', config.auditTopic);
     this.publisher = await DecisionPublisher.connect(deps.kafka, decidedCodec, config.auditTopic, config.redemptionTopic, this.consumerId);
-    const processor = new BatchProcessor({
-      decoder: requestDecoder,
+    return new BatchProcessor({
+      decoder,
       // Bound to this database's identity: a cache filled for another (or an earlier copy of this) one is never read.
       cache: new DecisionCache(deps.redis, await cachePrefix(deps.knex, config.redisKeyPrefix), config.decisionCacheTtlSeconds, logger, (operation) =>
         this.stats.recordRedisError(operation),
@@ -186,7 +233,11 @@ export class RedemptionConsumer {
       publish: this.mode.publish ?? true,
       shouldStop: () => this.stopping,
     });
+  }
 
+  /** The background committer (none in a dry run) and the coalescer that queues batches for flushes. */
+  private startPipeline(processor: BatchProcessor, logger: Logger): void {
+    const { config } = this;
     this.committer = this.mode.dryRun
       ? null
       : new OffsetCommitter({
@@ -210,10 +261,16 @@ export class RedemptionConsumer {
       onFailed: (error, rewinds) => this.flushFailed(error, rewinds, logger),
       stages: this.stats.stages,
     });
-    // The member's own client, whose id names its process and pipeline: the coordinator reports it for
-    // every member, in every group state, which is how peers find its lease (member-liveness.ts).
+  }
+
+  /**
+   * The member's own client, whose id names its process and pipeline: the coordinator reports it for
+   * every member, in every group state, which is how peers find its lease (member-liveness.ts).
+   */
+  private createGroupConsumer(name: string, logger: Logger): Consumer {
+    const { config, deps } = this;
     const memberKafka = createKafka(config.kafkaBrokers, memberClientId(name), deps.logger, kafkaSecurity(config), config.requestTimeoutMs);
-    const consumer = memberKafka.consumer({
+    return memberKafka.consumer({
       groupId: config.consumerGroup,
       sessionTimeout: config.sessionTimeoutMs,
       heartbeatInterval: config.heartbeatIntervalMs,
@@ -235,56 +292,62 @@ export class RedemptionConsumer {
         },
       },
     });
-    this.consumer = consumer;
-    this.partitionCount = await requestsPartitionCount(deps.kafka, config.redemptionTopic);
-    consumer.on(consumer.events.GROUP_JOIN, (event) => {
-      // Partitions added to the topic cause a rejoin: take the new count (see partition-contract.ts).
-      requestsPartitionCount(deps.kafka, config.redemptionTopic).then(
-        (count) => (this.partitionCount = count),
-        (error: unknown) => logger.warn({ err: error }, 'could not refresh the partition count of the requests topic; keeping the last one'),
-      );
-      if (this.joined || this.crashed) this.stats.recordRebalance();
-      // The project's KafkaJS patch adds the generation to the event.
-      const { generationId } = event.payload as { generationId?: number };
-      if (typeof generationId === 'number') this.stats.recordGeneration(generationId);
-      this.crashed = false;
-      this.joined = true;
-      this.lastActivity = Date.now();
-      this.owned = new Map(Object.entries(event.payload.memberAssignment));
-      this.watch?.assigned(event.payload.memberAssignment[config.redemptionTopic] ?? []);
-      this.reassigned(logger);
-      logger.info({ assignment: event.payload.memberAssignment, protocol: event.payload.groupProtocol, rebalances: this.stats.rebalances }, 'joined the group');
-    });
-    consumer.on(consumer.events.CRASH, (event) => {
-      const { error, restart } = event.payload;
-      logger.error({ err: error, restart }, 'consumer crashed');
-      // KafkaJS restarts under a new member id: the partitions are no longer ours, and a stale claim in
-      // the next join metadata would make the sticky assignor take them from their new owner.
-      this.owned = new Map();
-      this.joined = false;
-      this.crashed = true;
-      if (restart || this.stopping) return;
-      // KafkaJS restarts only after retriable errors; after any other it leaves the process alive and
-      // consuming nothing. Fail loudly instead, so that the process exits and is restarted.
-      const cause = rootCause(error);
-      this.fail(
-        new RedemptionError('CONSUMER_FAILED', `the consumer stopped on an error it cannot recover from: ${cause.name}: ${cause.message}`, { cause: error }),
-      );
-    });
+  }
 
-    if (this.mode.range) {
-      const admin = deps.kafka.admin();
-      await admin.connect();
-      try {
-        await admin.setOffsets({
-          groupId: config.consumerGroup,
-          topic: config.redemptionTopic,
-          partitions: [...this.mode.range].map(([partition, r]) => ({ partition, offset: String(r.start) })),
-        });
-      } finally {
-        await admin.disconnect();
-      }
-    }
+  private joinedGroup(payload: ConsumerGroupJoinEvent['payload'], logger: Logger): void {
+    const { config, deps } = this;
+    // Partitions added to the topic cause a rejoin: take the new count (see partition-contract.ts).
+    requestsPartitionCount(deps.kafka, config.redemptionTopic).then(
+      (count) => (this.partitionCount = count),
+      (error: unknown) => logger.warn({ err: error }, 'could not refresh the partition count of the requests topic; keeping the last one'),
+    );
+    if (this.joined || this.crashed) this.stats.recordRebalance();
+    // The project's KafkaJS patch adds the generation to the event.
+    const { generationId } = payload as { generationId?: number };
+    if (typeof generationId === 'number') this.stats.recordGeneration(generationId);
+    this.crashed = false;
+    this.joined = true;
+    this.lastActivity = Date.now();
+    this.owned = new Map(Object.entries(payload.memberAssignment));
+    this.watch?.assigned(payload.memberAssignment[config.redemptionTopic] ?? []);
+    this.reassigned(logger);
+    logger.info({ assignment: payload.memberAssignment, protocol: payload.groupProtocol, rebalances: this.stats.rebalances }, 'joined the group');
+  }
+
+  private crashedOut(payload: ConsumerCrashEvent['payload'], logger: Logger): void {
+    const { error, restart } = payload;
+    logger.error({ err: error, restart }, 'consumer crashed');
+    // KafkaJS restarts under a new member id: the partitions are no longer ours, and a stale claim in
+    // the next join metadata would make the sticky assignor take them from their new owner.
+    this.owned = new Map();
+    this.joined = false;
+    this.crashed = true;
+    if (restart || this.stopping) return;
+    // KafkaJS restarts only after retriable errors; after any other it leaves the process alive and
+    // consuming nothing. Fail loudly instead, so that the process exits and is restarted.
+    const cause = rootCause(error);
+    this.fail(
+      new RedemptionError('CONSUMER_FAILED', `the consumer stopped on an error it cannot recover from: ${cause.name}: ${cause.message}`, { cause: error }),
+    );
+  }
+
+  /** A run over a range starts its group at the range's start offsets. */
+  private async seekToRange(): Promise<void> {
+    const { range } = this.mode;
+    if (!range) return;
+    const { config } = this;
+    await withAdmin(this.deps.kafka, (admin) =>
+      admin.setOffsets({
+        groupId: config.consumerGroup,
+        topic: config.redemptionTopic,
+        partitions: [...range].map(([partition, r]) => ({ partition, offset: String(r.start) })),
+      }),
+    );
+  }
+
+  /** The dead-member sweep (member-liveness.ts), on an admin client of its own for the member's life. */
+  private async startReaper(identity: PipelineIdentity, name: string, timing: LivenessTiming, logger: Logger): Promise<void> {
+    const { config, deps } = this;
     this.reaperAdmin = deps.kafka.admin();
     await this.reaperAdmin.connect();
     this.reaper = new GhostReaper({
@@ -300,14 +363,6 @@ export class RedemptionConsumer {
       stats: this.stats,
     });
     this.reaper.start();
-    await consumer.connect();
-    await consumer.subscribe({ topic: config.redemptionTopic, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
-      eachBatch: (payload) => this.handleBatch(payload, requestDecoder, logger),
-    });
   }
 
   /**
@@ -519,14 +574,10 @@ export class RedemptionConsumer {
 }
 
 async function requestsPartitionCount(kafka: Kafka, topic: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
+  return withAdmin(kafka, async (admin) => {
     const [metadata] = (await admin.fetchTopicMetadata({ topics: [topic] })).topics;
     return metadata!.partitions.length;
-  } finally {
-    await admin.disconnect();
-  }
+  });
 }
 
 /** Errors about the member's place in the group, after which KafkaJS rejoins when it sees them (runner.js). */

@@ -26,6 +26,7 @@ export const ERROR_CODES = [
   'SEND_TIMEOUT',
   'DECISION_TIMEOUT',
   'TOPICS_NOT_READY',
+  'GRANTS_TOO_BROAD',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

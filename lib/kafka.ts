@@ -202,6 +202,8 @@ export interface ReadRangesOptions {
    * caller. @defaultValue 60000
    */
   stallTimeoutMs?: number;
+  /** Once it settles, the read ends after the chunk in hand, the rest unread (Ctrl-C). @defaultValue never */
+  abandon?: Promise<unknown>;
 }
 
 /**
@@ -259,6 +261,7 @@ export async function readRanges(o: ReadRangesOptions): Promise<void> {
   );
   // Failing ends the read even while connect() or the first join is still under way.
   done.catch(() => undefined);
+  o.abandon?.then(finish, finish);
   const start = async () => {
     await consumer.connect();
     await consumer.subscribe({ topic: o.topic, fromBeginning: true });

@@ -3,6 +3,7 @@ import mysql from 'mysql2/promise';
 
 import { migrationSource } from '../migrations/index.js';
 import { InputError, RedemptionError } from './errors.js';
+import { grantsBeyond, requiresTls } from './mysql-grants.js';
 
 export function databaseName(mysqlUrl: string): string {
   return new URL(mysqlUrl).pathname.replace(/^\//, '');
@@ -147,20 +148,56 @@ export async function dropDatabase(mysqlUrl: string): Promise<void> {
 /** The rights the pipeline's own user needs on its database: read, insert and update rows, nothing else. */
 export const RUNTIME_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE'] as const;
 
+/** What `migrate` may change beyond the runtime user's own database, when told to. */
+export interface RuntimeUserOptions {
+  /** Revoke every grant the user holds beyond its own database (otherwise they stop migrate). */
+  revokeOtherGrants?: boolean;
+  /** Without MYSQL_SSL_CA_FILE, drop a TLS requirement the user has (otherwise it is kept). */
+  dropTlsRequirement?: boolean;
+}
+
+/** The runtime user holds rights beyond its own database: migrate will not leave them nor take them silently. */
+export class GrantsTooBroadError extends RedemptionError {
+  constructor(
+    readonly account: string,
+    readonly beyond: readonly string[],
+  ) {
+    super(
+      'GRANTS_TOO_BROAD',
+      `MYSQL_URL's user ${account} holds more than ${RUNTIME_PRIVILEGES.join(', ')} on its database: ${beyond.join('; ')}. Revoke them (or use another user), or run migrate --revoke-other-grants to have migrate revoke them`,
+    );
+  }
+}
+
+async function showGrants(connection: mysql.Connection, user: string, host: string): Promise<string[]> {
+  const [rows] = (await connection.query('SHOW GRANTS FOR ?@?', [user, host])) as unknown as [Record<string, string>[]];
+  return rows.map((r) => Object.values(r)[0]!);
+}
+
+async function showCreateUser(connection: mysql.Connection, user: string, host: string): Promise<string> {
+  const [rows] = (await connection.query('SHOW CREATE USER ?@?', [user, host])) as unknown as [Record<string, string>[]];
+  return Object.values(rows[0] ?? {})[0] ?? '';
+}
+
 /**
  * Creates (or updates) MYSQL_URL's user as the administrator of `adminUrl`: its password is the one in
  * MYSQL_URL, and on its database it holds exactly RUNTIME_PRIVILEGES (anything it had there before is
- * revoked first). No DDL, no DELETE, nothing on other databases.
+ * revoked first). No DDL, no DELETE, nothing on other databases: a grant elsewhere (another database,
+ * a global privilege, a table grant, a role) stops it with GrantsTooBroadError, or is revoked with
+ * `revokeOtherGrants`. With TLS configured the user is required to use it; without, a requirement it
+ * already has is kept unless `dropTlsRequirement`. It checks the grants it leaves.
  */
 export async function ensureRuntimeUser(
   adminUrl: string,
   runtimeUrl: string,
   host: string,
-): Promise<{ user: string; host: string; privileges: readonly string[]; requireSsl: boolean }> {
+  o: RuntimeUserOptions = {},
+): Promise<{ user: string; host: string; privileges: readonly string[]; requireSsl: boolean; revoked: string[] }> {
   const runtime = new URL(runtimeUrl);
   const user = decodeURIComponent(runtime.username);
   const password = decodeURIComponent(runtime.password);
   const database = databaseName(runtimeUrl);
+  const account = `'${user}'@'${host}'`;
   let connection: mysql.Connection;
   try {
     connection = await mysql.createConnection(connectionOptions(adminUrl));
@@ -169,19 +206,28 @@ export async function ensureRuntimeUser(
   }
   try {
     await connection.query('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?', [user, host, password]);
+    const beyond = grantsBeyond(await showGrants(connection, user, host), database);
+    if (beyond.length > 0 && !o.revokeOtherGrants) throw new GrantsTooBroadError(account, beyond);
     // An existing user gets the password of MYSQL_URL: rotating it is editing MYSQL_URL and migrating.
     // With TLS configured, the server also refuses this user any connection without it, so a client
-    // that lost its CA setting fails instead of sending the password in clear.
-    await connection.query(`ALTER USER ?@? IDENTIFIED BY ? REQUIRE ${tls ? 'SSL' : 'NONE'}`, [user, host, password]);
-    await connection.query(`REVOKE ALL PRIVILEGES ON \`${database}\`.* FROM ?@?`, [user, host]).catch((error: { code?: string }) => {
+    // that lost its CA setting fails instead of sending the password in clear. Without, a requirement
+    // the user has stays: a missing setting must not downgrade it.
+    const requireSsl = tls !== undefined || (!o.dropTlsRequirement && requiresTls(await showCreateUser(connection, user, host)));
+    const require = tls !== undefined ? ' REQUIRE SSL' : o.dropTlsRequirement ? ' REQUIRE NONE' : '';
+    await connection.query(`ALTER USER ?@? IDENTIFIED BY ?${require}`, [user, host, password]);
+    // Everything everywhere when told to (roles are not privileges: they stay named in the check below).
+    const scope = beyond.length > 0 ? 'ALL PRIVILEGES, GRANT OPTION' : `ALL PRIVILEGES ON \`${database}\`.*`;
+    await connection.query(`REVOKE ${scope} FROM ?@?`, [user, host]).catch((error: { code?: string }) => {
       // Nothing granted on it yet.
       if (error.code !== 'ER_NONEXISTING_GRANT') throw error;
     });
     await connection.query(`GRANT ${RUNTIME_PRIVILEGES.join(', ')} ON \`${database}\`.* TO ?@?`, [user, host]);
+    const left = grantsBeyond(await showGrants(connection, user, host), database);
+    if (left.length > 0) throw new GrantsTooBroadError(account, left);
+    return { user, host, privileges: RUNTIME_PRIVILEGES, requireSsl, revoked: beyond };
   } finally {
     await connection.end();
   }
-  return { user, host, privileges: RUNTIME_PRIVILEGES, requireSsl: tls !== undefined };
 }
 
 /** Creates the database if needed and runs every pending migration; returns the names it ran. */

@@ -2,7 +2,7 @@
  * The client a checkout service embeds (`RedemptionClient`, alias `RedemptionProducer`): it validates,
  * sends and, with `redeem()`, waits for a request's decision. See docs/clients.md.
  */
-import type { Admin, Kafka, Producer, ProducerConfig, RecordMetadata } from 'kafkajs';
+import type { Admin, Kafka, KafkaConfig, Producer, ProducerConfig, RecordMetadata } from 'kafkajs';
 
 import { InputError } from '../lib/errors.js';
 import { createKafka, IDEMPOTENT_PRODUCER, withAdmin } from '../lib/kafka.js';
@@ -57,6 +57,10 @@ export interface RedemptionClientOptions {
    * @defaultValue 30000
    */
   sendTimeoutMs?: number;
+  /** KafkaJS `ssl` options, for a broker with TLS. @defaultValue plaintext */
+  ssl?: KafkaConfig['ssl'];
+  /** KafkaJS `sasl` options (e.g. SCRAM-SHA-512 as the checkout identity, docs/security.md). @defaultValue none */
+  sasl?: KafkaConfig['sasl'];
 }
 
 /** Where a request was written. */
@@ -136,7 +140,7 @@ export class RedemptionClient {
     const clientId = options.clientId ?? 'redemption-producer';
     const logger = options.logger ?? createLogger('warn');
     const registry = new SchemaRegistryClient(options.schemaRegistryUrl, {}, (message) => logger.warn(message));
-    const kafka = createKafka(options.brokers, clientId, logger);
+    const kafka = createKafka(options.brokers, clientId, logger, { ssl: options.ssl, sasl: options.sasl });
     // Before registering anything for it: a missing topic fails here, by name.
     await withAdmin(kafka, async (admin) => {
       if (!(await admin.listTopics()).includes(topic)) throw new TopicMissingError(topic);

@@ -21,7 +21,7 @@ export async function demo(rt: Runtime, o: DemoOptions, print: (line: string) =>
   print('== stack');
   await stackUp(print);
   print('== migrate');
-  await migrate(rt.config, print);
+  await migrate(rt, print);
 
   const startAt = new Date('2026-11-24T00:00:00Z');
   // Coupons of this run's own, so a second demo finds fresh quotas and prints the same kind of summary

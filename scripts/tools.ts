@@ -22,7 +22,7 @@ stack
   .description('start what is not running (idempotent)')
   .option(
     '--secure',
-    'also a SASL_SSL broker (SCRAM-SHA-512 and PLAIN over TLS) on its own ports (STACK_SECURE_KAFKA_PORT, default 9094); client settings in .stack/kafka-secure/client.env',
+    'also a SASL_SSL broker (SCRAM-SHA-512 over TLS, ACLs for the identities checkout, consumer, analyst, operator) on its own ports (STACK_SECURE_KAFKA_PORT, default 9094); client settings in .stack/kafka-secure/<identity>.env',
     false,
   )
   .option('--kafka-nodes <n>', 'also a replicated Kafka cluster of 3 KRaft nodes on 19092-19094 (1 = the single node only)', int(1), 1)

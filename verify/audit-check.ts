@@ -96,7 +96,13 @@ function sameRecord(a: RedemptionDecided, b: RedemptionDecided): boolean {
  * records (null when every partition still starts at offset 0). A topic that does not exist holds no
  * records.
  */
-export async function readAuditTopic(kafka: Kafka, topic: string, decoder: Decoder<RedemptionDecided>, check: AuditCheck): Promise<number | null> {
+export async function readAuditTopic(
+  kafka: Kafka,
+  topic: string,
+  decoder: Decoder<RedemptionDecided>,
+  check: AuditCheck,
+  abandon?: Promise<unknown>,
+): Promise<number | null> {
   let offsets: { partition: number; low: string; high: string }[];
   try {
     offsets = await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic));
@@ -110,6 +116,7 @@ export async function readAuditTopic(kafka: Kafka, topic: string, decoder: Decod
     kafka,
     topic,
     ranges: await currentRanges(kafka, topic),
+    abandon,
     onChunk: async ({ partition, messages }) => {
       for (const m of messages) {
         if (trimmed.has(partition) && Number(m.offset) === Number(offsets.find((o) => o.partition === partition)!.low)) {

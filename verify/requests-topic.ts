@@ -8,6 +8,8 @@ import type { RedemptionRequested } from '../schemas/types.js';
 
 export interface TopicReadResult {
   messages: number;
+  /** Messages in the ranges read (`messages` is less when the read was abandoned). */
+  total: number;
   /** Messages the pipeline dead-letters: no value, too large, undecodable, invalid, keyed wrongly, in the wrong partition. */
   unprocessable: number;
 }
@@ -29,19 +31,22 @@ export interface ReadRequestsOptions {
   onProgress?(messages: number, total: number): void;
   /** Read only up to these offsets (exclusive) instead of the partition ends. @defaultValue the ends */
   stops?: ReadonlyMap<number, number>;
+  /** Ends the read early once it settles (see readRanges). @defaultValue never */
+  abandon?: Promise<unknown>;
 }
 
 export async function readRequestsTopic(o: ReadRequestsOptions): Promise<TopicReadResult> {
-  const { kafka, topic, decoder, maxMessageBytes, onRequest, onProgress = () => {}, stops } = o;
+  const { kafka, topic, decoder, maxMessageBytes, onRequest, onProgress = () => {}, stops, abandon } = o;
   // The partition contract is checked against every partition of the topic, empty or not.
   const partitions = (await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic))).length;
   const ranges = await currentRanges(kafka, topic, stops);
   const total = ranges.reduce((sum, r) => sum + r.to - r.from, 0);
-  const result: TopicReadResult = { messages: 0, unprocessable: 0 };
+  const result: TopicReadResult = { messages: 0, total, unprocessable: 0 };
   await readRanges({
     kafka,
     topic,
     ranges,
+    abandon,
     onChunk: async ({ partition, messages }) => {
       for (const message of messages) {
         result.messages += 1;

@@ -52,10 +52,34 @@ export interface VerifyOptions {
   stops?: ReadonlyMap<number, number>;
   /** Check the audit stream too: its topic and a decoder of its records. @defaultValue not checked */
   audit?: { topic: string; decoder: Decoder<RedemptionDecided> };
+  /** Once it settles, verify stops reading and throws VerifyStopped, comparing nothing (Ctrl-C). @defaultValue never */
+  abandon?: Promise<unknown>;
+}
+
+/** Verify was stopped before it had read everything: it compared nothing, and running it again is safe (it only reads). */
+export class VerifyStopped extends Error {
+  constructor(
+    readonly read: number,
+    readonly total: number,
+    topic: string,
+    auditTopic?: string,
+  ) {
+    super(
+      read < total
+        ? `verify read ${read} of the ${total} messages of ${topic} and compared nothing`
+        : `verify read the ${total} messages of ${topic} but not all of ${auditTopic}, and compared nothing`,
+    );
+    this.name = 'VerifyStopped';
+  }
 }
 
 export async function verify(deps: VerifyOptions): Promise<VerifyReport> {
-  const { topic, maxMessageBytes, progress = false, stops } = deps;
+  const { topic, maxMessageBytes, progress = false, stops, abandon } = deps;
+  let abandoned = false;
+  abandon?.then(
+    () => (abandoned = true),
+    () => (abandoned = true),
+  );
   const coupons = (await deps.knex('coupons').select('code', 'quota', 'per_user_limit', 'valid_from', 'valid_until')) as ReferenceCoupon[];
   const reference = new ReferenceLedger(coupons, { keepDecisions: false });
   const bar = new ProgressBar('verify: reading', null, progress);
@@ -73,7 +97,10 @@ export async function verify(deps: VerifyOptions): Promise<VerifyReport> {
     },
     onProgress: (n) => bar.update(n),
     stops,
+    abandon,
   });
+  // Stopped once everything was read: nothing is missing, so it goes on.
+  if (abandoned && read.messages < read.total) throw new VerifyStopped(read.messages, read.total, topic);
   bar.finish(read.messages);
 
   const actualCounts = new Map(
@@ -82,7 +109,8 @@ export async function verify(deps: VerifyOptions): Promise<VerifyReport> {
   const rows = (await deps.knex('redemptions').select('coupon_code', 'request_id', 'user_id', 'order_id', 'amount_cents', 'status')) as MysqlRedemption[];
   const differences = stateDifferences(reference, actualCounts, rows);
   if (auditCheck && deps.audit) {
-    const retainedSince = await readAuditTopic(deps.kafka, deps.audit.topic, deps.audit.decoder, auditCheck);
+    const retainedSince = await readAuditTopic(deps.kafka, deps.audit.topic, deps.audit.decoder, auditCheck, abandon);
+    if (abandoned) throw new VerifyStopped(read.messages, read.total, topic, deps.audit.topic);
     differences.push(...auditCheck.differences(retainedSince));
   }
   return {

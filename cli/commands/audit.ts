@@ -4,8 +4,12 @@
  */
 import { randomBytes } from 'node:crypto';
 
+import type { Admin } from 'kafkajs';
+
+import { firstOfEachSource } from '../../analytics/first-of-each-source.js';
 import { withAdmin } from '../../lib/kafka.js';
 import type { Runtime } from '../../lib/runtime.js';
+import { murmur2Partition } from '../../schemas/partitioning.js';
 import type { Decision, RedemptionDecided, RejectReason } from '../../schemas/types.js';
 import { removeThrowawayGroup } from '../throwaway-group.js';
 
@@ -36,23 +40,6 @@ export function matches(record: RedemptionDecided, f: AuditFilter): boolean {
   );
 }
 
-/**
- * A test that passes each source record once: the first audit record of a (source_partition,
- * source_offset) of the requests topic. A redelivery or a replay re-emits the records of messages
- * already decided; those repeats are not new decisions.
- */
-export function firstOfEachSource(): (record: Pick<RedemptionDecided, 'source_partition' | 'source_offset'>) => boolean {
-  const seen = new Map<number, Set<number>>();
-  return (record) => {
-    let offsets = seen.get(record.source_partition);
-    if (!offsets) seen.set(record.source_partition, (offsets = new Set()));
-    const offset = Number(record.source_offset);
-    if (offsets.has(offset)) return false;
-    offsets.add(offset);
-    return true;
-  };
-}
-
 /** The JSON line printed for an audit record: times as ISO-8601. */
 export function auditJson(record: RedemptionDecided): string {
   return JSON.stringify({ ...record, decided_at: record.decided_at.toISOString() });
@@ -65,31 +52,33 @@ interface ReadOptions {
   untilTime?: Date;
   /** 'end': stop at the end offsets the topic had when the read began; else follow until stopped. */
   until: 'end' | { exitWhenIdle?: number };
+  /** Only this coupon's records: only its partition is read, and other keys are skipped undecoded. */
+  coupon?: string;
   onRecord(record: RedemptionDecided, key: string | undefined): void;
 }
 
 /**
+ * The partitions of the audit topic a read needs: a coupon's records are all in the partition its code
+ * hashes to (the publisher keys them by coupon code, KafkaJS's default partitioner places them by
+ * murmur2), so a read for one coupon needs that one; any other read needs them all.
+ */
+export function auditPartitions(coupon: string | undefined, partitionCount: number): number[] {
+  if (coupon !== undefined) return [murmur2Partition(coupon, partitionCount)];
+  return Array.from({ length: partitionCount }, (_, p) => p);
+}
+
+/**
  * Reads the audit topic under a throwaway consumer group of its own that commits nothing, so it never
- * disturbs the pipeline or an analyst's group.
+ * disturbs the pipeline or an analyst's group. Only the partitions the read needs (auditPartitions) are
+ * fetched: the others start at their end and are paused once the group is joined.
  */
 async function readAudit(rt: Runtime, o: ReadOptions): Promise<void> {
   const topic = rt.config.auditTopic;
   const decoder = rt.registry().decoderFor<RedemptionDecided>('decided');
   const groupId = `redeem-audit-${randomBytes(4).toString('hex')}`;
-  const ends = await withAdmin(rt.kafka('redeem-audit'), async (admin) => {
-    const offsets = await admin.fetchTopicOffsets(topic);
-    const high = new Map(offsets.map((x) => [x.partition, Number(x.high)]));
-    if (o.since) {
-      const from = await admin.fetchTopicOffsetsByTimestamp(topic, o.since.getTime());
-      await admin.setOffsets({
-        groupId,
-        topic,
-        partitions: from.map((x) => ({ partition: x.partition, offset: Number(x.offset) < 0 ? String(high.get(x.partition)) : x.offset })),
-      });
-    }
-    return high;
-  });
-  const pending = new Set([...ends].filter(([, end]) => end > 0).map(([p]) => p));
+  const { ends, wanted } = await withAdmin(rt.kafka('redeem-audit'), (admin) => startOffsets(admin, topic, groupId, o));
+  const others = [...ends.keys()].filter((p) => !wanted.has(p));
+  const pending = new Set([...ends].filter(([p, end]) => end > 0 && wanted.has(p)).map(([p]) => p));
   const consumer = rt.kafka('redeem-audit').consumer({ groupId, maxWaitTimeInMs: 200 });
   let lastActivity = Date.now();
   await consumer.connect();
@@ -108,7 +97,10 @@ async function readAudit(rt: Runtime, o: ReadOptions): Promise<void> {
         }
       }, 100);
     });
-    consumer.on(consumer.events.GROUP_JOIN, () => (lastActivity = Date.now()));
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      lastActivity = Date.now();
+      if (others.length > 0) consumer.pause([{ topic, partitions: others }]);
+    });
     consumer.on(consumer.events.FETCH, () => {
       // A bounded read whose partitions are all behind `since` ends when the fetch comes back empty.
       if (o.until === 'end' && Date.now() - lastActivity > 2000) pending.clear();
@@ -116,13 +108,16 @@ async function readAudit(rt: Runtime, o: ReadOptions): Promise<void> {
     await consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch }) => {
+        if (!wanted.has(batch.partition)) return;
         for (const message of batch.messages) {
           if (o.until === 'end' && Number(message.offset) >= ends.get(batch.partition)!) {
             pending.delete(batch.partition);
             break;
           }
           const late = o.untilTime !== undefined && Number(message.timestamp) > o.untilTime.getTime();
-          if (message.value !== null && !late) o.onRecord(await decoder.decode(message.value), message.key?.toString());
+          const key = message.key?.toString();
+          const other = o.coupon !== undefined && key !== undefined && key !== o.coupon;
+          if (message.value !== null && !late && !other) o.onRecord(await decoder.decode(message.value), key);
           if (Number(message.offset) + 1 >= ends.get(batch.partition)!) pending.delete(batch.partition);
         }
         lastActivity = Date.now();
@@ -133,6 +128,24 @@ async function readAudit(rt: Runtime, o: ReadOptions): Promise<void> {
     await consumer.disconnect();
     await removeThrowawayGroup(rt, groupId);
   }
+}
+
+/**
+ * The end offsets the topic has now, the partitions the read needs, and the group's start offsets: from
+ * `since` (by timestamp) in those, and at the end in the others, so that nothing of theirs is fetched.
+ */
+async function startOffsets(admin: Admin, topic: string, groupId: string, o: ReadOptions): Promise<{ ends: Map<number, number>; wanted: Set<number> }> {
+  const offsets = await admin.fetchTopicOffsets(topic);
+  const ends = new Map(offsets.map((x) => [x.partition, Number(x.high)]));
+  const wanted = new Set(auditPartitions(o.coupon, offsets.length));
+  const starts = new Map([...ends].filter(([p]) => !wanted.has(p)).map(([p, end]) => [p, String(end)]));
+  if (o.since) {
+    for (const x of await admin.fetchTopicOffsetsByTimestamp(topic, o.since.getTime())) {
+      if (wanted.has(x.partition)) starts.set(x.partition, Number(x.offset) < 0 ? String(ends.get(x.partition)) : x.offset);
+    }
+  }
+  if (starts.size > 0) await admin.setOffsets({ groupId, topic, partitions: [...starts].map(([partition, offset]) => ({ partition, offset })) });
+  return { ends, wanted };
 }
 
 export interface TailOptions extends AuditFilter {
@@ -154,6 +167,7 @@ export async function tailAudit(rt: Runtime, o: TailOptions): Promise<number> {
     since: o.since,
     untilTime: o.until,
     until: o.until ? 'end' : { exitWhenIdle: o.exitWhenIdle },
+    coupon: o.coupon,
     onRecord: (record) => {
       if (!first(record) || !matches(record, o)) return;
       o.write(auditJson(record));

@@ -12,6 +12,8 @@ import { RedemptionProducer } from '../../producers/redemption-producer.js';
 import { murmur2Partition } from '../../schemas/partitioning.js';
 import { requestProblems } from '../../schemas/request-validation.js';
 import type { RedemptionRequested } from '../../schemas/types.js';
+import { Interrupted } from '../failures.js';
+import { StopRequest } from '../stop-request.js';
 
 export interface RedriveOptions {
   /** Only dead letters with this `dlq.code`. */
@@ -74,9 +76,20 @@ const header = (headers: IHeaders | undefined, name: string): string | undefined
  *   their producer sent each coupon's requests in.
  */
 export async function redrive(rt: Runtime, o: RedriveOptions): Promise<RedriveSummary> {
+  // Ctrl-C: the batch in flight is acknowledged and recorded, then it stops and says how far it got.
+  const stop = new StopRequest('a batch sent but not yet recorded is sent again by the next run, and decided as a DUPLICATE');
+  try {
+    return await redriveUntil(rt, o, stop);
+  } finally {
+    stop.dispose();
+  }
+}
+
+async function redriveUntil(rt: Runtime, o: RedriveOptions, stop: StopRequest): Promise<RedriveSummary> {
   const requestsTopic = rt.config.redemptionTopic;
   const kafka = rt.kafka('redeem-redrive');
-  const letters = await readWholeTopic(kafka, deadLetterTopic(requestsTopic), o.progress);
+  const letters = await readWholeTopic(kafka, deadLetterTopic(requestsTopic), o.progress, stop.stopped);
+  if (stop.requested) throw new Interrupted('interrupted: stopped while reading the dead letters, before sending any; run it again');
   const summary: RedriveSummary = {
     deadLetters: letters.length,
     selected: 0,
@@ -104,7 +117,7 @@ export async function redrive(rt: Runtime, o: RedriveOptions): Promise<RedriveSu
     for (const { letter } of ready) count(summary.redriven, letter.code);
     return summary;
   }
-  if (ready.length > 0) await sendAgain(rt, kafka, ready, o, summary);
+  if (ready.length > 0) await sendAgain(rt, kafka, ready, o, summary, stop);
   return summary;
 }
 
@@ -167,7 +180,7 @@ async function validRequests(rt: Runtime, candidates: readonly DeadLetterRecord[
 }
 
 /** Sends the requests in calls of 500, recording after each where every copy went. */
-async function sendAgain(rt: Runtime, kafka: Kafka, ready: readonly Ready[], o: RedriveOptions, summary: RedriveSummary): Promise<void> {
+async function sendAgain(rt: Runtime, kafka: Kafka, ready: readonly Ready[], o: RedriveOptions, summary: RedriveSummary, stop: StopRequest): Promise<void> {
   const requestsTopic = rt.config.redemptionTopic;
   const partitions = await partitionCount(kafka, requestsTopic);
   const codec = await rt.registry().codecFor<RedemptionRequested>('requested', requestsTopic);
@@ -175,6 +188,7 @@ async function sendAgain(rt: Runtime, kafka: Kafka, ready: readonly Ready[], o: 
   const bar = new ProgressBar('redrive', ready.length, o.progress);
   try {
     for (let i = 0; i < ready.length; i += 500) {
+      if (stop.requested) throw redriveInterrupted(i, ready.length);
       const batch = ready.slice(i, i + 500);
       const acks = await producer.sendAll(batch.map((b) => b.request));
       // The copies of one call are appended in call order to each partition from its base offset.
@@ -204,6 +218,13 @@ async function sendAgain(rt: Runtime, kafka: Kafka, ready: readonly Ready[], o: 
   } finally {
     await producer.disconnect();
   }
+}
+
+/** Where a redrive stopped on Ctrl-C: what was sent is recorded, so the next run sends only the rest. */
+function redriveInterrupted(sent: number, total: number): Interrupted {
+  return new Interrupted(
+    `interrupted: ${sent} of the ${total} dead letters to redrive were sent again (acknowledged and recorded); run it again to send the rest (what was sent is never sent twice)`,
+  );
 }
 
 /** A redrive already done: where the dead letter came from, and where its copy went. */
@@ -290,7 +311,12 @@ async function partitionCount(kafka: Kafka, topic: string): Promise<number> {
 }
 
 /** Every message of a topic up to the end it had when the read began, per partition in offset order. */
-async function readWholeTopic(kafka: Kafka, topic: string, progress: boolean): Promise<{ partition: number; message: KafkaMessage }[]> {
+async function readWholeTopic(
+  kafka: Kafka,
+  topic: string,
+  progress: boolean,
+  abandon: Promise<unknown>,
+): Promise<{ partition: number; message: KafkaMessage }[]> {
   const exists = await withAdmin(kafka, async (admin) => (await admin.listTopics()).includes(topic));
   const wanted = exists ? await currentRanges(kafka, topic) : [];
   const bar = new ProgressBar(
@@ -303,6 +329,7 @@ async function readWholeTopic(kafka: Kafka, topic: string, progress: boolean): P
     kafka,
     topic,
     ranges: wanted,
+    abandon,
     onChunk: ({ partition, messages }) => {
       for (const message of messages) out.push({ partition, message });
       bar.update(out.length);

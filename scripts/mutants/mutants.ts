@@ -147,6 +147,24 @@ export const MUTANTS: Mutant[] = [
     killers: { project: 'unit', files: ['test/unit/verify.test.ts'] },
   },
   {
+    kind: 'source',
+    name: 'sweep-removes-progressing-member',
+    breaks:
+      'the dead-member sweep removes a member only when its lease is missing and its work has stopped (the mutant removes on a missing lease alone, so a member cut off from Redis that still commits is removed)',
+    file: 'consumers/member-liveness.ts',
+    edits: [{ search: 'if (!this.workStopped(view, m.memberId, now)) continue;', replace: '' }],
+    killers: { project: 'unit', files: ['test/unit/death-judge.test.ts'], grep: 'never removes a member that keeps committing' },
+  },
+  {
+    kind: 'source',
+    name: 'sweep-grace-kept-after-redis-failure',
+    breaks:
+      'a sweep that could not read Redis starts the lease grace over for everyone (the mutant keeps it, so the first sweep after Redis is back removes with no grace)',
+    file: 'consumers/member-liveness.ts',
+    edits: [{ search: '      this.missingSince.clear();\n      return { dead: [], foreign };', replace: '      return { dead: [], foreign };' }],
+    killers: { project: 'unit', files: ['test/unit/death-judge.test.ts'], grep: 'could not read Redis starts the lease grace over' },
+  },
+  {
     kind: 'patch-revert',
     name: 'producer-acks-per-broker',
     breaks:

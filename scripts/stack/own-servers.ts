@@ -72,12 +72,24 @@ abstract class OwnServer {
     while (!(await this.ready())) {
       const gone = await Promise.race([exited.then(() => true), sleep(200).then(() => false)]);
       if (gone || Date.now() > deadline) {
+        // A server that never answered is not left running behind the error.
+        await this.kill();
         const tail = readFileSync(logFile, 'utf8').split('\n').slice(-10).join('\n');
         throw new RedemptionError(
           'STACK_FAILED',
           `${this.name} on port ${this.port} ${gone ? 'exited before it answered' : 'did not answer within 120 s'}:\n${tail}`,
         );
       }
+    }
+  }
+
+  /** The first start: on failure nothing is left behind (no process, no folder), only the error. */
+  protected async firstLaunch(): Promise<void> {
+    try {
+      await this.launch();
+    } catch (error) {
+      await this.stop();
+      throw error;
     }
   }
 
@@ -107,7 +119,7 @@ export class OwnRedis extends OwnServer {
 
   static async start(): Promise<OwnRedis> {
     const server = new OwnRedis(mkdtempSync(join(tmpdir(), 'redeem-own-redis-')), await freePort());
-    await server.launch();
+    await server.firstLaunch();
     return server;
   }
 
@@ -166,7 +178,7 @@ export class OwnMariadb extends OwnServer {
     );
     if (install.error || install.status !== 0)
       throw new RedemptionError('STACK_FAILED', `mariadb-install-db failed: ${install.error?.message ?? `${install.stdout}${install.stderr}`}`);
-    await server.launch();
+    await server.firstLaunch();
     return server;
   }
 
@@ -237,7 +249,7 @@ export class OwnKafka extends OwnServer {
     writeFileSync(server.properties, server.settings(data));
     // A KRaft cluster id is 16 random bytes in unpadded base64url, which is what this is.
     formatKafkaStorage(randomBytes(16).toString('base64url'), server.properties, ['--standalone'], 'the own Kafka storage');
-    await server.launch();
+    await server.firstLaunch();
     return server;
   }
 

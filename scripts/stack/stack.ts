@@ -9,7 +9,7 @@
  */
 import { tcpAnswers } from '../../lib/net.js';
 import { kafka, kafkaAnswersMetadata } from './kafka.js';
-import { checkSecurePorts, kafkaSecure, SECURE_KAFKA } from './kafka-secure.js';
+import { checkSecurePorts, kafkaSecure, provisionSecureKafka, SECURE_KAFKA } from './kafka-secure.js';
 import { ensureMachineService, MACHINE_SERVICES } from './machine-services.js';
 import { registry, registryAnswers } from './registry.js';
 import { ADDRESSES, type ManagedService, type Print, runningPid, startManaged, stopManaged } from './service.js';
@@ -28,8 +28,9 @@ export async function stackUp(print: Print = console.log, o: { secure?: boolean 
   if (o.secure) {
     checkSecurePorts();
     await startManaged(kafkaSecure, print);
+    await provisionSecureKafka(print);
     print(
-      `kafka-secure: SASL_SSL on ${SECURE_KAFKA.host}:${SECURE_KAFKA.port}, SASL_PLAINTEXT on ${SECURE_KAFKA.saslPlaintextPort}; client settings in ${SECURE_KAFKA.clientEnv}`,
+      `kafka-secure: SASL_SSL on ${SECURE_KAFKA.host}:${SECURE_KAFKA.port}, SASL_PLAINTEXT on ${SECURE_KAFKA.saslPlaintextPort}; client settings of each identity in ${SECURE_KAFKA.clientEnv('<identity>')} (${[SECURE_KAFKA.admin, ...SECURE_KAFKA.identities].join(', ')})`,
     );
   }
 }

@@ -10,6 +10,8 @@ import { couponCodes } from '../../lib/coupon-catalog.js';
 import { withAdmin } from '../../lib/kafka.js';
 import { databaseTables } from '../../lib/mysql.js';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../../producers/checkout-simulator.js';
+import type { RedemptionRequested } from '../../schemas/types.js';
+import { verify, VerifyStopped } from '../../verify/verify.js';
 import { writeJsonLines } from './fixtures.js';
 import { type CliResult, freePort, IsolatedPipeline, runCli, waitUntil } from './helpers.js';
 
@@ -128,6 +130,60 @@ describe('the command line: one line per failure, Ctrl-C that says where it stop
     const bench = (await runCli(['bench', '--help'], {})).stdout.replace(/\s+/g, ' ');
     expect(bench).toContain('(default: 0.1,0.25,0.5,0.75)');
     expect(bench).toContain('(default: FETCH_MAX_WAIT_MS=10)');
+    // dlq redrive --since takes what audit's --since takes, and its help says so.
+    const redrive = (await runCli(['dlq', 'redrive', '--help'], {})).stdout.replace(/\s+/g, ' ');
+    expect(redrive).toContain('since then: 2026-12-04, yesterday, today (UTC days), 90s, 30m, 1h, 2d ago, or an ISO-8601 time');
+  });
+});
+
+describe('Ctrl-C during a replay and during verify', () => {
+  const p = new IsolatedPipeline();
+  const REQUESTS = 2000;
+  beforeAll(async () => {
+    await p.setUp();
+    await p.produce([...simulateCheckout({ ...DEFAULT_SIMULATION, count: REQUESTS, couponCodes: couponCodes('STOP', 20), seed: 5 })]);
+    // Decided by the live group first: a real replay does not run ahead of it.
+    expect((await p.cli(['consume', '--exit-when-idle', '1'])).code).toBe(0);
+  });
+  afterAll(() => p.cleanup());
+  const audited = async () => [...(await p.endOffsets(p.config.auditTopic)).values()].reduce((a, b) => a + b, 0);
+
+  it('a paced replay finishes the batch in flight, then says how many it decided and how to finish', async () => {
+    const before = await audited();
+    // Small fetches, so that the pacing spreads the replay over batches (one fetch would hold all 2000).
+    const env = { ...p.env, FETCH_MAX_BYTES_PER_PARTITION: '1024' };
+    const stopped = await interrupted(env, ['replay', '--rate', '200', '--no-progress'], async () => (await audited()) - before > 0);
+    expect(stopped.code, stopped.stderr).toBe(130);
+    expect(stopped.stderr).toContain('redeem: stopping after the batch in flight (Ctrl-C again to quit at once)');
+    const decided = Number(
+      /redeem: interrupted: the replay decided (\d+) of 2000 messages, committed; run it again to finish \(what is decided already stays unchanged\)/.exec(
+        stopped.stderr,
+      )?.[1],
+    );
+    expect(decided, stopped.stderr).toBeGreaterThan(0);
+    expect(decided).toBeLessThan(REQUESTS);
+    // The batch in flight was finished, not cut short: each message it reports decided re-emitted its audit record.
+    expect((await audited()) - before).toBe(decided);
+    expect(stopped.ms).toBeLessThan(15_000);
+  });
+
+  it('verify stopped while reading compares nothing and says so', async () => {
+    const decoder = p.rt.registry().decoderFor<RedemptionRequested>('requested');
+    const stop = verify({
+      kafka: p.rt.kafka(),
+      knex: p.rt.knex(),
+      decoder,
+      topic: p.config.redemptionTopic,
+      maxMessageBytes: p.config.maxMessageBytes,
+      abandon: Promise.resolve(),
+    });
+    const error = await stop.then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(VerifyStopped);
+    expect((error as VerifyStopped).total).toBe(REQUESTS);
+    expect((error as VerifyStopped).message).toMatch(new RegExp(`^verify read \\d+ of the 2000 messages of ${p.config.redemptionTopic} and compared nothing$`));
   });
 });
 

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
 
 import { loadConfig } from '../../lib/config.js';
+import { redisSetUser } from '../../lib/redis-acl.js';
 
 /**
  * Users that a test creates for itself on the shared MariaDB and Redis, with unique names and a random
@@ -53,16 +54,22 @@ export async function mysqlGrants(name: string, host = '%'): Promise<string[]> {
   });
 }
 
+/** Runs `statement` as the shared MariaDB's administrator (a test's own user, e.g. to widen its grants). */
+export async function asMysqlRoot(statement: string, values: unknown[] = []): Promise<unknown> {
+  return asRoot(async (c) => (await c.query(statement, values))[0]);
+}
+
 export async function dropMysqlUser(name: string, host = '%'): Promise<void> {
   await asRoot(async (c) => void (await c.query('DROP USER IF EXISTS ?@?', [name, host])));
 }
 
-/** A Redis ACL user allowed every command, on the keys under `keyPrefix` only. */
+/** A Redis ACL user with the pipeline's runtime rights (lib/redis-acl.ts): its commands, on the keys under `keyPrefix` only. */
 export async function createRedisUser(name: string, keyPrefix: string, password = uniqueSecret()): Promise<TestUser> {
   const admin = new Redis(loadConfig({}).redisUrl, { lazyConnect: true });
   await admin.connect();
   try {
-    await admin.call('ACL', 'SETUSER', name, 'reset', 'on', `>${password}`, `~${keyPrefix}:*`, '+@all');
+    const [command, ...args] = redisSetUser(name, keyPrefix, password);
+    await admin.call(command!, ...args);
   } finally {
     admin.disconnect();
   }

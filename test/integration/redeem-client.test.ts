@@ -110,7 +110,8 @@ describe('RedemptionClient.redeem(): the checkout gets its answer', () => {
     expect(none.code).toBe(1);
     expect(none.stderr).toContain('no decision stored for request never-sent of coupon ONE');
 
-    const tail = await p.cli(['audit', 'tail', '--from-beginning', '--request-id', 'a1', '--exit-when-idle', '2']);
+    // Only coupon ONE's partition of the audit topic is read; the request id alone does not name a request.
+    const tail = await p.cli(['audit', 'tail', '--from-beginning', '--coupon', 'ONE', '--request-id', 'a1', '--exit-when-idle', '2']);
     expect(tail.code, tail.stderr).toBe(0);
     const lines = tail.stdout
       .trim()
@@ -120,6 +121,9 @@ describe('RedemptionClient.redeem(): the checkout gets its answer', () => {
       ['a1', 'APPLIED', null],
       ['a1', 'DUPLICATE', 'APPLIED'],
     ]);
+    const alone = await p.cli(['audit', 'tail', '--request-id', 'a1']);
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toContain('--request-id needs --coupon');
   });
 
   it('examples/python/redeem_and_wait.py: the same pattern in Python, a retry answered with the original outcome', async () => {

@@ -1,6 +1,8 @@
+import { Partitioners } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 
-import { firstOfEachSource, matches } from '../../cli/commands/audit.js';
+import { firstOfEachSource } from '../../analytics/first-of-each-source.js';
+import { auditPartitions, matches } from '../../cli/commands/audit.js';
 import { parseWhen, rangeProblem } from '../../cli/when.js';
 import type { RedemptionDecided } from '../../schemas/types.js';
 
@@ -100,5 +102,28 @@ describe('--user and --campaign', () => {
     expect(matches(v1, { user: 'u-1' })).toBe(false);
     expect(matches(v1, { campaign: 'CAMP-1' })).toBe(false);
     expect(matches(v1, {})).toBe(true);
+  });
+});
+
+describe('audit tail --coupon reads one partition', () => {
+  it("is the partition the audit publisher's producer (KafkaJS's default partitioner, keyed by coupon code) writes the coupon's records to", () => {
+    const partitioner = Partitioners.DefaultPartitioner();
+    for (const partitionCount of [1, 3, 12]) {
+      const partitionMetadata = Array.from({ length: partitionCount }, (_, partitionId) => ({
+        partitionId,
+        partitionErrorCode: 0,
+        leader: 0,
+        replicas: [0],
+        isr: [0],
+      }));
+      for (const coupon of ['ONE', 'SAVE10', 'CRASH-00042', 'é-coupon', '']) {
+        const written = partitioner({ topic: 'audit', partitionMetadata, message: { key: coupon, value: null } });
+        expect(auditPartitions(coupon, partitionCount)).toEqual([written]);
+      }
+    }
+  });
+
+  it('reads every partition without a coupon', () => {
+    expect(auditPartitions(undefined, 3)).toEqual([0, 1, 2]);
   });
 });

@@ -28,6 +28,7 @@ describe('errors', () => {
       'SEND_TIMEOUT',
       'DECISION_TIMEOUT',
       'TOPICS_NOT_READY',
+      'GRANTS_TOO_BROAD',
     ]);
   });
 

@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto';
+
+import { afterAll, beforeAll, expect } from 'vitest';
+
+import { metricTotal } from '../../scripts/harness/consumer-process.js';
+import { freePort, OwnMariadb, OwnRedis } from '../../scripts/stack/own-servers.js';
+import { auditProblems, BackgroundConsumer, committedOffsets, drained, IsolatedPipeline, runCli, verifyEqual, waitUntil } from './helpers.js';
+
+/**
+ * What the outage files share: a Redis and a MariaDB of the file's own, which the outages strike (flush,
+ * shut down, pause) instead of the machine's, which other checkouts and tests are using at the same
+ * time; and a paced load through one background consumer with a strike in the middle of it.
+ */
+
+export const REQUESTS = 20_000;
+// The broker's shortest session (group.min.session.timeout.ms): the outages last three times as long as
+// it, so a member that stopped heartbeating through one would be removed.
+export const SESSION_TIMEOUT_MS = 6000;
+const GROUP = { SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS), HEARTBEAT_INTERVAL_MS: '1000', REBALANCE_TIMEOUT_MS: '10000' };
+
+export interface Outcome {
+  /** The consumer's /metrics once the group had drained the topic, before it was stopped. */
+  metrics: Map<string, number>;
+  p: IsolatedPipeline;
+}
+
+export interface OutageHarness {
+  redis: () => OwnRedis;
+  mariadb: () => OwnMariadb;
+  /** Pipelines made by the file, cleaned up after it (take one out to clean it up sooner). */
+  pipelines: IsolatedPipeline[];
+  underLoad: (env: Record<string, string>, outage: (p: IsolatedPipeline) => Promise<void>, rate?: number) => Promise<Outcome>;
+}
+
+/** Starts the file's own servers before its tests and stops them after; call at the top of the file. */
+export function outageHarness(): OutageHarness {
+  let redis: OwnRedis | undefined;
+  let mariadb: OwnMariadb | undefined;
+  const pipelines: IsolatedPipeline[] = [];
+
+  beforeAll(async () => {
+    [redis, mariadb] = await Promise.all([OwnRedis.start(), OwnMariadb.start()]);
+  });
+
+  afterAll(async () => {
+    for (const p of pipelines) await p.cleanup();
+    await redis?.stop();
+    await mariadb?.stop();
+  });
+
+  /**
+   * Runs a paced checkout load through one background consumer on the file's own Redis and MariaDB,
+   * strikes with `outage` once the consumer is under way, then waits for the group to drain and checks
+   * the result with `redeem verify` and the audit stream. Returns the consumer's metrics as they were
+   * when the group had drained.
+   */
+  async function underLoad(env: Record<string, string>, outage: (p: IsolatedPipeline) => Promise<void>, rate = 2000): Promise<Outcome> {
+    const ownServers = { REDIS_URL: redis!.url, MYSQL_URL: mariadb!.url(`redeem_outage_${randomBytes(4).toString('hex')}`) };
+    const p = new IsolatedPipeline({ ...GROUP, ...ownServers, METRICS_PORT: String(await freePort()), ...env });
+    pipelines.push(p);
+    await p.setUp();
+    expect((await p.cli(['coupons', 'generate', '--count', '100', '--prefix', 'DEMO', '--quota', '150'])).code).toBe(0);
+    const producing = runCli(['produce', '--generate', String(REQUESTS), '--coupons', '100', '--rate', String(rate), '--no-progress'], p.env);
+    const consumer = new BackgroundConsumer(p.env);
+    let metrics: Map<string, number>;
+    try {
+      await waitUntil('the consumer to get going', async () => [...(await committedOffsets(p)).values()].reduce((a, b) => a + b, 0) >= 2000);
+      await outage(p);
+      const produced = await producing;
+      expect(produced.code, produced.stderr).toBe(0);
+      await waitUntil('the group to drain the topic', () => drained(p), 180_000);
+      metrics = await consumer.metrics();
+      expect(await consumer.stop(), consumer.stderr).toBe(0);
+    } finally {
+      consumer.child.kill('SIGKILL');
+    }
+    const { equal, report } = await verifyEqual(p);
+    expect(equal, report).toBe(true);
+    expect(auditProblems(await p.auditRecords(REQUESTS), await p.endOffsets(p.config.redemptionTopic))).toEqual([]);
+    // One consumer, no crash: every message decided exactly once by it.
+    expect(metricTotal(metrics, 'redeem_decisions_total')).toBe(REQUESTS);
+    return { metrics, p };
+  }
+
+  return { redis: () => redis!, mariadb: () => mariadb!, pipelines, underLoad };
+}

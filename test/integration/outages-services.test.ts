@@ -1,0 +1,43 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { describe, expect, it } from 'vitest';
+
+import { metricTotal } from '../../scripts/harness/consumer-process.js';
+import { OwnKafka } from '../../scripts/stack/own-servers.js';
+import { outageHarness, SESSION_TIMEOUT_MS } from './outage-harness.js';
+
+// MySQL and Kafka outages (Redis ones: outages.test.ts), on a MariaDB and a broker of this file's own.
+const { mariadb, pipelines, underLoad } = outageHarness();
+
+describe('MySQL and broker outages heal by themselves, losing nothing and applying nothing twice', () => {
+  it('MySQL stalled for three session timeouts: no rebalance, nothing lost', async () => {
+    const { metrics } = await underLoad({}, () => mariadb().pause(3 * SESSION_TIMEOUT_MS));
+    expect(metricTotal(metrics, 'redeem_rebalances_total')).toBe(0);
+  });
+
+  it('lock-wait timeouts are retried until the foreign lock goes', async () => {
+    const { metrics } = await underLoad({ MYSQL_LOCK_WAIT_TIMEOUT_SECONDS: '1' }, async (p) => {
+      // An operator's open transaction holds the hottest coupons' rows for 5 s.
+      await p.rt.knex().transaction(async (trx) => {
+        // The pipeline's 1 s lock wait is for its own flushes; this operator waits for them as long as it takes.
+        await trx.raw('SET SESSION innodb_lock_wait_timeout = 60');
+        await trx('coupons').whereIn('code', ['DEMO-000001', 'DEMO-000002', 'DEMO-000003']).forUpdate();
+        await sleep(5000);
+      });
+    });
+    expect(metrics.get('redeem_retries_total{stage="flush"}')).toBeGreaterThan(0);
+  });
+
+  it('the Kafka broker restarted mid-run', async () => {
+    // A broker of this test's own: restarting the stack's would strike every other file's topics too.
+    const kafka = await OwnKafka.start();
+    try {
+      const { p } = await underLoad({ KAFKA_BROKERS: kafka.brokers }, () => kafka.restart());
+      // Its topics and group live on the broker about to go: cleaned up now, not after the file.
+      pipelines.splice(pipelines.indexOf(p), 1);
+      await p.cleanup();
+    } finally {
+      await kafka.stop();
+    }
+  });
+});

@@ -1,0 +1,42 @@
+/**
+ * Starts the integration files that take longest first, so that no long file starts last and keeps the
+ * run going alone at the end. Without a cache of earlier runs (a fresh clone, CI) vitest starts larger
+ * files first, and a file's size says little about its time: crash-recovery.test.ts, one of the longest,
+ * is among the smaller files. The list is the slowest files as `.ci/run` last reported them
+ * (test/slowest-files.ts), longest first; files not on it keep vitest's order after them.
+ */
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
+
+export const SLOWEST_FIRST = [
+  'kafka-failover',
+  'outages',
+  'crash-recovery',
+  'member-sweep',
+  'outages-services',
+  'operations',
+  'recovery',
+  'liveness',
+  'chaos',
+  'bench-smoke',
+  'cli-output',
+  'secure-stack',
+  'kafkajs-patch',
+  'member-liveness',
+  'membership',
+];
+
+function rank(spec: TestSpecification): number {
+  const i = SLOWEST_FIRST.findIndex((name) => spec.moduleId.endsWith(`/${name}.test.ts`));
+  return i < 0 ? SLOWEST_FIRST.length : i;
+}
+
+export default class SlowestFirstSequencer extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    // vitest's order keeps projects apart and in their order; within a project, the slow ones go first
+    // (Array.prototype.sort is stable, so the rest keep vitest's order).
+    const sorted = await super.sort(files);
+    const position = new Map(sorted.map((spec, i) => [spec, i]));
+    const project = (spec: TestSpecification) => position.get(sorted.find((s) => s.project === spec.project)!)!;
+    return sorted.sort((a, b) => project(a) - project(b) || rank(a) - rank(b));
+  }
+}
