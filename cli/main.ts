@@ -2,10 +2,14 @@
  * The `redeem` command line: every command's name, options and help, each handing over to its module in
  * cli/commands/ with the services it needs (program.ts).
  */
+import { readFileSync } from 'node:fs';
+
 import { Command, InvalidArgumentError, Option } from 'commander';
 
+import { formatResult, QUERY_FORMATS, type QueryFormat, queryLanded } from '../analytics/query/index.js';
+import { defaultSinkGroup, runAuditSink, SINK_DEFAULTS } from '../analytics/sink/index.js';
 import { configTableMarkdown, printableConfig } from '../lib/config.js';
-import { couponCodes, generateCoupons, importCouponsFile, upsertCoupons } from '../lib/coupon-catalog.js';
+import { catalogue, couponCodes, generateCoupons, importCouponsFile, upsertCoupons } from '../lib/coupon-catalog.js';
 import { findDecision } from '../lib/decision-lookup.js';
 import { InputError } from '../lib/errors.js';
 import { DEAD_LETTER_CODES } from '../lib/errors.js';
@@ -24,7 +28,7 @@ import { rebuild, replay } from './commands/replay.js';
 import { checkServeOptions, serve, type ServeCommandOptions } from './commands/serve.js';
 import { status } from './commands/status.js';
 import { verifyCommand } from './commands/verify.js';
-import { ALL_SERVICES, int, isoDate, PIPELINE_SERVICES, print, runProgram, share, withRuntime, withServices } from './program.js';
+import { ALL_SERVICES, duration, int, isoDate, PIPELINE_SERVICES, print, runProgram, share, withRuntime, withServices } from './program.js';
 import { type Edge, parseWhen, rangeProblem } from './when.js';
 
 const program = new Command('redeem').description('The coupon-redemption pipeline: Kafka in, exactly-once effects in MySQL, an audit stream out.');
@@ -213,6 +217,58 @@ audit
     checkRange(o);
     return withServices(['kafka', 'registry'], async (rt) => {
       print(formatAuditStats(await auditStats(rt, o), o.since, o.until));
+    });
+  });
+
+audit
+  .command('sink')
+  .description(
+    'land the audit stream as Parquet under DIR (decisions-v1/decided_date=/decided_hour=/), one row per decided source record, resumable (docs/analysts.md)',
+  )
+  .requiredOption('--to <dir>', 'the folder to land in (made if missing)')
+  .option('--follow', 'follow the stream until SIGTERM (the default)')
+  .option('--exit-when-idle <seconds>', 'exit once the whole topic is landed and nothing came for this long', int(1))
+  .option('--group <name>', 'its consumer group (default: <CONSUMER_GROUP>-audit-sink)')
+  .option('--max-rows <n>', 'rows of one chunk at most (one file per hour it touches)', int(1), SINK_DEFAULTS.maxRowsPerChunk)
+  .option(
+    '--max-wait <duration>',
+    'while following, how long a fetch waits for more (a chunk at most this often per partition); default 5s, 500ms with --exit-when-idle',
+    duration,
+  )
+  .action((o: { to: string; follow?: boolean; exitWhenIdle?: number; group?: string; maxRows: number; maxWait?: number }) => {
+    if (o.follow && o.exitWhenIdle !== undefined) throw new InvalidArgumentError('--follow and --exit-when-idle exclude each other');
+    return withServices(['kafka', 'registry'], async (rt) => {
+      const summary = await runAuditSink(rt, {
+        dir: o.to,
+        groupId: o.group ?? defaultSinkGroup(rt.config.consumerGroup),
+        exitWhenIdle: o.exitWhenIdle,
+        maxRowsPerChunk: o.maxRows,
+        maxWaitMs: o.maxWait ?? (o.exitWhenIdle === undefined ? SINK_DEFAULTS.maxWaitMs : 500),
+      });
+      print(
+        `landed ${summary.rows} decisions in ${summary.files} files under ${o.to} (${summary.records} audit records read, ${summary.repeats} repeats of decisions already landed skipped)`,
+      );
+    });
+  });
+
+audit
+  .command('query [sql]')
+  .description('run SQL in an in-process DuckDB over the files audit sink landed: views decisions, coupons, campaigns, coupon_decisions (docs/analysts.md)')
+  .option('--dir <dir>', 'the folder audit sink landed in', 'audit-lake')
+  .option('--file <file>', 'read the SQL from this file (several statements: each result in turn)')
+  .addOption(new Option('--format <format>', 'output').choices(QUERY_FORMATS).default('table'))
+  .action((sql: string | undefined, o: { dir: string; file?: string; format: QueryFormat }) => {
+    if ((sql === undefined) === (o.file === undefined)) throw new InvalidArgumentError('give the SQL either as an argument or with --file F');
+    const text = o.file === undefined ? sql! : readFileSync(o.file, 'utf8');
+    return withServices([], async (rt) => {
+      const results = await queryLanded({ dir: o.dir, sql: text, loadCatalogue: () => catalogue(rt.knex()) });
+      print(
+        results
+          // A statement with no result columns (SET, CREATE) prints nothing.
+          .filter((r) => r.columns.length > 0)
+          .map((r) => formatResult(r, o.format))
+          .join(o.format === 'json' ? '\n' : '\n\n'),
+      );
     });
   });
 

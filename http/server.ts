@@ -74,6 +74,40 @@ function sameToken(given: string, tokens: readonly string[]): boolean {
   return ok;
 }
 
+type ServerError = Error & { statusCode?: number; code?: string };
+
+/** Every failure as application/problem+json: a client's mistake named, a refusal 503, a bug 500. */
+function answerError(error: ServerError, reply: FastifyReply, bodyLimitBytes: number): FastifyReply {
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+    return problem(reply, { type: 'about:blank', title: 'Body too large', status: 413, detail: `the body is larger than ${bodyLimitBytes} bytes` });
+  if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+    return problem(reply, { type: 'about:blank', title: 'Unsupported media type', status: 415, detail: 'send the request as application/json' });
+  if (error.statusCode === 400 || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || error instanceof SyntaxError)
+    return problem(reply, { type: 'about:blank', title: 'Bad request', status: 400, detail: `the body is not JSON: ${error.message}` });
+  if (error instanceof RequestRefusedError) return refused(reply, error.problems);
+  if (error instanceof RedemptionError && error.retriable)
+    return problem(reply, { type: 'about:blank', title: 'Service unavailable', status: 503, detail: `${error.code}: ${error.message}` });
+  if (error instanceof RedemptionError)
+    return problem(reply, { type: 'about:blank', title: 'Refused', status: 503, detail: `${error.code}: ${error.message}` });
+  reply.log.error({ err: error }, 'request failed');
+  return problem(reply, { type: 'about:blank', title: 'Internal error', status: 500, detail: error.message });
+}
+
+/** Every /v1 route wants `Authorization: Bearer <token>` when tokens are configured: 401 otherwise. */
+function checkToken(request: FastifyRequest, reply: FastifyReply, tokens: readonly string[]): FastifyReply | undefined {
+  if (!request.url.startsWith('/v1/') || tokens.length === 0) return undefined;
+  const header = request.headers.authorization ?? '';
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  if (match && sameToken(match[1]!, tokens)) return undefined;
+  void reply.header('WWW-Authenticate', 'Bearer');
+  return problem(reply, {
+    type: 'about:blank',
+    title: 'Unauthorized',
+    status: 401,
+    detail: match ? 'the bearer token is not valid' : 'send Authorization: Bearer <token>',
+  });
+}
+
 /**
  * The HTTP entry of the pipeline for a checkout that runs no Kafka client (fastify):
  *
@@ -95,39 +129,12 @@ export function buildServer(deps: ServeDeps, o: ServeOptions): { app: FastifyIns
   }) as unknown as FastifyInstance;
   let accepting = true;
 
-  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
-    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
-      return problem(reply, { type: 'about:blank', title: 'Body too large', status: 413, detail: `the body is larger than ${o.bodyLimitBytes} bytes` });
-    if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
-      return problem(reply, { type: 'about:blank', title: 'Unsupported media type', status: 415, detail: 'send the request as application/json' });
-    if (error.statusCode === 400 || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || error instanceof SyntaxError)
-      return problem(reply, { type: 'about:blank', title: 'Bad request', status: 400, detail: `the body is not JSON: ${error.message}` });
-    if (error instanceof RequestRefusedError) return refused(reply, error.problems);
-    if (error instanceof RedemptionError && error.retriable)
-      return problem(reply, { type: 'about:blank', title: 'Service unavailable', status: 503, detail: `${error.code}: ${error.message}` });
-    if (error instanceof RedemptionError)
-      return problem(reply, { type: 'about:blank', title: 'Refused', status: 503, detail: `${error.code}: ${error.message}` });
-    reply.log.error({ err: error }, 'request failed');
-    return problem(reply, { type: 'about:blank', title: 'Internal error', status: 500, detail: error.message });
-  });
+  app.setErrorHandler((error: ServerError, _request, reply) => answerError(error, reply, o.bodyLimitBytes));
   app.setNotFoundHandler((request, reply) =>
     problem(reply, { type: 'about:blank', title: 'Not found', status: 404, detail: `no route ${request.method} ${request.url.split('?')[0]}` }),
   );
 
-  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!request.url.startsWith('/v1/') || o.tokens.length === 0) return;
-    const header = request.headers.authorization ?? '';
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match || !sameToken(match[1]!, o.tokens)) {
-      void reply.header('WWW-Authenticate', 'Bearer');
-      return problem(reply, {
-        type: 'about:blank',
-        title: 'Unauthorized',
-        status: 401,
-        detail: match ? 'the bearer token is not valid' : 'send Authorization: Bearer <token>',
-      });
-    }
-  });
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => checkToken(request, reply, o.tokens));
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 
+import type { CatalogueCoupon } from '../analytics/query/views.js';
 import { type CouponTermsRow, readCouponsFile } from './coupon-csv.js';
 import { InputError } from './errors.js';
 
@@ -77,4 +78,21 @@ export function generateCoupons(o: GenerateOptions): CouponTermsRow[] {
     valid_from: o.validFrom,
     valid_until: o.validUntil,
   }));
+}
+
+/** The campaign of each of these coupons that the catalogue knows (an unknown code is left out). */
+export async function campaignsOf(knex: Knex, codes: readonly string[]): Promise<Map<string, string>> {
+  const campaigns = new Map<string, string>();
+  for (let i = 0; i < codes.length; i += CHUNK) {
+    const rows = (await knex('coupons')
+      .whereIn('code', codes.slice(i, i + CHUNK))
+      .select('code', 'campaign_id')) as { code: string; campaign_id: string }[];
+    for (const row of rows) campaigns.set(row.code, row.campaign_id);
+  }
+  return campaigns;
+}
+
+/** Every coupon with its terms and count, for analysis (`audit query`'s coupons view). */
+export async function catalogue(knex: Knex): Promise<CatalogueCoupon[]> {
+  return (await knex('coupons').select('code', 'campaign_id', 'quota', 'per_user_limit', 'redeemed_count', 'valid_from', 'valid_until')) as CatalogueCoupon[];
 }

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 
 import type { Admin } from 'kafkajs';
 
+import { firstOfEachSource } from '../../analytics/first-of-each-source.js';
 import { withAdmin } from '../../lib/kafka.js';
 import type { Runtime } from '../../lib/runtime.js';
 import { murmur2Partition } from '../../schemas/partitioning.js';
@@ -37,23 +38,6 @@ export function matches(record: RedemptionDecided, f: AuditFilter): boolean {
     (f.user === undefined || record.user_id === f.user) &&
     (f.campaign === undefined || record.campaign_id === f.campaign)
   );
-}
-
-/**
- * A test that passes each source record once: the first audit record of a (source_partition,
- * source_offset) of the requests topic. A redelivery or a replay re-emits the records of messages
- * already decided; those repeats are not new decisions.
- */
-export function firstOfEachSource(): (record: Pick<RedemptionDecided, 'source_partition' | 'source_offset'>) => boolean {
-  const seen = new Map<number, Set<number>>();
-  return (record) => {
-    let offsets = seen.get(record.source_partition);
-    if (!offsets) seen.set(record.source_partition, (offsets = new Set()));
-    const offset = Number(record.source_offset);
-    if (offsets.has(offset)) return false;
-    offsets.add(offset);
-    return true;
-  };
 }
 
 /** The JSON line printed for an audit record: times as ISO-8601. */

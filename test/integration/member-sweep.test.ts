@@ -18,7 +18,7 @@ import { BackgroundConsumer, committedOffsets, drained, freePort, IsolatedPipeli
 const GROUP = { SESSION_TIMEOUT_MS: '30000', HEARTBEAT_INTERVAL_MS: '1000', TOPIC_PARTITIONS: '6', LOG_LEVEL: 'warn' };
 const RATE = 500;
 
-/** A TCP proxy to Redis whose connections the test can cut (every open one closed, new ones refused). */
+/** A TCP proxy (to Redis, or MySQL) whose connections the test can cut (every open one closed, new ones refused). */
 class CuttableProxy {
   private readonly sockets = new Set<Socket>();
   private cut = false;
@@ -95,6 +95,8 @@ interface Member {
 
 const redis = new OwnRedis();
 let proxy: CuttableProxy;
+/** Member C's way to MySQL. */
+let mysqlProxy: CuttableProxy;
 let p: IsolatedPipeline;
 const members = new Map<string, { consumer: BackgroundConsumer; metricsPort: number }>();
 const everyone: BackgroundConsumer[] = [];
@@ -184,10 +186,14 @@ beforeAll(async () => {
   await proxy.start();
   p = new IsolatedPipeline({ ...GROUP, REDIS_URL: `redis://127.0.0.1:${redis.port}` });
   await p.setUp();
+  const mysqlUrl = new URL(p.config.mysqlUrl);
+  mysqlProxy = new CuttableProxy(Number(mysqlUrl.port || 3306));
+  await mysqlProxy.start();
+  mysqlUrl.port = String(mysqlProxy.port);
   expect((await p.cli(['coupons', 'generate', '--count', '100', '--prefix', 'SWEEP', '--quota', '100000'])).code).toBe(0);
   await startMember('A');
   await startMember('B');
-  await startMember('C', { REDIS_URL: `redis://127.0.0.1:${proxy.port}` });
+  await startMember('C', { REDIS_URL: `redis://127.0.0.1:${proxy.port}`, MYSQL_URL: mysqlUrl.toString() });
   await stableWith(3, 90_000);
 }, 120_000);
 
@@ -199,6 +205,7 @@ afterAll(async () => {
   await Promise.allSettled(loads);
   await p?.cleanup();
   proxy?.close();
+  mysqlProxy?.close();
   await redis.stop();
 }, 120_000);
 
@@ -288,6 +295,36 @@ describe('the dead-member sweep removes only what is dead', () => {
     expect(rebalancesDuring).toBeLessThanOrEqual(2);
     expect((await group()).members).toHaveLength(3);
   }, 90_000);
+
+  it('a member cut off from Redis and from MySQL (alive in Kafka, deciding nothing) is taken for dead: removed, its partitions decided by the others, back when it can work', async () => {
+    // Both signs hold for C: no lease, and its partitions lag and stand still (its flush waits for MySQL).
+    // It looks dead and is removed; its partitions go on at A and B. A removal costs a rebalance, never a loss.
+    await stableWith(3);
+    load(16);
+    await sleep(2000);
+    const since = Date.now();
+    const cutting = Promise.all([proxy.cutFor(12_000), mysqlProxy.cutFor(12_000)]);
+    let removedAfter: number | null = null;
+    await waitUntil(
+      'C to be removed by a peer',
+      async () => {
+        removedAfter = removalsSince(since).length > 0 ? (Date.now() - since) / 1000 : null;
+        return removedAfter !== null;
+      },
+      12_000,
+    );
+    // Every partition moves on after the removal: C's at A and B (C, back, may take some again later).
+    const atRemoval = await committedOffsets(p);
+    await waitUntil(
+      'every partition to commit again',
+      async () => [...(await committedOffsets(p))].filter(([partition, offset]) => offset > (atRemoval.get(partition) ?? 0)).length === 6,
+      15_000,
+    );
+    await cutting;
+    console.log(JSON.stringify({ test: 'redis-and-mysql-cut', removedAfter, removals: removalsSince(since).length }));
+    expect(removedAfter).toBeLessThanOrEqual(12);
+    await stableWith(3);
+  }, 60_000);
 
   it('kill -9 of a member, a replacement started at once: its first decision within 10 s of its start', async () => {
     await stableWith(3);

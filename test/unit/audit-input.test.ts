@@ -1,7 +1,8 @@
 import { Partitioners } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 
-import { auditPartitions, firstOfEachSource, matches } from '../../cli/commands/audit.js';
+import { firstOfEachSource } from '../../analytics/first-of-each-source.js';
+import { auditPartitions, matches } from '../../cli/commands/audit.js';
 import { parseWhen, rangeProblem } from '../../cli/when.js';
 import type { RedemptionDecided } from '../../schemas/types.js';
 
