@@ -8,11 +8,13 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 
 import { formatResult, QUERY_FORMATS, type QueryFormat, queryLanded } from '../analytics/query/index.js';
 import { defaultSinkGroup, runAuditSink, SINK_DEFAULTS } from '../analytics/sink/index.js';
+import { DASHBOARD_DEFAULTS, startDashboard } from '../dashboard/index.js';
 import { configTableMarkdown, printableConfig } from '../lib/config.js';
 import { catalogue, couponCodes, generateCoupons, importCouponsFile, upsertCoupons } from '../lib/coupon-catalog.js';
 import { findDecision } from '../lib/decision-lookup.js';
 import { InputError } from '../lib/errors.js';
 import { DEAD_LETTER_CODES } from '../lib/errors.js';
+import { withAdmin } from '../lib/kafka.js';
 import { checkDatabaseName, databaseName } from '../lib/mysql.js';
 import { Runtime } from '../lib/runtime.js';
 import { type Decision, DECISIONS, REJECT_REASONS, type RejectReason } from '../schemas/types.js';
@@ -29,6 +31,7 @@ import { checkServeOptions, serve, type ServeCommandOptions } from './commands/s
 import { status } from './commands/status.js';
 import { verifyCommand } from './commands/verify.js';
 import { ALL_SERVICES, duration, int, isoDate, PIPELINE_SERVICES, print, runProgram, share, withRuntime, withServices } from './program.js';
+import { StopRequest } from './stop-request.js';
 import { type Edge, parseWhen, rangeProblem } from './when.js';
 
 const program = new Command('redeem').description('The coupon-redemption pipeline: Kafka in, exactly-once effects in MySQL, an audit stream out.');
@@ -392,6 +395,33 @@ program
     withServices([], async (rt) => {
       if (!(await status(rt, print))) process.exitCode = 1;
     }),
+  );
+
+program
+  .command('dashboard')
+  .description(
+    'serve a live page of the pipeline: decisions/s by outcome, lag per partition, dead letters, top coupons, rebalances, latency by stage, members (docs/operations.md)',
+  )
+  .option('--host <address>', 'listen address (the page is unauthenticated: loopback unless widened)', DASHBOARD_DEFAULTS.host)
+  .option('--port <n>', 'port (0: any free one)', int(0), DASHBOARD_DEFAULTS.port)
+  .option(
+    '--metrics <urls>',
+    "the consumers' ops servers to scrape, comma-separated (e.g. http://127.0.0.1:9464)",
+    (v: string) => v.split(',').filter(Boolean),
+    [],
+  )
+  .option('--interval <duration>', 'how often the figures update', duration, DASHBOARD_DEFAULTS.intervalMs)
+  .action((o: { host: string; port: number; metrics: string[]; interval: number }) =>
+    withServices(['kafka', 'mysql'], (rt) =>
+      withAdmin(rt.kafka('redeem-dashboard'), async (admin) => {
+        const stop = new StopRequest('nothing is left behind');
+        const dashboard = await startDashboard(rt, admin, { host: o.host, port: o.port, metrics: o.metrics, intervalMs: o.interval });
+        print(`dashboard on ${dashboard.url} (Ctrl-C to stop)`);
+        await stop.stopped;
+        stop.dispose();
+        await dashboard.close();
+      }),
+    ),
   );
 
 const dlq = program.command('dlq').description('the dead-letter topic (<REDEMPTION_TOPIC>.dlq)');

@@ -96,3 +96,17 @@ export async function campaignsOf(knex: Knex, codes: readonly string[]): Promise
 export async function catalogue(knex: Knex): Promise<CatalogueCoupon[]> {
   return (await knex('coupons').select('code', 'campaign_id', 'quota', 'per_user_limit', 'redeemed_count', 'valid_from', 'valid_until')) as CatalogueCoupon[];
 }
+
+/** The coupons with the most redemptions now (the live page's top coupons). */
+export async function topRedeemed(knex: Knex, limit: number): Promise<{ code: string; redeemed: number }[]> {
+  const rows = (await knex('coupons')
+    .where('redeemed_count', '>', 0)
+    .orderBy('redeemed_count', 'desc')
+    .orderBy('code')
+    .limit(limit)
+    .select('code', 'redeemed_count')) as {
+    code: string;
+    redeemed_count: number;
+  }[];
+  return rows.map((r) => ({ code: r.code, redeemed: Number(r.redeemed_count) }));
+}
