@@ -6,7 +6,8 @@
  * The identities, each a separate principal (docs/security.md):
  * - checkout: writes requests; reads the audit stream under its own throwaway groups, for `redeem()`.
  * - consumer: reads requests in its group; writes audit records and dead letters.
- * - analyst: reads the audit stream under its own throwaway groups (`redeem audit`).
+ * - analyst: reads the audit stream under its own throwaway groups (`redeem audit tail|stats`) and the
+ *   audit sink's group.
  * - operator: replay (a group of its own, the live group described), dead-letter redrive, verify.
  * Every one may describe the three topics (metadata and offsets; the commands check the topics exist).
  * None may create, delete or alter topics, touch another identity's groups, or do anything on the
@@ -51,6 +52,8 @@ export const CHECKOUT_CLIENT_IDS = ['redemption-producer', 'redemption-client', 
 /** Group prefixes of the CLI's throwaway readers: `redeem audit` and the range reader of verify and dlq redrive. */
 export const AUDIT_GROUP_PREFIX = 'redeem-audit-';
 export const READER_GROUP_PREFIX = 'redeem-read-';
+/** `redeem audit sink`'s group unless it is given another (analytics/sink/options.ts). */
+export const auditSinkGroup = (consumerGroup: string): string => `${consumerGroup}-audit-sink`;
 /** The replay's groups: `<CONSUMER_GROUP>-replay-<time>`. */
 export const replayGroupPrefix = (consumerGroup: string): string => `${consumerGroup}-replay-`;
 
@@ -94,6 +97,7 @@ export function pipelineAcls(
     ...describeAll(analyst),
     topic(analyst, audit, ['Read']),
     group(analyst, 'prefixed', AUDIT_GROUP_PREFIX, ['Read', 'Delete']),
+    group(analyst, 'literal', auditSinkGroup(naming.consumerGroup), ['Read']),
 
     ...describeAll(operator),
     topic(operator, requests, ['Read', 'Write']),

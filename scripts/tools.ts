@@ -160,6 +160,11 @@ program
     parseStages,
   )
   .option('--compare <files...>', 'compare two result files (A.json B.json) instead of running: each figure side by side, changes over 10% flagged')
+  .option(
+    '--query [decisions]',
+    'instead of the pipeline stages: `audit query` over this many landed decisions (generated; default 1000000), each example question timed',
+    int(1),
+  )
   .action(
     async (
       o: Omit<BenchOptions, 'heapCapMiB' | 'outDir' | 'print' | 'recoverySessionTimeoutMs'> & {
@@ -167,9 +172,15 @@ program
         smoke: boolean;
         out: string;
         compare?: string[];
+        query?: number | true;
       },
     ) => {
-      const { smoke, out, compare, heapCapMib, ...rest } = o;
+      const { smoke, out, compare, heapCapMib, query, ...rest } = o;
+      if (query !== undefined) {
+        const { queryStage, formatQueryRun } = await import('../bench/stages/query.js');
+        print(formatQueryRun(await queryStage((line) => process.stderr.write(`${line}\n`), query === true ? undefined : query)));
+        return;
+      }
       if (compare) {
         const { compareBenchFiles } = await import('../bench/compare-files.js');
         print(compareBenchFiles(compare));

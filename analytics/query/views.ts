@@ -46,8 +46,11 @@ export async function createDecisionsView(db: DuckDBConnection, dir: string): Pr
   await db.run(`CREATE VIEW decisions AS ${source}`);
 }
 
-/** True when the query reads the catalogue: it names `coupons`, `campaigns` or `coupon_decisions`. */
-export const namesCatalogue = (sql: string): boolean => /\b(coupons|campaigns|coupon_decisions)\b/i.test(sql);
+/**
+ * True when the query reads the catalogue: `coupons`, `campaigns` or `coupon_decisions` after FROM or
+ * JOIN (a column alias such as `count(*) AS coupons` does not need MySQL).
+ */
+export const namesCatalogue = (sql: string): boolean => /\b(from|join)\s+(coupons|campaigns|coupon_decisions)\b/i.test(sql);
 
 /** The catalogue's tables and views, from coupons read from MySQL. */
 export async function createCatalogueViews(db: DuckDBConnection, coupons: readonly CatalogueCoupon[]): Promise<void> {

@@ -1,3 +1,5 @@
+import { auditSinkGroup } from '../../lib/kafka-acls.js';
+
 /** Options of `redeem audit sink` (analytics/sink/sink.ts). */
 export interface SinkOptions {
   /** The folder the layout's folder (`decisions-v1/`) goes in; made if missing. */
@@ -34,5 +36,5 @@ export interface SinkSummary {
 
 export const SINK_DEFAULTS = { maxRowsPerChunk: 100_000, maxWaitMs: 5000 } as const;
 
-/** The group of `audit sink` when none is named: the pipeline's, suffixed. */
-export const defaultSinkGroup = (consumerGroup: string): string => `${consumerGroup}-audit-sink`;
+/** The group of `audit sink` when none is named: the pipeline's, suffixed (the analyst's ACLs name it, lib/kafka-acls.ts). */
+export const defaultSinkGroup = auditSinkGroup;

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { upsertCoupons } from '../../lib/coupon-catalog.js';
 import { createKafka, withAdmin } from '../../lib/kafka.js';
 import { createLogger } from '../../lib/logger.js';
 import { decisionCoupons, request } from './fixtures.js';
-import { type CliResult, freePort, IsolatedPipeline, runCli, waitUntil } from './helpers.js';
+import { type CliResult, freePort, IsolatedPipeline, REDEEM, runCli, waitUntil } from './helpers.js';
 
 /**
  * `stack up --secure` runs a SASL_SSL broker (SCRAM-SHA-512 over TLS, its own CA, client certificates)
@@ -31,6 +31,7 @@ describe('the pipeline over SASL_SSL with ACLs, against `stack up --secure`', ()
   const identity: Record<string, Record<string, string>> = {};
   let p: IsolatedPipeline | undefined;
   const outputs: CliResult[] = [];
+  let serving: ChildProcess | undefined;
   const run = async (who: string, args: string[], extra: Record<string, string> = {}) => {
     const result = await p!.cli(args, { ...identity[who], ...extra });
     outputs.push(result);
@@ -63,6 +64,7 @@ describe('the pipeline over SASL_SSL with ACLs, against `stack up --secure`', ()
     };
   });
   afterAll(async () => {
+    if (serving?.exitCode === null) serving.kill('SIGKILL');
     await p?.cleanup();
     await runCli(['stack', 'down'], stackEnv);
     // If down could not stop it (a failed start), by its pid file: this test's broker only.
@@ -127,7 +129,7 @@ describe('the pipeline over SASL_SSL with ACLs, against `stack up --secure`', ()
     expect(stats.code, stats.stderr).toBe(0);
   });
 
-  it('redeem() as the checkout gets its decision; a dead letter, a replay and a redrive as the operator', async () => {
+  it('redeem() and serve as the checkout get their decisions; a dead letter, a replay and a redrive as the operator', async () => {
     await upsertCoupons(p!.rt.knex(), decisionCoupons());
     const checkout = loadConfig({ ...p!.env, ...identity.checkout });
     const client = await RedemptionClient.create({
@@ -141,19 +143,34 @@ describe('the pipeline over SASL_SSL with ACLs, against `stack up --secure`', ()
       const total = async () => [...(await p!.endOffsets(p!.config.redemptionTopic)).values()].reduce((a, b) => a + b, 0);
       const before = await total();
       const decided = client.redeem(request('acl-1', 'OK', 'u-acl', 10, { order_id: 'o-acl-1' }), { timeoutMs: 90_000 });
+      // `serve` as the checkout (its redeem() readers are `redeem-serve-decisions-*`).
+      serving = spawn(process.execPath, [REDEEM, 'serve', '--port', '0'], {
+        env: { ...process.env, ...p!.env, ...identity.checkout },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let served = '';
+      serving.stdout!.on('data', (d: Buffer) => (served += d.toString()));
+      await waitUntil('redeem serve to listen', async () => /serving (http:\/\/\S+?) /.test(served) || serving!.exitCode !== null, 60_000);
+      const base = /serving (http:\/\/\S+?) /.exec(served)![1]!;
+      const body = JSON.stringify(request('acl-2', 'OK', 'u-acl-2', 10, { order_id: 'o-acl-2' }));
+      const answered = fetch(`${base}/v1/redemptions?wait=90000`, { method: 'POST', body, headers: { 'Content-Type': 'application/json' } });
       // Something the consumer cannot decode, sent by the checkout: the consumer dead-letters it.
       const raw = kafkaAs('checkout').producer();
       await raw.connect();
       await raw.send({ topic: p!.config.redemptionTopic, messages: [{ key: 'OK', value: 'not avro' }] });
       await raw.disconnect();
       // redeem() sends once its audit reader has joined: both requests in Kafka before the consumer runs.
-      await waitUntil('the redeem() request in Kafka', async () => (await total()) === before + 2, 60_000);
+      await waitUntil('the redeem() and serve requests in Kafka', async () => (await total()) === before + 3, 60_000);
       const consumed = await run('consumer', ['consume', '--exit-when-idle', '1']);
       expect(consumed.code, consumed.stderr).toBe(0);
       expect(consumed.stdout).toMatch(/dead letters\s+1\b/);
       expect((await decided).decision).toBe('APPLIED');
+      const answer = await answered;
+      expect(answer.status, await answer.clone().text()).toBe(200);
+      expect(await answer.json()).toMatchObject({ decision: 'APPLIED', retry: false });
     } finally {
       await client.disconnect();
+      serving?.kill('SIGTERM');
     }
     const replayed = await run('operator', ['replay', '--no-progress']);
     expect(replayed.code, replayed.stderr).toBe(0);

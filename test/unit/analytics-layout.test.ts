@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import { chunkFileName, COLUMNS, hourFolder, parseChunkFileName, temporaryName } from '../../analytics/layout.js';
 import { formatResult } from '../../analytics/query/format.js';
+import { namesCatalogue } from '../../analytics/query/views.js';
 import { decisionRow, rowsByHour } from '../../analytics/sink/rows.js';
 import type { RedemptionDecided } from '../../schemas/types.js';
 
@@ -62,5 +63,13 @@ describe('audit query output', () => {
     expect(formatResult(result, 'table')).toBe(['campaign   n', '--------  --', 'a,"b"     12', 'c', '(2 rows)'].join('\n'));
     expect(formatResult(result, 'csv')).toBe('campaign,n\n"a,""b""",12\nc,');
     expect(formatResult(result, 'json')).toBe('{"campaign":"a,\\"b\\"","n":12}\n{"campaign":"c","n":null}');
+  });
+});
+
+describe('audit query reads the catalogue only when a statement reads it', () => {
+  it('after FROM or JOIN, not as a column name', () => {
+    expect(namesCatalogue('SELECT * FROM campaigns')).toBe(true);
+    expect(namesCatalogue('SELECT d.* FROM decisions d JOIN coupons c ON c.code = d.coupon_code')).toBe(true);
+    expect(namesCatalogue('SELECT user_id, count(DISTINCT coupon_code) AS coupons FROM decisions GROUP BY 1')).toBe(false);
   });
 });

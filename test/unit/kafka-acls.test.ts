@@ -40,8 +40,10 @@ describe('the Kafka ACLs of the pipeline identities', () => {
     );
   });
 
-  it('analyst: reads the audit stream under its own groups', () => {
-    expect(rights('analyst')).toEqual([...describeAll, 'topic literal shop.decided: Read', 'group prefixed redeem-audit-: Read,Delete'].sort());
+  it("analyst: reads the audit stream under its own groups and the audit sink's", () => {
+    expect(rights('analyst')).toEqual(
+      [...describeAll, 'topic literal shop.decided: Read', 'group prefixed redeem-audit-: Read,Delete', 'group literal shop-pipeline-audit-sink: Read'].sort(),
+    );
   });
 
   it('operator: replay, redrive and verify; the live group described only', () => {
