@@ -43,9 +43,13 @@ export function outageHarness(): OutageHarness {
   });
 
   afterAll(async () => {
-    for (const p of pipelines) await p.cleanup();
-    await redis?.stop();
-    await mariadb?.stop();
+    try {
+      for (const p of pipelines) await p.cleanup();
+    } finally {
+      // Stopped even when a clean-up fails (a broker already gone): no server outlives the file.
+      await redis?.stop();
+      await mariadb?.stop();
+    }
   });
 
   /**
