@@ -83,9 +83,13 @@ abstract class OwnServer {
     }
   }
 
-  /** The first start: on failure nothing is left behind (no process, no folder), only the error. */
-  protected async firstLaunch(): Promise<void> {
+  /**
+   * The first start, after `prepare` (the data folder's setup): on failure of either, nothing is left
+   * behind (no process, no folder), only the error.
+   */
+  protected async firstLaunch(prepare: () => void = () => {}): Promise<void> {
     try {
+      prepare();
       await this.launch();
     } catch (error) {
       await this.stop();
@@ -164,11 +168,16 @@ export class OwnMariadb extends OwnServer {
 
   static async start(): Promise<OwnMariadb> {
     const server = new OwnMariadb(mkdtempSync(join(tmpdir(), 'redeem-own-mariadb-')), await freePort());
+    await server.firstLaunch(() => server.installDataDir());
+    return server;
+  }
+
+  private installDataDir(): void {
     const install = spawnSync(
       'mariadb-install-db',
       [
         '--no-defaults',
-        `--datadir=${server.dataDir}`,
+        `--datadir=${this.dataDir}`,
         '--auth-root-authentication-method=normal',
         '--skip-test-db',
         `--user=${userName()}`,
@@ -178,8 +187,6 @@ export class OwnMariadb extends OwnServer {
     );
     if (install.error || install.status !== 0)
       throw new RedemptionError('STACK_FAILED', `mariadb-install-db failed: ${install.error?.message ?? `${install.stdout}${install.stderr}`}`);
-    await server.firstLaunch();
-    return server;
   }
 
   private get dataDir(): string {
@@ -244,13 +251,16 @@ export class OwnKafka extends OwnServer {
 
   static async start(): Promise<OwnKafka> {
     const server = new OwnKafka(mkdtempSync(join(tmpdir(), 'redeem-own-kafka-')), await freePort(), await freePort());
-    const data = join(server.dir, 'data');
-    mkdirSync(data);
-    writeFileSync(server.properties, server.settings(data));
-    // A KRaft cluster id is 16 random bytes in unpadded base64url, which is what this is.
-    formatKafkaStorage(randomBytes(16).toString('base64url'), server.properties, ['--standalone'], 'the own Kafka storage');
-    await server.firstLaunch();
+    await server.firstLaunch(() => server.formatStorage());
     return server;
+  }
+
+  private formatStorage(): void {
+    const data = join(this.dir, 'data');
+    mkdirSync(data);
+    writeFileSync(this.properties, this.settings(data));
+    // A KRaft cluster id is 16 random bytes in unpadded base64url, which is what this is.
+    formatKafkaStorage(randomBytes(16).toString('base64url'), this.properties, ['--standalone'], 'the own Kafka storage');
   }
 
   /** The KAFKA_BROKERS of this broker. */
