@@ -35,8 +35,8 @@ export default class SlowestFirstSequencer extends BaseSequencer {
     // vitest's order keeps projects apart and in their order; within a project, the slow ones go first
     // (Array.prototype.sort is stable, so the rest keep vitest's order).
     const sorted = await super.sort(files);
-    const position = new Map(sorted.map((spec, i) => [spec, i]));
-    const project = (spec: TestSpecification) => position.get(sorted.find((s) => s.project === spec.project)!)!;
+    const projects = [...new Set(sorted.map((spec) => spec.project))];
+    const project = (spec: TestSpecification) => projects.indexOf(spec.project);
     return sorted.sort((a, b) => project(a) - project(b) || rank(a) - rank(b));
   }
 }
