@@ -17,9 +17,9 @@ import { DEAD_LETTER_CODES } from '../lib/errors.js';
 import { withAdmin } from '../lib/kafka.js';
 import { checkDatabaseName, databaseName } from '../lib/mysql.js';
 import { Runtime } from '../lib/runtime.js';
-import { type Decision, DECISIONS, REJECT_REASONS, type RejectReason } from '../schemas/types.js';
+import { DECISIONS, REJECT_REASONS } from '../schemas/types.js';
 import { acls } from './commands/acls.js';
-import { auditStats, formatAuditStats, tailAudit } from './commands/audit.js';
+import { type AuditFilter, auditStats, formatAuditStats, tailAudit } from './commands/audit.js';
 import { cleanup } from './commands/cleanup.js';
 import { consume, formatDryRunChanges, formatStats } from './commands/consume.js';
 import { diffDatabases } from './commands/diff.js';
@@ -185,29 +185,16 @@ audit
   .option('--until <when>', `up to records received then (a date: its end), and stop at the end of the topic as it was at start: ${WHEN_HELP}`, until)
   .option('--from-beginning', 'from the oldest record kept, not only new ones', false)
   .option('--exit-when-idle <seconds>', 'exit once no record came for this long', int(1))
-  .action(
-    (o: {
-      coupon?: string;
-      requestId?: string;
-      decision?: Decision;
-      reason?: RejectReason;
-      user?: string;
-      campaign?: string;
-      since?: Date;
-      until?: Date;
-      fromBeginning: boolean;
-      exitWhenIdle?: number;
-    }) => {
-      checkRange(o);
-      if (o.requestId !== undefined && o.coupon === undefined) {
-        // As `redeem decision COUPON REQUEST_ID`: the coupon names the request, and its partition is all that is read.
-        throw new InvalidArgumentError('--request-id needs --coupon: a request is named by its coupon and its id, and the coupon says which partition to read');
-      }
-      return withServices(['kafka', 'registry'], async (rt) => {
-        await tailAudit(rt, { ...o, write: print });
-      });
-    },
-  );
+  .action((o: AuditFilter & { fromBeginning: boolean; exitWhenIdle?: number }) => {
+    checkRange(o);
+    if (o.requestId !== undefined && o.coupon === undefined) {
+      // As `redeem decision COUPON REQUEST_ID`: the coupon names the request, and its partition is all that is read.
+      throw new InvalidArgumentError('--request-id needs --coupon: a request is named by its coupon and its id, and the coupon says which partition to read');
+    }
+    return withServices(['kafka', 'registry'], async (rt) => {
+      await tailAudit(rt, { ...o, write: print });
+    });
+  });
 audit
   .command('stats')
   .description('counts by decision and reason, and the top coupons by redemptions applied')
