@@ -118,11 +118,28 @@ export class SchemaRegistryClient {
    * global level (NONE) for any subject another client registered first.
    */
   async ensureBackward(subject: string): Promise<void> {
-    const level = await this.subjectCompatibility(subject);
-    if (level === null) {
-      await this.http('PUT', `/config/${encodeURIComponent(subject)}`, `setting the compatibility of ${subject}`, { compatibility: 'BACKWARD' });
-    } else if (!BACKWARD_READABLE.has(level)) {
+    const level = (await this.subjectCompatibility(subject)) ?? (await this.setBackward(subject));
+    if (!BACKWARD_READABLE.has(level)) {
       this.onWarning(`subject ${subject} has its own compatibility level ${level}, not BACKWARD; keeping it (readers of older records rely on BACKWARD)`);
+    }
+  }
+
+  /**
+   * Sets BACKWARD on a subject that had no level of its own, and answers the level it has now. Members
+   * of a group start together on a fresh topic, so another one may set the level between this one's
+   * read and its write: Apicurio then refuses the second COMPATIBILITY rule with 409 ("A rule named
+   * 'COMPATIBILITY' already exists"). That is no incompatible schema: the level the other one set is
+   * the subject's own, and is judged like any other.
+   */
+  private async setBackward(subject: string): Promise<string> {
+    try {
+      await this.http('PUT', `/config/${encodeURIComponent(subject)}`, `setting the compatibility of ${subject}`, { compatibility: 'BACKWARD' });
+      return 'BACKWARD';
+    } catch (error) {
+      if (!(error instanceof RegistryResponseError && error.status === 409)) throw error;
+      const now = await this.subjectCompatibility(subject);
+      if (now === null) throw error;
+      return now;
     }
   }
 

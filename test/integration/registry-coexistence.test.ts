@@ -98,6 +98,25 @@ describe('registry coexistence: whoever registers the subject first', () => {
     }
   });
 
+  it('members starting together on fresh subjects all register them: a level another one set between read and write is no incompatible schema', async () => {
+    // Each client reads "no level", then sets BACKWARD; Apicurio refuses every COMPATIBILITY rule after
+    // the first with 409, which members of a group starting at once on a new topic met as
+    // SCHEMA_INCOMPATIBLE. The race needs the requests to meet at the registry: 10 subjects, 8 clients each.
+    const subjects = Array.from({ length: 10 }, (_, i) => `test-${p.id}.together-${i}-value`);
+    try {
+      const warnings: string[] = [];
+      const client = () => new SchemaRegistryClient(p.config.schemaRegistryUrl, {}, (m) => warnings.push(m));
+      for (const subject of subjects) {
+        const ids = await Promise.all(Array.from({ length: 8 }, () => client().register(subject, readSchemaText('decided'))));
+        expect(new Set(ids).size).toBe(1);
+        expect(await client().subjectCompatibility(subject)).toBe('BACKWARD');
+      }
+      expect(warnings).toEqual([]);
+    } finally {
+      for (const subject of subjects) await deleteSubject(p, subject);
+    }
+  });
+
   it('keeps a level the subject has of its own', async () => {
     const own = `${p.config.auditTopic}-value`;
     const put = await registry(p, 'PUT', `/config/${own}`, { compatibility: 'FULL' });
