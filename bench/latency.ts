@@ -17,41 +17,56 @@ export interface LatencySummary {
   max: number;
 }
 
+/** p50/p95/p99/max of some latencies (any order; not changed). */
+export function summarise(latencies: readonly number[]): LatencySummary {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return {
+    samples: sorted.length,
+    p50: percentile(sorted, 50),
+    p95: percentile(sorted, 95),
+    p99: percentile(sorted, 99),
+    max: sorted[sorted.length - 1] ?? NaN,
+  };
+}
+
+/** A request's two stamps: its CreateTime on the requests topic and its (first) audit record's. */
+export interface CreateTimes {
+  sent: number;
+  decided: number;
+}
+
 /**
- * End-to-end latency of every request: from the producer's send (the request's CreateTime) to the
- * publish of its audit record, which follows the MySQL commit of its effect (the audit record's
- * CreateTime). Both stamps come from this host's clock. The first record of each message counts.
+ * The CreateTimes of every decided request, keyed `partition/offset` of the request: from the
+ * producer's send (the request's CreateTime) to the publish of its audit record, which follows the
+ * MySQL commit of its effect (the audit record's CreateTime). Both stamps come from this host's clock.
+ * The first record of each message counts.
  */
-export async function endToEndLatency(
+export async function createTimes(
   kafka: Kafka,
   requestTopic: string,
   requests: number,
   auditTopic: string,
   audits: number,
   sourceOf: (value: Buffer) => Promise<{ partition: number; offset: number }>,
-): Promise<LatencySummary> {
+): Promise<Map<string, CreateTimes>> {
   const sent = new Map<string, number>();
   await readTopicFromStart(kafka, requestTopic, requests, (batch) => {
     for (const m of batch.messages) sent.set(`${batch.partition}/${m.offset}`, Number(m.timestamp));
   });
-  const latencies: number[] = [];
-  const seen = new Set<string>();
+  const times = new Map<string, CreateTimes>();
   await readTopicFromStart(kafka, auditTopic, audits, async (batch) => {
     for (const m of batch.messages) {
       const source = await sourceOf(m.value!);
       const key = `${source.partition}/${source.offset}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
       const at = sent.get(key);
-      if (at !== undefined) latencies.push(Number(m.timestamp) - at);
+      if (at !== undefined && !times.has(key)) times.set(key, { sent: at, decided: Number(m.timestamp) });
     }
   });
-  latencies.sort((a, b) => a - b);
-  return {
-    samples: latencies.length,
-    p50: percentile(latencies, 50),
-    p95: percentile(latencies, 95),
-    p99: percentile(latencies, 99),
-    max: latencies[latencies.length - 1] ?? NaN,
-  };
+  return times;
+}
+
+/** End-to-end latency of every request (see createTimes): request CreateTime to audit record CreateTime. */
+export async function endToEndLatency(...args: Parameters<typeof createTimes>): Promise<LatencySummary> {
+  const times = await createTimes(...args);
+  return summarise([...times.values()].map((t) => t.decided - t.sent));
 }

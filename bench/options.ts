@@ -7,7 +7,7 @@
 import { InvalidArgumentError } from 'commander';
 
 /** The stages, in the order a full run takes them (`bench --only` runs a subset, in this order). */
-export const STAGE_NAMES = ['drain', 'memory', 'naive', 'raw', 'cycle', 'latency', 'sustained', 'recovery', 'peer'] as const;
+export const STAGE_NAMES = ['drain', 'memory', 'naive', 'raw', 'cycle', 'latency', 'sustained', 'checkout', 'recovery', 'peer'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
 
 export interface BenchOptions {
@@ -23,6 +23,10 @@ export interface BenchOptions {
   latencyWhatIf: Record<string, string>;
   /** the sustained run at 50% of drain capacity; 0 skips it */
   sustainedSeconds: number;
+  /** offered load of the checkout stage's waits, as a fraction of the measured 1-process drain rate */
+  checkoutFraction: number;
+  /** seconds of each of the checkout stage's three loads (redeem(), POST ?wait, intake without wait) */
+  checkoutSeconds: number;
   /** V8 old-space cap (MiB) of the memory-capped drain; 0 skips it */
   heapCapMiB: number;
   /** run the Kafka Connect + Debezium JDBC sink peer on the same topic */
@@ -45,6 +49,9 @@ export const SMOKE: Partial<BenchOptions> = {
   latencySeconds: 3,
   latencyWhatIf: {},
   sustainedSeconds: 3,
+  // The smoke run checks that every request is answered, decided and checked: a few hundred suffice.
+  checkoutFraction: 0.05,
+  checkoutSeconds: 2,
   heapCapMiB: 128,
   // Java, Maven and a JVM start are not what the smoke run checks.
   peer: false,

@@ -39,6 +39,7 @@ function ratioRows(x: PartialBenchResult): Row[] {
     ...(x.latency
       ? [['p99 at 50% of drain / flush cycle', half ? `${half.p99OverCycle}x  (goal <= 3x: ${met(half.p99OverCycle <= 3)})` : 'not measured'] as Row]
       : []),
+    ...checkoutRatioRows(x),
     ...(capped !== undefined
       ? [
           [
@@ -82,6 +83,7 @@ function figureRows(x: PartialBenchResult): Row[] {
         ]
       : []),
     ...loadRows(x),
+    ...checkoutRows(x),
     ...(x.recovery
       ? [
           [
@@ -112,6 +114,44 @@ function loadRows(x: PartialBenchResult): Row[] {
           ] as Row,
         ]
       : []),
+  ];
+}
+
+function checkoutRatioRows(x: PartialBenchResult): Row[] {
+  const k = x.checkout;
+  if (!k) return [];
+  const at = `${Math.round(k.fractionOfCapacity * 100)}% of drain`;
+  return [
+    [`redeem() p99 at ${at}`, `${k.redeem.p99} ms  (goal <= ${k.redeem.goalP99Ms} ms: ${met(k.redeem.met)})`],
+    [`POST ?wait p99 at ${at}`, `${k.http.p99} ms  (goal <= ${k.http.goalP99Ms} ms: ${met(k.http.met)})`],
+    ['HTTP intake (no wait) / drain', `${n(k.intake.perSecond)} / ${n(k.intake.drainPerSecond)} requests/s  (goal >= 1x: ${met(k.intake.met)})`],
+  ];
+}
+
+function checkoutRows(x: PartialBenchResult): Row[] {
+  const k = x.checkout;
+  if (!k) return [];
+  const wait = (name: string, w: typeof k.redeem): Row[] => [
+    [
+      `${name} at ${n(w.offeredPerSecond)}/s (${Math.round(k.fractionOfCapacity * 100)}%)`,
+      `p50 ${w.p50} ms, p95 ${w.p95} ms, p99 ${w.p99} ms, max ${w.max} ms; ${n(w.requests)} requests at ${n(w.achievedPerSecond)}/s, ${n(w.decidedInTime)} decided within the wait${w.answersMatchMySql ? '' : ', answers DIFFER from MySQL'}${incorrect(w.correct)}`,
+    ],
+    [
+      '  slowest 1%, mean ms',
+      `send ${w.slowest.send}, pipeline ${w.slowest.pipeline}, answer ${w.slowest.answer}; consumer by stage: ${formatStageMeans(w.consumer.stages)}`,
+    ],
+    ...(w.heldBy ? [['  p99 held by', w.heldBy] as Row] : []),
+  ];
+  const i = k.intake;
+  return [
+    ...wait('checkout redeem()', k.redeem),
+    ...wait('checkout POST ?wait', k.http),
+    [
+      `checkout HTTP intake, no wait (${i.connections} connections)`,
+      `${n(i.perSecond)} requests/s accepted (${n(i.accepted)} in ${i.seconds} s; drain ${n(i.drainPerSecond)}/s); CPU per s: redeem serve ${i.cpu.serve}, load generator ${i.cpu.loadGenerator}, host ${i.cpu.hostBusyCores} of 2 cores${incorrect(i.correct)}`,
+    ],
+    ...(i.heldBy ? [['  intake held by', i.heldBy] as Row] : []),
+    ['  load generator', k.loadGenerator],
   ];
 }
 

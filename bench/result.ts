@@ -87,6 +87,51 @@ export interface RecoveryRun {
   correct: boolean;
 }
 
+/** One way a checkout waits for its decision (redeem() on the client, or POST ?wait), under paced load. */
+export interface CheckoutWaitRun extends LatencySummary {
+  how: string;
+  offeredPerSecond: number;
+  achievedPerSecond: number;
+  /** requests sent, each answered (with a decision or, past the wait, without) */
+  requests: number;
+  decidedInTime: number;
+  /** every decision answered is the one MySQL stored for that request id */
+  answersMatchMySql: boolean;
+  /** mean ms of each part of the slowest 1% (bench/slowest-requests.ts) */
+  slowest: { requests: number; send: number; pipeline: number; answer: number };
+  /** the consumer's own account: end to end and per stage, ms */
+  consumer: { endToEnd: ConsumerSummary['endToEnd']; stages: ConsumerSummary['stages'] };
+  goalP99Ms: number;
+  met: boolean;
+  /** what holds p99 when the goal is missed (measured, see heldBy) */
+  heldBy: string | null;
+  correct: boolean;
+}
+
+/** HTTP intake without a wait: what one `redeem serve` accepts per second, against the drain rate. */
+export interface CheckoutIntakeRun {
+  how: string;
+  connections: number;
+  seconds: number;
+  accepted: number;
+  perSecond: number;
+  drainPerSecond: number;
+  /** CPU seconds per second of the run: redeem serve, the bench process (autocannon), the host's busy cores */
+  cpu: { serve: number; loadGenerator: number; hostBusyCores: number };
+  met: boolean;
+  heldBy: string | null;
+  correct: boolean;
+}
+
+export interface CheckoutRun {
+  fractionOfCapacity: number;
+  drainPerSecond: number;
+  loadGenerator: string;
+  redeem: CheckoutWaitRun;
+  http: CheckoutWaitRun;
+  intake: CheckoutIntakeRun;
+}
+
 export type PeerRun = (PeerResult & { expectedRows: number; correct: boolean; pipelineOverPeer?: number }) | { error: string };
 
 export interface BenchResult {
@@ -104,6 +149,8 @@ export interface BenchResult {
   cycle: FlushCycle;
   latency: LatencyRun[];
   sustained: SustainedRun | null;
+  /** absent in files written before the checkout stage */
+  checkout?: CheckoutRun;
   peer: PeerRun | null;
   recovery: RecoveryRun;
   ratios: {
@@ -133,6 +180,7 @@ export interface BenchParts {
   cycle?: FlushCycle;
   latency?: LatencyRun[];
   sustained?: SustainedRun | null;
+  checkout?: CheckoutRun;
   recovery?: RecoveryRun;
   peer?: PeerRun | null;
 }
@@ -150,7 +198,8 @@ export function assembleResult(
   p: BenchParts,
 ): PartialBenchResult {
   const one = p.drain?.[0];
-  const runs = [...(p.drain ?? []), p.capped, p.naive, p.raw && { correct: p.raw.rawRowsCorrect }, ...(p.latency ?? []), p.sustained, p.recovery];
+  const checkout = p.checkout ? [p.checkout.redeem, p.checkout.http, p.checkout.intake] : [];
+  const runs = [...(p.drain ?? []), p.capped, p.naive, p.raw && { correct: p.raw.rawRowsCorrect }, ...(p.latency ?? []), p.sustained, ...checkout, p.recovery];
   return {
     id: run.id,
     at: new Date().toISOString(),
@@ -165,6 +214,7 @@ export function assembleResult(
     cycle: p.cycle,
     latency: p.latency,
     sustained: p.sustained,
+    ...(p.checkout ? { checkout: p.checkout } : {}),
     recovery: p.recovery,
     peer: p.peer && one && 'perSecond' in p.peer ? { ...p.peer, pipelineOverPeer: round(one.perSecond / p.peer.perSecond) } : p.peer,
     ratios: ratios(p),
@@ -225,6 +275,8 @@ function settings(o: BenchOptions, base: Config, naiveRequests: number): Record<
     latencySeconds: o.latencySeconds,
     latencyWhatIf: o.latencyWhatIf,
     sustainedSeconds: o.sustainedSeconds,
+    checkoutFraction: o.checkoutFraction,
+    checkoutSeconds: o.checkoutSeconds,
     heapCapMiB: o.heapCapMiB,
     partitions: base.topicPartitions,
     flushMaxMessages: base.flushMaxMessages,

@@ -4,13 +4,14 @@
  * with 1 and 2 consumer processes; the drain with a capped heap; a naive consumer (one message at a time
  * per partition, all partitions at once); the raw limits of Kafka, Redis and MySQL with bare clients;
  * the minimal flush cycle; end-to-end latency at fractions of the drain capacity; a sustained run at 50%;
- * recovery after kill -9; a Kafka Connect peer. `--only` runs some of them (and what they need).
+ * the checkout's wait for its answer (redeem(), POST ?wait, HTTP intake); recovery after kill -9; a Kafka Connect peer. `--only` runs some of them (and what they need).
  */
 import { loadavg } from 'node:os';
 
 import { stackUp } from '../scripts/stack/stack.js';
 import { type BenchOptions, STAGE_NAMES, type StageName } from './options.js';
 import { assembleResult, type BenchParts, type PartialBenchResult, REPRESENTATIVE_LOAD, writeResult } from './result.js';
+import { checkoutStage } from './stages/checkout.js';
 import { BenchContext, round } from './stages/context.js';
 import { cycleStage } from './stages/cycle.js';
 import { drainStage } from './stages/drain.js';
@@ -24,7 +25,7 @@ import { sustainedStage } from './stages/sustained.js';
 
 export type { BenchOptions, StageName } from './options.js';
 export { SMOKE, STAGE_NAMES } from './options.js';
-export type { BenchResult, LatencyRun, PartialBenchResult, SustainedRun } from './result.js';
+export type { BenchResult, CheckoutRun, LatencyRun, PartialBenchResult, SustainedRun } from './result.js';
 
 /** Each stage's entry, and the field of the result it fills. */
 const STAGES: Record<StageName, (ctx: BenchContext, parts: BenchParts) => Promise<unknown>> = {
@@ -35,6 +36,7 @@ const STAGES: Record<StageName, (ctx: BenchContext, parts: BenchParts) => Promis
   cycle: async (ctx, p) => (p.cycle = await cycleStage(ctx)),
   latency: async (ctx, p) => (p.latency = await latencyStage(ctx)),
   sustained: async (ctx, p) => (p.sustained = await sustainedStage(ctx)),
+  checkout: async (ctx, p) => (p.checkout = await checkoutStage(ctx)),
   recovery: async (ctx, p) => (p.recovery = await recoveryStage(ctx)),
   peer: async (ctx, p) => (p.peer = await peerStage(ctx)),
 };

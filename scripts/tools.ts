@@ -119,7 +119,9 @@ program
 
 program
   .command('bench')
-  .description('the benchmark: drain, naive baseline, raw limits, flush cycle, latency, sustained load, recovery; JSON and SVG under bench/results/')
+  .description(
+    'the benchmark: drain, naive baseline, raw limits, flush cycle, latency, sustained load, checkout answers (redeem(), HTTP), recovery; JSON and SVG under bench/results/',
+  )
   .option('--requests <n>', 'requests produced ahead for the drain runs', int(1), 200_000)
   .option('--coupons <n>', 'coupons they spread over (skewed toward hot ones)', int(1), 10_000)
   .option('--naive-requests <n>', 'how many of them the naive baseline handles (it is slow)', int(1), 3_000)
@@ -149,6 +151,8 @@ program
     { FETCH_MAX_WAIT_MS: '10' } as Record<string, string>,
   )
   .option('--sustained-seconds <n>', 'seconds of the sustained run at 50% of drain capacity (600 for the full form; 0 skips it)', int(0), 60)
+  .option('--checkout-fraction <x>', "offered load of the checkout stage's waits (redeem(), POST ?wait) as a fraction of the measured drain rate", Number, 0.5)
+  .option('--checkout-seconds <n>', "seconds of each of the checkout stage's loads (redeem(), POST ?wait, HTTP intake without wait)", int(1), 20)
   .option('--heap-cap-mib <n>', 'V8 old-space cap of the memory-capped drain (0 skips it)', int(0), 192)
   .option('--no-peer', 'skip the Kafka Connect + Debezium JDBC sink peer (it needs Java 17 and Maven)')
   .option('--seed <n>', 'seed of the data', int(0), 42)
@@ -156,7 +160,7 @@ program
   .option('--out <dir>', 'where the JSON and SVG go', 'bench/results')
   .option(
     '--only <stages>',
-    `run only these stages, comma-separated (${STAGE_NAMES.join(', ')}), and what they need (latency and sustained: the 1-process drain; latency: the flush cycle)`,
+    `run only these stages, comma-separated (${STAGE_NAMES.join(', ')}), and what they need (latency, sustained and checkout: the 1-process drain; latency: the flush cycle)`,
     parseStages,
   )
   .option('--compare <files...>', 'compare two result files (A.json B.json) instead of running: each figure side by side, changes over 10% flagged')

@@ -13,7 +13,7 @@ import { CHECKOUT_DIR } from '../checkout-dir.js';
  * The `redeem` this process runs as, when it is one (a chaos run or benchmark started through the suite's
  * compiled build starts compiled consumers too), else bin/redeem.mjs (from source, through tsx).
  */
-const DEFAULT_ENTRY = /[/\\]redeem\.m?js$/.test(process.argv[1] ?? '') ? process.argv[1]! : join(CHECKOUT_DIR, 'bin', 'redeem.mjs');
+export const DEFAULT_ENTRY = /[/\\]redeem\.m?js$/.test(process.argv[1] ?? '') ? process.argv[1]! : join(CHECKOUT_DIR, 'bin', 'redeem.mjs');
 
 export interface ConsumerProcessOptions {
   /** Arguments after `consume`, e.g. `--exit-when-idle 5`. @defaultValue none */

@@ -24,6 +24,24 @@ const drainRun = (processes: number, perSecond: number) => ({
   correct: true,
 });
 const latency = { p50: 10, p95: 20, p99: 30, max: 40, samples: 100 };
+function checkoutWait(p99: number, met: boolean) {
+  return {
+    how: 'redeem()',
+    offeredPerSecond: 500,
+    achievedPerSecond: 500,
+    requests: 1000,
+    decidedInTime: 1000,
+    ...latency,
+    p99,
+    answersMatchMySql: true,
+    slowest: { requests: 10, send: 1, pipeline: p99 - 2, answer: 1 },
+    consumer: { endToEnd: null, stages: { mysql: { mean: 20, p50: 10, p99: 90 } } },
+    goalP99Ms: 100,
+    met,
+    heldBy: met ? null : 'the pipeline, its mysql stage',
+    correct: true,
+  };
+}
 const PARTS: Required<BenchParts> = {
   drain: [drainRun(1, 1000), drainRun(2, 1500)],
   capped: { ...drainRun(1, 900), nodeOptions: '--max-old-space-size=192' },
@@ -51,6 +69,25 @@ const PARTS: Required<BenchParts> = {
     },
   ],
   sustained: null,
+  checkout: {
+    fractionOfCapacity: 0.5,
+    drainPerSecond: 1000,
+    loadGenerator: 'autocannon',
+    redeem: checkoutWait(40, true),
+    http: checkoutWait(150, false),
+    intake: {
+      how: 'POST',
+      connections: 100,
+      seconds: 1,
+      accepted: 800,
+      perSecond: 800,
+      drainPerSecond: 1000,
+      cpu: { serve: 1, loadGenerator: 0.5, hostBusyCores: 1.9 },
+      met: false,
+      heldBy: "redeem serve's CPU",
+      correct: true,
+    },
+  },
   recovery: { sessionTimeoutMs: 10000, killedAfterDecided: 250, firstDecisionSeconds: 6, drainedSeconds: 9, correct: true },
   peer: { rows: 1000, seconds: 1, perSecond: 500, how: 'sink', expectedRows: 1000, correct: true },
 };
@@ -63,6 +100,8 @@ const options = {
   latencySeconds: 1,
   latencyWhatIf: {},
   sustainedSeconds: 0,
+  checkoutFraction: 0.5,
+  checkoutSeconds: 1,
   heapCapMiB: 192,
   peer: true,
   seed: 1,
@@ -84,7 +123,9 @@ describe('a bench result', () => {
     const r = assembleResult(run, STAGE_NAMES, PARTS);
     expect(isComplete(r)).toBe(true);
     const file = JSON.parse(readFileSync(new URL('../../bench/results/baseline-2026-12-05.json', import.meta.url), 'utf8')) as object;
-    expect(Object.keys(r).filter((k) => k !== 'stages')).toEqual(Object.keys(file));
+    // The file predates the checkout stage: a newer result has its fields and that one more.
+    expect(Object.keys(r).filter((k) => k !== 'stages' && k !== 'checkout')).toEqual(Object.keys(file));
+    expect(r.checkout?.redeem.p99).toBe(40);
     expect(r.ratios).toEqual({
       pipelineOverNaive: 10,
       combinedCeiling: 3000,
@@ -112,6 +153,20 @@ describe('a bench result', () => {
     expect(printed).toMatch(/recovery after kill -9 \(session 10 s\)\s+first decision 6 s/);
     expect(printed).not.toMatch(/naive|raw/);
     expect(printed).toMatch(/every run correct\s+yes/);
+  });
+
+  it('prints the checkout figures beside their goals, and what holds a missed one', () => {
+    const printed = formatBench(assembleResult(run, ['checkout'], { checkout: PARTS.checkout }));
+    expect(printed).toMatch(/redeem\(\) p99 at 50% of drain\s+40 ms {2}\(goal <= 100 ms: met\)/);
+    expect(printed).toMatch(/POST \?wait p99 at 50% of drain\s+150 ms {2}\(goal <= 100 ms: NOT met\)/);
+    expect(printed).toMatch(/HTTP intake \(no wait\) \/ drain\s+800 \/ 1,000 requests\/s {2}\(goal >= 1x: NOT met\)/);
+    expect(printed).toMatch(/p99 held by\s+the pipeline, its mysql stage/);
+    expect(printed).toMatch(/intake held by\s+redeem serve's CPU/);
+  });
+
+  it('is incorrect when its checkout answers were', () => {
+    const wrong = { ...PARTS.checkout, http: { ...PARTS.checkout.http, correct: false } };
+    expect(assembleResult(run, ['checkout'], { checkout: wrong }).correct).toBe(false);
   });
 
   it('is incorrect when any stage it ran was', () => {
