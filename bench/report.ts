@@ -134,7 +134,7 @@ function checkoutRows(x: PartialBenchResult): Row[] {
   const wait = (name: string, w: typeof k.redeem): Row[] => [
     [
       `${name} at ${n(w.offeredPerSecond)}/s (${Math.round(k.fractionOfCapacity * 100)}%)`,
-      `p50 ${w.p50} ms, p95 ${w.p95} ms, p99 ${w.p99} ms, max ${w.max} ms; ${n(w.requests)} requests at ${n(w.achievedPerSecond)}/s, ${n(w.decidedInTime)} decided within the wait${w.answersMatchMySql ? '' : ', answers DIFFER from MySQL'}${incorrect(w.correct)}`,
+      `p50 ${w.p50} ms, p95 ${w.p95} ms, p99 ${w.p99} ms, max ${w.max} ms; ${n(w.requests)} requests at ${n(w.achievedPerSecond)}/s${w.achievedPerSecond < 0.95 * w.offeredPerSecond ? ' (BELOW the offered rate: slow answers held the connections)' : ''}, ${n(w.decidedInTime)} decided within the wait${w.answersMatchMySql ? '' : ', answers DIFFER from MySQL'}${incorrect(w.correct)}`,
     ],
     [
       '  slowest 1%, mean ms',

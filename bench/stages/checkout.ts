@@ -7,7 +7,10 @@
  * is verified. A missed goal names what holds it, from the measurements (bench/slowest-requests.ts, the
  * consumer's stage histograms, the processes' CPU).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
+
 import type { Config } from '../../lib/config.js';
+import { withAdmin } from '../../lib/kafka.js';
 import { RedemptionClient } from '../../producers/redemption-producer.js';
 import type { RedemptionDecided, RedemptionRequested } from '../../schemas/types.js';
 import { ServeProcess } from '../../scripts/harness/serve-process.js';
@@ -42,10 +45,31 @@ export async function checkoutStage(ctx: BenchContext): Promise<CheckoutRun> {
   };
 }
 
-/** A namespace of the stage with its own requests topic, prepared. */
+/** Long enough for a new topic's partitions to get their leaders on a busy host. */
+const LEADERS_DEADLINE_MS = 30_000;
+
+/**
+ * A namespace of the stage with its own requests topic, prepared, its topics' partitions led: a client's
+ * audit reader starts by asking the audit topic's end offsets, which a topic created a moment ago may
+ * not answer yet ("not the leader for that topic-partition").
+ */
 async function namespace(ctx: BenchContext, run: string): Promise<Config> {
   const c = { ...ctx.ns(run), redemptionTopic: `bench-${ctx.id}-${run}.requested` };
   await ctx.prepare(c);
+  await withAdmin(ctx.rt.kafka(), async (admin) => {
+    const deadline = Date.now() + LEADERS_DEADLINE_MS;
+    for (const topic of [c.redemptionTopic, c.auditTopic])
+      for (;;) {
+        const answer = await admin.fetchTopicOffsets(topic).then(
+          () => null,
+          (error: unknown) => error,
+        );
+        if (answer === null) break;
+        if (Date.now() > deadline)
+          throw new Error(`${topic} has partitions without a leader ${LEADERS_DEADLINE_MS / 1000} s after its creation`, { cause: answer });
+        await sleep(200);
+      }
+  });
   return c;
 }
 
@@ -72,9 +96,8 @@ async function redeemRun(ctx: BenchContext, rate: number): Promise<CheckoutWaitR
     // Its audit reader joins its group before the clock starts, as a checkout's would at start-up.
     await client.startDecisions();
     const run = await withConsumer(rt, c, ctx.envOf(c), async () => {
-      const started = Date.now();
       const answers = await redeemAtRate((r, w) => client.redeem(r, w), ctx.simulation(rate * o.checkoutSeconds, o.seed + 19), rate, WAIT_MS);
-      return { answers, seconds: (Date.now() - started) / 1000 };
+      return { answers };
     });
     return await waitResult(ctx, c, run, { how: 'RedemptionClient.redeem(), one client, the waits overlapping', offered: rate });
   } finally {
@@ -101,14 +124,21 @@ async function httpWaitRun(ctx: BenchContext, rate: number): Promise<CheckoutWai
   }
 }
 
+/** The rate the requests went out at: from the first to the last one sent (the answers' tail left out). */
+function issuedPerSecond(answers: readonly Answer[]): number {
+  const starts = answers.map((a) => a.startedAt);
+  const span = (Math.max(...starts) - Math.min(...starts)) / 1000;
+  return span > 0 ? Math.round((answers.length - 1) / span) : answers.length;
+}
+
 /** A wait run's figures from its answers and the two topics' stamps, checked against MySQL and verified. */
 async function waitResult(
   ctx: BenchContext,
   c: Config,
-  run: ConsumedRun<{ answers: Answer[]; seconds: number }>,
+  run: ConsumedRun<{ answers: Answer[] }>,
   o: { how: string; offered: number },
 ): Promise<CheckoutWaitRun> {
-  const { answers, seconds } = run.value;
+  const { answers } = run.value;
   const times = await createTimesOf(ctx.rt, c, run.total);
   const timed: Timed[] = [];
   let unstamped = 0;
@@ -126,7 +156,7 @@ async function waitResult(
   const r: CheckoutWaitRun = {
     how: o.how,
     offeredPerSecond: o.offered,
-    achievedPerSecond: Math.round(answers.length / seconds),
+    achievedPerSecond: issuedPerSecond(answers),
     requests: answers.length,
     decidedInTime: answers.filter((a) => a.decided).length,
     ...latency,

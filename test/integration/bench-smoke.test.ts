@@ -31,6 +31,7 @@ describe('the benchmark, smoke size', () => {
         'cycle',
         'latency',
         'sustained',
+        'checkout',
         'recovery',
         'ratios',
         'cost',
@@ -50,6 +51,23 @@ describe('the benchmark, smoke size', () => {
     expect(r.latency[0]!.fractionOfCapacity).toBe(0.5);
     expect(r.latency[0]!.p99).toBeGreaterThanOrEqual(r.latency[0]!.p50);
     expect(r.sustained!.series.length).toBeGreaterThan(0);
+    // The checkout stage: every request answered with its decision, each the one MySQL stored; sane figures.
+    const k = r.checkout!;
+    for (const w of [k.redeem, k.http]) {
+      expect(w.requests).toBeGreaterThan(0);
+      expect(w.decidedInTime).toBe(w.requests);
+      expect(w.answersMatchMySql).toBe(true);
+      expect(w.p50).toBeGreaterThan(0);
+      expect(w.p99).toBeGreaterThanOrEqual(w.p95);
+      expect(w.p95).toBeGreaterThanOrEqual(w.p50);
+      expect(w.heldBy === null).toBe(w.met);
+      expect(w.correct).toBe(true);
+    }
+    expect(k.intake.accepted).toBeGreaterThan(0);
+    expect(k.intake.perSecond).toBeGreaterThan(0);
+    expect(k.intake.heldBy === null).toBe(k.intake.met);
+    expect(k.intake.correct).toBe(true);
+    expect(result.stdout).toMatch(/POST \?wait p99 at 5% of drain\s+\S+ ms  \(goal <= 100 ms: (met|NOT met)\)/);
     expect(r.recovery.drainedSeconds).toBeGreaterThan(0);
     expect(r.correct).toBe(true);
     // --compare reads result files (here one against itself: nothing changed, nothing flagged).
