@@ -67,7 +67,7 @@ describe('the benchmark, smoke size', () => {
     expect(k.intake.perSecond).toBeGreaterThan(0);
     expect(k.intake.heldBy === null).toBe(k.intake.met);
     expect(k.intake.correct).toBe(true);
-    expect(result.stdout).toMatch(/POST \?wait p99 at 5% of drain\s+\S+ ms  \(goal <= 100 ms: (met|NOT met)\)/);
+    expect(result.stdout).toMatch(/POST \?wait p99 at 5% of drain\s+\S+ ms {2}\(goal <= 100 ms: (met|NOT met)\)/);
     expect(r.recovery.drainedSeconds).toBeGreaterThan(0);
     expect(r.correct).toBe(true);
     // --compare reads result files (here one against itself: nothing changed, nothing flagged).
