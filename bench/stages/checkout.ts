@@ -126,8 +126,10 @@ async function httpWaitRun(ctx: BenchContext, rate: number): Promise<CheckoutWai
 
 /** The rate the requests went out at: from the first to the last one sent (the answers' tail left out). */
 function issuedPerSecond(answers: readonly Answer[]): number {
-  const starts = answers.map((a) => a.startedAt);
-  const span = (Math.max(...starts) - Math.min(...starts)) / 1000;
+  // Loops, not Math.max(...list): a spread of 100,000 answers overflows the stack.
+  const first = answers.reduce((t, a) => Math.min(t, a.startedAt), Infinity);
+  const last = answers.reduce((t, a) => Math.max(t, a.startedAt), -Infinity);
+  const span = (last - first) / 1000;
   return span > 0 ? Math.round((answers.length - 1) / span) : answers.length;
 }
 
