@@ -134,7 +134,7 @@ function checkoutRows(x: PartialBenchResult): Row[] {
   const wait = (name: string, w: typeof k.redeem): Row[] => [
     [
       `${name} at ${n(w.offeredPerSecond)}/s (${Math.round(k.fractionOfCapacity * 100)}%)`,
-      `p50 ${w.p50} ms, p95 ${w.p95} ms, p99 ${w.p99} ms, max ${w.max} ms; ${n(w.requests)} requests at ${n(w.achievedPerSecond)}/s${w.achievedPerSecond < 0.95 * w.offeredPerSecond ? ' (BELOW the offered rate: slow answers held the connections)' : ''}, ${n(w.decidedInTime)} decided within the wait${w.answersMatchMySql ? '' : ', answers DIFFER from MySQL'}${incorrect(w.correct)}`,
+      `p50 ${w.p50} ms, p95 ${w.p95} ms, p99 ${w.p99} ms, max ${w.max} ms; ${n(w.requests)} requests at ${n(w.achievedPerSecond)}/s${w.achievedPerSecond < 0.95 * w.offeredPerSecond ? ' (BELOW the offered rate: slow answers held the connections)' : ''}, ${n(w.decidedInTime)} decided within the wait${w.connectionResets ? `, ${n(w.connectionResets)} connections reset` : ''}${w.answersMatchMySql ? '' : ', answers DIFFER from MySQL'}${incorrect(w.correct)}`,
     ],
     [
       '  slowest 1%, mean ms',
@@ -148,7 +148,7 @@ function checkoutRows(x: PartialBenchResult): Row[] {
     ...wait('checkout POST ?wait', k.http),
     [
       `checkout HTTP intake, no wait (${i.connections} connections)`,
-      `${n(i.perSecond)} requests/s accepted (${n(i.accepted)} in ${i.seconds} s; drain ${n(i.drainPerSecond)}/s); CPU per s: redeem serve ${i.cpu.serve}, load generator ${i.cpu.loadGenerator}, host ${i.cpu.hostBusyCores} of 2 cores${incorrect(i.correct)}`,
+      `${n(i.perSecond)} requests/s accepted (${n(i.accepted)} in ${i.seconds} s; drain ${n(i.drainPerSecond)}/s${i.connectionResets ? `; ${n(i.connectionResets)} connections reset` : ''}); CPU per s: redeem serve ${i.cpu.serve}, load generator ${i.cpu.loadGenerator}, host ${i.cpu.hostBusyCores} of 2 cores${incorrect(i.correct)}`,
     ],
     ...(i.heldBy ? [['  intake held by', i.heldBy] as Row] : []),
     ['  load generator', k.loadGenerator],

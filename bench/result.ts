@@ -97,6 +97,8 @@ export interface CheckoutWaitRun extends LatencySummary {
   decidedInTime: number;
   /** every decision answered is the one MySQL stored for that request id */
   answersMatchMySql: boolean;
+  /** HTTP only: connections redeem serve reset, each followed by a new request (absent for redeem()) */
+  connectionResets?: number;
   /** mean ms of each part of the slowest 1% (bench/slowest-requests.ts) */
   slowest: { requests: number; send: number; pipeline: number; answer: number };
   /** the consumer's own account: end to end and per stage, ms */
@@ -116,6 +118,7 @@ export interface CheckoutIntakeRun {
   accepted: number;
   perSecond: number;
   drainPerSecond: number;
+  connectionResets: number;
   /** CPU seconds per second of the run: redeem serve, the bench process (autocannon), the host's busy cores */
   cpu: { serve: number; loadGenerator: number; hostBusyCores: number };
   met: boolean;

@@ -114,11 +114,11 @@ async function httpWaitRun(ctx: BenchContext, rate: number): Promise<CheckoutWai
     const next = supply(ctx.simulation(rate * o.checkoutSeconds * 2 + 10_000, o.seed + 20));
     const run = await withConsumer(ctx.rt, c, ctx.envOf(c), async () => {
       const load = await httpAtRate({ url: serve.url, next, perSecond: rate, seconds: o.checkoutSeconds, waitMs: WAIT_MS });
-      if (load.failures.length > 0) throw new Error(`POST ?wait through redeem serve failed: ${load.failures.slice(0, 5).join('; ')}`);
+      if (load.failures.length > 0) throw new Error(`POST ?wait through redeem serve failed: ${load.failures.slice(0, 5).join('; ')}${serveSaid(serve)}`);
       return load;
     });
     const how = `POST /v1/redemptions?wait=${WAIT_MS} to one redeem serve, ${run.value.connections} connections`;
-    return await waitResult(ctx, c, run, { how, offered: rate });
+    return { ...(await waitResult(ctx, c, run, { how, offered: rate })), connectionResets: run.value.connectionResets };
   } finally {
     await serve.stop();
   }
@@ -131,6 +131,11 @@ function issuedPerSecond(answers: readonly Answer[]): number {
   const last = answers.reduce((t, a) => Math.max(t, a.startedAt), -Infinity);
   const span = (last - first) / 1000;
   return span > 0 ? Math.round((answers.length - 1) / span) : answers.length;
+}
+
+/** What redeem serve wrote on stderr, for a failure's message. */
+function serveSaid(serve: ServeProcess): string {
+  return serve.stderr.trim() === '' ? '' : `; redeem serve said: ${serve.stderr.slice(-600)}`;
 }
 
 /** A wait run's figures from its answers and the two topics' stamps, checked against MySQL and verified. */
@@ -191,7 +196,7 @@ async function intakeRun(ctx: BenchContext, drain: number): Promise<CheckoutInta
     await serve.stop();
   }
   const { load, cpu } = measured;
-  if (load.failures.length > 0) throw new Error(`POST without wait through redeem serve failed: ${load.failures.slice(0, 5).join('; ')}`);
+  if (load.failures.length > 0) throw new Error(`POST without wait through redeem serve failed: ${load.failures.slice(0, 5).join('; ')}${serveSaid(serve)}`);
   // No consumer ran during the intake (the drain rate was measured without producers too); now one decides it all.
   const run = await withConsumer(ctx.rt, c, ctx.envOf(c), async () => undefined);
   const accepted = load.answers.length;
@@ -204,6 +209,7 @@ async function intakeRun(ctx: BenchContext, drain: number): Promise<CheckoutInta
     accepted,
     perSecond,
     drainPerSecond: drain,
+    connectionResets: load.connectionResets,
     cpu,
     met,
     heldBy: met ? null : intakeHeldBy(cpu),

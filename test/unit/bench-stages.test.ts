@@ -82,6 +82,7 @@ const PARTS: Required<BenchParts> = {
       accepted: 800,
       perSecond: 800,
       drainPerSecond: 1000,
+      connectionResets: 0,
       cpu: { serve: 1, loadGenerator: 0.5, hostBusyCores: 1.9 },
       met: false,
       heldBy: "redeem serve's CPU",
