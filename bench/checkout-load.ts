@@ -71,6 +71,9 @@ export interface HttpLoad {
    * the one in flight may or may not have been accepted (the topic is verified either way)
    */
   connectionResets: number;
+  /** requests autocannon gave up on after its time-out (the server had not answered: it fell behind) */
+  timedOut: number;
+  timeoutSeconds: number;
   /** from the first request to the last answer */
   seconds: number;
   connections: number;
@@ -97,7 +100,13 @@ type Sent = Pick<RedemptionRequested, 'coupon_code' | 'request_id'>;
  * its per-request `context` is a new object for each request (one request in the list), so it names the
  * request a body answers.
  */
-function cannon(run: CannonRun, onAnswer: (a: Answer) => void, failures: Set<string>, onReset: () => void): { done: Promise<autocannon.Result>; stop(): void } {
+function cannon(
+  run: CannonRun,
+  onAnswer: (a: Answer) => void,
+  failures: Set<string>,
+  onReset: () => void,
+  onTimeout: () => void,
+): { done: Promise<autocannon.Result>; stop(): void } {
   let pending: { status: number; body: string; request: Sent | undefined } | null = null;
   const sent = new WeakMap<object, Sent>();
   let finished!: (r: autocannon.Result) => void;
@@ -141,6 +150,8 @@ function cannon(run: CannonRun, onAnswer: (a: Answer) => void, failures: Set<str
   instance.on('reqError', (error: unknown) => {
     const code = (error as { code?: string } | null)?.code;
     if (code === 'ECONNRESET' || code === 'EPIPE') return onReset();
+    // autocannon's own time-out: counted (at the time-out) rather than failing the run.
+    if (error instanceof Error && error.message === 'request timed out') return onTimeout();
     failures.add(`request error: ${error instanceof Error ? error.message : String(error)}`);
   });
   return { done, stop: () => instance.stop() };
@@ -151,6 +162,7 @@ async function cannons(runs: CannonRun[], staggerMs: number, deadlineMs: number)
   const answers: Answer[] = [];
   const failures = new Set<string>();
   let resets = 0;
+  let timedOut = 0;
   const started: { stop(): void }[] = [];
   const startedAt = Date.now();
   let timer: NodeJS.Timeout | undefined;
@@ -165,6 +177,7 @@ async function cannons(runs: CannonRun[], staggerMs: number, deadlineMs: number)
         (a) => answers.push(a),
         failures,
         () => (resets += 1),
+        () => (timedOut += 1),
       );
       started.push(c);
       return c.done;
@@ -181,7 +194,15 @@ async function cannons(runs: CannonRun[], staggerMs: number, deadlineMs: number)
   // A loop, not Math.max(...list): a spread of 100,000 answers overflows the stack.
   const lastAnswer = answers.reduce((last, a) => Math.max(last, a.answeredAt), startedAt);
   const seconds = (lastAnswer - startedAt) / 1000;
-  return { answers, failures: [...failures], connectionResets: resets, seconds, connections: runs.reduce((n, r) => n + r.connections, 0) };
+  return {
+    answers,
+    failures: [...failures],
+    connectionResets: resets,
+    timedOut,
+    timeoutSeconds: runs[0]?.timeoutSeconds ?? 0,
+    seconds,
+    connections: runs.reduce((n, r) => n + r.connections, 0),
+  };
 }
 
 /** Most connections the rate-limited load opens (each one a file descriptor here and in redeem serve). */
@@ -208,7 +229,7 @@ export function httpAtRate(o: { url: string; next: () => RedemptionRequested; pe
       connections: Math.max(1, Math.ceil(perSecond / perConnection)),
       perSecond,
       amount: perSecond * o.seconds,
-      timeoutSeconds: o.waitMs / 1000 + 10,
+      timeoutSeconds: o.waitMs / 1000 + 5,
     };
   });
   return cannons(runs, 1000 / parts, (o.seconds * 3 + o.waitMs / 1000 + 60) * 1000);

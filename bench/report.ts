@@ -134,12 +134,15 @@ function checkoutRows(x: PartialBenchResult): Row[] {
   const wait = (name: string, w: typeof k.redeem): Row[] => [
     [
       `${name} at ${n(w.offeredPerSecond)}/s (${Math.round(k.fractionOfCapacity * 100)}%)`,
-      `p50 ${w.p50} ms, p95 ${w.p95} ms, p99 ${w.p99} ms, max ${w.max} ms; ${n(w.requests)} requests at ${n(w.achievedPerSecond)}/s${w.achievedPerSecond < 0.95 * w.offeredPerSecond ? ' (BELOW the offered rate: slow answers held the connections)' : ''}, ${n(w.decidedInTime)} decided within the wait${w.connectionResets ? `, ${n(w.connectionResets)} connections reset` : ''}${w.answersMatchMySql ? '' : ', answers DIFFER from MySQL'}${incorrect(w.correct)}`,
+      `p50 ${w.p50} ms, p95 ${w.p95} ms, p99 ${w.p99} ms, max ${w.max} ms; ${n(w.requests)} requests at ${n(w.achievedPerSecond)}/s${w.achievedPerSecond < 0.95 * w.offeredPerSecond ? ' (BELOW the offered rate: slow answers held the connections)' : ''}, ${n(w.decidedInTime)} decided within the wait${w.connectionResets ? `, ${n(w.connectionResets)} connections reset` : ''}${w.unanswered ? `, ${n(w.unanswered)} UNANSWERED by the load generator's time-out` : ''}${w.answersMatchMySql ? '' : ', answers DIFFER from MySQL'}${incorrect(w.correct)}`,
     ],
     [
       '  slowest 1%, mean ms',
       `send ${w.slowest.send}, pipeline ${w.slowest.pipeline}, answer ${w.slowest.answer}; consumer by stage: ${formatStageMeans(w.consumer.stages)}`,
     ],
+    ...(w.cpu
+      ? [['  CPU per s', `redeem serve ${w.cpu.serve ?? '-'}, load generator ${w.cpu.loadGenerator}, host ${w.cpu.hostBusyCores} of 2 cores`] as Row]
+      : []),
     ...(w.heldBy ? [['  p99 held by', w.heldBy] as Row] : []),
   ];
   const i = k.intake;

@@ -99,6 +99,10 @@ export interface CheckoutWaitRun extends LatencySummary {
   answersMatchMySql: boolean;
   /** HTTP only: connections redeem serve reset, each followed by a new request (absent for redeem()) */
   connectionResets?: number;
+  /** HTTP only: requests not answered within the load generator's time-out, counted at it in the percentiles */
+  unanswered?: number;
+  /** CPU seconds per second of the load: redeem serve (HTTP only), the bench process (the client or autocannon), the host's busy cores */
+  cpu?: { serve?: number; loadGenerator: number; hostBusyCores: number };
   /** mean ms of each part of the slowest 1% (bench/slowest-requests.ts) */
   slowest: { requests: number; send: number; pipeline: number; answer: number };
   /** the consumer's own account: end to end and per stage, ms */
