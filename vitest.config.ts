@@ -21,6 +21,7 @@ const TIMED = [
   'kafkajs-patch',
   'liveness',
   'member-liveness',
+  'member-sweep',
   'membership',
   'outages',
   'outages-services',

@@ -7,8 +7,8 @@
  * skeptic would set beside the pipeline's decisions per second. Jars come from Maven Central
  * (bench/connect/connect-pom.xml) into .stack/connect/libs, outside git.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,6 +16,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
 
 import { CHECKOUT_DIR } from '../scripts/checkout-dir.js';
+import { verifyArtifacts } from '../scripts/stack/artifacts.js';
+import { mvn } from '../scripts/stack/maven.js';
 
 export interface PeerResult {
   rows: number;
@@ -28,27 +30,28 @@ const ROOT = CHECKOUT_DIR;
 const CACHE = join(ROOT, '.stack', 'connect');
 const LIBS = join(CACHE, 'libs');
 
-/** Fetches the jars once; returns a reason when that is not possible here. */
-export function ensureConnectJars(): string | null {
-  if (existsSync(LIBS) && readdirSync(LIBS).some((f) => f.startsWith('debezium-connector-jdbc'))) return null;
-  mkdirSync(CACHE, { recursive: true });
-  const r = spawnSync(
-    'mvn',
-    [
-      '-q',
-      '-B',
-      '-Dstyle.color=never',
-      '-f',
-      join(ROOT, 'bench', 'connect', 'connect-pom.xml'),
-      'dependency:copy-dependencies',
-      '-DincludeScope=runtime',
-      `-DoutputDirectory=${LIBS}`,
-    ],
-    { cwd: CACHE, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' },
-  );
-  if (r.error) return `cannot run mvn: ${r.error.message}`;
-  if (r.status !== 0) return `mvn could not fetch the Connect jars (exit ${r.status})`;
-  return null;
+/**
+ * Fetches the jars once (Maven with strict checksums) and checks them against the SHA-256 digests pinned
+ * in the repository before every run, as the stack does its own: the peer runs them with the MySQL
+ * password in hand. Returns a reason when that is not possible here.
+ */
+export function ensureConnectJars(print: (line: string) => void): string | null {
+  try {
+    if (!existsSync(join(LIBS, '.complete'))) {
+      rmSync(LIBS, { recursive: true, force: true });
+      mvn(
+        ['-f', join(ROOT, 'bench', 'connect', 'connect-pom.xml'), 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${LIBS}`],
+        'Kafka Connect and the Debezium JDBC sink',
+        print,
+      );
+      verifyArtifacts('connect', LIBS);
+      writeFileSync(join(LIBS, '.complete'), '');
+    }
+    verifyArtifacts('connect', LIBS);
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  }
 }
 
 interface PeerOptions {
@@ -65,7 +68,8 @@ interface PeerOptions {
 
 export async function runConnectPeer(o: PeerOptions): Promise<PeerResult> {
   const dir = join(CACHE, `run-${process.pid}-${Date.now()}`);
-  mkdirSync(dir, { recursive: true });
+  // The connector's properties hold the MySQL password: the folder and its files are the owner's only.
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const restPort = await freePort();
   writeConnectFiles(dir, o, restPort);
   const worker = startWorker(dir);
@@ -94,6 +98,8 @@ export async function runConnectPeer(o: PeerOptions): Promise<PeerResult> {
   } finally {
     await connection.end();
     worker.kill();
+    // A failed run keeps its folder for the log, not the password.
+    rmSync(join(dir, 'sink.properties'), { force: true });
   }
 }
 
@@ -104,7 +110,7 @@ function writeConnectFiles(dir: string, o: PeerOptions, restPort: number): void 
   const jdbcUrl = `jdbc:mariadb://${db.hostname}:${db.port || 3306}${db.pathname}?useBulkStmts=true`;
   // The registry's v2 API (Apicurio 3 still serves it) at the same host as the ccompat URL.
   const v2 = o.registryUrl.replace(/\/apis\/ccompat\/v\d+\/?$/, '/apis/registry/v2');
-  const write = (file: string, lines: string[]) => writeFileSync(join(dir, file), [...lines, ''].join('\n'));
+  const write = (file: string, lines: string[]) => writeFileSync(join(dir, file), [...lines, ''].join('\n'), { mode: 0o600 });
   write('worker.properties', [
     `bootstrap.servers=${o.brokers.join(',')}`,
     // Its REST API on a free local port: 8083 may be someone else's on a shared host.

@@ -17,7 +17,7 @@ export async function peerStage(ctx: BenchContext): Promise<PeerRun | null> {
   if (!o.peer) return null;
   await requestsTopicData(ctx);
   ctx.print('peer: Kafka Connect standalone + Debezium JDBC sink (upsert) on the same topic');
-  const missing = ensureConnectJars();
+  const missing = ensureConnectJars((line) => ctx.print(line));
   if (missing) return { error: missing };
   const c = ctx.ns('peer');
   ctx.databases.push(c.mysqlUrl);

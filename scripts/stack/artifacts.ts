@@ -1,5 +1,5 @@
 /**
- * The stack runs jars fetched from Maven Central. Maven checks each download against the .sha1 served
+ * The stack (and the bench's Kafka Connect peer) runs jars fetched from Maven Central. Maven checks each download against the .sha1 served
  * beside it (strictly, with -C), which only proves the file is the one the server meant to send; the
  * SHA-256 digests pinned in the repository (artifacts.sha256) prove it is the one this project was
  * tested with. Every artifact is checked against them before it is used, and any difference (a changed
@@ -14,7 +14,8 @@ import { STACK_ASSETS_DIR } from '../checkout-dir.js';
 
 export const PINNED_DIGESTS_FILE = join(STACK_ASSETS_DIR, 'artifacts.sha256');
 
-export type ArtifactGroup = 'kafka' | 'registry';
+/** The stack's brokers, its registry, and the bench's Kafka Connect peer (bench/connect-peer.ts). */
+export type ArtifactGroup = 'kafka' | 'registry' | 'connect';
 
 /** `sha256  group/file` lines (sha256sum's format), comments and blank lines ignored. */
 export function parsePinnedDigests(text: string): Map<string, string> {
@@ -22,8 +23,8 @@ export function parsePinnedDigests(text: string): Map<string, string> {
   text.split('\n').forEach((raw, i) => {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) return;
-    const match = /^([0-9a-f]{64}) {2}((?:kafka|registry)\/[^/\s]+)$/.exec(line);
-    if (!match) throw new RedemptionError('STACK_FAILED', `${PINNED_DIGESTS_FILE} line ${i + 1} is not "<sha256>  kafka|registry/<file>": ${line}`);
+    const match = /^([0-9a-f]{64}) {2}((?:kafka|registry|connect)\/[^/\s]+)$/.exec(line);
+    if (!match) throw new RedemptionError('STACK_FAILED', `${PINNED_DIGESTS_FILE} line ${i + 1} is not "<sha256>  kafka|registry|connect/<file>": ${line}`);
     pinned.set(match[2]!, match[1]!);
   });
   return pinned;
@@ -77,7 +78,7 @@ export function verifyArtifacts(group: ArtifactGroup, dir: string, pinned: Map<s
     throw new RedemptionError(
       'STACK_FAILED',
       `${group} artifacts in ${dir} do not match the SHA-256 digests pinned in ${PINNED_DIGESTS_FILE}; not using them:\n  ${problems.join('\n  ')}\n` +
-        `Remove ${dir} and run \`stack up\` again to fetch them afresh; if the digests still differ, the files served are not the ones this project was tested with.`,
+        `Remove ${dir} and run ${group === 'connect' ? 'the bench' : '`stack up`'} again to fetch them afresh; if the digests still differ, the files served are not the ones this project was tested with.`,
     );
   }
 }

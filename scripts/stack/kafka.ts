@@ -5,7 +5,8 @@
  * the storage formatting and the java command line serve the secured broker and the cluster nodes too.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { RedemptionError } from '../../lib/errors.js';
@@ -32,9 +33,28 @@ export function installKafkaJars(print: Print): void {
   writeFileSync(join(KAFKA_LIBS, '.complete'), '');
 }
 
+/**
+ * Runs Kafka's storage tool with its arguments in a java argument file (`java @file`), owner-only and
+ * removed afterwards: formatting the secured broker names every SCRAM user with its password, and a
+ * command line is readable by every local user (ps, /proc/<pid>/cmdline).
+ */
 function storageTool(args: string[]): { ok: boolean; out: string } {
-  const result = spawnSync('java', ['-cp', `${KAFKA_LIBS}/*`, 'kafka.tools.StorageTool', ...args], { encoding: 'utf8' });
-  return { ok: result.status === 0, out: result.stderr || result.stdout };
+  const dir = mkdtempSync(join(tmpdir(), 'redeem-storage-tool-'));
+  const argFile = join(dir, 'args');
+  try {
+    // The main class goes in the file too: the launcher expands (and unquotes) an argument file only
+    // before the main class; after it, the tool would take the quotes literally.
+    writeFileSync(argFile, `${['kafka.tools.StorageTool', ...args].map(javaArgFileQuote).join('\n')}\n`, { mode: 0o600 });
+    const result = spawnSync('java', ['-cp', `${KAFKA_LIBS}/*`, `@${argFile}`], { encoding: 'utf8' });
+    return { ok: result.status === 0, out: result.stderr || result.stdout };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** One argument of a java argument file: in double quotes, in which a backslash escapes. */
+export function javaArgFileQuote(arg: string): string {
+  return `"${arg.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 }
 
 /** A new KRaft cluster id. */

@@ -79,4 +79,19 @@ describe('the stack checks what it fetched against pinned SHA-256 digests', () =
     expect(readFileSync(new URL('../../scripts/stack/registry.ts', import.meta.url), 'utf8')).toContain("'io.apicurio:apicurio-registry-app:3.0.9:tar.gz:all'");
     expect(() => parsePinnedDigests('abc  kafka/x.jar')).toThrow(/line 1 is not/);
   });
+
+  it("pins the bench's Kafka Connect peer too: the direct dependencies of its POM", () => {
+    const connect = [...loadPinnedDigests().keys()].filter((k) => k.startsWith('connect/'));
+    const pom = readFileSync(new URL('../../bench/connect/connect-pom.xml', import.meta.url), 'utf8');
+    for (const [jar, version] of [
+      ['connect-runtime-4.1.1.jar', '4.1.1'],
+      ['debezium-connector-jdbc-3.3.1.Final.jar', '3.3.1.Final'],
+      ['apicurio-registry-serdes-avro-serde-2.6.13.Final.jar', '2.6.13.Final'],
+      ['mariadb-java-client-3.5.6.jar', '3.5.6'],
+    ]) {
+      expect(connect).toContain(`connect/${jar}`);
+      expect(pom).toContain(`<version>${version}</version>`);
+    }
+    expect(connect.length).toBe(105);
+  });
 });
