@@ -117,6 +117,9 @@ async function httpWaitRun(ctx: BenchContext, rate: number): Promise<CheckoutWai
         httpAtRate({ url: serve.url, next, perSecond: rate, seconds: o.checkoutSeconds, waitMs: WAIT_MS }),
       );
       if (load.failures.length > 0) throw new Error(`POST ?wait through redeem serve failed: ${load.failures.slice(0, 5).join('; ')}${serveSaid(serve)}`);
+      // Requests autocannon gave up on are still in redeem serve's hands and reach Kafka later: stopped
+      // (it finishes them), nothing more arrives, and the requests counted for the drain are all there are.
+      await serve.stop();
       return { ...load, cpu };
     });
     const { connections, connectionResets, timedOut, timeoutSeconds, cpu } = run.value;
