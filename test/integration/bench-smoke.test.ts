@@ -11,7 +11,8 @@ describe('the benchmark, smoke size', () => {
   // Checks that the benchmark runs end to end and writes a complete result; it asserts no speed.
   it('runs every part and writes valid JSON and an SVG chart', async () => {
     const out = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
-    const result = await runCli(['bench', '--smoke', '--out', out], {}, 300_000);
+    // The checkout stage (three small loads, each with its consumer) adds about a minute.
+    const result = await runCli(['bench', '--smoke', '--out', out], {}, 400_000);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/every run correct\s+yes/);
     const files = readdirSync(out);
@@ -74,5 +75,5 @@ describe('the benchmark, smoke size', () => {
     const compared = await runCli(['bench', '--compare', join(out, json), join(out, json)], {}, 60_000);
     expect(compared.code, compared.stderr).toBe(0);
     expect(compared.stdout).toMatch(/^0 of \d+ figures changed by more than 10%$/m);
-  }, 320_000);
+  }, 420_000);
 });
