@@ -6,34 +6,22 @@ import { readFileSync } from 'node:fs';
 
 import { Command, InvalidArgumentError, Option } from 'commander';
 
-import { formatResult, QUERY_FORMATS, type QueryFormat, queryLanded } from '../analytics/query/index.js';
-import { defaultSinkGroup, runAuditSink, SINK_DEFAULTS } from '../analytics/sink/index.js';
-import { DASHBOARD_DEFAULTS, startDashboard } from '../dashboard/index.js';
+import { QUERY_FORMATS, type QueryFormat } from '../analytics/query/format.js';
+import { defaultSinkGroup, SINK_DEFAULTS } from '../analytics/sink/options.js';
+import { DASHBOARD_DEFAULTS } from '../dashboard/options.js';
 import { configTableMarkdown, printableConfig } from '../lib/config.js';
-import { catalogue, couponCodes, generateCoupons, importCouponsFile, upsertCoupons } from '../lib/coupon-catalog.js';
-import { findDecision } from '../lib/decision-lookup.js';
-import { InputError } from '../lib/errors.js';
-import { DEAD_LETTER_CODES } from '../lib/errors.js';
-import { withAdmin } from '../lib/kafka.js';
+import { DEAD_LETTER_CODES, InputError } from '../lib/errors.js';
 import { checkDatabaseName, databaseName } from '../lib/mysql.js';
 import { Runtime } from '../lib/runtime.js';
 import { DECISIONS, REJECT_REASONS } from '../schemas/types.js';
-import { acls } from './commands/acls.js';
-import { type AuditFilter, auditStats, formatAuditStats, tailAudit } from './commands/audit.js';
-import { cleanup } from './commands/cleanup.js';
-import { consume, formatDryRunChanges, formatStats } from './commands/consume.js';
-import { diffDatabases } from './commands/diff.js';
-import { formatRedriveSummary, redrive } from './commands/dlq.js';
-import { migrate } from './commands/migrate.js';
-import { produceFile, produceSimulation } from './commands/produce.js';
-import { rebuild, replay } from './commands/replay.js';
-import { checkServeOptions, serve, type ServeCommandOptions } from './commands/serve.js';
-import { status } from './commands/status.js';
-import { verifyCommand } from './commands/verify.js';
+import type { AuditFilter } from './commands/audit.js';
+import type { ServeCommandOptions } from './commands/serve.js';
 import { ALL_SERVICES, duration, int, isoDate, PIPELINE_SERVICES, print, runProgram, share, withRuntime, withServices } from './program.js';
-import { StopRequest } from './stop-request.js';
 import { type Edge, parseWhen, rangeProblem } from './when.js';
 
+// Each command's own modules are imported when that command runs, not here: the tests spawn `redeem`
+// hundreds of times, and loading every command's dependencies (DuckDB, Fastify, the dashboard, the
+// Parquet sink) for each start cost more CPU than most commands' work.
 const program = new Command('redeem').description('The coupon-redemption pipeline: Kafka in, exactly-once effects in MySQL, an audit stream out.');
 program.addHelpText(
   'after',
@@ -52,7 +40,9 @@ program
     false,
   )
   .option('--no-registry', 'leave the registry subjects of the topics alone (registered later by the first producer)')
-  .action((o: { revokeOtherGrants: boolean; dropTlsRequirement: boolean; registry: boolean }) => withServices([], (rt) => migrate(rt, print, o)));
+  .action((o: { revokeOtherGrants: boolean; dropTlsRequirement: boolean; registry: boolean }) =>
+    withServices([], async (rt) => (await import('./commands/migrate.js')).migrate(rt, print, o)),
+  );
 
 const coupons = program.command('coupons').description('the coupon catalogue');
 coupons
@@ -60,6 +50,7 @@ coupons
   .description('load coupons from a CSV (code,campaign_id,quota,per_user_limit,valid_from,valid_until); a bad file loads nothing')
   .action((file: string) =>
     withServices(['mysql'], async (rt) => {
+      const { importCouponsFile } = await import('../lib/coupon-catalog.js');
       const imported = await importCouponsFile(rt.knex(), file);
       print(`imported ${imported} coupons from ${file}`);
     }),
@@ -76,6 +67,7 @@ coupons
   .addOption(new Option('--valid-until <time>', 'ISO-8601').argParser(isoDate).default(new Date('2027-01-01T00:00:00Z'), '2027-01-01T00:00:00Z'))
   .action((o: { count: number; prefix: string; campaigns: number; quota: number; perUserLimit: number; validFrom: Date; validUntil: Date }) =>
     withServices(['mysql'], async (rt) => {
+      const { generateCoupons, upsertCoupons } = await import('../lib/coupon-catalog.js');
       const n = await upsertCoupons(rt.knex(), generateCoupons(o));
       print(`generated ${n} coupons ${o.prefix}-*`);
     }),
@@ -114,6 +106,7 @@ program
       withServices(['kafka', 'registry'], async (rt) => {
         if ((o.file === undefined) === (o.generate === undefined)) throw new InvalidArgumentError('give exactly one of --file or --generate');
         const pacing = { rate: o.rate ?? null, progress: o.progress };
+        const [{ produceFile, produceSimulation }, { couponCodes }] = await Promise.all([import('./commands/produce.js'), import('../lib/coupon-catalog.js')]);
         const sent =
           o.file !== undefined
             ? await produceFile(rt, o.file, { ...pacing, resume: o.resume })
@@ -142,6 +135,7 @@ program
   .action((o: { exitWhenIdle?: number; maxWait?: number }) =>
     withServices(PIPELINE_SERVICES, async (rt) => {
       if (o.maxWait !== undefined && o.exitWhenIdle === undefined) throw new InvalidArgumentError('--max-wait needs --exit-when-idle');
+      const { consume, formatStats } = await import('./commands/consume.js');
       const stats = await consume(rt, o);
       print(formatStats(stats));
     }),
@@ -192,6 +186,7 @@ audit
       throw new InvalidArgumentError('--request-id needs --coupon: a request is named by its coupon and its id, and the coupon says which partition to read');
     }
     return withServices(['kafka', 'registry'], async (rt) => {
+      const { tailAudit } = await import('./commands/audit.js');
       await tailAudit(rt, { ...o, write: print });
     });
   });
@@ -206,6 +201,7 @@ audit
   .action((o: { since: Date; until?: Date; user?: string; campaign?: string; top: number }) => {
     checkRange(o);
     return withServices(['kafka', 'registry'], async (rt) => {
+      const { auditStats, formatAuditStats } = await import('./commands/audit.js');
       print(formatAuditStats(await auditStats(rt, o), o.since, o.until));
     });
   });
@@ -228,6 +224,7 @@ audit
   .action((o: { to: string; follow?: boolean; exitWhenIdle?: number; group?: string; maxRows: number; maxWait?: number }) => {
     if (o.follow && o.exitWhenIdle !== undefined) throw new InvalidArgumentError('--follow and --exit-when-idle exclude each other');
     return withServices(['kafka', 'registry'], async (rt) => {
+      const { runAuditSink } = await import('../analytics/sink/sink.js');
       const summary = await runAuditSink(rt, {
         dir: o.to,
         groupId: o.group ?? defaultSinkGroup(rt.config.consumerGroup),
@@ -251,6 +248,11 @@ audit
     if ((sql === undefined) === (o.file === undefined)) throw new InvalidArgumentError('give the SQL either as an argument or with --file F');
     const text = o.file === undefined ? sql! : readFileSync(o.file, 'utf8');
     return withServices([], async (rt) => {
+      const [{ queryLanded }, { formatResult }, { catalogue }] = await Promise.all([
+        import('../analytics/query/query.js'),
+        import('../analytics/query/format.js'),
+        import('../lib/coupon-catalog.js'),
+      ]);
       const results = await queryLanded({ dir: o.dir, sql: text, loadCatalogue: () => catalogue(rt.knex()) });
       print(
         results
@@ -299,6 +301,8 @@ program
       maxWait?: number;
     }) =>
       withServices(PIPELINE_SERVICES, async (rt) => {
+        const { formatDryRunChanges, formatStats } = await import('./commands/consume.js');
+        const { replay } = await import('./commands/replay.js');
         const stats = await replay(rt, { ...o, rate: o.rate ?? null });
         print(`${o.dryRun ? 'dry run, nothing written: ' : ''}replayed ${stats.messages} messages`);
         if (o.dryRun) print(formatDryRunChanges(stats));
@@ -316,6 +320,8 @@ program
   .action((o: { into: string; rate?: number; progress: boolean; maxWait?: number }) =>
     withServices(PIPELINE_SERVICES, async (rt) => {
       checkDatabaseName(o.into, '--into');
+      const { formatStats } = await import('./commands/consume.js');
+      const { rebuild } = await import('./commands/replay.js');
       const stats = await rebuild(rt, o.into, { rate: o.rate ?? null, progress: o.progress, maxWait: o.maxWait });
       print(`rebuilt ${o.into} from ${stats.messages} messages`);
       print(formatStats(stats));
@@ -332,6 +338,7 @@ program
       const other = right === undefined ? databaseName(rt.config.mysqlUrl) : checkDatabaseName(right, 'diff: the second');
       if (left === other)
         throw new InputError('INPUT_INVALID', `diff: both sides are ${left}; name two different databases (the second defaults to the one in MYSQL_URL)`);
+      const { diffDatabases } = await import('./commands/diff.js');
       const differences = await diffDatabases(rt.config.mysqlUrl, left, other);
       if (differences.length === 0) print(`no differences between ${left} and ${other}`);
       else {
@@ -346,7 +353,7 @@ program
   .command('cleanup')
   .description("remove this namespace's topics, consumer groups, database, Redis keys and registry subjects; shows them and asks first")
   .option('--yes', 'remove without asking (needed where standard input is not a terminal)', false)
-  .action((o: { yes: boolean }) => withServices(ALL_SERVICES, (rt) => cleanup(rt, o, print)));
+  .action((o: { yes: boolean }) => withServices(ALL_SERVICES, async (rt) => (await import('./commands/cleanup.js')).cleanup(rt, o, print)));
 
 program
   .command('serve')
@@ -358,7 +365,8 @@ program
   .option('--tls-cert <file>', 'TLS certificate chain (PEM)')
   .option('--body-limit <bytes>', 'largest request body; larger ones get 413', int(256), 16_384)
   .option('--max-wait <ms>', 'longest ?wait honoured', int(0), 30_000)
-  .action((o: ServeCommandOptions) => {
+  .action(async (o: ServeCommandOptions) => {
+    const { checkServeOptions, serve } = await import('./commands/serve.js');
     const tokens = checkServeOptions(o);
     return withServices(['kafka', 'registry', 'mysql'], (rt) => serve(rt, o, tokens, print));
   });
@@ -368,6 +376,7 @@ program
   .description('print the decision stored in MySQL for a request (JSON); exit 1 when there is none yet')
   .action((coupon: string, requestId: string) =>
     withServices(['mysql'], async (rt) => {
+      const { findDecision } = await import('../lib/decision-lookup.js');
       const decision = await findDecision(rt.knex(), coupon, requestId);
       if (decision === null)
         throw new InputError('INPUT_INVALID', `no decision stored for request ${requestId} of coupon ${coupon}: not decided yet, or never sent`);
@@ -380,6 +389,7 @@ program
   .description('services, group members and their partitions, lag per partition, the last flush')
   .action(() =>
     withServices([], async (rt) => {
+      const { status } = await import('./commands/status.js');
       if (!(await status(rt, print))) process.exitCode = 1;
     }),
   );
@@ -399,16 +409,21 @@ program
   )
   .option('--interval <duration>', 'how often the figures update', duration, DASHBOARD_DEFAULTS.intervalMs)
   .action((o: { host: string; port: number; metrics: string[]; interval: number }) =>
-    withServices(['kafka', 'mysql'], (rt) =>
-      withAdmin(rt.kafka('redeem-dashboard'), async (admin) => {
+    withServices(['kafka', 'mysql'], async (rt) => {
+      const [{ withAdmin }, { StopRequest }, { startDashboard }] = await Promise.all([
+        import('../lib/kafka.js'),
+        import('./stop-request.js'),
+        import('../dashboard/server.js'),
+      ]);
+      return withAdmin(rt.kafka('redeem-dashboard'), async (admin) => {
         const stop = new StopRequest('nothing is left behind');
         const dashboard = await startDashboard(rt, admin, { host: o.host, port: o.port, metrics: o.metrics, intervalMs: o.interval });
         print(`dashboard on ${dashboard.url} (Ctrl-C to stop)`);
         await stop.stopped;
         stop.dispose();
         await dashboard.close();
-      }),
-    ),
+      });
+    }),
   );
 
 const dlq = program.command('dlq').description('the dead-letter topic (<REDEMPTION_TOPIC>.dlq)');
@@ -421,6 +436,7 @@ dlq
   .option('--no-progress', 'no progress bar')
   .action((o: { code?: string; since?: Date; dryRun: boolean; progress: boolean }) =>
     withServices(['kafka', 'registry'], async (rt) => {
+      const { formatRedriveSummary, redrive } = await import('./commands/dlq.js');
       print(formatRedriveSummary(await redrive(rt, o)));
     }),
   );
@@ -431,6 +447,7 @@ program
   .option('--no-progress', 'no progress bar')
   .action((o: { progress: boolean }) =>
     withServices(['kafka', 'registry', 'mysql'], async (rt) => {
+      const { verifyCommand } = await import('./commands/verify.js');
       if (!(await verifyCommand(rt, o, print))) process.exitCode = 1;
     }),
   );
@@ -446,9 +463,10 @@ program
   .option('--analyst <user>', 'the analyst principal (reads the audit stream)', 'analyst')
   .option('--operator <user>', 'the operator principal (replay, dlq redrive, verify)', 'operator')
   .option('--redis-user <user>', "the Redis runtime user in the printed ACL SETUSER (its keys: REDIS_KEY_PREFIX's)", 'redeem')
-  .action((o: { apply: boolean; checkout: string; consumer: string; analyst: string; operator: string; redisUser: string }) =>
-    o.apply ? withServices(['kafka'], (rt) => acls(rt, o, print)) : withRuntime((rt) => acls(rt, o, print)),
-  );
+  .action(async (o: { apply: boolean; checkout: string; consumer: string; analyst: string; operator: string; redisUser: string }) => {
+    const { acls } = await import('./commands/acls.js');
+    return o.apply ? withServices(['kafka'], (rt) => acls(rt, o, print)) : withRuntime((rt) => acls(rt, o, print));
+  });
 
 program
   .command('config')

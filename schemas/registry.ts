@@ -242,19 +242,36 @@ export class SchemaRegistryClient {
   }
 
   private decoder<T>(readerType: avro.Type, ownWriterId?: number): Decoder<T> {
-    // Per schema id: how to read it into ours (null: it is ours), or why it can never be read.
-    const resolvers = new Map<number, avro.Resolver | null | UnprocessableMessageError>();
+    // Per schema id: how to read it into ours (null: it is ours), or why it can never be read. The
+    // promise is kept from the first message of an id on, so that messages decoded at once (a whole
+    // topic under Promise.all) share one lookup and one resolver: each resolver compiles its own reading
+    // code, about 1 ms, which 50,000 messages decoded at once used to pay 50,000 times. A lookup that
+    // failed (the registry down) is forgotten, so that the next message asks again.
+    const resolvers = new Map<number, Promise<avro.Resolver | null | UnprocessableMessageError>>();
+    const resolverOf = (id: number) => {
+      let resolver = resolvers.get(id);
+      if (resolver === undefined) {
+        resolver =
+          id === ownWriterId
+            ? Promise.resolve(null)
+            : this.writerTypeOrUnknown(id).then(
+                (writerType) => this.resolverOrRefusal(readerType, id, writerType),
+                (error: unknown) => {
+                  resolvers.delete(id);
+                  throw error;
+                },
+              );
+        resolvers.set(id, resolver);
+      }
+      return resolver;
+    };
     return {
       decode: async (message: Buffer) => {
         if (message.length < HEADER_BYTES || message.readUInt8(0) !== MAGIC_BYTE) {
           throw new UnprocessableMessageError('MESSAGE_UNDECODABLE', 'not in the Confluent wire format (no magic byte 0 and schema id)');
         }
         const id = message.readInt32BE(1);
-        let resolver = resolvers.get(id);
-        if (resolver === undefined) {
-          resolver = id === ownWriterId ? null : this.resolverOrRefusal(readerType, id, await this.writerTypeOrUnknown(id));
-          resolvers.set(id, resolver);
-        }
+        const resolver = await resolverOf(id);
         if (resolver instanceof UnprocessableMessageError) throw resolver;
         try {
           return readerType.fromBuffer(message.subarray(HEADER_BYTES), resolver ?? undefined) as T;
