@@ -182,8 +182,12 @@ export interface TopicChunk {
  * given); partitions with nothing in that span are left out.
  */
 export async function currentRanges(kafka: Kafka, topic: string, stops?: ReadonlyMap<number, number>): Promise<OffsetRange[]> {
-  const offsets = await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic));
-  return offsets
+  return withAdmin(kafka, (admin) => topicRanges(admin, topic, stops));
+}
+
+/** `currentRanges` through an admin client the caller holds (one that polls keeps its connection). */
+export async function topicRanges(admin: Admin, topic: string, stops?: ReadonlyMap<number, number>): Promise<OffsetRange[]> {
+  return (await admin.fetchTopicOffsets(topic))
     .map((o) => ({ partition: o.partition, from: Number(o.low), to: Math.min(Number(o.high), stops?.get(o.partition) ?? Number.MAX_SAFE_INTEGER) }))
     .filter((r) => r.to > r.from);
 }

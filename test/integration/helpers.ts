@@ -3,11 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
-import type { Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Admin, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { inject } from 'vitest';
 
 import { type Config, loadConfig } from '../../lib/config.js';
-import { currentRanges, groupProgress, readRanges } from '../../lib/kafka.js';
+import { groupProgress, type OffsetRange, readRanges, topicRanges } from '../../lib/kafka.js';
 import { migrateToLatest, withDatabase } from '../../lib/mysql.js';
 import { removeNamespace } from '../../lib/namespace.js';
 import { Runtime } from '../../lib/runtime.js';
@@ -34,6 +34,7 @@ export class IsolatedPipeline {
   readonly env: Record<string, string>;
   readonly config: Config;
   readonly rt: Runtime;
+  private pollAdmin?: Promise<Admin>;
 
   constructor(extraEnv: Record<string, string> = {}) {
     this.env = {
@@ -59,6 +60,26 @@ export class IsolatedPipeline {
       await ensurePipelineTopics(admin, this.config, this.rt.logger);
     } finally {
       await admin.disconnect();
+    }
+  }
+
+  /**
+   * Runs `work` with the admin client this pipeline keeps for its polls (`drained`, `committedOffsets`,
+   * `endOffsets`, `readTopic`), connected on first use and closed by `cleanup`. A fresh client per poll
+   * cost about 25 ms of the test's CPU and as much again of the broker's (connect, metadata, disconnect),
+   * several times the request itself, and a wait polls every 300 ms. A failed call drops the client, so
+   * the next one connects afresh, as every call did before (a broker an outage test restarted).
+   */
+  async withAdmin<T>(work: (admin: Admin) => Promise<T>): Promise<T> {
+    const connecting = (this.pollAdmin ??= connectAdmin(this.rt.kafka()));
+    try {
+      return await work(await connecting);
+    } catch (error) {
+      if (this.pollAdmin === connecting) {
+        this.pollAdmin = undefined;
+        await disconnectAdmin(connecting);
+      }
+      throw error;
     }
   }
 
@@ -89,11 +110,11 @@ export class IsolatedPipeline {
    */
   async readTopic(topic: string, atLeast: number, timeoutMs = 60_000): Promise<TopicMessage[]> {
     const kafka = this.rt.kafka();
-    let ranges: Awaited<ReturnType<typeof currentRanges>> = [];
+    let ranges: OffsetRange[] = [];
     await waitUntil(
       `${atLeast} messages on ${topic}`,
       async () => {
-        ranges = await currentRanges(kafka, topic);
+        ranges = await this.withAdmin((admin) => topicRanges(admin, topic));
         return ranges.reduce((n, r) => n + r.to - r.from, 0) >= atLeast;
       },
       timeoutMs,
@@ -110,13 +131,7 @@ export class IsolatedPipeline {
 
   /** The next offset to be written on each partition of `topic`. */
   async endOffsets(topic: string): Promise<Map<number, number>> {
-    const admin = this.rt.kafka().admin();
-    await admin.connect();
-    try {
-      return new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, Number(o.high)]));
-    } finally {
-      await admin.disconnect();
-    }
+    return this.withAdmin(async (admin) => new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, Number(o.high)])));
   }
 
   async auditRecords(atLeast: number): Promise<RedemptionDecided[]> {
@@ -126,6 +141,8 @@ export class IsolatedPipeline {
   }
 
   async cleanup(): Promise<void> {
+    if (this.pollAdmin) await disconnectAdmin(this.pollAdmin);
+    this.pollAdmin = undefined;
     // The registry subjects of the test's topics too (soft delete first: Apicurio and Confluent want it).
     for (const topic of [this.config.redemptionTopic, this.config.auditTopic]) {
       const subject = `${this.config.schemaRegistryUrl}/subjects/${encodeURIComponent(`${topic}-value`)}`;
@@ -208,14 +225,20 @@ export async function waitUntil(what: string, check: () => Promise<boolean>, tim
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastKafkaError ? ` (the broker last answered: ${lastKafkaError.message})` : ''}`);
 }
 
-async function progress(p: IsolatedPipeline) {
-  const admin = p.rt.kafka().admin();
+async function connectAdmin(kafka: Kafka): Promise<Admin> {
+  const admin = kafka.admin();
   await admin.connect();
-  try {
-    return await groupProgress(admin, p.config.consumerGroup, p.config.redemptionTopic);
-  } finally {
-    await admin.disconnect();
-  }
+  return admin;
+}
+
+/** Disconnects an admin client that may never have connected (its connect failed: nothing to close). */
+async function disconnectAdmin(connecting: Promise<Admin>): Promise<void> {
+  const admin = await connecting.catch(() => null);
+  await admin?.disconnect();
+}
+
+function progress(p: IsolatedPipeline) {
+  return p.withAdmin((admin) => groupProgress(admin, p.config.consumerGroup, p.config.redemptionTopic));
 }
 
 /** The pipeline group's committed offset per partition (0 where nothing is committed yet). */
