@@ -377,6 +377,7 @@ export class GhostReaper {
         `a member of another pipeline is in this group (${f.mismatch}): it is never removed by this one; give the pipelines separate consumer groups, or finish the change of configuration`,
       );
     try {
+      // mutant: sweep-removes-nobody
       for (const d of verdict.dead) await this.remove(d);
     } catch (error) {
       this.failed(error);

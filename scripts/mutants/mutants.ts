@@ -165,6 +165,15 @@ export const MUTANTS: Mutant[] = [
     killers: { project: 'unit', files: ['test/unit/death-judge.test.ts'], grep: 'could not read Redis starts the lease grace over' },
   },
   {
+    kind: 'source',
+    name: 'sweep-removes-nobody',
+    breaks:
+      "a member killed with kill -9 is removed by its peers within seconds, so its replacement decides within 10 s (the mutant removes nobody: the replacement waits for the dead member's session)",
+    file: 'consumers/member-liveness.ts',
+    edits: [{ search: '      for (const d of verdict.dead) await this.remove(d);', replace: '' }],
+    killers: { project: 'integration', files: ['test/integration/recovery.test.ts'], grep: 'one kill -9 under load' },
+  },
+  {
     kind: 'patch-revert',
     name: 'producer-acks-per-broker',
     breaks:

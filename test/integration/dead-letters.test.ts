@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deadLetterTopic } from '../../lib/config.js';
 import type { RedemptionRequested } from '../../schemas/types.js';
 import { request } from './fixtures.js';
-import { IsolatedPipeline } from './helpers.js';
+import { exactProducer, IsolatedPipeline } from './helpers.js';
 
 const valid = (id: string): RedemptionRequested => request(id, 'DLQ-OK', 'u1', 0, { source: 'test', amount_cents: 100, order_id: `o-${id}` });
 
@@ -32,7 +32,7 @@ describe('poison input goes to the dead-letter topic and the pipeline goes on', 
       { key: 'OTHER', value: codec.encode(valid('wrong-key')), code: 'REQUEST_INVALID', reason: /message key "OTHER" is not the coupon code/ },
     ];
     const good = [valid('g1'), valid('g2'), valid('g3')];
-    const producer = p.rt.kafka().producer();
+    const producer = exactProducer(p.rt.kafka());
     await producer.connect();
     // Good and bad interleaved on one partition (one key), so the good ones after a bad one must still pass.
     const messages = [

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
-import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
+import type { Admin, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { inject } from 'vitest';
 
 import { type Config, loadConfig } from '../../lib/config.js';
@@ -158,6 +158,15 @@ export class IsolatedPipeline {
     });
     await this.rt.close();
   }
+}
+
+/**
+ * A plain KafkaJS producer for a test's hand-made messages, written exactly once: idempotent, one request
+ * in flight. A plain one resends a batch whose answer timed out on a busy host, and a test that counts
+ * what it wrote (verify's repeated audit record: 450 records instead of 301) then fails.
+ */
+export function exactProducer(kafka: Kafka): Producer {
+  return kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
 }
 
 /** Runs `redeem verify` for this pipeline; returns its report, and whether it found MySQL equal. */

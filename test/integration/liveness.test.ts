@@ -9,7 +9,7 @@ import { DEFAULT_SIMULATION, simulateCheckout } from '../../producers/checkout-s
 import type { Codec } from '../../schemas/registry.js';
 import type { RedemptionDecided, RedemptionRequested } from '../../schemas/types.js';
 import { writeTemp } from './fixtures.js';
-import { BackgroundConsumer, IsolatedPipeline, verifyEqual, waitUntil } from './helpers.js';
+import { BackgroundConsumer, exactProducer, IsolatedPipeline, verifyEqual, waitUntil } from './helpers.js';
 
 /**
  * Regression tests for the liveness issue: each hostile record that once stalled the pipeline for good
@@ -158,7 +158,7 @@ describe('nothing stalls the pipeline: one record, one fate', () => {
     await p.setUp();
     expect((await p.cli(['coupons', 'generate', '--count', '40', '--prefix', 'LIV', '--quota', '100000', '--per-user-limit', '1000'])).code).toBe(0);
     codec = await p.rt.registry().codecFor<RedemptionRequested>('requested', p.config.redemptionTopic);
-    producer = p.rt.kafka().producer();
+    producer = exactProducer(p.rt.kafka());
     await producer.connect();
   });
   afterAll(async () => {
@@ -325,7 +325,7 @@ describe('a mix of 10,000 good requests and every hostile record, in any order',
       seed = (seed * 1103515245 + 12345) % 2 ** 31;
       messages.splice(seed % (messages.length + 1), 0, { key: h.key, value: h.value });
     }
-    const producer = p.rt.kafka().producer();
+    const producer = exactProducer(p.rt.kafka());
     await producer.connect();
     try {
       await sendInOrder(producer, p.config.redemptionTopic, messages);

@@ -12,11 +12,21 @@ import { auditProblems, BackgroundConsumer, committedOffsets, drained, IsolatedP
  * time; and a paced load through one background consumer with a strike in the middle of it.
  */
 
-export const REQUESTS = 20_000;
+/** Requests of an outage's load, unless it says otherwise (LoadOptions.requests). */
+export const REQUESTS = 10_000;
 // The broker's shortest session (group.min.session.timeout.ms): the outages last three times as long as
 // it, so a member that stopped heartbeating through one would be removed.
 export const SESSION_TIMEOUT_MS = 6000;
 const GROUP = { SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS), HEARTBEAT_INTERVAL_MS: '1000', REBALANCE_TIMEOUT_MS: '10000' };
+
+export interface LoadOptions {
+  /** requests per second of the checkout load (default 2,000: the whole load takes 5 s) */
+  rate?: number;
+  /** requests in all (default REQUESTS); the coupons' quota scales with it, so the same share meets an exhausted coupon */
+  requests?: number;
+  /** the outage may lose offset commits, so messages may be decided again (identically) */
+  redelivery?: boolean;
+}
 
 export interface Outcome {
   /** The consumer's /metrics once the group had drained the topic, before it was stopped. */
@@ -29,8 +39,7 @@ export interface OutageHarness {
   mariadb: () => OwnMariadb;
   /** Pipelines made by the file, cleaned up after it (take one out to clean it up sooner). */
   pipelines: IsolatedPipeline[];
-  /** `redelivery`: the outage may lose offset commits, so messages may be decided again (identically). */
-  underLoad: (env: Record<string, string>, outage: (p: IsolatedPipeline) => Promise<void>, rate?: number, redelivery?: boolean) => Promise<Outcome>;
+  underLoad: (env: Record<string, string>, outage: (p: IsolatedPipeline) => Promise<void>, options?: LoadOptions) => Promise<Outcome>;
 }
 
 /** Starts the file's own servers before its tests and stops them after; call at the top of the file. */
@@ -59,13 +68,19 @@ export function outageHarness(): OutageHarness {
    * the result with `redeem verify` and the audit stream. Returns the consumer's metrics as they were
    * when the group had drained.
    */
-  async function underLoad(env: Record<string, string>, outage: (p: IsolatedPipeline) => Promise<void>, rate = 2000, redelivery = false): Promise<Outcome> {
+  async function underLoad(
+    env: Record<string, string>,
+    outage: (p: IsolatedPipeline) => Promise<void>,
+    { rate = 2000, requests = REQUESTS, redelivery = false }: LoadOptions = {},
+  ): Promise<Outcome> {
     const ownServers = { REDIS_URL: redis!.url, MYSQL_URL: mariadb!.url(`redeem_outage_${randomBytes(4).toString('hex')}`) };
     const p = new IsolatedPipeline({ ...GROUP, ...ownServers, METRICS_PORT: String(await freePort()), ...env });
     pipelines.push(p);
     await p.setUp();
-    expect((await p.cli(['coupons', 'generate', '--count', '100', '--prefix', 'DEMO', '--quota', '150'])).code).toBe(0);
-    const producing = runCli(['produce', '--generate', String(REQUESTS), '--coupons', '100', '--rate', String(rate), '--no-progress'], p.env);
+    // 100 coupons whose quotas add up to three quarters of the requests (150 each for 20,000).
+    const quota = Math.round((requests * 0.75) / 100);
+    expect((await p.cli(['coupons', 'generate', '--count', '100', '--prefix', 'DEMO', '--quota', String(quota)])).code).toBe(0);
+    const producing = runCli(['produce', '--generate', String(requests), '--coupons', '100', '--rate', String(rate), '--no-progress'], p.env);
     const consumer = new BackgroundConsumer(p.env);
     let metrics: Map<string, number>;
     try {
@@ -81,7 +96,7 @@ export function outageHarness(): OutageHarness {
     }
     const { equal, report } = await verifyEqual(p);
     expect(equal, report).toBe(true);
-    const records = await p.auditRecords(REQUESTS);
+    const records = await p.auditRecords(requests);
     expect(auditProblems(records, await p.endOffsets(p.config.redemptionTopic))).toEqual([]);
     if (redelivery) {
       // Offsets are committed in the background (at most 2 s behind): a broker that restarts may lose the
@@ -90,7 +105,7 @@ export function outageHarness(): OutageHarness {
       expect(metricTotal(metrics, 'redeem_decisions_total')).toBe(records.length);
     } else {
       // One consumer, no crash: every message decided exactly once by it.
-      expect(metricTotal(metrics, 'redeem_decisions_total')).toBe(REQUESTS);
+      expect(metricTotal(metrics, 'redeem_decisions_total')).toBe(requests);
     }
     return { metrics, p };
   }

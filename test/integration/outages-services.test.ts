@@ -32,7 +32,7 @@ describe('MySQL and broker outages heal by themselves, losing nothing and applyi
     // A broker of this test's own: restarting the stack's would strike every other file's topics too.
     const kafka = await OwnKafka.start();
     try {
-      const { p } = await underLoad({ KAFKA_BROKERS: kafka.brokers }, () => kafka.restart(), 2000, true);
+      const { p } = await underLoad({ KAFKA_BROKERS: kafka.brokers }, () => kafka.restart(), { redelivery: true });
       // Its topics and group live on the broker about to go: cleaned up now, not after the file.
       pipelines.splice(pipelines.indexOf(p), 1);
       await p.cleanup();

@@ -20,8 +20,9 @@ describe('Redis outages heal by themselves, losing nothing and applying nothing 
   });
 
   it('Redis unreachable for three session timeouts: the consumer keeps deciding through MySQL and uses Redis again once it is back', async () => {
-    // 500/s: the load (40 s) outlasts the outage, so there is work to decide once Redis is back.
-    const { metrics, p } = await underLoad({}, () => redis().bounce(3 * SESSION_TIMEOUT_MS), 500);
+    // 15,000 at 500/s: the load (30 s) outlasts the outage (18 s from about 4 s in, once 2,000 are
+    // committed), so there is work to decide once Redis is back.
+    const { metrics, p } = await underLoad({}, () => redis().bounce(3 * SESSION_TIMEOUT_MS), { rate: 500, requests: 15_000 });
     expect(metricTotal(metrics, 'redeem_redis_errors_total')).toBeGreaterThan(0);
     expect(metricTotal(metrics, 'redeem_rebalances_total')).toBe(0);
     // The restarted Redis started empty: every decision it holds was written after it came back.

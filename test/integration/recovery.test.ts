@@ -18,8 +18,8 @@ afterAll(async () => {
   for (const p of pipelines) await p.cleanup();
 });
 
-async function pipeline(): Promise<IsolatedPipeline> {
-  const p = new IsolatedPipeline({ TOPIC_PARTITIONS: '6' });
+async function pipeline(env: Record<string, string> = {}): Promise<IsolatedPipeline> {
+  const p = new IsolatedPipeline({ TOPIC_PARTITIONS: '6', ...env });
   pipelines.push(p);
   await p.setUp();
   const coupons = generateCoupons({
@@ -99,8 +99,12 @@ describe('recovery after kill -9', () => {
     expect(firstDecisionAfter).toBeLessThan(p.config.sessionTimeoutMs / 1000 + 5);
   }, 400_000);
 
-  it("one kill -9 under load: the replacement decides before the dead member's session could run out", async () => {
-    const p = await pipeline();
+  it("one kill -9 under load: the replacement decides within 10 s, long before the dead member's session could run out", async () => {
+    // A 20 s session: the replacement of a member whose death nobody noticed would wait at least that
+    // long (the coordinator holds the join for the dead member until its session runs out), twice the
+    // 10 s the replacement is allowed. With the production 10 s session the two were 1 s apart, which a
+    // busy host's stretch of a few seconds could cross.
+    const p = await pipeline({ SESSION_TIMEOUT_MS: '20000' });
     const TOTAL = 20_000;
     const producing = runCli(
       ['produce', '--generate', String(TOTAL), '--coupons', '200', '--rate', '2000', '--coupon-prefix', 'REC', '--seed', '3', '--no-progress'],
@@ -117,9 +121,10 @@ describe('recovery after kill -9', () => {
     const records = await checkEverything(p, TOTAL);
     const firstDecisionAfter = (firstDecisionOf(records, replacement.child.pid!) - startedAt) / 1000;
     console.log(JSON.stringify({ test: 'single-kill', firstDecisionAfterSeconds: firstDecisionAfter }));
-    // Measured 4.8-4.9 s: the peers remove the dead member within seconds. Without that, the replacement
-    // waited for the dead member's session to run out (10 s here; 10.2-11.1 s measured), so the bound is
-    // below the session timeout: it fails when dead members are no longer removed.
-    expect(firstDecisionAfter).toBeLessThan(p.config.sessionTimeoutMs / 1000 - 1);
+    // Measured 4.8-4.9 s on a quiet host, 8.3 s in a whole suite's run: the peers remove the dead member
+    // within seconds. Without that, the replacement waited for the dead member's session to run out
+    // (10.2-11.1 s measured with a 10 s session), so it fails when dead members are no longer removed.
+    expect(firstDecisionAfter).toBeLessThanOrEqual(10);
+    expect(p.config.sessionTimeoutMs / 1000).toBeGreaterThanOrEqual(20);
   }, 300_000);
 });

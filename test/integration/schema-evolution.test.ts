@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { avroType, readSchemaText } from '../../schemas/avro.js';
 import { RegistryResponseError } from '../../schemas/registry.js';
 import type { RedemptionRequested } from '../../schemas/types.js';
-import { IsolatedPipeline } from './helpers.js';
+import { exactProducer, IsolatedPipeline } from './helpers.js';
 
 function withField(field: Record<string, unknown>): string {
   const schema = JSON.parse(readSchemaText('requested')) as { fields: unknown[] };
@@ -48,7 +48,7 @@ describe('schema evolution in the registry (BACKWARD, topic-name subjects)', () 
     const registry = p.rt.registry();
     const v2Text = withField({ name: 'channel', type: ['null', 'string'], default: null });
     const v2 = await registry.register(subject(), v2Text);
-    const producer = p.rt.kafka().producer();
+    const producer = exactProducer(p.rt.kafka());
     await producer.connect();
     const value = registry.codec<RedemptionRequested & { channel: string | null }>(v2, avroType(v2Text)).encode({ ...request, channel: 'app' });
     await producer.send({ topic: p.config.redemptionTopic, acks: -1, messages: [{ key: request.coupon_code, value }] });

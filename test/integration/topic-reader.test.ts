@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { RedemptionError } from '../../lib/errors.js';
 import { createTopicsWithLeaders, type OffsetRange, readRanges, withAdmin } from '../../lib/kafka.js';
+import { exactProducer } from './helpers.js';
 
 const BROKERS = [process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'];
 const JOIN_GROUP_API_KEY = 11;
@@ -62,7 +63,7 @@ describe('readRanges, the bounded topic reader', () => {
 
   beforeAll(async () => {
     await withAdmin(plain, (admin) => createTopicsWithLeaders(admin, [{ topic, numPartitions: 2, replicationFactor: 1 }]));
-    const producer = plain.producer();
+    const producer = exactProducer(plain);
     await producer.connect();
     const to = (partition: number, n: number) => Array.from({ length: n }, (_, i) => ({ partition, value: `${partition}-${i}` }));
     await producer.send({ topic, acks: -1, messages: [...to(0, 20), ...to(1, 10)] });

@@ -5,7 +5,7 @@ import { generateCoupons, upsertCoupons } from '../../lib/coupon-catalog.js';
 import { createTopicsWithLeaders, withAdmin } from '../../lib/kafka.js';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../../producers/checkout-simulator.js';
 import type { RedemptionDecided } from '../../schemas/types.js';
-import { IsolatedPipeline } from './helpers.js';
+import { exactProducer, IsolatedPipeline } from './helpers.js';
 
 /**
  * `redeem verify`, the oracle every exactly-once test ends with, shown failing: a pipeline's correct
@@ -53,7 +53,7 @@ describe('verify reports a tampered state as a difference and exits 1', () => {
     const topic = `${p.config.auditTopic}.${name}`;
     const kafka = p.rt.kafka();
     await withAdmin(kafka, (admin) => createTopicsWithLeaders(admin, [{ topic, numPartitions: p.config.topicPartitions }]));
-    const producer = kafka.producer();
+    const producer = exactProducer(kafka);
     await producer.connect();
     try {
       await producer.send({ topic, acks: -1, messages });
