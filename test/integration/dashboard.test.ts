@@ -64,16 +64,20 @@ describe('redeem dashboard: the live page in headless Chromium moves with the pi
 
     const produce = p.cli(['produce', '--generate', String(REQUESTS), '--coupons', '50', '--coupon-prefix', 'DSH', '--rate', '1000', '--no-progress']);
     const seen: number[] = [];
+    // The rate as the page showed it while the total rose: read afterwards, it may already be 0 on a busy
+    // host, where the load can be over before the page's next update.
+    let highestRate = 0;
     await waitUntil(
       'the page to show decisions rising, twice',
       async () => {
         const total = await figure(page, 'decisions-total');
         if (seen.at(-1) !== total) seen.push(total);
+        highestRate = Math.max(highestRate, await figure(page, 'decisions-rate'));
         return seen.filter((n) => n > 0).length >= 3;
       },
       60_000,
     );
-    expect(await figure(page, 'decisions-rate')).toBeGreaterThan(0);
+    expect(highestRate).toBeGreaterThan(0);
     expect((await produce).code).toBe(0);
 
     await page.waitForFunction((n) => document.getElementById('decisions-total')?.textContent?.replaceAll(',', '') === String(n), REQUESTS, {
