@@ -15,6 +15,9 @@ import { ensurePipelineTopics } from '../../lib/topics.js';
 import { RedemptionClient } from '../../producers/redemption-producer.js';
 import type { RedemptionDecided, RedemptionRequested } from '../../schemas/types.js';
 
+/** Connections the kernel queues for `redeem serve` before it accepts them. */
+export const LISTEN_BACKLOG = 4096;
+
 export interface ServeCommandOptions {
   host: string;
   port: number;
@@ -99,7 +102,9 @@ export async function serve(rt: Runtime, o: ServeCommandOptions, tokens: readonl
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   });
-  const address = await app.listen({ host: o.host, port: o.port });
+  // A checkout's burst opens thousands of connections at once: Node's default backlog (511) overflowed in
+  // the bench's checkout stage and the kernel reset the rest. The kernel caps it at net.core.somaxconn.
+  const address = await app.listen({ host: o.host, port: o.port, backlog: LISTEN_BACKLOG });
   print(
     `serving ${address} (POST /v1/redemptions, GET /v1/redemptions/{coupon}/{request_id}, /openapi.json, /healthz, /readyz)${tokens.length > 0 ? ', bearer tokens required' : ''}`,
   );

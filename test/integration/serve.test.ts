@@ -1,11 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { LISTEN_BACKLOG } from '../../cli/commands/serve.js';
 import { upsertCoupons } from '../../lib/coupon-catalog.js';
 import type { RedemptionRequested } from '../../schemas/types.js';
 import { decisionCoupons, request, T0 } from './fixtures.js';
@@ -137,6 +138,15 @@ describe('redeem serve: the HTTP entry', () => {
     expect(none.status).toBe(404);
     expect(none.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   }, 60_000);
+
+  it("listens with room for a burst of connections: a backlog of 4,096 (or the kernel cap), not Node's 511", () => {
+    const listening = spawnSync('ss', ['-ltnH', `sport = :${new URL(base).port}`], { encoding: 'utf8' });
+    expect(listening.status, listening.stderr).toBe(0);
+    // A listening socket's Send-Q is its backlog.
+    const backlog = Number(listening.stdout.trim().split(/\s+/)[2]);
+    const cap = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+    expect(backlog).toBe(Math.min(LISTEN_BACKLOG, cap));
+  });
 
   it('serves /openapi.json, /healthz and /readyz without a token, and stops gracefully on SIGTERM', async () => {
     const doc = (await (await fetch(`${base}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
