@@ -36,18 +36,18 @@ const LIBS = join(CACHE, 'libs');
  * password in hand. Returns a reason when that is not possible here.
  */
 export function ensureConnectJars(print: (line: string) => void): string | null {
+  const complete = join(LIBS, '.complete');
   try {
-    if (!existsSync(join(LIBS, '.complete'))) {
+    if (!existsSync(complete)) {
       rmSync(LIBS, { recursive: true, force: true });
       mvn(
         ['-f', join(ROOT, 'bench', 'connect', 'connect-pom.xml'), 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${LIBS}`],
         'Kafka Connect and the Debezium JDBC sink',
         print,
       );
-      verifyArtifacts('connect', LIBS);
-      writeFileSync(join(LIBS, '.complete'), '');
     }
     verifyArtifacts('connect', LIBS);
+    writeFileSync(complete, '');
     return null;
   } catch (error) {
     return (error as Error).message;
