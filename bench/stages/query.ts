@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { sqlString, withDuckDB } from '../../analytics/duckdb.js';
 import { LAYOUT_FOLDER } from '../../analytics/layout.js';
 import { createDecisionsView, namesCatalogue } from '../../analytics/query/views.js';
+import { CHECKOUT_DIR } from '../../scripts/checkout-dir.js';
 import { round } from './context.js';
 
 export interface QueryRun {
@@ -63,7 +64,7 @@ async function generate(dir: string, decisions: number): Promise<number> {
 
 /** The example questions on `decisions` (the catalogue's need MySQL), for the generated day. */
 function exampleStatements(): { name: string; sql: string }[] {
-  const text = readFileSync(new URL('../../examples/analyst-queries.sql', import.meta.url), 'utf8');
+  const text = readFileSync(join(CHECKOUT_DIR, 'examples', 'analyst-queries.sql'), 'utf8');
   return text
     .split(/\n(?=-- \d+\. )/)
     .slice(1)
