@@ -278,7 +278,10 @@ export class OwnKafka extends OwnServer {
   }
 
   protected command() {
-    return { binary: 'java', args: kafkaJavaArgs(`own-kafka-${this.port}`, ['-Xms128m', '-Xmx512m', '-XX:+UseSerialGC'], this.properties) };
+    // The client compiler only (C1): a test's broker lives a minute or two, and its start costs about
+    // 30% less CPU than with the optimizing compiler.
+    const jvm = ['-Xms128m', '-Xmx512m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1'];
+    return { binary: 'java', args: kafkaJavaArgs(`own-kafka-${this.port}`, jvm, this.properties) };
   }
 
   /** Answers metadata as a broker (the port opens before the node has joined its own quorum). */
