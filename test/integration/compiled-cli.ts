@@ -45,31 +45,34 @@ const EXTERNAL = [
 ];
 
 /**
- * Runs bundle.cjs beside it as a CommonJS module, with the code cache in bundle.cache when there is one
+ * Runs bundle.cjs beside it as a CommonJS module (itself an ES module, as the checkout's package.json
+ * makes every .js file: a package.json of the build's own would make the build the checkout that
+ * scripts/checkout-dir.ts finds), with the code cache in bundle.cache when there is one
  * (V8 compiles what the cache lacks, or all of it when the cache does not fit the source or the flags).
  * With REDEEM_WRITE_CODE_CACHE set, the process writes the cache at exit: what it compiled and what the
  * cache it started with held.
  */
-const LOADER = `'use strict';
-const { existsSync, readFileSync, renameSync, writeFileSync } = require('node:fs');
-const Module = require('node:module');
-const { join } = require('node:path');
-const { Script } = require('node:vm');
+const LOADER = `import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import Module from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Script } from 'node:vm';
 
-const file = join(__dirname, 'bundle.cjs');
-const cacheFile = join(__dirname, 'bundle.cache');
+const dir = dirname(fileURLToPath(import.meta.url));
+const file = join(dir, 'bundle.cjs');
+const cacheFile = join(dir, 'bundle.cache');
 const cachedData = existsSync(cacheFile) ? readFileSync(cacheFile) : undefined;
 const script = new Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
-const bundle = new Module(file, module);
+const bundle = new Module(file);
 bundle.filename = file;
-bundle.paths = Module._nodeModulePaths(__dirname);
+bundle.paths = Module._nodeModulePaths(dir);
 if (process.env.REDEEM_WRITE_CODE_CACHE) {
   process.on('exit', () => {
     writeFileSync(cacheFile + '.tmp', script.createCachedData());
     renameSync(cacheFile + '.tmp', cacheFile);
   });
 }
-script.runInThisContext().call(bundle.exports, bundle.exports, Module.createRequire(file), bundle, file, __dirname);
+script.runInThisContext().call(bundle.exports, bundle.exports, Module.createRequire(file), bundle, file, dir);
 `;
 
 /**
@@ -120,8 +123,6 @@ export async function compileCli(): Promise<CompiledCli> {
     });
     for (const file of readdirSync(join(CHECKOUT_DIR, 'schemas')).filter((f) => f.endsWith('.avsc')))
       copyFileSync(join(CHECKOUT_DIR, 'schemas', file), join(outDir, file));
-    // The checkout's package.json says ES modules; the loader and the bundle are CommonJS.
-    writeFileSync(join(outDir, 'package.json'), '{ "type": "commonjs" }\n');
     writeFileSync(entry, LOADER);
     // One after the other: each starts from the cache the one before wrote.
     for (const args of WARM_UP) await run(process.execPath, [entry, ...args], { ...process.env, REDEEM_WRITE_CODE_CACHE: '1' });
