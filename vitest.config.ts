@@ -27,7 +27,6 @@ const TIMED = [
   'outages-services',
   'recovery',
   'redis-cluster',
-  'redis-failover',
 ];
 
 /**

@@ -16,7 +16,7 @@ import { redisClusterDown, redisClusterStarted, redisClusterStatus, redisCluster
  * cluster lock (scripts/stack/cluster-lock.ts) from before the start until after the stop, and stops only
  * what it started.
  */
-export const CLUSTER_FILES = ['kafka-failover', 'redis-failover', 'redis-cluster'];
+export const CLUSTER_FILES = ['kafka-failover', 'redis-cluster'];
 
 export interface ClusterProfileRun {
   /** The file the tests read the state of the start from: `starting`, `up`, or `failed: <why>`. */

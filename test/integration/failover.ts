@@ -11,7 +11,7 @@ import type { RedemptionDecided, RedemptionRequested } from '../../schemas/types
 import { auditProblems, BackgroundConsumer, committedOffsets, drained, IsolatedPipeline, verifyEqual, waitUntil } from './helpers.js';
 
 /**
- * The failover runs of the cluster profile (redis-failover.test.ts, kafka-failover.test.ts): a paced
+ * The failover runs of the cluster profile (redis-cluster.test.ts, kafka-failover.test.ts): a paced
  * checkout load through one consumer, a fault, then the checks every run ends with: MySQL holds exactly
  * what the reference rules give (`redeem verify`), every request in the topic was decided or
  * dead-lettered, the audit stream is whole, and every request the producer had acknowledged is in the
