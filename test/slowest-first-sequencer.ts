@@ -9,20 +9,21 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 export const SLOWEST_FIRST = [
   'kafka-failover',
-  'crash-recovery',
-  'operations',
-  'outages',
   'member-sweep',
-  'outages-services',
-  'secure-stack',
-  'recovery',
-  'cli-output',
   'bench-smoke',
-  'liveness',
+  'secure-stack',
+  'operations',
+  'outages-services',
+  'recovery',
+  'outages',
   'chaos',
+  'liveness',
+  'crash-recovery',
+  'cli-output',
   'kafkajs-patch',
+  'drain',
+  'audit-lake',
   'member-liveness',
-  'membership',
 ];
 
 function rank(spec: TestSpecification): number {
