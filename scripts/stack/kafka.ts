@@ -5,7 +5,7 @@
  * the storage formatting and the java command line serve the secured broker and the cluster nodes too.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -19,18 +19,36 @@ const kafkaDir = join(STACK_DIR, 'kafka');
 /** The Kafka jars every broker of the stack runs (`KAFKA_LIBS_DIR` moves them). */
 export const KAFKA_LIBS = process.env.KAFKA_LIBS_DIR ?? join(kafkaDir, 'libs');
 
-/** Fetches the Kafka jars once and checks them against their pinned digests. */
+/**
+ * Fetches the Kafka jars once and checks them against their pinned digests. Into a folder of this
+ * process's own, then renamed into place: two processes of one checkout may install at once (the
+ * cluster profile and a test's own broker), and neither may remove or run what the other is writing.
+ */
 export function installKafkaJars(print: Print): void {
   if (existsSync(join(KAFKA_LIBS, '.complete'))) return;
-  rmSync(KAFKA_LIBS, { recursive: true, force: true });
-  mvn(
-    ['-f', join(SCRIPT_DIR, 'kafka-pom.xml'), 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${KAFKA_LIBS}`],
-    'Apache Kafka',
-    print,
-  );
-  verifyArtifacts('kafka', KAFKA_LIBS);
-  print('Apache Kafka: every jar matches its pinned SHA-256');
-  writeFileSync(join(KAFKA_LIBS, '.complete'), '');
+  const fetching = `${KAFKA_LIBS}.fetching-${process.pid}`;
+  rmSync(fetching, { recursive: true, force: true });
+  try {
+    mvn(
+      ['-f', join(SCRIPT_DIR, 'kafka-pom.xml'), 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${fetching}`],
+      'Apache Kafka',
+      print,
+    );
+    verifyArtifacts('kafka', fetching);
+    print('Apache Kafka: every jar matches its pinned SHA-256');
+    writeFileSync(join(fetching, '.complete'), '');
+    try {
+      renameSync(fetching, KAFKA_LIBS);
+    } catch {
+      // Another process's install finished first (its folder is complete and may be running), or an
+      // interrupted install of an earlier version left a folder without .complete: replaced.
+      if (existsSync(join(KAFKA_LIBS, '.complete'))) return;
+      rmSync(KAFKA_LIBS, { recursive: true, force: true });
+      renameSync(fetching, KAFKA_LIBS);
+    }
+  } finally {
+    rmSync(fetching, { recursive: true, force: true });
+  }
 }
 
 /**

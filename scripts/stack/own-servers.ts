@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { RedemptionError } from '../../lib/errors.js';
 import { tcpAnswers } from '../../lib/net.js';
-import { brokersSeenBy, formatKafkaStorage, kafkaJavaArgs } from './kafka.js';
+import { brokersSeenBy, formatKafkaStorage, installKafkaJars, kafkaJavaArgs } from './kafka.js';
 import { SCRIPT_DIR } from './service.js';
 
 /**
@@ -250,6 +250,9 @@ export class OwnKafka extends OwnServer {
   }
 
   static async start(): Promise<OwnKafka> {
+    // The checkout's jars, fetched here when nothing else of this checkout has (a second checkout's run
+    // finds the stack's broker up and the cluster profile held by the first).
+    installKafkaJars((line) => process.stderr.write(`own Kafka: ${line}\n`));
     const server = new OwnKafka(mkdtempSync(join(tmpdir(), 'redeem-own-kafka-')), await freePort(), await freePort());
     await server.firstLaunch(() => server.formatStorage());
     return server;

@@ -38,7 +38,26 @@ describe('the consumer serves metrics, liveness and readiness', () => {
     const base = `http://127.0.0.1:${port}`;
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
-    const body = await (await fetch(`${base}/metrics`)).text();
+    // The lag gauge is the progress watch's, which reads the group's offsets and the partitions' ends on
+    // its own schedule: once the group has committed everything, it shows 0 at its next poll. Read before
+    // that poll (a busy host), it still showed the lag of the poll before.
+    const caughtUp = Array.from({ length: p.config.topicPartitions }, (_, i) => `redeem_consumer_lag{partition="${i}"} 0`);
+    const lagLines = (text: string) =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith('redeem_consumer_lag{'))
+        .sort();
+    let body = '';
+    await waitUntil(
+      'the lag gauge to show every partition caught up',
+      async () => {
+        body = await (await fetch(`${base}/metrics`)).text();
+        return JSON.stringify(lagLines(body)) === JSON.stringify(caughtUp);
+      },
+      30_000,
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}; last read: ${JSON.stringify(lagLines(body))}`);
+    });
 
     const samples = body.split('\n').filter((l) => l && !l.startsWith('#'));
     const value = (series: string) => Number(samples.find((l) => l.startsWith(`${series} `))?.split(' ')[1]);
@@ -51,9 +70,7 @@ describe('the consumer serves metrics, liveness and readiness', () => {
     expect(value('redeem_decisions_total{decision="REJECTED",reason="EXHAUSTED"}')).toBe(exhausted);
     expect(value('redeem_end_to_end_latency_seconds_count')).toBe(requests.length);
     // Every partition of the topic polled, each caught up.
-    expect(samples.filter((l) => l.startsWith('redeem_consumer_lag{')).sort()).toEqual(
-      Array.from({ length: p.config.topicPartitions }, (_, i) => `redeem_consumer_lag{partition="${i}"} 0`),
-    );
+    expect(lagLines(body)).toEqual(caughtUp);
 
     // Cardinality: only bounded label names, and no value that names a coupon, user or request.
     const identities = new Set(requests.flatMap((r) => [r.coupon_code, r.user_id, r.request_id, r.order_id]));
