@@ -154,8 +154,16 @@ export async function stopKafkaNode(id: number, signal: 'SIGTERM' | 'SIGKILL' = 
   return true;
 }
 
+/**
+ * Stops the three nodes at once. One after another, the last one lost its controller quorum with the
+ * second and waited about a minute before it ended (61 s in all here, against 6 s at once).
+ */
 export async function kafkaClusterDown(print: Print = console.log): Promise<void> {
-  for (const id of KAFKA_NODE_IDS) if (await stopKafkaNode(id)) print(`kafka-cluster: node ${id} stopped`);
+  await Promise.all(
+    KAFKA_NODE_IDS.map(async (id) => {
+      if (await stopKafkaNode(id)) print(`kafka-cluster: node ${id} stopped`);
+    }),
+  );
 }
 
 export interface KafkaNodeStatus {

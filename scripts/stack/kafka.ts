@@ -5,6 +5,7 @@
  * the storage formatting and the java command line serve the secured broker and the cluster nodes too.
  */
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,7 +64,10 @@ function storageTool(args: string[]): { ok: boolean; out: string } {
     // The main class goes in the file too: the launcher expands (and unquotes) an argument file only
     // before the main class; after it, the tool would take the quotes literally.
     writeFileSync(argFile, `${['kafka.tools.StorageTool', ...args].map(javaArgFileQuote).join('\n')}\n`, { mode: 0o600 });
-    const result = spawnSync('java', ['-cp', `${KAFKA_LIBS}/*`, `@${argFile}`], { encoding: 'utf8' });
+    // A run of a second or two: the client compiler only and the serial collector take about 45% less
+    // CPU than the JVM's defaults (1.5 s instead of 2.7 s here), and the suite formats up to 8 storages.
+    const jvm = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC'];
+    const result = spawnSync('java', [...jvm, '-cp', `${KAFKA_LIBS}/*`, `@${argFile}`], { encoding: 'utf8' });
     return { ok: result.status === 0, out: result.stderr || result.stdout };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -75,12 +79,16 @@ export function javaArgFileQuote(arg: string): string {
   return `"${arg.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 }
 
-/** A new KRaft cluster id. */
+/**
+ * A new KRaft cluster id, as `kafka-storage random-uuid` makes one (16 random bytes in unpadded
+ * base64url, never starting with '-', which the tool's command line would read as an option), without
+ * starting a JVM for it.
+ */
 export function newClusterId(): string {
-  const { ok, out } = storageTool(['random-uuid']);
-  const clusterId = out.trim().split('\n').pop() ?? '';
-  if (!ok || !/^[A-Za-z0-9_-]{22}$/.test(clusterId)) throw new RedemptionError('STACK_FAILED', `kafka-storage random-uuid failed: ${out}`);
-  return clusterId;
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 /** Formats a node's storage (`extra`: --standalone, --add-scram ...); `what` names it in an error. */

@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { RedemptionError } from '../../lib/errors.js';
 import { tcpAnswers } from '../../lib/net.js';
-import { brokersSeenBy, formatKafkaStorage, installKafkaJars, kafkaJavaArgs } from './kafka.js';
+import { brokersSeenBy, formatKafkaStorage, installKafkaJars, kafkaJavaArgs, newClusterId } from './kafka.js';
 import { SCRIPT_DIR } from './service.js';
 
 /**
@@ -262,8 +261,7 @@ export class OwnKafka extends OwnServer {
     const data = join(this.dir, 'data');
     mkdirSync(data);
     writeFileSync(this.properties, this.settings(data));
-    // A KRaft cluster id is 16 random bytes in unpadded base64url, which is what this is.
-    formatKafkaStorage(randomBytes(16).toString('base64url'), this.properties, ['--standalone'], 'the own Kafka storage');
+    formatKafkaStorage(newClusterId(), this.properties, ['--standalone'], 'the own Kafka storage');
   }
 
   /** The KAFKA_BROKERS of this broker. */

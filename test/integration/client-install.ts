@@ -1,11 +1,13 @@
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const run = promisify(execFile);
 
 interface LockEntry {
   version?: string;
@@ -22,15 +24,13 @@ interface LockEntry {
  * the very versions and tarballs this repository's lockfile has (npm ci put them in npm's cache; npm's
  * cache has no registry metadata to resolve version ranges with, so a lockfile is what lets `npm ci
  * --offline` work). Nothing of this repository's postinstall runs: kafkajs there is the unpatched 2.2.4.
- * Returns the project's folder.
+ * Returns the project's folder. Asynchronous, so that it can run beside other waits (a cluster's start).
  */
-export function installPackedClient(): string {
+export async function installPackedClient(): Promise<string> {
   const project = mkdtempSync(join(tmpdir(), 'redeem-checkout-'));
-  const tarball = execFileSync(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'scripts/pack-client.ts', '--out', project], { cwd: ROOT, encoding: 'utf8' })
-    .trim()
-    .split('\n')
-    .pop()!;
-  const manifest = JSON.parse(execFileSync('tar', ['xzf', tarball, '-O', 'package/package.json'], { encoding: 'utf8' })) as {
+  const packed = await run(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'scripts/pack-client.ts', '--out', project], { cwd: ROOT, encoding: 'utf8' });
+  const tarball = packed.stdout.trim().split('\n').pop()!;
+  const manifest = JSON.parse((await run('tar', ['xzf', tarball, '-O', 'package/package.json'], { encoding: 'utf8' })).stdout) as {
     name: string;
     version: string;
     dependencies: Record<string, string>;
@@ -53,7 +53,7 @@ export function installPackedClient(): string {
     JSON.stringify({ name: 'checkout', version: '1.0.0', private: true, type: 'module', dependencies: { [manifest.name]: spec } }),
   );
   writeFileSync(join(project, 'package-lock.json'), JSON.stringify({ name: 'checkout', version: '1.0.0', lockfileVersion: 3, requires: true, packages }));
-  execFileSync('npm', ['ci', '--offline', '--no-audit', '--no-fund'], { cwd: project, stdio: ['ignore', 'ignore', 'pipe'] });
+  await run('npm', ['ci', '--offline', '--no-audit', '--no-fund'], { cwd: project });
   return project;
 }
 

@@ -12,7 +12,7 @@ import { strikeClusterFault } from '../../scripts/chaos-cluster-faults.js';
 import { CLUSTER_ENV } from '../../scripts/stack/cluster-profile.js';
 import { brokerPort, KAFKA_NODE_IDS } from '../../scripts/stack/kafka-cluster.js';
 import { installPackedClient } from './client-install.js';
-import { clusterProfileUp } from './cluster-profile.js';
+import { clusterProfileUp, kafkaClusterForFile } from './cluster-profile.js';
 import { fullyReplicated, tolerant, underLoad } from './failover.js';
 import { request } from './fixtures.js';
 import { IsolatedPipeline, waitUntil } from './helpers.js';
@@ -31,18 +31,30 @@ type InstalledPackage = typeof ThisPackage;
  * The other two strike under load (failover.ts): kill -9 of the broker leading most partitions of the
  * requests topic, and a rolling restart of the three brokers.
  *
- * The Kafka cluster runs beside the single-node stack the rest of the suite uses (the global setup brings
- * it up, cluster-profile.ts); the registry, MySQL and Redis are shared.
+ * The Kafka cluster runs beside the single-node stack the rest of the suite uses: this file starts it and
+ * stops it (cluster-profile.ts); the registry, MySQL and Redis are shared.
  */
 
 const CLUSTER = { KAFKA_BROKERS: CLUSTER_ENV.KAFKA_BROKERS };
 const pipelines: IsolatedPipeline[] = [];
 
-// The global setup starts the cluster profile in the background (cluster-profile.ts) and stops it after the run.
-beforeAll(() => clusterProfileUp(900_000), 900_000);
+let kafkaCluster: { stop(): Promise<void> } | undefined;
+/** The packed client installed in a fresh project (client-install.ts), made while the cluster starts. */
+let packedClientProject: string;
+
+beforeAll(async () => {
+  // The run's hold on the cluster profile (its lock), then the 3-node Kafka, started for this file.
+  await clusterProfileUp(900_000);
+  const print = (line: string) => process.stderr.write(`[failover] ${line}\n`);
+  [packedClientProject, kafkaCluster] = await Promise.all([installPackedClient(), kafkaClusterForFile(print)]);
+}, 900_000);
 
 afterAll(async () => {
-  for (const p of pipelines) await p.cleanup();
+  try {
+    for (const p of pipelines) await p.cleanup();
+  } finally {
+    await kafkaCluster?.stop();
+  }
 }, 180_000);
 
 interface PartitionState {
@@ -175,7 +187,7 @@ describe('Kafka brokers fail over, and every acknowledged request is in the topi
     // The client as a checkout installs it: the tarball of `npm run pack:client`, npm ci in a temporary
     // project, none of this repository's postinstall, so KafkaJS there is the plain 2.2.4 that loses
     // a moved partition's messages (the first test). The client's own acknowledgement check must hold.
-    const project = installPackedClient();
+    const project = packedClientProject;
     expect(readFileSync(join(project, 'node_modules/kafkajs/src/producer/sendMessages.js'), 'utf8')).not.toContain('[redeem patch]');
     const installed = (await import(pathToFileURL(join(project, 'node_modules/coupon-redemption-pipeline/dist/index.js')).href)) as InstalledPackage;
 
