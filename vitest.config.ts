@@ -11,9 +11,10 @@ const alias = { 'coupon-redemption-pipeline': fileURLToPath(new URL('./index.ts'
 /**
  * Integration files that bound a time a busy host stretches (gaps without decisions, recovery and
  * removal times, joins, rebalance counts, outages measured against the session timeout), or that use the
- * cluster profile (started in the background by the global setup, cluster-profile.ts): they run after
- * the others, two at a time. None of them strikes a service another file uses: the outages and the chaos
- * run strike a Redis, a MariaDB and a broker of their own (scripts/stack/own-servers.ts).
+ * cluster profile (cluster-profile.ts: its Redis Cluster started in the background by the global setup,
+ * its 3-node Kafka by kafka-failover.test.ts): they run after the others, two at a time. None of them
+ * strikes a service another file uses: the outages and the chaos run strike a Redis, a MariaDB and a
+ * broker of their own (scripts/stack/own-servers.ts).
  */
 const TIMED = [
   'chaos',
