@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { afterAll, beforeAll, expect } from 'vitest';
 
-import { metricTotal } from '../../scripts/harness/consumer-process.js';
+import { logEntries, metricTotal } from '../../scripts/harness/consumer-process.js';
 import { freePort, OwnMariadb, OwnRedis } from '../../scripts/stack/own-servers.js';
 import { auditProblems, BackgroundConsumer, committedOffsets, drained, IsolatedPipeline, runCli, verifyEqual, waitUntil } from './helpers.js';
 
@@ -82,6 +85,8 @@ export function outageHarness(): OutageHarness {
     expect((await p.cli(['coupons', 'generate', '--count', '100', '--prefix', 'DEMO', '--quota', String(quota)])).code).toBe(0);
     const producing = runCli(['produce', '--generate', String(requests), '--coupons', '100', '--rate', String(rate), '--no-progress'], p.env);
     const consumer = new BackgroundConsumer(p.env);
+    // Kept after the run, so that a failure below can be read against what the consumer went through.
+    const consumerLog = join(tmpdir(), `redeem-outage-${p.id}-consumer.log`);
     let metrics: Map<string, number>;
     try {
       await waitUntil('the consumer to get going', async () => [...(await committedOffsets(p)).values()].reduce((a, b) => a + b, 0) >= 2000);
@@ -93,6 +98,7 @@ export function outageHarness(): OutageHarness {
       expect(await consumer.stop(), consumer.stderr).toBe(0);
     } finally {
       consumer.child.kill('SIGKILL');
+      writeFileSync(consumerLog, consumer.stderr);
     }
     const { equal, report } = await verifyEqual(p);
     expect(equal, report).toBe(true);
@@ -102,7 +108,13 @@ export function outageHarness(): OutageHarness {
       // Offsets are committed in the background (at most 2 s behind): a broker that restarts may lose the
       // last commits, and their messages come again. Every decision is still on the audit topic, each
       // message's records agree (auditProblems), and MySQL is exactly once (verify).
-      expect(metricTotal(metrics, 'redeem_decisions_total')).toBe(records.length);
+      const failedFlushes = logEntries(consumer.stderr).filter(
+        (e) => e.msg === 'a flush failed; its partitions are fetched again from the failed chunk',
+      ).length;
+      expect(
+        metricTotal(metrics, 'redeem_decisions_total'),
+        `decisions the consumer counted against audit records on the topic; ${failedFlushes} flush(es) failed (the consumer's log: ${consumerLog})`,
+      ).toBe(records.length);
     } else {
       // One consumer, no crash: every message decided exactly once by it.
       expect(metricTotal(metrics, 'redeem_decisions_total')).toBe(requests);
