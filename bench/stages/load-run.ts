@@ -49,6 +49,8 @@ export interface ConsumedRun<T> {
 
 /** Long enough for a consumer to join its group on a busy host; past it the stage fails. */
 const JOIN_DEADLINE_MS = 60_000;
+/** Long enough for a stopped consumer to finish its flush in hand and leave; past it the stage fails. */
+const STOP_DEADLINE_MS = 60_000;
 
 /**
  * One consumer process in `c`'s group around `drive`, which puts requests on `c`'s requests topic; then
@@ -85,7 +87,8 @@ export async function withConsumer<T>(
     }
     const drainAfterSeconds = (Date.now() - endedAt) / 1000;
     await afterDrain();
-    const code = await consumer.stop();
+    const code = await Promise.race([consumer.stop(), sleep(STOP_DEADLINE_MS, 'late' as const, { ref: false })]);
+    if (code === 'late') throw failed(`the consumer did not stop within ${STOP_DEADLINE_MS / 1000} s of its SIGTERM`);
     if (code !== 0) throw failed(`the consumer's stop ended with exit code ${code}`);
     return { value, total, drainAfterSeconds, consumer: parseConsumerSummary(consumer.stdout) };
   } finally {
