@@ -2,6 +2,7 @@ import type { Kafka } from 'kafkajs';
 import type { Knex } from 'knex';
 
 import { ProgressBar } from '../lib/progress.js';
+import type { Runtime } from '../lib/runtime.js';
 import type { Decoder } from '../schemas/registry.js';
 import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js';
 import { AuditCheck, readAuditTopic } from './audit-check.js';
@@ -54,6 +55,18 @@ export interface VerifyOptions {
   audit?: { topic: string; decoder: Decoder<RedemptionDecided> };
   /** Once it settles, verify stops reading and throws VerifyStopped, comparing nothing (Ctrl-C). @defaultValue never */
   abandon?: Promise<unknown>;
+}
+
+/** What verify reads for a pipeline: its requests and audit topics, its database, through `rt`'s clients. */
+export function pipelineVerifyOptions(rt: Runtime): VerifyOptions {
+  return {
+    kafka: rt.kafka(),
+    knex: rt.knex(),
+    decoder: rt.registry().decoderFor<RedemptionRequested>('requested'),
+    topic: rt.config.redemptionTopic,
+    maxMessageBytes: rt.config.maxMessageBytes,
+    audit: { topic: rt.config.auditTopic, decoder: rt.registry().decoderFor<RedemptionDecided>('decided') },
+  };
 }
 
 /** Verify was stopped before it had read everything: it compared nothing, and running it again is safe (it only reads). */

@@ -4,8 +4,7 @@
  * and running it again is safe, as verify only reads.
  */
 import type { Runtime } from '../../lib/runtime.js';
-import type { RedemptionDecided, RedemptionRequested } from '../../schemas/types.js';
-import { formatVerifyReport, verify, VerifyStopped } from '../../verify/verify.js';
+import { formatVerifyReport, pipelineVerifyOptions, verify, VerifyStopped } from '../../verify/verify.js';
 import { Interrupted } from '../failures.js';
 import { StopRequest } from '../stop-request.js';
 
@@ -13,16 +12,7 @@ import { StopRequest } from '../stop-request.js';
 export async function verifyCommand(rt: Runtime, o: { progress: boolean }, print: (line: string) => void): Promise<boolean> {
   const stop = new StopRequest('verify only reads: run it again');
   try {
-    const report = await verify({
-      kafka: rt.kafka(),
-      knex: rt.knex(),
-      decoder: rt.registry().decoderFor<RedemptionRequested>('requested'),
-      topic: rt.config.redemptionTopic,
-      maxMessageBytes: rt.config.maxMessageBytes,
-      progress: o.progress,
-      audit: { topic: rt.config.auditTopic, decoder: rt.registry().decoderFor<RedemptionDecided>('decided') },
-      abandon: stop.stopped,
-    });
+    const report = await verify({ ...pipelineVerifyOptions(rt), progress: o.progress, abandon: stop.stopped });
     print(formatVerifyReport(report));
     return report.equal;
   } catch (error) {

@@ -119,6 +119,14 @@ export async function compileCli(): Promise<CompiledCli> {
       // beside itself (schemas/avro.ts: the .avsc files) are copied beside the bundle.
       define: { 'import.meta.url': '__bundleUrl' },
       banner: { js: "const __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+      // Every start reads and hands V8 the whole bundle, and on this host reading its 7 MB (comments,
+      // indentation, nine non-ASCII characters in comments that make the source a two-byte string) cost
+      // about 0.1 s of each start's 0.4 s of CPU: without them it is 4.8 MB of ASCII and a start costs
+      // 0.33 s (10 starts each, 2026-12-05). Names stay as written (no identifier minification), so
+      // stack traces still name the functions.
+      minifyWhitespace: true,
+      minifySyntax: true,
+      legalComments: 'none',
       logLevel: 'error',
     });
     for (const file of readdirSync(join(CHECKOUT_DIR, 'schemas')).filter((f) => f.endsWith('.avsc')))

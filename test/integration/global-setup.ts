@@ -36,7 +36,8 @@ function usesClusterProfile(): boolean {
 /**
  * The integration suite runs against the real stack: bring up whatever is not running (a no-op when
  * everything answers), so `npm test` works from a fresh clone; meanwhile compile the CLI the tests spawn.
- * The cluster profile, when the run uses it, starts in the background once the stack is up.
+ * The cluster profile's lock, when the run uses the profile, is taken in the background once the stack
+ * is up (its clusters are started by the files that use them).
  */
 async function start(): Promise<{ cli: CompiledCli; cluster: ClusterProfileRun | null }> {
   const began = Date.now();

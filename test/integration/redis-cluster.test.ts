@@ -8,13 +8,13 @@ import type { SourcedRequest, StoredDecision } from '../../consumers/types.js';
 import { createRedis, isCluster, keySlot, type RedisClient, redisMasters, redisReady } from '../../lib/redis.js';
 import { CLUSTER_ENV } from '../../scripts/stack/cluster-profile.js';
 import { killRedisMaster, startRedisNode } from '../../scripts/stack/redis-cluster.js';
-import { clusterProfileUp } from './cluster-profile.js';
+import { clusterProfileUp, redisClusterForFile } from './cluster-profile.js';
 import { underLoad } from './failover.js';
 import type { IsolatedPipeline } from './helpers.js';
 
 /**
- * The decision cache on a real Redis Cluster (3 masters, 3 replicas, brought up by the global setup:
- * cluster-profile.ts): a flush's keys spread over many slots on every master, yet each call costs
+ * The decision cache on a real Redis Cluster (3 masters, 3 replicas, started by this file once the run
+ * holds the cluster lock, and stopped after it: cluster-profile.ts): a flush's keys spread over many slots on every master, yet each call costs
  * one pipeline per master; namespace cleanup finds keys on every master. Then the cluster's failover
  * under load. One file, so that the strike never lands while the cache tests run (two files would
  * run at once: a master killed under them lost a third of their keys).
@@ -22,10 +22,12 @@ import type { IsolatedPipeline } from './helpers.js';
 
 const NODES = [7000, 7001, 7002].map((port) => ({ host: '127.0.0.1', port }));
 let redis: RedisClient;
+let redisCluster: { stop(): Promise<void> } | undefined;
 const prefix = `test-${randomBytes(4).toString('hex')}`;
 
 beforeAll(async () => {
   await clusterProfileUp(900_000);
+  redisCluster = await redisClusterForFile((line) => process.stderr.write(`[redis-cluster] ${line}\n`));
   redis = createRedis('redis://unused', NODES);
   await redisReady(redis, 10_000);
 }, 900_000);
@@ -33,12 +35,16 @@ beforeAll(async () => {
 const pipelines: IsolatedPipeline[] = [];
 
 afterAll(async () => {
-  for (const p of pipelines) await p.cleanup();
-  for (const node of redisMasters(redis)) {
-    const keys = await node.keys(`${prefix}*`);
-    for (const key of keys) await node.unlink(key);
+  try {
+    for (const p of pipelines) await p.cleanup();
+    for (const node of redisMasters(redis)) {
+      const keys = await node.keys(`${prefix}*`);
+      for (const key of keys) await node.unlink(key);
+    }
+    redis.disconnect();
+  } finally {
+    await redisCluster?.stop();
   }
-  redis.disconnect();
 }, 180_000);
 
 function batch(count: number, coupons: number): { requests: SourcedRequest[]; decisions: StoredDecision[] } {
