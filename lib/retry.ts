@@ -62,7 +62,15 @@ export async function retryUntilDone<T>(work: () => Promise<T>, options: RetryOp
  */
 export function isRetriableKafkaError(error: unknown): boolean {
   if (!(error instanceof Error) || !error.name.startsWith('KafkaJS')) return false;
-  if (error.name === 'KafkaJSNonRetriableError') return false;
+  if (error.name === 'KafkaJSNonRetriableError') {
+    // A retrier inside another (a metadata refresh or a connect inside a send) that spent its retries
+    // hands the outer one KafkaJSNumberOfRetriesExceeded, which counts as not retriable there: the outer
+    // retrier then gives up too, wrapping it in this with the original error as the cause. A broker that
+    // restarted for longer than the inner retries (40 s on a busy host) failed `produce`, whose producer
+    // retries without limit, this way. What decides is the original error.
+    const cause = (error as { cause?: unknown }).cause;
+    return cause !== error && cause instanceof Error && cause.name !== 'KafkaJSNonRetriableError' && isRetriableKafkaError(cause);
+  }
   if (error.name === 'KafkaJSNumberOfRetriesExceeded') return true;
   return (error as { retriable?: unknown }).retriable === true;
 }

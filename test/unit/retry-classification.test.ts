@@ -1,8 +1,11 @@
+import { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 
 import { isMysqlDataError, isRetriableKafkaError, isRetriableStorageError } from '../../lib/retry.js';
 
 const mysqlError = (code: string, errno: number, sqlState: string) => Object.assign(new Error(code), { code, errno, sqlState });
+// KafkaJS's typings leave out the options its error constructors take (src/errors.js: `{ cause }`).
+const NonRetriable = KafkaJSNonRetriableError as unknown as new (e: Error | string, o?: { cause?: Error }) => KafkaJSNonRetriableError;
 const kafkaError = (name: string, retriable: boolean) => Object.assign(new Error(name), { name, retriable });
 
 describe('failure classification', () => {
@@ -37,5 +40,17 @@ describe('failure classification', () => {
     expect(isRetriableKafkaError(kafkaError('KafkaJSProtocolError', false))).toBe(false); // MESSAGE_TOO_LARGE
     expect(isRetriableKafkaError(kafkaError('KafkaJSNonRetriableError', false))).toBe(false);
     expect(isRetriableKafkaError(new TypeError('x is undefined'))).toBe(false);
+  });
+
+  it('retries what an outer KafkaJS retrier gave up on only because an inner one spent its retries', () => {
+    // As KafkaJS's retrier (src/retry/index.js) builds them: the inner one's exhausted retries, which the
+    // outer one does not retry, wrapped with the original error as the cause.
+    const wrapped = (e: Error) => new NonRetriable(new KafkaJSNumberOfRetriesExceeded(e, { retryCount: 8, retryTime: 5000 }), { cause: e });
+    expect(isRetriableKafkaError(wrapped(new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9092')))).toBe(true);
+    const tooLarge = new KafkaJSProtocolError(
+      Object.assign(new Error('The request included a message larger than the max message size'), { retriable: false }),
+    );
+    expect(isRetriableKafkaError(wrapped(tooLarge))).toBe(false);
+    expect(isRetriableKafkaError(new KafkaJSNonRetriableError('aborted'))).toBe(false);
   });
 });
