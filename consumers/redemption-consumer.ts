@@ -11,7 +11,7 @@ import { kafkaSecurity } from '../lib/connections.js';
 import { cachePrefix, databaseIdentity } from '../lib/database-identity.js';
 import { RedemptionError } from '../lib/errors.js';
 import { FaultInjector } from '../lib/faults.js';
-import { createKafka, withAdmin } from '../lib/kafka.js';
+import { createKafka, setGroupOffsets, withAdmin } from '../lib/kafka.js';
 import { RateLimiter } from '../lib/progress.js';
 import type { RedisClient } from '../lib/redis.js';
 import type { Decoder, SchemaRegistryClient } from '../schemas/registry.js';
@@ -336,13 +336,11 @@ export class RedemptionConsumer {
     const { range } = this.mode;
     if (!range) return;
     const { config } = this;
-    await withAdmin(this.deps.kafka, (admin) =>
-      admin.setOffsets({
-        groupId: config.consumerGroup,
-        topic: config.redemptionTopic,
-        partitions: [...range].map(([partition, r]) => ({ partition, offset: String(r.start) })),
-      }),
-    );
+    await setGroupOffsets(this.deps.kafka, {
+      groupId: config.consumerGroup,
+      topic: config.redemptionTopic,
+      partitions: [...range].map(([partition, r]) => ({ partition, offset: String(r.start) })),
+    });
   }
 
   /** The dead-member sweep (member-liveness.ts), on an admin client of its own for the member's life. */

@@ -27,6 +27,7 @@ export const ERROR_CODES = [
   'DECISION_TIMEOUT',
   'TOPICS_NOT_READY',
   'GRANTS_TOO_BROAD',
+  'GROUP_BUSY',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

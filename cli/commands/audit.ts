@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Admin } from 'kafkajs';
 
 import { firstOfEachSource } from '../../analytics/first-of-each-source.js';
-import { withAdmin } from '../../lib/kafka.js';
+import { type GroupStart, setGroupOffsets, withAdmin } from '../../lib/kafka.js';
 import type { Runtime } from '../../lib/runtime.js';
 import { murmur2Partition } from '../../schemas/partitioning.js';
 import type { Decision, RedemptionDecided, RejectReason } from '../../schemas/types.js';
@@ -76,7 +76,8 @@ async function readAudit(rt: Runtime, o: ReadOptions): Promise<void> {
   const topic = rt.config.auditTopic;
   const decoder = rt.registry().decoderFor<RedemptionDecided>('decided');
   const groupId = `redeem-audit-${randomBytes(4).toString('hex')}`;
-  const { ends, wanted } = await withAdmin(rt.kafka('redeem-audit'), (admin) => startOffsets(admin, topic, groupId, o));
+  const { ends, wanted, starts } = await withAdmin(rt.kafka('redeem-audit'), (admin) => startOffsets(admin, topic, o));
+  await setGroupOffsets(rt.kafka('redeem-audit'), { groupId, topic, partitions: starts });
   const others = [...ends.keys()].filter((p) => !wanted.has(p));
   const pending = new Set([...ends].filter(([p, end]) => end > 0 && wanted.has(p)).map(([p]) => p));
   const consumer = rt.kafka('redeem-audit').consumer({ groupId, maxWaitTimeInMs: 200 });
@@ -134,7 +135,7 @@ async function readAudit(rt: Runtime, o: ReadOptions): Promise<void> {
  * The end offsets the topic has now, the partitions the read needs, and the group's start offsets: from
  * `since` (by timestamp) in those, and at the end in the others, so that nothing of theirs is fetched.
  */
-async function startOffsets(admin: Admin, topic: string, groupId: string, o: ReadOptions): Promise<{ ends: Map<number, number>; wanted: Set<number> }> {
+async function startOffsets(admin: Admin, topic: string, o: ReadOptions): Promise<{ ends: Map<number, number>; wanted: Set<number>; starts: GroupStart[] }> {
   const offsets = await admin.fetchTopicOffsets(topic);
   const ends = new Map(offsets.map((x) => [x.partition, Number(x.high)]));
   const wanted = new Set(auditPartitions(o.coupon, offsets.length));
@@ -144,8 +145,7 @@ async function startOffsets(admin: Admin, topic: string, groupId: string, o: Rea
       if (wanted.has(x.partition)) starts.set(x.partition, Number(x.offset) < 0 ? String(ends.get(x.partition)) : x.offset);
     }
   }
-  if (starts.size > 0) await admin.setOffsets({ groupId, topic, partitions: [...starts].map(([partition, offset]) => ({ partition, offset })) });
-  return { ends, wanted };
+  return { ends, wanted, starts: [...starts].map(([partition, offset]) => ({ partition, offset })) };
 }
 
 export interface TailOptions extends AuditFilter {

@@ -29,6 +29,7 @@ describe('errors', () => {
       'DECISION_TIMEOUT',
       'TOPICS_NOT_READY',
       'GRANTS_TOO_BROAD',
+      'GROUP_BUSY',
     ]);
   });
 
