@@ -72,7 +72,8 @@ function reached(partition: number): void {
 }
 
 const groupId = once ? `analyst-once-${randomBytes(4).toString('hex')}` : env('ANALYST_GROUP', 'analyst-campaign-redemptions');
-const consumer = kafka.consumer({ groupId });
+// A fetch lingers at most half a second: disconnect() waits for the one in flight (KafkaJS's default 5 s).
+const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 500 });
 await consumer.connect();
 await consumer.subscribe({ topic, fromBeginning: true });
 let done: () => void = () => {};
