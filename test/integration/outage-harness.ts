@@ -107,16 +107,20 @@ export function outageHarness(): OutageHarness {
     if (redelivery) {
       // Offsets are committed in the background (at most 2 s behind): a broker that restarts may lose the
       // last commits, and their messages come again, each re-emitted with its stored decision
-      // (redeem_already_decided_total), not decided again. So every message of the topic is decided once,
-      // and the audit topic holds a record for each decision and each re-emission; each message's records
-      // agree (auditProblems), and MySQL is exactly once (verify). (A run at 15:08 counted 10,103
-      // decisions against 13,557 records when this compared the two alone: the re-emitted records.)
+      // (redeem_already_decided_total), not decided again; except an upstream retry (a request id seen
+      // before, at another offset), which is decided DUPLICATE again and counted again (its record is the
+      // same). So every message of the topic is decided at least once, more only as such DUPLICATEs, and the
+      // audit topic holds a record for each decision and each re-emission; each message's records agree
+      // (auditProblems), and MySQL is exactly once (verify). (A run at 15:08 counted 10,103 decisions
+      // against 13,557 records when this compared the two alone: the re-emitted records.)
       const decisions = metricTotal(metrics, 'redeem_decisions_total');
       const reemitted = metricTotal(metrics, 'redeem_already_decided_total');
+      const duplicates = [...metrics].filter(([series]) => series.startsWith('redeem_decisions_total{decision="DUPLICATE"')).reduce((n, [, v]) => n + v, 0);
       const retries = [...metrics].filter(([series]) => series.startsWith('redeem_retries_total{'));
-      const said = `${decisions} decisions and ${reemitted} re-emitted counted by the consumer, ${records.length} audit records; its retries: ${JSON.stringify(retries)} (its log: ${consumerLog})`;
+      const said = `${decisions} decisions (${duplicates} DUPLICATE) and ${reemitted} re-emitted counted by the consumer, ${records.length} audit records; its retries: ${JSON.stringify(retries)} (its log: ${consumerLog})`;
       const messages = [...(await p.endOffsets(p.config.redemptionTopic)).values()].reduce((a, b) => a + b, 0);
-      expect(decisions, `every message decided once: ${said}`).toBe(messages);
+      expect(decisions, `every message decided: ${said}`).toBeGreaterThanOrEqual(messages);
+      expect(decisions - messages, `decided more than once only as DUPLICATE: ${said}`).toBeLessThanOrEqual(duplicates);
       // A publish retried after a failure may have landed in part the first time: its records are then on
       // the topic twice (they agree). Without a retried publish, exactly one record per count.
       const publishRetries = metrics.get('redeem_retries_total{stage="publish"}') ?? 0;

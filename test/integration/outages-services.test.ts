@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { metricTotal } from '../../scripts/harness/consumer-process.js';
 import { OwnKafka } from '../../scripts/stack/own-servers.js';
@@ -8,17 +8,6 @@ import { outageHarness, SESSION_TIMEOUT_MS } from './outage-harness.js';
 
 // MySQL and Kafka outages (Redis ones: outages.test.ts), on a MariaDB and a broker of this file's own.
 const { mariadb, pipelines, underLoad } = outageHarness();
-
-// The broker of the last test starts while the MySQL outages run: its start (15-40 s of a JVM's start
-// on a busy host) then overlaps their waits instead of adding to the file's time.
-let ownKafka: Promise<OwnKafka> | undefined;
-beforeAll(() => {
-  ownKafka = OwnKafka.start();
-  ownKafka.catch(() => {}); // awaited by the test that uses it, which fails with the reason
-});
-afterAll(async () => {
-  await (await ownKafka?.catch(() => undefined))?.stop();
-}, 120_000);
 
 describe('MySQL and broker outages heal by themselves, losing nothing and applying nothing twice', () => {
   it('MySQL stalled for three session timeouts: no rebalance, nothing lost', async () => {
@@ -40,12 +29,15 @@ describe('MySQL and broker outages heal by themselves, losing nothing and applyi
   });
 
   it('the Kafka broker restarted mid-run', async () => {
-    // A broker of this file's own: restarting the stack's would strike every other file's topics too.
-    const kafka = await ownKafka!;
-    const { p } = await underLoad({ KAFKA_BROKERS: kafka.brokers }, () => kafka.restart(), { redelivery: true });
-    // Its topics and group live on the broker the file's afterAll stops (before the harness cleans up
-    // the rest): cleaned up now.
-    pipelines.splice(pipelines.indexOf(p), 1);
-    await p.cleanup();
+    // A broker of this test's own: restarting the stack's would strike every other file's topics too.
+    const kafka = await OwnKafka.start();
+    try {
+      const { p } = await underLoad({ KAFKA_BROKERS: kafka.brokers }, () => kafka.restart(), { redelivery: true });
+      // Its topics and group live on the broker about to go: cleaned up now, not after the file.
+      pipelines.splice(pipelines.indexOf(p), 1);
+      await p.cleanup();
+    } finally {
+      await kafka.stop();
+    }
   });
 });
