@@ -11,8 +11,8 @@ const alias = { 'coupon-redemption-pipeline': fileURLToPath(new URL('./index.ts'
 /**
  * Integration files that bound a time a busy host stretches (gaps without decisions, recovery and
  * removal times, joins, rebalance counts, outages measured against the session timeout), or that use the
- * cluster profile (cluster-profile.ts: its Redis Cluster started in the background by the global setup,
- * its 3-node Kafka by kafka-failover.test.ts): they run after the others, three at a time. None of them
+ * cluster profile (cluster-profile.ts: its Redis Cluster started by redis-cluster.test.ts, its 3-node
+ * Kafka by kafka-failover.test.ts): they run after the others, three at a time. None of them
  * strikes a service another file uses: the outages and the chaos run strike a Redis, a MariaDB and a
  * broker of their own (scripts/stack/own-servers.ts).
  */

@@ -87,6 +87,9 @@ export async function setGroupOffsets(kafka: Kafka, o: { groupId: string; topic:
       throw new RedemptionError('GROUP_BUSY', `cannot set the offsets of consumer group ${o.groupId}: it has running members (state ${state})`);
     await new Promise<void>((resolve, reject) => {
       consumer.on(consumer.events.FETCH, () => void consumer.stop().then(resolve, reject));
+      // A member that crashed (a broker gone past KafkaJS's retries) would never fetch, and a restarted one
+      // has lost the seeks: either way the offsets are not set, and the caller is told so instead of waiting.
+      consumer.on(consumer.events.CRASH, ({ payload }) => reject(payload.error));
       consumer.run({ eachBatchAutoResolve: false, eachBatch: async () => {} }).catch(reject);
       // It reads nothing: the seeks are committed, then it leaves.
       consumer.pause([{ topic: o.topic }]);

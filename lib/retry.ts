@@ -69,7 +69,7 @@ export function isRetriableKafkaError(error: unknown): boolean {
     // restarted for longer than the inner retries (40 s on a busy host) failed `produce`, whose producer
     // retries without limit, this way. What decides is the original error.
     const cause = (error as { cause?: unknown }).cause;
-    return cause !== error && cause instanceof Error && cause.name !== 'KafkaJSNonRetriableError' && isRetriableKafkaError(cause);
+    return cause instanceof Error && cause.name !== 'KafkaJSNonRetriableError' && isRetriableKafkaError(cause);
   }
   if (error.name === 'KafkaJSNumberOfRetriesExceeded') return true;
   return (error as { retriable?: unknown }).retriable === true;

@@ -14,10 +14,11 @@ import type { IsolatedPipeline } from './helpers.js';
 
 /**
  * The decision cache on a real Redis Cluster (3 masters, 3 replicas, started by this file once the run
- * holds the cluster lock, and stopped after it: cluster-profile.ts): a flush's keys spread over many slots on every master, yet each call costs
- * one pipeline per master; namespace cleanup finds keys on every master. Then the cluster's failover
- * under load. One file, so that the strike never lands while the cache tests run (two files would
- * run at once: a master killed under them lost a third of their keys).
+ * holds the cluster lock, and stopped after it: cluster-profile.ts): a flush's keys spread over many
+ * slots on every master, yet each call costs one pipeline per master; namespace cleanup finds keys on
+ * every master. Then the cluster's failover under load. One file, so that the strike never lands while
+ * the cache tests run (two files would run at once: a master killed under them lost a third of their
+ * keys).
  */
 
 const NODES = [7000, 7001, 7002].map((port) => ({ host: '127.0.0.1', port }));
