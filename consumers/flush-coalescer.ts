@@ -166,6 +166,21 @@ export class FlushCoalescer {
     clearTimeout(timer);
   }
 
+  /**
+   * A hold (`settle`) that no join ends: the group accepted the member's heartbeat in its generation, so
+   * its assignment stands and what it holds is still its own to flush. KafkaJS rejoins after a batch
+   * throws a rejoin error only when that error is the first its fetchers fail with; when another wins
+   * (a connection refused by the broker that just stopped, in a rolling restart), it fetches on in the
+   * same generation, and a hold kept for a join that never comes stalled every partition for good.
+   * Returns true when there was a hold to lift.
+   */
+  release(): boolean {
+    if (!this.held) return false;
+    this.held = false;
+    this.schedule();
+    return true;
+  }
+
   private queueOf(topic: string, partition: number): PartitionQueue {
     const k = `${topic}\u0000${partition}`;
     let q = this.queues.get(k);

@@ -163,6 +163,7 @@ export class RedemptionConsumer {
     this.partitionCount = await requestsPartitionCount(deps.kafka, config.redemptionTopic);
     consumer.on(consumer.events.GROUP_JOIN, (event) => this.joinedGroup(event.payload, logger));
     consumer.on(consumer.events.CRASH, (event) => this.crashedOut(event.payload, logger));
+    consumer.on(consumer.events.HEARTBEAT, () => this.heartbeatAccepted(logger));
     await this.seekToRange();
     await this.startReaper(identity, name, timing, logger);
     await consumer.connect();
@@ -312,6 +313,11 @@ export class RedemptionConsumer {
     this.watch?.assigned(payload.memberAssignment[config.redemptionTopic] ?? []);
     this.reassigned(logger);
     logger.info({ assignment: payload.memberAssignment, protocol: payload.groupProtocol, rebalances: this.stats.rebalances }, 'joined the group');
+  }
+
+  /** The coordinator accepted a heartbeat: the member is in the group's current generation. */
+  private heartbeatAccepted(logger: Logger): void {
+    if (this.coalescer?.release()) logger.warn('the group kept this member in its generation and no rejoin came; flushing what it holds again');
   }
 
   private crashedOut(payload: ConsumerCrashEvent['payload'], logger: Logger): void {

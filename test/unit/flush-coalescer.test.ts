@@ -184,6 +184,25 @@ describe('flush coalescer', () => {
     expect(h.flushed).toEqual([{ partition: 0, next: 5 }]);
   });
 
+  it('lifts a hold that no join ends once the group accepts a heartbeat, and flushes what it holds', async () => {
+    const h = harness();
+    h.coalescer.enqueue(chunk(0, 0, 5));
+    await tick();
+    h.coalescer.enqueue(chunk(0, 5, 5));
+    h.coalescer.enqueue(chunk(1, 0, 3));
+    const settled = h.coalescer.settle(1000);
+    h.release.shift()!();
+    await settled;
+    await settle();
+    // Held: KafkaJS fetches on in the same generation (no join), and nothing is flushed.
+    expect(h.groups).toHaveLength(1);
+    expect(h.coalescer.release()).toBe(true);
+    await settle();
+    expect(h.groups[1]).toEqual(['0@5+5', '1@0+3']);
+    // Nothing was held any more: a heartbeat without a hold changes nothing.
+    expect(h.coalescer.release()).toBe(false);
+  });
+
   it('starts no new flush between a rebalance seen and the join that follows it', async () => {
     const h = harness();
     h.coalescer.enqueue(chunk(0, 0, 5));
