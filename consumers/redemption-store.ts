@@ -2,6 +2,8 @@
  * The MySQL side of a flush, as load → decide → write in one READ COMMITTED transaction: lock the
  * batch's coupons and read what the rules need (sql/statements.ts), decide every request in order
  * (decide-batch.ts, pure), write all effects as multi-row INSERT ... ON DUPLICATE KEY UPDATE statements.
+ * Two round trips where the pool allows several statements in one (sql/session.ts): the transaction's
+ * start with the lock and the reads, then the writes with the COMMIT.
  *
  * The coupons' row locks serialise flushes that touch the same coupon, so a member that lost its
  * partitions but is still flushing cannot interleave with the new owner; and the decisions table's
@@ -38,7 +40,8 @@ export interface FlushResult {
 }
 
 /**
- * How a flush ends: `commit` (after `beforeCommit`, the fault-injection point just before the commit)
+ * How a flush ends: `commit` (after `beforeCommit`, the fault-injection point just before the writes
+ * and the commit, which go in one round trip)
  * or `dry-run`, which decides and writes everything as usual, then rolls back: the result says what
  * would change, and nothing does.
  */
@@ -67,40 +70,56 @@ export class RedemptionStore {
       const { mode } = options;
       const state = mode.kind === 'dry-run' ? this.dry.overlay(loaded.state, requests) : loaded.state;
       const decided = decideBatch(requests, state, options);
-      const writes = await write(session, decided);
-      const statements = loaded.statements + writes + 2;
+      const writes = writesOf(decided);
+      const statements = loaded.statements + writes.length + 2;
       if (mode.kind === 'dry-run') {
         // Recorded once the transaction is rolled back, so a flush that fails and is retried counts once.
         const knownBefore = new Map<string, Set<string>>();
         for (const row of state.redemptions) knownBefore.set(row.couponCode, (knownBefore.get(row.couponCode) ?? new Set()).add(row.requestId));
         return {
           commit: false,
+          writes,
           result: { records: decided.records, reemitted: decided.reemitted, committed: [], statements },
           after: () => this.dry.record(decided.committed, decided.coupons, decided.redemptions, knownBefore),
         };
       }
-      mode.beforeCommit?.();
-      return { commit: true, result: { records: decided.records, reemitted: decided.reemitted, committed: decided.committed, statements } };
+      return {
+        commit: true,
+        writes,
+        // The writes go with the COMMIT: a crash here leaves nothing of the flush in MySQL.
+        beforeEnd: mode.beforeCommit,
+        result: { records: decided.records, reemitted: decided.reemitted, committed: decided.committed, statements },
+      };
     });
   }
 }
 
-/** Locks the batch's coupons and reads what the rules need about them. */
+/**
+ * Locks the batch's coupons and reads what the rules need about them, in one round trip: the lock
+ * comes first, so the reads after it see what the last flush of these coupons committed.
+ */
 async function load(session: SqlSession, requests: readonly SourcedRequest[]): Promise<{ state: LoadedState; statements: number }> {
   const codes = [...new Set(requests.map((r) => r.request.coupon_code))].sort();
-  const coupons = await lockCoupons(session, codes);
-  const prior = await selectPriorDecisions(
-    session,
-    distinctPairs(requests, (r) => r.request_id),
-  );
-  const existing = new Set(coupons.map((c) => c.code));
-  const redeemers = distinctPairs(requests, (r) => (r.op === 'REDEEM' && existing.has(r.coupon_code) ? r.user_id : null));
+  const redeemers = distinctPairs(requests, (r) => (r.op === 'REDEEM' ? r.user_id : null));
   const targets = distinctPairs(requests, (r) => (r.op === 'REVERSE' && r.reverses_request_id ? r.reverses_request_id : null));
+  const coupons = lockCoupons(codes);
+  const prior = selectPriorDecisions(distinctPairs(requests, (r) => r.request_id));
   // Statements a batch does not need are not sent: no redeemers, no user counts; no refunds, no lookup.
-  const userCounts = redeemers.length > 0 ? await countUserRedemptions(session, redeemers) : [];
-  const redemptions = targets.length > 0 ? await selectRedemptions(session, targets) : [];
-  const statements = 2 + (redeemers.length > 0 ? 1 : 0) + (targets.length > 0 ? 1 : 0);
-  return { state: { coupons, prior, userCounts, redemptions }, statements };
+  const counts = redeemers.length > 0 ? countUserRedemptions(redeemers) : null;
+  const refunded = targets.length > 0 ? selectRedemptions(targets) : null;
+  const reads = [coupons.sql, prior.sql, ...(counts ? [counts.sql] : []), ...(refunded ? [refunded.sql] : [])];
+  const [couponRows, priorRows, ...rest] = await session.query(reads);
+  const countRows = counts ? rest.shift() : undefined;
+  const refundedRows = refunded ? rest.shift() : undefined;
+  return {
+    state: {
+      coupons: coupons.rows(couponRows),
+      prior: prior.rows(priorRows),
+      userCounts: counts ? counts.rows(countRows) : [],
+      redemptions: refunded ? refunded.rows(refundedRows) : [],
+    },
+    statements: reads.length,
+  };
 }
 
 /** Each request's (coupon code, `key`) once, for the requests `key` names one for (not null). */
@@ -118,20 +137,11 @@ function distinctPairs(requests: readonly SourcedRequest[], key: (r: SourcedRequ
   return pairs;
 }
 
-/** Writes the batch's decisions and effects; returns the statements sent. */
-async function write(session: SqlSession, decided: BatchDecisions): Promise<number> {
-  let statements = 0;
-  if (decided.committed.length > 0) {
-    await insertDecisions(session, decided.committed);
-    statements += 1;
-  }
-  if (decided.redemptions.length > 0) {
-    await upsertRedemptions(session, decided.redemptions);
-    statements += 1;
-  }
-  if (decided.coupons.length > 0) {
-    await updateCouponCounts(session, decided.coupons);
-    statements += 1;
-  }
-  return statements;
+/** The batch's decisions and effects, as the statements that write them. */
+function writesOf(decided: BatchDecisions): string[] {
+  const writes: string[] = [];
+  if (decided.committed.length > 0) writes.push(insertDecisions(decided.committed));
+  if (decided.redemptions.length > 0) writes.push(upsertRedemptions(decided.redemptions));
+  if (decided.coupons.length > 0) writes.push(updateCouponCounts(decided.coupons));
+  return writes;
 }

@@ -53,10 +53,24 @@ function connectionOptions(mysqlUrl: string): mysql.ConnectionOptions {
   };
 }
 
-export function createKnex(mysqlUrl: string, pool: { min: number; max: number } = { min: 0, max: 8 }, lockWaitTimeoutSeconds?: number): Knex {
+/**
+ * A knex pool on the URL's database. `multipleStatements` lets the flush send several statements in one
+ * round trip (consumers/sql/session.ts): only for the pool the flush runs on, whose hand-written SQL
+ * puts every value through mysql2's escaping (`literal`); knex's own queries pass bindings.
+ */
+export function createKnex(
+  mysqlUrl: string,
+  pool: { min: number; max: number } = { min: 0, max: 8 },
+  lockWaitTimeoutSeconds?: number,
+  options: { multipleStatements?: boolean } = {},
+): Knex {
   return knexFactory({
     client: 'mysql2',
-    connection: { ...connectionOptions(mysqlUrl), database: databaseName(mysqlUrl) } as Knex.MySql2ConnectionConfig,
+    connection: {
+      ...connectionOptions(mysqlUrl),
+      database: databaseName(mysqlUrl),
+      ...(options.multipleStatements ? { multipleStatements: true } : {}),
+    } as Knex.MySql2ConnectionConfig,
     pool: {
       ...pool,
       afterCreate: (connection: mysql.Connection, done: (error: Error | null, connection: mysql.Connection) => void) => {

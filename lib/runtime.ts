@@ -64,7 +64,9 @@ export class Runtime {
 
   knex(): Knex {
     // Each concurrent flush holds one connection through its transaction.
-    this.knexClient ??= createKnex(this.config.mysqlUrl, { min: 0, max: this.config.flushConcurrency + 2 }, this.config.mysqlLockWaitTimeoutSeconds);
+    this.knexClient ??= createKnex(this.config.mysqlUrl, { min: 0, max: this.config.flushConcurrency + 2 }, this.config.mysqlLockWaitTimeoutSeconds, {
+      multipleStatements: true,
+    });
     return this.knexClient;
   }
 

@@ -3,19 +3,28 @@
  * TLS, time zone and lock wait timeout), used directly with SQL text built by sql/statements.ts. The hot
  * path skips knex's query builder (compiling a multi-row statement and its bindings per flush cost about
  * 6% of a drain's CPU); knex stays for migrations and admin queries.
+ *
+ * A transaction is two round trips where the pool's connections take several statements at once
+ * (`multipleStatements`, as the Runtime's pool does): its start with the reads, then the writes with
+ * its end. One round trip per statement otherwise. Every round trip is a wait for MySQL and, on a busy
+ * host, for a core: a flush made eight of them.
  */
 import type { Knex } from 'knex';
 import mysql from 'mysql2';
 
 /** A MySQL connection on which one flush's transaction runs. */
 export interface SqlSession {
-  query<T = Record<string, unknown>>(sql: string): Promise<T[]>;
+  /**
+   * Runs the statements in order, in one round trip where the connection allows it, and returns each
+   * one's result (rows for a SELECT). The first call of a transaction starts it.
+   */
+  query(statements: readonly string[]): Promise<unknown[]>;
 }
 
 /** The callback-style mysql2 connection knex's pool hands out. */
 interface PooledConnection {
   query(sql: string, callback: (error: Error | null, rows: unknown) => void): void;
-  config: { queryFormat?: (sql: string) => string };
+  config: { queryFormat?: (sql: string) => string; multipleStatements?: boolean };
 }
 
 /** The text goes as written: every value in it is a literal already (mysql2 would scan it for placeholders). */
@@ -30,37 +39,64 @@ interface PoolClient {
 /** Pooled connections whose session isolation level is READ COMMITTED already. */
 const readCommitted = new WeakSet<PooledConnection>();
 
+/** How a transaction ends: its last writes, then COMMIT or ROLLBACK, in one round trip. */
+export interface TransactionEnd<T> {
+  result: T;
+  commit: boolean;
+  /** Statements sent with the end, before it. */
+  writes: readonly string[];
+  /** Called just before the end is sent (the last moment at which nothing of the transaction is written). */
+  beforeEnd?(): void;
+  /** Called once the transaction ended as asked. */
+  after?(): void;
+}
+
 /**
- * Runs `work` in one READ COMMITTED transaction on a pooled connection; commits when `work` resolves with
- * `commit: true`, rolls back otherwise (and on any error), then runs its `after`; always gives the
- * connection back.
+ * Runs `work` in one READ COMMITTED transaction on a pooled connection, then sends the writes `work`
+ * returns with COMMIT (or ROLLBACK when `commit` is false), and runs `after`. Any error rolls the
+ * transaction back. The connection always goes back to the pool.
  */
-export async function inTransaction<T>(knex: Knex, work: (session: SqlSession) => Promise<{ result: T; commit: boolean; after?(): void }>): Promise<T> {
+export async function inTransaction<T>(knex: Knex, work: (session: SqlSession) => Promise<TransactionEnd<T>>): Promise<T> {
   const client = knex.client as unknown as PoolClient;
   const connection = await client.acquireConnection();
-  const session: SqlSession = {
-    query: <R>(sql: string) => new Promise<R[]>((resolve, reject) => connection.query(sql, (error, rows) => (error ? reject(error) : resolve(rows as R[])))),
-  };
+  const send = (sql: string) => new Promise<unknown>((resolve, reject) => connection.query(sql, (error, rows) => (error ? reject(error) : resolve(rows))));
+  const together = connection.config.multipleStatements === true;
   let open = false;
+  const session: SqlSession = {
+    async query(statements) {
+      const prefix: string[] = [];
+      if (!readCommitted.has(connection)) {
+        // Once per pooled connection rather than before each transaction. The pool's other users (admin
+        // reads of one statement each) read the same under either level.
+        prefix.push('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
+      }
+      if (!open) prefix.push('START TRANSACTION');
+      const all = [...prefix, ...statements];
+      // Open from the moment START TRANSACTION may have run: a failure after it rolls back.
+      if (!open) open = true;
+      let results: unknown[];
+      if (together && all.length > 1) {
+        results = (await send(all.join(';\n'))) as unknown[];
+      } else {
+        results = [];
+        for (const sql of all) results.push(await send(sql));
+      }
+      readCommitted.add(connection);
+      return results.slice(prefix.length);
+    },
+  };
   // Only while this transaction holds the connection: knex's own queries on it pass bindings.
   connection.config.queryFormat = asWritten;
   try {
-    if (!readCommitted.has(connection)) {
-      // Once per pooled connection rather than before each transaction: a round trip less per flush. The
-      // pool's other users (admin reads of one statement each) read the same under either level.
-      await session.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
-      readCommitted.add(connection);
-    }
-    await session.query('START TRANSACTION');
-    open = true;
-    const { result, commit, after } = await work(session);
+    const end = await work(session);
+    end.beforeEnd?.();
+    await session.query([...end.writes, end.commit ? 'COMMIT' : 'ROLLBACK']);
     open = false;
-    await session.query(commit ? 'COMMIT' : 'ROLLBACK');
-    after?.();
-    return result;
+    end.after?.();
+    return end.result;
   } catch (error) {
     // A connection that broke is dropped by the pool's validation when it is next acquired.
-    if (open) await session.query('ROLLBACK').catch(() => {});
+    if (open) await send('ROLLBACK').catch(() => {});
     throw error;
   } finally {
     connection.config.queryFormat = undefined;

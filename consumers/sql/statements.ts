@@ -1,20 +1,27 @@
 /**
- * The flush's statements, one function each, named after what it does and handed the session it runs
- * on. Each takes the whole batch at once: the statement count of a flush depends on its shape, never on
- * its size. Their text is fixed but for the rows and lists, so it is written here directly (every value
- * through `literal`, which escapes as mysql2 does) instead of being compiled by a query builder per flush.
+ * The flush's statements, one function each, named after what it does. Each takes the whole batch at
+ * once: the statement count of a flush depends on its shape, never on its size. Their text is fixed but
+ * for the rows and lists, so it is written here directly (every value through `literal`, which escapes
+ * as mysql2 does) instead of being compiled by a query builder per flush. They are built, not run: the
+ * session sends the reads of a flush together, and its writes with its COMMIT (sql/session.ts).
  */
 import type { RedemptionRow } from '../coupon-state.js';
 import type { StoredDecision } from '../types.js';
 import { type CouponDbRow, type DecisionDbRow, decisionRows, type RedemptionDbRow, redemptionRows } from './rows.js';
-import { dateLiteral, list, literal, pairList, type SqlSession } from './session.js';
+import { dateLiteral, list, literal, pairList } from './session.js';
+
+/** A read of the flush: its text, and how its result becomes the pipeline's rows. */
+export interface Read<T> {
+  sql: string;
+  rows(result: unknown): T;
+}
 
 /**
  * Locks the coupons' rows in code order (so concurrent flushes never deadlock on each other) and reads
  * their terms and counts. Flushes touching the same coupon serialise here.
  */
-export async function lockCoupons(session: SqlSession, codes: readonly string[]): Promise<CouponDbRow[]> {
-  return session.query<CouponDbRow>(`SELECT * FROM coupons WHERE code IN ${list([...codes].sort())} ORDER BY code FOR UPDATE`);
+export function lockCoupons(codes: readonly string[]): Read<CouponDbRow[]> {
+  return { sql: `SELECT * FROM coupons WHERE code IN ${list([...codes].sort())} ORDER BY code FOR UPDATE`, rows: (result) => result as CouponDbRow[] };
 }
 
 /** A (coupon code, second key) pair, as the lookups below take them. */
@@ -31,29 +38,38 @@ export type KeyPair = readonly [couponCode: string, key: string];
 const BY_PAIRS = '/*M!100318 SET STATEMENT in_predicate_conversion_threshold = 0 FOR */ ';
 
 /** The decisions already stored for these (coupon, request id) pairs. */
-export async function selectPriorDecisions(session: SqlSession, keys: readonly KeyPair[]): Promise<StoredDecision[]> {
-  const rows = await session.query<DecisionDbRow>(`${BY_PAIRS}SELECT * FROM decisions WHERE (coupon_code, request_id) IN ${pairList(keys)}`);
-  return rows.map(decisionRows.fromDb);
+export function selectPriorDecisions(keys: readonly KeyPair[]): Read<StoredDecision[]> {
+  return {
+    sql: `${BY_PAIRS}SELECT * FROM decisions WHERE (coupon_code, request_id) IN ${pairList(keys)}`,
+    rows: (result) => (result as DecisionDbRow[]).map(decisionRows.fromDb),
+  };
 }
 
 /** How many REDEEMED redemptions each of these (coupon, user id) pairs holds. */
-export async function countUserRedemptions(session: SqlSession, keys: readonly KeyPair[]): Promise<{ couponCode: string; userId: string; redeemed: number }[]> {
-  const rows = await session.query<{ coupon_code: string; user_id: string; n: number | string }>(
-    `${BY_PAIRS}SELECT coupon_code, user_id, COUNT(*) AS n FROM redemptions WHERE (coupon_code, user_id) IN ${pairList(keys)} AND status = 'REDEEMED' GROUP BY coupon_code, user_id`,
-  );
-  return rows.map((r) => ({ couponCode: r.coupon_code, userId: r.user_id, redeemed: Number(r.n) }));
+export function countUserRedemptions(keys: readonly KeyPair[]): Read<{ couponCode: string; userId: string; redeemed: number }[]> {
+  return {
+    sql: `${BY_PAIRS}SELECT coupon_code, user_id, COUNT(*) AS n FROM redemptions WHERE (coupon_code, user_id) IN ${pairList(keys)} AND status = 'REDEEMED' GROUP BY coupon_code, user_id`,
+    rows: (result) =>
+      (result as { coupon_code: string; user_id: string; n: number | string }[]).map((r) => ({
+        couponCode: r.coupon_code,
+        userId: r.user_id,
+        redeemed: Number(r.n),
+      })),
+  };
 }
 
 /** The redemptions of these (coupon, request id) pairs: the ones REVERSE requests of the batch name. */
-export async function selectRedemptions(session: SqlSession, keys: readonly KeyPair[]): Promise<RedemptionRow[]> {
-  const rows = await session.query<RedemptionDbRow>(`${BY_PAIRS}SELECT * FROM redemptions WHERE (coupon_code, request_id) IN ${pairList(keys)}`);
-  return rows.map(redemptionRows.fromDb);
+export function selectRedemptions(keys: readonly KeyPair[]): Read<RedemptionRow[]> {
+  return {
+    sql: `${BY_PAIRS}SELECT * FROM redemptions WHERE (coupon_code, request_id) IN ${pairList(keys)}`,
+    rows: (result) => (result as RedemptionDbRow[]).map(redemptionRows.fromDb),
+  };
 }
 
 const DECISION_COLUMNS = `(coupon_code, request_id, op, decision, reason, remaining_quota, source_topic, source_partition, source_offset, decided_at, consumer_id)`;
 
 /** The batch's new decisions; the primary key refuses a second decision for a request. */
-export async function insertDecisions(session: SqlSession, decisions: readonly StoredDecision[]): Promise<void> {
+export function insertDecisions(decisions: readonly StoredDecision[]): string {
   // A flush's decisions share their time, consumer and usually their topic: each written once.
   const shared = new Map<string | number, string>();
   const once = (v: string | number) => {
@@ -68,26 +84,26 @@ export async function insertDecisions(session: SqlSession, decisions: readonly S
     if (decidedAt === undefined) times.set(d.decidedAt, (decidedAt = dateLiteral(new Date(d.decidedAt))));
     sql += `${i > 0 ? ',' : ''}(${literal(d.couponCode)},${literal(d.requestId)},${once(d.op)},${once(d.decision)},${d.reason === null ? 'NULL' : once(d.reason)},${literal(d.remainingQuota)},${once(d.sourceTopic)},${literal(d.sourcePartition)},${literal(d.sourceOffset)},${decidedAt},${once(d.consumerId)})`;
   });
-  await session.query(sql);
+  return sql;
 }
 
 /** The last state of each redemption the batch created or changed. */
-export async function upsertRedemptions(session: SqlSession, rows: readonly RedemptionRow[]): Promise<void> {
+export function upsertRedemptions(rows: readonly RedemptionRow[]): string {
   let sql =
     'INSERT INTO redemptions (coupon_code, request_id, user_id, order_id, amount_cents, currency, status, created_at, reversed_at, reversed_by_request_id) VALUES ';
   rows.forEach((r, i) => {
     sql += `${i > 0 ? ',' : ''}(${literal(r.couponCode)},${literal(r.requestId)},${literal(r.userId)},${literal(r.orderId)},${literal(r.amountCents)},${literal(r.currency)},${literal(r.status)},${literal(r.createdAt)},${literal(r.reversedAt)},${literal(r.reversedByRequestId)})`;
   });
   sql += ' ON DUPLICATE KEY UPDATE status = VALUES(status), reversed_at = VALUES(reversed_at), reversed_by_request_id = VALUES(reversed_by_request_id)';
-  await session.query(sql);
+  return sql;
 }
 
 /** The coupons' new redeemed counts (their other columns as locked). */
-export async function updateCouponCounts(session: SqlSession, coupons: readonly CouponDbRow[]): Promise<void> {
+export function updateCouponCounts(coupons: readonly CouponDbRow[]): string {
   let sql = 'INSERT INTO coupons (code, campaign_id, quota, redeemed_count, per_user_limit, valid_from, valid_until, updated_at) VALUES ';
   coupons.forEach((c, i) => {
     sql += `${i > 0 ? ',' : ''}(${literal(c.code)},${literal(c.campaign_id)},${literal(c.quota)},${literal(c.redeemed_count)},${literal(c.per_user_limit)},${literal(c.valid_from)},${literal(c.valid_until)},${literal(c.updated_at)})`;
   });
   sql += ' ON DUPLICATE KEY UPDATE redeemed_count = VALUES(redeemed_count), updated_at = VALUES(updated_at)';
-  await session.query(sql);
+  return sql;
 }

@@ -1,0 +1,76 @@
+/**
+ * The flush's MySQL transaction alone (RedemptionStore.flush on the machine's MariaDB, a database of its
+ * own, dropped at the end): a pool that sends several statements per round trip against one that sends
+ * one per round trip, in alternating rounds of the same run. Per flush: wall time (p50/p90/p99, mean),
+ * this process's CPU and MariaDB's (its first `mariadbd`). Run on a quiet host:
+ *
+ *   npx tsx bench/flush-transaction.ts [requests per flush, default 1] [flushes per round, default 1500]
+ */
+import { execSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+
+import { RedemptionStore } from '../consumers/redemption-store.js';
+import { loadConfig } from '../lib/config.js';
+import { couponCodes, generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
+import { createKnex, migrateToLatest, withDatabase } from '../lib/mysql.js';
+import { DEFAULT_SIMULATION,simulateCheckout } from '../producers/checkout-simulator.js';
+
+const url = withDatabase(loadConfig(process.env).mysqlUrl, `redeem_fb_${randomBytes(3).toString('hex')}`);
+await migrateToLatest(url);
+const setup = createKnex(url);
+await upsertCoupons(
+  setup,
+  generateCoupons({
+    prefix: 'FB',
+    count: 200,
+    campaigns: 4,
+    quota: 1_000_000,
+    perUserLimit: 1000,
+    validFrom: new Date('2020-01-01'),
+    validUntil: new Date('2099-01-01'),
+  }),
+);
+await setup.destroy();
+const gen = simulateCheckout({ ...DEFAULT_SIMULATION, count: Number.MAX_SAFE_INTEGER, couponCodes: couponCodes('FB', 200), seed: 5 });
+const mariadb = Number(execSync('pidof mariadbd').toString().trim().split(' ')[0]);
+const ticks = () => {
+  const r = readFileSync(`/proc/${mariadb}/stat`, 'utf8');
+  const f = r.slice(r.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]);
+};
+let offset = 0;
+const batchSize = Number(process.argv[2] ?? 1);
+const flushes = Number(process.argv[3] ?? 1500);
+async function round(multi: boolean) {
+  const knex = createKnex(url, { min: 1, max: 1 }, 10, { multipleStatements: multi });
+  const store = new RedemptionStore(knex);
+  const one = () => Array.from({ length: batchSize }, () => ({ request: gen.next().value, topic: 't', partition: 0, offset: offset++ }));
+  for (let i = 0; i < 50; i++) await store.flush(one() as never, { consumerId: 'fb', decidedAt: Date.now(), mode: { kind: 'commit' } });
+  const times: number[] = [];
+  const cpu0 = process.cpuUsage();
+  const m0 = ticks();
+  const t0 = performance.now();
+  for (let i = 0; i < flushes; i++) {
+    const batch = one();
+    const s = performance.now();
+    await store.flush(batch as never, { consumerId: 'fb', decidedAt: Date.now(), mode: { kind: 'commit' } });
+    times.push(performance.now() - s);
+  }
+  const wall = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const m = ticks() - m0;
+  await knex.destroy();
+  times.sort((a, b) => a - b);
+  const q = (p: number) => times[Math.floor(p * (times.length - 1))]!.toFixed(2);
+  console.log(
+    `${multi ? 'multi ' : 'single'} batch ${batchSize}: per flush p50 ${q(0.5)} p90 ${q(0.9)} p99 ${q(0.99)} ms, mean ${(wall / flushes).toFixed(2)} ms; node CPU ${((cpu.user + cpu.system) / 1000 / flushes).toFixed(3)} ms, mariadb CPU ${((m * 10) / flushes).toFixed(3)} ms per flush`,
+  );
+}
+for (let r = 0; r < 3; r++) {
+  await round(false);
+  await round(true);
+}
+const drop = createKnex(url);
+await drop.raw(`DROP DATABASE ${url.split('/').pop()}`);
+await drop.destroy();

@@ -1,0 +1,145 @@
+import { randomBytes } from 'node:crypto';
+
+import type { Knex } from 'knex';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { type FlushResult, RedemptionStore } from '../../consumers/redemption-store.js';
+import type { SourcedRequest } from '../../consumers/types.js';
+import { loadConfig } from '../../lib/config.js';
+import { upsertCoupons } from '../../lib/coupon-catalog.js';
+import { createKnex, dropDatabase, migrateToLatest, withDatabase } from '../../lib/mysql.js';
+import type { RedemptionOp, RedemptionRequested } from '../../schemas/types.js';
+
+/**
+ * The flush's MySQL transaction (consumers/redemption-store.ts, sql/session.ts) on the machine's MariaDB,
+ * in databases of its own: two round trips on a pool that takes several statements at once (the
+ * Runtime's), one per statement on any other, with the same decisions and rows either way; and writes
+ * refused part-way leave nothing behind.
+ */
+
+const id = randomBytes(4).toString('hex');
+const urls = { together: `redeem_test_${id}_m`, apart: `redeem_test_${id}_s`, refused: `redeem_test_${id}_r` };
+const pools: Knex[] = [];
+
+/** A pool on its own migrated database, with two coupons; `queries` counts what is sent on its connections. */
+async function pool(database: string, multipleStatements: boolean): Promise<{ knex: Knex; queries: () => number }> {
+  const url = withDatabase(loadConfig({}).mysqlUrl, database);
+  await migrateToLatest(url);
+  const knex = createKnex(url, { min: 0, max: 1 }, 10, { multipleStatements });
+  pools.push(knex);
+  await upsertCoupons(knex, [
+    { code: 'C1', campaign_id: 'camp', quota: 2, per_user_limit: 1, valid_from: new Date('2020-01-01'), valid_until: new Date('2099-01-01') },
+    { code: 'C2', campaign_id: 'camp', quota: 5, per_user_limit: 1, valid_from: new Date('2020-01-01'), valid_until: new Date('2099-01-01') },
+  ]);
+  // Counts round trips on the pool's real connections (each `query` call is one), each connection once.
+  let sent = 0;
+  const counted = new WeakSet<object>();
+  const client = knex.client as { acquireConnection(): Promise<{ query: (...args: unknown[]) => unknown }> };
+  const acquire = client.acquireConnection.bind(client);
+  client.acquireConnection = async () => {
+    const connection = await acquire();
+    if (!counted.has(connection)) {
+      counted.add(connection);
+      const query = connection.query;
+      connection.query = function (this: unknown, ...args: unknown[]) {
+        sent += 1;
+        return query.apply(this, args);
+      };
+    }
+    return connection;
+  };
+  return { knex, queries: () => sent };
+}
+
+let offset = 0;
+function request(requestId: string, coupon: string, user: string, op: RedemptionOp = 'REDEEM', reverses: string | null = null): SourcedRequest {
+  const r: RedemptionRequested = {
+    request_id: requestId,
+    coupon_code: coupon,
+    user_id: user,
+    order_id: `o-${requestId}`,
+    op,
+    reverses_request_id: reverses,
+    amount_cents: 500,
+    currency: 'EUR',
+    occurred_at: new Date('2026-12-01T10:00:00Z'),
+    source: 'test',
+  };
+  return { request: r, topic: 't', partition: 0, offset: offset++ };
+}
+
+const flushOf = (store: RedemptionStore, requests: readonly SourcedRequest[]) =>
+  store.flush(requests, { consumerId: 'c', decidedAt: Date.parse('2026-12-01T10:00:01Z'), mode: { kind: 'commit' } });
+const outcome = (r: FlushResult) =>
+  r.records.map((d, i) => [d.request_id, d.decision, d.reason, d.remaining_quota, r.reemitted[i] ? 're-emitted' : null].filter((x) => x !== null).join(' '));
+
+async function tables(knex: Knex) {
+  return {
+    coupons: await knex('coupons').select('code', 'redeemed_count').orderBy('code'),
+    redemptions: await knex('redemptions').select('coupon_code', 'request_id', 'user_id', 'status', 'reversed_by_request_id').orderBy('request_id'),
+    decisions: await knex('decisions').select('coupon_code', 'request_id', 'decision', 'reason', 'source_offset').orderBy('request_id'),
+  };
+}
+
+afterAll(async () => {
+  for (const knex of pools) await knex.destroy();
+  for (const database of Object.values(urls)) await dropDatabase(withDatabase(loadConfig({}).mysqlUrl, database));
+});
+
+describe('the flush transaction', () => {
+  it('takes two round trips where the pool allows several statements in one, one per statement otherwise, to the same decisions and rows', async () => {
+    const together = await pool(urls.together, true);
+    const apart = await pool(urls.apart, false);
+    const first = [
+      request('r1', 'C1', 'u1'),
+      request('r2', 'C1', 'u1'),
+      request('r3', 'C1', 'u2'),
+      request('r4', 'C1', 'u3'),
+      request('r5', 'C1', 'u1', 'REVERSE', 'r1'),
+      request('r6', 'NOPE', 'u1'),
+      request('r7', 'C2', 'u1'),
+    ];
+    // A redelivery of r1 (same offset), an upstream retry of r3 (a new offset), and a redemption the reversal made room for.
+    const second = [first[0]!, { ...first[2]!, offset: offset++ }, request('r8', 'C1', 'u3')];
+    const results: Record<'together' | 'apart', string[][]> = { together: [], apart: [] };
+    const trips: Record<'together' | 'apart', number[]> = { together: [], apart: [] };
+    for (const [name, p] of [
+      ['together', together],
+      ['apart', apart],
+    ] as const) {
+      const store = new RedemptionStore(p.knex);
+      for (const batch of [first, second]) {
+        const before = p.queries();
+        const result = await flushOf(store, batch);
+        trips[name].push(p.queries() - before);
+        results[name].push(outcome(result));
+        // Per flush: the reads and writes it reports, plus START TRANSACTION and COMMIT.
+        if (name === 'apart') expect(p.queries() - before).toBe(result.statements + (before === 0 ? 1 : 0));
+      }
+    }
+    expect(results.together).toEqual([
+      ['r1 APPLIED 1', 'r2 REJECTED USER_LIMIT 1', 'r3 APPLIED 0', 'r4 REJECTED EXHAUSTED 0', 'r5 APPLIED 1', 'r6 REJECTED NOT_FOUND', 'r7 APPLIED 4'],
+      ['r1 APPLIED 1 re-emitted', 'r3 DUPLICATE', 'r8 APPLIED 0'],
+    ]);
+    expect(results.apart).toEqual(results.together);
+    // The pool's first transaction on a connection also sets its isolation level: with the start, or alone.
+    expect(trips.together).toEqual([2, 2]);
+    expect(await tables(apart.knex)).toEqual(await tables(together.knex));
+  });
+
+  it('leaves nothing behind when MySQL refuses a write sent with the COMMIT, and the connection serves the next flush', async () => {
+    const { knex } = await pool(urls.refused, true);
+    const store = new RedemptionStore(knex);
+    // The coupons' count update is the flush's last write: the decisions and redemptions before it go through.
+    await knex.raw("CREATE TRIGGER refuse_counts BEFORE UPDATE ON coupons FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'counts refused'");
+    const batch = [request('a1', 'C1', 'u1'), request('a2', 'C2', 'u2')];
+    await expect(flushOf(store, batch)).rejects.toThrow(/counts refused/);
+    const refused = await tables(knex);
+    expect(refused.decisions).toEqual([]);
+    expect(refused.redemptions).toEqual([]);
+    expect(refused.coupons.map((c) => Number(c.redeemed_count))).toEqual([0, 0]);
+    await knex.raw('DROP TRIGGER refuse_counts');
+    expect(outcome(await flushOf(store, batch))).toEqual(['a1 APPLIED 1', 'a2 APPLIED 4']);
+    expect((await tables(knex)).decisions.map((d) => `${d.request_id} ${d.decision}`)).toEqual(['a1 APPLIED', 'a2 APPLIED']);
+  });
+});
