@@ -14,7 +14,7 @@ import { RedemptionStore } from '../consumers/redemption-store.js';
 import { loadConfig } from '../lib/config.js';
 import { couponCodes, generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
 import { createKnex, migrateToLatest, withDatabase } from '../lib/mysql.js';
-import { DEFAULT_SIMULATION,simulateCheckout } from '../producers/checkout-simulator.js';
+import { DEFAULT_SIMULATION, simulateCheckout } from '../producers/checkout-simulator.js';
 
 const url = withDatabase(loadConfig(process.env).mysqlUrl, `redeem_fb_${randomBytes(3).toString('hex')}`);
 await migrateToLatest(url);
