@@ -4,7 +4,7 @@
  * one per round trip, in alternating rounds of the same run. Per flush: wall time (p50/p90/p99, mean),
  * this process's CPU and MariaDB's (its first `mariadbd`). Run on a quiet host:
  *
- *   npx tsx bench/flush-transaction.ts [requests per flush, default 1] [flushes per round, default 1500]
+ *   npx --no-install tsx bench/flush-transaction.ts [requests per flush, default 1] [flushes per round, default 1500]
  */
 import { execSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
