@@ -6,14 +6,13 @@
  *
  *   npx --no-install tsx bench/flush-transaction.ts [requests per flush, default 1] [flushes per round, default 1500]
  */
-import { execSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 import { RedemptionStore } from '../consumers/redemption-store.js';
 import { loadConfig } from '../lib/config.js';
 import { couponCodes, generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
-import { createKnex, migrateToLatest, withDatabase } from '../lib/mysql.js';
+import { createKnex, localServerPid, migrateToLatest, withDatabase } from '../lib/mysql.js';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../producers/checkout-simulator.js';
 
 const url = withDatabase(loadConfig(process.env).mysqlUrl, `redeem_fb_${randomBytes(3).toString('hex')}`);
@@ -33,7 +32,7 @@ await upsertCoupons(
 );
 await setup.destroy();
 const gen = simulateCheckout({ ...DEFAULT_SIMULATION, count: Number.MAX_SAFE_INTEGER, couponCodes: couponCodes('FB', 200), seed: 5 });
-const mariadb = Number(execSync('pidof mariadbd').toString().trim().split(' ')[0]);
+const mariadb = await localServerPid(url);
 const ticks = () => {
   const r = readFileSync(`/proc/${mariadb}/stat`, 'utf8');
   const f = r.slice(r.lastIndexOf(')') + 2).split(' ');

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
 import knexFactory, { type Knex } from 'knex';
 import mysql from 'mysql2/promise';
 
@@ -111,6 +114,43 @@ async function connectToServer(mysqlUrl: string): Promise<mysql.Connection> {
   } catch (error) {
     throw mysqlConnectError(mysqlUrl, error);
   }
+}
+
+/**
+ * The process id of the MySQL server of the URL, which must run on this machine: the one a fault that
+ * pauses MySQL (the chaos run's pause-mysql) must stop, not whichever server `pidof` lists first (a
+ * machine may run several: a test's own MariaDB beside the shared one). Read from the server's own pid
+ * file (`@@pid_file`, relative to `@@datadir` when not absolute), and checked to be a running mysqld
+ * or mariadbd.
+ */
+export async function localServerPid(mysqlUrl: string): Promise<number> {
+  const host = new URL(mysqlUrl).hostname;
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(host))
+    throw new InputError('INPUT_INVALID', `MySQL at ${host} (MYSQL_URL) is not on this machine: its server process cannot be paused from here`);
+  const connection = await connectToServer(mysqlUrl);
+  let pidFile: string;
+  try {
+    const [rows] = await connection.query('SELECT @@pid_file AS pid_file, @@datadir AS datadir');
+    const [row] = rows as { pid_file: string; datadir: string }[];
+    pidFile = resolve(row!.datadir, row!.pid_file);
+  } finally {
+    await connection.end();
+  }
+  const read = (file: string) => {
+    try {
+      return readFileSync(file, 'utf8').trim();
+    } catch {
+      return '';
+    }
+  };
+  const pid = Number(read(pidFile));
+  const name = Number.isInteger(pid) && pid > 0 ? read(`/proc/${pid}/comm`) : '';
+  if (name !== 'mariadbd' && name !== 'mysqld')
+    throw new RedemptionError(
+      'STORAGE_FAILED',
+      `MySQL at ${host} names ${pidFile} as its pid file, which does not hold the id of a running mysqld or mariadbd`,
+    );
+  return pid;
 }
 
 export async function createDatabaseIfMissing(mysqlUrl: string): Promise<void> {

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +8,7 @@ import { type Config, deadLetterTopic, loadConfig } from '../lib/config.js';
 import { generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
 import { RedemptionError } from '../lib/errors.js';
 import { groupProgress, readTopicFromStart } from '../lib/kafka.js';
-import { migrateToLatest, withDatabase } from '../lib/mysql.js';
+import { localServerPid, migrateToLatest, withDatabase } from '../lib/mysql.js';
 import { removeNamespace } from '../lib/namespace.js';
 import { RateLimiter } from '../lib/progress.js';
 import { timeToRecover } from '../lib/recovery.js';
@@ -239,7 +238,7 @@ async function runChaosOn(o: ChaosOptions, own: OwnServers): Promise<ChaosSummar
           await own.mariadb.pause(5000);
           return true;
         }
-        const pid = Number(execFileSync('pidof', ['mariadbd']).toString().trim().split(' ')[0]);
+        const pid = await localServerPid(config.mysqlUrl);
         process.kill(pid, 'SIGSTOP');
         try {
           await sleep(5000);

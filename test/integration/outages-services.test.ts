@@ -1,7 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { describe, expect, it } from 'vitest';
 
+import { loadConfig } from '../../lib/config.js';
+import { localServerPid } from '../../lib/mysql.js';
 import { metricTotal } from '../../scripts/harness/consumer-process.js';
 import { OwnKafka } from '../../scripts/stack/own-servers.js';
 import { outageHarness, SESSION_TIMEOUT_MS } from './outage-harness.js';
@@ -10,6 +13,16 @@ import { outageHarness, SESSION_TIMEOUT_MS } from './outage-harness.js';
 const { mariadb, pipelines, underLoad } = outageHarness();
 
 describe('MySQL and broker outages heal by themselves, losing nothing and applying nothing twice', () => {
+  it("a pause of MySQL finds the server MYSQL_URL names (this file's own beside the machine's), and refuses one on another host", async () => {
+    // The chaos run's pause-mysql on configured servers used to stop whichever mariadbd `pidof` listed first.
+    const own = await localServerPid(mariadb().url('mysql'));
+    const machine = await localServerPid(loadConfig({}).mysqlUrl);
+    expect(own).toBe(mariadb().pid);
+    expect(machine).not.toBe(own);
+    expect(readFileSync(`/proc/${machine}/comm`, 'utf8').trim()).toMatch(/^(mariadbd|mysqld)$/);
+    await expect(localServerPid('mysql://root@db.example.com:3306/x')).rejects.toThrow(/db\.example\.com \(MYSQL_URL\) is not on this machine/);
+  });
+
   it('MySQL stalled for three session timeouts: no rebalance, nothing lost', async () => {
     const { metrics } = await underLoad({}, () => mariadb().pause(3 * SESSION_TIMEOUT_MS));
     expect(metricTotal(metrics, 'redeem_rebalances_total')).toBe(0);
