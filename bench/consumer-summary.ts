@@ -15,6 +15,8 @@ export interface ConsumerSummary {
   endToEnd: { mean: number; p50: number; p95: number; p99: number } | null;
   /** per stage, ms */
   stages: Partial<Record<Stage, Omit<StageSummary, 'count' | 'p95'>>>;
+  /** how late the event loop ran its timer (ms), its busy share, and GC pauses (ms): consumers/pause-watch.ts */
+  pauses: { loopDelayP50: number; loopDelayP99: number; loopDelayMax: number; busy: number; gcMs: number; gcMajorMaxMs: number } | null;
 }
 
 const num = (pattern: RegExp, text: string) => Number(pattern.exec(text)?.[1] ?? NaN);
@@ -35,7 +37,15 @@ export function parseConsumerSummary(text: string): ConsumerSummary {
     flushes: num(/batches +(\d+)/, text),
     endToEnd: e2e ? { mean: Number(e2e[1]), p50: Number(e2e[2]), p95: Number(e2e[3]), p99: Number(e2e[4]) } : null,
     stages,
+    pauses: pausesOf(text),
   };
+}
+
+function pausesOf(text: string): ConsumerSummary['pauses'] {
+  const m = /event loop delay p50\/p99\/max ([\d.]+)\/([\d.]+)\/([\d.]+) ms, busy (\d+)%, GC (\d+) ms \(longest major ([\d.]+) ms\)/.exec(text);
+  if (!m) return null;
+  const [p50, p99, max, busy, gc, major] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  return { loopDelayP50: p50, loopDelayP99: p99, loopDelayMax: max, busy: busy / 100, gcMs: gc, gcMajorMaxMs: major };
 }
 
 /** `kafka 1.2, decode 0.1, ...`: the mean of each stage, ms. */

@@ -61,7 +61,14 @@ export interface LatencyRun extends LatencySummary {
   p95OverCycle?: number;
   p99OverCycle: number;
   /** the consumer's own account of the same requests: end to end and per stage, ms (absent in older files) */
-  consumer?: { endToEnd: ConsumerSummary['endToEnd']; stages: ConsumerSummary['stages']; cpuSecondsPer1000: number; flushes: number };
+  consumer?: {
+    endToEnd: ConsumerSummary['endToEnd'];
+    stages: ConsumerSummary['stages'];
+    cpuSecondsPer1000: number;
+    flushes: number;
+    /** the consumer's event-loop delay and GC pauses over the run (absent in older results) */
+    pauses?: ConsumerSummary['pauses'];
+  };
   correct: boolean;
 }
 

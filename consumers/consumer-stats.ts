@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, type Metric, Registry } from 'prom-client';
 
 import type { Decision, RedemptionDecided, RejectReason } from '../schemas/types.js';
 import { SWEEP_FAILURES_WARNED } from './member-liveness.js';
+import { PauseWatch } from './pause-watch.js';
 import { EndToEndHistogram, StageHistogram } from './stage-histogram.js';
 
 /**
@@ -120,9 +121,17 @@ export class ConsumerStats {
     lastFlush: new Gauge({ name: 'redeem_last_flush_timestamp_seconds', help: 'When the last flush committed', registers: [this.registry] }),
   };
 
+  /** The event loop's delay and the GC pauses, once the member watches them (`watchPauses`). */
+  pauses: PauseWatch | null = null;
+
   constructor() {
     for (const metric of this.stages.metrics()) this.registry.registerMetric(metric as unknown as Metric);
     this.registry.registerMetric(this.endToEnd as unknown as Metric);
+  }
+
+  /** Starts watching this process's pauses (one watch per stats; a running member's). */
+  watchPauses(): void {
+    this.pauses ??= new PauseWatch(this.registry);
   }
 
   recordDecisions(records: readonly RedemptionDecided[]): void {

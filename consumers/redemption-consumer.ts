@@ -148,6 +148,7 @@ export class RedemptionConsumer {
   async start(): Promise<void> {
     const { config, deps } = this;
     const logger = deps.logger.child({ consumerId: this.consumerId });
+    this.stats.watchPauses();
     const timing: LivenessTiming = { intervalMs: config.heartbeatIntervalMs };
     // Which pipeline this member works for: carried in its client id, so that peers judge only their own.
     const identity: PipelineIdentity = { keyPrefix: config.redisKeyPrefix, database: await databaseIdentity(deps.knex) };
@@ -560,6 +561,8 @@ export class RedemptionConsumer {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    // Its figures stay readable for the summary; only the sampling stops.
+    this.stats.pauses?.stop();
     await this.coalescer?.close();
     this.committer?.close();
     await this.committer

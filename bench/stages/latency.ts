@@ -60,6 +60,7 @@ async function latencyRun(ctx: BenchContext, { name, rate, fraction, settings }:
       stages: l.consumer.stages,
       cpuSecondsPer1000: round((l.consumer.cpuSeconds / (rate * o.latencySeconds)) * 1000, 4),
       flushes: l.consumer.flushes,
+      pauses: l.consumer.pauses,
     },
     correct: await ctx.check(c),
   };
@@ -67,5 +68,11 @@ async function latencyRun(ctx: BenchContext, { name, rate, fraction, settings }:
     `  p50 ${run.p50} ms, p95 ${run.p95} ms, p99 ${run.p99} ms (${run.p50OverCycle}x / ${run.p95OverCycle}x / ${run.p99OverCycle}x the cycle), max ${run.max} ms; kept up: ${run.keptUp}; correct: ${run.correct}`,
   );
   ctx.print(`  by stage, mean ms: ${formatStageMeans(l.consumer.stages)}; ${l.consumer.flushes} flushes, CPU ${run.consumer!.cpuSecondsPer1000} s per 1,000`);
+  const p = l.consumer.pauses;
+  // How late the consumer's event loop ran (its own work or GC, or a core not free): a tail every stage shares.
+  if (p)
+    ctx.print(
+      `  consumer's event loop: delay p50/p99/max ${p.loopDelayP50}/${p.loopDelayP99}/${p.loopDelayMax} ms, busy ${Math.round(p.busy * 100)}%, GC ${p.gcMs} ms (longest major ${p.gcMajorMaxMs} ms)`,
+    );
   return run;
 }

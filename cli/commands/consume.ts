@@ -4,6 +4,7 @@
  */
 import type { ConsumerStats } from '../../consumers/consumer-stats.js';
 import { waitForDrain } from '../../consumers/drain.js';
+import { formatPauses } from '../../consumers/pause-watch.js';
 import { RedemptionConsumer } from '../../consumers/redemption-consumer.js';
 import { formatLatency, formatStages } from '../../consumers/stage-histogram.js';
 import { withAdmin } from '../../lib/kafka.js';
@@ -81,6 +82,7 @@ export function formatStats(stats: ConsumerStats): string {
     `retries      MySQL ${stats.mysqlRetries}, Redis errors ${stats.redisErrors}, redeliveries seen ${stats.redeliveries}`,
     `latency ms   ${formatLatency(stats.endToEnd.summary('all'))}; by stage ${formatStages(stats.stages.summaries())}  (mean/p50/p99 per request)`,
     resourcesLine(),
+    ...(stats.pauses ? [`pauses       ${formatPauses(stats.pauses.summary())}`] : []),
   ].join('\n');
 }
 

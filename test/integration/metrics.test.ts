@@ -6,7 +6,7 @@ import { couponCodes } from '../../lib/coupon-catalog.js';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../../producers/checkout-simulator.js';
 import { BackgroundConsumer, drained, freePort, IsolatedPipeline, waitUntil } from './helpers.js';
 
-const ALLOWED_LABELS = new Set(['decision', 'reason', 'code', 'partition', 'operation', 'stage', 'le']);
+const ALLOWED_LABELS = new Set(['decision', 'reason', 'code', 'partition', 'operation', 'stage', 'le', 'quantile', 'kind']);
 
 describe('the consumer serves metrics, liveness and readiness', () => {
   // At LOG_LEVEL=warn: nothing here is read from the consumer's log.
@@ -71,6 +71,10 @@ describe('the consumer serves metrics, liveness and readiness', () => {
     expect(value('redeem_end_to_end_latency_seconds_count')).toBe(requests.length);
     // Every partition of the topic polled, each caught up.
     expect(lagLines(body)).toEqual(caughtUp);
+
+    // The member's pauses: its event loop's delay by quantile, and GC time by kind.
+    for (const q of ['0.5', '0.99', '1']) expect(value(`redeem_event_loop_delay_seconds{quantile="${q}"}`)).toBeGreaterThanOrEqual(0);
+    expect(body).toMatch(/^redeem_gc_pause_seconds_total\{kind="(minor|major|incremental|weakcb)"\} /m);
 
     // Cardinality: only bounded label names, and no value that names a coupon, user or request.
     const identities = new Set(requests.flatMap((r) => [r.coupon_code, r.user_id, r.request_id, r.order_id]));
