@@ -7,13 +7,16 @@
  *   npx --no-install tsx bench/flush-transaction.ts [requests per flush, default 1] [flushes per round, default 1500]
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 
 import { RedemptionStore } from '../consumers/redemption-store.js';
+import type { SourcedRequest } from '../consumers/types.js';
 import { loadConfig } from '../lib/config.js';
 import { couponCodes, generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
 import { createKnex, localServerPid, migrateToLatest, withDatabase } from '../lib/mysql.js';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../producers/checkout-simulator.js';
+import type { RedemptionRequested } from '../schemas/types.js';
+import { processCpuSeconds } from './cpu.js';
+import { percentile } from './latency.js';
 
 const url = withDatabase(loadConfig(process.env).mysqlUrl, `redeem_fb_${randomBytes(3).toString('hex')}`);
 await migrateToLatest(url);
@@ -33,37 +36,34 @@ await upsertCoupons(
 await setup.destroy();
 const gen = simulateCheckout({ ...DEFAULT_SIMULATION, count: Number.MAX_SAFE_INTEGER, couponCodes: couponCodes('FB', 200), seed: 5 });
 const mariadb = await localServerPid(url);
-const ticks = () => {
-  const r = readFileSync(`/proc/${mariadb}/stat`, 'utf8');
-  const f = r.slice(r.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]);
-};
 let offset = 0;
 const batchSize = Number(process.argv[2] ?? 1);
 const flushes = Number(process.argv[3] ?? 1500);
+const batch = (): SourcedRequest[] =>
+  Array.from({ length: batchSize }, () => ({ request: gen.next().value as RedemptionRequested, topic: 't', partition: 0, offset: offset++ }));
 async function round(multi: boolean) {
   const knex = createKnex(url, { min: 1, max: 1 }, 10, { multipleStatements: multi });
   const store = new RedemptionStore(knex);
-  const one = () => Array.from({ length: batchSize }, () => ({ request: gen.next().value, topic: 't', partition: 0, offset: offset++ }));
-  for (let i = 0; i < 50; i++) await store.flush(one() as never, { consumerId: 'fb', decidedAt: Date.now(), mode: { kind: 'commit' } });
+  const flush = (requests: readonly SourcedRequest[]) => store.flush(requests, { consumerId: 'fb', decidedAt: Date.now(), mode: { kind: 'commit' } });
+  for (let i = 0; i < 50; i++) await flush(batch());
   const times: number[] = [];
   const cpu0 = process.cpuUsage();
-  const m0 = ticks();
+  const mariadb0 = processCpuSeconds(mariadb);
   const t0 = performance.now();
   for (let i = 0; i < flushes; i++) {
-    const batch = one();
+    const requests = batch();
     const s = performance.now();
-    await store.flush(batch as never, { consumerId: 'fb', decidedAt: Date.now(), mode: { kind: 'commit' } });
+    await flush(requests);
     times.push(performance.now() - s);
   }
   const wall = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  const m = ticks() - m0;
+  const mariadbMs = (processCpuSeconds(mariadb) - mariadb0) * 1000;
   await knex.destroy();
   times.sort((a, b) => a - b);
-  const q = (p: number) => times[Math.floor(p * (times.length - 1))]!.toFixed(2);
+  const q = (p: number) => percentile(times, p).toFixed(2);
   console.log(
-    `${multi ? 'multi ' : 'single'} batch ${batchSize}: per flush p50 ${q(0.5)} p90 ${q(0.9)} p99 ${q(0.99)} ms, mean ${(wall / flushes).toFixed(2)} ms; node CPU ${((cpu.user + cpu.system) / 1000 / flushes).toFixed(3)} ms, mariadb CPU ${((m * 10) / flushes).toFixed(3)} ms per flush`,
+    `${multi ? 'multi ' : 'single'} batch ${batchSize}: per flush p50 ${q(50)} p90 ${q(90)} p99 ${q(99)} ms, mean ${(wall / flushes).toFixed(2)} ms; node CPU ${((cpu.user + cpu.system) / 1000 / flushes).toFixed(3)} ms, mariadb CPU ${(mariadbMs / flushes).toFixed(3)} ms per flush`,
   );
 }
 for (let r = 0; r < 3; r++) {

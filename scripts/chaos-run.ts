@@ -20,7 +20,7 @@ import type { RedemptionRequested } from '../schemas/types.js';
 import { verify, type VerifyReport } from '../verify/verify.js';
 import { type ClusterFaultKind, clusterFaultKinds, flushAllMasters, strikeClusterFault } from './chaos-cluster-faults.js';
 import { ConsumerProcess, liveMembersRemoved } from './harness/consumer-process.js';
-import { OwnMariadb, OwnRedis } from './stack/own-servers.js';
+import { OwnMariadb, OwnRedis, pauseProcess } from './stack/own-servers.js';
 import { bounceRedis, stackRestart } from './stack/stack.js';
 
 /**
@@ -238,13 +238,7 @@ async function runChaosOn(o: ChaosOptions, own: OwnServers): Promise<ChaosSummar
           await own.mariadb.pause(5000);
           return true;
         }
-        const pid = await localServerPid(config.mysqlUrl);
-        process.kill(pid, 'SIGSTOP');
-        try {
-          await sleep(5000);
-        } finally {
-          process.kill(pid, 'SIGCONT');
-        }
+        await pauseProcess(await localServerPid(config.mysqlUrl), 5000);
         return true;
       }
       case 'restart-kafka':

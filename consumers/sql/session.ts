@@ -73,7 +73,7 @@ export async function inTransaction<T>(knex: Knex, work: (session: SqlSession) =
       if (!open) prefix.push('START TRANSACTION');
       const all = [...prefix, ...statements];
       // Open from the moment START TRANSACTION may have run: a failure after it rolls back.
-      if (!open) open = true;
+      open = true;
       let results: unknown[];
       if (together && all.length > 1) {
         results = (await send(all.join(';\n'))) as unknown[];

@@ -219,14 +219,18 @@ export class OwnMariadb extends OwnServer {
   }
 
   /** SIGSTOP for `ms`, then SIGCONT: the server holds every connection and answers nothing meanwhile. */
-  async pause(ms: number): Promise<void> {
-    const pid = this.pid;
-    process.kill(pid, 'SIGSTOP');
-    try {
-      await sleep(ms);
-    } finally {
-      process.kill(pid, 'SIGCONT');
-    }
+  pause(ms: number): Promise<void> {
+    return pauseProcess(this.pid, ms);
+  }
+}
+
+/** SIGSTOP process `pid` for `ms`, then SIGCONT (also when the wait is cut short). */
+export async function pauseProcess(pid: number, ms: number): Promise<void> {
+  process.kill(pid, 'SIGSTOP');
+  try {
+    await sleep(ms);
+  } finally {
+    process.kill(pid, 'SIGCONT');
   }
 }
 
