@@ -32,6 +32,14 @@ interface PartitionQueue {
   paused: boolean;
   /** The offset after the last message held (queued or in a flush), null when nothing is held. */
   position: number | null;
+  /**
+   * The partition was lost while a flush worked on it: that flush's offsets are not this member's to
+   * commit, even when a later join gives the partition back. The member that owned it meanwhile has
+   * committed further, and a commit of the older offset would move the group back behind what it
+   * already decided (seen: a 2-process drain left 75,687 messages of three partitions uncommitted, with
+   * the fetch positions at their ends, so the drain never finished).
+   */
+  revoked: boolean;
 }
 
 /** A chunk that was processed, for the caller's bookkeeping. */
@@ -134,6 +142,7 @@ export class FlushCoalescer {
         q.chunks = [];
         q.messages = 0;
         q.position = null;
+        q.revoked ||= q.busy;
         if (q.paused) this.o.resume(q.topic, q.partition);
         q.paused = false;
         if (!q.busy) this.queues.delete(k);
@@ -184,7 +193,7 @@ export class FlushCoalescer {
   private queueOf(topic: string, partition: number): PartitionQueue {
     const k = `${topic}\u0000${partition}`;
     let q = this.queues.get(k);
-    if (!q) this.queues.set(k, (q = { topic, partition, chunks: [], messages: 0, busy: false, paused: false, position: null }));
+    if (!q) this.queues.set(k, (q = { topic, partition, chunks: [], messages: 0, busy: false, paused: false, position: null, revoked: false }));
     return q;
   }
 
@@ -256,13 +265,17 @@ export class FlushCoalescer {
           highWatermark: chunks[chunks.length - 1]!.highWatermark,
           createTimes: messages.map((m) => Number(m.timestamp)),
         });
-        // Only now, with the decisions in MySQL and the audit records acknowledged, may the offsets go.
-        this.o.committer?.flushed(q.topic, q.partition, nextOffset, messages.length, endedAt);
+        // Only now, with the decisions in MySQL and the audit records acknowledged, may the offsets go;
+        // and only while the partition has stayed this member's since the flush began.
+        if (!q.revoked) this.o.committer?.flushed(q.topic, q.partition, nextOffset, messages.length, endedAt);
       }
       this.o.onFlushed?.(flushed, timings, (endedAt - startedAt) / 1000);
     } catch (error) {
       const rewinds: Rewind[] = [];
       for (const { q, chunks } of group) {
+        // A partition lost meanwhile is fetched by its owner from the group's offset; what it holds now
+        // (given back by a later join) was fetched after that and stays.
+        if (q.revoked) continue;
         // Everything the partition holds is dropped and fetched again, from the failed chunk on.
         rewinds.push({ topic: q.topic, partition: q.partition, offset: Number(chunks[0]!.messages[0]!.offset) });
         q.chunks = [];
@@ -273,6 +286,7 @@ export class FlushCoalescer {
     } finally {
       for (const { q } of group) {
         q.busy = false;
+        q.revoked = false;
         if (q.paused && q.messages < this.o.queueMaxMessages) {
           q.paused = false;
           this.o.resume(q.topic, q.partition);

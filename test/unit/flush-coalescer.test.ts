@@ -159,6 +159,43 @@ describe('flush coalescer', () => {
     expect(h.groups[1]).toEqual(['0@5+5']);
   });
 
+  it('commits no offset of a flush whose partition was lost meanwhile, even when a later join gives it back', async () => {
+    const h = harness();
+    h.coalescer.enqueue(chunk(3, 0, 5));
+    await tick();
+    // The join that takes partition 3 away comes while its flush runs; another member decides it on.
+    h.owned.delete(3);
+    expect(h.coalescer.reassigned()).toEqual([]);
+    // A later join gives it back, fetched from the other member's commit, before the old flush ends.
+    h.owned.add(3);
+    h.coalescer.reassigned();
+    h.coalescer.enqueue(chunk(3, 500, 4));
+    h.release.shift()!();
+    await settle();
+    // The old flush's offset (5) would move the group back behind the other member's 500.
+    expect(h.flushed).toEqual([]);
+    expect(h.groups).toEqual([['3@0+5'], ['3@500+4']]);
+    h.release.shift()!();
+    await settle();
+    expect(h.flushed).toEqual([{ partition: 3, next: 504 }]);
+  });
+
+  it('rewinds no partition lost during a failed flush, and keeps what a later join handed over', async () => {
+    const h = harness();
+    h.coalescer.enqueue(chunk(3, 0, 5));
+    h.coalescer.enqueue(chunk(0, 0, 5));
+    await tick();
+    h.owned.delete(3);
+    h.coalescer.reassigned();
+    h.owned.add(3);
+    h.coalescer.reassigned();
+    h.coalescer.enqueue(chunk(3, 500, 4));
+    h.release.shift()!(new Error('refused'));
+    await settle();
+    expect(h.failures.map((f) => f.rewinds)).toEqual([[{ topic: 't', partition: 0, offset: 0 }]]);
+    expect(h.groups[1]).toEqual(['3@500+4']);
+  });
+
   it('drops overlapping messages a refetch hands over again', async () => {
     const h = harness();
     h.coalescer.enqueue(chunk(0, 0, 5));
