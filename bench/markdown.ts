@@ -65,6 +65,11 @@ export function absoluteRows(r: BenchResult): string[] {
     `| Minimal flush cycle (median of ${r.cycle.samples}) | ${r.cycle.medianMs} ms: Redis lookup ${r.cycle.steps.redisLookup}, MySQL commit ${r.cycle.steps.mysqlCommit}, Redis update ${r.cycle.steps.redisUpdate}, audit produce ${r.cycle.steps.auditProduce}, offset commit ${r.cycle.steps.offsetCommit} ms |`,
     ...r.latency.flatMap((l) => [
       `| Latency at ${n(l.offeredPerSecond)}/s${l.fractionOfCapacity !== null ? ` (${pct(l.fractionOfCapacity)})` : ''}${l.settings ? ` with ${l.settings}` : ''}: p50 / p95 / p99 / max | ${n(l.p50)} / ${n(l.p95)} / ${n(l.p99)} / ${n(l.max)} ms${l.keptUp ? '' : ' (fell behind)'}${l.p50OverCycle !== undefined ? `; ${l.p50OverCycle}x / ${l.p95OverCycle}x / ${l.p99OverCycle}x the cycle` : ''} |`,
+      ...(l.warmup
+        ? [
+            `| &nbsp;&nbsp;warm-up before it (the consumer's first ${l.warmup.seconds} s, not counted above): p50 / p99 / max | ${n(l.warmup.p50)} / ${n(l.warmup.p99)} / ${n(l.warmup.max)} ms |`,
+          ]
+        : []),
       ...(l.consumer
         ? [
             `| &nbsp;&nbsp;by stage, mean ms (the consumer's own account) | ${formatStageMeans(l.consumer.stages)}; CPU ${l.consumer.cpuSecondsPer1000} s per 1,000 |`,

@@ -19,6 +19,11 @@ export interface BenchOptions {
   /** extra offered rates (requests/s) for latency runs, besides the fractions */
   rates: number[];
   latencySeconds: number;
+  /**
+   * seconds of the same load before each latency run's measured seconds, reported apart: a fresh
+   * consumer process's first seconds are its start (code interpreted, caches cold), not the load
+   */
+  latencyWarmupSeconds: number;
   /** consumer settings (KEY=VALUE) for one more latency run at 50%, to show what the defaults cost in latency; empty skips it */
   latencyWhatIf: Record<string, string>;
   /** the sustained run at 50% of drain capacity; 0 skips it */
@@ -47,6 +52,7 @@ export const SMOKE: Partial<BenchOptions> = {
   loadFractions: [0.5],
   rates: [],
   latencySeconds: 3,
+  latencyWarmupSeconds: 1,
   latencyWhatIf: {},
   sustainedSeconds: 3,
   // The smoke run checks that every request is answered, decided and checked: a few hundred suffice.

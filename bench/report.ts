@@ -104,6 +104,9 @@ function loadRows(x: PartialBenchResult): Row[] {
         `latency at ${n(l.offeredPerSecond)}/s${l.fractionOfCapacity !== null ? ` (${Math.round(l.fractionOfCapacity * 100)}%)` : ''}${l.settings ? ` ${l.settings}` : ''}`,
         `p50 ${l.p50} ms, p95 ${l.p95} ms, p99 ${l.p99} ms (${l.p50OverCycle ?? '-'}x / ${l.p95OverCycle ?? '-'}x / ${l.p99OverCycle}x cycle), max ${l.max} ms${l.keptUp ? '' : ', fell behind'}${incorrect(l.correct)}`,
       ],
+      ...(l.warmup
+        ? [[`  warm-up (first ${l.warmup.seconds} s, apart)`, `p50 ${l.warmup.p50} ms, p99 ${l.warmup.p99} ms, max ${l.warmup.max} ms`] as Row]
+        : []),
       ...(l.consumer ? [['  by stage (mean ms)', `${formatStageMeans(l.consumer.stages)}; CPU ${l.consumer.cpuSecondsPer1000} s per 1,000`] as Row] : []),
     ]),
     ...(s

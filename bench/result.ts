@@ -56,6 +56,11 @@ export interface LatencyRun extends LatencySummary {
   achievedPerSecond: number;
   keptUp: boolean;
   drainAfterSeconds: number;
+  /**
+   * the warm-up before the measured seconds (the figures above are of what follows it): its length and
+   * its requests' latency (absent in older files, which measured from the consumer's start)
+   */
+  warmup?: { seconds: number } & LatencySummary;
   /** p50, p95 and p99 as multiples of the minimal flush cycle (p50/p95: absent in older files) */
   p50OverCycle?: number;
   p95OverCycle?: number;
@@ -287,6 +292,7 @@ function settings(o: BenchOptions, base: Config, naiveRequests: number): Record<
     loadFractions: o.loadFractions,
     rates: o.rates,
     latencySeconds: o.latencySeconds,
+    latencyWarmupSeconds: o.latencyWarmupSeconds,
     latencyWhatIf: o.latencyWhatIf,
     sustainedSeconds: o.sustainedSeconds,
     checkoutFraction: o.checkoutFraction,

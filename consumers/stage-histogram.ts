@@ -38,17 +38,49 @@ export interface StageSummary {
   p99: number;
 }
 
-interface Series {
-  counts: Float64Array;
+/** A histogram's state: requests per bucket of STAGE_BUCKETS (the last one +Inf), their total seconds and number. */
+export interface Series {
+  counts: ArrayLike<number>;
   sum: number;
   count: number;
+}
+
+/**
+ * Mean and percentiles (ms) of a histogram, read off its buckets with linear interpolation inside one:
+ * of a live series, or of the difference of two scrapes of /metrics (a window of a run).
+ */
+export function summariseBuckets(s: Series): StageSummary {
+  const ms = (x: number) => Math.round(x * 1e4) / 10;
+  return {
+    count: s.count,
+    mean: s.count > 0 ? ms(s.sum / s.count) : 0,
+    p50: ms(quantile(s, 0.5)),
+    p95: ms(quantile(s, 0.95)),
+    p99: ms(quantile(s, 0.99)),
+  };
+}
+
+function quantile(s: Series, q: number): number {
+  if (s.count === 0) return 0;
+  const rank = q * s.count;
+  let seen = 0;
+  for (let i = 0; i < s.counts.length; i++) {
+    const n = s.counts[i]!;
+    if (n > 0 && seen + n >= rank) {
+      const lower = i === 0 ? 0 : STAGE_BUCKETS[i - 1]!;
+      const upper = i < STAGE_BUCKETS.length ? STAGE_BUCKETS[i]! : lower;
+      return lower + (upper - lower) * ((rank - seen) / n);
+    }
+    seen += n;
+  }
+  return STAGE_BUCKETS[STAGE_BUCKETS.length - 1]!;
 }
 
 /** Histograms of request times, one per key (a label when there are several), with weighted observations. */
 export class RequestHistogram<K extends string> {
   readonly type = 'histogram' as const;
   readonly aggregator = 'sum' as const;
-  private readonly series: Map<K, Series>;
+  private readonly series: Map<K, { counts: Float64Array; sum: number; count: number }>;
 
   constructor(
     readonly name: string,
@@ -71,35 +103,11 @@ export class RequestHistogram<K extends string> {
 
   /** Mean and percentiles (ms) of a stage, read off the buckets with linear interpolation inside one. */
   summary(stage: K): StageSummary {
-    const s = this.series.get(stage)!;
-    const ms = (x: number) => Math.round(x * 1e4) / 10;
-    return {
-      count: s.count,
-      mean: s.count > 0 ? ms(s.sum / s.count) : 0,
-      p50: ms(this.quantile(s, 0.5)),
-      p95: ms(this.quantile(s, 0.95)),
-      p99: ms(this.quantile(s, 0.99)),
-    };
+    return summariseBuckets(this.series.get(stage)!);
   }
 
   summaries(): Record<K, StageSummary> {
     return Object.fromEntries(this.keys.map((s) => [s, this.summary(s)])) as Record<K, StageSummary>;
-  }
-
-  private quantile(s: Series, q: number): number {
-    if (s.count === 0) return 0;
-    const rank = q * s.count;
-    let seen = 0;
-    for (let i = 0; i < s.counts.length; i++) {
-      const n = s.counts[i]!;
-      if (n > 0 && seen + n >= rank) {
-        const lower = i === 0 ? 0 : STAGE_BUCKETS[i - 1]!;
-        const upper = i < STAGE_BUCKETS.length ? STAGE_BUCKETS[i]! : lower;
-        return lower + (upper - lower) * ((rank - seen) / n);
-      }
-      seen += n;
-    }
-    return STAGE_BUCKETS[STAGE_BUCKETS.length - 1]!;
   }
 
   /** prom-client's custom metric interface (Registry#registerMetric). */

@@ -139,6 +139,12 @@ program
   )
   .option('--latency-seconds <n>', 'seconds of load per latency run', int(1), 20)
   .option(
+    '--latency-warmup-seconds <n>',
+    "seconds of the same load before each latency run's measured seconds (a fresh consumer's start), reported apart; 0 measures from the start",
+    int(0),
+    10,
+  )
+  .option(
     '--latency-what-if <settings>',
     'consumer settings KEY=VALUE,... for one more latency run at 50% (empty skips it)',
     (v: string) =>

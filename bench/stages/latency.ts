@@ -44,21 +44,32 @@ async function latencyRun(ctx: BenchContext, { name, rate, fraction, settings }:
         .join(' ')
     : undefined;
   const what = named ? ` (50%) with ${named}` : fraction !== null ? ` (${fraction * 100}% of drain capacity)` : '';
-  ctx.print(`latency at ${rate}/s offered${what} for ${o.latencySeconds} s`);
-  const requests = ctx.simulation(rate * o.latencySeconds, o.seed + rate);
-  const l = await loadRun(ctx.rt, c, { ...ctx.envOf(c), ...settings }, { offered: rate, seconds: o.latencySeconds, requests, sample: false });
+  ctx.print(
+    `latency at ${rate}/s offered${what} for ${o.latencySeconds} s${o.latencyWarmupSeconds > 0 ? `, after ${o.latencyWarmupSeconds} s of warm-up` : ''}`,
+  );
+  const requests = ctx.simulation(rate * (o.latencyWarmupSeconds + o.latencySeconds), o.seed + rate);
+  const l = await loadRun(
+    ctx.rt,
+    c,
+    { ...ctx.envOf(c), ...settings },
+    { offered: rate, seconds: o.latencySeconds, warmupSeconds: o.latencyWarmupSeconds, requests, sample: false },
+  );
+  // After a warm-up, the consumer's figures are of the measured seconds too (its /metrics and CPU between the two).
+  const own = l.window?.consumer ?? l.consumer;
+  const cpuPer1000 = l.window ? (l.window.cpuSeconds / l.window.requests) * 1000 : (l.consumer.cpuSeconds / (rate * o.latencySeconds)) * 1000;
   const run: LatencyRun = {
     offeredPerSecond: rate,
     fractionOfCapacity: fraction,
     ...(named ? { settings: named } : {}),
     ...l.summary,
+    ...(l.window ? { warmup: { seconds: l.window.warmupSeconds, ...l.window.warmup } } : {}),
     p50OverCycle: round(l.summary.p50 / cycle.medianMs, 1),
     p95OverCycle: round(l.summary.p95 / cycle.medianMs, 1),
     p99OverCycle: round(l.summary.p99 / cycle.medianMs, 1),
     consumer: {
-      endToEnd: l.consumer.endToEnd,
-      stages: l.consumer.stages,
-      cpuSecondsPer1000: round((l.consumer.cpuSeconds / (rate * o.latencySeconds)) * 1000, 4),
+      endToEnd: own.endToEnd,
+      stages: own.stages,
+      cpuSecondsPer1000: round(cpuPer1000, 4),
       flushes: l.consumer.flushes,
       pauses: l.consumer.pauses,
     },
@@ -67,7 +78,11 @@ async function latencyRun(ctx: BenchContext, { name, rate, fraction, settings }:
   ctx.print(
     `  p50 ${run.p50} ms, p95 ${run.p95} ms, p99 ${run.p99} ms (${run.p50OverCycle}x / ${run.p95OverCycle}x / ${run.p99OverCycle}x the cycle), max ${run.max} ms; kept up: ${run.keptUp}; correct: ${run.correct}`,
   );
-  ctx.print(`  by stage, mean ms: ${formatStageMeans(l.consumer.stages)}; ${l.consumer.flushes} flushes, CPU ${run.consumer!.cpuSecondsPer1000} s per 1,000`);
+  if (run.warmup)
+    ctx.print(
+      `  warm-up (the consumer's first ${run.warmup.seconds} s, not counted above): p50 ${run.warmup.p50} ms, p99 ${run.warmup.p99} ms, max ${run.warmup.max} ms`,
+    );
+  ctx.print(`  by stage, mean ms: ${formatStageMeans(own.stages)}; ${l.consumer.flushes} flushes, CPU ${run.consumer!.cpuSecondsPer1000} s per 1,000`);
   const p = l.consumer.pauses;
   // How late the consumer's event loop ran (its own work or GC, or a core not free): a tail every stage shares.
   if (p)

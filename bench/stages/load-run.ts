@@ -3,7 +3,11 @@
  * `withConsumer` starts it, lets the caller put requests on the topic, and waits until every one is
  * decided; `loadRun` produces at a fixed rate. Latency is read afterwards from the two topics (a
  * request's CreateTime to its audit record's); with `sample`, the group's progress is also sampled every
- * second.
+ * second. With a warm-up, the load runs that much longer first and the figures are of what follows it:
+ * a consumer process starts with its code interpreted and its connections and caches cold, and a
+ * 20 s run that counts its first seconds reports the start of a process more than the load (at 25% of
+ * drain capacity, p99 481 ms in the first 5 s of a run and 35-51 ms from the 10th on, 2026-12-05). The
+ * warm-up's own latency is reported beside it.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -17,14 +21,36 @@ import { RedemptionProducer } from '../../producers/redemption-producer.js';
 import type { RedemptionDecided, RedemptionRequested } from '../../schemas/types.js';
 import { ConsumerProcess } from '../../scripts/harness/consumer-process.js';
 import { type ConsumerSummary, parseConsumerSummary } from '../consumer-summary.js';
-import { type CreateTimes, createTimes, endToEndLatency, type LatencySummary } from '../latency.js';
+import { processCpuSeconds } from '../cpu.js';
+import { type CreateTimes, createTimes, type LatencySummary, summarise } from '../latency.js';
+import { freePort, type Histograms, histogramsBetween, scrapeHistograms, windowLatency } from '../metrics-window.js';
 import { sampleEverySecond, type SustainedSample } from '../sustained.js';
 
 export interface LoadRunResult {
+  /** Of the requests sent after the warm-up (all of them without one). */
   summary: { achievedPerSecond: number; keptUp: boolean; drainAfterSeconds: number } & LatencySummary;
   samples: SustainedSample[];
-  /** The consumer's own account: its CPU, and its latency end to end and by stage. */
+  /** The consumer's own account of its whole life: its CPU, and its latency end to end and by stage. */
   consumer: ConsumerSummary;
+  /** With a warm-up: the warm-up's latency, and the consumer's account of the rest (its /metrics and CPU between the two). */
+  window?: MeasuredWindow;
+}
+
+interface Snapshot {
+  histograms: Histograms;
+  cpu: number;
+}
+
+export interface MeasuredWindow {
+  warmupSeconds: number;
+  /** latency of the requests sent during the warm-up */
+  warmup: LatencySummary;
+  /** the consumer's histograms from the warm-up's end to the drain's end */
+  consumer: Pick<ConsumerSummary, 'endToEnd' | 'stages'>;
+  /** the consumer's CPU seconds over the same span */
+  cpuSeconds: number;
+  /** requests sent after the warm-up */
+  requests: number;
 }
 
 export async function committedTotal(admin: Admin, groupId: string, topic: string): Promise<number> {
@@ -64,7 +90,7 @@ export async function withConsumer<T>(
   rt: Runtime,
   c: Config,
   env: Record<string, string>,
-  drive: (admin: Admin) => Promise<T>,
+  drive: (admin: Admin, consumer: ConsumerProcess) => Promise<T>,
   /** runs once every request is decided, while the admin client is still connected */
   afterDrain: () => Promise<void> = async () => {},
 ): Promise<ConsumedRun<T>> {
@@ -76,7 +102,7 @@ export async function withConsumer<T>(
   await admin.connect();
   try {
     await untilStable(admin, c.consumerGroup, () => exitedEarly, failed);
-    const value = await drive(admin);
+    const value = await drive(admin, consumer);
     const endedAt = Date.now();
     const total = await topicTotal(admin, c.redemptionTopic);
     const deadline = endedAt + 60_000 + total;
@@ -101,18 +127,29 @@ export async function loadRun(
   rt: Runtime,
   c: Config,
   env: Record<string, string>,
-  load: { offered: number; seconds: number; requests: Iterable<RedemptionRequested>; sample: boolean },
+  load: {
+    offered: number;
+    seconds: number;
+    /** Seconds of the same load before the measured `seconds` (0: none); `requests` must cover both. */
+    warmupSeconds?: number;
+    requests: Iterable<RedemptionRequested>;
+    sample: boolean;
+  },
 ): Promise<LoadRunResult> {
+  const window = await WarmupWindow.create(load.warmupSeconds ?? 0);
+  const warmupRequests = Math.round(load.offered * window.seconds);
   let sent = 0;
   let drained = false;
   let sampler: Promise<SustainedSample[]> = Promise.resolve([]);
   let samples: SustainedSample[] = [];
+  let running: ConsumerProcess | null = null;
   // A failed run stops the sampler too (it would sample a disconnected admin for ever).
   const run = await withConsumer(
     rt,
     c,
-    env,
-    async (admin) => {
+    window.env(env),
+    async (admin, consumer) => {
+      running = consumer;
       sampler = load.sample
         ? sampleEverySecond(
             admin,
@@ -122,24 +159,35 @@ export async function loadRun(
             () => drained,
           )
         : Promise.resolve([]);
-      const started = Date.now();
-      await produceAtRate(rt, c.redemptionTopic, load.offered, load.requests, (n) => (sent = n));
+      let started = Date.now();
+      const warmupOver =
+        warmupRequests > 0
+          ? {
+              after: warmupRequests,
+              run: async () => {
+                started = await window.warmedUp(consumer, sent);
+              },
+            }
+          : undefined;
+      await produceAtRate(rt, c.redemptionTopic, load.offered, load.requests, (n) => (sent = n), warmupOver);
       return (Date.now() - started) / 1000;
     },
     // The sampler runs on until the drain is over, and ends before the admin client it uses.
     async () => {
       drained = true;
       samples = await sampler;
+      await window.drained(running!);
     },
   ).finally(() => {
     drained = true;
     sampler.catch(() => {});
   });
-  const latency = await latencyOf(rt, c, run.total);
+  const { latency, measured, measuredWindow } = window.result([...(await createTimesOf(rt, c, run.total)).values()], run.total);
   // Kept up: the backlog left when production stopped was worked off within a second.
   return {
+    window: measuredWindow,
     summary: {
-      achievedPerSecond: Math.round(run.total / run.value),
+      achievedPerSecond: Math.round(measured / run.value),
       keptUp: run.drainAfterSeconds <= 1,
       drainAfterSeconds: run.drainAfterSeconds,
       ...latency,
@@ -147,6 +195,64 @@ export async function loadRun(
     samples,
     consumer: run.consumer,
   };
+}
+
+/**
+ * A run's warm-up: the consumer's /metrics (on a port of its own) and CPU read when the warm-up ends and
+ * when the drain is over; the requests sent before the warm-up's end are reported apart. Without a
+ * warm-up, nothing is read and every request counts.
+ */
+class WarmupWindow {
+  private mark: (Snapshot & { at: number; sent: number }) | null = null;
+  private end: Snapshot | null = null;
+
+  private constructor(
+    readonly seconds: number,
+    private readonly metricsPort: number | null,
+  ) {}
+
+  static async create(seconds: number): Promise<WarmupWindow> {
+    return new WarmupWindow(seconds, seconds > 0 ? await freePort() : null);
+  }
+
+  /** The consumer's environment: its ops server on the port the window reads. */
+  env(env: Record<string, string>): Record<string, string> {
+    return this.metricsPort === null ? env : { ...env, METRICS_PORT: String(this.metricsPort) };
+  }
+
+  /** The warm-up is over, `sent` requests into the load: returns when the measured part starts. */
+  async warmedUp(consumer: ConsumerProcess, sent: number): Promise<number> {
+    const at = Date.now();
+    this.mark = { at, sent, ...(await this.read(consumer)) };
+    return at;
+  }
+
+  async drained(consumer: ConsumerProcess): Promise<void> {
+    if (this.mark) this.end = await this.read(consumer);
+  }
+
+  /** The latency of the requests sent after the warm-up, how many they were, and the window's account. */
+  result(times: readonly CreateTimes[], total: number): { latency: LatencySummary; measured: number; measuredWindow?: MeasuredWindow } {
+    const latencyOf = (keep: (sent: number) => boolean) => summarise(times.filter((t) => keep(t.sent)).map((t) => t.decided - t.sent));
+    const { mark, end } = this;
+    if (!mark || !end) return { latency: latencyOf(() => true), measured: total };
+    const measured = total - mark.sent;
+    return {
+      latency: latencyOf((at) => at >= mark.at),
+      measured,
+      measuredWindow: {
+        warmupSeconds: this.seconds,
+        warmup: latencyOf((at) => at < mark.at),
+        consumer: windowLatency(histogramsBetween(mark.histograms, end.histograms)),
+        cpuSeconds: end.cpu - mark.cpu,
+        requests: measured,
+      },
+    };
+  }
+
+  private async read(consumer: ConsumerProcess): Promise<Snapshot> {
+    return { histograms: await scrapeHistograms(this.metricsPort!), cpu: processCpuSeconds(consumer.child.pid!) };
+  }
 }
 
 async function untilStable(admin: Admin, groupId: string, exited: () => boolean, failed: (what: string) => Error): Promise<void> {
@@ -167,6 +273,8 @@ async function produceAtRate(
   offered: number,
   requests: Iterable<RedemptionRequested>,
   onSent: (sent: number) => void,
+  /** Awaited once, as soon as `after` requests are sent (the warm-up's end). */
+  checkpoint?: { after: number; run: () => Promise<void> },
 ): Promise<void> {
   const producer = await RedemptionProducer.connect(rt.kafka(), await rt.registry().codecFor<RedemptionRequested>('requested', topic), topic);
   const limiter = new RateLimiter(offered);
@@ -180,6 +288,10 @@ async function produceAtRate(
       sent += batch.length;
       onSent(sent);
       batch = [];
+      if (checkpoint && sent >= checkpoint.after) {
+        await checkpoint.run();
+        checkpoint = undefined;
+      }
       await limiter.wait(sent);
     }
   }
@@ -195,10 +307,6 @@ function sourceOf(rt: Runtime): (value: Buffer) => Promise<{ partition: number; 
     const r = await decoder.decode(value);
     return { partition: r.source_partition, offset: r.source_offset };
   };
-}
-
-async function latencyOf(rt: Runtime, c: Config, total: number): Promise<LatencySummary> {
-  return endToEndLatency(rt.kafka(), c.redemptionTopic, total, c.auditTopic, total, sourceOf(rt));
 }
 
 /** Each decided request's CreateTimes (`partition/offset` → request, audit record) in `c`'s two topics. */

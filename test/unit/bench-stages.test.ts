@@ -99,6 +99,7 @@ const options = {
   loadFractions: [0.5],
   rates: [],
   latencySeconds: 1,
+  latencyWarmupSeconds: 0,
   latencyWhatIf: {},
   sustainedSeconds: 0,
   checkoutFraction: 0.5,
