@@ -7,6 +7,7 @@ import { waitForDrain } from '../../consumers/drain.js';
 import { formatPauses } from '../../consumers/pause-watch.js';
 import { RedemptionConsumer } from '../../consumers/redemption-consumer.js';
 import { formatLatency, formatStages } from '../../consumers/stage-histogram.js';
+import { limitHeapGrowth } from '../../lib/heap-growth.js';
 import { withAdmin } from '../../lib/kafka.js';
 import type { Runtime } from '../../lib/runtime.js';
 import { ensurePipelineTopics } from '../../lib/topics.js';
@@ -22,6 +23,7 @@ export interface ConsumeOptions {
  * has committed the whole topic and this member has had nothing to do for `exitWhenIdle` seconds.
  */
 export async function consume(rt: Runtime, options: ConsumeOptions): Promise<ConsumerStats> {
+  limitHeapGrowth(rt.config.heapGrowingPercent);
   await withAdmin(rt.kafka(), (admin) => ensurePipelineTopics(admin, rt.config, rt.logger));
   const consumer = new RedemptionConsumer(rt.config, { kafka: rt.kafka(), registry: rt.registry(), redis: rt.redis(), knex: rt.knex(), logger: rt.logger });
   const stopped = new Promise<void>((resolve) => {

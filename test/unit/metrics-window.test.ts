@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
+import { histogramsBetween, parseHistograms, windowLatency } from '../../bench/metrics-window.js';
 import { ConsumerStats } from '../../consumers/consumer-stats.js';
 import { StageHistogram } from '../../consumers/stage-histogram.js';
-import { histogramsBetween, parseHistograms, windowLatency } from '../../bench/metrics-window.js';
 
 /** Feeds the stages as flushes would: each observation carries its flush's requests. */
 function feed(stages: StageHistogram, flushes: readonly { mysql: number; queued: number; requests: number }[]): void {
