@@ -113,8 +113,11 @@ function loadRows(x: PartialBenchResult): Row[] {
       ? [
           [
             `sustained ${s.seconds} s at ${n(s.offeredTarget)}/s`,
-            `offered ${n(s.offeredPerSecond)}/s, decided ${n(s.decidedPerSecond)}/s, max lag ${n(s.maxLag)}, p99 ${s.p99} ms${s.keptUp ? '' : ', fell behind'}${incorrect(s.correct)}`,
+            `offered ${n(s.offeredPerSecond)}/s, decided ${n(s.decidedPerSecond)}/s, max lag ${n(s.maxLag)}, p50 ${s.p50} ms, p99 ${s.p99} ms${s.keptUp ? '' : ', fell behind'}${incorrect(s.correct)}`,
           ] as Row,
+          ...(s.warmup
+            ? [[`  warm-up (first ${s.warmup.seconds} s, apart)`, `p50 ${s.warmup.p50} ms, p99 ${s.warmup.p99} ms, max ${s.warmup.max} ms`] as Row]
+            : []),
         ]
       : []),
   ];

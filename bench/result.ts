@@ -87,6 +87,8 @@ export interface SustainedRun extends LatencySummary {
   achievedPerSecond: number;
   keptUp: boolean;
   drainAfterSeconds: number;
+  /** the warm-up before `seconds` (sampled in `series`; the latency figures are of what follows it); absent in older files */
+  warmup?: { seconds: number } & LatencySummary;
   series: SustainedSample[];
   correct: boolean;
 }

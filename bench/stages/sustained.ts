@@ -1,6 +1,7 @@
 /**
- * Sustained load: 50% of the 1-process drain rate offered for `--sustained-seconds`, the group sampled
- * every second (offered, decided, lag), verified.
+ * Sustained load: 50% of the 1-process drain rate offered for `--sustained-seconds` after the latency
+ * runs' warm-up, the group sampled every second from the start (offered, decided, lag), verified; the
+ * latency figures are of the requests sent after the warm-up, the warm-up's reported apart.
  */
 import type { SustainedRun } from '../result.js';
 import { summariseSustained } from '../sustained.js';
@@ -14,17 +15,23 @@ export async function sustainedStage(ctx: BenchContext): Promise<SustainedRun | 
   const rate = Math.max(1, Math.round((await capacityRun(ctx)).perSecond * 0.5));
   const c = { ...ctx.ns('sus'), redemptionTopic: `bench-${ctx.id}-sus.requested` };
   await ctx.prepare(c);
-  ctx.print(`sustained: ${rate}/s offered (50% of drain capacity) for ${o.sustainedSeconds} s`);
-  const requests = ctx.simulation(rate * o.sustainedSeconds, o.seed + 1);
-  const l = await loadRun(ctx.rt, c, ctx.envOf(c), { offered: rate, seconds: o.sustainedSeconds, requests, sample: true });
+  const warmup = o.latencyWarmupSeconds;
+  ctx.print(`sustained: ${rate}/s offered (50% of drain capacity) for ${o.sustainedSeconds} s${warmup > 0 ? `, after ${warmup} s of warm-up` : ''}`);
+  const requests = ctx.simulation(rate * (warmup + o.sustainedSeconds), o.seed + 1);
+  const l = await loadRun(ctx.rt, c, ctx.envOf(c), { offered: rate, seconds: o.sustainedSeconds, warmupSeconds: warmup, requests, sample: true });
   const sustained: SustainedRun = {
     offeredTarget: rate,
     seconds: o.sustainedSeconds,
-    ...summariseSustained(l.samples, o.sustainedSeconds),
+    ...summariseSustained(l.samples, warmup + o.sustainedSeconds),
     ...l.summary,
+    ...(l.window ? { warmup: { seconds: l.window.warmupSeconds, ...l.window.warmup } } : {}),
     series: l.samples,
     correct: await ctx.check(c),
   };
   ctx.print(`  decided ${sustained.decidedPerSecond}/s on average, max lag ${sustained.maxLag}, p99 ${sustained.p99} ms; correct: ${sustained.correct}`);
+  if (sustained.warmup)
+    ctx.print(
+      `  warm-up (the consumer's first ${sustained.warmup.seconds} s, not counted above): p50 ${sustained.warmup.p50} ms, p99 ${sustained.warmup.p99} ms`,
+    );
   return sustained;
 }
