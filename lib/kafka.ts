@@ -1,7 +1,19 @@
 import { randomBytes } from 'node:crypto';
+import { connect as netConnect, isIP } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { connect as tlsConnect } from 'node:tls';
 
-import { type Admin, type ITopicConfig, Kafka, type KafkaConfig, type KafkaMessage, type LogEntry, logLevel, type ProducerConfig } from 'kafkajs';
+import {
+  type Admin,
+  type ISocketFactory,
+  type ITopicConfig,
+  Kafka,
+  type KafkaConfig,
+  type KafkaMessage,
+  type LogEntry,
+  logLevel,
+  type ProducerConfig,
+} from 'kafkajs';
 import type { Logger } from 'pino';
 
 import { registerCompressionCodecs } from './compression-codecs.js';
@@ -39,6 +51,7 @@ export function createKafka(
     ...security,
     connectionTimeout: 3000,
     requestTimeout: requestTimeoutMs,
+    socketFactory: noDelaySocket,
     retry: { initialRetryTime: 300, retries, maxRetryTime: 5000 },
     // KafkaJS's INFO lines are connection chatter; warnings and errors still reach the log.
     logLevel: logLevel.WARN,
@@ -51,6 +64,21 @@ export function createKafka(
     },
   });
 }
+
+/**
+ * KafkaJS's own socket, with Nagle's algorithm off, as the Java client has it (TCP_NODELAY). KafkaJS
+ * leaves it on, and it sends several requests on one connection at once (a produce per flush while
+ * another is unanswered, fetches beside heartbeats and offset commits): with Nagle, a request written
+ * while an earlier one is not yet acknowledged waits in the kernel for that acknowledgement, which the
+ * broker may delay by up to 40 ms.
+ */
+export const noDelaySocket: ISocketFactory = ({ host, port, ssl, onConnect }) => {
+  const socket = ssl ? tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...ssl }, onConnect) : netConnect({ host, port }, onConnect);
+  // KafkaJS's default factory sets the same keep-alive.
+  socket.setKeepAlive(true, 60_000);
+  socket.setNoDelay(true);
+  return socket;
+};
 
 /** Runs `work` with a connected admin client of `kafka`, and always disconnects it. */
 export async function withAdmin<T>(kafka: Kafka, work: (admin: Admin) => Promise<T>): Promise<T> {
