@@ -49,6 +49,9 @@ export class OffsetCommitter {
   private pendingFlushes: { at: number; messages: number }[] = [];
   private readonly committed = new Map<string, number>();
   private inFlight: Promise<void> | null = null;
+  /** The partitions of the commit in flight that a join took from this member meanwhile. */
+  private lostInFlight: Set<string> | null = null;
+  private inFlightBatch: readonly PartitionOffset[] = [];
   private timer: NodeJS.Timeout | null = null;
   private lastCommitAt = 0;
   private closed = false;
@@ -70,6 +73,7 @@ export class OffsetCommitter {
    * until the join says whether its partition is still ours.
    */
   retainOnly(): void {
+    for (const p of this.inFlightBatch) if (!this.o.owns(p.topic, p.partition)) this.lostInFlight?.add(key(p.topic, p.partition));
     for (const [k, p] of this.pending) if (!this.o.owns(p.topic, p.partition)) this.pending.delete(k);
     for (const k of this.committed.keys()) {
       const [topic, partition] = k.split('\u0000') as [string, string];
@@ -119,6 +123,8 @@ export class OffsetCommitter {
     for (const p of batch) this.pending.delete(key(p.topic, p.partition));
     this.pendingFlushes = [];
     this.lastCommitAt = Date.now();
+    this.inFlightBatch = batch;
+    const lost = (this.lostInFlight = new Set());
     const attempt = this.o.commit(batch.map((p) => ({ topic: p.topic, partition: p.partition, offset: String(p.offset) })));
     this.inFlight = attempt.then(
       () => {},
@@ -134,9 +140,12 @@ export class OffsetCommitter {
       }
       this.o.onCommitted?.(moved, flushes);
     } catch (error) {
-      // Put the offsets back unless newer ones arrived meanwhile; the next commit carries them.
+      // Put the offsets back unless newer ones arrived meanwhile; the next commit carries them. Not those
+      // of a partition a join took away meanwhile, even if a later one gave it back: its owner in between
+      // committed further, and this older offset would move the group back behind it.
       for (const p of batch) {
         const k = key(p.topic, p.partition);
+        if (lost.has(k) || !this.o.owns(p.topic, p.partition)) continue;
         if ((this.pending.get(k)?.offset ?? -1) < p.offset) this.pending.set(k, p);
       }
       this.pendingFlushes = [...flushes, ...this.pendingFlushes];
@@ -145,6 +154,8 @@ export class OffsetCommitter {
       this.o.logger.warn({ err: error }, 'offset commit failed; the offsets stay pending for the next commit (a crash meanwhile only redelivers)');
     } finally {
       this.inFlight = null;
+      this.inFlightBatch = [];
+      this.lostInFlight = null;
       this.schedule();
     }
   }

@@ -326,9 +326,8 @@ export class RedemptionConsumer {
     logger.error({ err: error, restart }, 'consumer crashed');
     // KafkaJS restarts under a new member id: the partitions are no longer ours, and a stale claim in
     // the next join metadata would make the sticky assignor take them from their new owner.
-    this.owned = new Map();
+    this.leftGroup(logger);
     this.joined = false;
-    this.crashed = true;
     if (restart || this.stopping) return;
     // KafkaJS restarts only after retriable errors; after any other it leaves the process alive and
     // consuming nothing. Fail loudly instead, so that the process exits and is restarted.
@@ -434,6 +433,18 @@ export class RedemptionConsumer {
   }
 
   /** After a join: what is held of partitions kept is fetched on from where it ends; the rest is dropped. */
+  /**
+   * The member is out of the group (crashed, or no longer known to the coordinator) and rejoins as a new
+   * member: it owns nothing until that join. What it holds and the offsets it has not committed are
+   * dropped now, not at the join: another member may own a partition in between and commit further, and
+   * an offset kept from before would move the group back behind it if the join gave the partition back.
+   */
+  private leftGroup(logger: Logger): void {
+    this.owned = new Map();
+    this.crashed = true;
+    this.reassigned(logger);
+  }
+
   private reassigned(logger: Logger): void {
     this.committer?.retainOnly();
     for (const at of this.coalescer?.reassigned() ?? []) this.seek(at, logger);
@@ -486,11 +497,8 @@ export class RedemptionConsumer {
   /** A background commit refused for the member's place in the group: KafkaJS's heartbeat rejoins. */
   private commitRefused(error: unknown, logger: Logger): void {
     const cause = rootCause(error as Error);
-    if ((cause as { type?: string }).type === 'UNKNOWN_MEMBER_ID') {
-      // The rejoin is as a new member, claiming nothing (see asRejoin).
-      this.owned = new Map();
-      this.crashed = true;
-    }
+    // The rejoin is as a new member, claiming nothing (see asRejoin).
+    if ((cause as { type?: string }).type === 'UNKNOWN_MEMBER_ID') this.leftGroup(logger);
     logger.debug({ err: cause }, 'offset commit refused');
   }
 
@@ -519,10 +527,7 @@ export class RedemptionConsumer {
     const cause = rootCause(error);
     const type = (cause as { type?: string }).type;
     if (type === undefined || !REJOIN_ERRORS.has(type)) return error;
-    if (type === 'UNKNOWN_MEMBER_ID') {
-      this.owned = new Map();
-      this.crashed = true;
-    }
+    if (type === 'UNKNOWN_MEMBER_ID') this.leftGroup(logger);
     logger.warn({ err: cause }, 'the group refused this member its offsets; rejoining (the flush will be redelivered and re-emitted)');
     return cause;
   }

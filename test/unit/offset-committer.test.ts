@@ -45,6 +45,28 @@ describe('offset committer', () => {
     expect(h.committer.hasPending()).toBe(false);
   });
 
+  it('puts back no offset of a failed commit whose partition a join took away meanwhile, even if a later one gave it back', async () => {
+    const h = harness(0);
+    h.committer.flushed('t', 0, 10, 10);
+    h.committer.flushed('t', 2, 40, 40);
+    await sleep(5);
+    expect(h.commits).toHaveLength(1);
+    // While the commit is in flight, a join takes partition 2 (another member decides it on), and a
+    // later join gives it back; then the commit fails (refused for the rebalance).
+    h.owned.delete(2);
+    h.committer.retainOnly();
+    h.owned.add(2);
+    h.committer.retainOnly();
+    h.release.shift()!(new Error('REBALANCE_IN_PROGRESS'));
+    await sleep(5);
+    // Partition 0 stayed this member's: its offset goes again. Partition 2's (40) would move the group
+    // back behind what the other member committed.
+    expect(h.commits[1]).toEqual([{ topic: 't', partition: 0, offset: '10' }]);
+    h.release.shift()!();
+    await sleep(5);
+    expect(h.committer.hasPending()).toBe(false);
+  });
+
   it('starts a commit at most `intervalMs` after a flush', async () => {
     const h = harness(60);
     h.committer.flushed('t', 0, 10, 10);
