@@ -241,7 +241,7 @@ export const SETTINGS = {
   heapGrowingPercent: {
     env: 'HEAP_GROWING_PERCENT',
     default: '100',
-    doc: "`redeem consume`'s garbage-collection policy, not a cap: after each major collection V8 lets the old space grow to (1 + this/100) times what stayed live before it collects again (V8's own policy lets it grow up to 4 times, and a flush's garbage, promoted before it dies, piled up). 100: peak RSS of a 200,000-request drain 224 MiB against 325 with V8's policy, at the same drain rate and CPU (docs/performance.md); 30 is smaller still and cost 12% more CPU. 0 leaves V8's policy.",
+    doc: "`redeem consume`'s garbage-collection policy, not a cap: after each major collection V8 lets the old space grow to (1 + this/100) times what stayed live before it collects again (V8's own policy lets it grow up to 4 times, and a flush's garbage, promoted before it dies, piled up). 100: peak RSS of a 200,000-request drain 224-243 MiB against 325-347 with V8's policy; its CPU cost is not settled (none in one series of drains, 13-31% in another: docs/performance.md). 0 leaves V8's policy.",
     parse: wholeNumber(0, 1000),
   },
   partitionsConsumedConcurrently: {
