@@ -109,7 +109,19 @@ export class SchemaRegistryClient {
     if (level !== globalLevel) return level;
     // Equal to the global level: inherited (Apicurio) or set to the same value; only Apicurio's native API knows.
     const rules = await this.apicurioArtifactRules(subject);
-    return rules === null || rules.includes('COMPATIBILITY') ? level : null;
+    if (rules === null) return level;
+    if (!rules.includes('COMPATIBILITY')) return null;
+    // The rule may be younger than the level read above: another member, starting at once, set it in
+    // between, and the level read before it was the global one (a fresh subject then looked as if it had
+    // a level NONE of its own, and was kept so with a warning). Read the level the rule holds now.
+    const now = await this.http<{ compatibilityLevel?: string; compatibility?: string }>(
+      'GET',
+      path,
+      `reading the compatibility of ${subject}`,
+      undefined,
+      [404],
+    );
+    return now?.compatibilityLevel ?? now?.compatibility ?? level;
   }
 
   /**
