@@ -64,9 +64,3 @@ export async function createTimes(
   });
   return times;
 }
-
-/** End-to-end latency of every request (see createTimes): request CreateTime to audit record CreateTime. */
-export async function endToEndLatency(...args: Parameters<typeof createTimes>): Promise<LatencySummary> {
-  const times = await createTimes(...args);
-  return summarise([...times.values()].map((t) => t.decided - t.sent));
-}

@@ -4,8 +4,6 @@
  * The histograms are the consumer's own (consumers/stage-histogram.ts); their buckets are cumulative
  * counters, so the difference of two reads is the window's histogram.
  */
-import { createServer } from 'node:net';
-
 import { type Series, type Stage, STAGE_BUCKETS, STAGES, summariseBuckets } from '../consumers/stage-histogram.js';
 import type { ConsumerSummary } from './consumer-summary.js';
 
@@ -74,16 +72,4 @@ export function windowLatency(h: Histograms): Pick<ConsumerSummary, 'endToEnd' |
   if (!e2e || e2e.count === 0) return { endToEnd: null, stages };
   const { mean, p50, p95, p99 } = summariseBuckets(e2e);
   return { endToEnd: { mean, p50, p95, p99 }, stages };
-}
-
-/** A port free on 127.0.0.1 now, for a consumer's ops server the bench must reach. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }

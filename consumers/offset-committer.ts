@@ -49,9 +49,8 @@ export class OffsetCommitter {
   private pendingFlushes: { at: number; messages: number }[] = [];
   private readonly committed = new Map<string, number>();
   private inFlight: Promise<void> | null = null;
-  /** The partitions of the commit in flight that a join took from this member meanwhile. */
-  private lostInFlight: Set<string> | null = null;
-  private inFlightBatch: readonly PartitionOffset[] = [];
+  /** The offsets of the commit in flight, and those of its partitions a join took from this member meanwhile. */
+  private inFlightCommit: { batch: readonly PartitionOffset[]; lost: Set<string> } | null = null;
   private timer: NodeJS.Timeout | null = null;
   private lastCommitAt = 0;
   private closed = false;
@@ -73,7 +72,8 @@ export class OffsetCommitter {
    * until the join says whether its partition is still ours.
    */
   retainOnly(): void {
-    for (const p of this.inFlightBatch) if (!this.o.owns(p.topic, p.partition)) this.lostInFlight?.add(key(p.topic, p.partition));
+    const flying = this.inFlightCommit;
+    if (flying) for (const p of flying.batch) if (!this.o.owns(p.topic, p.partition)) flying.lost.add(key(p.topic, p.partition));
     for (const [k, p] of this.pending) if (!this.o.owns(p.topic, p.partition)) this.pending.delete(k);
     for (const k of this.committed.keys()) {
       const [topic, partition] = k.split('\u0000') as [string, string];
@@ -123,8 +123,7 @@ export class OffsetCommitter {
     for (const p of batch) this.pending.delete(key(p.topic, p.partition));
     this.pendingFlushes = [];
     this.lastCommitAt = Date.now();
-    this.inFlightBatch = batch;
-    const lost = (this.lostInFlight = new Set());
+    const { lost } = (this.inFlightCommit = { batch, lost: new Set() });
     const attempt = this.o.commit(batch.map((p) => ({ topic: p.topic, partition: p.partition, offset: String(p.offset) })));
     this.inFlight = attempt.then(
       () => {},
@@ -154,8 +153,7 @@ export class OffsetCommitter {
       this.o.logger.warn({ err: error }, 'offset commit failed; the offsets stay pending for the next commit (a crash meanwhile only redelivers)');
     } finally {
       this.inFlight = null;
-      this.inFlightBatch = [];
-      this.lostInFlight = null;
+      this.inFlightCommit = null;
       this.schedule();
     }
   }

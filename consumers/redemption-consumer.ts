@@ -432,7 +432,6 @@ export class RedemptionConsumer {
     return this.owned.get(topic)?.includes(partition) ?? false;
   }
 
-  /** After a join: what is held of partitions kept is fetched on from where it ends; the rest is dropped. */
   /**
    * The member is out of the group (crashed, or no longer known to the coordinator) and rejoins as a new
    * member: it owns nothing until that join. The offsets it has not committed are dropped now, not at the
@@ -448,6 +447,7 @@ export class RedemptionConsumer {
     this.committer?.retainOnly();
   }
 
+  /** After a join: what is held of partitions kept is fetched on from where it ends; the rest is dropped. */
   private reassigned(logger: Logger): void {
     this.committer?.retainOnly();
     for (const at of this.coalescer?.reassigned() ?? []) this.seek(at, logger);

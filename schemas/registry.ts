@@ -88,16 +88,9 @@ export class SchemaRegistryClient {
    * (Apicurio keeps no subject-level NONE: PUT NONE deletes the rule, so such a subject has no level.)
    */
   async subjectCompatibility(subject: string): Promise<string | null> {
-    const path = `/config/${encodeURIComponent(subject)}?defaultToGlobal=false`;
-    const own = await this.http<{ compatibilityLevel?: string; compatibility?: string }>(
-      'GET',
-      path,
-      `reading the compatibility of ${subject}`,
-      undefined,
-      [404],
-    );
+    const own = await this.ownLevel(subject);
     if (own === null) return null;
-    const level = own.compatibilityLevel ?? own.compatibility ?? null;
+    const { level } = own;
     const global = await this.http<{ compatibilityLevel?: string; compatibility?: string }>(
       'GET',
       '/config',
@@ -114,14 +107,20 @@ export class SchemaRegistryClient {
     // The rule may be younger than the level read above: another member, starting at once, set it in
     // between, and the level read before it was the global one (a fresh subject then looked as if it had
     // a level NONE of its own, and was kept so with a warning). Read the level the rule holds now.
-    const now = await this.http<{ compatibilityLevel?: string; compatibility?: string }>(
+    return (await this.ownLevel(subject))?.level ?? level;
+  }
+
+  /** GET /config/<subject>?defaultToGlobal=false: null when absent (404), else the level it answers. */
+  private async ownLevel(subject: string): Promise<{ level: string | null } | null> {
+    const path = `/config/${encodeURIComponent(subject)}?defaultToGlobal=false`;
+    const own = await this.http<{ compatibilityLevel?: string; compatibility?: string }>(
       'GET',
       path,
       `reading the compatibility of ${subject}`,
       undefined,
       [404],
     );
-    return now?.compatibilityLevel ?? now?.compatibility ?? level;
+    return own === null ? null : { level: own.compatibilityLevel ?? own.compatibility ?? null };
   }
 
   /**

@@ -62,7 +62,7 @@ async function latencyRun(ctx: BenchContext, { name, rate, fraction, settings }:
     fractionOfCapacity: fraction,
     ...(named ? { settings: named } : {}),
     ...l.summary,
-    ...(l.window ? { warmup: { seconds: l.window.warmupSeconds, ...l.window.warmup } } : {}),
+    ...(l.window ? { warmup: l.window.warmup } : {}),
     p50OverCycle: round(l.summary.p50 / cycle.medianMs, 1),
     p95OverCycle: round(l.summary.p95 / cycle.medianMs, 1),
     p99OverCycle: round(l.summary.p99 / cycle.medianMs, 1),

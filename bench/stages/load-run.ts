@@ -20,10 +20,11 @@ import type { Runtime } from '../../lib/runtime.js';
 import { RedemptionProducer } from '../../producers/redemption-producer.js';
 import type { RedemptionDecided, RedemptionRequested } from '../../schemas/types.js';
 import { ConsumerProcess } from '../../scripts/harness/consumer-process.js';
+import { freePort } from '../../scripts/stack/own-servers.js';
 import { type ConsumerSummary, parseConsumerSummary } from '../consumer-summary.js';
 import { processCpuSeconds } from '../cpu.js';
 import { type CreateTimes, createTimes, type LatencySummary, summarise } from '../latency.js';
-import { freePort, type Histograms, histogramsBetween, scrapeHistograms, windowLatency } from '../metrics-window.js';
+import { type Histograms, histogramsBetween, scrapeHistograms, windowLatency } from '../metrics-window.js';
 import { sampleEverySecond, type SustainedSample } from '../sustained.js';
 
 export interface LoadRunResult {
@@ -42,9 +43,8 @@ interface Snapshot {
 }
 
 export interface MeasuredWindow {
-  warmupSeconds: number;
-  /** latency of the requests sent during the warm-up */
-  warmup: LatencySummary;
+  /** the warm-up's length and the latency of the requests sent during it */
+  warmup: { seconds: number } & LatencySummary;
   /** the consumer's histograms from the warm-up's end to the drain's end */
   consumer: Pick<ConsumerSummary, 'endToEnd' | 'stages'>;
   /** the consumer's CPU seconds over the same span */
@@ -91,8 +91,8 @@ export async function withConsumer<T>(
   c: Config,
   env: Record<string, string>,
   drive: (admin: Admin, consumer: ConsumerProcess) => Promise<T>,
-  /** runs once every request is decided, while the admin client is still connected */
-  afterDrain: () => Promise<void> = async () => {},
+  /** runs once every request is decided, while the admin client is still connected and the consumer runs */
+  afterDrain: (consumer: ConsumerProcess) => Promise<void> = async () => {},
 ): Promise<ConsumedRun<T>> {
   const consumer = new ConsumerProcess({ ...process.env, ...env });
   let exitedEarly = false;
@@ -112,7 +112,7 @@ export async function withConsumer<T>(
         throw failed(`only ${committed} of ${total} requests decided ${Math.round((Date.now() - endedAt) / 1000)} s after the load ended`);
     }
     const drainAfterSeconds = (Date.now() - endedAt) / 1000;
-    await afterDrain();
+    await afterDrain(consumer);
     const code = await Promise.race([consumer.stop(), sleep(STOP_DEADLINE_MS, 'late' as const, { ref: false })]);
     if (code === 'late') throw failed(`the consumer did not stop within ${STOP_DEADLINE_MS / 1000} s of its SIGTERM`);
     if (code !== 0) throw failed(`the consumer's stop ended with exit code ${code}`);
@@ -142,14 +142,12 @@ export async function loadRun(
   let drained = false;
   let sampler: Promise<SustainedSample[]> = Promise.resolve([]);
   let samples: SustainedSample[] = [];
-  let running: ConsumerProcess | null = null;
   // A failed run stops the sampler too (it would sample a disconnected admin for ever).
   const run = await withConsumer(
     rt,
     c,
     window.env(env),
     async (admin, consumer) => {
-      running = consumer;
       sampler = load.sample
         ? sampleEverySecond(
             admin,
@@ -173,10 +171,10 @@ export async function loadRun(
       return (Date.now() - started) / 1000;
     },
     // The sampler runs on until the drain is over, and ends before the admin client it uses.
-    async () => {
+    async (consumer) => {
       drained = true;
       samples = await sampler;
-      await window.drained(running!);
+      await window.drained(consumer);
     },
   ).finally(() => {
     drained = true;
@@ -241,8 +239,7 @@ class WarmupWindow {
       latency: latencyOf((at) => at >= mark.at),
       measured,
       measuredWindow: {
-        warmupSeconds: this.seconds,
-        warmup: latencyOf((at) => at < mark.at),
+        warmup: { seconds: this.seconds, ...latencyOf((at) => at < mark.at) },
         consumer: windowLatency(histogramsBetween(mark.histograms, end.histograms)),
         cpuSeconds: end.cpu - mark.cpu,
         requests: measured,

@@ -24,7 +24,7 @@ export async function sustainedStage(ctx: BenchContext): Promise<SustainedRun | 
     seconds: o.sustainedSeconds,
     ...summariseSustained(l.samples, warmup + o.sustainedSeconds),
     ...l.summary,
-    ...(l.window ? { warmup: { seconds: l.window.warmupSeconds, ...l.window.warmup } } : {}),
+    ...(l.window ? { warmup: l.window.warmup } : {}),
     series: l.samples,
     correct: await ctx.check(c),
   };
