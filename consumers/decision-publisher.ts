@@ -2,6 +2,7 @@ import type { Admin, IHeaders, Kafka, Message, Producer } from 'kafkajs';
 
 import { deadLetterTopic } from '../lib/config.js';
 import { IDEMPOTENT_PRODUCER } from '../lib/kafka.js';
+import { CachedMurmur2Partitioner } from '../schemas/partitioning.js';
 import type { Codec } from '../schemas/registry.js';
 import type { RedemptionDecided } from '../schemas/types.js';
 import type { DeadLetter } from './decode.js';
@@ -50,7 +51,7 @@ export class DecisionPublisher {
     consumerId: string,
   ): Promise<DecisionPublisher> {
     const limit = await smallestMessageLimit(kafka, [auditTopic, deadLetterTopic(requestTopic)]);
-    const producer = kafka.producer(IDEMPOTENT_PRODUCER);
+    const producer = kafka.producer({ ...IDEMPOTENT_PRODUCER, createPartitioner: CachedMurmur2Partitioner });
     await producer.connect();
     // A record batch adds its own header and per-record framing: keep a quarter of the limit spare.
     return new DecisionPublisher(producer, codec, auditTopic, consumerId, Math.floor(limit * 0.75));

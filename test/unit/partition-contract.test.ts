@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 
 import { assertPlacement, misplacement, producerClientId } from '../../consumers/partition-contract.js';
 import { UnprocessableMessageError } from '../../lib/errors.js';
-import { murmur2Partition } from '../../schemas/partitioning.js';
+import { CachedMurmur2Partitioner, murmur2Partition } from '../../schemas/partitioning.js';
 
 /**
  * Kafka's own murmur2 test vectors (org.apache.kafka.common.utils.UtilsTest.testMurmur2): the signed
@@ -49,6 +49,29 @@ describe('the partition contract (murmur2, as Java and KafkaJS)', () => {
       const key = `DEMO-${String(i).padStart(6, '0')}`;
       expect(murmur2Partition(key, 6)).toBe(partitioner({ topic: 't', partitionMetadata: metadata, message: { key, value: null } }));
     }
+  });
+
+  it("places the audit producer's messages as KafkaJS's default partitioner does, keyed, keyless or aimed", () => {
+    const metadata: PartitionMetadata[] = Array.from({ length: 12 }, (_, partitionId) => ({
+      partitionErrorCode: 0,
+      partitionId,
+      leader: 1,
+      replicas: [1],
+      isr: [1],
+    }));
+    const cached = CachedMurmur2Partitioner();
+    const kafkajs = Partitioners.DefaultPartitioner();
+    for (let i = 0; i < 300; i++) {
+      // A string and the bytes whose latin1 reading is that string hash apart: both forms, interleaved.
+      const text = `CAFÉ-${i % 40}`;
+      for (const key of [text, Buffer.from(text, 'utf8'), Buffer.from(text, 'latin1')]) {
+        const message = { key, value: null };
+        expect(cached({ topic: 't', partitionMetadata: metadata, message })).toBe(kafkajs({ topic: 't', partitionMetadata: metadata, message }));
+      }
+    }
+    expect(cached({ topic: 't', partitionMetadata: metadata, message: { key: 'foobar', value: null, partition: 5 } })).toBe(5);
+    const keyless = new Set(Array.from({ length: 24 }, () => cached({ topic: 't', partitionMetadata: metadata, message: { key: null, value: null } })));
+    expect(keyless.size).toBe(12);
   });
 
   it('hashes the UTF-8 bytes of the key', () => {
