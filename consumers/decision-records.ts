@@ -6,11 +6,13 @@ import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js
 import type { SourcedRequest, StoredDecision } from './types.js';
 
 /**
- * The in-memory key of a (coupon, request) pair. JSON keeps the two parts apart whatever they contain
- * (a separator character could also occur inside an id and join two different pairs into one key).
+ * The in-memory key of a (coupon, request) pair. The coupon code's length comes first, so the code's end
+ * is known whatever the two parts contain (a separator character could also occur inside an id and join
+ * two different pairs into one key). A flush takes it about five times a request: JSON of the pair, as
+ * it was, cost 1.3% of a drain's CPU.
  */
 export function decisionKey(couponCode: string, requestId: string): string {
-  return JSON.stringify([couponCode, requestId]);
+  return `${couponCode.length}:${couponCode}${requestId}`;
 }
 
 /** True when `stored` was made for this very message, i.e. the message is being redelivered. */

@@ -77,22 +77,36 @@ export function insertDecisions(decisions: readonly StoredDecision[]): string {
     if (text === undefined) shared.set(v, (text = literal(v)));
     return text;
   };
-  const times = new Map<number, string>();
+  const date = dateLiterals();
   let sql = `INSERT INTO decisions ${DECISION_COLUMNS} VALUES `;
   decisions.forEach((d, i) => {
-    let decidedAt = times.get(d.decidedAt);
-    if (decidedAt === undefined) times.set(d.decidedAt, (decidedAt = dateLiteral(new Date(d.decidedAt))));
-    sql += `${i > 0 ? ',' : ''}(${literal(d.couponCode)},${literal(d.requestId)},${once(d.op)},${once(d.decision)},${d.reason === null ? 'NULL' : once(d.reason)},${literal(d.remainingQuota)},${once(d.sourceTopic)},${literal(d.sourcePartition)},${literal(d.sourceOffset)},${decidedAt},${once(d.consumerId)})`;
+    sql += `${i > 0 ? ',' : ''}(${literal(d.couponCode)},${literal(d.requestId)},${once(d.op)},${once(d.decision)},${d.reason === null ? 'NULL' : once(d.reason)},${literal(d.remainingQuota)},${once(d.sourceTopic)},${literal(d.sourcePartition)},${literal(d.sourceOffset)},${date(d.decidedAt)},${once(d.consumerId)})`;
   });
   return sql;
+}
+
+/**
+ * Date literals of one statement, each time written once: a flush's rows mostly share their times (the
+ * flush's own), and a literal is an ISO string cut in three.
+ */
+function dateLiterals(): (value: Date | number | null) => string {
+  const known = new Map<number, string>();
+  return (value) => {
+    if (value === null) return 'NULL';
+    const ms = typeof value === 'number' ? value : value.getTime();
+    let text = known.get(ms);
+    if (text === undefined) known.set(ms, (text = dateLiteral(new Date(ms))));
+    return text;
+  };
 }
 
 /** The last state of each redemption the batch created or changed. */
 export function upsertRedemptions(rows: readonly RedemptionRow[]): string {
   let sql =
     'INSERT INTO redemptions (coupon_code, request_id, user_id, order_id, amount_cents, currency, status, created_at, reversed_at, reversed_by_request_id) VALUES ';
+  const date = dateLiterals();
   rows.forEach((r, i) => {
-    sql += `${i > 0 ? ',' : ''}(${literal(r.couponCode)},${literal(r.requestId)},${literal(r.userId)},${literal(r.orderId)},${literal(r.amountCents)},${literal(r.currency)},${literal(r.status)},${literal(r.createdAt)},${literal(r.reversedAt)},${literal(r.reversedByRequestId)})`;
+    sql += `${i > 0 ? ',' : ''}(${literal(r.couponCode)},${literal(r.requestId)},${literal(r.userId)},${literal(r.orderId)},${literal(r.amountCents)},${literal(r.currency)},${literal(r.status)},${date(r.createdAt)},${date(r.reversedAt)},${literal(r.reversedByRequestId)})`;
   });
   sql += ' ON DUPLICATE KEY UPDATE status = VALUES(status), reversed_at = VALUES(reversed_at), reversed_by_request_id = VALUES(reversed_by_request_id)';
   return sql;
