@@ -10,7 +10,7 @@ import type { ConsumerStats } from './consumer-stats.js';
 import type { DecisionCache } from './decision-cache.js';
 import type { DecisionPublisher } from './decision-publisher.js';
 import { decisionKey, priorState } from './decision-records.js';
-import { decodeBatch, type DecodedBatch } from './decode.js';
+import { type DeadLetter, decodeBatch, type DecodedBatch } from './decode.js';
 import type { FlushResult, RedemptionStore } from './redemption-store.js';
 import { type SourcedRequest } from './types.js';
 
@@ -53,7 +53,8 @@ export interface BatchProcessorDeps {
 
 /**
  * One flush, in the order the pipeline promises:
- *   decode → Redis lookup → MySQL transaction (decide + write) → Redis update → audit + dead letters.
+ *   decode → Redis lookup → MySQL transaction (decide + write) → Redis update and audit + dead letters,
+ *   the last two at once.
  * Only once it is over may the caller hand its offsets to the committer (offset-committer.ts). A crash
  * anywhere before that commit redelivers the messages, and the decisions stored in MySQL turn the
  * redelivery into identical audit records instead of second effects.
@@ -101,6 +102,7 @@ export class BatchProcessor {
       }
     });
 
+    let remembered: Promise<void> = Promise.resolve();
     if (toFlush.length > 0) {
       t = performance.now();
       const flushed = await this.flushIsolatingRefusals(log, toFlush);
@@ -110,27 +112,19 @@ export class BatchProcessor {
         records[flushSlots[j]!] = record;
         reemitted[flushSlots[j]!] = flushed.reemitted[j]!;
       });
-      for (const { index, error } of flushed.refused) {
-        const source = toFlush[index]!;
-        const message = parts
-          .find((c) => c.topic === source.topic && c.partition === source.partition)!
-          .messages.find((m) => Number(m.offset) === source.offset)!;
-        deadLetters.push({
-          message,
-          topic: source.topic,
-          partition: source.partition,
-          code: 'STORAGE_REFUSED',
-          reason: `MySQL refused the request: ${(error as Error).message}`,
-        });
-      }
+      deadLetters.push(...refusedDeadLetters(parts, toFlush, flushed.refused));
       deps.stats.recordMysqlStatements(flushed.statements);
       if (!deps.dryRun) {
         deps.faults.at('crash-after-db-commit');
-        t = performance.now();
-        await deps.cache.remember(flushed.committed);
-        timings.redisMs += performance.now() - t;
-        if (flushed.committed.length > 0) deps.stats.recordRedisRoundTrip();
-        deps.faults.at('crash-after-redis');
+        // Redis learns the decisions while the audit records go out: neither waits for the other, for
+        // MySQL holds them already (a Redis miss only sends a redelivery on to MySQL). The flush, and so
+        // its partitions' next flush and its offsets, waits for both.
+        const started = performance.now();
+        remembered = deps.cache.remember(flushed.committed).then(() => {
+          timings.redisMs += performance.now() - started;
+          if (flushed.committed.length > 0) deps.stats.recordRedisRoundTrip();
+          deps.faults.at('crash-after-redis');
+        });
       }
     }
 
@@ -139,11 +133,15 @@ export class BatchProcessor {
     const audit = records.filter((r): r is RedemptionDecided => r !== undefined);
     const auditReemitted = reemitted.filter((_, i) => records[i] !== undefined);
     if (deps.publish && !deps.dryRun) {
-      t = performance.now();
-      await this.retrying(log, 'publish', () => deps.publisher.publish(audit, deadLetters));
-      timings.auditMs += performance.now() - t;
+      const started = performance.now();
+      const publishing = this.retrying(log, 'publish', () => deps.publisher.publish(audit, deadLetters)).then(() => {
+        timings.auditMs += performance.now() - started;
+      });
+      // Settled before a failure is rethrown: a flush that fails has no Redis update still running.
+      const [published] = await Promise.allSettled([publishing, remembered]);
+      if (published.status === 'rejected') throw published.reason;
       deps.faults.at('crash-after-audit');
-    }
+    } else await remembered;
     deps.stats.recordDecisions(audit.filter((_, i) => !auditReemitted[i]));
     deps.stats.recordAlreadyDecided(auditReemitted.filter(Boolean).length);
     for (const dl of deadLetters) {
@@ -205,6 +203,21 @@ export class BatchProcessor {
       throw stageFailure(stage, error);
     }
   }
+}
+
+/** The dead letters of the requests MySQL refused (`refused` indexes `flushed`), with their original messages. */
+function refusedDeadLetters(parts: readonly PartitionChunk[], flushed: readonly SourcedRequest[], refused: IsolatedFlush['refused']): DeadLetter[] {
+  return refused.map(({ index, error }) => {
+    const source = flushed[index]!;
+    const message = parts.find((c) => c.topic === source.topic && c.partition === source.partition)!.messages.find((m) => Number(m.offset) === source.offset)!;
+    return {
+      message,
+      topic: source.topic,
+      partition: source.partition,
+      code: 'STORAGE_REFUSED',
+      reason: `MySQL refused the request: ${(error as Error).message}`,
+    };
+  });
 }
 
 type Stage = 'decode' | 'flush' | 'publish';
