@@ -56,7 +56,9 @@ export function misplacement(key: Buffer | null, partition: number, partitionCou
  * `partitionCount` undefined: the caller does not know the topic's partitions, nothing is checked.
  */
 export function assertPlacement(message: KafkaMessage, source: string, partition: number, partitionCount: number | undefined): void {
-  if (partitionCount === undefined) return;
+  if (partitionCount === undefined || message.key === null) return;
+  // The common case checked first: naming the producer (its headers read) is for the misplaced only.
+  if (murmur2Partition(message.key, partitionCount) === partition) return;
   const wrong = misplacement(message.key, partition, partitionCount, { clientId: producerClientId(message.headers), source });
   if (wrong !== null) throw new UnprocessableMessageError('WRONG_PARTITION', wrong);
 }
