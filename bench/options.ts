@@ -6,6 +6,8 @@
 
 import { InvalidArgumentError } from 'commander';
 
+import type { ConsumerFrom } from './consumer-entry.js';
+
 /** The stages, in the order a full run takes them (`bench --only` runs a subset, in this order). */
 export const STAGE_NAMES = ['drain', 'memory', 'naive', 'raw', 'cycle', 'latency', 'sustained', 'checkout', 'recovery', 'peer'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
@@ -36,6 +38,8 @@ export interface BenchOptions {
   heapCapMiB: number;
   /** run the Kafka Connect + Debezium JDBC sink peer on the same topic */
   peer: boolean;
+  /** what the consumer processes run: a tsc build of the checkout, as deployed (`compiled`), or the source through tsx */
+  consumerFrom: ConsumerFrom;
   /** group session timeout of the recovery run's consumers; undefined = the configured one */
   recoverySessionTimeoutMs?: number;
   /** run only these stages (and what they need: the 1-process drain, the flush cycle); undefined = all */

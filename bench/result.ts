@@ -300,6 +300,7 @@ function settings(o: BenchOptions, base: Config, naiveRequests: number): Record<
     checkoutFraction: o.checkoutFraction,
     checkoutSeconds: o.checkoutSeconds,
     heapCapMiB: o.heapCapMiB,
+    consumerFrom: o.consumerFrom,
     partitions: base.topicPartitions,
     flushMaxMessages: base.flushMaxMessages,
     flushConcurrency: base.flushConcurrency,

@@ -8,7 +8,9 @@
  */
 import { loadavg } from 'node:os';
 
+import { useConsumerEntry } from '../scripts/harness/consumer-process.js';
 import { stackUp } from '../scripts/stack/stack.js';
+import { consumerEntry } from './consumer-entry.js';
 import { type BenchOptions, STAGE_NAMES, type StageName } from './options.js';
 import { assembleResult, type BenchParts, type PartialBenchResult, REPRESENTATIVE_LOAD, writeResult } from './result.js';
 import { checkoutStage } from './stages/checkout.js';
@@ -50,6 +52,9 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
       ? `load average ${loadAtStart[0]} at the start, over ${REPRESENTATIVE_LOAD}: the host is busy and this run is NOT representative (it runs all the same)`
       : `load average ${loadAtStart[0]} at the start: a quiet host`,
   );
+  const consumers = await consumerEntry(o.consumerFrom, o.print);
+  o.print(`consumers run: ${consumers.how}`);
+  const restoreEntry = useConsumerEntry(consumers.entry);
   const ctx = new BenchContext(o);
   try {
     const stages = STAGE_NAMES.filter((s) => !o.only || o.only.includes(s));
@@ -62,5 +67,7 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
     return { file: writeResult(o.outDir, result), result };
   } finally {
     await ctx.close();
+    restoreEntry();
+    consumers.remove();
   }
 }

@@ -161,6 +161,11 @@ program
   .option('--checkout-seconds <n>', "seconds of each of the checkout stage's loads (redeem(), POST ?wait, HTTP intake without wait)", int(1), 20)
   .option('--heap-cap-mib <n>', 'V8 old-space cap of the memory-capped drain (0 skips it)', int(0), 192)
   .option('--no-peer', 'skip the Kafka Connect + Debezium JDBC sink peer (it needs Java 17 and Maven)')
+  .addOption(
+    new Option('--consumer-from <how>', 'what the consumer processes run: a tsc build of this checkout, as a deployment runs it, or the source through tsx')
+      .choices(['compiled', 'source'])
+      .default('compiled'),
+  )
   .option('--seed <n>', 'seed of the data', int(0), 42)
   .option('--smoke', 'a few thousand requests, to check the benchmark runs (CI)', false)
   .option('--out <dir>', 'where the JSON and SVG go', 'bench/results')

@@ -15,12 +15,27 @@ import { CHECKOUT_DIR } from '../checkout-dir.js';
  */
 export const DEFAULT_ENTRY = /[/\\]redeem\.m?js$/.test(process.argv[1] ?? '') ? process.argv[1]! : join(CHECKOUT_DIR, 'bin', 'redeem.mjs');
 
+/** The entry consumers run when none is given: DEFAULT_ENTRY, unless a run points them at a build of its own. */
+let entryInUse = DEFAULT_ENTRY;
+
+/**
+ * Starts every later consumer without an entry of its own from `entry` (the benchmark's build of the
+ * checkout), until the returned function puts the default back.
+ */
+export function useConsumerEntry(entry: string): () => void {
+  const before = entryInUse;
+  entryInUse = entry;
+  return () => {
+    entryInUse = before;
+  };
+}
+
 export interface ConsumerProcessOptions {
   /** Arguments after `consume`, e.g. `--exit-when-idle 5`. @defaultValue none */
   args?: readonly string[];
   /** Also append everything it logs to this file. @defaultValue none */
   logFile?: string;
-  /** The `redeem` entry file node runs. @defaultValue this process's own `redeem` entry, else bin/redeem.mjs */
+  /** The `redeem` entry file node runs. @defaultValue the one `useConsumerEntry` set, else this process's own `redeem` entry, else bin/redeem.mjs */
   entry?: string;
 }
 
@@ -38,7 +53,7 @@ export class ConsumerProcess {
     private readonly env: NodeJS.ProcessEnv,
     o: ConsumerProcessOptions = {},
   ) {
-    this.child = spawn(process.execPath, [o.entry ?? DEFAULT_ENTRY, 'consume', ...(o.args ?? [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [o.entry ?? entryInUse, 'consume', ...(o.args ?? [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => {
       this.stderr += d.toString();

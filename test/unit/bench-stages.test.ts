@@ -105,6 +105,7 @@ const options = {
   checkoutFraction: 0.5,
   checkoutSeconds: 1,
   heapCapMiB: 192,
+  consumerFrom: 'compiled' as const,
   peer: true,
   seed: 1,
   outDir: '',
