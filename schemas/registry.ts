@@ -243,11 +243,21 @@ export class SchemaRegistryClient {
   }
 
   codec<T>(writerId: number, readerType: avro.Type): Codec<T> {
-    const header = Buffer.alloc(HEADER_BYTES);
-    header.writeUInt8(MAGIC_BYTE, 0);
-    header.writeInt32BE(writerId, 1);
+    // Each record is written right after its header into one buffer sized for the largest record so far
+    // (grown when short): toBuffer, then a concat with the header, allocated and copied each one twice.
+    let size = 256;
     return {
-      encode: (value: T) => Buffer.concat([header, readerType.toBuffer(value)]),
+      encode: (value: T) => {
+        for (;;) {
+          const out = Buffer.allocUnsafe(size);
+          out.writeUInt8(MAGIC_BYTE, 0);
+          out.writeInt32BE(writerId, 1);
+          const end = readerType.encode(value, out, HEADER_BYTES);
+          if (end >= 0) return out.subarray(0, end);
+          // Short by -end bytes.
+          size -= end;
+        }
+      },
       decode: this.decoder<T>(readerType, writerId).decode,
     };
   }

@@ -70,4 +70,18 @@ describe('the registry decoder', () => {
     expect((await decoder.decode(wire())).request_id).toBe('r1');
     expect(registry.lookups).toBe(2);
   });
+
+  it('encodes the wire format: magic byte, schema id, Avro body, also for a record larger than any before it', async () => {
+    const registry = new InMemoryRegistry('http://127.0.0.1:9');
+    const type = avroType(readSchemaText('decided'));
+    const codec = registry.codec<typeof record>(WRITER_ID, type);
+    for (const length of [1, 300, 5000, 2, 70000, 3]) {
+      const value = { ...record, request_id: 'r'.repeat(length) };
+      const bytes = codec.encode(value);
+      const header = Buffer.alloc(5);
+      header.writeInt32BE(WRITER_ID, 1);
+      expect(bytes.equals(Buffer.concat([header, type.toBuffer(value)])), `request id of ${length}`).toBe(true);
+      expect((await codec.decode(bytes)).request_id).toHaveLength(length);
+    }
+  });
 });
