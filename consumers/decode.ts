@@ -41,7 +41,7 @@ export async function decodeBatch(
     try {
       const request = await decodeOne(message, decoder, maxMessageBytes);
       // mutant: partition-contract-off
-      assertPlacement(message, request.source, partition, partitionCount);
+      assertPlacement(message, request, partition, partitionCount);
       requests.push({ request, topic, partition, offset: Number(message.offset) });
     } catch (error) {
       if (!(error instanceof UnprocessableMessageError)) throw error;

@@ -9,6 +9,8 @@
  * The hash is the contract's (schemas/partitioning.ts), the same the project's producers and the
  * independent verification use.
  */
+import { isUtf8 } from 'node:buffer';
+
 import type { IHeaders, KafkaMessage } from 'kafkajs';
 
 import { UnprocessableMessageError } from '../lib/errors.js';
@@ -55,10 +57,19 @@ export function misplacement(key: Buffer | null, partition: number, partitionCou
  * wrong place, which `redeem dlq redrive` can send again once its producer is fixed.
  * `partitionCount` undefined: the caller does not know the topic's partitions, nothing is checked.
  */
-export function assertPlacement(message: KafkaMessage, source: string, partition: number, partitionCount: number | undefined): void {
-  if (partitionCount === undefined || message.key === null) return;
+export function assertPlacement(
+  message: KafkaMessage,
+  /** The request the message holds: its key reads as the coupon code (decode.ts checked it). */
+  request: { source: string; coupon_code: string },
+  partition: number,
+  partitionCount: number | undefined,
+): void {
+  const { key } = message;
+  if (partitionCount === undefined || key === null) return;
   // The common case checked first: naming the producer (its headers read) is for the misplaced only.
-  if (murmur2Partition(message.key, partitionCount) === partition) return;
-  const wrong = misplacement(message.key, partition, partitionCount, { clientId: producerClientId(message.headers), source });
+  // Valid UTF-8 bytes are the UTF-8 of their reading, the coupon code, whose string is a cache key
+  // that costs nothing to look up (bytes are read into one first).
+  if (murmur2Partition(isUtf8(key) ? request.coupon_code : key, partitionCount) === partition) return;
+  const wrong = misplacement(key, partition, partitionCount, { clientId: producerClientId(message.headers), source: request.source });
   if (wrong !== null) throw new UnprocessableMessageError('WRONG_PARTITION', wrong);
 }

@@ -127,7 +127,7 @@ export const MUTANTS: Mutant[] = [
     name: 'partition-contract-off',
     breaks: "a request outside its key's murmur2 partition is dead-lettered as WRONG_PARTITION (the mutant decides it)",
     file: 'consumers/decode.ts',
-    edits: [{ search: 'assertPlacement(message, request.source, partition, partitionCount);', replace: '' }],
+    edits: [{ search: 'assertPlacement(message, request, partition, partitionCount);', replace: '' }],
     killers: { project: 'unit', files: ['test/unit/decode-batch.test.ts'] },
   },
   {

@@ -101,13 +101,25 @@ describe('the partition contract (murmur2, as Java and KafkaJS)', () => {
     expect(producerClientId(undefined)).toBeNull();
   });
 
+  it('places a key that is not valid UTF-8 by its bytes, not by its reading', () => {
+    // 0xfe reads as U+FFFD, whose UTF-8 (ef bf bd) hashes elsewhere: the bytes decide.
+    const key = Buffer.from([0x42, 0x43, 0xfe]);
+    const reading = key.toString();
+    const count = 12;
+    const byBytes = murmur2Partition(key, count);
+    expect(murmur2Partition(reading, count)).not.toBe(byBytes);
+    const message = { key, value: null, timestamp: '0', attributes: 0, offset: '7', headers: {} };
+    expect(() => assertPlacement(message, { source: 'web', coupon_code: reading }, byBytes, count)).not.toThrow();
+  });
+
   it('throws WRONG_PARTITION only for a misplaced record, and checks nothing without a partition count', () => {
     const message = { key: Buffer.from('abc'), value: null, timestamp: '0', attributes: 0, offset: '7', headers: {} };
-    expect(() => assertPlacement(message, 'web', 3, 6)).not.toThrow();
-    expect(() => assertPlacement(message, 'web', 2, undefined)).not.toThrow();
+    const request = { source: 'web', coupon_code: 'abc' };
+    expect(() => assertPlacement(message, request, 3, 6)).not.toThrow();
+    expect(() => assertPlacement(message, request, 2, undefined)).not.toThrow();
     const error = (() => {
       try {
-        assertPlacement(message, 'web', 2, 6);
+        assertPlacement(message, request, 2, 6);
       } catch (e) {
         return e;
       }
