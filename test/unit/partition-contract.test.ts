@@ -109,7 +109,9 @@ describe('the partition contract (murmur2, as Java and KafkaJS)', () => {
     const byBytes = murmur2Partition(key, count);
     expect(murmur2Partition(reading, count)).not.toBe(byBytes);
     const message = { key, value: null, timestamp: '0', attributes: 0, offset: '7', headers: {} };
-    expect(() => assertPlacement(message, { source: 'web', coupon_code: reading }, byBytes, count)).not.toThrow();
+    const request = { source: 'web', coupon_code: reading };
+    expect(() => assertPlacement(message, request, byBytes, count)).not.toThrow();
+    expect(() => assertPlacement(message, request, murmur2Partition(reading, count), count)).toThrow(/belongs in partition/);
   });
 
   it('throws WRONG_PARTITION only for a misplaced record, and checks nothing without a partition count', () => {
