@@ -240,8 +240,8 @@ export const SETTINGS = {
   },
   heapGrowingPercent: {
     env: 'HEAP_GROWING_PERCENT',
-    default: '100',
-    doc: "`redeem consume`'s garbage-collection policy, not a cap: after each major collection V8 lets the old space grow to (1 + this/100) times what stayed live before it collects again (V8's own policy lets it grow up to 4 times, and a flush's garbage, promoted before it dies, piled up). 100: peak RSS of a 200,000-request drain 224-243 MiB against 325-347 with V8's policy; its CPU cost is not settled (none in one series of drains, 13-31% in another: docs/performance.md). 0 leaves V8's policy.",
+    default: '150',
+    doc: "`redeem consume`'s garbage-collection policy, not a cap: after each major collection V8 lets the old space grow to (1 + this/100) times what stayed live before it collects again (V8's own policy lets it grow up to 4 times, and a flush's garbage, promoted before it dies, piled up). Peak RSS of a 200,000-request drain (compiled CLI) and its CPU per 1,000 requests, 2 alternated drains each: 100: 213-217 MiB, 0.058-0.071 s; 150: 241-243 MiB, 0.053-0.068 s; 200: 257-261 MiB, 0.054-0.059 s; V8's policy (0): 329-348 MiB through tsx and 8% less CPU than 100 (docs/performance.md).",
     parse: wholeNumber(0, 1000),
   },
   partitionsConsumedConcurrently: {
