@@ -137,9 +137,10 @@ export class BatchProcessor {
       const publishing = this.retrying(log, 'publish', () => deps.publisher.publish(audit, deadLetters)).then(() => {
         timings.auditMs += performance.now() - started;
       });
-      // Settled before a failure is rethrown: a flush that fails has no Redis update still running.
-      const [published] = await Promise.allSettled([publishing, remembered]);
+      // Both settled before a failure is rethrown: a flush that fails has no Redis update still running.
+      const [published, cached] = await Promise.allSettled([publishing, remembered]);
       if (published.status === 'rejected') throw published.reason;
+      if (cached.status === 'rejected') throw cached.reason;
       deps.faults.at('crash-after-audit');
     } else await remembered;
     deps.stats.recordDecisions(audit.filter((_, i) => !auditReemitted[i]));

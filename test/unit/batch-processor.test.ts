@@ -119,4 +119,22 @@ describe('a flush after its MySQL commit', () => {
     expect(String(failed)).toMatch(/the broker refused it/);
     expect(log).toContain('remember done');
   });
+
+  it('fails when the Redis update throws, once the publish is done', async () => {
+    const log: string[] = [];
+    const redis = gate();
+    const audit = gate();
+    let failed: unknown = null;
+    const flush = processorWith(redis.promise, audit.promise, log)
+      .process([chunk])
+      .catch((e: unknown) => (failed = e));
+    await settle();
+    redis.fail(new Error('the cache update broke'));
+    await settle();
+    expect(failed).toBeNull();
+    audit.open();
+    await flush;
+    expect(String(failed)).toMatch(/the cache update broke/);
+    expect(log).toContain('publish done');
+  });
 });
