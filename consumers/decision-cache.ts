@@ -241,6 +241,13 @@ export function storedDecisionOf(couponCode: string, requestId: string, text: st
 }
 
 /**
+ * The tag of decision keys: d2, whose values are cacheValueOf's arrays. Members of an older version
+ * (during a rolling upgrade) wrote objects under d: and read only there: each side misses the other's
+ * entries, and MySQL answers.
+ */
+export const DECISION_KEYS = 'd2';
+
+/**
  * Redis keys, collision-free whatever the ids contain: the coupon code's length comes first, so the
  * code's end is known without a separator that could also occur inside it (with a plain separator,
  * coupon "A}:r1" and request "x" would share a key with coupon "A" and request "r1}:x"). The braces make
@@ -248,9 +255,7 @@ export function storedDecisionOf(couponCode: string, requestId: string, text: st
  * command; the cache groups a batch's keys by slot and node.
  */
 export function decisionRedisKey(prefix: string, couponCode: string, requestId: string): string {
-  // d2: the values are cacheValueOf's arrays. Members of an older version (during a rolling upgrade)
-  // wrote objects under d: and read only there: each side misses the other's, and MySQL answers.
-  return `${prefix}:d2:${couponCode.length}:{${couponCode}}${requestId}`;
+  return `${prefix}:${DECISION_KEYS}:${couponCode.length}:{${couponCode}}${requestId}`;
 }
 
 export function versionRedisKey(prefix: string, couponCode: string): string {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
+import { DECISION_KEYS } from '../../consumers/decision-cache.js';
 import type { RedemptionRequested } from '../../schemas/types.js';
 import { metricTotal } from '../../scripts/harness/consumer-process.js';
 import { IsolatedPipeline, verifyEqual, waitUntil } from './helpers.js';
@@ -26,7 +27,7 @@ describe('Redis outages heal by themselves, losing nothing and applying nothing 
     expect(metricTotal(metrics, 'redeem_redis_errors_total')).toBeGreaterThan(0);
     expect(metricTotal(metrics, 'redeem_rebalances_total')).toBe(0);
     // The restarted Redis started empty: every decision it holds was written after it came back.
-    expect((await (await p.rt.connectedRedis()).keys(`${p.config.redisKeyPrefix}:*:d:*`)).length).toBeGreaterThan(0);
+    expect((await (await p.rt.connectedRedis()).keys(`${p.config.redisKeyPrefix}:*:${DECISION_KEYS}:*`)).length).toBeGreaterThan(0);
   });
 });
 
@@ -51,7 +52,7 @@ describe('an upstream retry long after the first request', () => {
     await p.produce([request]);
     expect((await p.cli(['consume', '--exit-when-idle', '2'])).code).toBe(0);
     const redis = await p.rt.connectedRedis();
-    await waitUntil('Redis to expire the decision', async () => (await redis.keys(`${p.config.redisKeyPrefix}:*:d:*`)).length === 0, 10_000);
+    await waitUntil('Redis to expire the decision', async () => (await redis.keys(`${p.config.redisKeyPrefix}:*:${DECISION_KEYS}:*`)).length === 0, 10_000);
     await p.produce([request]);
     expect((await p.cli(['consume', '--exit-when-idle', '2'])).code).toBe(0);
     const audit = await p.auditRecords(2);
