@@ -54,7 +54,10 @@ describe('the producer as a library', () => {
   });
 
   it('examples/checkout.ts: accepts a checkout (202), refuses a bad one (422), and drains on SIGTERM', async () => {
-    const child = spawn(process.execPath, [`${ROOT}node_modules/tsx/dist/cli.mjs`, 'examples/checkout.ts'], {
+    // tsx's loader in the example's own process, not tsx's CLI: the CLI runs the script in a child and
+    // relays SIGTERM to it, and when the child does not confirm within 30 ms (a busy host) it kills the
+    // child and exits 143 itself (a fresh clone's suite failed so, 2026-12-06).
+    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/checkout.ts'], {
       cwd: ROOT,
       env: {
         ...process.env,
