@@ -49,6 +49,13 @@ function pausesOf(text: string): ConsumerSummary['pauses'] {
 }
 
 /** `kafka 1.2, decode 0.1, ...`: the mean of each stage, ms. */
+/** Each stage's mean and p99 (ms), `kafka 3.1/40.2, ...`: where a long run's tail sat. */
+export function formatStageTails(stages: ConsumerSummary['stages']): string {
+  return STAGES.filter((s) => stages[s])
+    .map((s) => `${s} ${stages[s]!.mean}/${stages[s]!.p99}`)
+    .join(', ');
+}
+
 export function formatStageMeans(stages: ConsumerSummary['stages']): string {
   return STAGES.filter((s) => stages[s])
     .map((s) => `${s} ${stages[s]!.mean}`)

@@ -1,5 +1,5 @@
 /** The table printed at the end of a benchmark run: ratios against their goals first, then the figures. */
-import { formatStageMeans } from './consumer-summary.js';
+import { formatStageMeans, formatStageTails } from './consumer-summary.js';
 import type { PartialBenchResult } from './result.js';
 
 const n = (x: number) => x.toLocaleString('en-US');
@@ -117,6 +117,9 @@ function loadRows(x: PartialBenchResult): Row[] {
           ] as Row,
           ...(s.warmup
             ? [[`  warm-up (first ${s.warmup.seconds} s, apart)`, `p50 ${s.warmup.p50} ms, p99 ${s.warmup.p99} ms, max ${s.warmup.max} ms`] as Row]
+            : []),
+          ...(s.consumer
+            ? [['  by stage (mean/p99 ms)', `${formatStageTails(s.consumer.stages)}; CPU ${s.consumer.cpuSecondsPer1000} s per 1,000`] as Row]
             : []),
         ]
       : []),

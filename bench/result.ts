@@ -89,6 +89,8 @@ export interface SustainedRun extends LatencySummary {
   drainAfterSeconds: number;
   /** the warm-up before `seconds` (sampled in `series`; the latency figures are of what follows it); absent in older files */
   warmup?: { seconds: number } & LatencySummary;
+  /** the consumer's own account of the measured seconds, as for a latency run (absent in older files) */
+  consumer?: LatencyRun['consumer'];
   series: SustainedSample[];
   correct: boolean;
 }

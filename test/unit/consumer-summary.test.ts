@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { parseConsumerSummary } from '../../bench/consumer-summary.js';
+import { formatStageTails, parseConsumerSummary } from '../../bench/consumer-summary.js';
 import { formatStats } from '../../cli/commands/consume.js';
 import { ConsumerStats } from '../../consumers/consumer-stats.js';
 
@@ -20,5 +20,9 @@ describe('the bench reading a consumer summary', () => {
     expect(summary.stages.mysql!.mean).toBe(3);
     expect(summary.stages.kafka!.mean).toBe(1.5);
     expect(summary.stages.commit).toEqual({ mean: 0, p50: 0, p99: 0 });
+  });
+
+  it("prints each stage's mean and p99, in the stages' order, skipping the ones not measured", () => {
+    expect(formatStageTails({ mysql: { mean: 10.2, p50: 8, p99: 95.5 }, kafka: { mean: 3.1, p50: 2, p99: 40 } })).toBe('kafka 3.1/40, mysql 10.2/95.5');
   });
 });
