@@ -13,9 +13,7 @@ import { join } from 'node:path';
 
 import { CHECKOUT_DIR } from '../scripts/checkout-dir.js';
 import { DEFAULT_ENTRY } from '../scripts/harness/consumer-process.js';
-
-export type ConsumerFrom = 'compiled' | 'source';
-export const CONSUMER_FROM: readonly ConsumerFrom[] = ['compiled', 'source'];
+import type { ConsumerFrom } from './options.js';
 
 export interface ConsumerEntry {
   /** The `redeem` entry the consumer processes run with node. */

@@ -48,16 +48,28 @@ function pausesOf(text: string): ConsumerSummary['pauses'] {
   return { loopDelayP50: p50, loopDelayP99: p99, loopDelayMax: max, busy: busy / 100, gcMs: gc, gcMajorMaxMs: major };
 }
 
-/** `kafka 1.2, decode 0.1, ...`: the mean of each stage, ms. */
-/** Each stage's mean and p99 (ms), `kafka 3.1/40.2, ...`: where a long run's tail sat. */
-export function formatStageTails(stages: ConsumerSummary['stages']): string {
+type StageFigures = NonNullable<ConsumerSummary['stages'][Stage]>;
+
+/** `kafka <figures>, decode <figures>, ...` for the stages measured, in the stages' order. */
+function formatStages(stages: ConsumerSummary['stages'], figures: (s: StageFigures) => string): string {
   return STAGES.filter((s) => stages[s])
-    .map((s) => `${s} ${stages[s]!.mean}/${stages[s]!.p99}`)
+    .map((s) => `${s} ${figures(stages[s]!)}`)
     .join(', ');
 }
 
+/** `kafka 1.2, decode 0.1, ...`: the mean of each stage, ms. */
 export function formatStageMeans(stages: ConsumerSummary['stages']): string {
-  return STAGES.filter((s) => stages[s])
-    .map((s) => `${s} ${stages[s]!.mean}`)
-    .join(', ');
+  return formatStages(stages, (f) => String(f.mean));
+}
+
+/** Each stage's mean and p99 (ms), `kafka 3.1/40.2, ...`: where a long run's tail sat. */
+export function formatStageTails(stages: ConsumerSummary['stages']): string {
+  return formatStages(stages, (f) => `${f.mean}/${f.p99}`);
+}
+
+/** The consumer's event loop over a run, as the bench prints it (null: not reported). */
+export function formatEventLoop(p: ConsumerSummary['pauses']): string | null {
+  return p
+    ? `consumer's event loop: delay p50/p99/max ${p.loopDelayP50}/${p.loopDelayP99}/${p.loopDelayMax} ms, busy ${Math.round(p.busy * 100)}%, GC ${p.gcMs} ms (longest major ${p.gcMajorMaxMs} ms)`
+    : null;
 }

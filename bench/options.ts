@@ -6,11 +6,13 @@
 
 import { InvalidArgumentError } from 'commander';
 
-import type { ConsumerFrom } from './consumer-entry.js';
-
 /** The stages, in the order a full run takes them (`bench --only` runs a subset, in this order). */
 export const STAGE_NAMES = ['drain', 'memory', 'naive', 'raw', 'cycle', 'latency', 'sustained', 'checkout', 'recovery', 'peer'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
+
+/** What the consumer processes run: a tsc build of the checkout (bench/consumer-entry.ts), or the source through tsx. */
+export const CONSUMER_FROM = ['compiled', 'source'] as const;
+export type ConsumerFrom = (typeof CONSUMER_FROM)[number];
 
 export interface BenchOptions {
   requests: number;

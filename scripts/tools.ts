@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 import { Command, Option } from 'commander';
 
-import { type BenchOptions, parseStages, STAGE_NAMES } from '../bench/options.js';
+import { type BenchOptions, CONSUMER_FROM, parseStages, STAGE_NAMES } from '../bench/options.js';
 import { duration, int, print, runProgram, withRuntime } from '../cli/program.js';
 import { RedemptionError } from '../lib/errors.js';
 import { demo } from './demo.js';
@@ -163,7 +163,7 @@ program
   .option('--no-peer', 'skip the Kafka Connect + Debezium JDBC sink peer (it needs Java 17 and Maven)')
   .addOption(
     new Option('--consumer-from <how>', 'what the consumer processes run: a tsc build of this checkout, as a deployment runs it, or the source through tsx')
-      .choices(['compiled', 'source'])
+      .choices(CONSUMER_FROM)
       .default('compiled'),
   )
   .option('--seed <n>', 'seed of the data', int(0), 42)

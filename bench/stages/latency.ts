@@ -4,12 +4,12 @@
  * audit record's, and p99 as a multiple of the minimal flush cycle. One more run at 50% with other
  * consumer settings (`--latency-what-if`) shows what the defaults cost.
  */
-import { formatStageMeans } from '../consumer-summary.js';
+import { formatEventLoop, formatStageMeans } from '../consumer-summary.js';
 import type { LatencyRun } from '../result.js';
 import { type BenchContext, round } from './context.js';
 import { cycleStage } from './cycle.js';
 import { capacityRun } from './drain.js';
-import { loadRun } from './load-run.js';
+import { consumerAccount, loadRun } from './load-run.js';
 
 interface Offered {
   name: string;
@@ -55,8 +55,7 @@ async function latencyRun(ctx: BenchContext, { name, rate, fraction, settings }:
     { offered: rate, seconds: o.latencySeconds, warmupSeconds: o.latencyWarmupSeconds, requests, sample: false },
   );
   // After a warm-up, the consumer's figures are of the measured seconds too (its /metrics and CPU between the two).
-  const own = l.window?.consumer ?? l.consumer;
-  const cpuPer1000 = l.window ? (l.window.cpuSeconds / l.window.requests) * 1000 : (l.consumer.cpuSeconds / (rate * o.latencySeconds)) * 1000;
+  const consumer = consumerAccount(l, rate * o.latencySeconds);
   const run: LatencyRun = {
     offeredPerSecond: rate,
     fractionOfCapacity: fraction,
@@ -66,13 +65,7 @@ async function latencyRun(ctx: BenchContext, { name, rate, fraction, settings }:
     p50OverCycle: round(l.summary.p50 / cycle.medianMs, 1),
     p95OverCycle: round(l.summary.p95 / cycle.medianMs, 1),
     p99OverCycle: round(l.summary.p99 / cycle.medianMs, 1),
-    consumer: {
-      endToEnd: own.endToEnd,
-      stages: own.stages,
-      cpuSecondsPer1000: round(cpuPer1000, 4),
-      flushes: l.consumer.flushes,
-      pauses: l.consumer.pauses,
-    },
+    consumer,
     correct: await ctx.check(c),
   };
   ctx.print(
@@ -82,12 +75,9 @@ async function latencyRun(ctx: BenchContext, { name, rate, fraction, settings }:
     ctx.print(
       `  warm-up (the consumer's first ${run.warmup.seconds} s, not counted above): p50 ${run.warmup.p50} ms, p99 ${run.warmup.p99} ms, max ${run.warmup.max} ms`,
     );
-  ctx.print(`  by stage, mean ms: ${formatStageMeans(own.stages)}; ${l.consumer.flushes} flushes, CPU ${run.consumer!.cpuSecondsPer1000} s per 1,000`);
-  const p = l.consumer.pauses;
+  ctx.print(`  by stage, mean ms: ${formatStageMeans(consumer.stages)}; ${consumer.flushes} flushes, CPU ${consumer.cpuSecondsPer1000} s per 1,000`);
   // How late the consumer's event loop ran (its own work or GC, or a core not free): a tail every stage shares.
-  if (p)
-    ctx.print(
-      `  consumer's event loop: delay p50/p99/max ${p.loopDelayP50}/${p.loopDelayP99}/${p.loopDelayMax} ms, busy ${Math.round(p.busy * 100)}%, GC ${p.gcMs} ms (longest major ${p.gcMajorMaxMs} ms)`,
-    );
+  const loop = formatEventLoop(consumer.pauses ?? null);
+  if (loop) ctx.print(`  ${loop}`);
   return run;
 }

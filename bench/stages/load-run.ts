@@ -25,7 +25,9 @@ import { type ConsumerSummary, parseConsumerSummary } from '../consumer-summary.
 import { processCpuSeconds } from '../cpu.js';
 import { type CreateTimes, createTimes, type LatencySummary, summarise } from '../latency.js';
 import { type Histograms, histogramsBetween, scrapeHistograms, windowLatency } from '../metrics-window.js';
+import type { LatencyRun } from '../result.js';
 import { sampleEverySecond, type SustainedSample } from '../sustained.js';
+import { round } from './context.js';
 
 export interface LoadRunResult {
   /** Of the requests sent after the warm-up (all of them without one). */
@@ -35,6 +37,23 @@ export interface LoadRunResult {
   consumer: ConsumerSummary;
   /** With a warm-up: the warm-up's latency, and the consumer's account of the rest (its /metrics and CPU between the two). */
   window?: MeasuredWindow;
+}
+
+/**
+ * The consumer's own account of a run's measured seconds (after the warm-up, when there is one): its
+ * latency end to end and by stage, its CPU per 1,000 requests (`offered`: the requests sent in the
+ * measured seconds, when there is no window to count them), its flushes and its event loop.
+ */
+export function consumerAccount(l: LoadRunResult, offered: number): NonNullable<LatencyRun['consumer']> {
+  const own = l.window?.consumer ?? l.consumer;
+  const cpuPer1000 = l.window ? (l.window.cpuSeconds / l.window.requests) * 1000 : (l.consumer.cpuSeconds / offered) * 1000;
+  return {
+    endToEnd: own.endToEnd,
+    stages: own.stages,
+    cpuSecondsPer1000: round(cpuPer1000, 4),
+    flushes: l.consumer.flushes,
+    pauses: l.consumer.pauses,
+  };
 }
 
 interface Snapshot {

@@ -3,12 +3,12 @@
  * runs' warm-up, the group sampled every second from the start (offered, decided, lag), verified; the
  * latency figures are of the requests sent after the warm-up, the warm-up's reported apart.
  */
-import { formatStageTails } from '../consumer-summary.js';
+import { formatEventLoop, formatStageTails } from '../consumer-summary.js';
 import type { SustainedRun } from '../result.js';
 import { summariseSustained } from '../sustained.js';
-import { type BenchContext, round } from './context.js';
+import type { BenchContext } from './context.js';
 import { capacityRun } from './drain.js';
-import { loadRun } from './load-run.js';
+import { consumerAccount, loadRun } from './load-run.js';
 
 export async function sustainedStage(ctx: BenchContext): Promise<SustainedRun | null> {
   const { o } = ctx;
@@ -21,15 +21,14 @@ export async function sustainedStage(ctx: BenchContext): Promise<SustainedRun | 
   const requests = ctx.simulation(rate * (warmup + o.sustainedSeconds), o.seed + 1);
   const l = await loadRun(ctx.rt, c, ctx.envOf(c), { offered: rate, seconds: o.sustainedSeconds, warmupSeconds: warmup, requests, sample: true });
   // The consumer's own account of the measured seconds: which stage its tail sat in.
-  const own = l.window?.consumer ?? l.consumer;
-  const cpuPer1000 = l.window ? (l.window.cpuSeconds / l.window.requests) * 1000 : (l.consumer.cpuSeconds / (rate * o.sustainedSeconds)) * 1000;
+  const consumer = consumerAccount(l, rate * o.sustainedSeconds);
   const sustained: SustainedRun = {
     offeredTarget: rate,
     seconds: o.sustainedSeconds,
     ...summariseSustained(l.samples, warmup + o.sustainedSeconds),
     ...l.summary,
     ...(l.window ? { warmup: l.window.warmup } : {}),
-    consumer: { endToEnd: own.endToEnd, stages: own.stages, cpuSecondsPer1000: round(cpuPer1000, 4), flushes: l.consumer.flushes, pauses: l.consumer.pauses },
+    consumer,
     series: l.samples,
     correct: await ctx.check(c),
   };
@@ -38,8 +37,8 @@ export async function sustainedStage(ctx: BenchContext): Promise<SustainedRun | 
     ctx.print(
       `  warm-up (the consumer's first ${sustained.warmup.seconds} s, not counted above): p50 ${sustained.warmup.p50} ms, p99 ${sustained.warmup.p99} ms`,
     );
-  ctx.print(`  by stage, mean/p99 ms: ${formatStageTails(own.stages)}; CPU ${sustained.consumer!.cpuSecondsPer1000} s per 1,000`);
-  const p = l.consumer.pauses;
-  if (p) ctx.print(`  consumer's event loop: delay p99/max ${p.loopDelayP99}/${p.loopDelayMax} ms, busy ${Math.round(p.busy * 100)}%, GC ${p.gcMs} ms`);
+  ctx.print(`  by stage, mean/p99 ms: ${formatStageTails(consumer.stages)}; CPU ${consumer.cpuSecondsPer1000} s per 1,000`);
+  const loop = formatEventLoop(consumer.pauses ?? null);
+  if (loop) ctx.print(`  ${loop}`);
   return sustained;
 }
