@@ -83,58 +83,56 @@ function processorWith(remember: Promise<void>, publish: Promise<void>, log: str
 const chunk = { topic: 't', partition: 0, messages: [], decoded: { requests: [source], deadLetters: [] } };
 const settle = () => new Promise((r) => setTimeout(r, 10));
 
+/** A flush under way whose Redis update and publish wait for their gates; `outcome` is how it ended, once it has. */
+function startFlush() {
+  const log: string[] = [];
+  const redis = gate();
+  const audit = gate();
+  const outcome: { ended: boolean; failed: unknown } = { ended: false, failed: null };
+  const flush = processorWith(redis.promise, audit.promise, log)
+    .process([chunk])
+    .then(
+      () => (outcome.ended = true),
+      (e: unknown) => (outcome.failed = e),
+    );
+  return { log, redis, audit, outcome, flush };
+}
+
 describe('a flush after its MySQL commit', () => {
   it('publishes the audit records while Redis is being updated, and ends only once both are done', async () => {
-    const log: string[] = [];
-    const redis = gate();
-    const audit = gate();
-    let ended = false;
-    const flush = processorWith(redis.promise, audit.promise, log)
-      .process([chunk])
-      .then(() => (ended = true));
+    const { log, redis, audit, outcome, flush } = startFlush();
     await settle();
     expect(log).toEqual(['mysql committed', 'remember started', 'publish started']);
     audit.open();
     await settle();
-    expect(ended).toBe(false);
+    expect(outcome.ended).toBe(false);
     redis.open();
     await flush;
+    expect(outcome).toEqual({ ended: true, failed: null });
     expect(log.slice(-2)).toEqual(['publish done', 'remember done']);
   });
 
   it('fails when the publish fails, but only after the Redis update has settled', async () => {
-    const log: string[] = [];
-    const redis = gate();
-    const audit = gate();
-    let failed: unknown = null;
-    const flush = processorWith(redis.promise, audit.promise, log)
-      .process([chunk])
-      .catch((e: unknown) => (failed = e));
+    const { log, redis, audit, outcome, flush } = startFlush();
     await settle();
     audit.fail(Object.assign(new Error('the broker refused it'), { retriable: false }));
     await settle();
-    expect(failed).toBeNull();
+    expect(outcome.failed).toBeNull();
     redis.open();
     await flush;
-    expect(String(failed)).toMatch(/the broker refused it/);
+    expect(String(outcome.failed)).toMatch(/the broker refused it/);
     expect(log).toContain('remember done');
   });
 
   it('fails when the Redis update throws, once the publish is done', async () => {
-    const log: string[] = [];
-    const redis = gate();
-    const audit = gate();
-    let failed: unknown = null;
-    const flush = processorWith(redis.promise, audit.promise, log)
-      .process([chunk])
-      .catch((e: unknown) => (failed = e));
+    const { log, redis, audit, outcome, flush } = startFlush();
     await settle();
     redis.fail(new Error('the cache update broke'));
     await settle();
-    expect(failed).toBeNull();
+    expect(outcome.failed).toBeNull();
     audit.open();
     await flush;
-    expect(String(failed)).toMatch(/the cache update broke/);
+    expect(String(outcome.failed)).toMatch(/the cache update broke/);
     expect(log).toContain('publish done');
   });
 });
