@@ -116,7 +116,7 @@ export async function withConsumer<T>(
   const consumer = new ConsumerProcess({ ...process.env, ...env });
   let exitedEarly = false;
   void consumer.exited.then(() => (exitedEarly = true));
-  const failed = (what: string) => new Error(`${what}; the consumer's last words: ${consumer.stderr.slice(-600) || '(none)'}`);
+  const failed = (what: string) => new Error(`${what}; the consumer's last words: ${consumer.lastWords()}`);
   const admin = rt.kafka().admin();
   await admin.connect();
   try {
@@ -132,8 +132,7 @@ export async function withConsumer<T>(
     }
     const drainAfterSeconds = (Date.now() - endedAt) / 1000;
     await afterDrain(consumer);
-    const code = await Promise.race([consumer.stop(), sleep(STOP_DEADLINE_MS, 'late' as const, { ref: false })]);
-    if (code === 'late') throw failed(`the consumer did not stop within ${STOP_DEADLINE_MS / 1000} s of its SIGTERM`);
+    const code = await consumer.stopWithin(STOP_DEADLINE_MS);
     if (code !== 0) throw failed(`the consumer's stop ended with exit code ${code}`);
     return { value, total, drainAfterSeconds, consumer: parseConsumerSummary(consumer.stdout) };
   } finally {

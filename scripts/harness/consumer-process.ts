@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import { CHECKOUT_DIR } from '../checkout-dir.js';
 
@@ -66,6 +67,22 @@ export class ConsumerProcess {
   stop(): Promise<number | null> {
     this.child.kill('SIGTERM');
     return this.exited;
+  }
+
+  /**
+   * `stop`, bounded: a consumer still running `deadlineMs` after its SIGTERM is killed (SIGKILL) and this
+   * fails with its last log lines, instead of waiting for ever on a flush or a group leave that hangs.
+   */
+  async stopWithin(deadlineMs: number): Promise<number | null> {
+    const code = await Promise.race([this.stop(), sleep(deadlineMs, 'late' as const, { ref: false })]);
+    if (code !== 'late') return code;
+    this.child.kill('SIGKILL');
+    throw new Error(`the consumer did not stop within ${deadlineMs / 1000} s of its SIGTERM; its last words: ${this.lastWords()}`);
+  }
+
+  /** The end of its log, for an error message. */
+  lastWords(chars = 600): string {
+    return this.stderr.slice(-chars) || '(none)';
   }
 
   kill9(): Promise<number | null> {

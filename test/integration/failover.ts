@@ -1,4 +1,3 @@
-import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -104,9 +103,10 @@ export async function underLoad(
     }
   })();
 
-  const consumer = new BackgroundConsumer(p.env);
-  // Kept for a look at what the consumer went through (its warnings and errors, with times).
+  // Kept for a look at what the consumer went through (its warnings and errors, with times); written as it
+  // logs, so that it is there to read even when the test is stopped by its timeout.
   const consumerLog = join(tmpdir(), `redeem-failover-${p.id}-consumer.log`);
+  const consumer = new BackgroundConsumer(p.env, [], consumerLog);
   const struck = { at: 0 };
   try {
     await waitUntil(
@@ -125,11 +125,10 @@ export async function underLoad(
       tolerant(() => drained(p)),
       180_000,
     );
-    expect(await consumer.stop(), consumer.stderr.slice(-3000)).toBe(0);
+    expect(await consumer.stopWithin(60_000), consumer.lastWords(3000)).toBe(0);
   } finally {
     stop = true;
     consumer.child.kill('SIGKILL');
-    writeFileSync(consumerLog, consumer.stderr);
   }
 
   const { equal, report } = await verifyEqual(p);

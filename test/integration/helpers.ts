@@ -210,8 +210,9 @@ export function auditProblems(records: readonly RedemptionDecided[], messages: M
 
 /** A `redeem consume` running in the background with a pipeline's environment (scripts/harness). */
 export class BackgroundConsumer extends ConsumerProcess {
-  constructor(env: Record<string, string>, args: string[] = []) {
-    super({ ...process.env, ...env }, { args, entry: REDEEM });
+  /** `logFile`: also append everything it logs there, as it logs it. */
+  constructor(env: Record<string, string>, args: string[] = [], logFile?: string) {
+    super({ ...process.env, ...env }, { args, entry: REDEEM, logFile });
   }
 }
 

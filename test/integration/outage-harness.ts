@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -84,21 +83,28 @@ export function outageHarness(): OutageHarness {
     const quota = Math.round((requests * 0.75) / 100);
     expect((await p.cli(['coupons', 'generate', '--count', '100', '--prefix', 'DEMO', '--quota', String(quota)])).code).toBe(0);
     const producing = runCli(['produce', '--generate', String(requests), '--coupons', '100', '--rate', String(rate), '--no-progress'], p.env);
-    const consumer = new BackgroundConsumer(p.env);
-    // Kept after the run, so that a failure below can be read against what the consumer went through.
+    // Written as it logs, so that it is there to read even when the test is stopped by its timeout.
     const consumerLog = join(tmpdir(), `redeem-outage-${p.id}-consumer.log`);
+    const consumer = new BackgroundConsumer(p.env, [], consumerLog);
+    // Where the run is, with times: a run that overruns its test's timeout says which step it was in.
+    const started = Date.now();
+    const step = (what: string) =>
+      process.stderr.write(`[outage ${p.id}] ${what} at ${((Date.now() - started) / 1000).toFixed(1)} s (consumer log: ${consumerLog})\n`);
     let metrics: Map<string, number>;
     try {
       await waitUntil('the consumer to get going', async () => [...(await committedOffsets(p)).values()].reduce((a, b) => a + b, 0) >= 2000);
+      step('consumer under way; outage struck');
       await outage(p);
+      step('outage over');
       const produced = await producing;
       expect(produced.code, produced.stderr).toBe(0);
-      await waitUntil('the group to drain the topic', () => drained(p), 180_000);
+      step('load produced');
+      await waitUntil('the group to drain the topic', () => drained(p), 120_000);
+      step('topic drained');
       metrics = await consumer.metrics();
-      expect(await consumer.stop(), consumer.stderr).toBe(0);
+      expect(await consumer.stopWithin(60_000), consumer.lastWords()).toBe(0);
     } finally {
       consumer.child.kill('SIGKILL');
-      writeFileSync(consumerLog, consumer.stderr);
     }
     const { equal, report } = await verifyEqual(p);
     expect(equal, report).toBe(true);
