@@ -91,12 +91,21 @@ export function absoluteRows(r: BenchResult): string[] {
 }
 
 export function machineLine(r: BenchResult): string {
-  const m = r.machine as { cpus: number; cpuModel?: string; memoryGiB: number; node: string; loadAverageAtStart?: number[]; loadAverageAtEnd?: number[] };
+  const m = r.machine as {
+    cpus: number;
+    cpuModel?: string;
+    memoryGiB: number;
+    node: string;
+    loadAverageAtStart?: number[];
+    loadAverageAtEnd?: number[];
+    mysqlBufferPoolMiB?: number;
+  };
+  const pool = m.mysqlBufferPoolMiB === undefined ? '' : ` (InnoDB buffer pool ${m.mysqlBufferPoolMiB} MiB)`;
   const load = m.loadAverageAtStart
     ? ` Load average (1/5/15 min) ${m.loadAverageAtStart.join(' / ')} at the start and ${m.loadAverageAtEnd?.join(' / ')} at the end.`
     : '';
   const quiet = m.loadAverageAtStart && m.loadAverageAtStart[0]! > 1.5 ? ' **Not representative: the load average at the start was over 1.5.**' : '';
-  return `Machine: ${m.cpus} cores (${m.cpuModel ?? 'unknown CPU'}), ${m.memoryGiB} GiB, Node.js ${m.node}; Kafka 4.1.1 (one KRaft node), Apicurio Registry 3.0.9, Redis and MariaDB on the same host as the consumers.${load}${quiet}`;
+  return `Machine: ${m.cpus} cores (${m.cpuModel ?? 'unknown CPU'}), ${m.memoryGiB} GiB, Node.js ${m.node}; Kafka 4.1.1 (one KRaft node), Apicurio Registry 3.0.9, Redis and MariaDB${pool} on the same host as the consumers.${load}${quiet}`;
 }
 
 if (process.argv[2]) {

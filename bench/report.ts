@@ -9,12 +9,13 @@ type Row = [string, string];
 
 /** Every row the result has the figures for (a run of some stages prints only theirs). */
 export function formatBench(x: PartialBenchResult): string {
-  const m = x.machine as { loadAverageAtStart?: number[]; representative?: boolean };
+  const m = x.machine as { loadAverageAtStart?: number[]; representative?: boolean; mysqlBufferPoolMiB?: number };
   const rows: Row[] = [
     [
       'host',
       `load average ${m.loadAverageAtStart?.[0] ?? '?'} at the start: ${m.representative === false ? 'NOT representative (busy host, over 1.5)' : 'quiet, representative'}`,
     ],
+    ...(m.mysqlBufferPoolMiB === undefined ? [] : [['MySQL buffer pool', `${m.mysqlBufferPoolMiB} MiB`] as Row]),
     ['RATIOS (same run)', ''],
     ...ratioRows(x),
     ['FIGURES', ''],

@@ -216,7 +216,7 @@ export function isComplete(r: PartialBenchResult): r is BenchResult {
 }
 
 export function assembleResult(
-  run: { id: string; o: BenchOptions; base: Config; loadAtStart: number[] },
+  run: { id: string; o: BenchOptions; base: Config; loadAtStart: number[]; mysqlBufferPoolMiB: number },
   stages: readonly StageName[],
   p: BenchParts,
 ): PartialBenchResult {
@@ -227,7 +227,7 @@ export function assembleResult(
     id: run.id,
     at: new Date().toISOString(),
     stages: [...stages],
-    machine: machine(run.loadAtStart),
+    machine: machine(run.loadAtStart, run.mysqlBufferPoolMiB),
     settings: settings(run.o, run.base, p.naive?.requests ?? run.o.naiveRequests),
     drain: p.drain,
     capped: p.capped,
@@ -270,7 +270,7 @@ function ratios(p: BenchParts): PartialBenchResult['ratios'] {
 /** The host's 1-minute load average above which a run does not stand for the pipeline on a quiet host. */
 export const REPRESENTATIVE_LOAD = 1.5;
 
-function machine(loadAtStart: number[]): Record<string, unknown> {
+function machine(loadAtStart: number[], mysqlBufferPoolMiB: number): Record<string, unknown> {
   return {
     representative: (loadAtStart[0] ?? Infinity) <= REPRESENTATIVE_LOAD,
     hostname: hostname(),
@@ -282,6 +282,7 @@ function machine(loadAtStart: number[]): Record<string, unknown> {
     loadAverageAtStart: loadAtStart,
     loadAverageAtEnd: loadavg().map((x) => round(x, 1)),
     services: 'Kafka 4.1.1 (KRaft, 1 node), Apicurio Registry 3.0.9, Redis, MariaDB: all on this host',
+    mysqlBufferPoolMiB,
   };
 }
 

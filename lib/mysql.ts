@@ -116,6 +116,16 @@ async function connectToServer(mysqlUrl: string): Promise<mysql.Connection> {
   }
 }
 
+/** Runs `work` on a connection to the URL's server (no database chosen), closed after. */
+export async function withServerConnection<T>(mysqlUrl: string, work: (connection: mysql.Connection) => Promise<T>): Promise<T> {
+  const connection = await connectToServer(mysqlUrl);
+  try {
+    return await work(connection);
+  } finally {
+    await connection.end();
+  }
+}
+
 /**
  * The process id of the MySQL server of the URL, which must run on this machine: the one a fault that
  * pauses MySQL (the chaos run's pause-mysql) must stop, not whichever server `pidof` lists first (a

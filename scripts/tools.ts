@@ -160,6 +160,12 @@ program
   .option('--checkout-fraction <x>', "offered load of the checkout stage's waits (redeem(), POST ?wait) as a fraction of the measured drain rate", Number, 0.5)
   .option('--checkout-seconds <n>', "seconds of each of the checkout stage's loads (redeem(), POST ?wait, HTTP intake without wait)", int(1), 20)
   .option('--heap-cap-mib <n>', 'V8 old-space cap of the memory-capped drain (0 skips it)', int(0), 192)
+  .option(
+    '--mysql-buffer-pool-mib <n>',
+    "InnoDB buffer pool the run grows the MySQL server's to when it is smaller (SET GLOBAL, put back at the end); 0 leaves the server as it is",
+    int(0),
+    2048,
+  )
   .option('--no-peer', 'skip the Kafka Connect + Debezium JDBC sink peer (it needs Java 17 and Maven)')
   .addOption(
     new Option('--consumer-from <how>', 'what the consumer processes run: a tsc build of this checkout, as a deployment runs it, or the source through tsx')
@@ -182,15 +188,16 @@ program
   )
   .action(
     async (
-      o: Omit<BenchOptions, 'heapCapMiB' | 'outDir' | 'print' | 'recoverySessionTimeoutMs'> & {
+      o: Omit<BenchOptions, 'heapCapMiB' | 'mysqlBufferPoolMiB' | 'outDir' | 'print' | 'recoverySessionTimeoutMs'> & {
         heapCapMib: number;
+        mysqlBufferPoolMib: number;
         smoke: boolean;
         out: string;
         compare?: string[];
         query?: number | true;
       },
     ) => {
-      const { smoke, out, compare, heapCapMib, query, ...rest } = o;
+      const { smoke, out, compare, heapCapMib, mysqlBufferPoolMib, query, ...rest } = o;
       if (query !== undefined) {
         const { queryStage, formatQueryRun } = await import('../bench/stages/query.js');
         print(formatQueryRun(await queryStage((line) => process.stderr.write(`${line}\n`), query === true ? undefined : query)));
@@ -207,6 +214,7 @@ program
       const { file, result } = await runBench({
         ...rest,
         heapCapMiB: heapCapMib,
+        mysqlBufferPoolMiB: mysqlBufferPoolMib,
         ...(smoke ? SMOKE : {}),
         outDir: out,
         print: (line) => process.stderr.write(`${line}\n`),

@@ -105,13 +105,14 @@ const options = {
   checkoutFraction: 0.5,
   checkoutSeconds: 1,
   heapCapMiB: 192,
+  mysqlBufferPoolMiB: 2048,
   consumerFrom: 'compiled' as const,
   peer: true,
   seed: 1,
   outDir: '',
   print: () => {},
 };
-const run = { id: 'x', o: options, base: loadConfig({}), loadAtStart: [0, 0, 0] };
+const run = { id: 'x', o: options, base: loadConfig({}), loadAtStart: [0, 0, 0], mysqlBufferPoolMiB: 2048 };
 
 describe('bench --only', () => {
   it('takes known stages, comma-separated, and refuses others', () => {
