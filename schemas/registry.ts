@@ -27,6 +27,12 @@ const HEADER_BYTES = 5;
 
 export interface Decoder<T> {
   decode(message: Buffer): Promise<T>;
+  /**
+   * `decode` without a promise, for a message whose schema id this decoder has already looked up;
+   * undefined when it has not (then `decode`). A consumer decodes every message: two async frames each
+   * were 6% of a drain's allocations.
+   */
+  decodeKnown?(message: Buffer): T | undefined;
 }
 
 export interface Codec<T> extends Decoder<T> {
@@ -268,37 +274,52 @@ export class SchemaRegistryClient {
     // topic under Promise.all) share one lookup and one resolver: each resolver compiles its own reading
     // code, about 1 ms, which 50,000 messages decoded at once used to pay 50,000 times. A lookup that
     // failed (the registry down) is forgotten, so that the next message asks again.
-    const resolvers = new Map<number, Promise<avro.Resolver | null | UnprocessableMessageError>>();
+    type Reading = avro.Resolver | null | UnprocessableMessageError;
+    const resolvers = new Map<number, Promise<Reading>>();
+    // The lookups that have answered, for decodeKnown.
+    const known = new Map<number, Reading>();
     const resolverOf = (id: number) => {
       let resolver = resolvers.get(id);
       if (resolver === undefined) {
-        resolver =
-          id === ownWriterId
-            ? Promise.resolve(null)
-            : this.writerTypeOrUnknown(id).then(
-                (writerType) => this.resolverOrRefusal(readerType, id, writerType),
-                (error: unknown) => {
-                  resolvers.delete(id);
-                  throw error;
-                },
-              );
+        resolver = (
+          id === ownWriterId ? Promise.resolve(null) : this.writerTypeOrUnknown(id).then((writerType) => this.resolverOrRefusal(readerType, id, writerType))
+        ).then(
+          (reading) => {
+            known.set(id, reading);
+            return reading;
+          },
+          (error: unknown) => {
+            resolvers.delete(id);
+            throw error;
+          },
+        );
         resolvers.set(id, resolver);
       }
       return resolver;
     };
+    const schemaIdOf = (message: Buffer): number => {
+      if (message.length < HEADER_BYTES || message.readUInt8(0) !== MAGIC_BYTE) {
+        throw new UnprocessableMessageError('MESSAGE_UNDECODABLE', 'not in the Confluent wire format (no magic byte 0 and schema id)');
+      }
+      return message.readInt32BE(1);
+    };
+    const read = (message: Buffer, id: number, reading: Reading): T => {
+      if (reading instanceof UnprocessableMessageError) throw reading;
+      try {
+        return readerType.fromBuffer(message.subarray(HEADER_BYTES), reading ?? undefined) as T;
+      } catch (error) {
+        throw new UnprocessableMessageError('MESSAGE_UNDECODABLE', `Avro body does not match schema id ${id}: ${(error as Error).message}`, error);
+      }
+    };
     return {
       decode: async (message: Buffer) => {
-        if (message.length < HEADER_BYTES || message.readUInt8(0) !== MAGIC_BYTE) {
-          throw new UnprocessableMessageError('MESSAGE_UNDECODABLE', 'not in the Confluent wire format (no magic byte 0 and schema id)');
-        }
-        const id = message.readInt32BE(1);
-        const resolver = await resolverOf(id);
-        if (resolver instanceof UnprocessableMessageError) throw resolver;
-        try {
-          return readerType.fromBuffer(message.subarray(HEADER_BYTES), resolver ?? undefined) as T;
-        } catch (error) {
-          throw new UnprocessableMessageError('MESSAGE_UNDECODABLE', `Avro body does not match schema id ${id}: ${(error as Error).message}`, error);
-        }
+        const id = schemaIdOf(message);
+        return read(message, id, await resolverOf(id));
+      },
+      decodeKnown: (message: Buffer) => {
+        const id = schemaIdOf(message);
+        const reading = known.get(id);
+        return reading === undefined ? undefined : read(message, id, reading);
       },
     };
   }
