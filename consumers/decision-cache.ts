@@ -90,30 +90,27 @@ export class DecisionCache {
     const decisions = new Map<string, StoredDecision>();
     if (requests.length === 0) return { decisions, redelivered: 0 };
     const codes = [...new Set(requests.map((r) => r.request.coupon_code))];
-    type Lookup = { key: string; kind: 'decision'; code: string; requestId: string } | { key: string; kind: 'version'; code: string };
-    const wanted: Lookup[] = [
-      ...requests.map((r): Lookup => ({
-        key: this.decisionRedisKey(r.request.coupon_code, r.request.request_id),
-        kind: 'decision',
-        code: r.request.coupon_code,
-        requestId: r.request.request_id,
-      })),
-      ...codes.map((code): Lookup => ({ key: this.versionRedisKey(code), kind: 'version', code })),
-    ];
+    // Key i is request i's decision for i < requests.length, then coupon i - requests.length's version:
+    // items are indexes into it, not an object per key (one per request was 2% of a drain's allocations).
+    const keys = requests.map((r) => this.decisionRedisKey(r.request.coupon_code, r.request.request_id));
+    for (const code of codes) keys.push(this.versionRedisKey(code));
     const versionOf = new Map<string, ReturnType<typeof parseVersion>>();
     const failures = await this.perNode(
-      this.group(wanted, (w) => w.key),
-      (pipeline, _slot, items) => pipeline.mget(items.map((w) => w.key)),
+      this.group(indexes(keys.length), (i) => keys[i]!),
+      (pipeline, _slot, items) => pipeline.mget(items.length === keys.length ? keys : items.map((i) => keys[i]!)),
       (results, slots) => {
-        slots.forEach(([, items], i) => {
-          const values = results[i]![1] as (string | null)[];
-          items.forEach((w, j) => {
+        slots.forEach(([, items], s) => {
+          const values = results[s]![1] as (string | null)[];
+          items.forEach((i, j) => {
             const value = values[j] ?? null;
-            if (w.kind === 'version') versionOf.set(w.code, parseVersion(value));
-            else if (value !== null) {
+            if (i >= requests.length) {
+              const code = codes[i - requests.length]!;
+              versionOf.set(code, parseVersion(value));
+            } else if (value !== null) {
+              const { coupon_code, request_id } = requests[i]!.request;
               // A value this version cannot read is not known: MySQL decides.
-              const stored = storedDecisionOf(w.code, w.requestId, value);
-              if (stored) decisions.set(decisionKey(w.code, w.requestId), stored);
+              const stored = storedDecisionOf(coupon_code, request_id, value);
+              if (stored) decisions.set(decisionKey(coupon_code, request_id), stored);
             }
           });
         });
@@ -139,46 +136,39 @@ export class DecisionCache {
       const seen = versions.get(d.couponCode);
       if (!seen || d.sourceOffset > seen.sourceOffset) versions.set(d.couponCode, d);
     }
-    type Write =
-      | { key: string; kind: 'decision'; d: StoredDecision }
-      | { key: string; kind: 'version'; d: StoredDecision }
-      | { key: string; kind: 'last-flush'; value: string };
-    const writes: Write[] = [
-      ...decisions.map((d): Write => ({ key: this.decisionRedisKey(d.couponCode, d.requestId), kind: 'decision', d })),
-      ...[...versions.values()].map((d): Write => ({ key: this.versionRedisKey(d.couponCode), kind: 'version', d })),
-      {
-        key: lastFlushKey(this.prefix),
-        kind: 'last-flush',
-        value: JSON.stringify({ at: Date.now(), consumerId: decisions[0]!.consumerId, decisions: decisions.length }),
-      },
-    ];
+    const raisedTo = [...versions.values()];
+    // Key i is decision i's for i < decisions.length, then the raised versions', then the last flush's:
+    // items are indexes into it, as in lookup.
+    const keys = decisions.map((d) => this.decisionRedisKey(d.couponCode, d.requestId));
+    for (const d of raisedTo) keys.push(this.versionRedisKey(d.couponCode));
+    const lastFlush = keys.push(lastFlushKey(this.prefix)) - 1;
     const failures = await this.perNode(
-      this.group(writes, (w) => w.key),
+      this.group(indexes(keys.length), (i) => keys[i]!),
       (pipeline, _slot, items) => {
         // One script per slot for all its keys: a pipeline of thousands of SETs costs more in the client
         // than in Redis.
         const set: StoredDecision[] = [];
         const raised: StoredDecision[] = [];
-        const keys: string[] = [];
+        const decisionKeys: string[] = [];
         const versionKeys: string[] = [];
-        for (const w of items) {
-          if (w.kind === 'last-flush') pipeline.set(w.key, w.value);
-          else if (w.kind === 'decision') {
-            set.push(w.d);
-            keys.push(w.key);
+        for (const i of items) {
+          if (i === lastFlush) pipeline.set(keys[i]!, JSON.stringify({ at: Date.now(), consumerId: decisions[0]!.consumerId, decisions: decisions.length }));
+          else if (i < decisions.length) {
+            set.push(decisions[i]!);
+            decisionKeys.push(keys[i]!);
           } else {
-            raised.push(w.d);
-            versionKeys.push(w.key);
+            raised.push(raisedTo[i - decisions.length]!);
+            versionKeys.push(keys[i]!);
           }
         }
-        if (keys.length + versionKeys.length === 0) return;
+        if (decisionKeys.length + versionKeys.length === 0) return;
         pipeline.eval(
           SET_AND_RAISE,
-          keys.length + versionKeys.length,
-          ...keys,
+          decisionKeys.length + versionKeys.length,
+          ...decisionKeys,
           ...versionKeys,
           this.ttlSeconds,
-          keys.length,
+          decisionKeys.length,
           ...set.map(cacheValueOf),
           ...raised.flatMap((d) => [d.sourceTopic, d.sourcePartition, d.sourceOffset]),
         );
@@ -297,6 +287,13 @@ for i = decisions + 1, #KEYS do
 end
 return #KEYS
 `;
+
+/** 0, 1, ..., n - 1. */
+function indexes(n: number): number[] {
+  const all = new Array<number>(n);
+  for (let i = 0; i < n; i++) all[i] = i;
+  return all;
+}
 
 function parseVersion(value: string | null): { topic: string; partition: number; offset: number } | null {
   if (value === null) return null;
