@@ -99,8 +99,10 @@ export function machineLine(r: BenchResult): string {
     loadAverageAtStart?: number[];
     loadAverageAtEnd?: number[];
     mysqlBufferPoolMiB?: number;
+    mysqlRedoLogMiB?: number | null;
   };
-  const pool = m.mysqlBufferPoolMiB === undefined ? '' : ` (InnoDB buffer pool ${m.mysqlBufferPoolMiB} MiB)`;
+  const redo = m.mysqlRedoLogMiB ? `, redo log ${m.mysqlRedoLogMiB} MiB` : '';
+  const pool = m.mysqlBufferPoolMiB === undefined ? '' : ` (InnoDB buffer pool ${m.mysqlBufferPoolMiB} MiB${redo})`;
   const load = m.loadAverageAtStart
     ? ` Load average (1/5/15 min) ${m.loadAverageAtStart.join(' / ')} at the start and ${m.loadAverageAtEnd?.join(' / ')} at the end.`
     : '';

@@ -38,8 +38,10 @@ export interface BenchOptions {
   checkoutSeconds: number;
   /** V8 old-space cap (MiB) of the memory-capped drain; 0 skips it */
   heapCapMiB: number;
-  /** the InnoDB buffer pool (MiB) the run grows the MySQL server's to when it is smaller, put back after; 0 leaves it (mysql-buffer-pool.ts) */
+  /** the InnoDB buffer pool (MiB) the run grows the MySQL server's to when it is smaller, put back after; 0 leaves it (mysql-server-sizing.ts) */
   mysqlBufferPoolMiB: number;
+  /** the InnoDB redo log (MiB), likewise */
+  mysqlRedoLogMiB: number;
   /** run the Kafka Connect + Debezium JDBC sink peer on the same topic */
   peer: boolean;
   /** what the consumer processes run: a tsc build of the checkout, as deployed (`compiled`), or the source through tsx */
@@ -69,6 +71,7 @@ export const SMOKE: Partial<BenchOptions> = {
   heapCapMiB: 128,
   // A few thousand rows fit any pool; and the suite's other files share the server.
   mysqlBufferPoolMiB: 0,
+  mysqlRedoLogMiB: 0,
   // Java, Maven and a JVM start are not what the smoke run checks.
   peer: false,
   // The smoke run checks that recovery is measured, not how long the configured timeout is.

@@ -9,13 +9,15 @@ type Row = [string, string];
 
 /** Every row the result has the figures for (a run of some stages prints only theirs). */
 export function formatBench(x: PartialBenchResult): string {
-  const m = x.machine as { loadAverageAtStart?: number[]; representative?: boolean; mysqlBufferPoolMiB?: number };
+  const m = x.machine as { loadAverageAtStart?: number[]; representative?: boolean; mysqlBufferPoolMiB?: number; mysqlRedoLogMiB?: number | null };
   const rows: Row[] = [
     [
       'host',
       `load average ${m.loadAverageAtStart?.[0] ?? '?'} at the start: ${m.representative === false ? 'NOT representative (busy host, over 1.5)' : 'quiet, representative'}`,
     ],
-    ...(m.mysqlBufferPoolMiB === undefined ? [] : [['MySQL buffer pool', `${m.mysqlBufferPoolMiB} MiB`] as Row]),
+    ...(m.mysqlBufferPoolMiB === undefined
+      ? []
+      : [['MySQL InnoDB', `buffer pool ${m.mysqlBufferPoolMiB} MiB, redo log ${m.mysqlRedoLogMiB === null ? 'unknown' : `${m.mysqlRedoLogMiB} MiB`}`] as Row]),
     ['RATIOS (same run)', ''],
     ...ratioRows(x),
     ['FIGURES', ''],

@@ -13,6 +13,7 @@ import type { PeerResult } from './connect-peer.js';
 import type { ConsumerSummary } from './consumer-summary.js';
 import type { FlushCycle } from './cycle.js';
 import type { LatencySummary } from './latency.js';
+import type { Sizing } from './mysql-server-sizing.js';
 import { type BenchOptions, STAGE_NAMES, type StageName } from './options.js';
 import type { StageRate } from './raw-stages.js';
 import type { SustainedSample } from './sustained.js';
@@ -216,7 +217,7 @@ export function isComplete(r: PartialBenchResult): r is BenchResult {
 }
 
 export function assembleResult(
-  run: { id: string; o: BenchOptions; base: Config; loadAtStart: number[]; mysqlBufferPoolMiB: number },
+  run: { id: string; o: BenchOptions; base: Config; loadAtStart: number[]; mysql: Sizing },
   stages: readonly StageName[],
   p: BenchParts,
 ): PartialBenchResult {
@@ -227,7 +228,7 @@ export function assembleResult(
     id: run.id,
     at: new Date().toISOString(),
     stages: [...stages],
-    machine: machine(run.loadAtStart, run.mysqlBufferPoolMiB),
+    machine: machine(run.loadAtStart, run.mysql),
     settings: settings(run.o, run.base, p.naive?.requests ?? run.o.naiveRequests),
     drain: p.drain,
     capped: p.capped,
@@ -270,7 +271,7 @@ function ratios(p: BenchParts): PartialBenchResult['ratios'] {
 /** The host's 1-minute load average above which a run does not stand for the pipeline on a quiet host. */
 export const REPRESENTATIVE_LOAD = 1.5;
 
-function machine(loadAtStart: number[], mysqlBufferPoolMiB: number): Record<string, unknown> {
+function machine(loadAtStart: number[], mysql: Sizing): Record<string, unknown> {
   return {
     representative: (loadAtStart[0] ?? Infinity) <= REPRESENTATIVE_LOAD,
     hostname: hostname(),
@@ -282,7 +283,8 @@ function machine(loadAtStart: number[], mysqlBufferPoolMiB: number): Record<stri
     loadAverageAtStart: loadAtStart,
     loadAverageAtEnd: loadavg().map((x) => round(x, 1)),
     services: 'Kafka 4.1.1 (KRaft, 1 node), Apicurio Registry 3.0.9, Redis, MariaDB: all on this host',
-    mysqlBufferPoolMiB,
+    mysqlBufferPoolMiB: mysql.bufferPoolMiB,
+    mysqlRedoLogMiB: mysql.redoLogMiB,
   };
 }
 

@@ -11,7 +11,7 @@ import { loadavg } from 'node:os';
 import { useConsumerEntry } from '../scripts/harness/consumer-process.js';
 import { stackUp } from '../scripts/stack/stack.js';
 import { consumerEntry } from './consumer-entry.js';
-import { sizeBufferPool } from './mysql-buffer-pool.js';
+import { sizeServer } from './mysql-server-sizing.js';
 import { type BenchOptions, STAGE_NAMES, type StageName } from './options.js';
 import { assembleResult, type BenchParts, type PartialBenchResult, REPRESENTATIVE_LOAD, writeResult } from './result.js';
 import { checkoutStage } from './stages/checkout.js';
@@ -57,7 +57,7 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
   o.print(`consumers run: ${consumers.how}`);
   const restoreEntry = useConsumerEntry(consumers.entry);
   const ctx = new BenchContext(o);
-  const pool = await sizeBufferPool(ctx.base.mysqlUrl, o.mysqlBufferPoolMiB, o.print);
+  const mysql = await sizeServer(ctx.base.mysqlUrl, { bufferPoolMiB: o.mysqlBufferPoolMiB, redoLogMiB: o.mysqlRedoLogMiB }, o.print);
   try {
     const stages = STAGE_NAMES.filter((s) => !o.only || o.only.includes(s));
     const parts: BenchParts = {};
@@ -65,10 +65,10 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
     // What a stage run alone needed from another one (the 1-process drain, the cycle) is reported too.
     parts.drain ??= await ctx.made<NonNullable<BenchParts['drain']>[number]>('drain1')?.then((d) => [d]);
     parts.cycle ??= await ctx.made<NonNullable<BenchParts['cycle']>>('cycle');
-    const result = assembleResult({ id: ctx.id, o, base: ctx.base, loadAtStart, mysqlBufferPoolMiB: pool.duringMiB }, stages, parts);
+    const result = assembleResult({ id: ctx.id, o, base: ctx.base, loadAtStart, mysql: mysql.during }, stages, parts);
     return { file: writeResult(o.outDir, result), result };
   } finally {
-    await pool.restore();
+    await mysql.restore();
     await ctx.close();
     restoreEntry();
     consumers.remove();

@@ -166,6 +166,12 @@ program
     int(0),
     2048,
   )
+  .option(
+    '--mysql-redo-log-mib <n>',
+    "InnoDB redo log the run grows the MySQL server's to when it is smaller (SET GLOBAL, put back at the end); 0 leaves the server as it is",
+    int(0),
+    1024,
+  )
   .option('--no-peer', 'skip the Kafka Connect + Debezium JDBC sink peer (it needs Java 17 and Maven)')
   .addOption(
     new Option('--consumer-from <how>', 'what the consumer processes run: a tsc build of this checkout, as a deployment runs it, or the source through tsx')
@@ -188,16 +194,17 @@ program
   )
   .action(
     async (
-      o: Omit<BenchOptions, 'heapCapMiB' | 'mysqlBufferPoolMiB' | 'outDir' | 'print' | 'recoverySessionTimeoutMs'> & {
+      o: Omit<BenchOptions, 'heapCapMiB' | 'mysqlBufferPoolMiB' | 'mysqlRedoLogMiB' | 'outDir' | 'print' | 'recoverySessionTimeoutMs'> & {
         heapCapMib: number;
         mysqlBufferPoolMib: number;
+        mysqlRedoLogMib: number;
         smoke: boolean;
         out: string;
         compare?: string[];
         query?: number | true;
       },
     ) => {
-      const { smoke, out, compare, heapCapMib, mysqlBufferPoolMib, query, ...rest } = o;
+      const { smoke, out, compare, heapCapMib, mysqlBufferPoolMib, mysqlRedoLogMib, query, ...rest } = o;
       if (query !== undefined) {
         const { queryStage, formatQueryRun } = await import('../bench/stages/query.js');
         print(formatQueryRun(await queryStage((line) => process.stderr.write(`${line}\n`), query === true ? undefined : query)));
@@ -215,6 +222,7 @@ program
         ...rest,
         heapCapMiB: heapCapMib,
         mysqlBufferPoolMiB: mysqlBufferPoolMib,
+        mysqlRedoLogMiB: mysqlRedoLogMib,
         ...(smoke ? SMOKE : {}),
         outDir: out,
         print: (line) => process.stderr.write(`${line}\n`),

@@ -106,13 +106,14 @@ const options = {
   checkoutSeconds: 1,
   heapCapMiB: 192,
   mysqlBufferPoolMiB: 2048,
+  mysqlRedoLogMiB: 1024,
   consumerFrom: 'compiled' as const,
   peer: true,
   seed: 1,
   outDir: '',
   print: () => {},
 };
-const run = { id: 'x', o: options, base: loadConfig({}), loadAtStart: [0, 0, 0], mysqlBufferPoolMiB: 2048 };
+const run = { id: 'x', o: options, base: loadConfig({}), loadAtStart: [0, 0, 0], mysql: { bufferPoolMiB: 2048, redoLogMiB: 1024 } };
 
 describe('bench --only', () => {
   it('takes known stages, comma-separated, and refuses others', () => {
