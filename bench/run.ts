@@ -58,6 +58,17 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
   const restoreEntry = useConsumerEntry(consumers.entry);
   const ctx = new BenchContext(o);
   const mysql = await sizeServer(ctx.base.mysqlUrl, { bufferPoolMiB: o.mysqlBufferPoolMiB, redoLogMiB: o.mysqlRedoLogMiB }, o.print);
+  // A run stopped with Ctrl-C or SIGTERM still puts the MySQL server's sizes back and removes its build
+  // of the consumer; what its stages made so far stays, as after any kill.
+  const interrupted = (signal: NodeJS.Signals) => {
+    o.print(`${signal}: putting the MySQL server's sizes back and removing the consumer build, then stopping`);
+    void mysql.restore().finally(() => {
+      consumers.remove();
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    });
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     const stages = STAGE_NAMES.filter((s) => !o.only || o.only.includes(s));
     const parts: BenchParts = {};
@@ -68,6 +79,8 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
     const result = assembleResult({ id: ctx.id, o, base: ctx.base, loadAtStart, mysql: mysql.during }, stages, parts);
     return { file: writeResult(o.outDir, result), result };
   } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
     await mysql.restore();
     await ctx.close();
     restoreEntry();
