@@ -9,7 +9,7 @@
  * rate and working set (docs/deployment.md); the run does the same for its own, and puts the server back
  * as it found it.
  */
-import type { RowDataPacket } from 'mysql2';
+import type { Connection, RowDataPacket } from 'mysql2/promise';
 
 import { withServerConnection } from '../lib/mysql.js';
 
@@ -39,19 +39,17 @@ const MIB = 2 ** 20;
  */
 const REDO_LOG_VARIABLES = ['innodb_redo_log_capacity', 'innodb_log_file_size'];
 
-async function variableMiB(mysqlUrl: string, names: readonly string[]): Promise<{ name: string; mib: number } | null> {
-  return withServerConnection(mysqlUrl, async (c) => {
-    for (const name of names) {
-      const [rows] = await c.query<RowDataPacket[]>('SHOW GLOBAL VARIABLES LIKE ?', [name]);
-      if (rows.length > 0) return { name, mib: Math.round(Number(rows[0]!.Value) / MIB) };
-    }
-    return null;
-  });
+async function variableMiB(c: Connection, names: readonly string[]): Promise<{ name: string; mib: number } | null> {
+  for (const name of names) {
+    const [rows] = await c.query<RowDataPacket[]>('SHOW GLOBAL VARIABLES LIKE ?', [name]);
+    if (rows.length > 0) return { name, mib: Math.round(Number(rows[0]!.Value) / MIB) };
+  }
+  return null;
 }
 
-function setMiB(mysqlUrl: string, name: string, mib: number): Promise<void> {
+async function setMiB(c: Connection, name: string, mib: number): Promise<void> {
   // The name is one of this module's constants, never input.
-  return withServerConnection(mysqlUrl, async (c) => void (await c.query(`SET GLOBAL ${name} = ?`, [mib * MIB])));
+  await c.query(`SET GLOBAL ${name} = ?`, [mib * MIB]);
 }
 
 /**
@@ -60,28 +58,30 @@ function setMiB(mysqlUrl: string, name: string, mib: number): Promise<void> {
  * size, and the run says so: its sustained figures then stand for that size.
  */
 async function grow(
+  c: Connection,
   mysqlUrl: string,
   what: string,
   names: readonly string[],
   wantMiB: number,
   print: (line: string) => void,
 ): Promise<{ mib: number | null; restore: () => Promise<void> }> {
-  const found = await variableMiB(mysqlUrl, names);
+  const found = await variableMiB(c, names);
   const unchanged = { mib: found?.mib ?? null, restore: async () => {} };
   if (!found || wantMiB === 0 || found.mib >= wantMiB) return unchanged;
   try {
-    await setMiB(mysqlUrl, found.name, wantMiB);
+    await setMiB(c, found.name, wantMiB);
   } catch (error) {
     print(`MySQL ${what}: kept at ${found.mib} MiB, the server refused ${wantMiB} MiB (${(error as Error).message})`);
     return unchanged;
   }
   // A resize runs in the server's background: the size it reports is the one it settled on.
-  const now = (await variableMiB(mysqlUrl, [found.name]))?.mib ?? wantMiB;
+  const now = (await variableMiB(c, [found.name]))?.mib ?? wantMiB;
   print(`MySQL ${what} (${found.name}): ${found.mib} MiB -> ${now} MiB for this run (put back at the end)`);
   return {
     mib: now,
+    // On a connection of its own: the run's end may be long after this one.
     restore: () =>
-      setMiB(mysqlUrl, found.name, found.mib).catch((error: Error) =>
+      withServerConnection(mysqlUrl, (later) => setMiB(later, found.name, found.mib)).catch((error: Error) =>
         print(`MySQL ${what}: could not put it back to ${found.mib} MiB (${error.message}); it stays at ${now} MiB until the server restarts`),
       ),
   };
@@ -89,8 +89,10 @@ async function grow(
 
 /** Sizes the server's buffer pool and redo log for the run (`--mysql-buffer-pool-mib`, `--mysql-redo-log-mib`). */
 export async function sizeServer(mysqlUrl: string, wanted: SizingWanted, print: (line: string) => void): Promise<ServerSizing> {
-  const pool = await grow(mysqlUrl, 'buffer pool', ['innodb_buffer_pool_size'], wanted.bufferPoolMiB, print);
-  const redo = await grow(mysqlUrl, 'redo log', REDO_LOG_VARIABLES, wanted.redoLogMiB, print);
+  const [pool, redo] = await withServerConnection(mysqlUrl, async (c) => [
+    await grow(c, mysqlUrl, 'buffer pool', ['innodb_buffer_pool_size'], wanted.bufferPoolMiB, print),
+    await grow(c, mysqlUrl, 'redo log', REDO_LOG_VARIABLES, wanted.redoLogMiB, print),
+  ]);
   return {
     during: { bufferPoolMiB: pool.mib ?? 0, redoLogMiB: redo.mib },
     restore: async () => {
