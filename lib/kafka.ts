@@ -137,12 +137,37 @@ export interface TopicSpec {
 }
 
 /** Errors a just-created topic answers with until every broker has its metadata and every partition a leader. */
-const TOPIC_NOT_READY = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+const TOPIC_NOT_READY = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_LEADER_FOR_PARTITION']);
+
+/** Errors of a partition whose leader is being elected or has not loaded it yet: asking again answers. */
+const LEADER_IN_MOTION = new Set(['LEADER_NOT_AVAILABLE', 'NOT_LEADER_FOR_PARTITION']);
+
+export type TopicOffsets = Awaited<ReturnType<Admin['fetchTopicOffsets']>>;
 
 /**
- * Creates `topics` and waits until every partition has a leader. KafkaJS's own `waitForLeaders` gives up
- * at the first UNKNOWN_TOPIC_OR_PARTITION, which a KRaft broker answers for a moment after creating the
- * topic when it is busy; here that answer means "not yet", until `timeoutMs`.
+ * `admin.fetchTopicOffsets`, asked again while a partition's leader is in motion. KafkaJS gives up at
+ * the first NOT_LEADER_FOR_PARTITION, which a KRaft broker answers for a moment after a topic's
+ * metadata already names it leader (the partition is not loaded yet), and during a leader election.
+ * Any other error, and one still answered after `timeoutMs`, is thrown as it came.
+ */
+export async function topicOffsets(admin: Admin, topic: string, timeoutMs = 30_000): Promise<TopicOffsets> {
+  const deadline = Date.now() + timeoutMs;
+  for (let wait = 50; ; wait = Math.min(wait * 2, 1000)) {
+    try {
+      return await admin.fetchTopicOffsets(topic);
+    } catch (error) {
+      const type = (error as { type?: string }).type;
+      if (type === undefined || !LEADER_IN_MOTION.has(type) || Date.now() + wait > deadline) throw error;
+    }
+    await sleep(wait);
+  }
+}
+
+/**
+ * Creates `topics` and waits until every partition has a leader that answers for it (ListOffsets).
+ * KafkaJS's own `waitForLeaders` gives up at the first UNKNOWN_TOPIC_OR_PARTITION, which a KRaft broker
+ * answers for a moment after creating the topic when it is busy, as it answers NOT_LEADER_FOR_PARTITION
+ * while the leader it names loads the partition; here those answers mean "not yet", until `timeoutMs`.
  */
 export async function createTopicsWithLeaders(admin: Admin, topics: ITopicConfig[], timeoutMs = 30000): Promise<void> {
   await admin.createTopics({ waitForLeaders: false, topics });
@@ -153,7 +178,11 @@ export async function createTopicsWithLeaders(admin: Admin, topics: ITopicConfig
     try {
       const { topics: found } = await admin.fetchTopicMetadata({ topics: names });
       const leaderless = found.filter((t) => t.partitions.length === 0 || t.partitions.some((p) => p.leader < 0));
-      if (leaderless.length === 0) return;
+      // A leader named in the metadata may not have loaded its partition yet: ready once it answers.
+      if (leaderless.length === 0) {
+        for (const name of names) await admin.fetchTopicOffsets(name);
+        return;
+      }
       notReady = `partitions without a leader in ${leaderless.map((t) => t.name).join(', ')}`;
     } catch (error) {
       const type = (error as { type?: string }).type;
@@ -221,7 +250,7 @@ export interface GroupProgress {
 
 /** How far a consumer group has come through a topic. */
 export async function groupProgress(admin: Admin, groupId: string, topic: string): Promise<GroupProgress> {
-  const [offsets, [committedTopic]] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+  const [offsets, [committedTopic]] = await Promise.all([topicOffsets(admin, topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
   const ends = new Map(offsets.map((o) => [o.partition, Number(o.high)]));
   const committed = new Map(committedTopic!.partitions.map((c) => [c.partition, Math.max(0, Number(c.offset))]));
   let lag = 0;
@@ -252,7 +281,7 @@ export async function currentRanges(kafka: Kafka, topic: string, stops?: Readonl
 
 /** `currentRanges` through an admin client the caller holds (one that polls keeps its connection). */
 export async function topicRanges(admin: Admin, topic: string, stops?: ReadonlyMap<number, number>): Promise<OffsetRange[]> {
-  return (await admin.fetchTopicOffsets(topic))
+  return (await topicOffsets(admin, topic))
     .map((o) => ({ partition: o.partition, from: Number(o.low), to: Math.min(Number(o.high), stops?.get(o.partition) ?? Number.MAX_SAFE_INTEGER) }))
     .filter((r) => r.to > r.from);
 }

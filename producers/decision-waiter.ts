@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 
 import { RedemptionError } from '../lib/errors.js';
-import { setGroupOffsets } from '../lib/kafka.js';
+import { setGroupOffsets, topicOffsets } from '../lib/kafka.js';
 import type { Decoder } from '../schemas/registry.js';
 import type { Decision, RedemptionDecided, RejectReason } from '../schemas/types.js';
 import type { SentPosition } from './redemption-producer.js';
@@ -98,7 +98,7 @@ export class DecisionWaiter {
     const admin = kafka.admin();
     await admin.connect();
     try {
-      const ends = await admin.fetchTopicOffsets(auditTopic);
+      const ends = await topicOffsets(admin, auditTopic);
       await setGroupOffsets(kafka, { groupId, topic: auditTopic, partitions: ends.map((e) => ({ partition: e.partition, offset: e.high })) });
       // A short session: the group is this process's alone, and is deleted when it disconnects.
       const consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1000, maxWaitTimeInMs: 50, allowAutoTopicCreation: false });

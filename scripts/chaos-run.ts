@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Config, deadLetterTopic, loadConfig } from '../lib/config.js';
 import { generateCoupons, upsertCoupons } from '../lib/coupon-catalog.js';
 import { RedemptionError } from '../lib/errors.js';
-import { groupProgress, readTopicFromStart } from '../lib/kafka.js';
+import { groupProgress, readTopicFromStart, topicOffsets } from '../lib/kafka.js';
 import { localServerPid, migrateToLatest, withDatabase } from '../lib/mysql.js';
 import { removeNamespace } from '../lib/namespace.js';
 import { RateLimiter } from '../lib/progress.js';
@@ -335,7 +335,7 @@ async function topicSize(rt: Runtime, topic: string): Promise<number> {
   const admin = rt.kafka().admin();
   await admin.connect();
   try {
-    return (await admin.fetchTopicOffsets(topic)).reduce((sum, o) => sum + Number(o.high) - Number(o.low), 0);
+    return (await topicOffsets(admin, topic)).reduce((sum, o) => sum + Number(o.high) - Number(o.low), 0);
   } finally {
     await admin.disconnect();
   }

@@ -1,6 +1,6 @@
 import type { Kafka } from 'kafkajs';
 
-import { currentRanges, readRanges, withAdmin } from '../lib/kafka.js';
+import { currentRanges, readRanges, topicOffsets, withAdmin } from '../lib/kafka.js';
 import type { Decoder } from '../schemas/registry.js';
 import type { RedemptionDecided } from '../schemas/types.js';
 import type { ReferenceDecision } from './reference-ledger.js';
@@ -105,7 +105,7 @@ export async function readAuditTopic(
 ): Promise<number | null> {
   let offsets: { partition: number; low: string; high: string }[];
   try {
-    offsets = await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic));
+    offsets = await withAdmin(kafka, (admin) => topicOffsets(admin, topic));
   } catch (error) {
     if ((error as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return null;
     throw error;

@@ -1,6 +1,6 @@
 import type { Kafka } from 'kafkajs';
 
-import { currentRanges, readRanges, withAdmin } from '../lib/kafka.js';
+import { currentRanges, readRanges, topicOffsets, withAdmin } from '../lib/kafka.js';
 import { murmur2Partition } from '../schemas/partitioning.js';
 import type { Decoder } from '../schemas/registry.js';
 import { requestProblems } from '../schemas/request-validation.js';
@@ -38,7 +38,7 @@ export interface ReadRequestsOptions {
 export async function readRequestsTopic(o: ReadRequestsOptions): Promise<TopicReadResult> {
   const { kafka, topic, decoder, maxMessageBytes, onRequest, onProgress = () => {}, stops, abandon } = o;
   // The partition contract is checked against every partition of the topic, empty or not.
-  const partitions = (await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic))).length;
+  const partitions = (await withAdmin(kafka, (admin) => topicOffsets(admin, topic))).length;
   const ranges = await currentRanges(kafka, topic, stops);
   const total = ranges.reduce((sum, r) => sum + r.to - r.from, 0);
   const result: TopicReadResult = { messages: 0, total, unprocessable: 0 };

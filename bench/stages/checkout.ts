@@ -7,10 +7,8 @@
  * is verified. A missed goal names what holds it, from the measurements (bench/slowest-requests.ts, the
  * consumer's stage histograms, the processes' CPU).
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { Config } from '../../lib/config.js';
-import { withAdmin } from '../../lib/kafka.js';
 import { RedemptionClient } from '../../producers/redemption-producer.js';
 import type { RedemptionDecided, RedemptionRequested } from '../../schemas/types.js';
 import { ServeProcess } from '../../scripts/harness/serve-process.js';
@@ -45,31 +43,10 @@ export async function checkoutStage(ctx: BenchContext): Promise<CheckoutRun> {
   };
 }
 
-/** Long enough for a new topic's partitions to get their leaders on a busy host. */
-const LEADERS_DEADLINE_MS = 30_000;
-
-/**
- * A namespace of the stage with its own requests topic, prepared, its topics' partitions led: a client's
- * audit reader starts by asking the audit topic's end offsets, which a topic created a moment ago may
- * not answer yet ("not the leader for that topic-partition").
- */
+/** A namespace of the stage with its own requests topic, prepared (its topics' partitions answer: see createTopicsWithLeaders). */
 async function namespace(ctx: BenchContext, run: string): Promise<Config> {
   const c = { ...ctx.ns(run), redemptionTopic: `bench-${ctx.id}-${run}.requested` };
   await ctx.prepare(c);
-  await withAdmin(ctx.rt.kafka(), async (admin) => {
-    const deadline = Date.now() + LEADERS_DEADLINE_MS;
-    for (const topic of [c.redemptionTopic, c.auditTopic])
-      for (;;) {
-        const answer = await admin.fetchTopicOffsets(topic).then(
-          () => null,
-          (error: unknown) => error,
-        );
-        if (answer === null) break;
-        if (Date.now() > deadline)
-          throw new Error(`${topic} has partitions without a leader ${LEADERS_DEADLINE_MS / 1000} s after its creation`, { cause: answer });
-        await sleep(200);
-      }
-  });
   return c;
 }
 

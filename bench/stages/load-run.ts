@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin } from 'kafkajs';
 
 import type { Config } from '../../lib/config.js';
-import { groupProgress } from '../../lib/kafka.js';
+import { groupProgress, topicOffsets } from '../../lib/kafka.js';
 import { RateLimiter } from '../../lib/progress.js';
 import type { Runtime } from '../../lib/runtime.js';
 import { RedemptionProducer } from '../../producers/redemption-producer.js';
@@ -79,7 +79,7 @@ export async function committedTotal(admin: Admin, groupId: string, topic: strin
 
 /** Messages on the topic (its partitions' end offsets, added up). */
 export async function topicTotal(admin: Admin, topic: string): Promise<number> {
-  return (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0);
+  return (await topicOffsets(admin, topic)).reduce((sum, p) => sum + Number(p.high), 0);
 }
 
 export interface ConsumedRun<T> {

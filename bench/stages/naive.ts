@@ -2,6 +2,7 @@
  * The naive baseline: one message at a time per partition, all partitions at once, the same dedupe and
  * rules, on a partition-proportional cut of the requests topic (`--naive-requests`); verified.
  */
+import { topicOffsets } from '../../lib/kafka.js';
 import { createKnex } from '../../lib/mysql.js';
 import { Runtime } from '../../lib/runtime.js';
 import type { RedemptionDecided, RedemptionRequested } from '../../schemas/types.js';
@@ -44,7 +45,7 @@ async function proportionalStops(rt: Runtime, topic: string, wanted: number): Pr
   const admin = rt.kafka().admin();
   await admin.connect();
   try {
-    const offsets = await admin.fetchTopicOffsets(topic);
+    const offsets = await topicOffsets(admin, topic);
     const total = offsets.reduce((s, x) => s + Number(x.high), 0);
     return new Map(offsets.map((x) => [x.partition, Math.min(Number(x.high), Math.round((Number(x.high) * Math.min(wanted, total)) / total))]));
   } finally {

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Admin } from 'kafkajs';
 
 import { firstOfEachSource } from '../../analytics/first-of-each-source.js';
-import { type GroupStart, setGroupOffsets, withAdmin } from '../../lib/kafka.js';
+import { type GroupStart, setGroupOffsets, topicOffsets, withAdmin } from '../../lib/kafka.js';
 import type { Runtime } from '../../lib/runtime.js';
 import { murmur2Partition } from '../../schemas/partitioning.js';
 import type { Decision, RedemptionDecided, RejectReason } from '../../schemas/types.js';
@@ -136,7 +136,7 @@ async function readAudit(rt: Runtime, o: ReadOptions): Promise<void> {
  * `since` (by timestamp) in those, and at the end in the others, so that nothing of theirs is fetched.
  */
 async function startOffsets(admin: Admin, topic: string, o: ReadOptions): Promise<{ ends: Map<number, number>; wanted: Set<number>; starts: GroupStart[] }> {
-  const offsets = await admin.fetchTopicOffsets(topic);
+  const offsets = await topicOffsets(admin, topic);
   const ends = new Map(offsets.map((x) => [x.partition, Number(x.high)]));
   const wanted = new Set(auditPartitions(o.coupon, offsets.length));
   const starts = new Map([...ends].filter(([p]) => !wanted.has(p)).map(([p, end]) => [p, String(end)]));

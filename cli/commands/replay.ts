@@ -13,6 +13,7 @@ import { upsertCoupons } from '../../lib/coupon-catalog.js';
 import type { CouponTermsRow } from '../../lib/coupon-csv.js';
 import { cachePrefix } from '../../lib/database-identity.js';
 import { InputError, RedemptionError } from '../../lib/errors.js';
+import { topicOffsets } from '../../lib/kafka.js';
 import { createDatabaseIfMissing, migrateToLatest, withDatabase } from '../../lib/mysql.js';
 import { removeRedisKeys } from '../../lib/namespace.js';
 import { ProgressBar } from '../../lib/progress.js';
@@ -51,7 +52,7 @@ export async function replayRange(
   const admin = rt.kafka().admin();
   await admin.connect();
   try {
-    const offsets = await admin.fetchTopicOffsets(topic);
+    const offsets = await topicOffsets(admin, topic);
     const lows = new Map(offsets.map((x) => [x.partition, Number(x.low)]));
     const ends = new Map(offsets.map((x) => [x.partition, Number(x.high)]));
     for (const partition of o.fromOffsets?.keys() ?? []) {

@@ -7,7 +7,7 @@ import type { Admin, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { inject } from 'vitest';
 
 import { type Config, loadConfig } from '../../lib/config.js';
-import { groupProgress, type OffsetRange, readRanges, topicRanges } from '../../lib/kafka.js';
+import { groupProgress, type OffsetRange, readRanges, topicOffsets, topicRanges } from '../../lib/kafka.js';
 import { migrateToLatest, withDatabase } from '../../lib/mysql.js';
 import { removeNamespace } from '../../lib/namespace.js';
 import { Runtime } from '../../lib/runtime.js';
@@ -132,7 +132,7 @@ export class IsolatedPipeline {
 
   /** The next offset to be written on each partition of `topic`. */
   async endOffsets(topic: string): Promise<Map<number, number>> {
-    return this.withAdmin(async (admin) => new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, Number(o.high)])));
+    return this.withAdmin(async (admin) => new Map((await topicOffsets(admin, topic)).map((o) => [o.partition, Number(o.high)])));
   }
 
   async auditRecords(atLeast: number): Promise<RedemptionDecided[]> {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { setGroupOffsets } from '../../lib/kafka.js';
+import { setGroupOffsets, topicOffsets } from '../../lib/kafka.js';
 import { dropDatabase } from '../../lib/mysql.js';
 import type { RedemptionDecided } from '../../schemas/types.js';
 import { type ReferenceLedger as Ledger, ReferenceLedger } from '../../verify/reference-ledger.js';
@@ -160,7 +160,7 @@ describe('the pipeline end to end', () => {
   it('a redelivery of already-decided messages re-emits the identical decisions and changes nothing', async () => {
     const before = await dbState(p);
     // The group back to the start of the topic (admin.resetOffsets does the same, 5 s slower: lib/kafka.ts).
-    const starts = await p.withAdmin((admin) => admin.fetchTopicOffsets(p.config.redemptionTopic));
+    const starts = await p.withAdmin((admin) => topicOffsets(admin, p.config.redemptionTopic));
     await setGroupOffsets(p.rt.kafka(), {
       groupId: p.config.consumerGroup,
       topic: p.config.redemptionTopic,
