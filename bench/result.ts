@@ -12,6 +12,7 @@ import { benchChart, sustainedChart } from './chart.js';
 import type { PeerResult } from './connect-peer.js';
 import type { ConsumerSummary } from './consumer-summary.js';
 import type { FlushCycle } from './cycle.js';
+import type { HostCpuShares } from './host-cpu.js';
 import type { LatencySummary } from './latency.js';
 import type { Sizing } from './mysql-server-sizing.js';
 import { type BenchOptions, STAGE_NAMES, type StageName } from './options.js';
@@ -75,6 +76,8 @@ export interface LatencyRun extends LatencySummary {
     /** the consumer's event-loop delay and GC pauses over the run (absent in older results) */
     pauses?: ConsumerSummary['pauses'];
   };
+  /** the cores each process on the host used over the measured seconds (absent in older files and without a warm-up) */
+  hostCpu?: HostCpuShares;
   correct: boolean;
 }
 
@@ -92,6 +95,7 @@ export interface SustainedRun extends LatencySummary {
   warmup?: { seconds: number } & LatencySummary;
   /** the consumer's own account of the measured seconds, as for a latency run (absent in older files) */
   consumer?: LatencyRun['consumer'];
+  hostCpu?: LatencyRun['hostCpu'];
   series: SustainedSample[];
   correct: boolean;
 }

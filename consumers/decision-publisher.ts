@@ -26,6 +26,13 @@ interface Outgoing {
   bytes: number;
 }
 
+/** A flush's messages, waiting for the produce that carries them. */
+interface WaitingPublish {
+  outgoing: Outgoing[];
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
 /**
  * Publishes a flush's audit records and dead letters, acknowledged (acks=all), in as few produce calls
  * as fit under the broker's limit. A dead letter keeps the original key and value, or a truncated copy
@@ -34,6 +41,11 @@ interface Outgoing {
  * hostile record cannot make its own dead letter unpublishable.
  */
 export class DecisionPublisher {
+  /** Publishes that arrived while a produce was in flight: the next produce carries them all. */
+  private waiting: WaitingPublish[] = [];
+  private sending = false;
+  private calls = 0;
+
   private constructor(
     private readonly producer: Producer,
     private readonly codec: Codec<RedemptionDecided>,
@@ -57,13 +69,48 @@ export class DecisionPublisher {
     return new DecisionPublisher(producer, codec, auditTopic, consumerId, Math.floor(limit * 0.75));
   }
 
-  async publish(records: readonly RedemptionDecided[], deadLetters: readonly DeadLetter[]): Promise<void> {
+  /**
+   * Publishes the records and dead letters of one flush; resolves once the broker acknowledged them.
+   * While a produce is in flight, the publishes that arrive wait and then go together in one produce
+   * (group commit): the producer has one request in flight (idempotent, ordered), so concurrent flushes'
+   * produces would otherwise queue one behind the other, each a round trip. A flush's partitions are its
+   * own (the coalescer runs one flush per partition at a time), so merging flushes reorders nothing in a
+   * partition. A produce that fails fails every publish it carried; each flush retries its own.
+   */
+  publish(records: readonly RedemptionDecided[], deadLetters: readonly DeadLetter[]): Promise<void> {
     const outgoing: Outgoing[] = records.map((r) => {
       const value = this.codec.encode(r);
       return { topic: this.auditTopic, message: { key: r.coupon_code, value }, bytes: Buffer.byteLength(r.coupon_code) + value.length + 64 };
     });
     // mutant: dead-letters-dropped
     for (const dl of deadLetters) outgoing.push(deadLetterMessage(dl, this.consumerId, Math.min(DEAD_LETTER_CARRY_BYTES, Math.floor(this.maxCallBytes / 4))));
+    if (outgoing.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.push({ outgoing, resolve, reject });
+      if (!this.sending) void this.sendWaiting();
+    });
+  }
+
+  /** Produce calls made so far (a group of publishes larger than one call makes several). */
+  get produceCalls(): number {
+    return this.calls;
+  }
+
+  private async sendWaiting(): Promise<void> {
+    this.sending = true;
+    while (this.waiting.length > 0) {
+      const group = this.waiting.splice(0);
+      try {
+        await this.produce(group.length === 1 ? group[0]!.outgoing : group.flatMap((p) => p.outgoing));
+        for (const p of group) p.resolve();
+      } catch (error) {
+        for (const p of group) p.reject(error);
+      }
+    }
+    this.sending = false;
+  }
+
+  private async produce(outgoing: readonly Outgoing[]): Promise<void> {
     for (const call of packCalls(outgoing, this.maxCallBytes)) {
       const byTopic = new Map<string, Message[]>();
       for (const o of call) {
@@ -72,6 +119,7 @@ export class DecisionPublisher {
         if (messages) messages.push(o.message);
         else byTopic.set(o.topic, [o.message]);
       }
+      this.calls += 1;
       await this.producer.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })), acks: -1 });
     }
   }

@@ -5,6 +5,7 @@
  * consumer settings (`--latency-what-if`) shows what the defaults cost.
  */
 import { formatEventLoop, formatStageMeans } from '../consumer-summary.js';
+import { formatHostCpu } from '../host-cpu.js';
 import type { LatencyRun } from '../result.js';
 import { type BenchContext, round } from './context.js';
 import { cycleStage } from './cycle.js';
@@ -66,6 +67,7 @@ async function latencyRun(ctx: BenchContext, { name, rate, fraction, settings }:
     p95OverCycle: round(l.summary.p95 / cycle.medianMs, 1),
     p99OverCycle: round(l.summary.p99 / cycle.medianMs, 1),
     consumer,
+    ...(l.window ? { hostCpu: l.window.hostCpu } : {}),
     correct: await ctx.check(c),
   };
   ctx.print(
@@ -79,5 +81,6 @@ async function latencyRun(ctx: BenchContext, { name, rate, fraction, settings }:
   // How late the consumer's event loop ran (its own work or GC, or a core not free): a tail every stage shares.
   const loop = formatEventLoop(consumer.pauses ?? null);
   if (loop) ctx.print(`  ${loop}`);
+  if (run.hostCpu) ctx.print(`  ${formatHostCpu(run.hostCpu)}`);
   return run;
 }

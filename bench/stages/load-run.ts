@@ -23,6 +23,7 @@ import { ConsumerProcess } from '../../scripts/harness/consumer-process.js';
 import { freePort } from '../../scripts/stack/own-servers.js';
 import { type ConsumerSummary, parseConsumerSummary } from '../consumer-summary.js';
 import { processCpuSeconds } from '../cpu.js';
+import { hostCpuBetween, type HostCpuMark, type HostCpuShares, markHostCpu } from '../host-cpu.js';
 import { type CreateTimes, createTimes, type LatencySummary, summarise } from '../latency.js';
 import { type Histograms, histogramsBetween, scrapeHistograms, windowLatency } from '../metrics-window.js';
 import type { LatencyRun } from '../result.js';
@@ -59,6 +60,7 @@ export function consumerAccount(l: LoadRunResult, offered: number): NonNullable<
 interface Snapshot {
   histograms: Histograms;
   cpu: number;
+  host: HostCpuMark;
 }
 
 export interface MeasuredWindow {
@@ -68,6 +70,8 @@ export interface MeasuredWindow {
   consumer: Pick<ConsumerSummary, 'endToEnd' | 'stages'>;
   /** the consumer's CPU seconds over the same span */
   cpuSeconds: number;
+  /** the cores each process on the host used over the same span */
+  hostCpu: HostCpuShares;
   /** requests sent after the warm-up */
   requests: number;
 }
@@ -260,13 +264,14 @@ class WarmupWindow {
         warmup: { seconds: this.seconds, ...latencyOf((at) => at < mark.at) },
         consumer: windowLatency(histogramsBetween(mark.histograms, end.histograms)),
         cpuSeconds: end.cpu - mark.cpu,
+        hostCpu: hostCpuBetween(mark.host, end.host),
         requests: measured,
       },
     };
   }
 
   private async read(consumer: ConsumerProcess): Promise<Snapshot> {
-    return { histograms: await scrapeHistograms(this.metricsPort!), cpu: processCpuSeconds(consumer.child.pid!) };
+    return { histograms: await scrapeHistograms(this.metricsPort!), cpu: processCpuSeconds(consumer.child.pid!), host: markHostCpu(consumer.child.pid!) };
   }
 }
 

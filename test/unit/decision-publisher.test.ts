@@ -55,3 +55,78 @@ describe("a flush's publish", () => {
     await publisher.disconnect();
   });
 });
+
+/** A producer whose sendBatch calls each wait until the test settles them, in order. */
+function heldKafka() {
+  const calls: { batch: ProducerBatch; settle(error?: Error): void }[] = [];
+  const producer = {
+    connect: async () => {},
+    disconnect: async () => {},
+    sendBatch: (batch: ProducerBatch) => new Promise<void>((resolve, reject) => calls.push({ batch, settle: (error) => (error ? reject(error) : resolve()) })),
+  };
+  const admin = { connect: async () => {}, disconnect: async () => {}, describeConfigs: async () => ({ resources: [] }) };
+  return { kafka: { producer: () => producer, admin: () => admin } as unknown as Kafka, calls };
+}
+
+/** What a produce carried: the audit records' request ids, a dead letter as dlq:<offset>. */
+const ids = (batch: ProducerBatch) =>
+  batch.topicMessages!.flatMap((t) =>
+    t.messages.map((m) =>
+      t.topic === 'audit' ? (JSON.parse(String(m.value)) as RedemptionDecided).request_id : `dlq:${String((m.headers ?? {})['dlq.offset'])}`,
+    ),
+  );
+const settled = (p: Promise<void>) =>
+  p.then(
+    () => 'acknowledged',
+    (e: Error) => `failed: ${e.message}`,
+  );
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('publishes of concurrent flushes (group commit)', () => {
+  it('the publishes that arrive while a produce is in flight go together in the next one, each flush in its order', async () => {
+    const { kafka, calls } = heldKafka();
+    const publisher = await DecisionPublisher.connect(kafka, codec, 'audit', 'req', 'c1');
+    const first = settled(publisher.publish([record('a1'), record('a2')], []));
+    await tick();
+    const second = settled(publisher.publish([record('b1'), record('b2')], []));
+    const third = settled(publisher.publish([record('c1')], [deadLetter]));
+    await tick();
+    // One produce in flight; the two later publishes wait for it.
+    expect(calls.map((c) => ids(c.batch))).toEqual([['a1', 'a2']]);
+    calls[0]!.settle();
+    expect(await first).toBe('acknowledged');
+    await tick();
+    expect(calls).toHaveLength(2);
+    expect(ids(calls[1]!.batch)).toEqual(['b1', 'b2', 'c1', 'dlq:5']);
+    expect(calls[1]!.batch.topicMessages!.map((t) => t.topic)).toEqual(['audit', 'req.dlq']);
+    calls[1]!.settle();
+    expect([await second, await third]).toEqual(['acknowledged', 'acknowledged']);
+    expect(publisher.produceCalls).toBe(2);
+  });
+
+  it('a produce that fails fails every publish it carried, and the next publishes are produced on their own', async () => {
+    const { kafka, calls } = heldKafka();
+    const publisher = await DecisionPublisher.connect(kafka, codec, 'audit', 'req', 'c1');
+    const first = settled(publisher.publish([record('a1')], []));
+    await tick();
+    const second = settled(publisher.publish([record('b1')], []));
+    const third = settled(publisher.publish([record('c1')], []));
+    calls[0]!.settle();
+    await tick();
+    calls[1]!.settle(new Error('the broker is gone'));
+    expect([await first, await second, await third]).toEqual(['acknowledged', 'failed: the broker is gone', 'failed: the broker is gone']);
+    // A retry after the failure: a produce of its own, not stuck behind the failed one.
+    const retry = settled(publisher.publish([record('b1')], []));
+    await tick();
+    expect(calls.map((c) => ids(c.batch))).toEqual([['a1'], ['b1', 'c1'], ['b1']]);
+    calls[2]!.settle();
+    expect(await retry).toBe('acknowledged');
+  });
+
+  it('a publish with nothing to send resolves at once, without a produce', async () => {
+    const { kafka, calls } = heldKafka();
+    const publisher = await DecisionPublisher.connect(kafka, codec, 'audit', 'req', 'c1');
+    expect(await settled(publisher.publish([], []))).toBe('acknowledged');
+    expect(calls).toHaveLength(0);
+  });
+});

@@ -1,0 +1,88 @@
+/**
+ * Who used the host's cores during a measured window: the consumer, the bench process itself (the load
+ * generator), the local services (the Kafka broker, the MySQL server, Redis, the registry) and the host
+ * in all. On 2 shared cores a latency tail is mostly a core not free; this says whose it was.
+ *
+ * The services are found in /proc by name (a service on another host has no process here and is left
+ * out): `mariadbd`/`mysqld`, `redis-server`, and the stack's JVMs by their `-Dredemption.stack=` mark.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+
+import { hostCpuSeconds, processCpuSeconds } from './cpu.js';
+
+export type HostProcess = 'consumer' | 'bench' | 'broker' | 'mysql' | 'redis' | 'registry';
+
+/** Cores used per second of the window, by process, and by the whole host (of `cores`). */
+export interface HostCpuShares {
+  seconds: number;
+  cores: Partial<Record<HostProcess, number>>;
+  hostBusyCores: number;
+}
+
+export interface HostCpuMark {
+  at: number;
+  cpu: Partial<Record<HostProcess, number>>;
+  host: number;
+}
+
+function serviceOf(pid: string): HostProcess | null {
+  try {
+    const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    if (comm === 'mariadbd' || comm === 'mysqld') return 'mysql';
+    if (comm === 'redis-server') return 'redis';
+    if (comm !== 'java') return null;
+    const stack = /-Dredemption\.stack=([\w-]+)/.exec(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))?.[1];
+    return stack === 'kafka' ? 'broker' : stack === 'registry' ? 'registry' : null;
+  } catch {
+    // Gone between the listing and the read.
+    return null;
+  }
+}
+
+/** CPU seconds so far of the consumer, this process and each local service, and of the host. */
+export function markHostCpu(consumerPid: number): HostCpuMark {
+  const cpu: Partial<Record<HostProcess, number>> = {};
+  const add = (p: HostProcess, seconds: number) => (cpu[p] = (cpu[p] ?? 0) + seconds);
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const service = serviceOf(pid);
+    if (!service) continue;
+    try {
+      add(service, processCpuSeconds(Number(pid)));
+    } catch {
+      // Gone meanwhile: its share is left out.
+    }
+  }
+  add('consumer', processCpuSeconds(consumerPid));
+  const self = process.cpuUsage();
+  add('bench', (self.user + self.system) / 1e6);
+  return { at: Date.now(), cpu, host: hostCpuSeconds().busy };
+}
+
+/** What each process used between two marks, in cores (CPU seconds per second). */
+export function hostCpuBetween(from: HostCpuMark, to: HostCpuMark): HostCpuShares {
+  const seconds = (to.at - from.at) / 1000;
+  const per = (a: number) => Math.round((a / seconds) * 100) / 100;
+  const cores: Partial<Record<HostProcess, number>> = {};
+  for (const [p, end] of Object.entries(to.cpu) as [HostProcess, number][]) {
+    const start = from.cpu[p];
+    if (start !== undefined) cores[p] = per(end - start);
+  }
+  return { seconds: Math.round(seconds * 10) / 10, cores, hostBusyCores: per(to.host - from.host) };
+}
+
+const LABEL: Record<HostProcess, string> = {
+  consumer: 'consumer',
+  broker: 'Kafka broker',
+  mysql: 'MySQL',
+  redis: 'Redis',
+  bench: 'the bench (load generator)',
+  registry: 'registry',
+};
+
+/** "cores used: consumer 0.55, Kafka broker 0.31, ...; host 1.62 of 2 busy" (`cores`: the measuring host's, for a file read elsewhere) */
+export function formatHostCpu(s: HostCpuShares, cores = cpus().length): string {
+  const parts = (Object.keys(LABEL) as HostProcess[]).filter((p) => s.cores[p] !== undefined).map((p) => `${LABEL[p]} ${s.cores[p]}`);
+  return `cores used: ${parts.join(', ')}; host ${s.hostBusyCores} of ${cores} busy`;
+}
