@@ -59,10 +59,20 @@ export function createKafka(
       const { message, ...rest } = entry.log;
       // KafkaJS logs every error response at ERROR before it retries ("coordinator is loading" at start);
       // only what it gives up on reaches us as a thrown error, so these are warnings.
-      const level = entry.namespace === 'Connection' && entry.level === logLevel.ERROR ? 'warn' : (PINO_LEVEL[entry.level] ?? 'info');
+      const level =
+        entry.namespace === 'Connection' && entry.level === logLevel.ERROR ? connectionErrorLevel(message, rest.error) : (PINO_LEVEL[entry.level] ?? 'info');
       kafkaLogger[level]({ namespace: entry.namespace, ...rest }, message);
     },
   });
+}
+
+/**
+ * A ListOffsets answered "not the leader" or "leader not available" is a partition whose leader is being
+ * elected or loading it (a topic created a moment ago): `topicOffsets` and `createTopicsWithLeaders` ask
+ * again, so it is not worth a warning in every command that creates topics. Other error responses are.
+ */
+function connectionErrorLevel(message: string, error: unknown): 'warn' | 'debug' {
+  return message.startsWith('Response ListOffsets') && /not the leader|no leader/i.test(String(error)) ? 'debug' : 'warn';
 }
 
 /**
