@@ -75,7 +75,8 @@ export class DecisionPublisher {
    * (group commit): the producer has one request in flight (idempotent, ordered), so concurrent flushes'
    * produces would otherwise queue one behind the other, each a round trip. A flush's partitions are its
    * own (the coalescer runs one flush per partition at a time), so merging flushes reorders nothing in a
-   * partition. A produce that fails fails every publish it carried; each flush retries its own.
+   * partition. When a produce carrying several publishes fails, each is produced again on its own, and
+   * fails only with its own messages' error (each flush retries its own).
    */
   publish(records: readonly RedemptionDecided[], deadLetters: readonly DeadLetter[]): Promise<void> {
     const outgoing: Outgoing[] = records.map((r) => {
@@ -104,7 +105,9 @@ export class DecisionPublisher {
         await this.produce(group.length === 1 ? group[0]!.outgoing : group.flatMap((p) => p.outgoing));
         for (const p of group) p.resolve();
       } catch (error) {
-        for (const p of group) p.reject(error);
+        if (group.length === 1) group[0]!.reject(error);
+        // Each publish of the group alone, so that one flush's refused message fails that flush only.
+        else for (const p of group) await this.produce(p.outgoing).then(p.resolve, p.reject);
       }
     }
     this.sending = false;

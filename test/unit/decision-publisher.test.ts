@@ -104,7 +104,7 @@ describe('publishes of concurrent flushes (group commit)', () => {
     expect(publisher.produceCalls).toBe(2);
   });
 
-  it('a produce that fails fails every publish it carried, and the next publishes are produced on their own', async () => {
+  it('a produce of several publishes that fails is tried again for each on its own: a publish fails only with its own error', async () => {
     const { kafka, calls } = heldKafka();
     const publisher = await DecisionPublisher.connect(kafka, codec, 'audit', 'req', 'c1');
     const first = settled(publisher.publish([record('a1')], []));
@@ -114,13 +114,21 @@ describe('publishes of concurrent flushes (group commit)', () => {
     calls[0]!.settle();
     await tick();
     calls[1]!.settle(new Error('the broker is gone'));
-    expect([await first, await second, await third]).toEqual(['acknowledged', 'failed: the broker is gone', 'failed: the broker is gone']);
-    // A retry after the failure: a produce of its own, not stuck behind the failed one.
-    const retry = settled(publisher.publish([record('b1')], []));
     await tick();
+    // b1 alone first, then c1 alone.
     expect(calls.map((c) => ids(c.batch))).toEqual([['a1'], ['b1', 'c1'], ['b1']]);
-    calls[2]!.settle();
-    expect(await retry).toBe('acknowledged');
+    calls[2]!.settle(new Error('b1 refused'));
+    await tick();
+    expect(ids(calls[3]!.batch)).toEqual(['c1']);
+    calls[3]!.settle();
+    expect([await first, await second, await third]).toEqual(['acknowledged', 'failed: b1 refused', 'acknowledged']);
+    // A publish after the failure: a produce of its own, not stuck behind the failed one.
+    const next = settled(publisher.publish([record('d1')], []));
+    await tick();
+    expect(ids(calls[4]!.batch)).toEqual(['d1']);
+    calls[4]!.settle(new Error('alone, it fails with its own error'));
+    expect(await next).toBe('failed: alone, it fails with its own error');
+    expect(calls).toHaveLength(5);
   });
 
   it('a publish with nothing to send resolves at once, without a produce', async () => {
