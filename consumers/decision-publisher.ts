@@ -44,7 +44,6 @@ export class DecisionPublisher {
   /** Publishes that arrived while a produce was in flight: the next produce carries them all. */
   private waiting: WaitingPublish[] = [];
   private sending = false;
-  private calls = 0;
 
   private constructor(
     private readonly producer: Producer,
@@ -92,11 +91,6 @@ export class DecisionPublisher {
     });
   }
 
-  /** Produce calls made so far (a group of publishes larger than one call makes several). */
-  get produceCalls(): number {
-    return this.calls;
-  }
-
   private async sendWaiting(): Promise<void> {
     this.sending = true;
     while (this.waiting.length > 0) {
@@ -122,7 +116,6 @@ export class DecisionPublisher {
         if (messages) messages.push(o.message);
         else byTopic.set(o.topic, [o.message]);
       }
-      this.calls += 1;
       await this.producer.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })), acks: -1 });
     }
   }

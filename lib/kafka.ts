@@ -146,11 +146,11 @@ export interface TopicSpec {
   configs?: Record<string, string>;
 }
 
-/** Errors a just-created topic answers with until every broker has its metadata and every partition a leader. */
-const TOPIC_NOT_READY = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_LEADER_FOR_PARTITION']);
-
 /** Errors of a partition whose leader is being elected or has not loaded it yet: asking again answers. */
 const LEADER_IN_MOTION = new Set(['LEADER_NOT_AVAILABLE', 'NOT_LEADER_FOR_PARTITION']);
+
+/** Errors a just-created topic answers with until every broker has its metadata and every partition a leader that answers. */
+const TOPIC_NOT_READY = new Set(['UNKNOWN_TOPIC_OR_PARTITION', ...LEADER_IN_MOTION]);
 
 export type TopicOffsets = Awaited<ReturnType<Admin['fetchTopicOffsets']>>;
 

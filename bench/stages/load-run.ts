@@ -22,7 +22,6 @@ import type { RedemptionDecided, RedemptionRequested } from '../../schemas/types
 import { ConsumerProcess } from '../../scripts/harness/consumer-process.js';
 import { freePort } from '../../scripts/stack/own-servers.js';
 import { type ConsumerSummary, parseConsumerSummary } from '../consumer-summary.js';
-import { processCpuSeconds } from '../cpu.js';
 import { hostCpuBetween, type HostCpuMark, type HostCpuShares, markHostCpu } from '../host-cpu.js';
 import { type CreateTimes, createTimes, type LatencySummary, summarise } from '../latency.js';
 import { type Histograms, histogramsBetween, scrapeHistograms, windowLatency } from '../metrics-window.js';
@@ -59,7 +58,7 @@ export function consumerAccount(l: LoadRunResult, offered: number): NonNullable<
 
 interface Snapshot {
   histograms: Histograms;
-  cpu: number;
+  /** CPU seconds so far of the consumer (`host.cpu.consumer`), the services and the host */
   host: HostCpuMark;
 }
 
@@ -263,7 +262,7 @@ class WarmupWindow {
       measuredWindow: {
         warmup: { seconds: this.seconds, ...latencyOf((at) => at < mark.at) },
         consumer: windowLatency(histogramsBetween(mark.histograms, end.histograms)),
-        cpuSeconds: end.cpu - mark.cpu,
+        cpuSeconds: (end.host.cpu.consumer ?? 0) - (mark.host.cpu.consumer ?? 0),
         hostCpu: hostCpuBetween(mark.host, end.host),
         requests: measured,
       },
@@ -271,7 +270,7 @@ class WarmupWindow {
   }
 
   private async read(consumer: ConsumerProcess): Promise<Snapshot> {
-    return { histograms: await scrapeHistograms(this.metricsPort!), cpu: processCpuSeconds(consumer.child.pid!), host: markHostCpu(consumer.child.pid!) };
+    return { histograms: await scrapeHistograms(this.metricsPort!), host: markHostCpu(consumer.child.pid!) };
   }
 }
 
