@@ -81,7 +81,7 @@ export class BatchProcessor {
     const timings: FlushTimings = { messages: parts.reduce((n, c) => n + c.messages.length, 0), redisMs: 0, mysqlMs: 0, auditMs: 0 };
 
     let t = performance.now();
-    const { decisions: cached, redelivered } = await deps.cache.lookup(requests);
+    const { decisions: cached, redelivered, answered } = await deps.cache.lookup(requests);
     timings.redisMs += performance.now() - t;
     if (requests.length > 0) deps.stats.recordRedisRoundTrip();
     deps.stats.redeliveries += redelivered;
@@ -105,7 +105,7 @@ export class BatchProcessor {
     let remembered: Promise<void> = Promise.resolve();
     if (toFlush.length > 0) {
       t = performance.now();
-      const flushed = await this.flushIsolatingRefusals(log, toFlush);
+      const flushed = await this.flushIsolatingRefusals(log, toFlush, answered);
       timings.mysqlMs += performance.now() - t;
       flushed.records.forEach((record, j) => {
         if (record === null) return;
@@ -157,13 +157,14 @@ export class BatchProcessor {
    * connection, lock or deadlock error, which are retried), splits it in halves, in order, until the
    * refused requests stand alone, and commits everything else. Never retries a data error.
    */
-  private async flushIsolatingRefusals(log: Logger, requests: readonly SourcedRequest[]): Promise<IsolatedFlush> {
+  private async flushIsolatingRefusals(log: Logger, requests: readonly SourcedRequest[], cacheAnswered: boolean): Promise<IsolatedFlush> {
     const { deps } = this;
     try {
       const flushed = await this.retrying(log, 'flush', () =>
         deps.store.flush(requests, {
           consumerId: deps.consumerId,
           decidedAt: Date.now(),
+          cacheAnswered,
           mode: deps.dryRun ? { kind: 'dry-run' } : { kind: 'commit', beforeCommit: () => deps.faults.at('crash-before-db-commit') },
         }),
       );
@@ -176,8 +177,8 @@ export class BatchProcessor {
       }
       log.warn({ err: error, requests: requests.length }, 'MySQL refused the flush for its data; splitting it to find the request');
       const middle = Math.ceil(requests.length / 2);
-      const first = await this.flushIsolatingRefusals(log, requests.slice(0, middle));
-      const second = await this.flushIsolatingRefusals(log, requests.slice(middle));
+      const first = await this.flushIsolatingRefusals(log, requests.slice(0, middle), cacheAnswered);
+      const second = await this.flushIsolatingRefusals(log, requests.slice(middle), cacheAnswered);
       return {
         records: [...first.records, ...second.records],
         reemitted: [...first.reemitted, ...second.reemitted],

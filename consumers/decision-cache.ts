@@ -86,11 +86,12 @@ export class DecisionCache {
 
   /**
    * The cached decisions for these requests, and the requests whose offset is at or below their coupon's
-   * version (known redeliveries). Keys on a node that does not answer are treated as not known.
+   * version (known redeliveries). Keys on a node that does not answer are treated as not known, and
+   * `answered` is false.
    */
-  async lookup(requests: readonly SourcedRequest[]): Promise<{ decisions: Map<string, StoredDecision>; redelivered: number }> {
+  async lookup(requests: readonly SourcedRequest[]): Promise<{ decisions: Map<string, StoredDecision>; redelivered: number; answered: boolean }> {
     const decisions = new Map<string, StoredDecision>();
-    if (requests.length === 0) return { decisions, redelivered: 0 };
+    if (requests.length === 0) return { decisions, redelivered: 0, answered: true };
     const codes = [...new Set(requests.map((r) => r.request.coupon_code))];
     // Key i is request i's decision for i < requests.length, then coupon i - requests.length's version.
     const keys = requests.map((r) => this.decisionRedisKey(r.request.coupon_code, r.request.request_id));
@@ -126,7 +127,7 @@ export class DecisionCache {
       // mutant: cache-version-check
       return version !== undefined && version !== null && version.topic === r.topic && version.partition === r.partition && r.offset <= version.offset;
     }).length;
-    return { decisions, redelivered };
+    return { decisions, redelivered, answered: failures.length === 0 };
   }
 
   /** Caches committed decisions and raises each coupon's version; never lowers it. */

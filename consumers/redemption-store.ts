@@ -9,6 +9,10 @@
  * partitions but is still flushing cannot interleave with the new owner; and the decisions table's
  * primary key refuses a second decision for a request even then (the flush fails and is retried, and
  * the retry sees the first decision).
+ *
+ * That primary key also lets a flush leave out the read of prior decisions when Redis answered for every
+ * request (see `FlushOptions.cacheAnswered`): a request MySQL has decided but Redis forgot makes the
+ * decisions INSERT fail, and the flush is rolled back and made again with the read.
  */
 import type { Knex } from 'knex';
 
@@ -52,6 +56,14 @@ export interface FlushOptions {
   /** The decision time recorded on every decision (epoch millis). */
   decidedAt: number;
   mode: FlushMode;
+  /**
+   * Redis answered the lookup for every request and knew none of them as decided. MySQL then holds a
+   * decision for one of them only where Redis lost it (its TTL, a restart, a crash between the MySQL
+   * commit and the Redis update), so the flush leaves out the read of prior decisions, one statement
+   * and a primary-key lookup per request, and lets the decisions table's primary key find such a request
+   * instead (the flush is then made again with the read). Absent or false: the read is made.
+   */
+  cacheAnswered?: boolean;
 }
 
 export class RedemptionStore {
@@ -62,16 +74,48 @@ export class RedemptionStore {
    */
   private readonly dry = new DryRunState();
 
+  /**
+   * The last read of prior decisions found some that Redis did not know: Redis is behind MySQL (a
+   * redelivery after a crash, a replay past the TTL, a flushed Redis), and flushes read them first until
+   * a read finds none, rather than fail on the primary key flush after flush. A new store starts so: the
+   * first flushes after a start are the likeliest to be redeliveries of what a crash left uncommitted.
+   */
+  private redisBehind = true;
+
   constructor(private readonly knex: Knex) {}
 
   async flush(requests: readonly SourcedRequest[], options: FlushOptions): Promise<FlushResult> {
+    const sent = { statements: 0 };
+    if (options.mode.kind === 'commit' && options.cacheAnswered === true && !this.redisBehind) {
+      try {
+        return await this.flushOnce(requests, options, false, sent);
+      } catch (error) {
+        if (!isDuplicateKey(error)) throw error;
+        // A request of the batch is decided already: the PRIMARY KEY refused its second decision.
+        this.redisBehind = true;
+      }
+    }
+    const result = await this.flushOnce(requests, options, true, sent);
+    this.redisBehind = result.priorFound;
+    return { records: result.records, reemitted: result.reemitted, committed: result.committed, statements: sent.statements };
+  }
+
+  /** One transaction; `sent` counts the statements sent, those of a transaction refused included. */
+  private flushOnce(
+    requests: readonly SourcedRequest[],
+    options: FlushOptions,
+    readPrior: boolean,
+    sent: { statements: number },
+  ): Promise<FlushResult & { priorFound: boolean }> {
     return inTransaction(this.knex, async (session) => {
-      const loaded = await load(session, requests);
+      const loaded = await load(session, requests, readPrior);
       const { mode } = options;
       const state = mode.kind === 'dry-run' ? this.dry.overlay(loaded.state, requests) : loaded.state;
       const decided = decideBatch(requests, state, options);
       const writes = writesOf(decided);
       const statements = loaded.statements + writes.length + 2;
+      sent.statements += statements;
+      const priorFound = loaded.state.prior.length > 0;
       if (mode.kind === 'dry-run') {
         // Recorded once the transaction is rolled back, so a flush that fails and is retried counts once.
         const knownBefore = new Map<string, Set<string>>();
@@ -79,7 +123,7 @@ export class RedemptionStore {
         return {
           commit: false,
           writes,
-          result: { records: decided.records, reemitted: decided.reemitted, committed: [], statements },
+          result: { records: decided.records, reemitted: decided.reemitted, committed: [], statements, priorFound },
           after: () => this.dry.record(decided.committed, decided.coupons, decided.redemptions, knownBefore),
         };
       }
@@ -88,33 +132,40 @@ export class RedemptionStore {
         writes,
         // The writes go with the COMMIT: a crash here leaves nothing of the flush in MySQL.
         beforeEnd: mode.beforeCommit,
-        result: { records: decided.records, reemitted: decided.reemitted, committed: decided.committed, statements },
+        result: { records: decided.records, reemitted: decided.reemitted, committed: decided.committed, statements, priorFound },
       };
     });
   }
 }
 
+/** MySQL's error for a row whose key is taken (mysql2's code for errno 1062). */
+function isDuplicateKey(error: unknown): boolean {
+  return error instanceof Error && (error as { code?: unknown }).code === 'ER_DUP_ENTRY';
+}
+
 /**
  * Locks the batch's coupons and reads what the rules need about them, in one round trip: the lock
- * comes first, so the reads after it see what the last flush of these coupons committed.
+ * comes first, so the reads after it see what the last flush of these coupons committed. Prior
+ * decisions are read only when `readPrior` says so.
  */
-async function load(session: SqlSession, requests: readonly SourcedRequest[]): Promise<{ state: LoadedState; statements: number }> {
+async function load(session: SqlSession, requests: readonly SourcedRequest[], readPrior: boolean): Promise<{ state: LoadedState; statements: number }> {
   const codes = [...new Set(requests.map((r) => r.request.coupon_code))].sort();
   const redeemers = distinctPairs(requests, (r) => (r.op === 'REDEEM' ? r.user_id : null));
   const targets = distinctPairs(requests, (r) => (r.op === 'REVERSE' && r.reverses_request_id ? r.reverses_request_id : null));
   const coupons = lockCoupons(codes);
-  const prior = selectPriorDecisions(distinctPairs(requests, (r) => r.request_id));
+  const prior = readPrior ? selectPriorDecisions(distinctPairs(requests, (r) => r.request_id)) : null;
   // Statements a batch does not need are not sent: no redeemers, no user counts; no refunds, no lookup.
   const counts = redeemers.length > 0 ? countUserRedemptions(redeemers) : null;
   const refunded = targets.length > 0 ? selectRedemptions(targets) : null;
-  const reads = [coupons.sql, prior.sql, ...(counts ? [counts.sql] : []), ...(refunded ? [refunded.sql] : [])];
-  const [couponRows, priorRows, ...rest] = await session.query(reads);
+  const reads = [coupons.sql, ...(prior ? [prior.sql] : []), ...(counts ? [counts.sql] : []), ...(refunded ? [refunded.sql] : [])];
+  const [couponRows, ...rest] = await session.query(reads);
+  const priorRows = prior ? rest.shift() : undefined;
   const countRows = counts ? rest.shift() : undefined;
   const refundedRows = refunded ? rest.shift() : undefined;
   return {
     state: {
       coupons: coupons.rows(couponRows),
-      prior: prior.rows(priorRows),
+      prior: prior ? prior.rows(priorRows) : [],
       userCounts: counts ? counts.rows(countRows) : [],
       redemptions: refunded ? refunded.rows(refundedRows) : [],
     },

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 
+import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -86,5 +87,20 @@ describe('the decision cache on a standalone Redis', () => {
     ]);
     expect(found.redelivered).toBe(2);
     expect([...found.decisions.values()].map((d) => d.requestId)).toEqual(['r1']);
+  });
+
+  it("says whether Redis answered the whole lookup: a flush leaves out MySQL's read of prior decisions only then", async () => {
+    const live = new DecisionCache(redis, `${prefix}-answered`, 600, pino({ level: 'silent' }));
+    const requests = [sourced('C', 'r1', 1), sourced('D', 'r2', 2)];
+    expect((await live.lookup(requests)).answered).toBe(true);
+    // Nothing listens on port 1: every command fails at once, as with a Redis that is down.
+    const down = new Redis({ host: '127.0.0.1', port: 1, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    let errors = 0;
+    const cache = new DecisionCache(down, `${prefix}-answered`, 600, pino({ level: 'silent' }), () => (errors += 1));
+    const found = await cache.lookup(requests);
+    expect(found).toMatchObject({ answered: false, redelivered: 0 });
+    expect(found.decisions.size).toBe(0);
+    expect(errors).toBe(1);
+    down.disconnect();
   });
 });

@@ -18,7 +18,13 @@ import type { RedemptionOp, RedemptionRequested } from '../../schemas/types.js';
  */
 
 const id = randomBytes(4).toString('hex');
-const urls = { together: `redeem_test_${id}_m`, apart: `redeem_test_${id}_s`, refused: `redeem_test_${id}_r` };
+const urls = {
+  together: `redeem_test_${id}_m`,
+  apart: `redeem_test_${id}_s`,
+  refused: `redeem_test_${id}_r`,
+  reads: `redeem_test_${id}_p`,
+  leftOut: `redeem_test_${id}_o`,
+};
 const pools: Knex[] = [];
 
 /** A pool on its own migrated database, with two coupons; `queries` counts what is sent on its connections. */
@@ -68,8 +74,8 @@ function request(requestId: string, coupon: string, user: string, op: Redemption
   return { request: r, topic: 't', partition: 0, offset: offset++ };
 }
 
-const flushOf = (store: RedemptionStore, requests: readonly SourcedRequest[]) =>
-  store.flush(requests, { consumerId: 'c', decidedAt: Date.parse('2026-12-01T10:00:01Z'), mode: { kind: 'commit' } });
+const flushOf = (store: RedemptionStore, requests: readonly SourcedRequest[], cacheAnswered?: boolean) =>
+  store.flush(requests, { consumerId: 'c', decidedAt: Date.parse('2026-12-01T10:00:01Z'), mode: { kind: 'commit' }, cacheAnswered });
 const outcome = (r: FlushResult) =>
   r.records.map((d, i) => [d.request_id, d.decision, d.reason, d.remaining_quota, r.reemitted[i] ? 're-emitted' : null].filter((x) => x !== null).join(' '));
 
@@ -141,5 +147,36 @@ describe('the flush transaction', () => {
     await knex.raw('DROP TRIGGER refuse_counts');
     expect(outcome(await flushOf(store, batch))).toEqual(['a1 APPLIED 1', 'a2 APPLIED 4']);
     expect((await tables(knex)).decisions.map((d) => `${d.request_id} ${d.decision}`)).toEqual(['a1 APPLIED', 'a2 APPLIED']);
+  });
+
+  it('leaves out the read of prior decisions when Redis answered, and finds a request MySQL decided by its primary key instead', async () => {
+    const reads = await pool(urls.reads, true);
+    const leftOut = await pool(urls.leftOut, true);
+    const first = request('p1', 'C1', 'u1');
+    const retried = request('p2', 'C2', 'u1');
+    const batches = [
+      [first, retried],
+      [request('p3', 'C1', 'u2')],
+      // What Redis forgot: a redelivery of p1 (its offset) and an upstream retry of p2 (a new offset).
+      [first, { ...retried, offset: offset++ }, request('p4', 'C2', 'u4')],
+      [request('p5', 'C2', 'u5')],
+      [request('p6', 'C2', 'u6')],
+    ];
+    const run = async (knex: Knex, cacheAnswered: boolean) => {
+      const store = new RedemptionStore(knex);
+      const flushed: FlushResult[] = [];
+      for (const batch of batches) flushed.push(await flushOf(store, batch, cacheAnswered));
+      return { outcomes: flushed.map(outcome), statements: flushed.map((r) => r.statements) };
+    };
+    const always = await run(reads.knex, false);
+    const answered = await run(leftOut.knex, true);
+    expect(answered.outcomes).toEqual(always.outcomes);
+    expect(answered.outcomes[2]).toEqual(['p1 APPLIED 1 re-emitted', 'p2 DUPLICATE', 'p4 APPLIED 3']);
+    expect(await tables(leftOut.knex)).toEqual(await tables(reads.knex));
+    const [s0, s1, s2, s3, s4] = always.statements as [number, number, number, number, number];
+    // A new store reads; then it leaves the read out until the PRIMARY KEY refuses a decision (flush 3:
+    // the refused transaction's statements, then the flush with the read); the next flush reads, finds
+    // nothing Redis would not know, and the one after leaves the read out again.
+    expect(answered.statements).toEqual([s0, s1 - 1, s2 - 1 + s2, s3, s4 - 1]);
   });
 });
