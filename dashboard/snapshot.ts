@@ -2,6 +2,7 @@ import { type Admin, AssignerProtocol } from 'kafkajs';
 
 import { STAGES } from '../consumers/stage-histogram.js';
 import { topRedeemed } from '../lib/coupon-catalog.js';
+import { topicOffsets } from '../lib/kafka.js';
 import type { Runtime } from '../lib/runtime.js';
 import { parsePrometheusText, type Sample, sumBy } from './prometheus-text.js';
 
@@ -47,7 +48,8 @@ function stageHistograms(samples: readonly Sample[]): Snapshot['stages'] {
 async function groupAndLag(admin: Admin, groupId: string, topic: string): Promise<Pick<Snapshot, 'group' | 'lag' | 'totalLag'>> {
   const [{ groups }, ends, [committed]] = await Promise.all([
     admin.describeGroups([groupId]),
-    admin.fetchTopicOffsets(topic),
+    // Asked again for up to 2 s while a leader moves (an election, a topic just made), rather than a gap in the page.
+    topicOffsets(admin, topic, 2_000),
     admin.fetchOffsets({ groupId, topics: [topic] }),
   ]);
   const g = groups[0]!;

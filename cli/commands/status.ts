@@ -5,11 +5,11 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 
-import { AssignerProtocol } from 'kafkajs';
+import { type Admin, AssignerProtocol } from 'kafkajs';
 
 import { lastFlushKey } from '../../consumers/decision-cache.js';
 import { kafkaSecurity, redisTls, type RegistryConnection, registryConnection } from '../../lib/connections.js';
-import { createKafka, withAdmin } from '../../lib/kafka.js';
+import { createKafka, topicOffsets, withAdmin } from '../../lib/kafka.js';
 import { checkMysqlUsable, databaseName } from '../../lib/mysql.js';
 import { tcpAnswers } from '../../lib/net.js';
 import { checkRedisUsable } from '../../lib/redis.js';
@@ -155,17 +155,7 @@ export async function status(rt: Runtime, print: (line: string) => void): Promis
       const partitions = assignment[topic] ?? [];
       print(`  ${m.clientId} ${m.clientHost} ${m.memberId.slice(-12)}  partitions ${partitions.length ? partitions.join(',') : '-'}`);
     }
-    const ends = await admin.fetchTopicOffsets(topic).catch(() => []);
-    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] }).catch(() => [undefined]);
-    let total = 0;
-    print(`lag on ${topic}`);
-    for (const e of ends.sort((a, b) => a.partition - b.partition)) {
-      const at = Number(committed?.partitions.find((c) => c.partition === e.partition)?.offset ?? -1);
-      const lag = Number(e.high) - Math.max(at, Number(e.low));
-      total += lag;
-      print(`  partition ${e.partition}: end ${e.high}, committed ${at < 0 ? '-' : at}, lag ${lag}`);
-    }
-    print(`  total lag ${total}`);
+    await printLag(admin, group, topic, print);
   } finally {
     await admin.disconnect();
   }
@@ -180,4 +170,29 @@ export async function status(rt: Runtime, print: (line: string) => void): Promis
     print(prefix === null ? 'last flush: unknown (the database identity could not be read from MySQL)' : 'last flush: none recorded');
   }
   return true;
+}
+
+/**
+ * Each partition's end, committed offset and lag. When they cannot be read (the topic does not exist, its
+ * leaders do not answer within 5 s) the lag is said to be unknown, with why: printed as 0 it would read
+ * as "caught up".
+ */
+async function printLag(admin: Admin, group: string, topic: string, print: (line: string) => void): Promise<void> {
+  const read = await Promise.all([topicOffsets(admin, topic, 5_000), admin.fetchOffsets({ groupId: group, topics: [topic] })]).catch((error: unknown) =>
+    error instanceof Error ? error : new Error(String(error)),
+  );
+  if (read instanceof Error) {
+    print(`lag on ${topic}: unknown (${read.message})`);
+    return;
+  }
+  const [ends, [committed]] = read;
+  let total = 0;
+  print(`lag on ${topic}`);
+  for (const e of ends.sort((a, b) => a.partition - b.partition)) {
+    const at = Number(committed?.partitions.find((c) => c.partition === e.partition)?.offset ?? -1);
+    const lag = Number(e.high) - Math.max(at, Number(e.low));
+    total += lag;
+    print(`  partition ${e.partition}: end ${e.high}, committed ${at < 0 ? '-' : at}, lag ${lag}`);
+  }
+  print(`  total lag ${total}`);
 }

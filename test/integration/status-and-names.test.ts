@@ -42,6 +42,16 @@ describe('status and database names', () => {
     expect(down.stdout).toMatch(/^ {2}redis\s+127\.0\.0\.1:1\s+DOWN: does not answer/m);
   });
 
+  it('says the lag is unknown, and why, for a topic it cannot read, rather than a total of 0', async () => {
+    // Nothing creates it: the stack's broker does not create topics on first use.
+    const missing = `missing-${p.id}`;
+    const result = await p.cli(['status'], { REDEMPTION_TOPIC: missing });
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`^lag on ${missing}: unknown \\(.+\\)$`, 'm'));
+    expect(result.stdout).not.toMatch(/total lag/);
+    expect(result.stdout).toMatch(/^last flush: /m);
+  });
+
   it('diff and rebuild refuse names that a URL would turn into another database', async () => {
     const live = `redeem_test_${p.id}`;
     for (const name of [`../${live}`, `./${live}`, `${live}/x`, '..', '%2e%2e', '']) {
