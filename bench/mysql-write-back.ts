@@ -31,10 +31,11 @@ const dirtyPages = (c: Connection) => globalNumber(c, "SHOW GLOBAL STATUS LIKE '
  * Lowers innodb_max_dirty_pages_pct to 0 and raises innodb_io_capacity to innodb_io_capacity_max (the
  * page cleaner then writes back all it can, as fast as the server allows: at the default capacity of 200
  * it wrote about 175 pages a second here), waits until at most `settledPages` pages are dirty or
- * `timeoutMs` passed, and puts both settings back. A server that refuses SET GLOBAL, or has no such status
- * (not InnoDB), is left as it is: null, and the caller says so.
+ * `timeoutMs` passed or `signal` aborts (a run stopped with Ctrl-C), and puts both settings back. A server
+ * that refuses SET GLOBAL, or has no such status (not InnoDB), is left as it is: null, and the caller
+ * says so.
  */
-export async function writeBackDirtyPages(mysqlUrl: string, timeoutMs = 120_000, settledPages = 1_000): Promise<WriteBack | null> {
+export async function writeBackDirtyPages(mysqlUrl: string, timeoutMs = 120_000, settledPages = 1_000, signal?: AbortSignal): Promise<WriteBack | null> {
   return withServerConnection(mysqlUrl, async (c) => {
     const pagesBefore = await dirtyPages(c);
     if (!Number.isFinite(pagesBefore)) return null;
@@ -52,7 +53,7 @@ export async function writeBackDirtyPages(mysqlUrl: string, timeoutMs = 120_000,
     }
     try {
       let pages = pagesBefore;
-      while (pages > settledPages && performance.now() - started < timeoutMs) {
+      while (pages > settledPages && performance.now() - started < timeoutMs && !signal?.aborted) {
         await new Promise((resolve) => setTimeout(resolve, 500));
         pages = await dirtyPages(c);
       }

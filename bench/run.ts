@@ -37,8 +37,8 @@ export type { BenchResult, CheckoutRun, LatencyRun, PartialBenchResult, Sustaine
  */
 const WRITE_BACK_BEFORE: ReadonlySet<StageName> = new Set(['drain', 'raw', 'peer']);
 
-async function writeBackBefore(ctx: BenchContext, stage: StageName): Promise<void> {
-  const w = await writeBackDirtyPages(ctx.base.mysqlUrl);
+async function writeBackBefore(ctx: BenchContext, stage: StageName, signal: AbortSignal): Promise<void> {
+  const w = await writeBackDirtyPages(ctx.base.mysqlUrl, undefined, undefined, signal);
   if (w === null) ctx.print(`MySQL: InnoDB's dirty pages could not be written back before ${stage} (SET GLOBAL refused); it starts as the server is`);
   else if (w.seconds > 0) ctx.print(`MySQL: InnoDB wrote back its dirty pages before ${stage}: ${w.pagesBefore} -> ${w.pagesAfter} in ${round(w.seconds)} s`);
 }
@@ -73,12 +73,19 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
   const mysql = await sizeServer(ctx.base.mysqlUrl, { bufferPoolMiB: o.mysqlBufferPoolMiB, redoLogMiB: o.mysqlRedoLogMiB }, o.print);
   // A run stopped with Ctrl-C or SIGTERM still puts the MySQL server's sizes back and removes its build
   // of the consumer; what its stages made so far stays, as after any kill.
+  // A write-back under way when the run is stopped ends first, putting its own settings back.
+  const stopping = new AbortController();
+  let writingBack: Promise<void> = Promise.resolve();
   const interrupted = (signal: NodeJS.Signals) => {
     o.print(`${signal}: putting the MySQL server's sizes back and removing the consumer build, then stopping`);
-    void mysql.restore().finally(() => {
-      consumers.remove();
-      process.exit(signal === 'SIGINT' ? 130 : 143);
-    });
+    stopping.abort();
+    void writingBack
+      .catch(() => {})
+      .then(() => mysql.restore())
+      .finally(() => {
+        consumers.remove();
+        process.exit(signal === 'SIGINT' ? 130 : 143);
+      });
   };
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
@@ -86,7 +93,7 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
     const stages = STAGE_NAMES.filter((s) => !o.only || o.only.includes(s));
     const parts: BenchParts = {};
     for (const stage of stages) {
-      if (WRITE_BACK_BEFORE.has(stage)) await writeBackBefore(ctx, stage);
+      if (WRITE_BACK_BEFORE.has(stage)) await (writingBack = writeBackBefore(ctx, stage, stopping.signal));
       await STAGES[stage](ctx, parts);
     }
     // What a stage run alone needed from another one (the 1-process drain, the cycle) is reported too.

@@ -54,4 +54,16 @@ describe("the bench's InnoDB write-back", () => {
     expect(w!.pagesAfter).toBe(w!.pagesBefore);
     expect(await setting()).toEqual(before);
   });
+
+  it('ends the wait when its signal aborts (a stopped bench), and puts both settings back', async () => {
+    const before = await setting();
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(), 300);
+    const started = Date.now();
+    // -1 pages can never be reached: only the signal (or the minute) ends this wait.
+    const w = await writeBackDirtyPages(url, 60_000, -1, stop.signal);
+    expect(w).not.toBeNull();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await setting()).toEqual(before);
+  });
 });
