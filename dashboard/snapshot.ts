@@ -2,7 +2,7 @@ import { type Admin, AssignerProtocol } from 'kafkajs';
 
 import { STAGES } from '../consumers/stage-histogram.js';
 import { topRedeemed } from '../lib/coupon-catalog.js';
-import { topicOffsets } from '../lib/kafka.js';
+import { partitionLags } from '../lib/kafka.js';
 import type { Runtime } from '../lib/runtime.js';
 import { parsePrometheusText, type Sample, sumBy } from './prometheus-text.js';
 
@@ -46,11 +46,10 @@ function stageHistograms(samples: readonly Sample[]): Snapshot['stages'] {
 }
 
 async function groupAndLag(admin: Admin, groupId: string, topic: string): Promise<Pick<Snapshot, 'group' | 'lag' | 'totalLag'>> {
-  const [{ groups }, ends, [committed]] = await Promise.all([
+  const [{ groups }, lag] = await Promise.all([
     admin.describeGroups([groupId]),
     // Asked again for up to 2 s while a leader moves (an election, a topic just made), rather than a gap in the page.
-    topicOffsets(admin, topic, 2_000),
-    admin.fetchOffsets({ groupId, topics: [topic] }),
+    partitionLags(admin, groupId, topic, 2_000),
   ]);
   const g = groups[0]!;
   const members = g.members.map((m) => ({
@@ -59,12 +58,6 @@ async function groupAndLag(admin: Admin, groupId: string, topic: string): Promis
     memberId: m.memberId,
     partitions: [...(AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment[topic] ?? [])].sort((a, b) => a - b),
   }));
-  const lag = ends
-    .sort((a, b) => a.partition - b.partition)
-    .map((e) => {
-      const at = Number(committed?.partitions.find((c) => c.partition === e.partition)?.offset ?? -1);
-      return { partition: e.partition, end: Number(e.high), committed: at < 0 ? null : at, lag: Number(e.high) - Math.max(at, Number(e.low)) };
-    });
   return { group: { id: groupId, state: g.state, members }, lag, totalLag: lag.reduce((sum, p) => sum + p.lag, 0) };
 }
 

@@ -268,6 +268,29 @@ export async function groupProgress(admin: Admin, groupId: string, topic: string
   return { ends, committed, lag };
 }
 
+/** One partition's end, the group's committed offset there (null: none) and the messages between. */
+export interface PartitionLag {
+  partition: number;
+  end: number;
+  committed: number | null;
+  lag: number;
+}
+
+/**
+ * Each partition's lag as `redeem status` and the dashboard show it, in partition order: from the committed
+ * offset, or from the log's start where nothing is committed or retention removed the committed offset.
+ * The end offsets are asked again for up to `timeoutMs` while a leader moves.
+ */
+export async function partitionLags(admin: Admin, groupId: string, topic: string, timeoutMs: number): Promise<PartitionLag[]> {
+  const [ends, [committed]] = await Promise.all([topicOffsets(admin, topic, timeoutMs), admin.fetchOffsets({ groupId, topics: [topic] })]);
+  return ends
+    .sort((a, b) => a.partition - b.partition)
+    .map((e) => {
+      const at = Number(committed?.partitions.find((c) => c.partition === e.partition)?.offset ?? -1);
+      return { partition: e.partition, end: Number(e.high), committed: at < 0 ? null : at, lag: Number(e.high) - Math.max(at, Number(e.low)) };
+    });
+}
+
 /** Offsets [from, to) of one partition. */
 export interface OffsetRange {
   partition: number;

@@ -9,7 +9,7 @@ import { type Admin, AssignerProtocol } from 'kafkajs';
 
 import { lastFlushKey } from '../../consumers/decision-cache.js';
 import { kafkaSecurity, redisTls, type RegistryConnection, registryConnection } from '../../lib/connections.js';
-import { createKafka, topicOffsets, withAdmin } from '../../lib/kafka.js';
+import { createKafka, partitionLags, withAdmin } from '../../lib/kafka.js';
 import { checkMysqlUsable, databaseName } from '../../lib/mysql.js';
 import { tcpAnswers } from '../../lib/net.js';
 import { checkRedisUsable } from '../../lib/redis.js';
@@ -178,21 +178,12 @@ export async function status(rt: Runtime, print: (line: string) => void): Promis
  * as "caught up".
  */
 async function printLag(admin: Admin, group: string, topic: string, print: (line: string) => void): Promise<void> {
-  const read = await Promise.all([topicOffsets(admin, topic, 5_000), admin.fetchOffsets({ groupId: group, topics: [topic] })]).catch((error: unknown) =>
-    error instanceof Error ? error : new Error(String(error)),
-  );
-  if (read instanceof Error) {
-    print(`lag on ${topic}: unknown (${read.message})`);
+  const lags = await partitionLags(admin, group, topic, 5_000).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+  if (lags instanceof Error) {
+    print(`lag on ${topic}: unknown (${lags.message})`);
     return;
   }
-  const [ends, [committed]] = read;
-  let total = 0;
   print(`lag on ${topic}`);
-  for (const e of ends.sort((a, b) => a.partition - b.partition)) {
-    const at = Number(committed?.partitions.find((c) => c.partition === e.partition)?.offset ?? -1);
-    const lag = Number(e.high) - Math.max(at, Number(e.low));
-    total += lag;
-    print(`  partition ${e.partition}: end ${e.high}, committed ${at < 0 ? '-' : at}, lag ${lag}`);
-  }
-  print(`  total lag ${total}`);
+  for (const p of lags) print(`  partition ${p.partition}: end ${p.end}, committed ${p.committed ?? '-'}, lag ${p.lag}`);
+  print(`  total lag ${lags.reduce((sum, p) => sum + p.lag, 0)}`);
 }
