@@ -39,10 +39,17 @@ const MIB = 2 ** 20;
  */
 const REDO_LOG_VARIABLES = ['innodb_redo_log_capacity', 'innodb_log_file_size'];
 
+/** A global variable's or status counter's value as a number; null when the server has none of that name. */
+export async function showGlobal(c: Connection, kind: 'VARIABLES' | 'STATUS', name: string): Promise<number | null> {
+  // `kind` is one of the two literals above, never input.
+  const [rows] = await c.query<RowDataPacket[]>(`SHOW GLOBAL ${kind} LIKE ?`, [name]);
+  return rows.length > 0 ? Number(rows[0]!.Value) : null;
+}
+
 async function variableMiB(c: Connection, names: readonly string[]): Promise<{ name: string; mib: number } | null> {
   for (const name of names) {
-    const [rows] = await c.query<RowDataPacket[]>('SHOW GLOBAL VARIABLES LIKE ?', [name]);
-    if (rows.length > 0) return { name, mib: Math.round(Number(rows[0]!.Value) / MIB) };
+    const bytes = await showGlobal(c, 'VARIABLES', name);
+    if (bytes !== null) return { name, mib: Math.round(bytes / MIB) };
   }
   return null;
 }

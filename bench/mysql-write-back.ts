@@ -9,9 +9,10 @@
  * to the end of the run, so the peer, the run's last stage, upserted while the server wrote back the
  * sustained run's pages (11,189 rows/s, against 16,336 in the run an hour before on the same host).
  */
-import type { Connection, RowDataPacket } from 'mysql2/promise';
+import type { Connection } from 'mysql2/promise';
 
 import { withServerConnection } from '../lib/mysql.js';
+import { showGlobal } from './mysql-server-sizing.js';
 
 export interface WriteBack {
   /** Dirty pages when the wait began, and when it ended. */
@@ -20,12 +21,8 @@ export interface WriteBack {
   seconds: number;
 }
 
-async function globalNumber(c: Connection, statement: string): Promise<number> {
-  const [rows] = await c.query<RowDataPacket[]>(statement);
-  return Number(rows[0]?.Value ?? Number.NaN);
-}
-
-const dirtyPages = (c: Connection) => globalNumber(c, "SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'");
+const dirtyPages = async (c: Connection) => (await showGlobal(c, 'STATUS', 'Innodb_buffer_pool_pages_dirty')) ?? Number.NaN;
+const variable = async (c: Connection, name: string) => (await showGlobal(c, 'VARIABLES', name)) ?? Number.NaN;
 
 /**
  * Lowers innodb_max_dirty_pages_pct to 0 and raises innodb_io_capacity to innodb_io_capacity_max (the
@@ -41,9 +38,9 @@ export async function writeBackDirtyPages(mysqlUrl: string, timeoutMs = 120_000,
     if (!Number.isFinite(pagesBefore)) return null;
     const started = performance.now();
     if (pagesBefore <= settledPages) return { pagesBefore, pagesAfter: pagesBefore, seconds: 0 };
-    const keptPct = await globalNumber(c, "SHOW GLOBAL VARIABLES LIKE 'innodb_max_dirty_pages_pct'");
-    const keptCapacity = await globalNumber(c, "SHOW GLOBAL VARIABLES LIKE 'innodb_io_capacity'");
-    const maxCapacity = await globalNumber(c, "SHOW GLOBAL VARIABLES LIKE 'innodb_io_capacity_max'");
+    const keptPct = await variable(c, 'innodb_max_dirty_pages_pct');
+    const keptCapacity = await variable(c, 'innodb_io_capacity');
+    const maxCapacity = await variable(c, 'innodb_io_capacity_max');
     try {
       await c.query('SET GLOBAL innodb_max_dirty_pages_pct = 0');
       if (maxCapacity > keptCapacity) await c.query('SET GLOBAL innodb_io_capacity = ?', [maxCapacity]);
