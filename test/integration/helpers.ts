@@ -14,7 +14,7 @@ import { Runtime } from '../../lib/runtime.js';
 import { ensurePipelineTopics } from '../../lib/topics.js';
 import { RedemptionProducer } from '../../producers/redemption-producer.js';
 import type { RedemptionDecided, RedemptionRequested } from '../../schemas/types.js';
-import { ConsumerProcess } from '../../scripts/harness/consumer-process.js';
+import { ConsumerProcess, logEntries } from '../../scripts/harness/consumer-process.js';
 import { formatVerifyReport, pipelineVerifyOptions, verify } from '../../verify/verify.js';
 
 /**
@@ -262,6 +262,48 @@ export async function committedOffsets(p: IsolatedPipeline): Promise<Map<number,
 /** True once the pipeline's group has committed every partition up to its end. */
 export async function drained(p: IsolatedPipeline): Promise<boolean> {
   return (await progress(p)).lag === 0;
+}
+
+/**
+ * Waits until the group has drained the topic while `consumer` works on it. Fails at once when the
+ * consumer exits, and at the timeout with each partition's end and committed offset and the consumer's
+ * last warnings: a wait that never ends says whether the requests were not decided, not committed, or
+ * the consumer was gone.
+ */
+export async function waitForDrainBy(p: IsolatedPipeline, consumer: ConsumerProcess, timeoutMs = 120_000): Promise<void> {
+  let exitCode: number | null | undefined;
+  void consumer.exited.then((code) => (exitCode = code));
+  try {
+    await waitUntil(
+      'the group to drain the topic',
+      async () => {
+        if (exitCode !== undefined)
+          throw new Error(`the consumer exited (code ${exitCode}) before the group drained the topic; its last words: ${consumer.lastWords()}`);
+        return drained(p);
+      },
+      timeoutMs,
+    );
+  } catch (error) {
+    if (exitCode !== undefined || !(error instanceof Error)) throw error;
+    error.message += `\n${await drainReport(p, consumer)}`;
+    throw error;
+  }
+}
+
+/** Where a drain stands: each partition's end against its committed offset, and the consumer's last warnings. */
+async function drainReport(p: IsolatedPipeline, consumer: ConsumerProcess): Promise<string> {
+  const partitions = await progress(p).then(
+    ({ ends, committed }) => [...ends].map(([partition, end]) => `${partition}: ${committed.get(partition) ?? 0}/${end}`).join(', '),
+    (error: unknown) => `unknown (${(error as Error).message})`,
+  );
+  const warnings = logEntries(consumer.stderr)
+    .filter((e) => typeof e.level === 'number' && e.level >= 40)
+    .slice(-8)
+    .map(
+      (e) =>
+        `${new Date(e.time as number).toISOString()} ${String(e.msg)}${e.err ? `: ${String((e.err as { message?: unknown }).message)}` : e.error ? `: ${String(e.error)}` : ''}`,
+    );
+  return `committed/end per partition: ${partitions}\nthe consumer's last warnings:\n${warnings.join('\n') || '(none)'}`;
 }
 
 export interface CliResult {

@@ -8,7 +8,7 @@ import { stickyAssignor } from '../../consumers/sticky-assignor.js';
 import { createKafka } from '../../lib/kafka.js';
 import { redisReady } from '../../lib/redis.js';
 import { logEntries } from '../../scripts/harness/consumer-process.js';
-import { BackgroundConsumer, drained, IsolatedPipeline, runCli, verifyEqual, waitUntil } from './helpers.js';
+import { BackgroundConsumer, IsolatedPipeline, runCli, verifyEqual, waitForDrainBy, waitUntil } from './helpers.js';
 
 /**
  * What the dead-member sweep leaves alone, and what a mistaken removal costs. The session is 30 s here so
@@ -133,7 +133,7 @@ describe('the dead-member sweep: what it leaves alone, and what a mistaken remov
 
     const produced = await producing;
     expect(produced.code, produced.stderr).toBe(0);
-    await waitUntil('the group to drain the topic', () => drained(p), 120_000);
+    await waitForDrainBy(p, member);
     expect(await member.stop(), member.stderr).toBe(0);
     const { equal, report } = await verifyEqual(p);
     expect(equal, report).toBe(true);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect } from 'vitest';
 
 import { metricTotal } from '../../scripts/harness/consumer-process.js';
 import { freePort, OwnMariadb, OwnRedis } from '../../scripts/stack/own-servers.js';
-import { auditProblems, BackgroundConsumer, committedOffsets, drained, IsolatedPipeline, runCli, verifyEqual, waitUntil } from './helpers.js';
+import { auditProblems, BackgroundConsumer, committedOffsets, IsolatedPipeline, runCli, verifyEqual, waitForDrainBy, waitUntil } from './helpers.js';
 
 /**
  * What the outage files share: a Redis and a MariaDB of the file's own, which the outages strike (flush,
@@ -99,7 +99,7 @@ export function outageHarness(): OutageHarness {
       const produced = await producing;
       expect(produced.code, produced.stderr).toBe(0);
       step('load produced');
-      await waitUntil('the group to drain the topic', () => drained(p), 120_000);
+      await waitForDrainBy(p, consumer);
       step('topic drained');
       metrics = await consumer.metrics();
       expect(await consumer.stopWithin(60_000), consumer.lastWords()).toBe(0);
