@@ -9,9 +9,10 @@
  * rate and working set (docs/deployment.md); the run does the same for its own, and puts the server back
  * as it found it.
  */
-import type { Connection, RowDataPacket } from 'mysql2/promise';
+import type { Connection } from 'mysql2/promise';
 
 import { withServerConnection } from '../lib/mysql.js';
+import { setGlobal, SettingsLedger, showGlobal } from './mysql-globals.js';
 
 /** What a run asks of the server (MiB; 0 leaves a setting as it is). */
 export interface SizingWanted {
@@ -39,13 +40,6 @@ const MIB = 2 ** 20;
  */
 const REDO_LOG_VARIABLES = ['innodb_redo_log_capacity', 'innodb_log_file_size'];
 
-/** A global variable's or status counter's value as a number; null when the server has none of that name. */
-export async function showGlobal(c: Connection, kind: 'VARIABLES' | 'STATUS', name: string): Promise<number | null> {
-  // `kind` is one of the two literals above, never input.
-  const [rows] = await c.query<RowDataPacket[]>(`SHOW GLOBAL ${kind} LIKE ?`, [name]);
-  return rows.length > 0 ? Number(rows[0]!.Value) : null;
-}
-
 async function variableMiB(c: Connection, names: readonly string[]): Promise<{ name: string; mib: number } | null> {
   for (const name of names) {
     const bytes = await showGlobal(c, 'VARIABLES', name);
@@ -54,10 +48,7 @@ async function variableMiB(c: Connection, names: readonly string[]): Promise<{ n
   return null;
 }
 
-async function setMiB(c: Connection, name: string, mib: number): Promise<void> {
-  // The name is one of this module's constants, never input.
-  await c.query(`SET GLOBAL ${name} = ?`, [mib * MIB]);
-}
+const setMiB = (c: Connection, name: string, mib: number) => setGlobal(c, name, mib * MIB);
 
 /**
  * Grows one setting to `wantMiB` when it is smaller (never shrinks it; 0 leaves it). A server that
@@ -67,6 +58,7 @@ async function setMiB(c: Connection, name: string, mib: number): Promise<void> {
 async function grow(
   c: Connection,
   mysqlUrl: string,
+  ledger: SettingsLedger,
   what: string,
   names: readonly string[],
   wantMiB: number,
@@ -75,9 +67,11 @@ async function grow(
   const found = await variableMiB(c, names);
   const unchanged = { mib: found?.mib ?? null, restore: async () => {} };
   if (!found || wantMiB === 0 || found.mib >= wantMiB) return unchanged;
+  ledger.noteBefore(found.name, found.mib * MIB);
   try {
     await setMiB(c, found.name, wantMiB);
   } catch (error) {
+    ledger.putBack(found.name);
     print(`MySQL ${what}: kept at ${found.mib} MiB, the server refused ${wantMiB} MiB (${(error as Error).message})`);
     return unchanged;
   }
@@ -88,17 +82,24 @@ async function grow(
     mib: now,
     // On a connection of its own: the run's end may be long after this one.
     restore: () =>
-      withServerConnection(mysqlUrl, (later) => setMiB(later, found.name, found.mib)).catch((error: Error) =>
-        print(`MySQL ${what}: could not put it back to ${found.mib} MiB (${error.message}); it stays at ${now} MiB until the server restarts`),
+      withServerConnection(mysqlUrl, (later) => setMiB(later, found.name, found.mib)).then(
+        () => ledger.putBack(found.name),
+        (error: Error) =>
+          print(`MySQL ${what}: could not put it back to ${found.mib} MiB (${error.message}); it stays at ${now} MiB until the next run puts it back`),
       ),
   };
 }
 
 /** Sizes the server's buffer pool and redo log for the run (`--mysql-buffer-pool-mib`, `--mysql-redo-log-mib`). */
-export async function sizeServer(mysqlUrl: string, wanted: SizingWanted, print: (line: string) => void): Promise<ServerSizing> {
+export async function sizeServer(
+  mysqlUrl: string,
+  wanted: SizingWanted,
+  print: (line: string) => void,
+  ledger = SettingsLedger.forServer(mysqlUrl),
+): Promise<ServerSizing> {
   const [pool, redo] = await withServerConnection(mysqlUrl, async (c) => [
-    await grow(c, mysqlUrl, 'buffer pool', ['innodb_buffer_pool_size'], wanted.bufferPoolMiB, print),
-    await grow(c, mysqlUrl, 'redo log', REDO_LOG_VARIABLES, wanted.redoLogMiB, print),
+    await grow(c, mysqlUrl, ledger, 'buffer pool', ['innodb_buffer_pool_size'], wanted.bufferPoolMiB, print),
+    await grow(c, mysqlUrl, ledger, 'redo log', REDO_LOG_VARIABLES, wanted.redoLogMiB, print),
   ]);
   return {
     during: { bufferPoolMiB: pool.mib ?? 0, redoLogMiB: redo.mib },

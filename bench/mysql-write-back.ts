@@ -12,7 +12,7 @@
 import type { Connection } from 'mysql2/promise';
 
 import { withServerConnection } from '../lib/mysql.js';
-import { showGlobal } from './mysql-server-sizing.js';
+import { setGlobal, SettingsLedger, showGlobal } from './mysql-globals.js';
 
 export interface WriteBack {
   /** Dirty pages when the wait began, and when it ended. */
@@ -28,11 +28,18 @@ const variable = async (c: Connection, name: string) => (await showGlobal(c, 'VA
  * Lowers innodb_max_dirty_pages_pct to 0 and raises innodb_io_capacity to innodb_io_capacity_max (the
  * page cleaner then writes back all it can, as fast as the server allows: at the default capacity of 200
  * it wrote about 175 pages a second here), waits until at most `settledPages` pages are dirty or
- * `timeoutMs` passed or `signal` aborts (a run stopped with Ctrl-C), and puts both settings back. A server
+ * `timeoutMs` passed or `signal` aborts (a run stopped with Ctrl-C), and puts both settings back (noted
+ * in the `ledger` meanwhile, for the next run to put back if this one is killed: mysql-globals.ts). A server
  * that refuses SET GLOBAL, or has no such status (not InnoDB), is left as it is: null, and the caller
  * says so.
  */
-export async function writeBackDirtyPages(mysqlUrl: string, timeoutMs = 120_000, settledPages = 1_000, signal?: AbortSignal): Promise<WriteBack | null> {
+export async function writeBackDirtyPages(
+  mysqlUrl: string,
+  timeoutMs = 120_000,
+  settledPages = 1_000,
+  signal?: AbortSignal,
+  ledger = SettingsLedger.forServer(mysqlUrl),
+): Promise<WriteBack | null> {
   return withServerConnection(mysqlUrl, async (c) => {
     const pagesBefore = await dirtyPages(c);
     if (!Number.isFinite(pagesBefore)) return null;
@@ -41,11 +48,19 @@ export async function writeBackDirtyPages(mysqlUrl: string, timeoutMs = 120_000,
     const keptPct = await variable(c, 'innodb_max_dirty_pages_pct');
     const keptCapacity = await variable(c, 'innodb_io_capacity');
     const maxCapacity = await variable(c, 'innodb_io_capacity_max');
+    ledger.noteBefore('innodb_max_dirty_pages_pct', keptPct);
+    ledger.noteBefore('innodb_io_capacity', keptCapacity);
+    const putBack = async () => {
+      await setGlobal(c, 'innodb_io_capacity', keptCapacity);
+      ledger.putBack('innodb_io_capacity');
+      await setGlobal(c, 'innodb_max_dirty_pages_pct', keptPct);
+      ledger.putBack('innodb_max_dirty_pages_pct');
+    };
     try {
-      await c.query('SET GLOBAL innodb_max_dirty_pages_pct = 0');
-      if (maxCapacity > keptCapacity) await c.query('SET GLOBAL innodb_io_capacity = ?', [maxCapacity]);
+      await setGlobal(c, 'innodb_max_dirty_pages_pct', 0);
+      if (maxCapacity > keptCapacity) await setGlobal(c, 'innodb_io_capacity', maxCapacity);
     } catch {
-      await c.query('SET GLOBAL innodb_max_dirty_pages_pct = ?', [keptPct]).catch(() => {});
+      await putBack().catch(() => {});
       return null;
     }
     try {
@@ -56,8 +71,7 @@ export async function writeBackDirtyPages(mysqlUrl: string, timeoutMs = 120_000,
       }
       return { pagesBefore, pagesAfter: pages, seconds: (performance.now() - started) / 1000 };
     } finally {
-      await c.query('SET GLOBAL innodb_io_capacity = ?', [keptCapacity]);
-      await c.query('SET GLOBAL innodb_max_dirty_pages_pct = ?', [keptPct]);
+      await putBack();
     }
   });
 }

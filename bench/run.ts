@@ -11,6 +11,7 @@ import { loadavg } from 'node:os';
 import { useConsumerEntry } from '../scripts/harness/consumer-process.js';
 import { stackUp } from '../scripts/stack/stack.js';
 import { consumerEntry } from './consumer-entry.js';
+import { restoreLeftSettings } from './mysql-globals.js';
 import { sizeServer } from './mysql-server-sizing.js';
 import { writeBackDirtyPages } from './mysql-write-back.js';
 import { type BenchOptions, STAGE_NAMES, type StageName } from './options.js';
@@ -70,6 +71,8 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
   o.print(`consumers run: ${consumers.how}`);
   const restoreEntry = useConsumerEntry(consumers.entry);
   const ctx = new BenchContext(o);
+  // What a run killed before its end left changed on the server is put back before this one reads it.
+  await restoreLeftSettings(ctx.base.mysqlUrl, o.print);
   const mysql = await sizeServer(ctx.base.mysqlUrl, { bufferPoolMiB: o.mysqlBufferPoolMiB, redoLogMiB: o.mysqlRedoLogMiB }, o.print);
   // A run stopped with Ctrl-C or SIGTERM still puts the MySQL server's sizes back and removes its build
   // of the consumer; what its stages made so far stays, as after any kill.

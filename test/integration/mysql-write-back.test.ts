@@ -1,11 +1,16 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, describe, expect, it } from 'vitest';
 
+import { restoreLeftSettings, setGlobal, SettingsLedger } from '../../bench/mysql-globals.js';
 import { writeBackDirtyPages } from '../../bench/mysql-write-back.js';
 import { loadConfig } from '../../lib/config.js';
 import { createDatabaseIfMissing, dropDatabase, withDatabase, withServerConnection } from '../../lib/mysql.js';
+import { waitUntil } from './helpers.js';
 
 /**
  * The bench's write-back before a compared stage (bench/mysql-write-back.ts), on the machine's MariaDB:
@@ -22,7 +27,14 @@ const setting = () =>
     return Object.fromEntries(rows.map((r) => [r.Variable_name as string, Number(r.Value)]));
   });
 
-afterAll(() => dropDatabase(url));
+// The ledger of this file's own: the default one, in .stack/, is the bench runs'.
+const ledgerDir = mkdtempSync(join(tmpdir(), 'redeem-write-back-'));
+const ledger = SettingsLedger.forServer(url, join(ledgerDir, 'ledger.json'));
+
+afterAll(async () => {
+  rmSync(ledgerDir, { recursive: true, force: true });
+  await dropDatabase(url);
+});
 
 describe("the bench's InnoDB write-back", () => {
   it('waits while pages are dirty, then puts innodb_max_dirty_pages_pct and innodb_io_capacity back', async () => {
@@ -39,7 +51,7 @@ describe("the bench's InnoDB write-back", () => {
     });
     // Asked to wait for every page, for at most 2 s: it waits, and ends by the deadline.
     const started = Date.now();
-    const w = await writeBackDirtyPages(url, 2_000, 0);
+    const w = await writeBackDirtyPages(url, 2_000, 0, undefined, ledger);
     expect(w).not.toBeNull();
     expect(w!.pagesBefore).toBeGreaterThan(0);
     expect(w!.seconds).toBeGreaterThan(0);
@@ -49,7 +61,7 @@ describe("the bench's InnoDB write-back", () => {
 
   it('does not touch the server when no more pages are dirty than it settles for', async () => {
     const before = await setting();
-    const w = await writeBackDirtyPages(url, 2_000, Number.MAX_SAFE_INTEGER);
+    const w = await writeBackDirtyPages(url, 2_000, Number.MAX_SAFE_INTEGER, undefined, ledger);
     expect(w).toMatchObject({ seconds: 0 });
     expect(w!.pagesAfter).toBe(w!.pagesBefore);
     expect(await setting()).toEqual(before);
@@ -61,9 +73,41 @@ describe("the bench's InnoDB write-back", () => {
     setTimeout(() => stop.abort(), 300);
     const started = Date.now();
     // -1 pages can never be reached: only the signal (or the minute) ends this wait.
-    const w = await writeBackDirtyPages(url, 60_000, -1, stop.signal);
+    const w = await writeBackDirtyPages(url, 60_000, -1, stop.signal, ledger);
     expect(w).not.toBeNull();
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(await setting()).toEqual(before);
+  });
+
+  it('notes both settings as it found them for as long as they are changed, for a run killed meanwhile to be put back by the next', async () => {
+    const before = await setting();
+    const stop = new AbortController();
+    const waiting = writeBackDirtyPages(url, 60_000, -1, stop.signal, ledger);
+    try {
+      await waitUntil('the write-back to lower innodb_max_dirty_pages_pct', async () => (await setting()).innodb_max_dirty_pages_pct === 0, 10_000);
+      expect(ledger.left()).toEqual(new Map(Object.entries(before)));
+    } finally {
+      stop.abort();
+      await waiting;
+    }
+    expect(ledger.left().size).toBe(0);
+    expect(await setting()).toEqual(before);
+  });
+
+  it('a run that did not finish left a setting changed: the next run puts it back before it starts, and says so', async () => {
+    const before = await setting();
+    // As a run killed during its write-back leaves the server: the value it found noted, the server changed.
+    ledger.noteBefore('innodb_io_capacity', before.innodb_io_capacity!);
+    await withServerConnection(url, (c) => setGlobal(c, 'innodb_io_capacity', before.innodb_io_capacity! + 1));
+    const said: string[] = [];
+    await restoreLeftSettings(url, (line) => said.push(line), ledger);
+    expect(await setting()).toEqual(before);
+    expect(ledger.left().size).toBe(0);
+    expect(said).toEqual([
+      `MySQL innodb_io_capacity: ${before.innodb_io_capacity! + 1} -> ${before.innodb_io_capacity}, put back (a bench run that did not finish had left it changed)`,
+    ]);
+    // Nothing left: the next start touches nothing.
+    await restoreLeftSettings(url, (line) => said.push(line), ledger);
+    expect(said).toHaveLength(1);
   });
 });
