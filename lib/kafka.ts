@@ -252,19 +252,29 @@ export const IDEMPOTENT_PRODUCER: ProducerConfig = {
 export interface GroupProgress {
   /** partition → the next offset to be written */
   ends: Map<number, number>;
-  /** partition → the group's committed offset (0 where nothing is committed yet) */
+  /**
+   * partition → where the group is done up to: its committed offset, or the log's start where nothing is
+   * committed or retention removed the committed offset (messages no member can read are not its lag)
+   */
   committed: Map<number, number>;
   /** messages not yet committed by the group, over all partitions */
   lag: number;
 }
 
-/** How far a consumer group has come through a topic. */
+/**
+ * How far a consumer group has come through a topic, counted as `redeem status` counts it
+ * (`partitionLags`): from the log's start where the group committed nothing or retention removed what
+ * it committed. Counted from offset 0 instead, a partition whose messages retention had removed all of
+ * (a quiet partition, or a replay's new group) stayed lagging for ever: nobody commits where there is
+ * nothing to read, so `redeem drain` never ended and the stall watch held /readyz at 503.
+ */
 export async function groupProgress(admin: Admin, groupId: string, topic: string): Promise<GroupProgress> {
   const [offsets, [committedTopic]] = await Promise.all([topicOffsets(admin, topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
   const ends = new Map(offsets.map((o) => [o.partition, Number(o.high)]));
-  const committed = new Map(committedTopic!.partitions.map((c) => [c.partition, Math.max(0, Number(c.offset))]));
+  const at = new Map(committedTopic!.partitions.map((c) => [c.partition, Number(c.offset)]));
+  const committed = new Map(offsets.map((o) => [o.partition, Math.max(Number(o.low), at.get(o.partition) ?? -1)]));
   let lag = 0;
-  for (const [partition, end] of ends) lag += Math.max(0, end - (committed.get(partition) ?? 0));
+  for (const [partition, end] of ends) lag += Math.max(0, end - committed.get(partition)!);
   return { ends, committed, lag };
 }
 
