@@ -108,6 +108,27 @@ describe('offset committer', () => {
     expect(h.commits).toEqual([[{ topic: 't', partition: 1, offset: '10' }]]);
   });
 
+  it('a flush that ends between leaving the group and the next join: committed if the join keeps its partition, never if another member had it in between', async () => {
+    // Left the group (crashed out, or unknown to the coordinator): the member owns nothing until it joins.
+    const h = harness(0, new Set());
+    h.committer.flushed('t', 0, 10, 10);
+    h.committer.flushed('t', 1, 20, 20);
+    await sleep(5);
+    expect(h.commits).toEqual([]);
+    // The join keeps partition 0 and gives partition 1 to another member.
+    h.owned.add(0);
+    h.committer.retainOnly();
+    await sleep(5);
+    expect(h.commits).toEqual([[{ topic: 't', partition: 0, offset: '10' }]]);
+    h.release.shift()!();
+    // A later join gives partition 1 back: its owner in between may have committed past 20, so 20 stays unsent.
+    h.owned.add(1);
+    h.committer.retainOnly();
+    await sleep(5);
+    expect(h.commits).toHaveLength(1);
+    expect(h.committer.hasPending()).toBe(false);
+  });
+
   it('commitNow waits for the commit in flight, then commits what is left, and rejects if it fails', async () => {
     const h = harness(1000);
     h.committer.flushed('t', 0, 10, 10);
