@@ -48,17 +48,28 @@ export async function writeBackDirtyPages(
     const keptPct = await variable(c, 'innodb_max_dirty_pages_pct');
     const keptCapacity = await variable(c, 'innodb_io_capacity');
     const maxCapacity = await variable(c, 'innodb_io_capacity_max');
-    ledger.noteBefore('innodb_max_dirty_pages_pct', keptPct);
-    ledger.noteBefore('innodb_io_capacity', keptCapacity);
+    // What this wait changed, with the value it found: only these are put back, and only these stay
+    // noted. A setting the server refused was never changed; noted, the next run would fail putting it back.
+    const changed: [name: string, kept: number][] = [];
+    const change = async (name: string, to: number, kept: number) => {
+      ledger.noteBefore(name, kept);
+      try {
+        await setGlobal(c, name, to);
+      } catch (error) {
+        ledger.putBack(name);
+        throw error;
+      }
+      changed.unshift([name, kept]);
+    };
     const putBack = async () => {
-      await setGlobal(c, 'innodb_io_capacity', keptCapacity);
-      ledger.putBack('innodb_io_capacity');
-      await setGlobal(c, 'innodb_max_dirty_pages_pct', keptPct);
-      ledger.putBack('innodb_max_dirty_pages_pct');
+      for (const [name, kept] of changed) {
+        await setGlobal(c, name, kept);
+        ledger.putBack(name);
+      }
     };
     try {
-      await setGlobal(c, 'innodb_max_dirty_pages_pct', 0);
-      if (maxCapacity > keptCapacity) await setGlobal(c, 'innodb_io_capacity', maxCapacity);
+      await change('innodb_max_dirty_pages_pct', 0, keptPct);
+      if (maxCapacity > keptCapacity) await change('innodb_io_capacity', maxCapacity, keptCapacity);
     } catch {
       await putBack().catch(() => {});
       return null;

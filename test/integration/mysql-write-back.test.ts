@@ -110,4 +110,23 @@ describe("the bench's InnoDB write-back", () => {
     await restoreLeftSettings(url, (line) => said.push(line), ledger);
     expect(said).toHaveLength(1);
   });
+
+  it('on a server that refuses SET GLOBAL, leaves it as it is and notes nothing for the next run to put back', async () => {
+    const user = `redeem_wb_${randomBytes(4).toString('hex')}`;
+    const password = randomBytes(12).toString('hex');
+    await withServerConnection(url, (c) => c.query('CREATE USER ?@? IDENTIFIED BY ?', [user, '%', password]));
+    try {
+      const unprivileged = new URL(url);
+      unprivileged.username = user;
+      unprivileged.password = password;
+      unprivileged.pathname = '/';
+      const before = await setting();
+      // -1 pages: past the early return for a server with nothing dirty, straight to the refused SET.
+      expect(await writeBackDirtyPages(unprivileged.toString(), 2_000, -1, undefined, ledger)).toBeNull();
+      expect(ledger.left().size).toBe(0);
+      expect(await setting()).toEqual(before);
+    } finally {
+      await withServerConnection(url, (c) => c.query('DROP USER ?@?', [user, '%']));
+    }
+  });
 });
