@@ -269,13 +269,12 @@ export interface GroupProgress {
  * nothing to read, so `redeem drain` never ended and the stall watch held /readyz at 503.
  */
 export async function groupProgress(admin: Admin, groupId: string, topic: string): Promise<GroupProgress> {
-  const [offsets, [committedTopic]] = await Promise.all([topicOffsets(admin, topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
-  const ends = new Map(offsets.map((o) => [o.partition, Number(o.high)]));
-  const at = new Map(committedTopic!.partitions.map((c) => [c.partition, Number(c.offset)]));
-  const committed = new Map(offsets.map((o) => [o.partition, Math.max(Number(o.low), at.get(o.partition) ?? -1)]));
-  let lag = 0;
-  for (const [partition, end] of ends) lag += Math.max(0, end - committed.get(partition)!);
-  return { ends, committed, lag };
+  const lags = await partitionLags(admin, groupId, topic, 30_000);
+  return {
+    ends: new Map(lags.map((l) => [l.partition, l.end])),
+    committed: new Map(lags.map((l) => [l.partition, l.end - l.lag])),
+    lag: lags.reduce((sum, l) => sum + Math.max(0, l.lag), 0),
+  };
 }
 
 /** One partition's end, the group's committed offset there (null: none) and the messages between. */
