@@ -11,6 +11,8 @@ export interface ConsumerSummary {
   mysqlStatements: number;
   redisRoundTrips: number;
   flushes: number;
+  /** fetch requests the brokers answered */
+  fetches: number;
   /** end to end as the consumer measured it (CreateTime to its audit record acknowledged), ms */
   endToEnd: { mean: number; p50: number; p95: number; p99: number } | null;
   /** per stage, ms */
@@ -35,6 +37,7 @@ export function parseConsumerSummary(text: string): ConsumerSummary {
     mysqlStatements: num(/MySQL statements (\d+)/, text),
     redisRoundTrips: num(/Redis round trips (\d+)/, text),
     flushes: num(/batches +(\d+)/, text),
+    fetches: num(/fetches (\d+)/, text),
     endToEnd: e2e ? { mean: Number(e2e[1]), p50: Number(e2e[2]), p95: Number(e2e[3]), p99: Number(e2e[4]) } : null,
     stages,
     pauses: pausesOf(text),

@@ -73,6 +73,8 @@ export interface LatencyRun extends LatencySummary {
     stages: ConsumerSummary['stages'];
     cpuSecondsPer1000: number;
     flushes: number;
+    /** fetch requests the brokers answered over the consumer's life (absent in older results) */
+    fetches?: number;
     /** the consumer's event-loop delay and GC pauses over the run (absent in older results) */
     pauses?: ConsumerSummary['pauses'];
   };

@@ -15,6 +15,8 @@ export class ConsumerStats {
   readonly rejectedBy = new Map<RejectReason, number>();
   deadLetters = 0;
   batches = 0;
+  /** Fetch responses KafkaJS handled (its FETCH event): each is one request to a broker, answered. */
+  fetches = 0;
   messages = 0;
   mysqlStatements = 0;
   mysqlRetries = 0;
@@ -118,6 +120,7 @@ export class ConsumerStats {
     }),
     mysqlStatements: new Counter({ name: 'redeem_mysql_statements_total', help: 'MySQL statements sent by flushes', registers: [this.registry] }),
     redisRoundTrips: new Counter({ name: 'redeem_redis_round_trips_total', help: 'Redis round trips made by flushes', registers: [this.registry] }),
+    fetches: new Counter({ name: 'redeem_fetches_total', help: 'Fetch requests answered by the brokers (with records or not)', registers: [this.registry] }),
     lastFlush: new Gauge({ name: 'redeem_last_flush_timestamp_seconds', help: 'When the last flush committed', registers: [this.registry] }),
   };
 
@@ -186,6 +189,11 @@ export class ConsumerStats {
   recordMysqlStatements(n: number): void {
     this.mysqlStatements += n;
     this.m.mysqlStatements.inc(n);
+  }
+
+  recordFetch(): void {
+    this.fetches += 1;
+    this.m.fetches.inc();
   }
 
   recordRedisRoundTrip(): void {

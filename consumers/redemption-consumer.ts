@@ -165,6 +165,7 @@ export class RedemptionConsumer {
     consumer.on(consumer.events.GROUP_JOIN, (event) => this.joinedGroup(event.payload, logger));
     consumer.on(consumer.events.CRASH, (event) => this.crashedOut(event.payload, logger));
     consumer.on(consumer.events.HEARTBEAT, () => this.heartbeatAccepted(logger));
+    consumer.on(consumer.events.FETCH, () => this.stats.recordFetch());
     await this.seekToRange();
     await this.startReaper(identity, name, timing, logger);
     await consumer.connect();

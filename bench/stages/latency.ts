@@ -77,7 +77,9 @@ async function latencyRun(ctx: BenchContext, { name, rate, fraction, settings }:
     ctx.print(
       `  warm-up (the consumer's first ${run.warmup.seconds} s, not counted above): p50 ${run.warmup.p50} ms, p99 ${run.warmup.p99} ms, max ${run.warmup.max} ms`,
     );
-  ctx.print(`  by stage, mean ms: ${formatStageMeans(consumer.stages)}; ${consumer.flushes} flushes, CPU ${consumer.cpuSecondsPer1000} s per 1,000`);
+  ctx.print(
+    `  by stage, mean ms: ${formatStageMeans(consumer.stages)}; ${consumer.flushes} flushes, ${consumer.fetches ?? '?'} fetches, CPU ${consumer.cpuSecondsPer1000} s per 1,000`,
+  );
   // How late the consumer's event loop ran (its own work or GC, or a core not free): a tail every stage shares.
   const loop = formatEventLoop(consumer.pauses ?? null);
   if (loop) ctx.print(`  ${loop}`);

@@ -52,6 +52,7 @@ export function consumerAccount(l: LoadRunResult, offered: number): NonNullable<
     stages: own.stages,
     cpuSecondsPer1000: round(cpuPer1000, 4),
     flushes: l.consumer.flushes,
+    fetches: l.consumer.fetches,
     pauses: l.consumer.pauses,
   };
 }

@@ -80,7 +80,7 @@ export function formatStats(stats: ConsumerStats): string {
     `rejected     ${stats.decisions.REJECTED}${rejected ? `  (${rejected})` : ''}`,
     `unchanged    ${stats.alreadyDecided}  (already decided: redelivered or replayed)`,
     `dead letters ${stats.deadLetters}`,
-    `batches      ${stats.batches}, MySQL statements ${stats.mysqlStatements}, Redis round trips ${stats.redisRoundTrips}, rebalances ${stats.rebalances}`,
+    `batches      ${stats.batches}, fetches ${stats.fetches}, MySQL statements ${stats.mysqlStatements}, Redis round trips ${stats.redisRoundTrips}, rebalances ${stats.rebalances}`,
     `retries      MySQL ${stats.mysqlRetries}, Redis errors ${stats.redisErrors}, redeliveries seen ${stats.redeliveries}`,
     `latency ms   ${formatLatency(stats.endToEnd.summary('all'))}; by stage ${formatStages(stats.stages.summaries())}  (mean/p50/p99 per request)`,
     resourcesLine(),

@@ -69,6 +69,8 @@ describe('the consumer serves metrics, liveness and readiness', () => {
     expect(exhausted).toBeGreaterThan(0);
     expect(value('redeem_decisions_total{decision="REJECTED",reason="EXHAUSTED"}')).toBe(exhausted);
     expect(value('redeem_end_to_end_latency_seconds_count')).toBe(requests.length);
+    // The messages came in fetches, each counted when its answer arrived.
+    expect(value('redeem_fetches_total')).toBeGreaterThanOrEqual(1);
     // Every partition of the topic polled, each caught up.
     expect(lagLines(body)).toEqual(caughtUp);
 

@@ -10,11 +10,13 @@ describe('the bench reading a consumer summary', () => {
     const now = Date.now();
     stats.recordFlush(3, 0.004, [now - 12, now - 12, now - 12], now);
     stats.recordMysqlStatements(7);
+    for (let i = 0; i < 4; i++) stats.recordFetch();
     stats.stages.observe('mysql', 0.003, 3);
     stats.stages.observe('kafka', 0.0015, 3);
     const summary = parseConsumerSummary(formatStats(stats));
     expect(summary.mysqlStatements).toBe(7);
     expect(summary.flushes).toBe(1);
+    expect(summary.fetches).toBe(4);
     expect(summary.cpuSeconds).toBeGreaterThan(0);
     expect(summary.endToEnd!.mean).toBe(12);
     expect(summary.stages.mysql!.mean).toBe(3);
