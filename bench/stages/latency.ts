@@ -44,7 +44,7 @@ export function latencyRuns(o: Pick<BenchOptions, 'loadFractions' | 'rates' | 'l
   const named = runs.map((r) => {
     const n = (seen.get(r.rate) ?? 0) + 1;
     seen.set(r.rate, n);
-    return { ...r, name: n === 1 ? `lat${r.rate}` : `lat${r.rate}-${n}` };
+    return { ...r, name: n === 1 ? `lat${r.rate}` : `lat${r.rate}_${n}` };
   });
   return whatIf ? [...named, { name: 'whatif', rate: at(0.5), fraction: null, settings: o.latencyWhatIf }] : named;
 }

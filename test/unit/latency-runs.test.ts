@@ -9,11 +9,13 @@ describe("the latency series' runs", () => {
       ['lat5000', 5000, 0.25],
       ['lat10000', 10000, 0.5],
       ['lat9000', 9000, null],
-      ['lat9000-2', 9000, null],
-      ['lat5000-2', 5000, null],
+      ['lat9000_2', 9000, null],
+      ['lat5000_2', 5000, null],
       ['whatif', 10000, null],
     ]);
     expect(new Set(runs.map((r) => r.name)).size).toBe(runs.length);
+    // The name is part of the run's MySQL database name: letters, digits and "_" only.
+    for (const r of runs) expect(r.name).toMatch(/^\w+$/);
     expect(runs.at(-1)!.settings).toEqual({ FLUSH_CONCURRENCY: '1' });
   });
 
