@@ -20,20 +20,39 @@ const SKIPPED = new Set(['series', 'settings', 'machine']);
 export function figuresOf(value: unknown, path = '', out = new Map<string, number>()): Map<string, number> {
   if (typeof value === 'number' && Number.isFinite(value)) out.set(path, value);
   else if (Array.isArray(value)) {
-    value.forEach((item, i) => figuresOf(item, `${path}[${keyOf(item, i)}]`, out));
+    const keys = keysOf(value);
+    value.forEach((item, i) => figuresOf(item, `${path}[${keys[i]}]`, out));
   } else if (value !== null && typeof value === 'object') {
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) if (!SKIPPED.has(k)) figuresOf(v, path ? `${path}.${k}` : k, out);
   }
   return out;
 }
 
-/** What identifies an element of a runs array: its process count or offered rate, else its position. */
+/**
+ * What identifies an element of a runs array: its process count; a latency run's settings (the what-if,
+ * whose rate is 50% of each file's own drain), fraction of capacity, or fixed rate; else its position. A
+ * key that repeats in one array (`--rates 9000,9000`) is numbered in order (`offered=9000#2`): keyed by
+ * the rate alone, the later run's figures replaced the earlier one's, and a what-if keyed by its rate
+ * never met its counterpart in a file whose drain differed.
+ */
+function keysOf(items: readonly unknown[]): string[] {
+  const seen = new Map<string, number>();
+  return items.map((item, i) => {
+    const key = keyOf(item, i);
+    const n = (seen.get(key) ?? 0) + 1;
+    seen.set(key, n);
+    return n === 1 ? key : `${key}#${n}`;
+  });
+}
+
 function keyOf(item: unknown, index: number): string {
   if (item !== null && typeof item === 'object') {
     const o = item as Record<string, unknown>;
     if (typeof o.processes === 'number') return `processes=${o.processes}`;
-    if (typeof o.offeredPerSecond === 'number')
+    if (typeof o.offeredPerSecond === 'number') {
+      if (typeof o.settings === 'string') return `what-if ${o.settings}`;
       return o.fractionOfCapacity != null ? `at=${Math.round(Number(o.fractionOfCapacity) * 100)}%` : `offered=${o.offeredPerSecond}`;
+    }
   }
   return String(index);
 }

@@ -42,6 +42,18 @@ describe('bench --compare', () => {
     ]);
   });
 
+  it('pairs a what-if run by its settings and keeps every run at a repeated rate', () => {
+    const run = (offeredPerSecond: number, p99: number, extra: Record<string, unknown> = {}) => ({ offeredPerSecond, fractionOfCapacity: null, p99, ...extra });
+    const fileA = { latency: [run(9000, 50), run(9000, 70), run(10886, 90, { settings: 'FETCH_MAX_WAIT_MS=10' })] };
+    const fileB = { latency: [run(9000, 55), run(9000, 140), run(10928, 80, { settings: 'FETCH_MAX_WAIT_MS=10' })] };
+    const byPath = new Map(compareResults(fileA, fileB).map((f) => [f.path, f]));
+    expect(byPath.get('latency[offered=9000].p99')).toMatchObject({ a: 50, b: 55, flagged: false });
+    expect(byPath.get('latency[offered=9000#2].p99')).toMatchObject({ a: 70, b: 140, flagged: true });
+    expect(byPath.get('latency[what-if FETCH_MAX_WAIT_MS=10].p99')).toMatchObject({ a: 90, b: 80, flagged: true });
+    expect(byPath.get('latency[what-if FETCH_MAX_WAIT_MS=10].offeredPerSecond')).toMatchObject({ a: 10886, b: 10928, flagged: false });
+    expect(byPath.size).toBe(6);
+  });
+
   it('prints each figure side by side with its change and a marker on the flagged ones', () => {
     const text = formatComparison(compareResults(a, b), 'A', 'B');
     const line = text.split('\n').find((l) => l.startsWith('drain[processes=1].perSecond'))!;
