@@ -21,6 +21,7 @@ import { ConsumerStats } from './consumer-stats.js';
 import { DecisionCache } from './decision-cache.js';
 import { DecisionPublisher } from './decision-publisher.js';
 import { decodeBatch, type DecodedBatch } from './decode.js';
+import { fetchControl } from './fetch-control.js';
 import { FlushCoalescer, type FlushedChunk, type Rewind } from './flush-coalescer.js';
 import {
   GhostReaper,
@@ -251,14 +252,18 @@ export class RedemptionConsumer {
           onCommitted: (moved, flushes) => this.committed(moved, flushes),
           onError: (error) => this.commitRefused(error, logger),
         });
+    const fetching = fetchControl(
+      () => this.consumer!,
+      (what, error) => logger.debug({ err: error, what }, 'the consumer is restarting: fetching is set again at its next join'),
+    );
     this.coalescer = new FlushCoalescer({
       processor,
       committer: this.committer,
       maxMessages: config.flushMaxMessages,
       concurrency: config.flushConcurrency,
       queueMaxMessages: config.fetchQueueMaxMessages,
-      pause: (topic, partition) => this.consumer!.pause([{ topic, partitions: [partition] }]),
-      resume: (topic, partition) => this.consumer!.resume([{ topic, partitions: [partition] }]),
+      pause: fetching.pause,
+      resume: fetching.resume,
       owns: (topic, partition) => this.owns(topic, partition),
       onFlushed: (chunks, timings, seconds) => this.flushed(chunks, timings, seconds, logger),
       onFailed: (error, rewinds) => this.flushFailed(error, rewinds, logger),
