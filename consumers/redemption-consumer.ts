@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 
-import type { Admin, Consumer, ConsumerCrashEvent, ConsumerGroupJoinEvent, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Admin, Consumer, ConsumerCrashEvent, ConsumerGroupJoinEvent, ConsumerRunConfig, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 
@@ -94,6 +94,10 @@ export class RedemptionConsumer {
   private opsServer: Server | null = null;
   /** Partitions of the requests topic, from its metadata: the partition contract is checked against it. */
   private partitionCount: number | undefined;
+  /** How the group consumer runs: kept to run it again after a crash KafkaJS does not restart from. */
+  private runConfig: ConsumerRunConfig | null = null;
+  /** A run again is scheduled (after a crash while no broker answered). */
+  private rerunning = false;
   /** The port /metrics, /healthz and /readyz are served on, once started. */
   opsPort: number | null = null;
 
@@ -171,12 +175,13 @@ export class RedemptionConsumer {
     await this.startReaper(identity, name, timing, logger);
     await consumer.connect();
     await consumer.subscribe({ topic: config.redemptionTopic, fromBeginning: true });
-    await consumer.run({
+    this.runConfig = {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
       eachBatch: (payload) => this.handleBatch(payload, requestDecoder, logger),
-    });
+    };
+    await consumer.run(this.runConfig);
   }
 
   private async startLease(name: string, timing: LivenessTiming, logger: Logger): Promise<void> {
@@ -335,12 +340,44 @@ export class RedemptionConsumer {
     this.leftGroup();
     this.joined = false;
     if (restart || this.stopping) return;
+    const cause = rootCause(error);
+    if (BROKERS_UNREACHABLE.has(cause.name)) {
+      this.runAgain(cause, logger);
+      return;
+    }
     // KafkaJS restarts only after retriable errors; after any other it leaves the process alive and
     // consuming nothing. Fail loudly instead, so that the process exits and is restarted.
-    const cause = rootCause(error);
     this.fail(
       new RedemptionError('CONSUMER_FAILED', `the consumer stopped on an error it cannot recover from: ${cause.name}: ${cause.message}`, { cause: error }),
     );
+  }
+
+  /**
+   * KafkaJS gives up for good when no broker answered its look-up of the group's coordinator: "Failed to
+   * find group coordinator" is not retriable to it (the project's patch throws a refusal, such as an
+   * authorization error, as itself, so this one means that no broker answered). A broker that restarts
+   * for longer than KafkaJS's retries is such a case, and it heals: the member connects and runs again,
+   * every RERUN_DELAY_MS, until a broker answers (each failed attempt comes back here as a crash).
+   * Seen: the broker-restart outage test's consumer exited with CONSUMER_FAILED in CI.
+   */
+  private runAgain(cause: Error, logger: Logger): void {
+    if (this.rerunning || this.stopping || !this.consumer || !this.runConfig) return;
+    this.rerunning = true;
+    logger.warn({ err: cause, inMs: RERUN_DELAY_MS }, 'no broker answered; running the consumer again');
+    const consumer = this.consumer;
+    const runConfig = this.runConfig;
+    setTimeout(() => {
+      this.rerunning = false;
+      if (this.stopping) return;
+      consumer
+        .connect()
+        .then(() => consumer.run(runConfig))
+        .catch((error: unknown) => {
+          // Not connected (no broker yet): try again. A crash of the run itself comes back by its event.
+          logger.warn({ err: error }, 'could not connect the consumer again');
+          this.runAgain(error instanceof Error ? error : new Error(String(error)), logger);
+        });
+    }, RERUN_DELAY_MS);
   }
 
   /** A run over a range starts its group at the range's start offsets. */
@@ -600,6 +637,10 @@ async function requestsPartitionCount(kafka: Kafka, topic: string): Promise<numb
     return metadata!.partitions.length;
   });
 }
+
+/** KafkaJS's errors for brokers that did not answer: a crash with one of them heals once a broker is back. */
+const BROKERS_UNREACHABLE = new Set(['KafkaJSGroupCoordinatorNotFound', 'KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSBrokerNotFound']);
+const RERUN_DELAY_MS = 1000;
 
 /** Errors about the member's place in the group, after which KafkaJS rejoins when it sees them (runner.js). */
 const REJOIN_ERRORS = new Set(['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRESS', 'NOT_COORDINATOR_FOR_GROUP']);
