@@ -5,6 +5,8 @@
  * runs are keyed by what identifies a run (processes, offered rate), not by position, and per-second
  * samples and settings are left out: they are not results.
  */
+import { numberRepeats } from './repeats.js';
+
 export interface ComparedFigure {
   path: string;
   a: number | null;
@@ -36,13 +38,10 @@ export function figuresOf(value: unknown, path = '', out = new Map<string, numbe
  * never met its counterpart in a file whose drain differed.
  */
 function keysOf(items: readonly unknown[]): string[] {
-  const seen = new Map<string, number>();
-  return items.map((item, i) => {
-    const key = keyOf(item, i);
-    const n = (seen.get(key) ?? 0) + 1;
-    seen.set(key, n);
-    return n === 1 ? key : `${key}#${n}`;
-  });
+  return numberRepeats(
+    items.map((item, i) => keyOf(item, i)),
+    (n) => `#${n}`,
+  );
 }
 
 function keyOf(item: unknown, index: number): string {

@@ -7,6 +7,7 @@
 import { formatEventLoop, formatStageMeans } from '../consumer-summary.js';
 import { formatHostCpu } from '../host-cpu.js';
 import type { BenchOptions } from '../options.js';
+import { numberRepeats } from '../repeats.js';
 import type { LatencyRun } from '../result.js';
 import { type BenchContext, round } from './context.js';
 import { cycleStage } from './cycle.js';
@@ -40,12 +41,11 @@ export function latencyRuns(o: Pick<BenchOptions, 'loadFractions' | 'rates' | 'l
   const at = (fraction: number) => Math.max(1, Math.round(capacity * fraction));
   const whatIf = Object.keys(o.latencyWhatIf).length > 0;
   const runs: Omit<Offered, 'name'>[] = [...o.loadFractions.map((f) => ({ rate: at(f), fraction: f })), ...o.rates.map((r) => ({ rate: r, fraction: null }))];
-  const seen = new Map<number, number>();
-  const named = runs.map((r) => {
-    const n = (seen.get(r.rate) ?? 0) + 1;
-    seen.set(r.rate, n);
-    return { ...r, name: n === 1 ? `lat${r.rate}` : `lat${r.rate}_${n}` };
-  });
+  const names = numberRepeats(
+    runs.map((r) => `lat${r.rate}`),
+    (n) => `_${n}`,
+  );
+  const named = runs.map((r, i) => ({ ...r, name: names[i]! }));
   return whatIf ? [...named, { name: 'whatif', rate: at(0.5), fraction: null, settings: o.latencyWhatIf }] : named;
 }
 
