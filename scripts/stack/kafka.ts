@@ -5,10 +5,10 @@
  * the storage formatting and the java command line serve the secured broker and the cluster nodes too.
  */
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 
 import { RedemptionError } from '../../lib/errors.js';
 import { tcpAnswers } from '../../lib/net.js';
@@ -66,7 +66,7 @@ function storageTool(args: string[]): { ok: boolean; out: string } {
     writeFileSync(argFile, `${['kafka.tools.StorageTool', ...args].map(javaArgFileQuote).join('\n')}\n`, { mode: 0o600 });
     // A run of a second or two: the client compiler only and the serial collector take about 45% less
     // CPU than the JVM's defaults (1.5 s instead of 2.7 s here), and the suite formats up to 8 storages.
-    const jvm = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC'];
+    const jvm = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', ...classArchiveArgs()];
     const result = spawnSync('java', [...jvm, '-cp', `${KAFKA_LIBS}/*`, `@${argFile}`], { encoding: 'utf8' });
     return { ok: result.status === 0, out: result.stderr || result.stdout };
   } finally {
@@ -97,11 +97,54 @@ export function formatKafkaStorage(clusterId: string, properties: string, extra:
   if (!ok) throw new RedemptionError('STACK_FAILED', `formatting ${what} failed: ${out}`);
 }
 
-/** The java arguments of a broker of the stack: its marker, heap and GC settings, then kafka.Kafka. */
+/**
+ * Where the Kafka class-data archive of this JDK and these jars is (kafka-class-archive.ts writes it), or
+ * null when no `java` is on the PATH. Named by the JDK's and the jars' identity: a JVM refuses an archive
+ * of another JDK build or of other jars, so a changed JDK or a reinstall gets an archive of its own.
+ */
+export function kafkaClassArchive(): string | null {
+  const java = (process.env.PATH ?? '')
+    .split(delimiter)
+    .map((dir) => join(dir, 'java'))
+    .find((file) => existsSync(file));
+  if (!java) return null;
+  const identity = (file: string) => {
+    const s = statSync(file);
+    return `${file} ${s.size} ${s.mtimeMs}`;
+  };
+  const launcher = realpathSync(java);
+  const vm = join(dirname(dirname(launcher)), 'lib', 'server', 'libjvm.so');
+  const jars = join(KAFKA_LIBS, '.complete');
+  const key = createHash('sha256')
+    .update(identity(launcher))
+    .update(existsSync(vm) ? identity(vm) : 'no libjvm')
+    .update(existsSync(jars) ? identity(jars) : 'no jars')
+    .digest('hex')
+    .slice(0, 16);
+  return `${KAFKA_LIBS}.classes-${key}.jsa`;
+}
+
+/**
+ * The JVM option that loads Kafka's classes from the archive, when there is one: a broker's start then
+ * costs about 40% less CPU (measured here, a quiet host: 2.2-2.6 s instead of 3.5-4.5 s) and answers about a
+ * second sooner. The archive is only ever in place whole and checked (kafka-class-archive.ts): a JVM
+ * mapping a damaged one crashes.
+ */
+export function classArchiveArgs(): string[] {
+  const archive = kafkaClassArchive();
+  return archive !== null && existsSync(archive) ? [`-XX:SharedArchiveFile=${archive}`] : [];
+}
+
+/**
+ * The java arguments of a broker of the stack: its marker, heap and GC settings, the class-data archive
+ * (unless `jvm` records one), then kafka.Kafka.
+ */
 export function kafkaJavaArgs(name: string, jvm: string[], properties: string): string[] {
+  const recording = jvm.some((arg) => arg.startsWith('-XX:ArchiveClassesAtExit='));
   return [
     stackMarker(name),
     ...jvm,
+    ...(recording ? [] : classArchiveArgs()),
     '-Djava.awt.headless=true',
     `-Dlog4j2.configurationFile=${join(SCRIPT_DIR, 'kafka-log4j2.yaml')}`,
     '-cp',

@@ -106,9 +106,9 @@ abstract class OwnServer {
     await exited;
   }
 
-  /** Stops the server and removes its folder. */
-  async stop(): Promise<void> {
-    await this.kill();
+  /** Stops the server (kill -9, or `signal` first: a controlled shutdown) and removes its folder. */
+  async stop(signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): Promise<void> {
+    await this.kill(signal);
     process.removeListener('exit', this.killOnExit);
     rmSync(this.dir, { recursive: true, force: true });
   }
@@ -248,15 +248,17 @@ export class OwnKafka extends OwnServer {
     dir: string,
     port: number,
     private readonly controllerPort: number,
+    /** Where the JVM writes the classes it loaded when it exits (kafka-class-archive.ts), if anywhere. */
+    private readonly archiveClassesTo: string | null,
   ) {
     super('kafka', dir, port);
   }
 
-  static async start(): Promise<OwnKafka> {
+  static async start(o: { archiveClassesTo?: string } = {}): Promise<OwnKafka> {
     // The checkout's jars, fetched here when nothing else of this checkout has (a second checkout's run
     // finds the stack's broker up and the cluster profile held by the first).
     installKafkaJars((line) => process.stderr.write(`own Kafka: ${line}\n`));
-    const server = new OwnKafka(mkdtempSync(join(tmpdir(), 'redeem-own-kafka-')), await freePort(), await freePort());
+    const server = new OwnKafka(mkdtempSync(join(tmpdir(), 'redeem-own-kafka-')), await freePort(), await freePort(), o.archiveClassesTo ?? null);
     await server.firstLaunch(() => server.formatStorage());
     return server;
   }
@@ -286,6 +288,7 @@ export class OwnKafka extends OwnServer {
     // The client compiler only (C1): a test's broker lives a minute or two, and its start costs about
     // 30% less CPU than with the optimizing compiler.
     const jvm = ['-Xms128m', '-Xmx512m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1'];
+    if (this.archiveClassesTo !== null) jvm.push(`-XX:ArchiveClassesAtExit=${this.archiveClassesTo}`);
     return { binary: 'java', args: kafkaJavaArgs(`own-kafka-${this.port}`, jvm, this.properties) };
   }
 

@@ -5,10 +5,12 @@
  * `--secure`, a secured broker. Everything listens on 127.0.0.1. `down` stops only the processes `up`
  * started. Each service is a module of its own (kafka.ts, registry.ts, kafka-secure.ts,
  * machine-services.ts; the cluster profile's nodes in kafka-cluster.ts and redis-cluster.ts), on the
- * helpers of service.ts.
+ * helpers of service.ts. The first `up` also records the class-data archive every broker start maps
+ * (kafka-class-archive.ts).
  */
 import { tcpAnswers } from '../../lib/net.js';
 import { kafka, kafkaAnswersMetadata } from './kafka.js';
+import { ensureKafkaClassArchive } from './kafka-class-archive.js';
 import { checkSecurePorts, kafkaSecure, provisionSecureKafka, SECURE_KAFKA } from './kafka-secure.js';
 import { ensureMachineService, MACHINE_SERVICES } from './machine-services.js';
 import { registry, registryAnswers } from './registry.js';
@@ -24,6 +26,8 @@ const MANAGED: readonly ManagedService[] = [kafka, registry];
 
 export async function stackUp(print: Print = console.log, o: { secure?: boolean } = {}): Promise<void> {
   for (const service of MACHINE_SERVICES) await ensureMachineService(service, print);
+  // Before the broker's first start, which maps it too.
+  await ensureKafkaClassArchive(print);
   for (const service of MANAGED) await startManaged(service, print);
   if (o.secure) {
     checkSecurePorts();
