@@ -204,7 +204,7 @@ export class FlushCoalescer {
     setImmediate(() => {
       this.scheduled = false;
       while (!this.closed && !this.held && this.flushes.size < this.o.concurrency) {
-        const group = this.take();
+        const group = this.take(this.o.concurrency - this.flushes.size);
         if (group.length === 0) break;
         const flush = this.flush(group);
         this.flushes.add(flush);
@@ -213,13 +213,24 @@ export class FlushCoalescer {
     });
   }
 
-  /** What a flush takes: queued chunks of free partitions, the oldest first, up to `maxMessages`. */
-  private take(): { q: PartitionQueue; chunks: FetchedChunk[] }[] {
+  /**
+   * What a flush takes: queued chunks of free partitions, the oldest first, up to `maxMessages`; and when
+   * there is enough for several flushes (SPLIT_MIN_MESSAGES each), at most its share of the ready
+   * partitions among the `freeSlots` flushes that may start now. Without the share, one flush that took
+   * every partition kept them all busy until it ended, when the next took them all again: one flush at a
+   * time for good, each larger and slower (a paced load settled in that regime or in several smaller
+   * flushes at once, and stayed there). Under light load one flush still takes everything: a flush's
+   * fixed cost (its round trips) would be paid several times over for a few requests.
+   */
+  private take(freeSlots: number): { q: PartitionQueue; chunks: FetchedChunk[] }[] {
     const ready = [...this.queues.values()].filter((q) => !q.busy && q.chunks.length > 0).sort((a, b) => a.chunks[0]!.decodedAt - b.chunks[0]!.decodedAt);
+    const readyMessages = ready.reduce((n, q) => n + q.messages, 0);
+    const flushes = Math.min(freeSlots, Math.max(1, Math.floor(readyMessages / SPLIT_MIN_MESSAGES)));
+    const share = Math.ceil(ready.length / flushes);
     const group: { q: PartitionQueue; chunks: FetchedChunk[] }[] = [];
     let room = this.o.maxMessages;
     for (const q of ready) {
-      if (room === 0) break;
+      if (room === 0 || group.length === share) break;
       const taken: FetchedChunk[] = [];
       while (room > 0 && q.chunks.length > 0) {
         const head = q.chunks[0]!;
@@ -297,6 +308,13 @@ export class FlushCoalescer {
     }
   }
 }
+
+/**
+ * The fewest messages for which a flush of their own is worth starting beside another: a flush's fixed
+ * cost (two MySQL round trips, two Redis, a produce: about 1-2 ms of the consumer's CPU) is then about as
+ * much as its requests' own.
+ */
+const SPLIT_MIN_MESSAGES = 100;
 
 /** One partition's chunks of a flush as one chunk for the processor (decoded parts joined when all are). */
 function mergeChunks(q: PartitionQueue, chunks: readonly FetchedChunk[]): PartitionChunk {
