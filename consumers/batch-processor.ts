@@ -11,7 +11,7 @@ import type { DecisionCache } from './decision-cache.js';
 import type { DecisionPublisher } from './decision-publisher.js';
 import { decisionKey, priorState } from './decision-records.js';
 import { type DeadLetter, decodeBatch, type DecodedBatch } from './decode.js';
-import type { FlushResult, RedemptionStore } from './redemption-store.js';
+import type { FlushResult, RedemptionStore, Selection } from './redemption-store.js';
 import { type SourcedRequest } from './types.js';
 
 /** Consecutive messages of one partition. */
@@ -53,14 +53,18 @@ export interface BatchProcessorDeps {
 
 /**
  * One flush, in the order the pipeline promises:
- *   decode → Redis lookup → MySQL transaction (decide + write) → Redis update and audit + dead letters,
- *   the last two at once.
+ *   decode → Redis lookup beside the MySQL transaction's lock and reads → the transaction decides what
+ *   Redis did not know and writes → Redis update and audit + dead letters, the last two at once.
+ * Nothing is decided before both Redis and MySQL have answered, so running the two at once changes no
+ * decision; it takes the lookup's round trip off every request's time.
  * Only once it is over may the caller hand its offsets to the committer (offset-committer.ts). A crash
  * anywhere before that commit redelivers the messages, and the decisions stored in MySQL turn the
  * redelivery into identical audit records instead of second effects.
  */
 export class BatchProcessor {
   private flushes = 0;
+  /** The last lookup found every request of its flush known to Redis: the next one goes before MySQL. */
+  private redisKnewAll = false;
 
   constructor(private readonly deps: BatchProcessorDeps) {}
 
@@ -80,39 +84,49 @@ export class BatchProcessor {
     const deadLetters = decoded.flatMap((d) => d.deadLetters);
     const timings: FlushTimings = { messages: parts.reduce((n, c) => n + c.messages.length, 0), redisMs: 0, mysqlMs: 0, auditMs: 0 };
 
-    let t = performance.now();
-    const { decisions: cached, redelivered, answered } = await deps.cache.lookup(requests);
-    timings.redisMs += performance.now() - t;
-    if (requests.length > 0) deps.stats.recordRedisRoundTrip();
-    deps.stats.redeliveries += redelivered;
-
     const records: (RedemptionDecided | undefined)[] = new Array(requests.length);
     const reemitted: boolean[] = new Array(requests.length).fill(false);
-    const toFlush: SourcedRequest[] = [];
     const flushSlots: number[] = [];
-    const decidedAt = Date.now();
-    requests.forEach((source, i) => {
-      const before = priorState(cached.get(decisionKey(source.request.coupon_code, source.request.request_id)), source, decidedAt, deps.consumerId);
-      if (before.kind === 'new') {
-        toFlush.push(source);
-        flushSlots.push(i);
-      } else {
-        reemitted[i] = before.kind === 'redelivered';
-        records[i] = before.record;
-      }
+    const lookupStarted = performance.now();
+    const selection: Promise<Selection> = deps.cache.lookup(requests).then(({ decisions: cached, redelivered, answered }) => {
+      timings.redisMs += performance.now() - lookupStarted;
+      if (requests.length > 0) deps.stats.recordRedisRoundTrip();
+      deps.stats.redeliveries += redelivered;
+      const toFlush: SourcedRequest[] = [];
+      const decidedAt = Date.now();
+      requests.forEach((source, i) => {
+        const before = priorState(cached.get(decisionKey(source.request.coupon_code, source.request.request_id)), source, decidedAt, deps.consumerId);
+        if (before.kind === 'new') {
+          toFlush.push(source);
+          flushSlots.push(i);
+        } else {
+          reemitted[i] = before.kind === 'redelivered';
+          records[i] = before.record;
+        }
+      });
+      if (requests.length > 0) this.redisKnewAll = toFlush.length === 0;
+      return { requests: toFlush, cacheAnswered: answered };
     });
+    // Awaited below; a flush that fails before it needs the lookup leaves it unobserved.
+    selection.catch(() => {});
+    // MySQL's first round trip goes while Redis looks up, unless the last flush found every request
+    // known to Redis (a replay of what is decided): then MySQL is asked only for what Redis does not know.
+    const overlap = requests.length > 0 && !this.redisKnewAll;
+    const selected = overlap ? null : await selection;
+    const toFlush = selected?.requests ?? requests;
 
     let remembered: Promise<void> = Promise.resolve();
     if (toFlush.length > 0) {
-      t = performance.now();
-      const flushed = await this.flushIsolatingRefusals(log, toFlush, answered);
+      const t = performance.now();
+      const flushed = await this.flushIsolatingRefusals(log, toFlush, selection);
+      const chosen = await selection;
       timings.mysqlMs += performance.now() - t;
+      deadLetters.push(...refusedDeadLetters(parts, chosen.requests, flushed.refused));
       flushed.records.forEach((record, j) => {
         if (record === null) return;
         records[flushSlots[j]!] = record;
         reemitted[flushSlots[j]!] = flushed.reemitted[j]!;
       });
-      deadLetters.push(...refusedDeadLetters(parts, toFlush, flushed.refused));
       deps.stats.recordMysqlStatements(flushed.statements);
       if (!deps.dryRun) {
         deps.faults.at('crash-after-db-commit');
@@ -153,32 +167,36 @@ export class BatchProcessor {
   }
 
   /**
-   * Flushes the requests; when MySQL refuses the flush for a data error (a value it cannot store, never a
-   * connection, lock or deadlock error, which are retried), splits it in halves, in order, until the
-   * refused requests stand alone, and commits everything else. Never retries a data error.
+   * Flushes the selected requests (`requests` are the candidates the transaction reads for); when MySQL
+   * refuses the flush for a data error (a value it cannot store, never a connection, lock or deadlock
+   * error, which are retried), splits the selected requests in halves, in order, until the refused
+   * requests stand alone, and commits everything else. Never retries a data error. The result's records
+   * and `refused` indexes are the selected requests'.
    */
-  private async flushIsolatingRefusals(log: Logger, requests: readonly SourcedRequest[], cacheAnswered: boolean): Promise<IsolatedFlush> {
+  private async flushIsolatingRefusals(log: Logger, requests: readonly SourcedRequest[], selection: Promise<Selection>): Promise<IsolatedFlush> {
     const { deps } = this;
     try {
       const flushed = await this.retrying(log, 'flush', () =>
         deps.store.flush(requests, {
           consumerId: deps.consumerId,
           decidedAt: Date.now(),
-          cacheAnswered,
+          selected: selection,
           mode: deps.dryRun ? { kind: 'dry-run' } : { kind: 'commit', beforeCommit: () => deps.faults.at('crash-before-db-commit') },
         }),
       );
       return { ...flushed, refused: [] };
     } catch (error) {
       if (!isMysqlDataError(error) || deps.shouldStop()) throw error;
-      if (requests.length === 1) {
-        log.warn({ err: error, partition: requests[0]!.partition, offset: requests[0]!.offset }, 'MySQL refused a request; dead-lettering it');
+      const { requests: chosen, cacheAnswered } = await selection;
+      if (chosen.length === 1) {
+        log.warn({ err: error, partition: chosen[0]!.partition, offset: chosen[0]!.offset }, 'MySQL refused a request; dead-lettering it');
         return { records: [null], reemitted: [false], committed: [], statements: 0, refused: [{ index: 0, error }] };
       }
-      log.warn({ err: error, requests: requests.length }, 'MySQL refused the flush for its data; splitting it to find the request');
-      const middle = Math.ceil(requests.length / 2);
-      const first = await this.flushIsolatingRefusals(log, requests.slice(0, middle), cacheAnswered);
-      const second = await this.flushIsolatingRefusals(log, requests.slice(middle), cacheAnswered);
+      log.warn({ err: error, requests: chosen.length }, 'MySQL refused the flush for its data; splitting it to find the request');
+      const half = async (part: readonly SourcedRequest[]) => this.flushIsolatingRefusals(log, part, Promise.resolve({ requests: part, cacheAnswered }));
+      const middle = Math.ceil(chosen.length / 2);
+      const first = await half(chosen.slice(0, middle));
+      const second = await half(chosen.slice(middle));
       return {
         records: [...first.records, ...second.records],
         reemitted: [...first.reemitted, ...second.reemitted],

@@ -12,7 +12,8 @@
  *   decode  - Avro decode, validation and the partition contract of its chunk (done as soon as fetched)
  *   queued  - from decoded to its flush starting (waiting for an earlier flush of its partition, or a free slot)
  *   redis   - the flush's Redis lookup and update
- *   mysql   - the flush's transaction: load, decide, write, commit
+ *   mysql   - the flush's transaction: load, decide, write, commit (the lookup runs beside its first
+ *             round trip, which waits for it: the two overlap by the shorter of them)
  *   audit   - the flush's audit records and dead letters produced and acknowledged
  * and, off the critical path, once the answer is out:
  *   commit  - from the flush's end to the background commit that covers its offsets

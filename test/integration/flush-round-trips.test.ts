@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { type FlushResult, RedemptionStore } from '../../consumers/redemption-store.js';
+import { type FlushResult, RedemptionStore, type Selection } from '../../consumers/redemption-store.js';
 import type { SourcedRequest } from '../../consumers/types.js';
 import { loadConfig } from '../../lib/config.js';
 import { upsertCoupons } from '../../lib/coupon-catalog.js';
@@ -24,6 +24,7 @@ const urls = {
   refused: `redeem_test_${id}_r`,
   reads: `redeem_test_${id}_p`,
   leftOut: `redeem_test_${id}_o`,
+  overlapped: `redeem_test_${id}_l`,
 };
 const pools: Knex[] = [];
 
@@ -178,5 +179,42 @@ describe('the flush transaction', () => {
     // the refused transaction's statements, then the flush with the read); the next flush reads, finds
     // nothing Redis would not know, and the one after leaves the read out again.
     expect(answered.statements).toEqual([s0, s1 - 1, s2 - 1 + s2, s3, s4 - 1]);
+  });
+
+  it('sends its first round trip while the Redis lookup is out, decides only what the lookup left, and reads prior decisions late when Redis did not answer', async () => {
+    const { knex, queries } = await pool(urls.overlapped, true);
+    const store = new RedemptionStore(knex);
+    const flushWith = (candidates: readonly SourcedRequest[], selected: Promise<Selection>) =>
+      store.flush(candidates, { consumerId: 'c', decidedAt: Date.parse('2026-12-01T10:00:01Z'), mode: { kind: 'commit' }, selected });
+    /** A lookup still out: resolved by the test once it has seen what MySQL was sent meanwhile. */
+    const pending = () => {
+      let answer!: (s: Selection) => void;
+      return { promise: new Promise<Selection>((resolve) => (answer = resolve)), answer };
+    };
+    const untilSent = async (count: number) => {
+      for (let waited = 0; queries() < count && waited < 5_000; waited += 5) await new Promise((r) => setTimeout(r, 5));
+      return queries();
+    };
+    const known = request('l1', 'C1', 'u1');
+    await flushOf(store, [known]);
+    // l1 is known to Redis and decided; l2 and l3 are new. Two round trips in all, the first before the lookup ends.
+    const [l2, l3] = [request('l2', 'C1', 'u2'), request('l3', 'C2', 'u3')];
+    const lookup = pending();
+    const before = queries();
+    const flushing = flushWith([known, l2, l3], lookup.promise);
+    expect(await untilSent(before + 1)).toBe(before + 1);
+    lookup.answer({ requests: [l2, l3], cacheAnswered: true });
+    expect(outcome(await flushing)).toEqual(['l2 APPLIED 0', 'l3 APPLIED 4']);
+    expect(queries() - before).toBe(2);
+    // Redis down: its lookup answered nothing, so the flush reads l1's decision (one more round trip) and re-emits it.
+    const l4 = request('l4', 'C2', 'u4');
+    const down = pending();
+    const again = queries();
+    const redelivered = flushWith([known, l4], down.promise);
+    await untilSent(again + 1);
+    down.answer({ requests: [known, l4], cacheAnswered: false });
+    expect(outcome(await redelivered)).toEqual(['l1 APPLIED 1 re-emitted', 'l4 APPLIED 3']);
+    expect(queries() - again).toBe(3);
+    expect((await tables(knex)).decisions.map((d) => d.request_id)).toEqual(['l1', 'l2', 'l3', 'l4']);
   });
 });

@@ -5,7 +5,7 @@ import { BatchProcessor, type BatchProcessorDeps } from '../../consumers/batch-p
 import { ConsumerStats } from '../../consumers/consumer-stats.js';
 import type { DecisionCache } from '../../consumers/decision-cache.js';
 import type { DecisionPublisher } from '../../consumers/decision-publisher.js';
-import { auditRecordOf } from '../../consumers/decision-records.js';
+import { auditRecordOf, decisionKey } from '../../consumers/decision-records.js';
 import type { FlushResult, RedemptionStore } from '../../consumers/redemption-store.js';
 import type { SourcedRequest, StoredDecision } from '../../consumers/types.js';
 import { FaultInjector } from '../../lib/faults.js';
@@ -49,9 +49,25 @@ function gate(): { promise: Promise<void>; open: () => void; fail: (e: Error) =>
   return { promise, open, fail };
 }
 
+/** A processor on these in-memory collaborators, its other dependencies as a consumer has them. */
+function processorOf(collaborators: { cache: object; store: object; publisher: object }): BatchProcessor {
+  const deps = {
+    ...collaborators,
+    stats: new ConsumerStats(),
+    logger: pino({ level: 'silent' }),
+    consumerId: 'c',
+    maxMessageBytes: 1_000_000,
+    faults: new FaultInjector({}),
+    dryRun: false,
+    publish: true,
+    shouldStop: () => true,
+  } as unknown as BatchProcessorDeps;
+  return new BatchProcessor(deps);
+}
+
 function processorWith(remember: Promise<void>, publish: Promise<void>, log: string[]): BatchProcessor {
   const flushed: FlushResult = { records: [auditRecordOf(stored, request)], reemitted: [false], committed: [stored], statements: 5 };
-  const deps = {
+  return processorOf({
     cache: {
       lookup: async () => ({ decisions: new Map(), redelivered: 0 }),
       remember: async () => {
@@ -68,16 +84,7 @@ function processorWith(remember: Promise<void>, publish: Promise<void>, log: str
         log.push('publish done');
       },
     } as unknown as DecisionPublisher,
-    stats: new ConsumerStats(),
-    logger: pino({ level: 'silent' }),
-    consumerId: 'c',
-    maxMessageBytes: 1_000_000,
-    faults: new FaultInjector({}),
-    dryRun: false,
-    publish: true,
-    shouldStop: () => true,
-  } as unknown as BatchProcessorDeps;
-  return new BatchProcessor(deps);
+  });
 }
 
 const chunk = { topic: 't', partition: 0, messages: [], decoded: { requests: [source], deadLetters: [] } };
@@ -134,5 +141,76 @@ describe('a flush after its MySQL commit', () => {
     await flush;
     expect(String(outcome.failed)).toMatch(/the cache update broke/);
     expect(log).toContain('publish done');
+  });
+});
+
+/** A request of coupon C1 numbered `n`, at offset `n`. */
+const sourceOf = (n: number): SourcedRequest => ({ request: { ...request, request_id: `r${n}` }, topic: 't', partition: 0, offset: n });
+
+/**
+ * A processor whose Redis lookup waits for `lookupGate` and knows the requests in `known`; its store logs
+ * when a flush starts, and which requests the lookup let it decide.
+ */
+function overlapProcessor(lookupGate: () => Promise<void>, known: (r: SourcedRequest) => boolean, log: string[]): BatchProcessor {
+  const decisionOf = (s: SourcedRequest): StoredDecision => ({ ...stored, requestId: s.request.request_id, sourceOffset: s.offset });
+  return processorOf({
+    cache: {
+      lookup: async (requests: readonly SourcedRequest[]) => {
+        log.push('lookup started');
+        await lookupGate();
+        log.push('lookup answered');
+        const decisions = new Map(requests.filter(known).map((s) => [decisionKey('C1', s.request.request_id), decisionOf(s)] as const));
+        return { decisions, redelivered: 0, answered: true };
+      },
+      remember: async () => {},
+    } as unknown as DecisionCache,
+    store: {
+      flush: async (candidates: readonly SourcedRequest[], options: { selected: Promise<{ requests: readonly SourcedRequest[] }> }): Promise<FlushResult> => {
+        log.push(`mysql started for ${candidates.map((c) => c.request.request_id).join(',')}`);
+        const { requests } = await options.selected;
+        log.push(`mysql decided ${requests.map((c) => c.request.request_id).join(',')}`);
+        const committed = requests.map(decisionOf);
+        return { records: committed.map((d, i) => auditRecordOf(d, requests[i]!.request)), reemitted: committed.map(() => false), committed, statements: 4 };
+      },
+    } as unknown as RedemptionStore,
+    publisher: { publish: async () => {} } as unknown as DecisionPublisher,
+  });
+}
+
+const chunkOf = (requests: SourcedRequest[]) => ({ topic: 't', partition: 0, messages: [], decoded: { requests, deadLetters: [] } });
+
+describe('a flush before its MySQL commit', () => {
+  it("starts MySQL's transaction while Redis looks up, and decides only the requests Redis did not know", async () => {
+    const log: string[] = [];
+    const lookup = gate();
+    const processor = overlapProcessor(
+      () => lookup.promise,
+      (s) => s.offset === 1,
+      log,
+    );
+    const flush = processor.process([chunkOf([sourceOf(1), sourceOf(2), sourceOf(3)])]);
+    await settle();
+    expect(log).toEqual(['lookup started', 'mysql started for r1,r2,r3']);
+    lookup.open();
+    await flush;
+    expect(log.slice(2)).toEqual(['lookup answered', 'mysql decided r2,r3']);
+  });
+
+  it('after a flush whose requests Redis all knew (a replay), asks MySQL only once Redis has answered', async () => {
+    const log: string[] = [];
+    const processor = overlapProcessor(
+      async () => {},
+      (s) => s.offset < 10,
+      log,
+    );
+    await processor.process([chunkOf([sourceOf(1), sourceOf(2)])]);
+    // Every request known: MySQL decided none of them.
+    expect(log).toEqual(['lookup started', 'mysql started for r1,r2', 'lookup answered', 'mysql decided ']);
+    log.length = 0;
+    await processor.process([chunkOf([sourceOf(3), sourceOf(11)])]);
+    expect(log).toEqual(['lookup started', 'lookup answered', 'mysql started for r11', 'mysql decided r11']);
+    log.length = 0;
+    await processor.process([chunkOf([sourceOf(12)])]);
+    expect(log).toEqual(['lookup started', 'mysql started for r12', 'lookup answered', 'mysql decided r12']);
   });
 });
