@@ -6,10 +6,12 @@
  *
  * A JVM that maps a damaged archive crashes, so an archive is only put in place whole (written under a
  * name of this process's own, then renamed) and after a JVM accepted it with sharing required. Anything
- * that goes wrong here is said and leaves the brokers to start as they did without it.
+ * that goes wrong here is said and leaves the brokers to start as they did without it. A recording that
+ * failed is remembered beside the archive's place for a day (`RETRY_RECORDING_AFTER_MS`): every `stack up`
+ * would otherwise spend a broker's start and stop (about 10 s) failing again; it says why instead.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 
@@ -17,11 +19,25 @@ import { installKafkaJars, KAFKA_LIBS, kafkaClassArchive } from './kafka.js';
 import { OwnKafka } from './own-servers.js';
 import type { Print } from './service.js';
 
-/** Writes the archive of this JDK and these jars unless it is there; returns its path, or null without one. */
-export async function ensureKafkaClassArchive(print: Print): Promise<string | null> {
+/** How long a failed recording stands before a `stack up` records again (or at once, its marker removed). */
+export const RETRY_RECORDING_AFTER_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Writes the archive of this JDK and these jars (at `archiveAt`, when given) unless it is there, or a
+ * recording of it failed within `RETRY_RECORDING_AFTER_MS`; returns its path, or null without one.
+ */
+export async function ensureKafkaClassArchive(print: Print, archiveAt?: string): Promise<string | null> {
   installKafkaJars(print);
-  const archive = kafkaClassArchive();
+  // Named by the jars too: known only once they are installed.
+  const archive = archiveAt ?? kafkaClassArchive();
   if (archive === null || existsSync(archive)) return archive;
+  const failed = recentRecordingFailure(archive);
+  if (failed !== null) {
+    print(
+      `kafka: no class-data archive, brokers start without one: recording it failed ${failed} (tried again a day later, or at the next stack up once ${failedRecordingMarker(archive)} is removed)`,
+    );
+    return null;
+  }
   print('kafka: recording the classes a broker loads at its start, so that later broker starts map them (first run only)...');
   const writing = `${archive}.writing-${process.pid}`;
   try {
@@ -35,11 +51,34 @@ export async function ensureKafkaClassArchive(print: Print): Promise<string | nu
     print(`kafka: class-data archive written (${archive})`);
     return archive;
   } catch (error) {
-    print(`kafka: no class-data archive, brokers start without one: ${error instanceof Error ? error.message : String(error)}`);
+    const reason = error instanceof Error ? error.message : String(error);
+    recordingFailed(archive, reason);
+    print(`kafka: no class-data archive, brokers start without one: ${reason}`);
     return null;
   } finally {
     rmSync(writing, { force: true });
   }
+}
+
+/** Where a failed recording of `archive` is remembered: named after it, so another JDK or other jars try afresh. */
+export function failedRecordingMarker(archive: string): string {
+  return `${archive}.failed`;
+}
+
+/** Remembers that recording `archive` failed, and why. Best effort: a marker that cannot be written means another try. */
+export function recordingFailed(archive: string, reason: string, at = new Date()): void {
+  try {
+    writeFileSync(failedRecordingMarker(archive), `at ${at.toISOString()}: ${reason}\n`);
+  } catch {
+    // The next stack up records again.
+  }
+}
+
+/** When and why recording `archive` failed, if it did less than `RETRY_RECORDING_AFTER_MS` before `now`; else null. */
+export function recentRecordingFailure(archive: string, now = Date.now()): string | null {
+  const marker = failedRecordingMarker(archive);
+  if (!existsSync(marker) || now - statSync(marker).mtimeMs >= RETRY_RECORDING_AFTER_MS) return null;
+  return readFileSync(marker, 'utf8').trim() || 'for a reason not recorded';
 }
 
 /**
@@ -73,9 +112,10 @@ export function classArchiveRefusal(archive: string): string | null {
   }
 }
 
-/** Archives of another JDK or of earlier jars: no JVM of this checkout maps them again. */
+/** Archives of another JDK or of earlier jars, and failures to record them: no JVM of this checkout maps them again. */
 function removeOtherArchives(keep: string): void {
   const prefix = `${basename(KAFKA_LIBS)}.classes-`;
-  for (const f of readdirSync(dirname(KAFKA_LIBS)))
-    if (f.startsWith(prefix) && f.endsWith('.jsa') && join(dirname(KAFKA_LIBS), f) !== keep) rmSync(join(dirname(KAFKA_LIBS), f), { force: true });
+  const dir = dirname(KAFKA_LIBS);
+  for (const f of readdirSync(dir))
+    if (f.startsWith(prefix) && (f.endsWith('.jsa') || f.endsWith('.jsa.failed')) && join(dir, f) !== keep) rmSync(join(dir, f), { force: true });
 }
