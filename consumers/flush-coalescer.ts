@@ -310,11 +310,13 @@ export class FlushCoalescer {
 }
 
 /**
- * The fewest messages for which a flush of their own is worth starting beside another: a flush's fixed
- * cost (two MySQL round trips, two Redis, a produce: about 1-2 ms of the consumer's CPU) is then about as
- * much as its requests' own.
+ * The fewest messages for which a flush of their own is worth starting beside another. A flush has a
+ * fixed cost on the host (two MySQL round trips and a transaction, two Redis, a produce): alternated at
+ * 12,000/s, half the drain, 250 made a third fewer flushes than 100 and took 0.1-0.2 of a core less
+ * (MariaDB 0.38-0.39 cores against 0.41-0.47), at the same latency within the runs' spread
+ * (docs/performance.md, 2026-12-06 20:54 UTC).
  */
-const SPLIT_MIN_MESSAGES = 100;
+const SPLIT_MIN_MESSAGES = 250;
 
 /** One partition's chunks of a flush as one chunk for the processor (decoded parts joined when all are). */
 function mergeChunks(q: PartitionQueue, chunks: readonly FetchedChunk[]): PartitionChunk {

@@ -96,36 +96,36 @@ describe('flush coalescer', () => {
 
   it('shares the ready partitions among the flushes that may start, so that one flush never holds them all', async () => {
     const h = harness({ maxMessages: 2000, concurrency: 3 });
-    for (let p = 0; p < 6; p++) h.coalescer.enqueue(chunk(p, 0, 100, 1000 + p));
+    for (let p = 0; p < 6; p++) h.coalescer.enqueue(chunk(p, 0, 250, 1000 + p));
     await tick();
     // The oldest first, two partitions each: one flush of all six would keep every partition busy until it
     // ended, and the next would take all six again.
     expect(h.groups).toEqual([
-      ['0@0+100', '1@0+100'],
-      ['2@0+100', '3@0+100'],
-      ['4@0+100', '5@0+100'],
+      ['0@0+250', '1@0+250'],
+      ['2@0+250', '3@0+250'],
+      ['4@0+250', '5@0+250'],
     ]);
-    for (let p = 0; p < 6; p++) h.coalescer.enqueue(chunk(p, 100, 100, 2000 + p));
+    for (let p = 0; p < 6; p++) h.coalescer.enqueue(chunk(p, 250, 250, 2000 + p));
     h.release.shift()!();
     await settle();
     // One slot is free, and only the flush's two partitions are: that flush takes both.
-    expect(h.groups[3]).toEqual(['0@100+100', '1@100+100']);
+    expect(h.groups[3]).toEqual(['0@250+250', '1@250+250']);
     h.release.shift()!();
     h.release.shift()!();
     await settle();
     // Two slots free, four partitions ready: two each again.
     expect(h.groups.slice(4)).toEqual([
-      ['2@100+100', '3@100+100'],
-      ['4@100+100', '5@100+100'],
+      ['2@250+250', '3@250+250'],
+      ['4@250+250', '5@250+250'],
     ]);
   });
 
   it('keeps a light load in one flush: a few requests are not worth several flushes', async () => {
     const h = harness({ maxMessages: 2000, concurrency: 3 });
-    // 150 requests: enough for one flush of at least 100, not for two.
-    for (let p = 0; p < 6; p++) h.coalescer.enqueue(chunk(p, 0, 25, 1000 + p));
+    // 360 requests: enough for one flush of at least 250, not for two.
+    for (let p = 0; p < 6; p++) h.coalescer.enqueue(chunk(p, 0, 60, 1000 + p));
     await tick();
-    expect(h.groups).toEqual([['0@0+25', '1@0+25', '2@0+25', '3@0+25', '4@0+25', '5@0+25']]);
+    expect(h.groups).toEqual([['0@0+60', '1@0+60', '2@0+60', '3@0+60', '4@0+60', '5@0+60']]);
   });
 
   it('splits a decoded chunk at the same offset as its messages', () => {
