@@ -149,7 +149,7 @@ export class RedemptionStore {
       let statements = loaded.statements;
       let prior = loaded.state.prior;
       if (!readPrior && !cacheAnswered && requests.length > 0) {
-        const late = selectPriorDecisions(distinctPairs(requests, (r) => r.request_id));
+        const late = priorDecisionsRead(requests);
         const [rows] = await session.query([late.sql]);
         prior = late.rows(rows);
         statements += 1;
@@ -205,7 +205,7 @@ async function load(session: SqlSession, requests: readonly SourcedRequest[], re
   const redeemers = distinctPairs(requests, (r) => (r.op === 'REDEEM' ? r.user_id : null));
   const targets = distinctPairs(requests, (r) => (r.op === 'REVERSE' && r.reverses_request_id ? r.reverses_request_id : null));
   const coupons = lockCoupons(codes);
-  const prior = readPrior ? selectPriorDecisions(distinctPairs(requests, (r) => r.request_id)) : null;
+  const prior = readPrior ? priorDecisionsRead(requests) : null;
   // Statements a batch does not need are not sent: no redeemers, no user counts; no refunds, no lookup.
   const counts = redeemers.length > 0 ? countUserRedemptions(redeemers) : null;
   const refunded = targets.length > 0 ? selectRedemptions(targets) : null;
@@ -223,6 +223,11 @@ async function load(session: SqlSession, requests: readonly SourcedRequest[], re
     },
     statements: reads.length,
   };
+}
+
+/** The read of the decisions MySQL already holds for these requests (with the lock, or late). */
+function priorDecisionsRead(requests: readonly SourcedRequest[]): ReturnType<typeof selectPriorDecisions> {
+  return selectPriorDecisions(distinctPairs(requests, (r) => r.request_id));
 }
 
 /** Each request's (coupon code, `key`) once, for the requests `key` names one for (not null). */
