@@ -112,10 +112,14 @@ export function classArchiveRefusal(archive: string): string | null {
   }
 }
 
-/** Archives of another JDK or of earlier jars, and failures to record them: no JVM of this checkout maps them again. */
+/**
+ * Archives of another JDK or of earlier jars beside `keep`, and failures to record them: no JVM of this
+ * checkout maps them again. Only `keep`'s own folder: an archive written elsewhere (`archiveAt`) leaves
+ * the checkout's alone.
+ */
 function removeOtherArchives(keep: string): void {
   const prefix = `${basename(KAFKA_LIBS)}.classes-`;
-  const dir = dirname(KAFKA_LIBS);
+  const dir = dirname(keep);
   for (const f of readdirSync(dir))
     if (f.startsWith(prefix) && (f.endsWith('.jsa') || f.endsWith('.jsa.failed')) && join(dir, f) !== keep) rmSync(join(dir, f), { force: true });
 }
