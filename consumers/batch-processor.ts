@@ -25,6 +25,17 @@ export interface PartitionChunk {
   decoded?: DecodedBatch | null;
 }
 
+/**
+ * How a flush and the flushes of its partitions before and after it share them: per-coupon order with
+ * the next flush's MySQL work overlapping this one's audit produce and Redis update.
+ */
+export interface FlushOrder {
+  /** The flush's MySQL transaction is over and its Redis update sent: its partitions' next flush may start. */
+  released(): void;
+  /** The previous flushes of its partitions have ended: only then may its audit records go. */
+  after: Promise<void>;
+}
+
 /** Milliseconds a flush spent in each of its I/O stages, and the requests it carried. */
 export interface FlushTimings {
   messages: number;
@@ -73,7 +84,7 @@ export class BatchProcessor {
    * one Redis update and one produce for all of them. Each partition's messages stay in their order, and
    * a coupon lives in one partition, so per-coupon order holds.
    */
-  async process(parts: readonly PartitionChunk[]): Promise<FlushTimings> {
+  async process(parts: readonly PartitionChunk[], order?: FlushOrder): Promise<FlushTimings> {
     const { deps } = this;
     // Every log line of this flush carries its batch id, next to the consumer id.
     const log = deps.logger.child({ batchId: `${deps.consumerId}#${++this.flushes}` });
@@ -142,21 +153,15 @@ export class BatchProcessor {
       }
     }
 
+    // MySQL is done with these partitions (and Redis was sent their update before any later lookup):
+    // their next flush may start.
+    order?.released();
+
     // A request MySQL refused has no record: it is a dead letter instead.
     // mutant: audit-skipped-on-redelivery
     const audit = records.filter((r): r is RedemptionDecided => r !== undefined);
     const auditReemitted = reemitted.filter((_, i) => records[i] !== undefined);
-    if (deps.publish && !deps.dryRun) {
-      const started = performance.now();
-      const publishing = this.retrying(log, 'publish', () => deps.publisher.publish(audit, deadLetters)).then(() => {
-        timings.auditMs += performance.now() - started;
-      });
-      // Both settled before a failure is rethrown: a flush that fails has no Redis update still running.
-      const [published, cached] = await Promise.allSettled([publishing, remembered]);
-      if (published.status === 'rejected') throw published.reason;
-      if (cached.status === 'rejected') throw cached.reason;
-      deps.faults.at('crash-after-audit');
-    } else await remembered;
+    await this.publishInOrder(log, audit, deadLetters, remembered, timings, order);
     deps.stats.recordDecisions(audit.filter((_, i) => !auditReemitted[i]));
     deps.stats.recordAlreadyDecided(auditReemitted.filter(Boolean).length);
     for (const dl of deadLetters) {
@@ -164,6 +169,37 @@ export class BatchProcessor {
       log.warn({ topic: dl.topic, partition: dl.partition, offset: dl.message.offset, code: dl.code, reason: dl.reason }, 'dead-lettered a message');
     }
     return timings;
+  }
+
+  /**
+   * Publishes the flush's audit records and dead letters, after those of its partitions' previous flush
+   * (`order.after`: a coupon's records stay in order), while Redis is updated (`remembered`); settles
+   * both before a failure is rethrown, so a flush that fails has no Redis update still running.
+   */
+  private async publishInOrder(
+    log: Logger,
+    audit: readonly RedemptionDecided[],
+    deadLetters: readonly DeadLetter[],
+    remembered: Promise<void>,
+    timings: FlushTimings,
+    order: FlushOrder | undefined,
+  ): Promise<void> {
+    const { deps } = this;
+    if (!deps.publish || deps.dryRun) {
+      await remembered;
+      await order?.after;
+      return;
+    }
+    const started = performance.now();
+    const publishing = (order?.after ?? Promise.resolve())
+      .then(() => this.retrying(log, 'publish', () => deps.publisher.publish(audit, deadLetters)))
+      .then(() => {
+        timings.auditMs += performance.now() - started;
+      });
+    const [published, cached] = await Promise.allSettled([publishing, remembered]);
+    if (published.status === 'rejected') throw published.reason;
+    if (cached.status === 'rejected') throw cached.reason;
+    deps.faults.at('crash-after-audit');
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { KafkaMessage } from 'kafkajs';
 
-import type { FlushTimings, PartitionChunk } from './batch-processor.js';
+import type { FlushOrder, FlushTimings, PartitionChunk } from './batch-processor.js';
 import type { DecodedBatch } from './decode.js';
 import type { OffsetCommitter } from './offset-committer.js';
 import type { StageHistogram } from './stage-histogram.js';
@@ -26,8 +26,21 @@ interface PartitionQueue {
   partition: number;
   chunks: FetchedChunk[];
   messages: number;
-  /** A flush is working on this partition: its next chunks wait (per-coupon order). */
+  /**
+   * A flush has taken this partition and its MySQL transaction is not over: its next chunks wait
+   * (per-coupon order). Once it is over (the flush's `released`), the next flush may take them while the
+   * first one's audit records and Redis update are still out.
+   */
   busy: boolean;
+  /** Flushes holding this partition until they end: at most two, one of them past its transaction. */
+  holders: number;
+  /**
+   * The end of the last flush that took this partition (its offsets handed over), which the next
+   * flush's audit records wait for; it rejects with EarlierFlushFailed when that flush failed.
+   */
+  tail: Promise<void> | null;
+  /** Times the partition was dropped and fetched again after a failure: a flush taken before it does not rewind it again. */
+  rewinds: number;
   /** Fetching stopped because the queue is full. */
   paused: boolean;
   /** The offset after the last message held (queued or in a flush), null when nothing is held. */
@@ -62,7 +75,7 @@ export interface Rewind {
 
 export interface FlushCoalescerOptions {
   /** Runs one flush (decode what is not decoded, dedupe, decide, write, publish). */
-  processor: { process(parts: readonly PartitionChunk[]): Promise<FlushTimings> };
+  processor: { process(parts: readonly PartitionChunk[], order?: FlushOrder): Promise<FlushTimings> };
   /** Where flushed offsets go (null: a dry run, which commits nothing). */
   committer: OffsetCommitter | null;
   /** Most messages in one flush: FLUSH_MAX_MESSAGES. */
@@ -94,10 +107,19 @@ export interface FlushCoalescerOptions {
  * produce; up to `concurrency` flushes run at once, on disjoint partitions. A coupon lives in one
  * partition, and a partition's messages are flushed one flush after the other, in offset order, so
  * per-coupon order holds. Once a flush is over, its offsets go to the committer (background commits).
+ *
+ * A partition's next flush need not wait for the whole of the one before: once that one's MySQL
+ * transaction is over (`FlushOrder.released`), the next takes the partition and locks, reads and
+ * decides while the first one's audit records and Redis update are still out; its own audit records
+ * go only after the first one has ended (`FlushOrder.after`), so a coupon's audit records keep their
+ * order and its offsets are handed over in order. A partition is held by at most two flushes, so what
+ * is held while Kafka does not take the audit records stays bounded.
  */
 export class FlushCoalescer {
   private readonly queues = new Map<string, PartitionQueue>();
   private readonly flushes = new Set<Promise<void>>();
+  /** Flushes whose MySQL transaction is not over: the ones `concurrency` bounds. */
+  private transacting = 0;
   private scheduled = false;
   private closed = false;
   /** No new flush starts (a rejoin is under way: what is queued may belong to another member next). */
@@ -142,10 +164,10 @@ export class FlushCoalescer {
         q.chunks = [];
         q.messages = 0;
         q.position = null;
-        q.revoked ||= q.busy;
+        q.revoked ||= q.holders > 0;
         if (q.paused) this.o.resume(q.topic, q.partition);
         q.paused = false;
-        if (!q.busy) this.queues.delete(k);
+        if (q.holders === 0) this.queues.delete(k);
         continue;
       }
       if (q.position !== null) resumeAt.push({ topic: q.topic, partition: q.partition, offset: q.position });
@@ -193,7 +215,11 @@ export class FlushCoalescer {
   private queueOf(topic: string, partition: number): PartitionQueue {
     const k = `${topic}\u0000${partition}`;
     let q = this.queues.get(k);
-    if (!q) this.queues.set(k, (q = { topic, partition, chunks: [], messages: 0, busy: false, paused: false, position: null, revoked: false }));
+    if (!q)
+      this.queues.set(
+        k,
+        (q = { topic, partition, chunks: [], messages: 0, busy: false, holders: 0, tail: null, rewinds: 0, paused: false, position: null, revoked: false }),
+      );
     return q;
   }
 
@@ -203,8 +229,8 @@ export class FlushCoalescer {
     // Let every chunk of the fetch in hand be queued first: they go into one flush.
     setImmediate(() => {
       this.scheduled = false;
-      while (!this.closed && !this.held && this.flushes.size < this.o.concurrency) {
-        const group = this.take(this.o.concurrency - this.flushes.size);
+      while (!this.closed && !this.held && this.transacting < this.o.concurrency) {
+        const group = this.take(this.o.concurrency - this.transacting);
         if (group.length === 0) break;
         const flush = this.flush(group);
         this.flushes.add(flush);
@@ -222,12 +248,14 @@ export class FlushCoalescer {
    * flushes at once, and stayed there). Under light load one flush still takes everything: a flush's
    * fixed cost (its round trips) would be paid several times over for a few requests.
    */
-  private take(freeSlots: number): { q: PartitionQueue; chunks: FetchedChunk[] }[] {
-    const ready = [...this.queues.values()].filter((q) => !q.busy && q.chunks.length > 0).sort((a, b) => a.chunks[0]!.decodedAt - b.chunks[0]!.decodedAt);
+  private take(freeSlots: number): Taken[] {
+    const ready = [...this.queues.values()]
+      .filter((q) => !q.busy && q.holders < 2 && q.chunks.length > 0)
+      .sort((a, b) => a.chunks[0]!.decodedAt - b.chunks[0]!.decodedAt);
     const readyMessages = ready.reduce((n, q) => n + q.messages, 0);
     const flushes = Math.min(freeSlots, Math.max(1, Math.floor(readyMessages / SPLIT_MIN_MESSAGES)));
     const share = Math.ceil(ready.length / flushes);
-    const group: { q: PartitionQueue; chunks: FetchedChunk[] }[] = [];
+    const group: Taken[] = [];
     let room = this.o.maxMessages;
     for (const q of ready) {
       if (room === 0 || group.length === share) break;
@@ -246,12 +274,12 @@ export class FlushCoalescer {
       }
       for (const c of taken) q.messages -= c.messages.length;
       q.busy = true;
-      group.push({ q, chunks: taken });
+      group.push({ q, chunks: taken, rewinds: q.rewinds });
     }
     return group;
   }
 
-  private async flush(group: { q: PartitionQueue; chunks: FetchedChunk[] }[]): Promise<void> {
+  private async flush(group: readonly Taken[]): Promise<void> {
     const startedAt = Date.now();
     const stages = this.o.stages;
     const parts: PartitionChunk[] = [];
@@ -259,9 +287,27 @@ export class FlushCoalescer {
       for (const c of chunks) stages?.observe('queued', (startedAt - c.decodedAt) / 1000, c.messages.length);
       parts.push(mergeChunks(q, chunks));
     }
+    const before = group.flatMap(({ q }) => (q.tail ? [q.tail] : []));
+    let ended!: { resolve(): void; reject(error: unknown): void };
+    const end = new Promise<void>((resolve, reject) => (ended = { resolve, reject }));
+    // Observed by the next flush of these partitions, if there is one.
+    end.catch(() => {});
+    for (const { q } of group) {
+      q.holders += 1;
+      q.tail = end;
+    }
+    this.transacting += 1;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.transacting -= 1;
+      for (const { q } of group) q.busy = false;
+      this.schedule();
+    };
     try {
       // mutant: commit-before-mysql
-      const timings = await this.o.processor.process(parts);
+      const timings = await this.o.processor.process(parts, { released: release, after: Promise.all(before).then(() => {}) });
       const endedAt = Date.now();
       const flushed: FlushedChunk[] = [];
       for (const { q, chunks } of group) {
@@ -280,32 +326,56 @@ export class FlushCoalescer {
         // and only while the partition has stayed this member's since the flush began.
         if (!q.revoked) this.o.committer?.flushed(q.topic, q.partition, nextOffset, messages.length, endedAt);
       }
+      ended.resolve();
       this.o.onFlushed?.(flushed, timings, (endedAt - startedAt) / 1000);
     } catch (error) {
+      ended.reject(error instanceof EarlierFlushFailed ? error : new EarlierFlushFailed(error));
       const rewinds: Rewind[] = [];
-      for (const { q, chunks } of group) {
+      for (const { q, chunks, rewinds: seen } of group) {
         // A partition lost meanwhile is fetched by its owner from the group's offset; what it holds now
-        // (given back by a later join) was fetched after that and stays.
-        if (q.revoked) continue;
+        // (given back by a later join) was fetched after that and stays. One an earlier flush failed on
+        // was dropped and fetched again from that flush's chunk already, before this one's.
+        if (q.revoked || q.rewinds !== seen) continue;
         // Everything the partition holds is dropped and fetched again, from the failed chunk on.
         rewinds.push({ topic: q.topic, partition: q.partition, offset: Number(chunks[0]!.messages[0]!.offset) });
         q.chunks = [];
         q.messages = 0;
         q.position = null;
+        q.rewinds += 1;
+        // What is fetched again does not wait for the flushes that took the partition before.
+        q.tail = null;
       }
-      this.o.onFailed(error, rewinds);
+      // A flush that failed only because an earlier one did has nothing of its own to report.
+      if (rewinds.length > 0 || !(error instanceof EarlierFlushFailed)) this.o.onFailed(error instanceof EarlierFlushFailed ? error.cause : error, rewinds);
     } finally {
+      release();
       for (const { q } of group) {
-        q.busy = false;
-        q.revoked = false;
+        q.holders -= 1;
+        if (q.tail === end) q.tail = null;
+        if (q.holders === 0) q.revoked = false;
         if (q.paused && q.messages < this.o.queueMaxMessages) {
           q.paused = false;
           this.o.resume(q.topic, q.partition);
         }
-        if (q.chunks.length === 0 && !this.o.owns(q.topic, q.partition)) this.queues.delete(`${q.topic}\u0000${q.partition}`);
+        if (q.holders === 0 && q.chunks.length === 0 && !this.o.owns(q.topic, q.partition)) this.queues.delete(`${q.topic}\u0000${q.partition}`);
       }
       this.schedule();
     }
+  }
+}
+
+/** Chunks of one partition a flush took, and how many times the partition had been rewound then. */
+interface Taken {
+  q: PartitionQueue;
+  chunks: FetchedChunk[];
+  rewinds: number;
+}
+
+/** A flush that could not publish because an earlier flush of one of its partitions failed. */
+export class EarlierFlushFailed extends Error {
+  constructor(cause: unknown) {
+    super(`an earlier flush of the same partition failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'EarlierFlushFailed';
   }
 }
 

@@ -94,9 +94,9 @@ export const MUTANTS: Mutant[] = [
     file: 'consumers/flush-coalescer.ts',
     edits: [
       {
-        search: 'const timings = await this.o.processor.process(parts);',
+        search: 'const timings = await this.o.processor.process(parts, ',
         replace:
-          'for (const { q, chunks } of group) this.o.committer?.flushed(q.topic, q.partition, Number(chunks[chunks.length - 1]!.messages[chunks[chunks.length - 1]!.messages.length - 1]!.offset) + 1, 0);\nawait this.o.committer?.commitNow();\nconst timings = await this.o.processor.process(parts);',
+          'for (const { q, chunks } of group) this.o.committer?.flushed(q.topic, q.partition, Number(chunks[chunks.length - 1]!.messages[chunks[chunks.length - 1]!.messages.length - 1]!.offset) + 1, 0);\nawait this.o.committer?.commitNow();\nconst timings = await this.o.processor.process(parts, ',
       },
     ],
     killers: { project: 'integration', files: ['test/integration/crash-points.test.ts'], grep: 'crash-before-db-commit' },

@@ -1,11 +1,12 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 
-import { BatchProcessor, type BatchProcessorDeps } from '../../consumers/batch-processor.js';
+import { BatchProcessor, type BatchProcessorDeps, type FlushOrder } from '../../consumers/batch-processor.js';
 import { ConsumerStats } from '../../consumers/consumer-stats.js';
 import type { DecisionCache } from '../../consumers/decision-cache.js';
 import type { DecisionPublisher } from '../../consumers/decision-publisher.js';
 import { auditRecordOf, decisionKey } from '../../consumers/decision-records.js';
+import { EarlierFlushFailed } from '../../consumers/flush-coalescer.js';
 import type { FlushResult, RedemptionStore } from '../../consumers/redemption-store.js';
 import type { SourcedRequest, StoredDecision } from '../../consumers/types.js';
 import { FaultInjector } from '../../lib/faults.js';
@@ -90,14 +91,18 @@ function processorWith(remember: Promise<void>, publish: Promise<void>, log: str
 const chunk = { topic: 't', partition: 0, messages: [], decoded: { requests: [source], deadLetters: [] } };
 const settle = () => new Promise((r) => setTimeout(r, 10));
 
-/** A flush under way whose Redis update and publish wait for their gates; `outcome` is how it ended, once it has. */
-function startFlush() {
+/**
+ * A flush under way whose Redis update and publish wait for their gates; `outcome` is how it ended, once
+ * it has. With `after`, it is a partition's flush after another, which ends at `after`.
+ */
+function startFlush(after?: Promise<void>) {
   const log: string[] = [];
   const redis = gate();
   const audit = gate();
   const outcome: { ended: boolean; failed: unknown } = { ended: false, failed: null };
+  const order: FlushOrder | undefined = after && { released: () => log.push('released'), after };
   const flush = processorWith(redis.promise, audit.promise, log)
-    .process([chunk])
+    .process([chunk], order)
     .then(
       () => (outcome.ended = true),
       (e: unknown) => (outcome.failed = e),
@@ -129,6 +134,33 @@ describe('a flush after its MySQL commit', () => {
     await flush;
     expect(String(outcome.failed)).toMatch(/the broker refused it/);
     expect(log).toContain('remember done');
+  });
+
+  it("frees its partitions once MySQL committed and Redis was sent the update, and publishes only after the partitions' flush before it ended", async () => {
+    const before = gate();
+    const { log, redis, audit, outcome, flush } = startFlush(before.promise);
+    await settle();
+    expect(log).toEqual(['mysql committed', 'remember started', 'released']);
+    audit.open();
+    redis.open();
+    await settle();
+    expect(log).not.toContain('publish started');
+    expect(outcome.ended).toBe(false);
+    before.open();
+    await flush;
+    expect(outcome).toEqual({ ended: true, failed: null });
+    expect(log.slice(-2)).toEqual(['publish started', 'publish done']);
+  });
+
+  it('fails without publishing when the flush before it failed', async () => {
+    const before = gate();
+    const { log, redis, outcome, flush } = startFlush(before.promise);
+    await settle();
+    before.fail(new EarlierFlushFailed(new Error('the broker refused the first flush')));
+    redis.open();
+    await flush;
+    expect(outcome.failed).toBeInstanceOf(EarlierFlushFailed);
+    expect(log).not.toContain('publish started');
   });
 
   it('fails when the Redis update throws, once the publish is done', async () => {

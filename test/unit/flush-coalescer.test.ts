@@ -1,7 +1,7 @@
 import type { KafkaMessage } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 
-import type { FlushTimings, PartitionChunk } from '../../consumers/batch-processor.js';
+import type { FlushOrder, FlushTimings, PartitionChunk } from '../../consumers/batch-processor.js';
 import { type FetchedChunk, FlushCoalescer, type FlushCoalescerOptions, type Rewind, splitChunk } from '../../consumers/flush-coalescer.js';
 import type { SourcedRequest } from '../../consumers/types.js';
 
@@ -23,19 +23,27 @@ const timings = (parts: readonly PartitionChunk[]): FlushTimings => ({
 });
 const label = (p: PartitionChunk) => `${p.partition}@${p.messages[0]!.offset}+${p.messages.length}`;
 
-/** A processor that records the flushes it is given and finishes each when told to. */
+/**
+ * A processor that records the flushes it is given and finishes each when told to (`release`), as the
+ * real one does: not before the flushes before it of its partitions (`order.after`), and failing when
+ * one of them failed. `orders[i].released()` says flush i's transaction is over.
+ */
 function harness(options: Partial<FlushCoalescerOptions> = {}) {
   const groups: string[][] = [];
   const release: ((error?: Error) => void)[] = [];
+  const orders: FlushOrder[] = [];
   const flushed: { partition: number; next: number }[] = [];
   const paused = new Set<number>();
   const failures: { error: unknown; rewinds: readonly Rewind[] }[] = [];
   const owned = new Set([0, 1, 2, 3, 4, 5]);
   const coalescer = new FlushCoalescer({
     processor: {
-      process: (parts) => {
+      process: async (parts, order) => {
         groups.push(parts.map(label));
-        return new Promise<FlushTimings>((resolve, reject) => release.push((error) => (error ? reject(error) : resolve(timings(parts)))));
+        orders.push(order!);
+        const own = new Promise<void>((resolve, reject) => release.push((error) => (error ? reject(error) : resolve())));
+        await Promise.all([own, order!.after]);
+        return timings(parts);
       },
     },
     committer: {
@@ -50,7 +58,7 @@ function harness(options: Partial<FlushCoalescerOptions> = {}) {
     onFailed: (error, rewinds) => failures.push({ error, rewinds }),
     ...options,
   });
-  return { coalescer, groups, release, flushed, paused, failures, owned };
+  return { coalescer, groups, release, orders, flushed, paused, failures, owned };
 }
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
@@ -126,6 +134,75 @@ describe('flush coalescer', () => {
     for (let p = 0; p < 6; p++) h.coalescer.enqueue(chunk(p, 0, 60, 1000 + p));
     await tick();
     expect(h.groups).toEqual([['0@0+60', '1@0+60', '2@0+60', '3@0+60', '4@0+60', '5@0+60']]);
+  });
+
+  it("starts a partition's next flush once the one before is past its transaction, and ends it only after that one", async () => {
+    const h = harness({ concurrency: 1 });
+    h.coalescer.enqueue(chunk(0, 0, 5));
+    await tick();
+    h.coalescer.enqueue(chunk(0, 5, 5));
+    await settle();
+    expect(h.groups).toEqual([['0@0+5']]);
+    // The first flush's MySQL transaction is over; its audit records are still out.
+    h.orders[0]!.released();
+    await settle();
+    expect(h.groups).toEqual([['0@0+5'], ['0@5+5']]);
+    let firstEnded = false;
+    void h.orders[1]!.after.then(() => (firstEnded = true));
+    // The second is done with its own work first: it still waits for the first (its audit records, its offsets).
+    h.release[1]!();
+    await settle();
+    expect(firstEnded).toBe(false);
+    expect(h.flushed).toEqual([]);
+    h.release[0]!();
+    await settle();
+    expect(firstEnded).toBe(true);
+    expect(h.flushed).toEqual([
+      { partition: 0, next: 5 },
+      { partition: 0, next: 10 },
+    ]);
+  });
+
+  it('holds a partition with two flushes at most: a third waits until the oldest ends', async () => {
+    const h = harness({ concurrency: 3 });
+    h.coalescer.enqueue(chunk(0, 0, 5));
+    await tick();
+    h.orders[0]!.released();
+    h.coalescer.enqueue(chunk(0, 5, 5));
+    await settle();
+    h.orders[1]!.released();
+    h.coalescer.enqueue(chunk(0, 10, 5));
+    await settle();
+    expect(h.groups).toEqual([['0@0+5'], ['0@5+5']]);
+    h.release[0]!();
+    await settle();
+    expect(h.groups[2]).toEqual(['0@10+5']);
+  });
+
+  it('fails the flush after one that failed, rewinding only what that one did not, and flushes what is fetched again', async () => {
+    const h = harness({ concurrency: 1 });
+    h.coalescer.enqueue(chunk(0, 0, 5));
+    await tick();
+    h.orders[0]!.released();
+    h.coalescer.enqueue(chunk(0, 5, 5));
+    h.coalescer.enqueue(chunk(1, 0, 5));
+    await settle();
+    expect(h.groups[1]).toEqual(['0@5+5', '1@0+5']);
+    h.release[0]!(new Error('audit refused'));
+    await settle();
+    // The first rewinds partition 0 from its own chunk; the second fails with it and rewinds partition 1 only.
+    expect(h.failures.map((f) => [(f.error as Error).message, f.rewinds])).toEqual([
+      ['audit refused', [{ topic: 't', partition: 0, offset: 0 }]],
+      ['audit refused', [{ topic: 't', partition: 1, offset: 0 }]],
+    ]);
+    expect(h.flushed).toEqual([]);
+    // What is fetched again does not wait for the flushes that failed.
+    h.coalescer.enqueue(chunk(0, 0, 10));
+    await settle();
+    expect(h.groups[2]).toEqual(['0@0+10']);
+    h.release[2]!();
+    await settle();
+    expect(h.flushed).toEqual([{ partition: 0, next: 10 }]);
   });
 
   it('splits a decoded chunk at the same offset as its messages', () => {
