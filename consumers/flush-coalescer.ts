@@ -46,13 +46,14 @@ interface PartitionQueue {
   /** The offset after the last message held (queued or in a flush), null when nothing is held. */
   position: number | null;
   /**
-   * The partition was lost while a flush worked on it: that flush's offsets are not this member's to
-   * commit, even when a later join gives the partition back. The member that owned it meanwhile has
+   * Times the partition was lost while flushes held it. A flush during which it was lost has offsets
+   * that are not this member's to commit, even when a later join gives the partition back (a flush
+   * taken after that join commits its own). The member that owned it meanwhile has
    * committed further, and a commit of the older offset would move the group back behind what it
    * already decided (seen: a 2-process drain left 75,687 messages of three partitions uncommitted, with
    * the fetch positions at their ends, so the drain never finished).
    */
-  revoked: boolean;
+  losses: number;
 }
 
 /** A chunk that was processed, for the caller's bookkeeping. */
@@ -164,7 +165,7 @@ export class FlushCoalescer {
         q.chunks = [];
         q.messages = 0;
         q.position = null;
-        q.revoked ||= q.holders > 0;
+        if (q.holders > 0) q.losses += 1;
         if (q.paused) this.o.resume(q.topic, q.partition);
         q.paused = false;
         if (q.holders === 0) this.queues.delete(k);
@@ -218,7 +219,7 @@ export class FlushCoalescer {
     if (!q)
       this.queues.set(
         k,
-        (q = { topic, partition, chunks: [], messages: 0, busy: false, holders: 0, tail: null, rewinds: 0, paused: false, position: null, revoked: false }),
+        (q = { topic, partition, chunks: [], messages: 0, busy: false, holders: 0, tail: null, rewinds: 0, paused: false, position: null, losses: 0 }),
       );
     return q;
   }
@@ -274,7 +275,7 @@ export class FlushCoalescer {
       }
       for (const c of taken) q.messages -= c.messages.length;
       q.busy = true;
-      group.push({ q, chunks: taken, rewinds: q.rewinds });
+      group.push({ q, chunks: taken, rewinds: q.rewinds, losses: q.losses });
     }
     return group;
   }
@@ -310,7 +311,7 @@ export class FlushCoalescer {
       const timings = await this.o.processor.process(parts, { released: release, after: Promise.all(before).then(() => {}) });
       const endedAt = Date.now();
       const flushed: FlushedChunk[] = [];
-      for (const { q, chunks } of group) {
+      for (const { q, chunks, losses } of group) {
         const messages = chunks.flatMap((c) => c.messages);
         const nextOffset = Number(messages[messages.length - 1]!.offset) + 1;
         flushed.push({
@@ -324,18 +325,18 @@ export class FlushCoalescer {
         });
         // Only now, with the decisions in MySQL and the audit records acknowledged, may the offsets go;
         // and only while the partition has stayed this member's since the flush began.
-        if (!q.revoked) this.o.committer?.flushed(q.topic, q.partition, nextOffset, messages.length, endedAt);
+        if (q.losses === losses) this.o.committer?.flushed(q.topic, q.partition, nextOffset, messages.length, endedAt);
       }
       ended.resolve();
       this.o.onFlushed?.(flushed, timings, (endedAt - startedAt) / 1000);
     } catch (error) {
       ended.reject(error instanceof EarlierFlushFailed ? error : new EarlierFlushFailed(error));
       const rewinds: Rewind[] = [];
-      for (const { q, chunks, rewinds: seen } of group) {
+      for (const { q, chunks, rewinds: seen, losses } of group) {
         // A partition lost meanwhile is fetched by its owner from the group's offset; what it holds now
         // (given back by a later join) was fetched after that and stays. One an earlier flush failed on
         // was dropped and fetched again from that flush's chunk already, before this one's.
-        if (q.revoked || q.rewinds !== seen) continue;
+        if (q.losses !== losses || q.rewinds !== seen) continue;
         // Everything the partition holds is dropped and fetched again, from the failed chunk on.
         rewinds.push({ topic: q.topic, partition: q.partition, offset: Number(chunks[0]!.messages[0]!.offset) });
         q.chunks = [];
@@ -352,7 +353,6 @@ export class FlushCoalescer {
       for (const { q } of group) {
         q.holders -= 1;
         if (q.tail === end) q.tail = null;
-        if (q.holders === 0) q.revoked = false;
         if (q.paused && q.messages < this.o.queueMaxMessages) {
           q.paused = false;
           this.o.resume(q.topic, q.partition);
@@ -364,11 +364,12 @@ export class FlushCoalescer {
   }
 }
 
-/** Chunks of one partition a flush took, and how many times the partition had been rewound then. */
+/** Chunks of one partition a flush took, and how many times the partition had been rewound and lost then. */
 interface Taken {
   q: PartitionQueue;
   chunks: FetchedChunk[];
   rewinds: number;
+  losses: number;
 }
 
 /** A flush that could not publish because an earlier flush of one of its partitions failed. */

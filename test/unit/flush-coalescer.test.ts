@@ -291,6 +291,26 @@ describe('flush coalescer', () => {
     expect(h.flushed).toEqual([{ partition: 3, next: 504 }]);
   });
 
+  it('commits the offsets of a flush taken after a join gave the partition back, while one from before the loss still holds it', async () => {
+    const h = harness();
+    h.coalescer.enqueue(chunk(3, 0, 5));
+    await tick();
+    // Past its transaction, its audit records still out, when the partition goes and comes back.
+    h.orders[0]!.released();
+    h.owned.delete(3);
+    h.coalescer.reassigned();
+    h.owned.add(3);
+    h.coalescer.reassigned();
+    h.coalescer.enqueue(chunk(3, 500, 4));
+    await settle();
+    expect(h.groups).toEqual([['3@0+5'], ['3@500+4']]);
+    h.release[0]!();
+    h.release[1]!();
+    await settle();
+    // The old flush's offset (5) is not this member's to commit; the new flush's (504) is.
+    expect(h.flushed).toEqual([{ partition: 3, next: 504 }]);
+  });
+
   it('rewinds no partition lost during a failed flush, and keeps what a later join handed over', async () => {
     const h = harness();
     h.coalescer.enqueue(chunk(3, 0, 5));
