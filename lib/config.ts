@@ -205,7 +205,7 @@ export const SETTINGS = {
   flushConcurrency: {
     env: 'FLUSH_CONCURRENCY',
     default: '3',
-    doc: 'Flushes one consumer runs at once in their MySQL transaction, on disjoint partitions (a flush past its transaction, publishing its audit records, is not counted); chunks submitted meanwhile are merged into the next flush (group commit). 3 keeps MySQL, Redis and Kafka busy at once; measured best on 2 cores.',
+    doc: 'Flushes one consumer runs at once in their MySQL transaction, on disjoint partitions (one more, past its transaction and publishing its audit records, may run beside them); chunks submitted meanwhile are merged into the next flush (group commit). 3 keeps MySQL, Redis and Kafka busy at once; measured best on 2 cores.',
     parse: wholeNumber(1, 16),
   },
   fetchQueueMaxMessages: {

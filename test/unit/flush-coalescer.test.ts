@@ -179,6 +179,23 @@ describe('flush coalescer', () => {
     expect(h.groups[2]).toEqual(['0@10+5']);
   });
 
+  it('runs one flush past its transaction beside `concurrency` in theirs, not more: what a drain holds stays bounded', async () => {
+    const h = harness({ concurrency: 1 });
+    h.coalescer.enqueue(chunk(0, 0, 5));
+    await tick();
+    h.orders[0]!.released();
+    h.coalescer.enqueue(chunk(1, 0, 5));
+    await settle();
+    h.orders[1]!.released();
+    h.coalescer.enqueue(chunk(2, 0, 5));
+    await settle();
+    // Two publishing with a slot of one: the third waits for one of them to end.
+    expect(h.groups).toEqual([['0@0+5'], ['1@0+5']]);
+    h.release[0]!();
+    await settle();
+    expect(h.groups[2]).toEqual(['2@0+5']);
+  });
+
   it('fails the flush after one that failed, rewinding only what that one did not, and flushes what is fetched again', async () => {
     const h = harness({ concurrency: 1 });
     h.coalescer.enqueue(chunk(0, 0, 5));
