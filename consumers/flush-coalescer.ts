@@ -289,6 +289,10 @@ export class FlushCoalescer {
       parts.push(mergeChunks(q, chunks));
     }
     const before = group.flatMap(({ q }) => (q.tail ? [q.tail] : []));
+    const after = Promise.all(before).then(() => {});
+    // A flush that fails before it waits for `after` (in its transaction) leaves it unobserved; an
+    // earlier flush's failure is reported by that flush.
+    after.catch(() => {});
     let ended!: { resolve(): void; reject(error: unknown): void };
     const end = new Promise<void>((resolve, reject) => (ended = { resolve, reject }));
     // Observed by the next flush of these partitions, if there is one.
@@ -308,7 +312,7 @@ export class FlushCoalescer {
     };
     try {
       // mutant: commit-before-mysql
-      const timings = await this.o.processor.process(parts, { released: release, after: Promise.all(before).then(() => {}) });
+      const timings = await this.o.processor.process(parts, { released: release, after });
       const endedAt = Date.now();
       const flushed: FlushedChunk[] = [];
       for (const { q, chunks, losses } of group) {

@@ -222,6 +222,40 @@ describe('flush coalescer', () => {
     expect(h.flushed).toEqual([{ partition: 0, next: 10 }]);
   });
 
+  it('leaves no rejection unobserved when a flush fails before it waited for the one before, and that one fails too', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      // A processor that can fail a flush in its transaction, before it looks at `order.after`.
+      const own: ((error?: Error) => void)[] = [];
+      const orders: FlushOrder[] = [];
+      const h = harness({
+        concurrency: 1,
+        processor: {
+          process: (parts, order) => {
+            orders.push(order!);
+            return new Promise<FlushTimings>((resolve, reject) => own.push((error) => (error ? reject(error) : resolve(timings(parts)))));
+          },
+        },
+      });
+      h.coalescer.enqueue(chunk(0, 0, 5));
+      await tick();
+      orders[0]!.released();
+      h.coalescer.enqueue(chunk(0, 5, 5));
+      await settle();
+      own[1]!(new Error('MySQL refused the second flush'));
+      await settle();
+      own[0]!(new Error('the broker refused the first flush'));
+      await settle();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(unhandled).toEqual([]);
+      expect(h.failures.map((f) => (f.error as Error).message)).toEqual(['MySQL refused the second flush', 'the broker refused the first flush']);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('splits a decoded chunk at the same offset as its messages', () => {
     const [first, rest] = splitChunk(chunk(0, 10, 5), 2);
     expect(first.messages.map((m) => m.offset)).toEqual(['10', '11']);
