@@ -2,7 +2,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 
 import type { FlushOrder, FlushTimings, PartitionChunk } from '../../consumers/batch-processor.js';
-import { type FetchedChunk, FlushCoalescer, type FlushCoalescerOptions, type Rewind, splitChunk } from '../../consumers/flush-coalescer.js';
+import { EarlierFlushFailed, type FetchedChunk, FlushCoalescer, type FlushCoalescerOptions, type Rewind, splitChunk } from '../../consumers/flush-coalescer.js';
 import type { SourcedRequest } from '../../consumers/types.js';
 
 const messages = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ offset: String(from + i), timestamp: '0' }) as KafkaMessage);
@@ -219,6 +219,43 @@ describe('flush coalescer', () => {
     expect(h.groups[2]).toEqual(['0@0+10']);
     h.release[2]!();
     await settle();
+    expect(h.flushed).toEqual([{ partition: 0, next: 10 }]);
+  });
+
+  it('lets what is fetched again after a failure publish without waiting for a flush that took the partition before it', async () => {
+    // A processor whose flushes end only when told, as a flush still in its transaction does.
+    const own: ((error?: Error) => void)[] = [];
+    const orders: FlushOrder[] = [];
+    const h = harness({
+      concurrency: 1,
+      processor: {
+        process: (parts, order) => {
+          orders.push(order!);
+          return new Promise<FlushTimings>((resolve, reject) => own.push((error) => (error ? reject(error) : resolve(timings(parts)))));
+        },
+      },
+    });
+    h.coalescer.enqueue(chunk(0, 0, 5));
+    await tick();
+    orders[0]!.released();
+    h.coalescer.enqueue(chunk(0, 5, 5));
+    await settle();
+    // The first fails while the second is still in its transaction; the partition is fetched again.
+    own[0]!(new Error('the broker refused the first flush'));
+    await settle();
+    h.coalescer.enqueue(chunk(0, 0, 10));
+    orders[1]!.released();
+    await settle();
+    expect(orders).toHaveLength(3);
+    let refetchedMayPublish = false;
+    void orders[2]!.after.then(() => (refetchedMayPublish = true));
+    await settle();
+    expect(refetchedMayPublish).toBe(true);
+    own[1]!(new EarlierFlushFailed(new Error('the broker refused the first flush')));
+    own[2]!();
+    await settle();
+    // The second had nothing of its own to report; the refetched flush commits its offsets.
+    expect(h.failures.map((f) => f.rewinds)).toEqual([[{ topic: 't', partition: 0, offset: 0 }]]);
     expect(h.flushed).toEqual([{ partition: 0, next: 10 }]);
   });
 
