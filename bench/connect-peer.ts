@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
 
 import { CHECKOUT_DIR } from '../scripts/checkout-dir.js';
+import { tracked } from '../scripts/harness/live-children.js';
 import { verifyArtifacts } from '../scripts/stack/artifacts.js';
 import { mvn } from '../scripts/stack/maven.js';
 
@@ -158,18 +159,20 @@ function writeConnectFiles(dir: string, o: PeerOptions, restPort: number): void 
 
 /** Kafka Connect standalone with the files of `dir`; its stderr's tail kept for an error message. */
 function startWorker(dir: string): { exited: () => boolean; stderr: () => string; kill: () => void } {
-  const java = spawn(
-    'java',
-    [
-      '-Xmx512m',
-      `-Dlog4j2.configurationFile=${join(dir, 'log4j2.properties')}`,
-      '-cp',
-      `${LIBS}/*`,
-      'org.apache.kafka.connect.cli.ConnectStandalone',
-      join(dir, 'worker.properties'),
-      join(dir, 'sink.properties'),
-    ],
-    { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
+  const java = tracked(
+    spawn(
+      'java',
+      [
+        '-Xmx512m',
+        `-Dlog4j2.configurationFile=${join(dir, 'log4j2.properties')}`,
+        '-cp',
+        `${LIBS}/*`,
+        'org.apache.kafka.connect.cli.ConnectStandalone',
+        join(dir, 'worker.properties'),
+        join(dir, 'sink.properties'),
+      ],
+      { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
+    ),
   );
   let stderr = '';
   java.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));

@@ -7,8 +7,10 @@
  * the checkout's wait for its answer (redeem(), POST ?wait, HTTP intake); recovery after kill -9; a Kafka Connect peer. `--only` runs some of them (and what they need).
  */
 import { loadavg } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import { useConsumerEntry } from '../scripts/harness/consumer-process.js';
+import { killLiveChildren } from '../scripts/harness/live-children.js';
 import { stackUp } from '../scripts/stack/stack.js';
 import { consumerEntry } from './consumer-entry.js';
 import { restoreLeftSettings } from './mysql-globals.js';
@@ -58,6 +60,41 @@ const STAGES: Record<StageName, (ctx: BenchContext, parts: BenchParts) => Promis
   peer: async (ctx, p) => (p.peer = await peerStage(ctx)),
 };
 
+/** Longest a stopped run spends removing its namespace before it ends anyway, saying what is left. */
+const REMOVAL_DEADLINE_MS = 120_000;
+
+/**
+ * What a run stopped by `signal` does before it ends the process (exit code 130 for SIGINT, 143 for
+ * SIGTERM): each step runs even when one before it failed, and a failure is printed with what is left.
+ */
+async function stopAfterSignal(
+  signal: NodeJS.Signals,
+  print: (line: string) => void,
+  steps: { writingBack(): Promise<void>; restoreServer(): Promise<void>; removeNamespace(): Promise<void>; removeBuild(): void },
+): Promise<never> {
+  const attempt = async (what: string, step: () => Promise<unknown>) => {
+    try {
+      await step();
+    } catch (error) {
+      print(`${what} failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
+  await steps.writingBack().catch(() => {});
+  const killed = await killLiveChildren();
+  if (killed > 0) print(`stopped ${killed} process(es) of the run`);
+  await attempt("putting the MySQL server's sizes back", steps.restoreServer);
+  await attempt("removing the run's topics, Redis keys and databases (`redeem cleanup` with its names removes what is left)", () =>
+    Promise.race([
+      steps.removeNamespace(),
+      sleep(REMOVAL_DEADLINE_MS, undefined, { ref: false }).then(() => {
+        throw new Error(`not done within ${REMOVAL_DEADLINE_MS / 1000} s`);
+      }),
+    ]),
+  );
+  await attempt('removing the consumer build', async () => steps.removeBuild());
+  process.exit(signal === 'SIGINT' ? 130 : 143);
+}
+
 export async function runBench(o: BenchOptions): Promise<{ file: string; result: PartialBenchResult }> {
   await stackUp(() => {});
   // The host is shared: its load before and after says how much of it the run had.
@@ -74,21 +111,27 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
   // What a run killed before its end left changed on the server is put back before this one reads it.
   await restoreLeftSettings(ctx.base.mysqlUrl, o.print);
   const mysql = await sizeServer(ctx.base.mysqlUrl, { bufferPoolMiB: o.mysqlBufferPoolMiB, redoLogMiB: o.mysqlRedoLogMiB }, o.print);
-  // A run stopped with Ctrl-C or SIGTERM still puts the MySQL server's sizes back and removes its build
-  // of the consumer; what its stages made so far stays, as after any kill.
-  // A write-back under way when the run is stopped ends first, putting its own settings back.
+  o.print(`namespace: bench-${ctx.id} (its topics, consumer groups and Redis keys; databases bench_${ctx.id}_*)`);
+  // A run stopped with Ctrl-C or SIGTERM kills the consumers (and any other child) it started, puts the
+  // MySQL server's sizes back, removes what its stages made (a stopped run left millions of Redis keys
+  // that slowed every later run) and its build of the consumer, and then ends the process: the stage in
+  // flight is not waited for. A write-back under way ends first, putting its own settings back. A second
+  // signal ends the process at once.
   const stopping = new AbortController();
   let writingBack: Promise<void> = Promise.resolve();
+  let stopped: Promise<never> | null = null;
   const interrupted = (signal: NodeJS.Signals) => {
-    o.print(`${signal}: putting the MySQL server's sizes back and removing the consumer build, then stopping`);
+    o.print(`${signal}: stopping the run's processes, putting the MySQL server's sizes back and removing bench-${ctx.id}; ${signal} again quits at once`);
     stopping.abort();
-    void writingBack
-      .catch(() => {})
-      .then(() => mysql.restore())
-      .finally(() => {
-        consumers.remove();
-        process.exit(signal === 'SIGINT' ? 130 : 143);
-      });
+    // The stage in flight is abandoned: what fails in it from here (its consumer killed, its clients
+    // closed) is the stop's own doing, and must not end the process before the cleanup does.
+    process.on('unhandledRejection', () => {});
+    stopped = stopAfterSignal(signal, o.print, {
+      writingBack: () => writingBack,
+      restoreServer: () => mysql.restore(),
+      removeNamespace: () => ctx.close(),
+      removeBuild: () => consumers.remove(),
+    });
   };
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
@@ -105,6 +148,8 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
     const result = assembleResult({ id: ctx.id, o, base: ctx.base, loadAtStart, mysql: mysql.during }, stages, parts);
     return { file: writeResult(o.outDir, result), result };
   } finally {
+    // After a signal, the handler ends the process once its cleanup is done; nothing here may end it first.
+    if (stopped) await stopped;
     process.off('SIGINT', interrupted);
     process.off('SIGTERM', interrupted);
     await mysql.restore();

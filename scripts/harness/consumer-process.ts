@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { CHECKOUT_DIR } from '../checkout-dir.js';
+import { tracked } from './live-children.js';
 
 /**
  * The `redeem` this process runs as, when it is one (a chaos run or benchmark started through the suite's
@@ -54,7 +55,7 @@ export class ConsumerProcess {
     private readonly env: NodeJS.ProcessEnv,
     o: ConsumerProcessOptions = {},
   ) {
-    this.child = spawn(process.execPath, [o.entry ?? entryInUse, 'consume', ...(o.args ?? [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = tracked(spawn(process.execPath, [o.entry ?? entryInUse, 'consume', ...(o.args ?? [])], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
     this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => {
       this.stderr += d.toString();

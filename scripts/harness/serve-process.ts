@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 
 import { DEFAULT_ENTRY } from './consumer-process.js';
+import { tracked } from './live-children.js';
 
 /** Long enough for it to connect to Kafka, the registry and MySQL and start its audit reader on a busy host. */
 const LISTEN_DEADLINE_MS = 60_000;
@@ -17,7 +18,9 @@ export class ServeProcess {
   readonly exited: Promise<number | null>;
 
   private constructor(env: NodeJS.ProcessEnv, args: readonly string[]) {
-    this.child = spawn(process.execPath, [DEFAULT_ENTRY, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = tracked(
+      spawn(process.execPath, [DEFAULT_ENTRY, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] }),
+    );
     this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
     this.exited = new Promise((resolve) => this.child.on('close', (code) => resolve(code)));

@@ -1,11 +1,35 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 import type { PartialBenchResult } from '../../bench/run.js';
-import { runCli } from './helpers.js';
+import { loadConfig } from '../../lib/config.js';
+import { withAdmin } from '../../lib/kafka.js';
+import { withServerConnection } from '../../lib/mysql.js';
+import { removeRedisKeys } from '../../lib/namespace.js';
+import { Runtime } from '../../lib/runtime.js';
+import { REDEEM, runCli, waitUntil } from './helpers.js';
+
+/** The pids of the processes whose environment names `group` as their consumer group prefix. */
+function processesOfGroup(groupPrefix: string): number[] {
+  const pids: number[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (
+        readFileSync(`/proc/${pid}/environ`, 'latin1')
+          .split('\0')
+          .some((v) => v.startsWith(`CONSUMER_GROUP=${groupPrefix}`))
+      )
+        pids.push(Number(pid));
+    } catch {
+      // gone meanwhile, or not readable: not one of the run's
+    }
+  }
+  return pids;
+}
 
 describe('the benchmark, one stage at a time', () => {
   // A stage runs alone with what it needs: latency takes the 1-process drain (its capacity) and the
@@ -29,4 +53,44 @@ describe('the benchmark, one stage at a time', () => {
     expect(compared.code, compared.stderr).toBe(0);
     expect(compared.stdout).toMatch(/^0 of \d+ figures changed by more than 10%$/m);
   }, 260_000);
+
+  const rt = new Runtime(loadConfig({}));
+  afterAll(() => rt.close());
+  const redisKeys = async (pattern: string) => (await (await rt.connectedRedis()).keys(pattern)).length;
+
+  // A stopped run left its consumers deciding and millions of Redis keys behind, which slowed every
+  // later run (a fresh-clone suite 561 s against 325).
+  it('a run stopped with SIGTERM kills its consumers and removes its topics, Redis keys and databases', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'bench-stopped-'));
+    const child = spawn(process.execPath, [REDEEM, 'bench', '--smoke', '--only', 'drain', '--out', out], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stdout.resume();
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    let id = '';
+    try {
+      await waitUntil(
+        "the run's consumers to decide",
+        async () => {
+          id = /namespace: bench-(\w+) /.exec(stderr)?.[1] ?? '';
+          return id !== '' && processesOfGroup(`bench-${id}-`).length > 0 && (await redisKeys(`bench-${id}-*`)) > 0;
+        },
+        180_000,
+      );
+      child.kill('SIGTERM');
+      expect(await closed, stderr).toBe(143);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    expect(stderr).toMatch(/stopped [1-9]\d* process\(es\) of the run/);
+    expect(processesOfGroup(`bench-${id}-`)).toEqual([]);
+    const topics = await withAdmin(rt.kafka(), async (admin) => (await admin.listTopics()).filter((t) => t.startsWith(`bench-${id}`)));
+    const databases = await withServerConnection(rt.config.mysqlUrl, async (c) => (await c.query(`SHOW DATABASES LIKE 'bench\\_${id}\\_%'`))[0] as unknown[]);
+    const keys = await redisKeys(`bench-${id}*`);
+    // Whatever the assertions say, the next run does not inherit this one's leftovers.
+    await removeRedisKeys(await rt.connectedRedis(), `bench-${id}*`);
+    expect({ topics, databases, keys }).toEqual({ topics: [], databases: [], keys: 0 });
+  }, 300_000);
 });
