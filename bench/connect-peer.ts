@@ -9,7 +9,6 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -19,6 +18,7 @@ import { CHECKOUT_DIR } from '../scripts/checkout-dir.js';
 import { tracked } from '../scripts/harness/live-children.js';
 import { verifyArtifacts } from '../scripts/stack/artifacts.js';
 import { mvn } from '../scripts/stack/maven.js';
+import { freePort } from '../scripts/stack/own-servers.js';
 
 export interface PeerResult {
   rows: number;
@@ -207,14 +207,6 @@ async function countRows(
     rows = now;
   }
   return { rows, seconds: (last - first) / 1000 };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** The first failed task's deepest cause, from the worker's REST API; null while none failed. */

@@ -18,16 +18,56 @@ import { SCRIPT_DIR } from './service.js';
  * Each server is a child of the process that started it and is killed when that process exits.
  */
 
-/** A port nobody listens on now (the kernel's pick). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Where a port of `freePort` is picked from when the kernel's ephemeral range leaves room below it. */
+const PICKED_FROM = 20_000;
+
+/**
+ * The first port of the kernel's ephemeral range: the ports it gives a bind to port 0 and the local end
+ * of every outgoing connection. 32768 (Linux's default) where it cannot be read.
+ */
+export function ephemeralRangeStart(): number {
+  try {
+    const start = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isSafeInteger(start) && start > 0 ? start : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/** Resolves with the port once listening on it worked (and stopped), or with null when it is taken. */
+function listenable(port: number): Promise<number | null> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
+    server.once('error', () => resolve(null));
+    server.listen(port, '127.0.0.1', () => {
+      const { port: bound } = server.address() as { port: number };
+      server.close(() => resolve(bound));
     });
   });
+}
+
+/** Ports this process handed out: never handed out twice. */
+const handedOut = new Set<number>();
+
+/**
+ * A port nobody listens on now, for a server started later on it. Picked at random below the kernel's
+ * ephemeral range, from 20000 (above every fixed port of the stack: 9092, 19092-19194, 7000-7005):
+ * the kernel's own pick (port 0) lies in the range it also takes the local ends of outgoing connections
+ * from, and in the seconds between the pick and a broker's bind (its certificates, its storage, a JVM's
+ * start), one of the suite's thousands of connections took the port and the secured broker's start
+ * failed with its listener's bind refused. Where the range leaves no room below it, the kernel picks.
+ */
+export async function freePort(): Promise<number> {
+  const below = ephemeralRangeStart();
+  for (let attempt = 0; below - PICKED_FROM >= 1000 && attempt < 50; attempt++) {
+    const port = PICKED_FROM + Math.floor(Math.random() * (below - PICKED_FROM));
+    if (handedOut.has(port) || (await listenable(port)) === null) continue;
+    handedOut.add(port);
+    return port;
+  }
+  const port = await listenable(0);
+  if (port === null) throw new Error('no free port: listening on port 0 of 127.0.0.1 failed');
+  return port;
 }
 
 const HOST = '127.0.0.1';
