@@ -35,7 +35,7 @@ export function ephemeralRangeStart(): number {
 }
 
 /** Resolves with the port once listening on it worked (and stopped), or with null when it is taken. */
-function listenable(port: number): Promise<number | null> {
+export function listenable(port: number): Promise<number | null> {
   return new Promise((resolve) => {
     const server = createServer();
     server.once('error', () => resolve(null));

@@ -61,6 +61,22 @@ function harness(options: Partial<FlushCoalescerOptions> = {}) {
   return { coalescer, groups, release, orders, flushed, paused, failures, owned };
 }
 
+/**
+ * A processor whose flushes end only when told (`end[i]`, with an error to fail), and never look at
+ * `order.after`: a flush still in its transaction. The harness's own waits for `after` as it starts.
+ */
+function endedWhenTold() {
+  const end: ((error?: Error) => void)[] = [];
+  const orders: FlushOrder[] = [];
+  const processor: FlushCoalescerOptions['processor'] = {
+    process: (parts, order) => {
+      orders.push(order!);
+      return new Promise<FlushTimings>((resolve, reject) => end.push((error) => (error ? reject(error) : resolve(timings(parts)))));
+    },
+  };
+  return { processor, end, orders };
+}
+
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 const settle = async () => {
   for (let i = 0; i < 5; i++) await tick();
@@ -223,18 +239,8 @@ describe('flush coalescer', () => {
   });
 
   it('lets what is fetched again after a failure publish without waiting for a flush that took the partition before it', async () => {
-    // A processor whose flushes end only when told, as a flush still in its transaction does.
-    const own: ((error?: Error) => void)[] = [];
-    const orders: FlushOrder[] = [];
-    const h = harness({
-      concurrency: 1,
-      processor: {
-        process: (parts, order) => {
-          orders.push(order!);
-          return new Promise<FlushTimings>((resolve, reject) => own.push((error) => (error ? reject(error) : resolve(timings(parts)))));
-        },
-      },
-    });
+    const { processor, end: own, orders } = endedWhenTold();
+    const h = harness({ concurrency: 1, processor });
     h.coalescer.enqueue(chunk(0, 0, 5));
     await tick();
     orders[0]!.released();
@@ -264,18 +270,9 @@ describe('flush coalescer', () => {
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
     try {
-      // A processor that can fail a flush in its transaction, before it looks at `order.after`.
-      const own: ((error?: Error) => void)[] = [];
-      const orders: FlushOrder[] = [];
-      const h = harness({
-        concurrency: 1,
-        processor: {
-          process: (parts, order) => {
-            orders.push(order!);
-            return new Promise<FlushTimings>((resolve, reject) => own.push((error) => (error ? reject(error) : resolve(timings(parts)))));
-          },
-        },
-      });
+      // A flush can fail in its transaction, before it looks at `order.after`.
+      const { processor, end: own, orders } = endedWhenTold();
+      const h = harness({ concurrency: 1, processor });
       h.coalescer.enqueue(chunk(0, 0, 5));
       await tick();
       orders[0]!.released();

@@ -1,15 +1,6 @@
-import { createServer } from 'node:net';
-
 import { describe, expect, it } from 'vitest';
 
-import { ephemeralRangeStart, freePort } from '../../scripts/stack/own-servers.js';
-
-const listenOn = (port: number) =>
-  new Promise<void>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
-  });
+import { ephemeralRangeStart, freePort, listenable } from '../../scripts/stack/own-servers.js';
 
 describe('freePort: a port for a server started later', () => {
   // The kernel's pick lies in the range outgoing connections take their local ports from: a secured
@@ -18,7 +9,7 @@ describe('freePort: a port for a server started later', () => {
     const port = await freePort();
     expect(port).toBeGreaterThanOrEqual(20_000);
     expect(port).toBeLessThan(ephemeralRangeStart());
-    await listenOn(port);
+    expect(await listenable(port)).toBe(port);
   });
 
   it('never hands the same port out twice in a process', async () => {
