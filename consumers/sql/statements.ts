@@ -112,11 +112,15 @@ export function upsertRedemptions(rows: readonly RedemptionRow[]): string {
   return sql;
 }
 
-/** The coupons' new redeemed counts (their other columns as locked). */
+/**
+ * The coupons' new redeemed counts (their other columns as locked). Their dates are mostly shared (a
+ * campaign's validity window, the flush's time), so each is written once per statement.
+ */
 export function updateCouponCounts(coupons: readonly CouponDbRow[]): string {
   let sql = 'INSERT INTO coupons (code, campaign_id, quota, redeemed_count, per_user_limit, valid_from, valid_until, updated_at) VALUES ';
+  const date = dateLiterals();
   coupons.forEach((c, i) => {
-    sql += `${i > 0 ? ',' : ''}(${literal(c.code)},${literal(c.campaign_id)},${literal(c.quota)},${literal(c.redeemed_count)},${literal(c.per_user_limit)},${literal(c.valid_from)},${literal(c.valid_until)},${literal(c.updated_at)})`;
+    sql += `${i > 0 ? ',' : ''}(${literal(c.code)},${literal(c.campaign_id)},${literal(c.quota)},${literal(c.redeemed_count)},${literal(c.per_user_limit)},${date(c.valid_from)},${date(c.valid_until)},${date(c.updated_at)})`;
   });
   sql += ' ON DUPLICATE KEY UPDATE redeemed_count = VALUES(redeemed_count), updated_at = VALUES(updated_at)';
   return sql;
