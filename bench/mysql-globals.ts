@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 
-import { withServerConnection } from '../lib/mysql.js';
+import { connectToServer, withServerConnection } from '../lib/mysql.js';
 import { STACK_DIR } from '../scripts/stack/service.js';
 
 /** The settings a run may change; a name read back from the file is one of these or is ignored. */
@@ -125,4 +125,35 @@ export async function restoreLeftSettings(mysqlUrl: string, print: (line: string
       print(`MySQL ${name}: ${now} -> ${value}, put back (a bench run that did not finish had left it changed)`);
     }
   });
+}
+
+/** The MySQL named lock of the runs that change a server's global settings (server-wide, one holder). */
+const SETTINGS_LOCK = 'redeem-bench-server-settings';
+
+/**
+ * Takes the server's settings lock for a run, waiting while another run holds it; resolves with its
+ * release. Two runs on one server at once (the suite's bench files beside each other, an operator's run
+ * beside CI) each read the other's changed values as the server's own and put those back: seen, a suite
+ * left innodb_max_dirty_pages_pct at 0 for every later user of the server. The lock is a connection's,
+ * so a run that dies releases it with its connection, and the next one finds what it left in the ledger.
+ */
+export async function holdSettingsLock(mysqlUrl: string, print: (line: string) => void, waitSeconds = 1800): Promise<{ release(): Promise<void> }> {
+  const connection = await connectToServer(mysqlUrl);
+  const take = async (seconds: number) => {
+    const [rows] = await connection.query<RowDataPacket[]>('SELECT GET_LOCK(?, ?) AS taken', [SETTINGS_LOCK, seconds]);
+    return Number(rows[0]!.taken) === 1;
+  };
+  try {
+    if (!(await take(0))) {
+      print(`MySQL: another bench run is changing this server's settings; waiting for it (at most ${waitSeconds} s)`);
+      if (!(await take(waitSeconds)))
+        throw new Error(
+          `MySQL: another bench run held this server's settings for over ${waitSeconds} s (the lock ${SETTINGS_LOCK}); run again once it has ended`,
+        );
+    }
+  } catch (error) {
+    await connection.end().catch(() => {});
+    throw error;
+  }
+  return { release: () => connection.end() };
 }

@@ -13,7 +13,7 @@ import { useConsumerEntry } from '../scripts/harness/consumer-process.js';
 import { killLiveChildren } from '../scripts/harness/live-children.js';
 import { stackUp } from '../scripts/stack/stack.js';
 import { consumerEntry } from './consumer-entry.js';
-import { restoreLeftSettings } from './mysql-globals.js';
+import { holdSettingsLock, restoreLeftSettings } from './mysql-globals.js';
 import { sizeServer } from './mysql-server-sizing.js';
 import { writeBackDirtyPages } from './mysql-write-back.js';
 import { type BenchOptions, STAGE_NAMES, type StageName } from './options.js';
@@ -108,9 +108,17 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
   o.print(`consumers run: ${consumers.how}`);
   const restoreEntry = useConsumerEntry(consumers.entry);
   const ctx = new BenchContext(o);
-  // What a run killed before its end left changed on the server is put back before this one reads it.
-  await restoreLeftSettings(ctx.base.mysqlUrl, o.print);
-  const mysql = await sizeServer(ctx.base.mysqlUrl, { bufferPoolMiB: o.mysqlBufferPoolMiB, redoLogMiB: o.mysqlRedoLogMiB }, o.print);
+  // One run at a time changes the server's settings, from putting back what a dead run left to its own restore.
+  const settingsLock = await holdSettingsLock(ctx.base.mysqlUrl, o.print);
+  let mysql: Awaited<ReturnType<typeof sizeServer>>;
+  try {
+    // What a run killed before its end left changed on the server is put back before this one reads it.
+    await restoreLeftSettings(ctx.base.mysqlUrl, o.print);
+    mysql = await sizeServer(ctx.base.mysqlUrl, { bufferPoolMiB: o.mysqlBufferPoolMiB, redoLogMiB: o.mysqlRedoLogMiB }, o.print);
+  } catch (error) {
+    await settingsLock.release();
+    throw error;
+  }
   o.print(`namespace: bench-${ctx.id} (its topics, consumer groups and Redis keys; databases bench_${ctx.id}_*)`);
   // A run stopped with Ctrl-C or SIGTERM kills the consumers (and any other child) it started, puts the
   // MySQL server's sizes back, removes what its stages made (a stopped run left millions of Redis keys
@@ -152,7 +160,11 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
     if (stopped) await stopped;
     process.off('SIGINT', interrupted);
     process.off('SIGTERM', interrupted);
-    await mysql.restore();
+    try {
+      await mysql.restore();
+    } finally {
+      await settingsLock.release();
+    }
     await ctx.close();
     restoreEntry();
     consumers.remove();

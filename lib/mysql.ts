@@ -108,7 +108,7 @@ export function mysqlConnectError(mysqlUrl: string, error: unknown): RedemptionE
 }
 
 /** A plain connection to the URL's server, no database chosen; a failure says which server and why. */
-async function connectToServer(mysqlUrl: string): Promise<mysql.Connection> {
+export async function connectToServer(mysqlUrl: string): Promise<mysql.Connection> {
   try {
     return await mysql.createConnection(connectionOptions(mysqlUrl));
   } catch (error) {

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import type { RowDataPacket } from 'mysql2/promise';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { restoreLeftSettings, setGlobal, SettingsLedger } from '../../bench/mysql-globals.js';
+import { holdSettingsLock, restoreLeftSettings, setGlobal, SettingsLedger } from '../../bench/mysql-globals.js';
 import { writeBackDirtyPages } from '../../bench/mysql-write-back.js';
 import { loadConfig } from '../../lib/config.js';
 import { createDatabaseIfMissing, dropDatabase, withDatabase, withServerConnection } from '../../lib/mysql.js';
@@ -31,7 +31,17 @@ const setting = () =>
 const ledgerDir = mkdtempSync(join(tmpdir(), 'redeem-write-back-'));
 const ledger = SettingsLedger.forServer(url, join(ledgerDir, 'ledger.json'));
 
+// The file changes the server's settings as a bench run does: never beside one (the suite's bench files
+// run at the same time as this one), which would read this file's changes as the server's own, or this
+// file theirs. Seen: a suite left innodb_max_dirty_pages_pct at 0.
+let settingsLock: { release(): Promise<void> } | undefined;
+// Long enough to wait for the suite's bench runs (the smoke run about 80 s) when one holds the lock.
+beforeAll(async () => {
+  settingsLock = await holdSettingsLock(url, () => {});
+}, 400_000);
+
 afterAll(async () => {
+  await settingsLock?.release();
   rmSync(ledgerDir, { recursive: true, force: true });
   await dropDatabase(url);
 });
@@ -128,5 +138,15 @@ describe("the bench's InnoDB write-back", () => {
     } finally {
       await withServerConnection(url, (c) => c.query('DROP USER ?@?', [user, '%']));
     }
+  });
+  it('lets one run at a time change the server: a second one waits for the lock, and is told why it gave up', async () => {
+    const said: string[] = [];
+    // This file holds the lock: a run that would wait at most 1 s gives up, naming the lock.
+    await expect(holdSettingsLock(url, (line) => said.push(line), 1)).rejects.toThrow(/another bench run held this server's settings for over 1 s/);
+    expect(said).toEqual(["MySQL: another bench run is changing this server's settings; waiting for it (at most 1 s)"]);
+    // Released, the next run takes it at once.
+    await settingsLock!.release();
+    settingsLock = await holdSettingsLock(url, (line) => said.push(line), 1);
+    expect(said).toHaveLength(1);
   });
 });
