@@ -139,6 +139,15 @@ const SETTINGS_LOCK = 'redeem-bench-server-settings';
  */
 export async function holdSettingsLock(mysqlUrl: string, print: (line: string) => void, waitSeconds = 1800): Promise<{ release(): Promise<void> }> {
   const connection = await connectToServer(mysqlUrl);
+  // Idle for the whole run: a server that drops it (a restart) ends the lock, which the run is told of
+  // rather than crashing on an unheard error.
+  connection.on('error', (error: Error) =>
+    print(
+      `MySQL: the connection holding this run's settings lock (${SETTINGS_LOCK}) failed: ${error.message}; another run may now change the server's settings`,
+    ),
+  );
+  // A connection that already failed has no lock left to release.
+  const release = () => connection.end().catch(() => connection.destroy());
   const take = async (seconds: number) => {
     const [rows] = await connection.query<RowDataPacket[]>('SELECT GET_LOCK(?, ?) AS taken', [SETTINGS_LOCK, seconds]);
     return Number(rows[0]!.taken) === 1;
@@ -152,8 +161,8 @@ export async function holdSettingsLock(mysqlUrl: string, print: (line: string) =
         );
     }
   } catch (error) {
-    await connection.end().catch(() => {});
+    await release();
     throw error;
   }
-  return { release: () => connection.end() };
+  return { release };
 }

@@ -95,8 +95,11 @@ async function stopAfterSignal(
   process.exit(signal === 'SIGINT' ? 130 : 143);
 }
 
-export async function runBench(o: BenchOptions): Promise<{ file: string; result: PartialBenchResult }> {
-  await stackUp(() => {});
+/**
+ * What a run does before its stages, while it holds the server's settings lock: its load reading and
+ * its build fall outside any other run's measurement, and the server's settings are its own to change.
+ */
+async function prepareRun(o: BenchOptions, ctx: BenchContext) {
   // The host is shared: its load before and after says how much of it the run had.
   const loadAtStart = loadavg().map((x) => round(x, 1));
   o.print(
@@ -107,18 +110,22 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
   const consumers = await consumerEntry(o.consumerFrom, o.print);
   o.print(`consumers run: ${consumers.how}`);
   const restoreEntry = useConsumerEntry(consumers.entry);
+  // What a run killed before its end left changed on the server is put back before this one reads it.
+  await restoreLeftSettings(ctx.base.mysqlUrl, o.print);
+  const mysql = await sizeServer(ctx.base.mysqlUrl, { bufferPoolMiB: o.mysqlBufferPoolMiB, redoLogMiB: o.mysqlRedoLogMiB }, o.print);
+  return { loadAtStart, consumers, restoreEntry, mysql };
+}
+
+export async function runBench(o: BenchOptions): Promise<{ file: string; result: PartialBenchResult }> {
+  await stackUp(() => {});
   const ctx = new BenchContext(o);
-  // One run at a time changes the server's settings, from putting back what a dead run left to its own restore.
+  // One run at a time per server, from its load reading to its own restore (a run waiting here reads
+  // the host only once the run before it has ended).
   const settingsLock = await holdSettingsLock(ctx.base.mysqlUrl, o.print);
-  let mysql: Awaited<ReturnType<typeof sizeServer>>;
-  try {
-    // What a run killed before its end left changed on the server is put back before this one reads it.
-    await restoreLeftSettings(ctx.base.mysqlUrl, o.print);
-    mysql = await sizeServer(ctx.base.mysqlUrl, { bufferPoolMiB: o.mysqlBufferPoolMiB, redoLogMiB: o.mysqlRedoLogMiB }, o.print);
-  } catch (error) {
+  const { loadAtStart, consumers, restoreEntry, mysql } = await prepareRun(o, ctx).catch(async (error: unknown) => {
     await settingsLock.release();
     throw error;
-  }
+  });
   o.print(`namespace: bench-${ctx.id} (its topics, consumer groups and Redis keys; databases bench_${ctx.id}_*)`);
   // A run stopped with Ctrl-C or SIGTERM kills the consumers (and any other child) it started, puts the
   // MySQL server's sizes back, removes what its stages made (a stopped run left millions of Redis keys

@@ -149,4 +149,18 @@ describe("the bench's InnoDB write-back", () => {
     settingsLock = await holdSettingsLock(url, (line) => said.push(line), 1);
     expect(said).toHaveLength(1);
   });
+  it("tells the run when the server drops the lock's connection, and its release still ends cleanly", async () => {
+    await settingsLock!.release();
+    const said: string[] = [];
+    const lock = await holdSettingsLock(url, (line) => said.push(line), 60);
+    // The server ends the holder's connection, as a restart of MySQL would.
+    await withServerConnection(url, async (c) => {
+      const [rows] = await c.query<RowDataPacket[]>("SELECT IS_USED_LOCK('redeem-bench-server-settings') AS holder");
+      await c.query('KILL ?', [Number(rows[0]!.holder)]);
+    });
+    await waitUntil('the run to be told', async () => said.some((line) => line.includes('failed')), 10_000);
+    expect(said.at(-1)).toMatch(/the connection holding this run's settings lock \(redeem-bench-server-settings\) failed: .*another run may now change/);
+    await lock.release();
+    settingsLock = await holdSettingsLock(url, () => {});
+  });
 });
