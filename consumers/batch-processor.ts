@@ -106,7 +106,9 @@ export class BatchProcessor {
       const toFlush: SourcedRequest[] = [];
       const decidedAt = Date.now();
       requests.forEach((source, i) => {
-        const before = priorState(cached.get(decisionKey(source.request.coupon_code, source.request.request_id)), source, decidedAt, deps.consumerId);
+        // Redis knows none of a batch of new requests: no key is built to look up nothing.
+        const known = cached.size === 0 ? undefined : cached.get(decisionKey(source.request.coupon_code, source.request.request_id));
+        const before = priorState(known, source, decidedAt, deps.consumerId);
         if (before.kind === 'new') {
           toFlush.push(source);
           flushSlots.push(i);

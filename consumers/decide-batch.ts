@@ -57,12 +57,15 @@ export function decideBatch(requests: readonly SourcedRequest[], state: LoadedSt
   for (const c of state.userCounts) coupons.get(c.couponCode)?.knowUserCount(c.userId, c.redeemed);
   for (const row of state.redemptions) coupons.get(row.couponCode)?.knowRedemption(row);
 
-  const decidedHere = new Map<string, StoredDecision>();
+  // Keyed only from the batch's first upstream retry of a request it decided (most batches have none),
+  // so that a batch of new requests builds no key for it.
+  let decidedHere: Map<string, StoredDecision> | null = null;
   const decisions: BatchDecisions = { records: [], reemitted: [], committed: [], redemptions: [], coupons: [] };
   for (const source of requests) {
     const { request } = source;
     const coupon = coupons.get(request.coupon_code)!;
-    const before = priorState(prior.get(decisionKey(request.coupon_code, request.request_id)), source, context.decidedAt, context.consumerId);
+    const known = prior.size === 0 ? undefined : prior.get(decisionKey(request.coupon_code, request.request_id));
+    const before = priorState(known, source, context.decidedAt, context.consumerId);
     decisions.reemitted.push(before.kind === 'redelivered');
     if (before.kind !== 'new') {
       decisions.records.push(before.record);
@@ -71,6 +74,7 @@ export function decideBatch(requests: readonly SourcedRequest[], state: LoadedSt
     const outcome = decide(coupon, request);
     if (outcome.decision === 'DUPLICATE') {
       // Decided earlier in this very batch (an upstream retry in the same flush).
+      decidedHere ??= new Map(decisions.committed.map((d) => [decisionKey(d.couponCode, d.requestId), d]));
       const original = decidedHere.get(decisionKey(request.coupon_code, request.request_id))!;
       decisions.records.push(duplicateRecordOf(source, original, context.decidedAt, context.consumerId));
       continue;
@@ -91,7 +95,7 @@ export function decideBatch(requests: readonly SourcedRequest[], state: LoadedSt
       consumerId: context.consumerId,
       campaignId: campaignOf(request.coupon_code),
     };
-    decidedHere.set(decisionKey(request.coupon_code, request.request_id), stored);
+    decidedHere?.set(decisionKey(request.coupon_code, request.request_id), stored);
     decisions.committed.push(stored);
     decisions.records.push(auditRecordOf(stored, request));
   }

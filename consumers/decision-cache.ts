@@ -2,6 +2,7 @@ import type { ChainableCommander } from 'ioredis';
 import type { Logger } from 'pino';
 
 import { isCluster, keySlot, type RedisClient, redisNodeOf } from '../lib/redis.js';
+import { queuePacked } from '../lib/resp-command.js';
 import { decisionKey } from './decision-records.js';
 import { type SourcedRequest, type StoredDecision } from './types.js';
 
@@ -99,7 +100,7 @@ export class DecisionCache {
     const versionOf = new Map<string, ReturnType<typeof parseVersion>>();
     const failures = await this.perNode(
       this.group(keys),
-      (pipeline, _slot, items) => pipeline.mget(items.length === keys.length ? keys : items.map((i) => keys[i]!)),
+      (pipeline, _slot, items) => queuePacked(pipeline, 'mget', items.length === keys.length ? keys : items.map((i) => keys[i]!)),
       (results, slots) => {
         slots.forEach(([, items], s) => {
           const values = results[s]![1] as (string | null)[];
@@ -147,32 +148,26 @@ export class DecisionCache {
       this.group(keys),
       (pipeline, _slot, items) => {
         // One script per slot for all its keys: a pipeline of thousands of SETs costs more in the client
-        // than in Redis.
-        const set: StoredDecision[] = [];
-        const raised: StoredDecision[] = [];
-        const decisionKeys: string[] = [];
-        const versionKeys: string[] = [];
+        // than in Redis. Its arguments in the script's order (items are in key order: the decisions',
+        // then the versions'), each built once: the decision keys, the version keys, then a value per
+        // decision key and a (topic, partition, offset) triple per version key.
+        const scriptKeys: string[] = [];
+        const values: (string | number)[] = [];
+        let decisionKeys = 0;
         for (const i of items) {
           if (i === lastFlush) pipeline.set(keys[i]!, JSON.stringify({ at: Date.now(), consumerId: decisions[0]!.consumerId, decisions: decisions.length }));
           else if (i < decisions.length) {
-            set.push(decisions[i]!);
-            decisionKeys.push(keys[i]!);
+            scriptKeys.push(keys[i]!);
+            values.push(cacheValueOf(decisions[i]!));
+            decisionKeys += 1;
           } else {
-            raised.push(raisedTo[i - decisions.length]!);
-            versionKeys.push(keys[i]!);
+            const raised = raisedTo[i - decisions.length]!;
+            scriptKeys.push(keys[i]!);
+            values.push(raised.sourceTopic, raised.sourcePartition, raised.sourceOffset);
           }
         }
-        if (decisionKeys.length + versionKeys.length === 0) return;
-        pipeline.eval(
-          SET_AND_RAISE,
-          decisionKeys.length + versionKeys.length,
-          ...decisionKeys,
-          ...versionKeys,
-          this.ttlSeconds,
-          decisionKeys.length,
-          ...set.map(cacheValueOf),
-          ...raised.flatMap((d) => [d.sourceTopic, d.sourcePartition, d.sourceOffset]),
-        );
+        if (scriptKeys.length === 0) return;
+        queuePacked(pipeline, 'eval', [SET_AND_RAISE, scriptKeys.length, ...scriptKeys, this.ttlSeconds, decisionKeys, ...values]);
       },
       () => {},
     );

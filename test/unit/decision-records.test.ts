@@ -76,6 +76,17 @@ describe('audit records, schema version 2', () => {
     expect(records[2]).toMatchObject({ source_offset: 2, campaign_id: 'spring', order_id: 'o-a' });
   });
 
+  it('a DUPLICATE finds its original decided after an earlier retry in the same batch', () => {
+    const { records } = run([redeem('a'), redeem('a'), redeem('c', 'u3'), redeem('c', 'u3')], { coupons: [{ ...coupon, quota: 5 }] });
+    expect(records.map((r) => [r.request_id, r.decision, r.original_decision])).toEqual([
+      ['a', 'APPLIED', null],
+      ['a', 'DUPLICATE', 'APPLIED'],
+      ['c', 'APPLIED', null],
+      ['c', 'DUPLICATE', 'APPLIED'],
+    ]);
+    expect(records[3]).toMatchObject({ source_offset: 3, user_id: 'u3' });
+  });
+
   it('a DUPLICATE of a decision stored earlier carries its outcome; a redelivery re-emits the same record', () => {
     const stored: StoredDecision = {
       couponCode: 'C',
