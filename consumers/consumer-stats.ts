@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, type Metric, Registry } from 'prom-client';
 import type { Decision, RedemptionDecided, RejectReason } from '../schemas/types.js';
 import { SWEEP_FAILURES_WARNED } from './member-liveness.js';
 import { PauseWatch } from './pause-watch.js';
-import { EndToEndHistogram, StageHistogram } from './stage-histogram.js';
+import { EndToEndHistogram, RequestHistogram, StageHistogram } from './stage-histogram.js';
 
 /**
  * What one consumer has done: plain figures for its summary, and the same events as Prometheus metrics
@@ -37,6 +37,17 @@ export class ConsumerStats {
   readonly stages = new StageHistogram();
   /** End-to-end time per request, on the same buckets (redeem_request_seconds). */
   readonly endToEnd = new EndToEndHistogram();
+  /**
+   * The same times on coarser buckets, under the name dashboards know. Observed per flush for all its
+   * requests without allocating (prom-client's Histogram made a labels object and a closure per request).
+   */
+  private readonly endToEndLatency = new RequestHistogram(
+    'redeem_end_to_end_latency_seconds',
+    'From the request reaching the broker (its CreateTime) to its decision committed and its audit record acknowledged',
+    ['all'],
+    null,
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+  );
   private readonly m = {
     messages: new Counter({ name: 'redeem_messages_total', help: 'Messages read from the requests topic', registers: [this.registry] }),
     decisions: new Counter({
@@ -61,12 +72,6 @@ export class ConsumerStats {
       name: 'redeem_flush_duration_seconds',
       help: 'Time a flush took, from its start to its audit records acknowledged',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers: [this.registry],
-    }),
-    endToEnd: new Histogram({
-      name: 'redeem_end_to_end_latency_seconds',
-      help: 'From the request reaching the broker (its CreateTime) to its decision committed and its audit record acknowledged',
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [this.registry],
     }),
     lag: new Gauge({
@@ -130,6 +135,7 @@ export class ConsumerStats {
   constructor() {
     for (const metric of this.stages.metrics()) this.registry.registerMetric(metric as unknown as Metric);
     this.registry.registerMetric(this.endToEnd as unknown as Metric);
+    this.registry.registerMetric(this.endToEndLatency as unknown as Metric);
   }
 
   /** Starts watching this process's pauses (one watch per stats; a running member's). */
@@ -180,7 +186,7 @@ export class ConsumerStats {
     this.m.batchSize.observe(messages);
     this.m.flushSeconds.observe(seconds);
     for (const t of createTimes) {
-      this.m.endToEnd.observe(Math.max(0, now - t) / 1000);
+      this.endToEndLatency.observe('all', (now - t) / 1000);
       this.endToEnd.observe('all', (now - t) / 1000);
     }
     this.m.lastFlush.set(now / 1000);

@@ -50,31 +50,31 @@ export interface Series {
  * Mean and percentiles (ms) of a histogram, read off its buckets with linear interpolation inside one:
  * of a live series, or of the difference of two scrapes of /metrics (a window of a run).
  */
-export function summariseBuckets(s: Series): StageSummary {
+export function summariseBuckets(s: Series, buckets: readonly number[] = STAGE_BUCKETS): StageSummary {
   const ms = (x: number) => Math.round(x * 1e4) / 10;
   return {
     count: s.count,
     mean: s.count > 0 ? ms(s.sum / s.count) : 0,
-    p50: ms(quantile(s, 0.5)),
-    p95: ms(quantile(s, 0.95)),
-    p99: ms(quantile(s, 0.99)),
+    p50: ms(quantile(s, 0.5, buckets)),
+    p95: ms(quantile(s, 0.95, buckets)),
+    p99: ms(quantile(s, 0.99, buckets)),
   };
 }
 
-function quantile(s: Series, q: number): number {
+function quantile(s: Series, q: number, buckets: readonly number[]): number {
   if (s.count === 0) return 0;
   const rank = q * s.count;
   let seen = 0;
   for (let i = 0; i < s.counts.length; i++) {
     const n = s.counts[i]!;
     if (n > 0 && seen + n >= rank) {
-      const lower = i === 0 ? 0 : STAGE_BUCKETS[i - 1]!;
-      const upper = i < STAGE_BUCKETS.length ? STAGE_BUCKETS[i]! : lower;
+      const lower = i === 0 ? 0 : buckets[i - 1]!;
+      const upper = i < buckets.length ? buckets[i]! : lower;
       return lower + (upper - lower) * ((rank - seen) / n);
     }
     seen += n;
   }
-  return STAGE_BUCKETS[STAGE_BUCKETS.length - 1]!;
+  return buckets[buckets.length - 1]!;
 }
 
 /** Histograms of request times, one per key (a label when there are several), with weighted observations. */
@@ -88,8 +88,10 @@ export class RequestHistogram<K extends string> {
     readonly help: string,
     private readonly keys: readonly K[],
     private readonly label: string | null,
+    /** Upper bounds in seconds, ascending (+Inf is added). */
+    private readonly buckets: readonly number[] = STAGE_BUCKETS,
   ) {
-    this.series = new Map(keys.map((k) => [k, { counts: new Float64Array(STAGE_BUCKETS.length + 1), sum: 0, count: 0 }]));
+    this.series = new Map(keys.map((k) => [k, { counts: new Float64Array(buckets.length + 1), sum: 0, count: 0 }]));
   }
 
   /** `count` requests spent `seconds` in `stage`. */
@@ -97,14 +99,14 @@ export class RequestHistogram<K extends string> {
     if (count <= 0) return;
     const s = this.series.get(stage)!;
     const value = seconds > 0 ? seconds : 0;
-    s.counts[bucketOf(value)]! += count;
+    s.counts[bucketOf(this.buckets, value)]! += count;
     s.sum += value * count;
     s.count += count;
   }
 
   /** Mean and percentiles (ms) of a stage, read off the buckets with linear interpolation inside one. */
   summary(stage: K): StageSummary {
-    return summariseBuckets(this.series.get(stage)!);
+    return summariseBuckets(this.series.get(stage)!, this.buckets);
   }
 
   summaries(): Record<K, StageSummary> {
@@ -123,7 +125,7 @@ export class RequestHistogram<K extends string> {
     for (const [key, s] of this.series) {
       const labels: Record<string, string> = this.label === null ? {} : { [this.label]: key };
       let cumulative = 0;
-      STAGE_BUCKETS.forEach((le, i) => {
+      this.buckets.forEach((le, i) => {
         cumulative += s.counts[i]!;
         values.push({ labels: { le, ...labels }, value: cumulative, metricName: `${this.name}_bucket` });
       });
@@ -196,13 +198,13 @@ export class EndToEndHistogram extends RequestHistogram<'all'> {
   }
 }
 
-function bucketOf(seconds: number): number {
+function bucketOf(buckets: readonly number[], seconds: number): number {
   // Binary search: the first bound at or above the value (the last slot is +Inf).
   let lo = 0;
-  let hi: number = STAGE_BUCKETS.length;
+  let hi: number = buckets.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (STAGE_BUCKETS[mid]! >= seconds) hi = mid;
+    if (buckets[mid]! >= seconds) hi = mid;
     else lo = mid + 1;
   }
   return lo;

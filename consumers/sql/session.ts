@@ -127,14 +127,16 @@ export function dateLiteral(d: Date): string {
 
 /** `(a, b, ...)` of literals: the list of an IN. */
 export function list(values: readonly (string | number)[]): string {
-  let out = '(';
-  for (let i = 0; i < values.length; i++) out += (i > 0 ? ', ' : '') + literal(values[i]!);
-  return `${out})`;
+  const out = ['('];
+  for (let i = 0; i < values.length; i++) out.push(i > 0 ? ', ' : '', literal(values[i]!));
+  out.push(')');
+  return out.join('');
 }
 
 /** `((a, b), (c, d), ...)` of literals: the list of a two-column row IN, `(x, y) IN ...`. */
 export function pairList(pairs: readonly (readonly [string, string])[]): string {
-  let out = '(';
-  for (let i = 0; i < pairs.length; i++) out += `${i > 0 ? ', ' : ''}(${literal(pairs[i]![0])}, ${literal(pairs[i]![1])})`;
-  return `${out})`;
+  const out = ['('];
+  for (let i = 0; i < pairs.length; i++) out.push(i > 0 ? ', (' : '(', literal(pairs[i]![0]), ', ', literal(pairs[i]![1]), ')');
+  out.push(')');
+  return out.join('');
 }

@@ -69,6 +69,14 @@ describe('the consumer serves metrics, liveness and readiness', () => {
     expect(exhausted).toBeGreaterThan(0);
     expect(value('redeem_decisions_total{decision="REJECTED",reason="EXHAUSTED"}')).toBe(exhausted);
     expect(value('redeem_end_to_end_latency_seconds_count')).toBe(requests.length);
+    // Its buckets as Prometheus reads them: cumulative, the last finite one and +Inf holding every request.
+    expect(body).toContain('# TYPE redeem_end_to_end_latency_seconds histogram');
+    const buckets = ['0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '30', '60', '+Inf'].map((le) =>
+      value(`redeem_end_to_end_latency_seconds_bucket{le="${le}"}`),
+    );
+    expect(buckets.every((n, i) => Number.isInteger(n) && (i === 0 || n >= buckets[i - 1]!))).toBe(true);
+    expect(buckets.at(-1)).toBe(requests.length);
+    expect(value('redeem_end_to_end_latency_seconds_sum')).toBeGreaterThan(0);
     // The messages came in fetches, each counted when its answer arrived.
     expect(value('redeem_fetches_total')).toBeGreaterThanOrEqual(1);
     // Every partition of the topic polled, each caught up.

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 
+import type { RedemptionRow } from '../../consumers/coupon-state.js';
 import type { CouponDbRow } from '../../consumers/sql/rows.js';
-import { literal } from '../../consumers/sql/session.js';
-import { updateCouponCounts } from '../../consumers/sql/statements.js';
+import { list, literal, pairList } from '../../consumers/sql/session.js';
+import { insertDecisions, updateCouponCounts, upsertRedemptions } from '../../consumers/sql/statements.js';
+import type { StoredDecision } from '../../consumers/types.js';
 
 const coupon = (code: string, validFrom: string, validUntil: string, updatedAt: string): CouponDbRow => ({
   code,
@@ -40,5 +42,85 @@ describe('updateCouponCounts', () => {
   it('refuses an invalid date as literal does', () => {
     const bad = coupon('A', '2026-01-01T00:00:00.000Z', '2026-12-31T23:59:59.999Z', 'not a date');
     expect(() => updateCouponCounts([bad])).toThrow('not a valid date');
+  });
+});
+
+const rowsOf = (rows: readonly (readonly (string | number | Date | null)[])[]) => rows.map((r) => `(${r.map((v) => literal(v)).join(',')})`).join(',');
+
+describe('insertDecisions and upsertRedemptions', () => {
+  const decision = (requestId: string, reason: StoredDecision['reason'], consumerId: string): StoredDecision => ({
+    couponCode: "C'1",
+    requestId,
+    op: 'REDEEM',
+    decision: reason === null ? 'APPLIED' : 'REJECTED',
+    reason,
+    remainingQuota: reason === null ? 4 : null,
+    sourceTopic: 'redemption.requested',
+    sourcePartition: 2,
+    sourceOffset: 2 ** 40,
+    decidedAt: Date.parse('2026-12-07T09:50:00.125Z'),
+    consumerId,
+  });
+
+  it('write every decision value by value, shared values and all', () => {
+    const decisions = [decision('r1', null, 'c-1'), decision('r\\2\n', 'EXPIRED', 'c-1'), decision('r3', null, 'c-2')];
+    const values = decisions.map((d) => [
+      d.couponCode,
+      d.requestId,
+      d.op,
+      d.decision,
+      d.reason,
+      d.remainingQuota,
+      d.sourceTopic,
+      d.sourcePartition,
+      d.sourceOffset,
+      new Date(d.decidedAt),
+      d.consumerId,
+    ]);
+    expect(insertDecisions(decisions)).toBe(
+      `INSERT INTO decisions (coupon_code, request_id, op, decision, reason, remaining_quota, source_topic, source_partition, source_offset, decided_at, consumer_id) VALUES ${rowsOf(values)}`,
+    );
+  });
+
+  it('write every redemption value by value, with its ON DUPLICATE KEY UPDATE', () => {
+    const row = (requestId: string, reversed: boolean): RedemptionRow => ({
+      couponCode: 'C1',
+      requestId,
+      userId: 'u"1',
+      orderId: 'o-1',
+      amountCents: 1999,
+      currency: 'EUR',
+      status: reversed ? 'REVERSED' : 'REDEEMED',
+      createdAt: new Date('2026-12-07T09:00:00.000Z'),
+      reversedAt: reversed ? new Date('2026-12-07T09:30:00.000Z') : null,
+      reversedByRequestId: reversed ? 'refund-1' : null,
+    });
+    const rows = [row('r1', false), row('r2', true)];
+    const values = rows.map((r) => [
+      r.couponCode,
+      r.requestId,
+      r.userId,
+      r.orderId,
+      r.amountCents,
+      r.currency,
+      r.status,
+      r.createdAt,
+      r.reversedAt,
+      r.reversedByRequestId,
+    ]);
+    expect(upsertRedemptions(rows)).toBe(
+      `INSERT INTO redemptions (coupon_code, request_id, user_id, order_id, amount_cents, currency, status, created_at, reversed_at, reversed_by_request_id) VALUES ${rowsOf(values)} ON DUPLICATE KEY UPDATE status = VALUES(status), reversed_at = VALUES(reversed_at), reversed_by_request_id = VALUES(reversed_by_request_id)`,
+    );
+  });
+
+  it('write IN lists of values and of pairs', () => {
+    expect(list(['a', "b'", 3])).toBe("('a', 'b\\'', 3)");
+    expect(
+      pairList([
+        ['C1', 'r1'],
+        ['C2', 'r"2'],
+      ]),
+    ).toBe(`(('C1', 'r1'), ('C2', 'r\\"2'))`);
+    expect(list([])).toBe('()');
   });
 });
