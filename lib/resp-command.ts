@@ -5,7 +5,10 @@
  * a few keys and values per request, that text was 9% of what a consumer allocated (and so of its
  * garbage collection). Here the bytes are counted, one Buffer is taken outside the JavaScript heap,
  * and every argument is written into it once; the bytes on the wire are the same (RESP arrays of bulk
- * strings). Everything else, its keys, slot, reply and errors, is ioredis's own Command.
+ * strings). Everything else, its keys, slot, redirections and errors, is ioredis's own Command, and
+ * its replies are strings as those of ioredis's string commands are (`replyEncoding: 'utf8'`; without
+ * it a bulk reply stays a Buffer). ioredis's `keyPrefix` option is not applied: the project writes its
+ * keys' prefixes itself and sets none (lib/redis.ts).
  */
 import { type ChainableCommander, Command } from 'ioredis';
 
@@ -27,7 +30,7 @@ export class PackedCommand extends Command {
  * type does not declare.)
  */
 export function queuePacked(pipeline: ChainableCommander, name: string, args: readonly Argument[]): void {
-  (pipeline as unknown as { sendCommand(command: Command): unknown }).sendCommand(new PackedCommand(name, [...args]));
+  (pipeline as unknown as { sendCommand(command: Command): unknown }).sendCommand(new PackedCommand(name, [...args], { replyEncoding: 'utf8' }));
 }
 
 /** The RESP array of bulk strings for `name` and `args`: what ioredis's Command writes, as one Buffer. */

@@ -8,6 +8,7 @@ import { DecisionCache, versionRedisKey } from '../../consumers/decision-cache.j
 import type { SourcedRequest, StoredDecision } from '../../consumers/types.js';
 import { loadConfig } from '../../lib/config.js';
 import { createRedis, type RedisClient, redisReady } from '../../lib/redis.js';
+import { queuePacked } from '../../lib/resp-command.js';
 import type { RedemptionRequested } from '../../schemas/types.js';
 
 /**
@@ -102,5 +103,21 @@ describe('the decision cache on a standalone Redis', () => {
     expect(found.decisions.size).toBe(0);
     expect(errors).toBe(1);
     down.disconnect();
+  });
+});
+
+describe('packed commands on a pipeline', () => {
+  it('answer as ioredis answers its string commands: strings, nulls and integers', async () => {
+    const key = `${prefix}:packed:{é}`;
+    const pipeline = redis.pipeline();
+    pipeline.set(key, 'välue "1"');
+    queuePacked(pipeline, 'mget', [key, `${prefix}:packed:missing`]);
+    queuePacked(pipeline, 'eval', ["return redis.call('STRLEN', KEYS[1])", 1, key]);
+    const results = await pipeline.exec();
+    expect(results).toEqual([
+      [null, 'OK'],
+      [null, ['välue "1"', null]],
+      [null, Buffer.byteLength('välue "1"')],
+    ]);
   });
 });
