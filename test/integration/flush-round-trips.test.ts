@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { type FlushResult, RedemptionStore, type Selection } from '../../consumers/redemption-store.js';
+import { countUserRedemptions, type KeyPair } from '../../consumers/sql/statements.js';
 import type { SourcedRequest } from '../../consumers/types.js';
 import { loadConfig } from '../../lib/config.js';
 import { upsertCoupons } from '../../lib/coupon-catalog.js';
@@ -25,6 +26,7 @@ const urls = {
   reads: `redeem_test_${id}_p`,
   leftOut: `redeem_test_${id}_o`,
   overlapped: `redeem_test_${id}_l`,
+  counts: `redeem_test_${id}_c`,
 };
 const pools: Knex[] = [];
 
@@ -216,5 +218,47 @@ describe('the flush transaction', () => {
     expect(outcome(await redelivered)).toEqual(['l1 APPLIED 1 re-emitted', 'l4 APPLIED 3']);
     expect(queries() - again).toBe(3);
     expect((await tables(knex)).decisions.map((d) => d.request_id)).toEqual(['l1', 'l2', 'l3', 'l4']);
+  });
+});
+
+describe("the count of a flush's user redemptions", () => {
+  it('reads one range of redemptions_user_status whatever the statistics say, and counts only what is REDEEMED', async () => {
+    const { knex } = await pool(urls.counts, true);
+    // 40 coupons x 100 users, each pair with 0-2 redemptions, some of them reversed.
+    const rows: Record<string, unknown>[] = [];
+    const expected = new Map<string, number>();
+    for (let c = 0; c < 40; c++) {
+      for (let u = 0; u < 100; u++) {
+        for (let k = 0; k < (c + u) % 3; k++) {
+          const status = (c * u + k) % 5 === 0 ? 'REVERSED' : 'REDEEMED';
+          const coupon = `K${c}`;
+          const user = `u${u}`;
+          rows.push({
+            coupon_code: coupon,
+            request_id: `${coupon}-${user}-${k}`,
+            user_id: user,
+            order_id: 'o',
+            amount_cents: 1,
+            currency: 'EUR',
+            status,
+            created_at: new Date(),
+          });
+          if (status === 'REDEEMED') expected.set(`${coupon}/${user}`, (expected.get(`${coupon}/${user}`) ?? 0) + 1);
+        }
+      }
+    }
+    for (let i = 0; i < rows.length; i += 1000) await knex('redemptions').insert(rows.slice(i, i + 1000));
+    await knex.raw('ANALYZE TABLE redemptions');
+    // 800 pairs: past the 200 below which MariaDB would dive into the index for each.
+    const keys: KeyPair[] = [];
+    for (let c = 0; c < 40; c++) for (let u = 0; u < 20; u++) keys.push([`K${c}`, `u${u * 5}`]);
+    const read = countUserRedemptions(keys);
+    const [plan] = (await knex.raw(read.sql.replace('SELECT coupon_code', 'EXPLAIN SELECT coupon_code'))) as [{ type: string; key: string }[]];
+    expect(plan.map((p) => [p.type, p.key])).toEqual([['range', 'redemptions_user_status']]);
+    const [result] = (await knex.raw(read.sql)) as [unknown];
+    const counted = new Map(read.rows(result).map((r) => [`${r.couponCode}/${r.userId}`, r.redeemed]));
+    const wanted = new Map(keys.flatMap(([c, u]) => (expected.has(`${c}/${u}`) ? [[`${c}/${u}`, expected.get(`${c}/${u}`)!] as const] : [])));
+    expect(counted).toEqual(wanted);
+    expect(counted.size).toBeGreaterThan(100);
   });
 });
