@@ -186,8 +186,9 @@ export class ConsumerStats {
     this.m.batchSize.observe(messages);
     this.m.flushSeconds.observe(seconds);
     for (const t of createTimes) {
-      this.endToEndLatency.observe('all', (now - t) / 1000);
-      this.endToEnd.observe('all', (now - t) / 1000);
+      const seconds = (now - t) / 1000;
+      this.endToEndLatency.observe('all', seconds);
+      this.endToEnd.observe('all', seconds);
     }
     this.m.lastFlush.set(now / 1000);
   }

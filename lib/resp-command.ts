@@ -29,20 +29,24 @@ export class PackedCommand extends Command {
  * any other command's. (The pipeline is ioredis's Pipeline, whose `sendCommand` the ChainableCommander
  * type does not declare.)
  */
-export function queuePacked(pipeline: ChainableCommander, name: string, args: readonly Argument[]): void {
-  (pipeline as unknown as { sendCommand(command: Command): unknown }).sendCommand(new PackedCommand(name, [...args], { replyEncoding: 'utf8' }));
+export function queuePacked(pipeline: ChainableCommander, name: string, args: Argument[]): void {
+  // Command's constructor copies `args` (it flattens them), so the caller's array is not kept.
+  (pipeline as unknown as { sendCommand(command: Command): unknown }).sendCommand(new PackedCommand(name, args, { replyEncoding: 'utf8' }));
 }
 
 /** The RESP array of bulk strings for `name` and `args`: what ioredis's Command writes, as one Buffer. */
 export function respOf(name: string, args: readonly Argument[]): Buffer {
-  let size = 1 + digits(args.length + 1) + 2 + bulkSize(Buffer.byteLength(name));
-  for (const arg of args) size += bulkSize(byteLength(arg));
+  // Each argument's length in bytes, counted once: the size needs them, and so does each bulk's header.
+  const lengths = args.map((arg) => byteLength(arg));
+  const nameLength = Buffer.byteLength(name);
+  let size = 1 + digits(args.length + 1) + 2 + bulkSize(nameLength);
+  for (const length of lengths) size += bulkSize(length);
   const out = Buffer.allocUnsafe(size);
   let at = out.write('*', 0, 'latin1');
   at = writeDigits(out, at, args.length + 1);
   at = out.writeUInt16LE(CRLF, at);
-  at = writeBulk(out, at, name);
-  for (const arg of args) at = writeBulk(out, at, arg);
+  at = writeBulk(out, at, name, nameLength);
+  args.forEach((arg, i) => (at = writeBulk(out, at, arg, lengths[i]!)));
   if (at !== size) throw new Error(`RESP size mismatch: wrote ${at} of ${size} bytes`);
   return out;
 }
@@ -58,8 +62,8 @@ function bulkSize(length: number): number {
   return 1 + digits(length) + 2 + length + 2;
 }
 
-function writeBulk(out: Buffer, at: number, arg: Argument): number {
-  const length = byteLength(arg);
+/** "$" length "\r\n" bytes "\r\n", `length` being the argument's byte length. */
+function writeBulk(out: Buffer, at: number, arg: Argument, length: number): number {
   out[at++] = 0x24; // "$"
   at = writeDigits(out, at, length);
   at = out.writeUInt16LE(CRLF, at);
