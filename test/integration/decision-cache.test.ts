@@ -74,6 +74,27 @@ describe('the decision cache on a standalone Redis', () => {
     expect((await cache.lookup(requests)).redelivered).toBe(10);
   });
 
+  it("a version of another topic or partition replaces a coupon's version, whatever its offset, and each write keeps the TTL", async () => {
+    const p = `${prefix}-place`;
+    const cache = new DecisionCache(redis, p, 600, pino({ level: 'silent' }));
+    const key = versionRedisKey(p, 'C');
+    const steps: [SourcedRequest, string][] = [
+      [sourced('C', 'a', 500, 1), 't|1|500'],
+      [sourced('C', 'b', 7, 1), 't|1|500'], // lower, same place: kept
+      [sourced('C', 'c', 3, 10), 't|10|3'], // partition 10 begins with partition 1's digit: another place
+      [sourced('C', 'd', 2, 1), 't|1|2'],
+      [sourced('C', 'e', 1, 1, 't|1'), 't|1|1|1'], // a topic that reads like the last place's start
+      [sourced('C', 'f', 0, 1), 't|1|0'],
+    ];
+    for (const [request, version] of steps) {
+      await cache.remember([decided(request)]);
+      expect(await redis.get(key), request.request.request_id).toBe(version);
+      const ttl = await redis.ttl(key);
+      expect(ttl).toBeGreaterThan(590);
+      expect(ttl).toBeLessThanOrEqual(600);
+    }
+  });
+
   it('counts as redelivered only messages at or below their coupon version, in the same topic and partition', async () => {
     const cache = new DecisionCache(redis, `${prefix}-check`, 600, pino({ level: 'silent' }));
     await cache.remember([decided(sourced('C', 'r1', 50)), decided(sourced('D', 'r2', 7))]);
