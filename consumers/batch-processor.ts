@@ -9,7 +9,7 @@ import type { RedemptionDecided, RedemptionRequested } from '../schemas/types.js
 import type { ConsumerStats } from './consumer-stats.js';
 import type { DecisionCache } from './decision-cache.js';
 import type { DecisionPublisher } from './decision-publisher.js';
-import { decisionKey, priorState } from './decision-records.js';
+import { knownDecision, priorState } from './decision-records.js';
 import { type DeadLetter, decodeBatch, type DecodedBatch } from './decode.js';
 import type { FlushResult, RedemptionStore, Selection } from './redemption-store.js';
 import { type SourcedRequest } from './types.js';
@@ -106,9 +106,7 @@ export class BatchProcessor {
       const toFlush: SourcedRequest[] = [];
       const decidedAt = Date.now();
       requests.forEach((source, i) => {
-        // Redis knows none of a batch of new requests: no key is built to look up nothing.
-        const known = cached.size === 0 ? undefined : cached.get(decisionKey(source.request.coupon_code, source.request.request_id));
-        const before = priorState(known, source, decidedAt, deps.consumerId);
+        const before = priorState(knownDecision(cached, source.request.coupon_code, source.request.request_id), source, decidedAt, deps.consumerId);
         if (before.kind === 'new') {
           toFlush.push(source);
           flushSlots.push(i);

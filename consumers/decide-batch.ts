@@ -5,7 +5,7 @@
  */
 import type { RedemptionDecided } from '../schemas/types.js';
 import { CouponState, type RedemptionRow } from './coupon-state.js';
-import { auditRecordOf, decisionKey, duplicateRecordOf, priorState } from './decision-records.js';
+import { auditRecordOf, decisionKey, duplicateRecordOf, knownDecision, priorState } from './decision-records.js';
 import { decide, remainingQuota } from './rules.js';
 import { type CouponDbRow, couponTermsOf } from './sql/rows.js';
 import { type SourcedRequest, type StoredDecision } from './types.js';
@@ -64,8 +64,7 @@ export function decideBatch(requests: readonly SourcedRequest[], state: LoadedSt
   for (const source of requests) {
     const { request } = source;
     const coupon = coupons.get(request.coupon_code)!;
-    const known = prior.size === 0 ? undefined : prior.get(decisionKey(request.coupon_code, request.request_id));
-    const before = priorState(known, source, context.decidedAt, context.consumerId);
+    const before = priorState(knownDecision(prior, request.coupon_code, request.request_id), source, context.decidedAt, context.consumerId);
     decisions.reemitted.push(before.kind === 'redelivered');
     if (before.kind !== 'new') {
       decisions.records.push(before.record);

@@ -15,6 +15,14 @@ export function decisionKey(couponCode: string, requestId: string): string {
   return `${couponCode.length}:${couponCode}${requestId}`;
 }
 
+/**
+ * The decision `known` holds for (couponCode, requestId), keyed by `decisionKey`. Most flushes look up
+ * new requests in an empty map (Redis's answer, MySQL's prior decisions): then no key is built.
+ */
+export function knownDecision(known: ReadonlyMap<string, StoredDecision>, couponCode: string, requestId: string): StoredDecision | undefined {
+  return known.size === 0 ? undefined : known.get(decisionKey(couponCode, requestId));
+}
+
 /** True when `stored` was made for this very message, i.e. the message is being redelivered. */
 export function isSameMessage(stored: StoredDecision, source: SourcedRequest): boolean {
   return stored.sourceTopic === source.topic && stored.sourcePartition === source.partition && stored.sourceOffset === source.offset;
