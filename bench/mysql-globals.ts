@@ -136,6 +136,7 @@ const SETTINGS_LOCK = 'redeem-bench-server-settings';
  * beside CI) each read the other's changed values as the server's own and put those back: seen, a suite
  * left innodb_max_dirty_pages_pct at 0 for every later user of the server. The lock is a connection's,
  * so a run that dies releases it with its connection, and the next one finds what it left in the ledger.
+ * `waitSeconds` 0: refused at once when another run holds it.
  */
 export async function holdSettingsLock(mysqlUrl: string, print: (line: string) => void, waitSeconds = 1800): Promise<{ release(): Promise<void> }> {
   const connection = await connectToServer(mysqlUrl);
@@ -154,6 +155,8 @@ export async function holdSettingsLock(mysqlUrl: string, print: (line: string) =
   };
   try {
     if (!(await take(0))) {
+      if (waitSeconds === 0)
+        throw new Error(`MySQL: another bench run is under way on this server (it holds the lock ${SETTINGS_LOCK}); run again once it has ended`);
       print(`MySQL: another bench run is changing this server's settings; waiting for it (at most ${waitSeconds} s)`);
       if (!(await take(waitSeconds)))
         throw new Error(

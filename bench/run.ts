@@ -9,10 +9,13 @@
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { loadConfig } from '../lib/config.js';
+import { Runtime } from '../lib/runtime.js';
 import { useConsumerEntry } from '../scripts/harness/consumer-process.js';
 import { killLiveChildren } from '../scripts/harness/live-children.js';
 import { stackUp } from '../scripts/stack/stack.js';
 import { consumerEntry } from './consumer-entry.js';
+import { removeLeftovers } from './leftovers.js';
 import { holdSettingsLock, restoreLeftSettings } from './mysql-globals.js';
 import { sizeServer } from './mysql-server-sizing.js';
 import { writeBackDirtyPages } from './mysql-write-back.js';
@@ -100,6 +103,9 @@ async function stopAfterSignal(
  * its build fall outside any other run's measurement, and the server's settings are its own to change.
  */
 async function prepareRun(o: BenchOptions, ctx: BenchContext) {
+  // What a killed run left on the servers (once, millions of Redis keys that slowed every later run) goes
+  // first, so that its removal is over before the load is read.
+  await removeLeftovers({ kafka: ctx.rt.kafka(), redis: ctx.rt.redis(), mysqlUrl: ctx.base.mysqlUrl, print: o.print });
   // The host is shared: its load before and after says how much of it the run had.
   const loadAtStart = loadavg().map((x) => round(x, 1));
   o.print(
@@ -114,6 +120,22 @@ async function prepareRun(o: BenchOptions, ctx: BenchContext) {
   await restoreLeftSettings(ctx.base.mysqlUrl, o.print);
   const mysql = await sizeServer(ctx.base.mysqlUrl, { bufferPoolMiB: o.mysqlBufferPoolMiB, redoLogMiB: o.mysqlRedoLogMiB }, o.print);
   return { loadAtStart, consumers, restoreEntry, mysql };
+}
+
+/**
+ * `bench --remove-leftovers`: removes now what runs that did not end left behind (every run also does
+ * at its start); refused while a run is under way. Returns how many runs' namespaces it removed.
+ */
+export async function removeBenchLeftovers(print: (line: string) => void): Promise<number> {
+  const base = loadConfig(process.env);
+  const lock = await holdSettingsLock(base.mysqlUrl, print, 0);
+  const rt = new Runtime(base);
+  try {
+    return await removeLeftovers({ kafka: rt.kafka(), redis: rt.redis(), mysqlUrl: base.mysqlUrl, print });
+  } finally {
+    await rt.close();
+    await lock.release();
+  }
 }
 
 export async function runBench(o: BenchOptions): Promise<{ file: string; result: PartialBenchResult }> {
@@ -167,12 +189,17 @@ export async function runBench(o: BenchOptions): Promise<{ file: string; result:
     if (stopped) await stopped;
     process.off('SIGINT', interrupted);
     process.off('SIGTERM', interrupted);
+    // The namespace goes before the lock: the next run, once it holds the lock, takes any bench
+    // namespace it finds for a killed run's leftovers (bench/leftovers.ts).
     try {
       await mysql.restore();
     } finally {
-      await settingsLock.release();
+      try {
+        await ctx.close();
+      } finally {
+        await settingsLock.release();
+      }
     }
-    await ctx.close();
     restoreEntry();
     consumers.remove();
   }

@@ -186,6 +186,11 @@ program
     `run only these stages, comma-separated (${STAGE_NAMES.join(', ')}), and what they need (latency, sustained and checkout: the 1-process drain; latency: the flush cycle)`,
     parseStages,
   )
+  .option(
+    '--remove-leftovers',
+    'instead of running: remove what bench runs that did not end (killed) left: their topics, databases, Redis keys and consumer builds (every run also does at its start)',
+    false,
+  )
   .option('--compare <files...>', 'compare two result files (A.json B.json) instead of running: each figure side by side, changes over 10% flagged')
   .option(
     '--query [decisions]',
@@ -202,9 +207,16 @@ program
         out: string;
         compare?: string[];
         query?: number | true;
+        removeLeftovers: boolean;
       },
     ) => {
-      const { smoke, out, compare, heapCapMib, mysqlBufferPoolMib, mysqlRedoLogMib, query, ...rest } = o;
+      const { smoke, out, compare, heapCapMib, mysqlBufferPoolMib, mysqlRedoLogMib, query, removeLeftovers, ...rest } = o;
+      if (removeLeftovers) {
+        const { removeBenchLeftovers } = await import('../bench/run.js');
+        const removed = await removeBenchLeftovers((line) => process.stderr.write(`${line}\n`));
+        print(removed === 0 ? 'no bench run left a namespace behind' : `removed the namespaces of ${removed} bench run(s) that did not end`);
+        return;
+      }
       if (query !== undefined) {
         const { queryStage, formatQueryRun } = await import('../bench/stages/query.js');
         print(formatQueryRun(await queryStage((line) => process.stderr.write(`${line}\n`), query === true ? undefined : query)));
