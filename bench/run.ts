@@ -105,7 +105,7 @@ async function stopAfterSignal(
 async function prepareRun(o: BenchOptions, ctx: BenchContext) {
   // What a killed run left on the servers (once, millions of Redis keys that slowed every later run) goes
   // first, so that its removal is over before the load is read.
-  await removeLeftovers({ kafka: ctx.rt.kafka(), redis: ctx.rt.redis(), mysqlUrl: ctx.base.mysqlUrl, print: o.print });
+  await removeLeftovers({ kafka: ctx.rt.kafka(), redis: ctx.rt.redis(), mysqlUrl: ctx.base.mysqlUrl, registry: ctx.rt.registry(), print: o.print });
   // The host is shared: its load before and after says how much of it the run had.
   const loadAtStart = loadavg().map((x) => round(x, 1));
   o.print(
@@ -131,7 +131,7 @@ export async function removeBenchLeftovers(print: (line: string) => void): Promi
   const lock = await holdSettingsLock(base.mysqlUrl, print, 0);
   const rt = new Runtime(base);
   try {
-    return await removeLeftovers({ kafka: rt.kafka(), redis: rt.redis(), mysqlUrl: base.mysqlUrl, print });
+    return await removeLeftovers({ kafka: rt.kafka(), redis: rt.redis(), mysqlUrl: base.mysqlUrl, registry: rt.registry(), print });
   } finally {
     await rt.close();
     await lock.release();

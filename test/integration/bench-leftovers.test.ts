@@ -25,8 +25,9 @@ describe('what a killed bench run left behind', () => {
   const databasesLike = (like: string) =>
     withServerConnection(url, async (c) => ((await c.query(`SHOW DATABASES LIKE '${like}'`))[0] as Record<string, string>[]).map((r) => Object.values(r)[0]));
   const keysOf = async (pattern: string) => (await (await rt.connectedRedis()).keys(pattern)).sort();
+  const subjectsOf = async (prefix: string) => (await rt.registry().subjects()).filter((s) => s.startsWith(prefix)).sort();
 
-  it('is removed only while no run is under way: its topics, databases and Redis keys, and a consumer build whose process is gone; a neighbour stays', async () => {
+  it('is removed only while no run is under way: its topics, databases, Redis keys and registry subjects, and a consumer build whose process is gone; a neighbour stays', async () => {
     // Held as a running bench holds it for its whole life: the CLI must refuse, and no run of another
     // file starts meanwhile (its start would remove these leftovers before this test looks).
     const lock = await holdSettingsLock(url, () => {}, 1800);
@@ -41,6 +42,7 @@ describe('what a killed bench run left behind', () => {
       await createDatabaseIfMissing(withDatabase(url, `bench_${id}_c1`));
       await createDatabaseIfMissing(withDatabase(url, `bench_${id}_peer`));
       const redis = await rt.connectedRedis();
+      for (const subject of [`bench-${id}.requested-value`, `${neighbour}-value`]) await rt.registry().register(subject, '"string"');
       await redis.mset(`bench-${id}-c1:d2:5:{CODE1}r1`, '[]', `bench-${id}-c1:v:5:{CODE1}`, 't|0|1', `${neighbour}:kept`, '1');
       mkdirSync(build, { recursive: true });
       writeFileSync(join(build, 'redeem.js'), '');
@@ -51,18 +53,25 @@ describe('what a killed bench run left behind', () => {
       expect(await topicsOf(`bench-${id}`)).toEqual([`bench-${id}-c1.decided`, `bench-${id}.requested`]);
 
       const said: string[] = [];
-      expect(await removeLeftovers({ kafka: rt.kafka(), redis: rt.redis(), mysqlUrl: url, print: (line) => said.push(line) })).toBeGreaterThanOrEqual(1);
+      expect(
+        await removeLeftovers({ kafka: rt.kafka(), redis: rt.redis(), mysqlUrl: url, registry: rt.registry(), print: (line) => said.push(line) }),
+      ).toBeGreaterThanOrEqual(1);
       expect(said).toContain(
-        `removing what a bench run that did not end left: bench-${id}: 2 topics, 2 databases (bench_${id}_c1, bench_${id}_peer, bench-${id}-c1.decided, bench-${id}.requested)`,
+        `removing what a bench run that did not end left: bench-${id}: 2 topics, 2 databases, 1 registry subject (bench_${id}_c1, bench_${id}_peer, bench-${id}-c1.decided, bench-${id}.requested, bench-${id}.requested-value)`,
       );
       expect(said).toContain(`removing the consumer build of a bench run that did not end: ${build}`);
       expect({
         topics: await topicsOf(`bench-${id}`),
         databases: await databasesLike(`bench\\_${id}\\_%`),
         keys: await keysOf(`bench-${id}*`),
+        subjects: await subjectsOf(`bench-${id}`),
         build: existsSync(build),
-      }).toEqual({ topics: [], databases: [], keys: [], build: false });
-      expect({ topics: await topicsOf(neighbour), keys: await keysOf(`${neighbour}*`) }).toEqual({ topics: [neighbour], keys: [`${neighbour}:kept`] });
+      }).toEqual({ topics: [], databases: [], keys: [], subjects: [], build: false });
+      expect({ topics: await topicsOf(neighbour), keys: await keysOf(`${neighbour}*`), subjects: await subjectsOf(neighbour) }).toEqual({
+        topics: [neighbour],
+        keys: [`${neighbour}:kept`],
+        subjects: [`${neighbour}-value`],
+      });
     } finally {
       await lock.release();
       await withAdmin(rt.kafka(), async (admin) => {
@@ -72,6 +81,8 @@ describe('what a killed bench run left behind', () => {
       await removeRedisKeys(await rt.connectedRedis(), `bench-${id}*`);
       await removeRedisKeys(await rt.connectedRedis(), `${neighbour}*`);
       for (const run of ['c1', 'peer']) await dropDatabase(withDatabase(url, `bench_${id}_${run}`));
+      for (const subject of await subjectsOf(`bench-${id}`)) await rt.registry().deleteSubject(subject);
+      for (const subject of await subjectsOf(neighbour)) await rt.registry().deleteSubject(subject);
     }
   }, 120_000);
 });

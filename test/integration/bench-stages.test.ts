@@ -32,6 +32,10 @@ function processesOfGroup(groupPrefix: string): number[] {
 }
 
 describe('the benchmark, one stage at a time', () => {
+  const rt = new Runtime(loadConfig({}));
+  afterAll(() => rt.close());
+  const redisKeys = async (pattern: string) => (await (await rt.connectedRedis()).keys(pattern)).length;
+
   // A stage runs alone with what it needs: latency takes the 1-process drain (its capacity) and the
   // flush cycle (its yardstick), and reports them; nothing else runs. It asserts no speed.
   it('bench --smoke --only latency runs the latency series and its prerequisites, and --compare reads the file', async () => {
@@ -49,14 +53,14 @@ describe('the benchmark, one stage at a time', () => {
     expect(r).not.toHaveProperty('naive');
     expect(r).not.toHaveProperty('recovery');
     expect(r.correct).toBe(true);
+    // Its end removed its namespace, the registry subjects its producers and consumers registered too.
+    const id = /namespace: bench-(\w+) /.exec(result.stderr)?.[1];
+    expect(id).toMatch(/^[0-9a-f]{6}$/);
+    expect((await rt.registry().subjects()).filter((subject) => subject.startsWith(`bench-${id}`))).toEqual([]);
     const compared = await runCli(['bench', '--compare', join(out, json), join(out, json)], {}, 60_000);
     expect(compared.code, compared.stderr).toBe(0);
     expect(compared.stdout).toMatch(/^0 of \d+ figures changed by more than 10%$/m);
   }, 260_000);
-
-  const rt = new Runtime(loadConfig({}));
-  afterAll(() => rt.close());
-  const redisKeys = async (pattern: string) => (await (await rt.connectedRedis()).keys(pattern)).length;
 
   // A stopped run left its consumers deciding and millions of Redis keys behind, which slowed every
   // later run (a fresh-clone suite 561 s against 325).
@@ -89,8 +93,9 @@ describe('the benchmark, one stage at a time', () => {
     const topics = await withAdmin(rt.kafka(), async (admin) => (await admin.listTopics()).filter((t) => t.startsWith(`bench-${id}`)));
     const databases = await withServerConnection(rt.config.mysqlUrl, async (c) => (await c.query(`SHOW DATABASES LIKE 'bench\\_${id}\\_%'`))[0] as unknown[]);
     const keys = await redisKeys(`bench-${id}*`);
+    const subjects = (await rt.registry().subjects()).filter((subject) => subject.startsWith(`bench-${id}`));
     // Whatever the assertions say, the next run does not inherit this one's leftovers.
     await removeRedisKeys(await rt.connectedRedis(), `bench-${id}*`);
-    expect({ topics, databases, keys }).toEqual({ topics: [], databases: [], keys: 0 });
+    expect({ topics, databases, keys, subjects }).toEqual({ topics: [], databases: [], keys: 0, subjects: [] });
   }, 300_000);
 });
