@@ -18,9 +18,8 @@ import type { RowDataPacket } from 'mysql2';
 
 import { withAdmin } from '../lib/kafka.js';
 import { connectToServer, dropDatabase, withDatabase } from '../lib/mysql.js';
-import { removeRedisKeys } from '../lib/namespace.js';
+import { removeRedisKeys, type SubjectRegistry } from '../lib/namespace.js';
 import type { RedisClient } from '../lib/redis.js';
-import type { SchemaRegistryClient } from '../schemas/registry.js';
 import { CHECKOUT_DIR } from '../scripts/checkout-dir.js';
 
 /** One run's leftovers: its id, and the topics, databases and registry subjects found of it. */
@@ -31,9 +30,6 @@ export interface Leftover {
   /** `<topic>-value`, registered by the run's producers and consumers */
   subjects: string[];
 }
-
-/** What of the schema registry the leftovers need. */
-export type SubjectRegistry = Pick<SchemaRegistryClient, 'subjects' | 'deleteSubject'>;
 
 const TOPIC_OF_RUN = /^bench-([0-9a-f]{6})(?:[.-]|$)/;
 const DATABASE_OF_RUN = /^bench_([0-9a-f]{6})_/;
@@ -97,11 +93,6 @@ export interface Servers {
   redis: RedisClient;
   mysqlUrl: string;
   registry: SubjectRegistry;
-}
-
-/** Deletes the registry subjects of run `id` (a run's own end: its topics, keys and databases go by name). */
-export async function removeRunSubjects(registry: SubjectRegistry, id: string): Promise<void> {
-  for (const subject of await registry.subjects()) if (benchRunOf(subject, 'subject') === id) await registry.deleteSubject(subject);
 }
 
 /** One line per run, for the listing: its id, and what it left. */

@@ -1,16 +1,22 @@
 import type { Kafka } from 'kafkajs';
 
+import type { SchemaRegistryClient } from '../schemas/registry.js';
 import { withAdmin } from './kafka.js';
 import { dropDatabase } from './mysql.js';
 import { isCluster, type RedisClient, redisMasters, redisReady } from './redis.js';
 
+/** What of the schema registry a namespace's removal needs. */
+export type SubjectRegistry = Pick<SchemaRegistryClient, 'subjects' | 'deleteSubject'>;
+
 /**
  * Removes what a test, chaos or benchmark run made for itself: the topics whose names start with
- * `topicPrefix`, the Redis keys under `redisPattern`, and the given databases.
+ * `topicPrefix` (and, given the registry, their subjects `<topic>-value`, which the registry keeps on
+ * disk), the Redis keys under `redisPattern`, and the given databases.
  */
 export async function removeNamespace(o: {
   kafka: Kafka;
   redis: RedisClient;
+  registry?: SubjectRegistry;
   topicPrefix: string;
   redisPattern: string;
   databases: readonly string[];
@@ -19,8 +25,16 @@ export async function removeNamespace(o: {
     const topics = (await admin.listTopics()).filter((t) => t.startsWith(o.topicPrefix));
     if (topics.length > 0) await admin.deleteTopics({ topics });
   });
+  if (o.registry) await removeSubjects(o.registry, o.topicPrefix);
   await removeRedisKeys(o.redis, o.redisPattern);
   for (const url of o.databases) await dropDatabase(url);
+}
+
+/** Deletes for good every registry subject whose name starts with `prefix`; returns how many. */
+export async function removeSubjects(registry: SubjectRegistry, prefix: string): Promise<number> {
+  const subjects = (await registry.subjects()).filter((subject) => subject.startsWith(prefix));
+  for (const subject of subjects) await registry.deleteSubject(subject);
+  return subjects.length;
 }
 
 /**

@@ -300,7 +300,14 @@ async function runChaosOn(o: ChaosOptions, own: OwnServers): Promise<ChaosSummar
   const rebalances = [...consumers, ...retired].reduce((sum, c) => sum + c.rebalances(), 0);
   const liveRemoved = liveMembersRemoved([...consumers, ...retired], killedAt);
   if (o.cleanup)
-    await removeNamespace({ kafka: rt.kafka(), redis: rt.redis(), topicPrefix: `chaos-${id}.`, redisPattern: `chaos-${id}:*`, databases: [config.mysqlUrl] });
+    await removeNamespace({
+      kafka: rt.kafka(),
+      redis: rt.redis(),
+      registry: rt.registry(),
+      topicPrefix: `chaos-${id}.`,
+      redisPattern: `chaos-${id}:*`,
+      databases: [config.mysqlUrl],
+    });
   await rt.close();
   return {
     namespace: `chaos-${id}`,

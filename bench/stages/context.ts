@@ -19,7 +19,6 @@ import { ensurePipelineTopics } from '../../lib/topics.js';
 import { DEFAULT_SIMULATION, simulateCheckout } from '../../producers/checkout-simulator.js';
 import type { RedemptionRequested } from '../../schemas/types.js';
 import { verify } from '../../verify/verify.js';
-import { removeRunSubjects } from '../leftovers.js';
 import type { BenchOptions } from '../result.js';
 
 export const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -144,9 +143,14 @@ export class BenchContext {
   async close(): Promise<void> {
     const prefix = `bench-${this.id}`;
     try {
-      await removeNamespace({ kafka: this.rt.kafka(), redis: this.rt.redis(), topicPrefix: prefix, redisPattern: `${prefix}*`, databases: this.databases });
-      // Its producers and consumers registered `<topic>-value` subjects, which the registry keeps on disk.
-      await removeRunSubjects(this.rt.registry(), this.id);
+      await removeNamespace({
+        kafka: this.rt.kafka(),
+        redis: this.rt.redis(),
+        registry: this.rt.registry(),
+        topicPrefix: prefix,
+        redisPattern: `${prefix}*`,
+        databases: this.databases,
+      });
     } finally {
       await this.rt.close();
     }

@@ -9,7 +9,7 @@ import { inject } from 'vitest';
 import { type Config, loadConfig } from '../../lib/config.js';
 import { groupProgress, type OffsetRange, readRanges, topicOffsets, topicRanges } from '../../lib/kafka.js';
 import { migrateToLatest, withDatabase } from '../../lib/mysql.js';
-import { removeNamespace } from '../../lib/namespace.js';
+import { removeNamespace, removeSubjects } from '../../lib/namespace.js';
 import { Runtime } from '../../lib/runtime.js';
 import { ensurePipelineTopics } from '../../lib/topics.js';
 import { RedemptionProducer } from '../../producers/redemption-producer.js';
@@ -144,12 +144,10 @@ export class IsolatedPipeline {
   async cleanup(): Promise<void> {
     if (this.pollAdmin) await disconnectAdmin(this.pollAdmin);
     this.pollAdmin = undefined;
-    // The registry subjects of the test's topics too (soft delete first: Apicurio and Confluent want it).
-    for (const topic of [this.config.redemptionTopic, this.config.auditTopic]) {
-      const subject = `${this.config.schemaRegistryUrl}/subjects/${encodeURIComponent(`${topic}-value`)}`;
-      await fetch(subject, { method: 'DELETE' }).catch(() => undefined);
-      await fetch(`${subject}?permanent=true`, { method: 'DELETE' }).catch(() => undefined);
-    }
+    // The registry subjects of the test's topics too, those it derived (`.decided.rebuild`, `.decided.other`)
+    // included: only the two main ones went, and every suite run left a few. Best effort, as before: a
+    // test may have struck its registry.
+    await removeSubjects(this.rt.registry(), `test-${this.id}`).catch(() => undefined);
     await removeNamespace({
       kafka: this.rt.kafka(),
       redis: this.rt.redis(),
