@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { PartialBenchResult } from '../../bench/run.js';
 import { loadConfig } from '../../lib/config.js';
 import { withAdmin } from '../../lib/kafka.js';
-import { withServerConnection } from '../../lib/mysql.js';
+import { createDatabaseIfMissing, withDatabase, withServerConnection } from '../../lib/mysql.js';
 import { removeRedisKeys } from '../../lib/namespace.js';
 import { Runtime } from '../../lib/runtime.js';
 import { REDEEM, runCli, waitUntil } from './helpers.js';
@@ -38,10 +39,18 @@ describe('the benchmark, one stage at a time', () => {
 
   // A stage runs alone with what it needs: latency takes the 1-process drain (its capacity) and the
   // flush cycle (its yardstick), and reports them; nothing else runs. It asserts no speed.
-  it('bench --smoke --only latency runs the latency series and its prerequisites, and --compare reads the file', async () => {
+  it("bench --smoke --only latency runs the latency series and its prerequisites, having removed a killed run's leftovers, and --compare reads the file", async () => {
+    // What a killed run leaves, named as a run names its things (bench/stages/context.ts).
+    const killed = randomBytes(3).toString('hex');
+    await withAdmin(rt.kafka(), (admin) => admin.createTopics({ topics: [{ topic: `bench-${killed}.requested`, numPartitions: 1 }] }));
+    await createDatabaseIfMissing(withDatabase(rt.config.mysqlUrl, `bench_${killed}_c1`));
     const out = mkdtempSync(join(tmpdir(), 'bench-stages-'));
     const result = await runCli(['bench', '--smoke', '--only', 'latency', '--out', out], {}, 240_000);
     expect(result.code, result.stderr).toBe(0);
+    expect({
+      topics: await withAdmin(rt.kafka(), async (admin) => (await admin.listTopics()).filter((t) => t.startsWith(`bench-${killed}`))),
+      databases: await withServerConnection(rt.config.mysqlUrl, async (c) => (await c.query(`SHOW DATABASES LIKE 'bench\\_${killed}\\_%'`))[0] as unknown[]),
+    }).toEqual({ topics: [], databases: [] });
     expect(result.stdout).toMatch(/every run correct\s+yes/);
     expect(result.stdout).not.toMatch(/naive|raw kafka|recovery/);
     const json = readdirSync(out).find((f) => f.endsWith('.json'))!;
