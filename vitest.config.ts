@@ -14,7 +14,10 @@ const alias = { 'coupon-redemption-pipeline': fileURLToPath(new URL('./index.ts'
  * cluster profile (cluster-profile.ts: its Redis Cluster started by redis-cluster.test.ts, its 3-node
  * Kafka by kafka-failover.test.ts): they run after the others, three at a time. None of them
  * strikes a service another file uses: the outages and the chaos run strike a Redis, a MariaDB and a
- * broker of their own (scripts/stack/own-servers.ts).
+ * broker of their own (scripts/stack/own-servers.ts). mysql-write-back holds the bench's server-wide
+ * settings lock, releases it and asserts it takes it back at once: beside the files whose bench runs
+ * wait for that lock (bench-smoke, bench-stages, bench-leftovers), a waiter took it first (a fresh
+ * clone's run, 2026-12-07 16:27 UTC), so it runs after them.
  */
 const TIMED = [
   'chaos',
@@ -24,6 +27,7 @@ const TIMED = [
   'member-liveness',
   'member-sweep',
   'membership',
+  'mysql-write-back',
   'outages',
   'outages-services',
   'recovery',
