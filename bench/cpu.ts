@@ -1,8 +1,9 @@
 /**
  * CPU time from /proc (Linux): of one process, and of the whole host, so that a stage can say which of
- * them was busy while it measured (on 2 shared cores, a figure without that says little).
+ * them was busy while it measured (on 2 shared cores, a figure without that says little); and from each
+ * thread's schedstat, how long it waited for a core while it could have run.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Clock ticks per second of /proc's counters (USER_HZ, 100 on Linux). */
 const TICKS = 100;
@@ -21,4 +22,55 @@ export function hostCpuSeconds(): { busy: number; total: number } {
   // idle and iowait are the 4th and 5th counters.
   const idle = (cpu[3] ?? 0) + (cpu[4] ?? 0);
   return { busy: (total - idle) / TICKS, total: total / TICKS };
+}
+
+/** A thread's time on a core and runnable but waiting for one, in seconds, from its schedstat line. */
+export interface SchedTimes {
+  ran: number;
+  waited: number;
+}
+
+/**
+ * `/proc/.../schedstat`: nanoseconds on a core, nanoseconds runnable in a run queue without one, and
+ * timeslices. Null for a line of another shape.
+ */
+export function parseSchedstat(line: string): SchedTimes | null {
+  const fields = line.trim().split(/\s+/);
+  if (fields.length < 2 || !fields.slice(0, 2).every((f) => /^\d+$/.test(f))) return null;
+  return { ran: Number(fields[0]) / 1e9, waited: Number(fields[1]) / 1e9 };
+}
+
+/**
+ * Thread `tid` of process `pid` so far (the main thread's tid is its pid); null where the kernel keeps no
+ * schedstat (built without it) or the thread is gone.
+ */
+export function threadSchedTimes(pid: number, tid = pid): SchedTimes | null {
+  try {
+    return parseSchedstat(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * All threads of process `pid` so far, added up (threads that ended are not counted: the long-lived
+ * threads of a server are most of it); null where the kernel keeps no schedstat or the process is gone.
+ */
+export function processSchedTimes(pid: number): SchedTimes | null {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return null;
+  }
+  const sum: SchedTimes = { ran: 0, waited: 0 };
+  let read = 0;
+  for (const tid of tids) {
+    const t = threadSchedTimes(pid, Number(tid));
+    if (!t) continue;
+    sum.ran += t.ran;
+    sum.waited += t.waited;
+    read += 1;
+  }
+  return read > 0 ? sum : null;
 }

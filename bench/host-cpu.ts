@@ -9,7 +9,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 
-import { hostCpuSeconds, processCpuSeconds } from './cpu.js';
+import { hostCpuSeconds, processCpuSeconds, processSchedTimes, type SchedTimes, threadSchedTimes } from './cpu.js';
 
 export type HostProcess = 'consumer' | 'bench' | 'broker' | 'mysql' | 'redis' | 'registry';
 
@@ -18,12 +18,25 @@ export interface HostCpuShares {
   seconds: number;
   cores: Partial<Record<HostProcess, number>>;
   hostBusyCores: number;
+  /**
+   * Seconds per second of the window that each process's threads, added up, were runnable and waited
+   * for a core (their schedstat; absent where the kernel keeps none, and in older results).
+   */
+  waitingCores?: Partial<Record<HostProcess, number>>;
+  /**
+   * The consumer's main thread, which runs every request's JavaScript: the share of the window it ran
+   * on a core and the share it waited for one. A request's path through the event loop waits as long.
+   */
+  consumerMainThread?: { ran: number; waited: number };
 }
 
 export interface HostCpuMark {
   at: number;
   cpu: Partial<Record<HostProcess, number>>;
   host: number;
+  /** Run-queue waits so far (seconds), by process, where the kernel keeps them. */
+  waited: Partial<Record<HostProcess, number>>;
+  consumerMain: SchedTimes | null;
 }
 
 function serviceOf(pid: string): HostProcess | null {
@@ -43,21 +56,26 @@ function serviceOf(pid: string): HostProcess | null {
 /** CPU seconds so far of the consumer, this process and each local service, and of the host. */
 export function markHostCpu(consumerPid: number): HostCpuMark {
   const cpu: Partial<Record<HostProcess, number>> = {};
-  const add = (p: HostProcess, seconds: number) => (cpu[p] = (cpu[p] ?? 0) + seconds);
+  const waited: Partial<Record<HostProcess, number>> = {};
+  const add = (p: HostProcess, pid: number, seconds: number) => {
+    cpu[p] = (cpu[p] ?? 0) + seconds;
+    const sched = processSchedTimes(pid);
+    if (sched) waited[p] = (waited[p] ?? 0) + sched.waited;
+  };
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     const service = serviceOf(pid);
     if (!service) continue;
     try {
-      add(service, processCpuSeconds(Number(pid)));
+      add(service, Number(pid), processCpuSeconds(Number(pid)));
     } catch {
       // Gone meanwhile: its share is left out.
     }
   }
-  add('consumer', processCpuSeconds(consumerPid));
+  add('consumer', consumerPid, processCpuSeconds(consumerPid));
   const self = process.cpuUsage();
-  add('bench', (self.user + self.system) / 1e6);
-  return { at: Date.now(), cpu, host: hostCpuSeconds().busy };
+  add('bench', process.pid, (self.user + self.system) / 1e6);
+  return { at: Date.now(), cpu, host: hostCpuSeconds().busy, waited, consumerMain: threadSchedTimes(consumerPid) };
 }
 
 /** What each process used between two marks, in cores (CPU seconds per second). */
@@ -69,7 +87,22 @@ export function hostCpuBetween(from: HostCpuMark, to: HostCpuMark): HostCpuShare
     const start = from.cpu[p];
     if (start !== undefined) cores[p] = per(end - start);
   }
-  return { seconds: Math.round(seconds * 10) / 10, cores, hostBusyCores: per(to.host - from.host) };
+  const waitingCores: Partial<Record<HostProcess, number>> = {};
+  for (const [p, end] of Object.entries(to.waited) as [HostProcess, number][]) {
+    const start = from.waited[p];
+    if (start !== undefined) waitingCores[p] = per(end - start);
+  }
+  const main =
+    from.consumerMain && to.consumerMain
+      ? { ran: per(to.consumerMain.ran - from.consumerMain.ran), waited: per(to.consumerMain.waited - from.consumerMain.waited) }
+      : null;
+  return {
+    seconds: Math.round(seconds * 10) / 10,
+    cores,
+    hostBusyCores: per(to.host - from.host),
+    ...(Object.keys(waitingCores).length > 0 ? { waitingCores } : {}),
+    ...(main ? { consumerMainThread: main } : {}),
+  };
 }
 
 const LABEL: Record<HostProcess, string> = {
@@ -85,4 +118,19 @@ const LABEL: Record<HostProcess, string> = {
 export function formatHostCpu(s: HostCpuShares, cores = cpus().length): string {
   const parts = (Object.keys(LABEL) as HostProcess[]).filter((p) => s.cores[p] !== undefined).map((p) => `${LABEL[p]} ${s.cores[p]}`);
   return `cores used: ${parts.join(', ')}; host ${s.hostBusyCores} of ${cores} busy`;
+}
+
+/**
+ * "waited for a core: the consumer's main thread 9% of the time (it ran 61%); seconds per second,
+ * all threads: consumer 0.12, MySQL 0.05, ..." or null where the kernel keeps no run-queue times.
+ */
+export function formatCoreWaits(s: HostCpuShares): string | null {
+  const waiting = s.waitingCores;
+  if (!waiting && !s.consumerMainThread) return null;
+  const pct = (x: number) => `${Math.round(x * 100)}%`;
+  const main = s.consumerMainThread
+    ? `the consumer's main thread ${pct(s.consumerMainThread.waited)} of the time (it ran ${pct(s.consumerMainThread.ran)})`
+    : null;
+  const parts = waiting ? (Object.keys(LABEL) as HostProcess[]).filter((p) => waiting[p] !== undefined).map((p) => `${LABEL[p]} ${waiting[p]}`) : [];
+  return `waited for a core: ${[main, parts.length > 0 ? `seconds per second, all threads: ${parts.join(', ')}` : null].filter(Boolean).join('; ')}`;
 }

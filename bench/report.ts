@@ -1,6 +1,6 @@
 /** The table printed at the end of a benchmark run: ratios against their goals first, then the figures. */
 import { formatStageMeans, formatStageTails } from './consumer-summary.js';
-import { formatHostCpu } from './host-cpu.js';
+import { formatCoreWaits, formatHostCpu, type HostCpuShares } from './host-cpu.js';
 import type { PartialBenchResult } from './result.js';
 
 const n = (x: number) => x.toLocaleString('en-US');
@@ -100,6 +100,13 @@ function figureRows(x: PartialBenchResult): Row[] {
   ];
 }
 
+/** Who used the cores while a load ran, and who waited for one. */
+function hostCpuRows(h: HostCpuShares | undefined, x: PartialBenchResult): Row[] {
+  if (!h) return [];
+  const waits = formatCoreWaits(h);
+  return [['  host CPU', formatHostCpu(h, x.machine.cpus as number | undefined)], ...(waits ? [['  run queue', waits] as Row] : [])];
+}
+
 function loadRows(x: PartialBenchResult): Row[] {
   const s = x.sustained;
   return [
@@ -112,7 +119,7 @@ function loadRows(x: PartialBenchResult): Row[] {
         ? [[`  warm-up (first ${l.warmup.seconds} s, apart)`, `p50 ${l.warmup.p50} ms, p99 ${l.warmup.p99} ms, max ${l.warmup.max} ms`] as Row]
         : []),
       ...(l.consumer ? [['  by stage (mean ms)', `${formatStageMeans(l.consumer.stages)}; CPU ${l.consumer.cpuSecondsPer1000} s per 1,000`] as Row] : []),
-      ...(l.hostCpu ? [['  host CPU', formatHostCpu(l.hostCpu, x.machine.cpus as number | undefined)] as Row] : []),
+      ...hostCpuRows(l.hostCpu, x),
     ]),
     ...(s
       ? [
@@ -126,7 +133,7 @@ function loadRows(x: PartialBenchResult): Row[] {
           ...(s.consumer
             ? [['  by stage (mean/p99 ms)', `${formatStageTails(s.consumer.stages)}; CPU ${s.consumer.cpuSecondsPer1000} s per 1,000`] as Row]
             : []),
-          ...(s.hostCpu ? [['  host CPU', formatHostCpu(s.hostCpu, x.machine.cpus as number | undefined)] as Row] : []),
+          ...hostCpuRows(s.hostCpu, x),
         ]
       : []),
   ];
