@@ -53,24 +53,32 @@ export function threadSchedTimes(pid: number, tid = pid): SchedTimes | null {
 }
 
 /**
- * All threads of process `pid` so far, added up (threads that ended are not counted: the long-lived
- * threads of a server are most of it); null where the kernel keeps no schedstat or the process is gone.
+ * Each thread of process `pid` so far, by thread id; null where the kernel keeps no schedstat or the
+ * process is gone. A thread that has ended is not listed (its times went with it).
  */
-export function processSchedTimes(pid: number): SchedTimes | null {
+export function threadsSchedTimes(pid: number): Map<number, SchedTimes> | null {
   let tids: string[];
   try {
     tids = readdirSync(`/proc/${pid}/task`);
   } catch {
     return null;
   }
-  const sum: SchedTimes = { ran: 0, waited: 0 };
-  let read = 0;
+  const threads = new Map<number, SchedTimes>();
   for (const tid of tids) {
     const t = threadSchedTimes(pid, Number(tid));
-    if (!t) continue;
+    if (t) threads.set(Number(tid), t);
+  }
+  return threads.size > 0 ? threads : null;
+}
+
+/** All threads of process `pid` so far, added up (those still running); null as for threadsSchedTimes. */
+export function processSchedTimes(pid: number): SchedTimes | null {
+  const threads = threadsSchedTimes(pid);
+  if (!threads) return null;
+  const sum: SchedTimes = { ran: 0, waited: 0 };
+  for (const t of threads.values()) {
     sum.ran += t.ran;
     sum.waited += t.waited;
-    read += 1;
   }
-  return read > 0 ? sum : null;
+  return sum;
 }

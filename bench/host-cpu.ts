@@ -9,7 +9,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 
-import { hostCpuSeconds, processCpuSeconds, processSchedTimes, type SchedTimes, threadSchedTimes } from './cpu.js';
+import { hostCpuSeconds, processCpuSeconds, type SchedTimes, threadSchedTimes, threadsSchedTimes } from './cpu.js';
 
 export type HostProcess = 'consumer' | 'bench' | 'broker' | 'mysql' | 'redis' | 'registry';
 
@@ -20,7 +20,8 @@ export interface HostCpuShares {
   hostBusyCores: number;
   /**
    * Seconds per second of the window that each process's threads, added up, were runnable and waited
-   * for a core (their schedstat; absent where the kernel keeps none, and in older results).
+   * for a core (their schedstat; absent where the kernel keeps none, and in older results). Threads
+   * that ended within the window are not counted.
    */
   waitingCores?: Partial<Record<HostProcess, number>>;
   /**
@@ -34,8 +35,12 @@ export interface HostCpuMark {
   at: number;
   cpu: Partial<Record<HostProcess, number>>;
   host: number;
-  /** Run-queue waits so far (seconds), by process, where the kernel keeps them. */
-  waited: Partial<Record<HostProcess, number>>;
+  /**
+   * Run-queue waits so far (seconds) of each thread, `<pid>/<tid>`, by process, where the kernel keeps
+   * them: per thread, because a thread that ends takes its times with it, and a process's sum would
+   * drop by them (a MariaDB connection closed within a window made its waits negative).
+   */
+  waited: Partial<Record<HostProcess, Record<string, number>>>;
   consumerMain: SchedTimes | null;
 }
 
@@ -56,11 +61,13 @@ function serviceOf(pid: string): HostProcess | null {
 /** CPU seconds so far of the consumer, this process and each local service, and of the host. */
 export function markHostCpu(consumerPid: number): HostCpuMark {
   const cpu: Partial<Record<HostProcess, number>> = {};
-  const waited: Partial<Record<HostProcess, number>> = {};
+  const waited: Partial<Record<HostProcess, Record<string, number>>> = {};
   const add = (p: HostProcess, pid: number, seconds: number) => {
     cpu[p] = (cpu[p] ?? 0) + seconds;
-    const sched = processSchedTimes(pid);
-    if (sched) waited[p] = (waited[p] ?? 0) + sched.waited;
+    const threads = threadsSchedTimes(pid);
+    if (!threads) return;
+    const of = (waited[p] ??= {});
+    for (const [tid, t] of threads) of[`${pid}/${tid}`] = t.waited;
   };
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
@@ -88,9 +95,14 @@ export function hostCpuBetween(from: HostCpuMark, to: HostCpuMark): HostCpuShare
     if (start !== undefined) cores[p] = per(end - start);
   }
   const waitingCores: Partial<Record<HostProcess, number>> = {};
-  for (const [p, end] of Object.entries(to.waited) as [HostProcess, number][]) {
+  for (const [p, end] of Object.entries(to.waited) as [HostProcess, Record<string, number>][]) {
     const start = from.waited[p];
-    if (start !== undefined) waitingCores[p] = per(end - start);
+    if (start === undefined) continue;
+    // The threads at the window's end: their wait since its start, or since their own start within it.
+    // A thread that ended within the window is left out.
+    let sum = 0;
+    for (const [thread, waited] of Object.entries(end)) sum += waited - (start[thread] ?? 0);
+    waitingCores[p] = per(sum);
   }
   const main =
     from.consumerMain && to.consumerMain

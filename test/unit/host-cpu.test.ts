@@ -18,8 +18,21 @@ describe("the bench's account of the host's cores", () => {
   });
 
   it("gives each process's run-queue wait and the consumer's main thread's shares of the window", () => {
-    const from = { at: 0, cpu: { consumer: 10 }, host: 100, waited: { consumer: 3, mysql: 1, redis: 2 }, consumerMain: { ran: 8, waited: 2 } };
-    const to = { at: 10_000, cpu: { consumer: 16 }, host: 115, waited: { consumer: 4.2, mysql: 1.5 }, consumerMain: { ran: 14, waited: 3 } };
+    const from = {
+      at: 0,
+      cpu: { consumer: 10 },
+      host: 100,
+      waited: { consumer: { '7/7': 2, '7/8': 1 }, mysql: { '3/3': 0.5, '3/9': 0.5, '3/10': 4 }, redis: { '2/2': 2 } },
+      consumerMain: { ran: 8, waited: 2 },
+    };
+    // MySQL's thread 10 ended within the window (its 4 s are not taken off), thread 11 started in it.
+    const to = {
+      at: 10_000,
+      cpu: { consumer: 16 },
+      host: 115,
+      waited: { consumer: { '7/7': 3, '7/8': 1.2 }, mysql: { '3/3': 0.7, '3/9': 0.6, '3/11': 0.2 } },
+      consumerMain: { ran: 14, waited: 3 },
+    };
     const shares = hostCpuBetween(from, to);
     expect(shares.waitingCores).toEqual({ consumer: 0.12, mysql: 0.05 });
     expect(shares.consumerMainThread).toEqual({ ran: 0.6, waited: 0.1 });
