@@ -1,5 +1,6 @@
 /** The table printed at the end of a benchmark run: ratios against their goals first, then the figures. */
 import { formatStageMeans, formatStageTails } from './consumer-summary.js';
+import { hotPathGoals } from './goals.js';
 import { formatCoreWaits, formatHostCpu, type HostCpuShares } from './host-cpu.js';
 import type { PartialBenchResult } from './result.js';
 
@@ -21,6 +22,7 @@ export function formatBench(x: PartialBenchResult): string {
       : [['MySQL InnoDB', `buffer pool ${m.mysqlBufferPoolMiB} MiB, redo log ${m.mysqlRedoLogMiB === null ? 'unknown' : `${m.mysqlRedoLogMiB} MiB`}`] as Row]),
     ['RATIOS (same run)', ''],
     ...ratioRows(x),
+    ...goalRows(x),
     ['FIGURES', ''],
     ...figureRows(x),
     ...costRows(x),
@@ -28,6 +30,16 @@ export function formatBench(x: PartialBenchResult): string {
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => (v === '' ? k : `${k.padEnd(width)}  ${v}`)).join('\n');
+}
+
+/** The hot path's goals the run has figures for, each met or not, and what held a latency goal missed. */
+function goalRows(x: PartialBenchResult): Row[] {
+  const verdicts = hotPathGoals(x);
+  if (verdicts.length === 0) return [];
+  return [
+    ['HOT PATH GOALS (issue 18, same run)', ''],
+    ...verdicts.flatMap((v): Row[] => [[v.goal, `${v.measured}  (goal ${v.target}: ${met(v.met)})`], ...(v.heldBy ? [['  held by', v.heldBy] as Row] : [])]),
+  ];
 }
 
 function ratioRows(x: PartialBenchResult): Row[] {

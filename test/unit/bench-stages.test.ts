@@ -169,6 +169,55 @@ describe('a bench result', () => {
     expect(printed).toMatch(/intake held by\s+redeem serve's CPU/);
   });
 
+  it("prints the hot path's goals the run has figures for, and what held a latency goal missed", () => {
+    const stages = { kafka: { mean: 3, p50: 2, p99: 9 }, mysql: { mean: 12.1, p50: 10, p99: 40 }, commit: { mean: 60, p50: 55, p99: 140 } };
+    const hostCpu = { seconds: 20, cores: { consumer: 0.5 }, hostBusyCores: 1.51, consumerMainThread: { ran: 0.45, waited: 0.36 } };
+    const at = (fraction: number, p50: number, p99: number, settings?: string) => ({
+      ...PARTS.latency[0]!,
+      fractionOfCapacity: fraction,
+      p50,
+      p99,
+      ...(settings ? { settings } : {}),
+      consumer: { endToEnd: null, stages, cpuSecondsPer1000: 0.03, flushes: 100 },
+      hostCpu,
+    });
+    const r = assembleResult(run, ['latency', 'peer'], {
+      // The what-if run at 50% meets the goal; the series' own run at 50% does not.
+      latency: [at(0.5, 10, 30, 'FETCH_MAX_WAIT_MS=10'), at(0.25, 6, 17), at(0.5, 20, 68)],
+      peer: PARTS.peer,
+      drain: [drainRun(1, 1000)],
+    });
+    const printed = formatBench({ ...r, machine: { ...r.machine, cpus: 2 } });
+    expect(printed).toMatch(/p99 at 25% of drain\s+17 ms {2}\(goal <= 30 ms: met\)\n/);
+    expect(printed).toMatch(/p50 \/ p99 at 50% of drain\s+20 \/ 68 ms {2}\(goal <= 15 \/ 50 ms: NOT met\)\n/);
+    // The longest stage on the request's way (the offset commit, after the answer, is not on it).
+    expect(printed).toMatch(
+      /held by\s+its mysql stage \(mean 12.1 ms\); the consumer's main thread waited for a core 36% of the window \(it ran 45%\); the host 1.51 of 2 cores busy/,
+    );
+    expect(printed).toMatch(/pipeline \/ Kafka Connect \+ Debezium JDBC sink\s+2x {2}\(goal >= 1.2x: met\)/);
+    expect(printed).toMatch(/consumer peak RSS, 1-process drain\s+100 MiB {2}\(goal <= 256 MiB: met\)/);
+    expect(printed.match(/held by/g)).toHaveLength(1);
+    expect(printed).not.toMatch(/sustained/);
+  });
+
+  it("calls a sustained run shorter than the goal's 10 minutes not met, and says so", () => {
+    const sustained = {
+      ...PARTS.latency[0]!,
+      offeredTarget: 500,
+      seconds: 60,
+      offeredPerSecond: 500,
+      decidedPerSecond: 500,
+      maxLag: 10,
+      lagAtEndOfProduction: 5,
+      series: [],
+    };
+    const printed = formatBench(assembleResult(run, ['sustained'], { sustained }));
+    expect(printed).toMatch(
+      /sustained 60 s at 50% of drain\s+p99 30 ms, kept up \(the goal's run is 600 s\) {2}\(goal 600 s, keeps up, p99 <= 100 ms: NOT met\)/,
+    );
+    expect(printed).not.toMatch(/held by/);
+  });
+
   it('is incorrect when its checkout answers were', () => {
     const wrong = { ...PARTS.checkout, http: { ...PARTS.checkout.http, correct: false } };
     expect(assembleResult(run, ['checkout'], { checkout: wrong }).correct).toBe(false);
