@@ -70,15 +70,3 @@ export function threadsSchedTimes(pid: number): Map<number, SchedTimes> | null {
   }
   return threads.size > 0 ? threads : null;
 }
-
-/** All threads of process `pid` so far, added up (those still running); null as for threadsSchedTimes. */
-export function processSchedTimes(pid: number): SchedTimes | null {
-  const threads = threadsSchedTimes(pid);
-  if (!threads) return null;
-  const sum: SchedTimes = { ran: 0, waited: 0 };
-  for (const t of threads.values()) {
-    sum.ran += t.ran;
-    sum.waited += t.waited;
-  }
-  return sum;
-}

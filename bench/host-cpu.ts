@@ -9,7 +9,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 
-import { hostCpuSeconds, processCpuSeconds, type SchedTimes, threadSchedTimes, threadsSchedTimes } from './cpu.js';
+import { hostCpuSeconds, processCpuSeconds, type SchedTimes, threadsSchedTimes } from './cpu.js';
 
 export type HostProcess = 'consumer' | 'bench' | 'broker' | 'mysql' | 'redis' | 'registry';
 
@@ -62,12 +62,14 @@ function serviceOf(pid: string): HostProcess | null {
 export function markHostCpu(consumerPid: number): HostCpuMark {
   const cpu: Partial<Record<HostProcess, number>> = {};
   const waited: Partial<Record<HostProcess, Record<string, number>>> = {};
+  /** Adds the process's CPU and its threads' waits; returns its threads' times (null: no schedstat). */
   const add = (p: HostProcess, pid: number, seconds: number) => {
     cpu[p] = (cpu[p] ?? 0) + seconds;
     const threads = threadsSchedTimes(pid);
-    if (!threads) return;
+    if (!threads) return null;
     const of = (waited[p] ??= {});
     for (const [tid, t] of threads) of[`${pid}/${tid}`] = t.waited;
+    return threads;
   };
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
@@ -79,10 +81,11 @@ export function markHostCpu(consumerPid: number): HostCpuMark {
       // Gone meanwhile: its share is left out.
     }
   }
-  add('consumer', consumerPid, processCpuSeconds(consumerPid));
+  // The main thread's tid is the process's pid.
+  const consumerMain = add('consumer', consumerPid, processCpuSeconds(consumerPid))?.get(consumerPid) ?? null;
   const self = process.cpuUsage();
   add('bench', process.pid, (self.user + self.system) / 1e6);
-  return { at: Date.now(), cpu, host: hostCpuSeconds().busy, waited, consumerMain: threadSchedTimes(consumerPid) };
+  return { at: Date.now(), cpu, host: hostCpuSeconds().busy, waited, consumerMain };
 }
 
 /** What each process used between two marks, in cores (CPU seconds per second). */
@@ -130,6 +133,12 @@ const LABEL: Record<HostProcess, string> = {
 export function formatHostCpu(s: HostCpuShares, cores = cpus().length): string {
   const parts = (Object.keys(LABEL) as HostProcess[]).filter((p) => s.cores[p] !== undefined).map((p) => `${LABEL[p]} ${s.cores[p]}`);
   return `cores used: ${parts.join(', ')}; host ${s.hostBusyCores} of ${cores} busy`;
+}
+
+/** A load run's account of the host, as the stages print it: the cores used, then (where known) who waited for one. */
+export function formatHostCpuLines(s: HostCpuShares, cores?: number): string[] {
+  const waits = formatCoreWaits(s);
+  return [formatHostCpu(s, cores), ...(waits ? [waits] : [])];
 }
 
 /**

@@ -1,7 +1,7 @@
 /** The table printed at the end of a benchmark run: ratios against their goals first, then the figures. */
 import { formatStageMeans, formatStageTails } from './consumer-summary.js';
 import { hotPathGoals } from './goals.js';
-import { formatCoreWaits, formatHostCpu, type HostCpuShares } from './host-cpu.js';
+import { formatHostCpuLines, type HostCpuShares } from './host-cpu.js';
 import type { PartialBenchResult } from './result.js';
 
 const n = (x: number) => x.toLocaleString('en-US');
@@ -115,8 +115,8 @@ function figureRows(x: PartialBenchResult): Row[] {
 /** Who used the cores while a load ran, and who waited for one. */
 function hostCpuRows(h: HostCpuShares | undefined, x: PartialBenchResult): Row[] {
   if (!h) return [];
-  const waits = formatCoreWaits(h);
-  return [['  host CPU', formatHostCpu(h, x.machine.cpus as number | undefined)], ...(waits ? [['  run queue', waits] as Row] : [])];
+  const [used, waits] = formatHostCpuLines(h, x.machine.cpus as number | undefined);
+  return [['  host CPU', used!], ...(waits ? [['  run queue', waits] as Row] : [])];
 }
 
 function loadRows(x: PartialBenchResult): Row[] {

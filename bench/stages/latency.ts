@@ -5,7 +5,7 @@
  * consumer settings (`--latency-what-if`) shows what the defaults cost.
  */
 import { formatEventLoop, formatStageMeans } from '../consumer-summary.js';
-import { formatCoreWaits, formatHostCpu } from '../host-cpu.js';
+import { formatHostCpuLines } from '../host-cpu.js';
 import type { BenchOptions } from '../options.js';
 import { numberRepeats } from '../repeats.js';
 import type { LatencyRun } from '../result.js';
@@ -98,10 +98,6 @@ async function latencyRun(ctx: BenchContext, { name, rate, fraction, settings }:
   // How late the consumer's event loop ran (its own work or GC, or a core not free): a tail every stage shares.
   const loop = formatEventLoop(consumer.pauses ?? null);
   if (loop) ctx.print(`  ${loop}`);
-  if (run.hostCpu) {
-    ctx.print(`  ${formatHostCpu(run.hostCpu)}`);
-    const waits = formatCoreWaits(run.hostCpu);
-    if (waits) ctx.print(`  ${waits}`);
-  }
+  for (const line of run.hostCpu ? formatHostCpuLines(run.hostCpu) : []) ctx.print(`  ${line}`);
   return run;
 }

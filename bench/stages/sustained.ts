@@ -4,7 +4,7 @@
  * latency figures are of the requests sent after the warm-up, the warm-up's reported apart.
  */
 import { formatEventLoop, formatStageTails } from '../consumer-summary.js';
-import { formatCoreWaits, formatHostCpu } from '../host-cpu.js';
+import { formatHostCpuLines } from '../host-cpu.js';
 import type { SustainedRun } from '../result.js';
 import { summariseSustained } from '../sustained.js';
 import type { BenchContext } from './context.js';
@@ -42,10 +42,6 @@ export async function sustainedStage(ctx: BenchContext): Promise<SustainedRun | 
   ctx.print(`  by stage, mean/p99 ms: ${formatStageTails(consumer.stages)}; CPU ${consumer.cpuSecondsPer1000} s per 1,000`);
   const loop = formatEventLoop(consumer.pauses ?? null);
   if (loop) ctx.print(`  ${loop}`);
-  if (sustained.hostCpu) {
-    ctx.print(`  ${formatHostCpu(sustained.hostCpu)}`);
-    const waits = formatCoreWaits(sustained.hostCpu);
-    if (waits) ctx.print(`  ${waits}`);
-  }
+  for (const line of sustained.hostCpu ? formatHostCpuLines(sustained.hostCpu) : []) ctx.print(`  ${line}`);
   return sustained;
 }
