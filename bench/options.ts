@@ -91,3 +91,31 @@ export function parseStages(list: string): StageName[] {
     );
   return names as StageName[];
 }
+
+/**
+ * Parses `--load-fractions 0.25,0.5`: each a fraction of the measured drain rate, over 0 and at most 1
+ * (above it the consumer cannot keep up by definition, and the run would end at its deadline). Empty
+ * means none: `--load-fractions ''` once ran a latency run at 1/s (`Number('')` is 0).
+ */
+export function parseLoadFractions(list: string): number[] {
+  return listItems(list).map((item) => {
+    const n = Number(item);
+    if (!Number.isFinite(n) || n <= 0 || n > 1) throw new InvalidArgumentError(`must be fractions over 0 and at most 1, comma-separated; not: ${item}`);
+    return n;
+  });
+}
+
+/** Parses `--rates 5000,9000`: requests per second, each a whole number >= 1; empty means none. */
+export function parseRates(list: string): number[] {
+  return listItems(list).map((item) => {
+    if (!/^\d+$/.test(item) || Number(item) < 1) throw new InvalidArgumentError(`must be whole numbers >= 1, comma-separated; not: ${item}`);
+    return Number(item);
+  });
+}
+
+function listItems(list: string): string[] {
+  return list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 import { Command, Option } from 'commander';
 
-import { type BenchOptions, CONSUMER_FROM, parseStages, STAGE_NAMES } from '../bench/options.js';
+import { type BenchOptions, CONSUMER_FROM, parseLoadFractions, parseRates, parseStages, STAGE_NAMES } from '../bench/options.js';
 import { duration, int, print, runProgram, withRuntime } from '../cli/program.js';
 import { RedemptionError } from '../lib/errors.js';
 import { demo } from './demo.js';
@@ -127,16 +127,11 @@ program
   .option('--naive-requests <n>', 'how many of them the naive baseline handles (it is slow)', int(1), 3_000)
   .option(
     '--load-fractions <list>',
-    'offered load of the latency runs as fractions of the measured drain rate',
-    (v: string) => v.split(',').map((x) => Number(x.trim())),
+    'offered load of the latency runs as fractions of the measured drain rate (empty: none)',
+    parseLoadFractions,
     [0.1, 0.25, 0.5, 0.75],
   )
-  .option(
-    '--rates <list>',
-    'extra fixed offered rates for latency runs, comma-separated',
-    (v: string) => v.split(',').map((x) => int(1)(x.trim())),
-    [] as number[],
-  )
+  .option('--rates <list>', 'extra fixed offered rates for latency runs, comma-separated', parseRates, [] as number[])
   .option('--latency-seconds <n>', 'seconds of load per latency run', int(1), 20)
   .option(
     '--latency-warmup-seconds <n>',

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 
 import { describe, expect, it } from 'vitest';
 
-import { parseStages, STAGE_NAMES } from '../../bench/options.js';
+import { parseLoadFractions, parseRates, parseStages, STAGE_NAMES } from '../../bench/options.js';
 import { formatBench } from '../../bench/report.js';
 import { assembleResult, type BenchParts, isComplete, type PartialBenchResult } from '../../bench/result.js';
 import { loadConfig } from '../../lib/config.js';
@@ -120,6 +120,15 @@ describe('bench --only', () => {
     expect(parseStages('latency, raw')).toEqual(['latency', 'raw']);
     expect(() => parseStages('latency,speed')).toThrow(/unknown: speed/);
     expect(() => parseStages(',')).toThrow(/none given/);
+  });
+
+  it('takes load fractions and rates, empty as none, and refuses what is not one', () => {
+    expect(parseLoadFractions('0.25, 0.5')).toEqual([0.25, 0.5]);
+    expect(parseLoadFractions('')).toEqual([]);
+    for (const bad of ['0', '1.5', 'half', '-0.1']) expect(() => parseLoadFractions(bad)).toThrow(new RegExp(`not: ${bad}`));
+    expect(parseRates('5000,9000')).toEqual([5000, 9000]);
+    expect(parseRates('')).toEqual([]);
+    for (const bad of ['0', '1.5', 'fast']) expect(() => parseRates(bad)).toThrow(new RegExp(`not: ${bad}`));
   });
 });
 
