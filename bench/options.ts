@@ -80,10 +80,7 @@ export const SMOKE: Partial<BenchOptions> = {
 
 /** Parses `--only latency,raw`: the stage names, each known, in the order given. */
 export function parseStages(list: string): StageName[] {
-  const names = list
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
+  const names = listItems(list);
   const unknown = names.filter((n) => !(STAGE_NAMES as readonly string[]).includes(n));
   if (unknown.length > 0 || names.length === 0)
     throw new InvalidArgumentError(
@@ -113,6 +110,7 @@ export function parseRates(list: string): number[] {
   });
 }
 
+/** The items of a comma-separated option, trimmed, empty ones left out. */
 function listItems(list: string): string[] {
   return list
     .split(',')
